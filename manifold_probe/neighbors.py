@@ -1,0 +1,305 @@
+"""The neighbour engine: one exact k-nearest-neighbour graph per point cloud.
+
+Everything in manifold_probe that looks at neighbourhoods (TwoNN, MLE, GRIDE, local PCA,
+curvature, geodesics, Ollivier–Ricci) starts from :func:`knn`. Compute it once and pass the
+resulting :class:`Neighbors` on through the ``neighbors=`` argument of those functions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import (
+    InputError,
+    check_int,
+    check_k,
+    check_option,
+    check_points,
+)
+
+__all__ = ["Neighbors", "knn", "resolve_neighbors"]
+
+METRICS = ("euclidean", "cosine")
+_EPS32 = float(np.finfo(np.float32).eps)
+
+
+@dataclass(frozen=True)
+class Neighbors:
+    """The k nearest neighbours of every point (self excluded).
+
+    Attributes
+    ----------
+    distances : ndarray of float64, shape (n_points, k)
+        Distance to each neighbour, ascending along a row. Exact: recomputed in float64 from the
+        coordinates (for ``metric="cosine"``, ``1 - cos`` of the angle between the points).
+    indices : ndarray of int64, shape (n_points, k)
+        Row index of each neighbour. Ties (equal distances, exact duplicates included) are
+        broken by the smaller index, so the graph is deterministic.
+    metric : str
+        ``"euclidean"`` or ``"cosine"``.
+    """
+
+    distances: np.ndarray
+    indices: np.ndarray
+    metric: str = "euclidean"
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1])
+
+    @property
+    def n_points(self) -> int:
+        return int(self.indices.shape[0])
+
+    def truncate(self, k: int) -> Neighbors:
+        """The first ``k`` neighbours of every point (the kNN graph for a smaller k)."""
+        k = check_int(k, name="k", minimum=1)
+        if k > self.k:
+            raise InputError(
+                f"this neighbour graph has k={self.k}; cannot truncate to k={k}. "
+                f"Recompute it with mp.knn(X, k={k})"
+            )
+        if k == self.k:
+            return self
+        return Neighbors(self.distances[:, :k], self.indices[:, :k], self.metric)
+
+
+def _torch_device(device: Any):
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Squared distances ``|X[rows[i]] - X[cols[i, j]]|^2`` in float64, from differences."""
+    diff = X[cols] - X[rows][:, None, :]
+    return np.einsum("ijk,ijk->ij", diff, diff)
+
+
+def knn(
+    X: Any,
+    k: int = 10,
+    metric: str = "euclidean",
+    *,
+    device: Any = None,
+    memory_budget: int = 256 * 2**20,
+    margin: int | None = None,
+) -> Neighbors:
+    r"""Exact k nearest neighbours of every point, self excluded.
+
+    Candidates are found by blocked matrix products in float32 with torch (on CUDA when it is
+    available), using :math:`\|x-y\|^2 = \|x\|^2 + \|y\|^2 - 2 x\cdot y` on centred data, and
+    then the distances of the selected candidates are recomputed exactly in float64 from the
+    coordinate differences. The shortcut loses precision for near-duplicates (relative error
+    about :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
+    ``k + margin`` candidates and every row whose k-th exact distance cannot be certified
+    against that error bound is recomputed exactly over all points in float64. The result is
+    therefore the exact kNN graph, whatever the precision of the first pass.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+        The point cloud (numpy array or torch tensor).
+    k : int, default=10
+        Number of neighbours, ``1 <= k < n_points``.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        ``"cosine"`` gives the cosine distance :math:`1 - \cos\theta` (rows are normalised
+        first; zero rows are refused).
+    device : str or torch.device, optional
+        Where the float32 pass runs; default CUDA when available, else CPU.
+    memory_budget : int, default=256 MiB
+        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
+        queries and of reference points are sized to it, so it holds whatever ``n_points`` is.
+    margin : int, optional
+        Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
+
+    Returns
+    -------
+    Neighbors
+        ``distances`` (float64, ascending) and ``indices`` (int64), both ``(n_points, k)``.
+        Ties are broken by the smaller index, so exact duplicates come out deterministically:
+        a point with a duplicate has it as first neighbour at distance 0.
+
+    Raises
+    ------
+    InputError
+        Bad points (see :func:`manifold_probe.InputError`), ``k >= n_points``, unknown metric,
+        or zero vectors with ``metric="cosine"``.
+
+    Examples
+    --------
+    >>> import numpy as np, manifold_probe as mp
+    >>> nb = mp.knn(np.array([[0.0], [1.0], [3.0]]), k=1)
+    >>> nb.indices.ravel().tolist(), nb.distances.ravel().tolist()
+    ([1, 0, 1], [1.0, 1.0, 2.0])
+    """
+    import torch
+
+    metric = check_option(metric, METRICS, name="metric")
+    A = check_points(X, min_points=2, what="knn")
+    n, d = A.shape
+    k = check_k(k, n)
+    if metric == "cosine":
+        norms = np.linalg.norm(A, axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if len(zero):
+            raise InputError(
+                f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
+                "distance is undefined for them: drop them or use metric='euclidean'"
+            )
+        A = A / norms[:, None]
+    A = A - A.mean(axis=0)  # centring reduces cancellation in the float32 shortcut
+    if margin is None:
+        margin = max(8, k // 2)
+    n_cand = min(n - 1, k + check_int(margin, name="margin", minimum=0))
+
+    dev = _torch_device(device)
+    Xt = torch.from_numpy(A.astype(np.float32)).to(dev)
+    sq = (Xt * Xt).sum(dim=1)
+    sq64 = np.einsum("ij,ij->i", A, A)
+
+    # Block sizes: a (rows x cols) float32 tile plus its top-k scratch stays within the budget.
+    bytes_per_entry = 4 * 3
+    entries = max(1, memory_budget // bytes_per_entry)
+    cols = int(min(n, max(n_cand + 1, entries // 256)))
+    rows = int(max(1, min(n, entries // cols, 4096)))
+
+    cand_idx = np.empty((n, n_cand), dtype=np.int64)
+    cand_far = np.empty(n, dtype=np.float64)  # largest approximate sq-distance among candidates
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        Q = Xt[r0:r1]
+        best_v = None
+        best_i = None
+        for c0 in range(0, n, cols):
+            c1 = min(n, c0 + cols)
+            D2 = sq[r0:r1, None] + sq[None, c0:c1] - 2.0 * (Q @ Xt[c0:c1].T)
+            lo, hi = max(r0, c0), min(r1, c1)
+            if lo < hi:  # self excluded
+                ar = torch.arange(lo, hi, device=dev)
+                D2[ar - r0, ar - c0] = float("inf")
+            m = min(n_cand, c1 - c0)
+            v, i = torch.topk(D2, m, dim=1, largest=False, sorted=False)
+            i = i + c0
+            if best_v is None:
+                best_v, best_i = v, i
+            else:
+                v = torch.cat([best_v, v], dim=1)
+                i = torch.cat([best_i, i], dim=1)
+                m = min(n_cand, v.shape[1])
+                v, sel = torch.topk(v, m, dim=1, largest=False, sorted=False)
+                best_v, best_i = v, torch.gather(i, 1, sel)
+        cand_idx[r0:r1] = best_i.cpu().numpy()
+        cand_far[r0:r1] = best_v.max(dim=1).values.double().cpu().numpy()
+
+    # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
+    out_d = np.empty((n, k), dtype=np.float64)
+    out_i = np.empty((n, k), dtype=np.int64)
+    step = max(1, memory_budget // max(1, 8 * n_cand * d * 2))
+    need_full = []
+    max_sq = float(sq64.max())
+    tol_scale = 4.0 * (d + 2) * _EPS32
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        ridx = np.arange(r0, r1)
+        ci = cand_idx[r0:r1]
+        d2 = _exact_sq_dists(A, ridx, ci)
+        order = np.lexsort((ci, d2), axis=1)
+        d2 = np.take_along_axis(d2, order, axis=1)
+        ci = np.take_along_axis(ci, order, axis=1)
+        out_d[r0:r1] = d2[:, :k]
+        out_i[r0:r1] = ci[:, :k]
+        if n_cand < n - 1:
+            # Every non-candidate has approximate sq-distance >= cand_far; its exact value is
+            # >= cand_far - tol. Certified if that exceeds the k-th exact sq-distance.
+            tol = tol_scale * (sq64[r0:r1] + max_sq) + 1e-300
+            bad = cand_far[r0:r1] - tol <= d2[:, k - 1]
+            need_full.extend((ridx[bad]).tolist())
+    for i in need_full:  # exact over all points, blocked
+        best = []
+        for c0 in range(0, n, 65536):
+            c1 = min(n, c0 + 65536)
+            diff = A[c0:c1] - A[i]
+            best.append(np.einsum("ij,ij->i", diff, diff))
+        d2 = np.concatenate(best)
+        d2[i] = np.inf
+        idx = np.arange(n)
+        part = np.argpartition(d2, k)[: k + 1]
+        kth = np.sort(d2[part])[k - 1]
+        pool = np.flatnonzero(d2 <= kth)
+        order = np.lexsort((pool, d2[pool]))[:k]
+        out_d[i] = d2[pool[order]]
+        out_i[i] = idx[pool[order]]
+
+    np.sqrt(out_d, out=out_d)
+    if metric == "cosine":
+        out_d = 0.5 * out_d**2  # 1 - cos = |a - b|^2 / 2 for unit vectors
+    return Neighbors(out_d, out_i, metric)
+
+
+def resolve_neighbors(
+    X: Any,
+    k: int,
+    *,
+    neighbors: Neighbors | None = None,
+    metric: str = "euclidean",
+    min_k: int = 1,
+    what: str = "",
+) -> tuple[np.ndarray | None, Neighbors]:
+    """The shared preamble of every kNN-based estimator: validate, then compute or reuse a graph.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features) or None
+        Points; may be ``None`` when ``neighbors`` is given and the caller needs no coordinates.
+    k : int
+        Neighbourhood size the caller needs.
+    neighbors : Neighbors, optional
+        A precomputed graph with at least ``k`` columns; it is truncated to ``k``.
+
+    Returns
+    -------
+    (points or None, Neighbors with exactly k columns)
+    """
+    A = None
+    if X is not None:
+        A = check_points(X, min_points=min_k + 1, what=what or "this method")
+    if neighbors is not None:
+        if not isinstance(neighbors, Neighbors):
+            raise InputError(
+                f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"
+            )
+        if A is not None and neighbors.n_points != A.shape[0]:
+            raise InputError(
+                f"neighbors has {neighbors.n_points} rows but X has {A.shape[0]} points; "
+                "pass the graph computed from this X"
+            )
+        check_k(k, neighbors.n_points, min_k=min_k, what=what)
+        return A, neighbors.truncate(k)
+    if A is None:
+        raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
+    k = check_k(k, A.shape[0], min_k=min_k, what=what)
+    return A, knn(A, k, metric)
+
+
+def _gemm_gflops(n: int = 2048, repeats: int = 3) -> float:
+    """Measured float32 GEMM speed of this machine in GFLOP/s (for throughput reports)."""
+    import time
+
+    import torch
+
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
