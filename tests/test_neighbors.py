@@ -1,0 +1,115 @@
+"""The neighbour engine: exactness, determinism, invariances, bounded blocks."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
+from scipy.stats import special_ortho_group
+
+import manifold_probe as mp
+from manifold_probe.neighbors import resolve_neighbors
+
+
+def brute_force(X, k, metric="euclidean"):
+    """Reference: all pairwise float64 distances, sorted by (distance, index), self excluded."""
+    D = cdist(X, X, metric="euclidean" if metric == "euclidean" else "cosine")
+    np.fill_diagonal(D, np.inf)
+    idx = np.array([np.lexsort((np.arange(len(X)), row))[:k] for row in D])
+    return np.take_along_axis(D, idx, axis=1), idx
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+@pytest.mark.parametrize("n, d, k", [(40, 2, 5), (700, 30, 12), (300, 384, 3)])
+def test_matches_brute_force(rng, metric, n, d, k):
+    X = rng.normal(size=(n, d))
+    nb = mp.knn(X, k, metric)
+    D, idx = brute_force(X, k, metric)
+    # float64 recomputation from differences: agreement to a few ulps of the distances
+    np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(nb.indices, idx)
+    assert nb.distances.dtype == np.float64 and nb.indices.dtype == np.int64
+    assert np.all(np.diff(nb.distances, axis=1) >= 0)
+    assert not np.any(nb.indices == np.arange(n)[:, None])  # self excluded
+
+
+def test_exact_duplicates_deterministic(rng):
+    X = rng.normal(size=(200, 5))
+    X[50:60] = X[7]  # a group of 11 identical points, larger than k + margin would hide
+    nb = mp.knn(X, 4, margin=0)
+    # each member's neighbours are the other members with the smallest indices, distance 0
+    group = [7, *range(50, 60)]
+    for i in group:
+        others = [j for j in group if j != i][:4]
+        assert nb.indices[i].tolist() == others
+        assert np.all(nb.distances[i] == 0)
+
+
+def test_near_duplicates_exact_in_float64(rng):
+    # Far from the origin, the float32 shortcut |x|^2+|y|^2-2xy cannot resolve 1e-7 offsets;
+    # the exact recomputation must (relative precision of float64 differences).
+    X = rng.normal(size=(300, 768)) + 1000.0
+    X[1] = X[0] + 1e-7
+    nb = mp.knn(X, 2)
+    assert nb.indices[0, 0] == 1
+    np.testing.assert_allclose(nb.distances[0, 0], np.linalg.norm(X[1] - X[0]), rtol=1e-6)
+    assert nb.distances[0, 0] > 0
+
+
+def test_block_sizes_do_not_change_the_result(rng):
+    X = rng.normal(size=(600, 8))
+    a = mp.knn(X, 7)
+    b = mp.knn(X, 7, memory_budget=4096, margin=0)  # tiny tiles, many merges and fallbacks
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.distances, b.distances)
+
+
+def test_truncate_and_resolve(rng):
+    X = rng.normal(size=(100, 3))
+    nb = mp.knn(X, 10)
+    small = nb.truncate(4)
+    np.testing.assert_array_equal(small.indices, mp.knn(X, 4).indices)
+    with pytest.raises(mp.InputError, match="truncate"):
+        nb.truncate(11)
+    _, got = resolve_neighbors(X, 4, neighbors=nb)
+    assert got.k == 4
+    with pytest.raises(mp.InputError, match="neighbors has 100 rows but X has 50"):
+        resolve_neighbors(X[:50], 4, neighbors=nb)
+    with pytest.raises(mp.InputError, match="Neighbors from mp.knn"):
+        resolve_neighbors(X, 4, neighbors=(1, 2))
+
+
+def test_bad_input():
+    with pytest.raises(mp.InputError, match="metric"):
+        mp.knn(np.zeros((5, 2)), 2, metric="manhattan")
+    with pytest.raises(mp.InputError, match="zero vectors"):
+        mp.knn(np.array([[0.0, 0], [1, 0], [0, 1]]), 1, metric="cosine")
+    with pytest.raises(mp.InputError, match="too large"):
+        mp.knn(np.zeros((5, 2)), 5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    scale=st.floats(0.01, 100.0),
+    shift=st.floats(-1e3, 1e3),
+)
+def test_invariances(seed, scale, shift):
+    """Rotation, translation, permutation: same graph; scaling by s: distances x s."""
+    r = np.random.default_rng(seed)
+    X = r.normal(size=(80, 4))
+    nb = mp.knn(X, 5)
+    Q = special_ortho_group.rvs(4, random_state=seed)
+    moved = mp.knn(X @ Q.T + shift, 5)
+    np.testing.assert_array_equal(moved.indices, nb.indices)
+    # translation by up to 1e3 costs ~ 1e3 * eps64 * 10 in absolute distance precision
+    np.testing.assert_allclose(moved.distances, nb.distances, rtol=1e-9, atol=1e-9)
+    scaled = mp.knn(scale * X, 5)
+    np.testing.assert_array_equal(scaled.indices, nb.indices)
+    np.testing.assert_allclose(scaled.distances, scale * nb.distances, rtol=1e-12)
+    perm = r.permutation(80)
+    inv = np.argsort(perm)
+    p = mp.knn(X[perm], 5)
+    np.testing.assert_allclose(p.distances[inv], nb.distances, rtol=1e-12)
+    # neighbours map back through the permutation (Gaussian data: no ties almost surely)
+    np.testing.assert_array_equal(perm[p.indices[inv]], nb.indices)
