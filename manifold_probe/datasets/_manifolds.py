@@ -1,0 +1,774 @@
+"""Ground-truth manifolds: samples with their exact intrinsic dimension, curvature and geodesics.
+
+Every generator returns a :class:`ManifoldSample`. The ground truth (``intrinsic_dim``,
+``scalar_curvature``, :meth:`ManifoldSample.geodesic_distances`) always describes the
+noise-free manifold in its own coordinates: the optional random rotation into a higher ambient
+dimension is an isometry, so it changes none of it, and the optional Gaussian noise is extra —
+it moves the points off the manifold, and the truth stays that of the manifold.
+
+Curvature follows the Riemannian convention used throughout manifold_probe: the scalar
+curvature of the round sphere :math:`S^n` of radius :math:`r` is :math:`n(n-1)/r^2`, of flat
+space 0, of a space of constant sectional curvature :math:`-1/r^2` it is :math:`-n(n-1)/r^2`;
+for a surface it is twice the Gaussian curvature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import (
+    InputError,
+    check_float,
+    check_int,
+    check_seed,
+)
+
+__all__ = [
+    "ManifoldSample",
+    "sphere",
+    "flat_torus",
+    "ring_torus",
+    "hyperbolic",
+    "pseudosphere",
+    "swiss_roll",
+]
+
+# Number of (source, target) pairs evaluated at once by geodesic_distances: bounds the
+# temporary memory at a few tens of MB whatever n is.
+_PAIR_BLOCK = 1 << 20
+
+PairMetric = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True, eq=False)
+class ManifoldSample:
+    """Points sampled from a manifold, with the manifold's ground truth.
+
+    Attributes
+    ----------
+    points : ndarray of shape (n, D), float64
+        The sample in ambient coordinates (after the optional rotation and noise).
+    intrinsic_dim : int
+        Dimension of the manifold.
+    name : str
+        Short name of the manifold ("sphere", "M1_Sphere", ...).
+    scalar_curvature : float, ndarray of shape (n,), or None
+        Riemannian scalar curvature of the noise-free manifold at each point (a float when it
+        is constant), ``None`` when no closed form is known.
+    latent : ndarray of shape (n, q) or None
+        Intrinsic coordinates of each point (angles, arc lengths, ...), as documented by the
+        generator.
+    params : dict
+        Everything that generated the sample (sizes, radii, noise, seed, ...).
+
+    Notes
+    -----
+    The exact geodesic distances come from :meth:`geodesic_distances`; they are those of the
+    noise-free manifold with its intrinsic (Riemannian) metric.
+    """
+
+    points: np.ndarray
+    intrinsic_dim: int
+    name: str
+    scalar_curvature: float | np.ndarray | None = None
+    latent: np.ndarray | None = None
+    params: dict = field(default_factory=dict)
+    # Coordinates in which the metric below is evaluated, and the metric on pairs of rows:
+    # metric(A, B)[p] = geodesic distance between A[p] and B[p]. None: no exact geodesics.
+    _geodesic_coords: np.ndarray | None = field(default=None, repr=False)
+    _metric: PairMetric | None = field(default=None, repr=False)
+
+    @property
+    def n_points(self) -> int:
+        """Number of points."""
+        return int(self.points.shape[0])
+
+    @property
+    def has_geodesics(self) -> bool:
+        """Whether :meth:`geodesic_distances` returns exact distances (not ``None``)."""
+        return self._metric is not None
+
+    def geodesic_distances(self, sources: Any = None) -> np.ndarray | None:
+        """Exact geodesic distances on the noise-free manifold.
+
+        Parameters
+        ----------
+        sources : int, array-like of int, or None, default=None
+            Row indices of the source points; ``None`` means all points.
+
+        Returns
+        -------
+        ndarray of shape (len(sources), n) or (n, n), float64, or None
+            ``D[i, j]`` is the geodesic distance from ``points[sources[i]]`` to ``points[j]``
+            (zero on the diagonal). ``None`` when the manifold has no known exact geodesics.
+            A generator may document entries it cannot give exactly as NaN.
+
+        Raises
+        ------
+        InputError
+            If a source index is not an integer in ``[0, n)``.
+        """
+        if self._metric is None:
+            return None
+        n = self.n_points
+        src = _check_sources(sources, n)
+        G = self._geodesic_coords
+        out = np.empty((len(src), n), dtype=np.float64)
+        block = max(1, _PAIR_BLOCK // max(n, 1))
+        for start in range(0, len(src), block):
+            s = src[start : start + block]
+            A = np.repeat(G[s], n, axis=0)
+            B = np.tile(G, (len(s), 1))
+            out[start : start + len(s)] = np.asarray(self._metric(A, B), dtype=np.float64).reshape(
+                len(s), n
+            )
+        out[np.arange(len(src)), src] = 0.0
+        return out
+
+
+def _check_sources(sources: Any, n: int) -> np.ndarray:
+    if sources is None:
+        return np.arange(n)
+    arr = np.asarray(sources)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise InputError(
+            f"sources must be an integer or a 1-D array of integer row indices; got "
+            f"{np.asarray(sources).dtype} array of shape {np.asarray(sources).shape}"
+        )
+    arr = arr.astype(np.int64)
+    bad = (arr < 0) | (arr >= n)
+    if bad.any():
+        raise InputError(
+            f"source index {int(arr[bad][0])} is out of range for {n} points; use indices "
+            f"0..{n - 1}"
+        )
+    return arr
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+
+
+def _check_n(n: Any) -> int:
+    return check_int(n, name="n", minimum=1)
+
+
+def _check_ambient(ambient_dim: Any, native: int) -> int | None:
+    if ambient_dim is None:
+        return None
+    a = check_int(ambient_dim, name="ambient_dim")
+    if a < native:
+        raise InputError(
+            f"ambient_dim={a} is smaller than the manifold's own embedding dimension {native}; "
+            f"pass ambient_dim >= {native} or None to keep the native coordinates"
+        )
+    return a
+
+
+def random_isometric_embedding(
+    X: np.ndarray, ambient_dim: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Map ``X`` (n, D) into R^ambient_dim by a Haar-random linear isometry.
+
+    The map is ``x -> x Q^T`` with ``Q`` (ambient_dim, D) having orthonormal columns, drawn as the
+    Q factor of a Gaussian matrix with the signs of R's diagonal fixed (Mezzadri 2007, "How to
+    generate random matrices from the classical compact groups"), so it preserves all distances
+    and curvatures.
+    """
+    D = X.shape[1]
+    G = rng.standard_normal((ambient_dim, D))
+    Q, R = np.linalg.qr(G)
+    Q = Q * np.sign(np.diag(R))
+    return X @ Q.T
+
+
+def _finish(
+    X: np.ndarray,
+    *,
+    ambient_dim: int | None,
+    noise: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Optional random isometric embedding into R^ambient_dim, then optional Gaussian noise."""
+    if ambient_dim is not None:
+        X = random_isometric_embedding(X, ambient_dim, rng)
+    if noise > 0:
+        X = X + noise * rng.standard_normal(X.shape)
+    return np.ascontiguousarray(X, dtype=np.float64)
+
+
+def _common(n: Any, noise: Any, seed: Any) -> tuple[int, float, np.random.Generator]:
+    n = _check_n(n)
+    noise = check_float(noise, name="noise", low=0.0)
+    rng = check_seed(seed)
+    return n, noise, rng
+
+
+def _seed_repr(seed: Any) -> Any:
+    return seed if seed is None or isinstance(seed, (int, np.integer)) else "Generator"
+
+
+def _euclidean_pairs(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(A - B, axis=1)
+
+
+def _rejection(
+    draw: Callable[[int], np.ndarray],
+    accept_prob: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    rng: np.random.Generator,
+    *,
+    rate: float = 0.5,
+) -> np.ndarray:
+    """Exact rejection sampling: draw proposals until ``n`` are accepted (order preserved)."""
+    kept: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        m = int((n - have) / rate * 1.2) + 16
+        prop = draw(m)
+        ok = rng.random(m) < accept_prob(prop)
+        kept.append(prop[ok])
+        have += int(ok.sum())
+    return np.concatenate(kept)[:n]
+
+
+def _sample_increasing(
+    log_density: Callable[[np.ndarray], np.ndarray],
+    hi: float,
+    n: int,
+    rng: np.random.Generator,
+    bins: int = 512,
+) -> np.ndarray:
+    """Exact sample of n values on [0, hi] from a non-decreasing density given by its log.
+
+    Rejection from a piecewise-constant envelope: on each of ``bins`` equal cells the density is
+    bounded by its value at the cell's right end; pick a cell with probability proportional to
+    that bound, a uniform point in it, and accept with probability f(u) / f(right end).
+    """
+    edges = np.linspace(0.0, hi, bins + 1)
+    log_right = log_density(edges[1:])
+    w = np.exp(log_right - log_right.max())
+    p = w / w.sum()
+    width = hi / bins
+    kept: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        m = int((n - have) * 1.3) + 16
+        cell = rng.choice(bins, size=m, p=p)
+        u = edges[cell] + width * rng.random(m)
+        with np.errstate(divide="ignore"):
+            log_ratio = log_density(u) - log_right[cell]
+        ok = np.log(rng.random(m)) < log_ratio
+        kept.append(u[ok])
+        have += int(ok.sum())
+    return np.concatenate(kept)[:n]
+
+
+def _log_sinh(u: np.ndarray) -> np.ndarray:
+    """log(sinh u) for u >= 0, without overflow (-inf at 0)."""
+    u = np.asarray(u, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return u + np.log1p(-np.exp(-2.0 * u)) - np.log(2.0)
+
+
+# --------------------------------------------------------------------------------------------
+# generators
+
+
+def sphere(
+    n: int,
+    dim: int,
+    radius: float = 1.0,
+    ambient_dim: int | None = None,
+    noise: float = 0.0,
+    seed: Any = None,
+) -> ManifoldSample:
+    r"""Uniform sample of the round sphere :math:`S^{dim}` of radius ``radius`` in R^(dim+1).
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    dim : int
+        Intrinsic dimension (``dim >= 1``; ``dim=2`` is the ordinary sphere in R^3).
+    radius : float, default=1.0
+        Radius :math:`r > 0`.
+    ambient_dim : int or None, default=None
+        If given (``>= dim + 1``), the sphere is mapped into R^ambient_dim by a random isometric
+        linear map (seeded).
+    noise : float, default=0.0
+        Standard deviation of isotropic Gaussian noise added in ambient coordinates.
+    seed : int, numpy Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    ManifoldSample
+        ``scalar_curvature`` is the constant :math:`dim(dim-1)/r^2`; ``latent`` holds the unit
+        vectors (n, dim+1) before rotation; geodesic distances are exact.
+
+    Notes
+    -----
+    Uniform points are normalised standard Gaussian vectors (Muller 1959, "A note on a method
+    for generating points uniformly on n-dimensional spheres") — the construction of
+    geomstats' ``Hypersphere.random_uniform``, drawn here from the local seeded generator
+    because geomstats draws from numpy's global state. Geodesic distances are those of
+    geomstats' ``Hypersphere(dim).metric.dist`` times the radius:
+
+    .. math:: d(x, y) = r \arccos\left(\frac{\langle x, y\rangle}{r^2}\right).
+
+    References
+    ----------
+    Miolane et al. 2020, "Geomstats: a Python package for Riemannian geometry in machine
+    learning", JMLR 21(223).
+    """
+    n, noise, rng = _common(n, noise, seed)
+    dim = check_int(dim, name="dim", minimum=1)
+    radius = check_float(radius, name="radius", low=0.0, low_open=True)
+    ambient = _check_ambient(ambient_dim, dim + 1)
+
+    V = rng.standard_normal((n, dim + 1))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    X = _finish(radius * V, ambient_dim=ambient, noise=noise, rng=rng)
+
+    def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        from geomstats.geometry.hypersphere import Hypersphere
+
+        return radius * np.asarray(Hypersphere(dim).metric.dist(A, B), dtype=np.float64)
+
+    return ManifoldSample(
+        points=X,
+        intrinsic_dim=dim,
+        name="sphere",
+        scalar_curvature=dim * (dim - 1) / radius**2,
+        latent=V,
+        params=dict(n=n, dim=dim, radius=radius, ambient_dim=ambient, noise=noise,
+                    seed=_seed_repr(seed)),
+        _geodesic_coords=V,
+        _metric=metric,
+    )
+
+
+def flat_torus(
+    n: int,
+    dim: int = 2,
+    lengths: Any = None,
+    ambient_dim: int | None = None,
+    noise: float = 0.0,
+    seed: Any = None,
+) -> ManifoldSample:
+    r"""Uniform sample of the flat torus :math:`T^{dim} = \prod_i \mathbb{R}/L_i\mathbb{Z}`.
+
+    Each factor circle of circumference :math:`L_i` is embedded as a round circle of radius
+    :math:`L_i / 2\pi` in its own plane, giving an isometric (Clifford-type) embedding in
+    R^(2 dim): intrinsic distances on the product are exactly those of the flat torus.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    dim : int, default=2
+        Number of circle factors (intrinsic dimension).
+    lengths : float, sequence of float or None, default=None
+        Circumferences :math:`L_i`; ``None`` means :math:`2\pi` for each factor (unit circles).
+    ambient_dim, noise, seed
+        As in :func:`sphere` (``ambient_dim >= 2 dim``).
+
+    Returns
+    -------
+    ManifoldSample
+        ``scalar_curvature`` 0.0; ``latent`` (n, dim) arc-length coordinates
+        :math:`s_i \in [0, L_i)`; exact geodesics
+
+        .. math:: d(s, s') = \Big(\sum_i \min(|s_i - s'_i|, L_i - |s_i - s'_i|)^2\Big)^{1/2}.
+    """
+    n, noise, rng = _common(n, noise, seed)
+    dim = check_int(dim, name="dim", minimum=1)
+    if lengths is None:
+        L = np.full(dim, 2 * np.pi)
+    else:
+        L = np.atleast_1d(np.asarray(lengths, dtype=np.float64))
+        if L.ndim != 1 or L.size not in (1, dim):
+            raise InputError(
+                f"lengths must be one number or {dim} numbers (one per circle); got shape "
+                f"{L.shape}"
+            )
+        if not (np.all(np.isfinite(L)) and np.all(L > 0)):
+            raise InputError(f"lengths must be finite and > 0; got {L.tolist()}")
+        L = np.broadcast_to(L, (dim,)).copy()
+    ambient = _check_ambient(ambient_dim, 2 * dim)
+
+    S = rng.random((n, dim)) * L
+    theta = 2 * np.pi * S / L
+    rad = L / (2 * np.pi)
+    Y = np.empty((n, 2 * dim))
+    Y[:, 0::2] = rad * np.cos(theta)
+    Y[:, 1::2] = rad * np.sin(theta)
+    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+
+    def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        d = np.abs(A - B) % L
+        d = np.minimum(d, L - d)
+        return np.sqrt(np.sum(d * d, axis=1))
+
+    return ManifoldSample(
+        points=X,
+        intrinsic_dim=dim,
+        name="flat_torus",
+        scalar_curvature=0.0,
+        latent=S,
+        params=dict(n=n, dim=dim, lengths=L.tolist(), ambient_dim=ambient, noise=noise,
+                    seed=_seed_repr(seed)),
+        _geodesic_coords=S,
+        _metric=metric,
+    )
+
+
+def ring_torus(
+    n: int,
+    major: float = 2.0,
+    minor: float = 1.0,
+    ambient_dim: int | None = None,
+    noise: float = 0.0,
+    seed: Any = None,
+) -> ManifoldSample:
+    r"""Sample of the ring torus in R^3, uniform with respect to surface area.
+
+    .. math:: x(t, \varphi) = \big((R + r\cos t)\cos\varphi,\ (R + r\cos t)\sin\varphi,\
+              r \sin t\big),
+
+    with major radius :math:`R` > minor radius :math:`r` > 0. The area element is
+    :math:`r (R + r\cos t)\, dt\, d\varphi`, so :math:`\varphi` is uniform and :math:`t` is
+    drawn by exact rejection sampling with acceptance :math:`(R + r\cos t)/(R + r)`.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    major, minor : float, default=2.0, 1.0
+        :math:`R > r > 0`.
+    ambient_dim, noise, seed
+        As in :func:`sphere` (``ambient_dim >= 3``).
+
+    Returns
+    -------
+    ManifoldSample
+        ``latent`` (n, 2) = (t, phi) in [0, 2 pi)^2; ``scalar_curvature`` per point, twice the
+        Gaussian curvature
+
+        .. math:: S = \frac{2\cos t}{r (R + r\cos t)},
+
+        positive on the outer equator, negative on the inner one; its area integral is 0
+        (Gauss–Bonnet, Euler characteristic 0). No closed-form geodesics: ``geodesic_distances``
+        returns ``None``.
+    """
+    n, noise, rng = _common(n, noise, seed)
+    R = check_float(major, name="major", low=0.0, low_open=True)
+    r = check_float(minor, name="minor", low=0.0, low_open=True)
+    if not r < R:
+        raise InputError(
+            f"a ring torus needs major > minor; got major={R}, minor={r}. Swap them or make "
+            "the major radius larger"
+        )
+    ambient = _check_ambient(ambient_dim, 3)
+
+    t = _rejection(
+        lambda m: 2 * np.pi * rng.random(m),
+        lambda t: (R + r * np.cos(t)) / (R + r),
+        n,
+        rng,
+        rate=(R - r) / (R + r) + 1e-3,
+    )
+    phi = 2 * np.pi * rng.random(n)
+    ring = R + r * np.cos(t)
+    Y = np.column_stack([ring * np.cos(phi), ring * np.sin(phi), r * np.sin(t)])
+    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    return ManifoldSample(
+        points=X,
+        intrinsic_dim=2,
+        name="ring_torus",
+        scalar_curvature=2 * np.cos(t) / (r * ring),
+        latent=np.column_stack([t, phi]),
+        params=dict(n=n, major=R, minor=r, ambient_dim=ambient, noise=noise,
+                    seed=_seed_repr(seed)),
+    )
+
+
+def hyperbolic(
+    n: int,
+    dim: int = 2,
+    radius: float = 1.0,
+    max_distance: float | None = None,
+    ambient_dim: int | None = None,
+    noise: float = 0.0,
+    seed: Any = None,
+) -> ManifoldSample:
+    r"""Uniform sample (by hyperbolic volume) of a geodesic ball in hyperbolic space.
+
+    Hyperbolic space :math:`H^{dim}` of constant sectional curvature :math:`-1/r^2`, ball of
+    geodesic radius :math:`\rho_{max}` about the origin. In geodesic polar coordinates the volume
+    element is :math:`r^{dim-1}\sinh^{dim-1}(\rho/r)\, d\rho\, d\omega`, so the direction
+    :math:`\omega` is uniform on :math:`S^{dim-1}` and :math:`\rho` has density
+    :math:`\propto \sinh^{dim-1}(\rho/r)` on :math:`[0, \rho_{max}]` (drawn exactly by rejection
+    from a piecewise-constant envelope).
+
+    The returned ``points`` are Poincaré-ball coordinates scaled by :math:`r`,
+
+    .. math:: x = r \tanh\!\left(\frac{\rho}{2r}\right) \omega, \qquad
+              ds = \frac{2\,|dx|}{1 - |x|^2 / r^2},
+
+    a conformal **chart, not an isometric embedding**: Euclidean distances between the points
+    are not hyperbolic distances, and an extrinsic curvature estimator applied to them does not
+    see the negative curvature. Use :meth:`ManifoldSample.geodesic_distances` for metric work
+    (or :func:`pseudosphere` for a surface of constant negative curvature embedded in R^3).
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    dim : int, default=2
+        Intrinsic dimension (>= 2).
+    radius : float, default=1.0
+        Curvature radius :math:`r` (sectional curvature :math:`-1/r^2`).
+    max_distance : float or None, default=None
+        Geodesic radius :math:`\rho_{max}` of the ball; ``None`` means :math:`2r`. At most
+        :math:`20r` (beyond, the chart coordinates crowd the unit sphere in float64).
+    ambient_dim, noise, seed
+        As in :func:`sphere` (``ambient_dim >= dim``).
+
+    Returns
+    -------
+    ManifoldSample
+        ``scalar_curvature`` the constant :math:`-dim(dim-1)/r^2`; ``latent`` (n, dim+1) =
+        (rho, omega); exact geodesic distances from geomstats' ``PoincareBall(dim).metric.dist``
+        (times :math:`r`):
+
+        .. math:: d(x, y) = r\,\mathrm{arccosh}\left(1 + \frac{2|u - v|^2}{(1-|u|^2)(1-|v|^2)}
+                  \right), \quad u = x/r,\ v = y/r.
+
+    References
+    ----------
+    Ratcliffe 2006, "Foundations of Hyperbolic Manifolds", §4.5 (Poincaré ball model) and
+    §3.4 (volume in polar coordinates).
+    """
+    n, noise, rng = _common(n, noise, seed)
+    dim = check_int(dim, name="dim", minimum=2)
+    radius = check_float(radius, name="radius", low=0.0, low_open=True)
+    rho_max = 2.0 * radius if max_distance is None else check_float(
+        max_distance, name="max_distance", low=0.0, low_open=True
+    )
+    if rho_max > 20.0 * radius:
+        raise InputError(
+            f"max_distance={rho_max} exceeds 20 * radius = {20 * radius}: Poincaré coordinates "
+            "lose float64 precision there; use a smaller ball or a larger radius"
+        )
+    ambient = _check_ambient(ambient_dim, dim)
+
+    u = _sample_increasing(lambda s: (dim - 1) * _log_sinh(s), rho_max / radius, n, rng)
+    rho = radius * u
+    omega = rng.standard_normal((n, dim))
+    omega /= np.linalg.norm(omega, axis=1, keepdims=True)
+    ball = np.tanh(u / 2.0)[:, None] * omega  # unit Poincaré ball
+    X = _finish(radius * ball, ambient_dim=ambient, noise=noise, rng=rng)
+
+    def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        from geomstats.geometry.poincare_ball import PoincareBall
+
+        return radius * np.asarray(PoincareBall(dim).metric.dist(A, B), dtype=np.float64)
+
+    return ManifoldSample(
+        points=X,
+        intrinsic_dim=dim,
+        name="hyperbolic",
+        scalar_curvature=-dim * (dim - 1) / radius**2,
+        latent=np.column_stack([rho, omega]),
+        params=dict(n=n, dim=dim, radius=radius, max_distance=rho_max, ambient_dim=ambient,
+                    noise=noise, seed=_seed_repr(seed), model="poincare_ball"),
+        _geodesic_coords=ball,
+        _metric=metric,
+    )
+
+
+def pseudosphere(
+    n: int,
+    radius: float = 1.0,
+    ambient_dim: int | None = None,
+    noise: float = 0.0,
+    seed: Any = None,
+    height: float | None = None,
+) -> ManifoldSample:
+    r"""Sample of the pseudosphere (tractricoid) in R^3, uniform with respect to area.
+
+    .. math:: x(u, v) = \big(r\,\mathrm{sech}\,u \cos v,\ r\,\mathrm{sech}\,u \sin v,\
+              r(u - \tanh u)\big), \quad 0 \le u \le U,\ 0 \le v < 2\pi,
+
+    a surface of constant Gaussian curvature :math:`-1/r^2` (scalar curvature
+    :math:`-2/r^2`). Its metric is :math:`r^2(\tanh^2 u\, du^2 + \mathrm{sech}^2 u\, dv^2)`
+    and its area element :math:`r^2 \tanh u\,\mathrm{sech}\,u\, du\, dv`, so ``u`` is drawn by
+    inverting :math:`F(u) = (1 - \mathrm{sech}\,u) / (1 - \mathrm{sech}\,U)` exactly. The rim
+    :math:`u = 0` (radius :math:`r`, where the surface has a cuspidal edge) is its widest
+    circle; the surface narrows towards the neck :math:`u = U`.
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    radius : float, default=1.0
+        :math:`r > 0`.
+    ambient_dim, noise, seed
+        As in :func:`sphere` (``ambient_dim >= 3``).
+    height : float or None, default=None
+        Height :math:`r(U - \tanh U)` of the sampled piece along its axis; ``None`` means
+        :math:`1.5 r` (then :math:`U \approx 2.5` and the neck circle has radius
+        :math:`\approx 0.16 r`).
+
+    Returns
+    -------
+    ManifoldSample
+        ``latent`` (n, 2) = (u, v); ``scalar_curvature`` the constant :math:`-2/r^2`.
+        Geodesic distances are exact where known: with :math:`y = \cosh u` the surface is the
+        quotient of the horodisk strip :math:`\{1 \le y \le \cosh U\}` of the upper half-plane
+        (metric :math:`r^2 (dv^2 + dy^2)/y^2`) by :math:`v \mapsto v + 2\pi`, so
+
+        .. math:: d = r\,\mathrm{arccosh}\left(1 + \frac{\Delta v^2 + \Delta y^2}{2 y y'}\right),
+                  \quad |\Delta v| \le \pi,
+
+        whenever that hyperbolic geodesic stays below :math:`y = \cosh U`; where it would cross
+        the cut-off neck the true distance is longer and unknown in closed form, and the entry
+        is NaN (rare for points away from the neck).
+
+    References
+    ----------
+    do Carmo 1976, "Differential Geometry of Curves and Surfaces", §3-3 Ex. 6 and §5-10.
+    """
+    n, noise, rng = _common(n, noise, seed)
+    r = check_float(radius, name="radius", low=0.0, low_open=True)
+    h = 1.5 * r if height is None else check_float(height, name="height", low=0.0, low_open=True)
+    if h > 20 * r:
+        raise InputError(
+            f"height={h} exceeds 20 * radius = {20 * r}: the neck becomes thinner than float64 "
+            "resolves; choose a smaller height"
+        )
+    ambient = _check_ambient(ambient_dim, 3)
+    from scipy.optimize import brentq
+
+    U = brentq(lambda s: r * (s - np.tanh(s)) - h, 0.0, h / r + 2.0, xtol=1e-14)
+    sech_U = 1.0 / np.cosh(U)
+    F = rng.random(n)
+    u = np.arccosh(1.0 / (1.0 - F * (1.0 - sech_U)))
+    v = 2 * np.pi * rng.random(n)
+    sech = 1.0 / np.cosh(u)
+    Y = np.column_stack([r * sech * np.cos(v), r * sech * np.sin(v), r * (u - np.tanh(u))])
+    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    y_max = float(np.cosh(U))
+
+    def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        dv = np.abs(A[:, 0] - B[:, 0]) % (2 * np.pi)
+        dv = np.minimum(dv, 2 * np.pi - dv)
+        y1, y2 = A[:, 1], B[:, 1]
+        # arccosh(1 + 2 z^2) = 2 arsinh(z): no cancellation for nearby points
+        d = 2.0 * r * np.arcsinh(np.sqrt((dv**2 + (y1 - y2) ** 2) / (4.0 * y1 * y2)))
+        # highest point of the half-plane geodesic between (0, y1) and (dv, y2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c = (dv**2 + y2**2 - y1**2) / (2.0 * dv)
+            top = np.where((c > 0) & (c < dv), np.sqrt(c**2 + y1**2), np.maximum(y1, y2))
+        top = np.where(dv > 0, top, np.maximum(y1, y2))
+        d[top > y_max * (1 + 1e-12)] = np.nan
+        return d
+
+    coords = np.column_stack([v, np.cosh(u)])
+    return ManifoldSample(
+        points=X,
+        intrinsic_dim=2,
+        name="pseudosphere",
+        scalar_curvature=-2.0 / r**2,
+        latent=np.column_stack([u, v]),
+        params=dict(n=n, radius=r, height=h, u_max=float(U), ambient_dim=ambient, noise=noise,
+                    seed=_seed_repr(seed)),
+        _geodesic_coords=coords,
+        _metric=metric,
+    )
+
+
+# Swiss roll of Tenenbaum, de Silva & Langford 2000 / Hein & Audibert 2005: spiral angle
+# t in [1.5 pi, 4.5 pi], height 21.
+_ROLL_T = (1.5 * np.pi, 4.5 * np.pi)
+_ROLL_HEIGHT = 21.0
+
+
+def _spiral_arclength(t: np.ndarray) -> np.ndarray:
+    """Arc length of the planar spiral (t cos t, t sin t) from t = 0."""
+    return 0.5 * (t * np.sqrt(1.0 + t * t) + np.arcsinh(t))
+
+
+def _spiral_angle(s: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`_spiral_arclength` (Newton's method; ds/dt = sqrt(1 + t^2))."""
+    t = np.sqrt(2.0 * s)  # s ~ t^2 / 2 for large t
+    for _ in range(50):
+        step = (_spiral_arclength(t) - s) / np.sqrt(1.0 + t * t)
+        t = t - step
+        if np.max(np.abs(step)) < 1e-13 * max(1.0, float(np.max(t))):
+            break
+    return t
+
+
+def swiss_roll(
+    n: int,
+    ambient_dim: int | None = None,
+    noise: float = 0.0,
+    seed: Any = None,
+) -> ManifoldSample:
+    r"""Swiss roll in R^3, uniform with respect to area, with exact geodesics.
+
+    .. math:: x(t, h) = (t\cos t,\ h,\ t\sin t), \quad t \in [1.5\pi, 4.5\pi],\ h \in [0, 21].
+
+    The roll is a developable surface: unrolling it along the arc length
+    :math:`s(t) = \tfrac12\big(t\sqrt{1+t^2} + \operatorname{arsinh} t\big)` of its spiral is an
+    isometry onto the rectangle :math:`[0, s(4.5\pi) - s(1.5\pi)] \times [0, 21]`, which is
+    convex, so geodesic distances are exactly the Euclidean distances of the unrolled
+    coordinates :math:`(s - s(1.5\pi), h)`. Points are uniform in those coordinates (uniform by
+    area; the ``s`` to ``t`` inversion is by Newton's method to float precision).
+
+    Parameters
+    ----------
+    n : int
+        Number of points.
+    ambient_dim, noise, seed
+        As in :func:`sphere` (``ambient_dim >= 3``).
+
+    Returns
+    -------
+    ManifoldSample
+        ``latent`` (n, 2) = unrolled (s, h); ``scalar_curvature`` 0.0 (intrinsically flat).
+
+    References
+    ----------
+    Tenenbaum, de Silva & Langford 2000, "A global geometric framework for nonlinear
+    dimensionality reduction", Science 290.
+    """
+    n, noise, rng = _common(n, noise, seed)
+    ambient = _check_ambient(ambient_dim, 3)
+    s0, s1 = _spiral_arclength(np.array(_ROLL_T))
+    s = s0 + (s1 - s0) * rng.random(n)
+    h = _ROLL_HEIGHT * rng.random(n)
+    t = _spiral_angle(s)
+    Y = np.column_stack([t * np.cos(t), h, t * np.sin(t)])
+    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    latent = np.column_stack([s - s0, h])
+    return ManifoldSample(
+        points=X,
+        intrinsic_dim=2,
+        name="swiss_roll",
+        scalar_curvature=0.0,
+        latent=latent,
+        params=dict(n=n, t_range=_ROLL_T, height=_ROLL_HEIGHT, ambient_dim=ambient,
+                    noise=noise, seed=_seed_repr(seed)),
+        _geodesic_coords=latent,
+        _metric=_euclidean_pairs,
+    )
