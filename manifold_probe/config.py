@@ -1,0 +1,299 @@
+"""Experiment configuration: TOML files validated by pydantic.
+
+A config names the model, the data, the pooling, the layers, every estimator's parameters, the
+perturbations, the seeds, the output directory and the executor. Unknown keys are errors
+(``extra="forbid"``) and every error is one line that names the key::
+
+    config error at estimators.twonn.k: Input should be greater than or equal to 2 (got 1)
+
+Example files live in ``experiments/configs/``; :data:`DEFAULT_TOML` is the embedded default
+used by ``manifold-probe run`` without a config (MiniLM, 2000 sentences, 7 layers, all
+measures).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from manifold_probe._validation import InputError
+
+__all__ = [
+    "DEFAULT_TOML",
+    "ConfigError",
+    "ExperimentConfig",
+    "config_hash",
+    "default_config",
+    "load_config",
+    "parse_config",
+]
+
+
+class ConfigError(InputError):
+    """A config that does not validate; the message is one line naming the bad key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelConfig(_Strict):
+    """Which network to probe."""
+
+    spec: str = Field(
+        "minilm",
+        description='"minilm", "toy-modadd", a local Hugging Face model directory, or a Python '
+        'entry point "package.module:function" returning a model handle',
+    )
+    device: str | None = None
+
+
+class DataConfig(_Strict):
+    """Which inputs to feed the network."""
+
+    source: Literal["corpus", "model"] = Field(
+        "corpus",
+        description='"corpus": sentences of the shipped corpus; "model": the inputs the model '
+        "handle provides (e.g. all (a, b) pairs of the toy modular-addition model)",
+    )
+    n: int | None = Field(2000, ge=10, description="number of inputs (None: all)")
+    labels: list[str] | None = Field(None, description="corpus categories to keep (None: all)")
+
+
+class CaptureConfig(_Strict):
+    pooling: Literal["mean", "first", "last", "tokens"] = "mean"
+    layers: list[str] | None = Field(None, description="layer names to capture (None: all)")
+    batch_size: int = Field(64, ge=1)
+
+
+class KnnConfig(_Strict):
+    k: int = Field(10, ge=2, description="neighbourhood size of the shared kNN graph")
+
+
+class TwoNNConfig(_Strict):
+    enabled: bool = True
+    k: int = Field(2, ge=2)
+
+
+class MLEConfig(_Strict):
+    enabled: bool = True
+    k: int = Field(10, ge=3)
+
+
+class GrideConfig(_Strict):
+    enabled: bool = True
+    scales: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 2, 4, 8, 16],
+        description="n1 values; GRIDE uses n2 = 2 n1, so the graph needs k >= 2 max(n1)",
+    )
+
+
+class CurvatureConfig(_Strict):
+    enabled: bool = True
+    method: str = "quadratic"
+    max_points: int | None = Field(
+        1000, ge=20, description="estimate at this many points drawn with the seed (None: all)"
+    )
+
+
+class GeodesicConfig(_Strict):
+    enabled: bool = True
+    n_sources: int = Field(200, ge=2, description="geodesic sources drawn with the seed")
+
+
+class TopologyConfig(_Strict):
+    enabled: bool = True
+    maxdim: int = Field(1, ge=0, le=2)
+    max_points: int = Field(400, ge=20, description="subsample for persistent homology")
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class TrajectoryConfig(_Strict):
+    enabled: bool = True
+
+
+class EstimatorsConfig(_Strict):
+    knn: KnnConfig = KnnConfig()
+    twonn: TwoNNConfig = TwoNNConfig()
+    mle: MLEConfig = MLEConfig()
+    gride: GrideConfig = GrideConfig()
+    curvature: CurvatureConfig = CurvatureConfig()
+    geodesic: GeodesicConfig = GeodesicConfig()
+    topology: TopologyConfig = TopologyConfig()
+    trajectory: TrajectoryConfig = TrajectoryConfig()
+
+    def graph_k_needed(self) -> int:
+        """Columns of the one shared kNN graph: enough for every estimator."""
+        ks = [self.knn.k]
+        if self.twonn.enabled:
+            ks.append(self.twonn.k)
+        if self.mle.enabled:
+            ks.append(self.mle.k)
+        if self.gride.enabled and self.gride.scales:
+            ks.append(2 * max(self.gride.scales))
+        return max(ks)
+
+
+class PerturbationConfig(_Strict):
+    """One change to the model, compared with the unperturbed model at every later layer."""
+
+    kind: Literal["ablate_block", "zero_head", "noise", "scale"]
+    layer: int = Field(ge=0, description="block index (0 = first block)")
+    head: int | None = Field(None, ge=0, description="attention head (zero_head only)")
+    norm: float | None = Field(None, gt=0, description="noise norm per vector (noise only)")
+    factor: float | None = Field(None, description="output scale factor (scale only)")
+    name: str | None = None
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> PerturbationConfig:
+        needed = {"zero_head": "head", "noise": "norm", "scale": "factor"}.get(self.kind)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"kind {self.kind!r} needs the key {needed!r}")
+        for other in ("head", "norm", "factor"):
+            if other != needed and getattr(self, other) is not None:
+                raise ValueError(f"key {other!r} does not apply to kind {self.kind!r}")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        if self.kind == "zero_head":
+            extra = f"h{self.head}"
+        elif self.kind == "noise":
+            extra = f"n{self.norm:g}"
+        elif self.kind == "scale":
+            extra = f"x{self.factor:g}"
+        else:
+            extra = ""
+        return f"{self.kind}@{self.layer}" + (f"-{extra}" if extra else "")
+
+
+class ExecutorConfig(_Strict):
+    workers: int | None = Field(None, ge=1, description="LocalCluster worker processes")
+    scheduler: str | None = Field(None, description="address of a dask.distributed scheduler")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> ExecutorConfig:
+        if self.workers is not None and self.scheduler is not None:
+            raise ValueError("give workers or scheduler, not both")
+        return self
+
+
+class ExperimentConfig(_Strict):
+    """A whole experiment (see ``experiments/configs/default.toml`` for every key)."""
+
+    name: str = "default"
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    out: str = "results/default"
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    capture: CaptureConfig = CaptureConfig()
+    estimators: EstimatorsConfig = EstimatorsConfig()
+    perturbations: list[PerturbationConfig] = Field(default_factory=list)
+    executor: ExecutorConfig = ExecutorConfig()
+
+
+DEFAULT_TOML = """\
+# The embedded default: all-MiniLM-L6-v2 (offline), 2000 corpus sentences, mean pooling,
+# all 7 residual states, every measure. Tuned to run in under 3 minutes on 2 CPU cores.
+name = "default"
+seeds = [0]
+out = "results/default"
+
+[model]
+spec = "minilm"
+
+[data]
+source = "corpus"
+n = 2000
+
+[capture]
+pooling = "mean"
+batch_size = 64
+
+[estimators.knn]
+k = 10
+
+[estimators.twonn]
+k = 2
+
+[estimators.mle]
+k = 10
+
+[estimators.gride]
+scales = [1, 2, 4, 8, 16]
+
+[estimators.curvature]
+max_points = 1000
+
+[estimators.geodesic]
+n_sources = 200
+
+[estimators.topology]
+maxdim = 1
+max_points = 400
+confidence = 0.95
+"""
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (check its spelling against experiments/configs/default.toml)"
+    if err["type"].startswith("value_error"):
+        msg = msg.removeprefix("Value error, ")
+    got = err.get("input")
+    shown = "" if err["type"] in ("missing",) or isinstance(got, dict) else f" (got {got!r})"
+    more = len(exc.errors()) - 1
+    tail = f"; and {more} more error(s)" if more else ""
+    return f"config error at {loc}: {msg}{shown}{tail} [{source}]"
+
+
+def parse_config(data: dict[str, Any] | str, *, source: str = "config") -> ExperimentConfig:
+    """Validate a config given as a dict or as TOML text.
+
+    Raises
+    ------
+    ConfigError
+        One line: ``config error at <dotted.key>: <what is wrong> (got <value>)``.
+    """
+    if isinstance(data, str):
+        try:
+            data = tomllib.loads(data)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config error: not valid TOML ({exc}) [{source}]") from None
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+def load_config(path: str | Path | None = None) -> ExperimentConfig:
+    """Read and validate a TOML config; ``None`` gives the embedded default."""
+    if path is None:
+        return default_config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config error: no such file {str(path)!r}")
+    return parse_config(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def default_config() -> ExperimentConfig:
+    """The embedded default config (:data:`DEFAULT_TOML`)."""
+    return parse_config(DEFAULT_TOML, source="embedded default")
+
+
+def config_hash(obj: Any) -> str:
+    """A short stable hash of a (part of a) config, for naming cached results."""
+    if isinstance(obj, BaseModel):
+        obj = obj.model_dump(mode="json")
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -1,0 +1,482 @@
+"""How a map between two representations of the same inputs bends the point cloud.
+
+``X[i]`` and ``Y[i]`` are the same input seen in two representations — two layers of a network,
+or one layer before and after a change to the model. :func:`warp` summarises the map
+``X[i] -> Y[i]`` by how it distorts geodesic distances, how well it keeps neighbourhoods, how it
+changes intrinsic dimension and curvature, and (when the map itself is at hand as a torch
+callable) by its exact local stretch along the tangent space of the data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import (
+    InputError,
+    check_int,
+    check_points,
+    check_seed,
+)
+from manifold_probe.neighbors import Neighbors, resolve_neighbors
+
+__all__ = [
+    "WarpSummary",
+    "continuity",
+    "knn_overlap",
+    "local_stretch",
+    "trustworthiness",
+    "warp",
+]
+
+
+@dataclass(frozen=True)
+class WarpSummary:
+    """Summary of the map ``X[i] -> Y[i]`` (see :func:`warp`).
+
+    Attributes
+    ----------
+    n_points : int
+        Number of paired points.
+    k : int
+        Neighbourhood size used for the neighbourhood measures and the geodesic graphs.
+    knn_overlap : float
+        Mean Jaccard overlap ``|N_X(i) ∩ N_Y(i)| / |N_X(i) ∪ N_Y(i)|`` of the k-nearest-neighbour
+        sets, in [0, 1]; 1 when every neighbourhood is kept.
+    trustworthiness : float
+        Venna & Kaski's trustworthiness T(k) in [0, 1]: 1 when no point becomes a neighbour in Y
+        that was not one in X.
+    continuity : float
+        Continuity C(k) in [0, 1]: 1 when no neighbour in X is lost in Y.
+    geodesic_log_ratio_median : float
+        Median over pairs of ``log(d_Y / d_X)`` of graph-geodesic distances; ``log s`` for a
+        map that scales everything by s. NaN when geodesics were not computed.
+    geodesic_distortion : float
+        Spread of the log-ratios (see :func:`manifold_probe.geodesic_distortion`); 0 for a
+        scaled isometry, larger the more the map bends the cloud. NaN when not computed.
+    geodesic : object or None
+        The full :class:`manifold_probe.GeodesicDistortion` result, or ``None``.
+    id_x, id_y : float
+        TwoNN intrinsic dimension of X and of Y (NaN when not computed).
+    curvature_median_x, curvature_median_y : float
+        Median scalar curvature of X and of Y (NaN when not computed).
+    stretch : ndarray of shape (n_stretch_points, n_tangent) or None
+        Singular values, descending, of the map's Jacobian restricted to the estimated tangent
+        space of X at each sampled point (only when ``model_block`` was given).
+    stretch_points : ndarray of int64 or None
+        Rows of X at which ``stretch`` was evaluated.
+    """
+
+    n_points: int
+    k: int
+    knn_overlap: float
+    trustworthiness: float
+    continuity: float
+    geodesic_log_ratio_median: float = float("nan")
+    geodesic_distortion: float = float("nan")
+    geodesic: Any = None
+    id_x: float = float("nan")
+    id_y: float = float("nan")
+    curvature_median_x: float = float("nan")
+    curvature_median_y: float = float("nan")
+    stretch: np.ndarray | None = None
+    stretch_points: np.ndarray | None = None
+
+    @property
+    def id_change(self) -> float:
+        """``id_y - id_x``."""
+        return self.id_y - self.id_x
+
+    @property
+    def curvature_change(self) -> float:
+        """``curvature_median_y - curvature_median_x``."""
+        return self.curvature_median_y - self.curvature_median_x
+
+    def as_dict(self) -> dict[str, float]:
+        """The scalar fields, for tables (CSV/JSON)."""
+        out = {
+            "knn_overlap": self.knn_overlap,
+            "trustworthiness": self.trustworthiness,
+            "continuity": self.continuity,
+            "geodesic_log_ratio_median": self.geodesic_log_ratio_median,
+            "geodesic_distortion": self.geodesic_distortion,
+            "id_x": self.id_x,
+            "id_y": self.id_y,
+            "id_change": self.id_change,
+            "curvature_median_x": self.curvature_median_x,
+            "curvature_median_y": self.curvature_median_y,
+            "curvature_change": self.curvature_change,
+        }
+        if self.stretch is not None:
+            logs = np.log(np.maximum(self.stretch, np.finfo(float).tiny))
+            out["log_stretch_median"] = float(np.median(logs))
+            out["stretch_anisotropy_median"] = float(np.median(logs[:, 0] - logs[:, -1]))
+        return {key: float(value) for key, value in out.items()}
+
+
+# --------------------------------------------------------------------------- neighbourhoods
+def knn_overlap(neighbors_x: Neighbors, neighbors_y: Neighbors) -> np.ndarray:
+    r"""Per-point Jaccard overlap of two k-nearest-neighbour sets.
+
+    .. math::
+
+        J_i = \frac{|N_X(i) \cap N_Y(i)|}{|N_X(i) \cup N_Y(i)|}
+            = \frac{m_i}{2k - m_i}, \qquad m_i = |N_X(i) \cap N_Y(i)|.
+
+    Parameters
+    ----------
+    neighbors_x, neighbors_y : Neighbors
+        Graphs of the same points in two representations, with the same k.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_points,)
+    """
+    _check_pair(neighbors_x, neighbors_y)
+    k = neighbors_x.k
+    both = np.sort(np.concatenate([neighbors_x.indices, neighbors_y.indices], axis=1), axis=1)
+    shared = (both[:, 1:] == both[:, :-1]).sum(axis=1).astype(np.float64)
+    return shared / (2 * k - shared)
+
+
+def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
+    for name, nb in (("neighbors_x", nx), ("neighbors_y", ny)):
+        if not isinstance(nb, Neighbors):
+            raise InputError(f"{name} must be a Neighbors from mp.knn; got {type(nb).__name__}")
+    if nx.n_points != ny.n_points:
+        raise InputError(
+            f"the two graphs cover {nx.n_points} and {ny.n_points} points; X[i] and Y[i] must "
+            "be the same input, so pass graphs of equally many points"
+        )
+    if nx.k != ny.k:
+        raise InputError(
+            f"the two graphs have k={nx.k} and k={ny.k}; truncate both to the same k "
+            "with Neighbors.truncate(k)"
+        )
+
+
+def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256) -> float:
+    """Sum over i and j in candidates[i] \\ own[i] of (rank of j among i's distances in A) - k.
+
+    The rank counts the other points strictly closer to i than j, ties broken by the smaller
+    index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
+    """
+    n = A.shape[0]
+    k = own.shape[1]
+    sq = np.einsum("ij,ij->i", A, A)
+    total = 0.0
+    idx = np.arange(n)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(n, start + block))
+        # only points that appear in the other neighbourhood but not in this one are ranked
+        cand = candidates[rows]
+        new = ~(cand[:, :, None] == own[rows][:, None, :]).any(axis=2)
+        if not new.any():
+            continue
+        D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
+        D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
+        r_idx, c_idx = np.nonzero(new)
+        j = cand[r_idx, c_idx]
+        dj = D[r_idx, j]
+        Drow = D[r_idx]
+        closer = (Drow < dj[:, None]) | ((Drow == dj[:, None]) & (idx[None, :] < j[:, None]))
+        ranks = closer.sum(axis=1) + 1
+        total += float(np.sum(ranks - k))
+    return total
+
+
+def _venna_kaski(total: float, n: int, k: int) -> float:
+    if not 2 * n - 3 * k - 1 > 0:
+        raise InputError(
+            f"trustworthiness needs 3k + 1 < 2N; got k={k} for N={n} points. Use a smaller k"
+        )
+    return 1.0 - 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)) * total
+
+
+def trustworthiness(
+    X: Any, Y: Any, k: int = 10, *, neighbors_x: Neighbors | None = None,
+    neighbors_y: Neighbors | None = None,
+) -> float:
+    r"""Trustworthiness of the map ``X[i] -> Y[i]`` (Venna & Kaski 2001).
+
+    .. math::
+
+        T(k) = 1 - \frac{2}{N k (2N - 3k - 1)} \sum_{i=1}^{N} \sum_{j \in U_k(i)} (r(i, j) - k),
+
+    where :math:`U_k(i)` holds the points among i's k nearest neighbours in Y that are not
+    among its k nearest in X, and :math:`r(i, j)` is the rank of j by distance from i in X
+    (1 for the nearest, i excluded). T = 1 when the map creates no false neighbours.
+    Equal to ``sklearn.manifold.trustworthiness(X, Y, n_neighbors=k)`` when there are no ties.
+
+    References
+    ----------
+    Venna, J. & Kaski, S. (2001). Neighborhood preservation in nonlinear projection methods:
+    an experimental study. ICANN 2001, LNCS 2130, 485–491.
+    """
+    A, nx, ny = _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need="X")
+    return _venna_kaski(_rank_excess(A, ny.indices, nx.indices), A.shape[0], nx.k)
+
+
+def continuity(
+    X: Any, Y: Any, k: int = 10, *, neighbors_x: Neighbors | None = None,
+    neighbors_y: Neighbors | None = None,
+) -> float:
+    r"""Continuity of the map ``X[i] -> Y[i]`` (Venna & Kaski 2001).
+
+    The trustworthiness formula with the roles of X and Y swapped: it penalises the neighbours
+    in X that the map moves out of the k-neighbourhood in Y, by their rank in Y.
+
+    .. math::
+
+        C(k) = 1 - \frac{2}{N k (2N - 3k - 1)} \sum_{i=1}^{N} \sum_{j \in V_k(i)} (\hat r(i, j) - k).
+
+    References
+    ----------
+    Venna, J. & Kaski, S. (2001). Neighborhood preservation in nonlinear projection methods:
+    an experimental study. ICANN 2001, LNCS 2130, 485–491.
+    """
+    _, nx, ny = _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need=None)
+    B = check_points(Y, min_points=k + 2, name="Y", what="continuity")
+    return _venna_kaski(_rank_excess(B, nx.indices, ny.indices), B.shape[0], nx.k)
+
+
+def _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need):
+    A, nx = resolve_neighbors(X, k, neighbors=neighbors_x, min_k=1, what="warp")
+    B, ny = resolve_neighbors(Y, k, neighbors=neighbors_y, min_k=1, what="warp")
+    if A is not None and B is not None and A.shape[0] != B.shape[0]:
+        raise InputError(
+            f"X has {A.shape[0]} rows and Y has {B.shape[0]}; X[i] and Y[i] must be the same "
+            "input in two representations, so they need equally many rows"
+        )
+    _check_pair(nx, ny)
+    return A, nx, ny
+
+
+# --------------------------------------------------------------------------- local stretch
+def local_stretch(
+    X: Any,
+    model_block: Callable[[Any], Any],
+    *,
+    points: Any = None,
+    tangent_dim: int | None = None,
+    k: int = 20,
+    neighbors: Neighbors | None = None,
+    n_points: int = 32,
+    seed: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact local stretch of a map along the data's tangent space.
+
+    At a point :math:`x`, let :math:`U \in \mathbb{R}^{D \times n}` be an orthonormal basis of
+    the estimated tangent space (the top n principal directions of x's k nearest neighbours,
+    centred at their mean) and :math:`J = \partial f / \partial x` the Jacobian of the block
+    :math:`f`. The singular values :math:`\sigma_1 \ge \dots \ge \sigma_n` of :math:`J U` are
+    the factors by which the map stretches lengths along the manifold at x: all equal to s for a
+    scaled isometry, and :math:`\sigma_n \to 0` where the map folds a tangent direction away.
+    :math:`J U` is computed exactly with forward-mode automatic differentiation
+    (``torch.func.jvp``), one Jacobian–vector product per tangent direction.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, D)
+        Inputs of the block.
+    model_block : callable
+        Maps a torch tensor of shape (m, D) to one of shape (m, D'); differentiable.
+    points : array-like of int, optional
+        Rows at which to evaluate; default ``n_points`` rows drawn with ``seed``.
+    tangent_dim : int, optional
+        Tangent dimension n; default the rounded TwoNN dimension of X.
+    k : int, default=20
+        Neighbourhood size of the local PCA (must exceed ``tangent_dim``).
+
+    Returns
+    -------
+    stretch : ndarray of float64, shape (n_evaluated, n)
+    points : ndarray of int64, shape (n_evaluated,)
+    """
+    import torch
+
+    A, nb = resolve_neighbors(X, k, neighbors=neighbors, min_k=2, what="local_stretch")
+    if A is None:
+        raise InputError("local_stretch needs the points X, not only their neighbour graph")
+    n, D = A.shape
+    if tangent_dim is None:
+        from manifold_probe.dimension import intrinsic_dimension
+
+        est = intrinsic_dimension(A, method="twonn", neighbors=nb)
+        tangent_dim = int(np.clip(round(float(est.dimension)), 1, min(D, nb.k)))
+    tangent_dim = check_int(tangent_dim, name="tangent_dim", minimum=1, maximum=min(D, nb.k))
+    if points is None:
+        rng = check_seed(seed)
+        m = min(check_int(n_points, name="n_points", minimum=1), n)
+        pts = np.sort(rng.choice(n, size=m, replace=False)).astype(np.int64)
+    else:
+        pts = np.asarray(points, dtype=np.int64).ravel()
+        if pts.size == 0 or pts.min() < 0 or pts.max() >= n:
+            raise InputError(f"points must be row indices in [0, {n}); got {pts[:5]}...")
+    out = np.empty((len(pts), tangent_dim))
+    for row, p in enumerate(pts):
+        nbh = A[np.concatenate([[p], nb.indices[p]])]
+        centred = nbh - nbh.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        U = torch.as_tensor(vt[:tangent_dim].T.copy())
+        x = torch.as_tensor(A[p])
+        dtype = _block_dtype(model_block, torch)
+        x = x.to(dtype)
+        U = U.to(dtype)
+
+        def f(v, _x=x):
+            return model_block(v[None, :])[0]
+
+        cols = []
+        for j in range(tangent_dim):
+            _, jv = torch.func.jvp(f, (x,), (U[:, j],))
+            cols.append(jv.detach().to(torch.float64).reshape(-1))
+        JU = torch.stack(cols, dim=1).numpy()
+        out[row] = np.linalg.svd(JU, compute_uv=False)[:tangent_dim]
+    return out, pts
+
+
+def _block_dtype(block, torch):
+    params = getattr(block, "parameters", None)
+    if callable(params):
+        for p in params():
+            return p.dtype
+    return torch.float64
+
+
+# --------------------------------------------------------------------------- warp
+def warp(
+    X: Any,
+    Y: Any,
+    k: int = 10,
+    *,
+    neighbors_x: Neighbors | None = None,
+    neighbors_y: Neighbors | None = None,
+    geodesic: bool = True,
+    n_sources: int | None = 200,
+    dimension: bool = True,
+    curvature: bool = False,
+    model_block: Callable[[Any], Any] | None = None,
+    n_stretch_points: int = 32,
+    tangent_dim: int | None = None,
+    seed: Any = None,
+) -> WarpSummary:
+    r"""How the map ``X[i] -> Y[i]`` warps the point cloud.
+
+    ``X[i]`` and ``Y[i]`` must be the same input in two representations (two layers of a
+    network; one layer before and after a change to the model).
+
+    - **Geodesic distortion**: with :math:`d_X, d_Y` the graph-geodesic distances
+      (:func:`manifold_probe.geodesic_distances`, from ``n_sources`` sources drawn with
+      ``seed``), the distribution of :math:`\log(d_Y(i,j)/d_X(i,j))` over pairs; its median
+      is the overall scale change, its spread (:func:`manifold_probe.geodesic_distortion`) is
+      0 for a scaled isometry and grows as the map bends the cloud.
+    - **Neighbourhoods**: mean Jaccard overlap of the kNN sets (:func:`knn_overlap`),
+      trustworthiness and continuity (Venna & Kaski 2001, :func:`trustworthiness`).
+    - **Dimension and curvature**: TwoNN intrinsic dimension and median scalar curvature of X
+      and of Y (curvature is off by default: it is the costly part).
+    - **Exact local stretch** (only with ``model_block``, a differentiable torch callable with
+      ``model_block(X) ≈ Y``): singular values of its Jacobian restricted to X's estimated
+      tangent space at ``n_stretch_points`` points (:func:`local_stretch`).
+
+    Parameters
+    ----------
+    X, Y : array-like of shape (n_points, D) and (n_points, D')
+        The same inputs in two representations (dimensions may differ).
+    k : int, default=10
+        Neighbourhood size of the kNN graphs.
+    neighbors_x, neighbors_y : Neighbors, optional
+        Precomputed graphs (``mp.knn(X, k')`` with k' >= k); then no graph is recomputed.
+    geodesic : bool, default=True
+        Compute the geodesic distortion.
+    n_sources : int or None, default=200
+        Geodesic sources (None: all points; cost grows as ``n_sources * N log N``).
+    dimension, curvature : bool
+        Compute the change of intrinsic dimension / of median scalar curvature.
+    seed : int or numpy Generator, optional
+        Draws the geodesic sources and the stretch points.
+
+    Returns
+    -------
+    WarpSummary
+
+    Raises
+    ------
+    InputError
+        Shapes that do not pair up, too few points for k, non-finite values.
+
+    References
+    ----------
+    Venna, J. & Kaski, S. (2001). Neighborhood preservation in nonlinear projection methods.
+    Tenenbaum, J. B., de Silva, V. & Langford, J. C. (2000). A global geometric framework for
+    nonlinear dimensionality reduction. Science 290, 2319–2323.
+
+    Examples
+    --------
+    >>> import numpy as np, manifold_probe as mp
+    >>> X = np.random.default_rng(0).normal(size=(200, 3))
+    >>> s = mp.warp(X, 2.0 * X, k=8, geodesic=False, dimension=False)
+    >>> s.knn_overlap, s.trustworthiness, s.continuity
+    (1.0, 1.0, 1.0)
+    """
+    A = check_points(X, min_points=3, name="X", what="warp")
+    B = check_points(Y, min_points=3, name="Y", what="warp")
+    if A.shape[0] != B.shape[0]:
+        raise InputError(
+            f"X has {A.shape[0]} rows and Y has {B.shape[0]}; X[i] and Y[i] must be the same "
+            "input in two representations, so they need equally many rows"
+        )
+    rng = check_seed(seed)
+    A, nx = resolve_neighbors(A, k, neighbors=neighbors_x, min_k=2, what="warp")
+    B, ny = resolve_neighbors(B, k, neighbors=neighbors_y, min_k=2, what="warp")
+    n = A.shape[0]
+    k = nx.k
+    overlap = float(knn_overlap(nx, ny).mean())
+    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices), n, k)
+    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices), n, k)
+
+    fields: dict[str, Any] = {}
+    if geodesic:
+        from manifold_probe.geodesic import geodesic_distances, geodesic_distortion
+
+        if n_sources is None or n_sources >= n:
+            sources = None
+        else:
+            m = check_int(n_sources, name="n_sources", minimum=1)
+            sources = np.sort(rng.choice(n, size=m, replace=False))
+        DX = geodesic_distances(A, k=k, sources=sources, neighbors=nx)
+        DY = geodesic_distances(B, k=k, sources=sources, neighbors=ny)
+        result = geodesic_distortion(DX, DY)
+        fields["geodesic"] = result
+        fields["geodesic_log_ratio_median"] = float(result.scale)
+        fields["geodesic_distortion"] = float(result.spread)
+    if dimension:
+        from manifold_probe.dimension import intrinsic_dimension
+
+        kd = min(k, 2)
+        fields["id_x"] = float(intrinsic_dimension(A, method="twonn", neighbors=nx.truncate(kd)).dimension)
+        fields["id_y"] = float(intrinsic_dimension(B, method="twonn", neighbors=ny.truncate(kd)).dimension)
+    if curvature:
+        from manifold_probe.curvature import scalar_curvature
+
+        fields["curvature_median_x"] = _curvature_median(scalar_curvature(A))
+        fields["curvature_median_y"] = _curvature_median(scalar_curvature(B))
+    if model_block is not None:
+        stretch, pts = local_stretch(
+            A, model_block, tangent_dim=tangent_dim, n_points=n_stretch_points, seed=rng,
+            k=max(k, 2),
+        )
+        fields["stretch"] = stretch
+        fields["stretch_points"] = pts
+    return WarpSummary(
+        n_points=n, k=k, knn_overlap=overlap, trustworthiness=trust, continuity=cont, **fields
+    )
+
+
+def _curvature_median(result: Any) -> float:
+    values = np.asarray(getattr(result, "curvature", result), dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else float("nan")

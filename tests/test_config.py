@@ -1,0 +1,93 @@
+"""Experiment configs: examples validate, bad configs give one-line errors naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from manifold_probe.config import (
+    ConfigError,
+    ExperimentConfig,
+    config_hash,
+    default_config,
+    load_config,
+    parse_config,
+)
+
+CONFIGS = Path(__file__).resolve().parent.parent / "experiments" / "configs"
+OURS = ["default.toml", "toy_modadd.toml", "perturbations.toml", "tiny.toml"]
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_example_configs_validate(name):
+    cfg = load_config(CONFIGS / name)
+    assert isinstance(cfg, ExperimentConfig)
+    assert cfg.name == name.removesuffix(".toml")
+
+
+def test_embedded_default_matches_the_documented_default():
+    # default.toml documents the embedded default: same values except comments
+    assert load_config(CONFIGS / "default.toml") == default_config()
+    cfg = default_config()
+    assert cfg.model.spec == "minilm" and cfg.data.n == 2000 and cfg.capture.pooling == "mean"
+    assert load_config(None) == cfg
+
+
+def test_graph_k_covers_every_estimator():
+    cfg = default_config()
+    # GRIDE at n1 = 16 needs n2 = 32 neighbours, the largest of all
+    assert cfg.estimators.graph_k_needed() == 32
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[estimators.twonn]\nk = 1", "estimators.twonn.k"),
+        ("[estimatorz]\nk = 1", "estimatorz"),
+        ("[model]\nspecc = 'minilm'", "model.specc"),
+        ("[data]\nn = 5", "data.n"),
+        ("[data]\nsource = 'web'", "data.source"),
+        ("[capture]\npooling = 'max'", "capture.pooling"),
+        ("seeds = []", "seeds"),
+        ("[estimators.topology]\nconfidence = 1.5", "estimators.topology.confidence"),
+        ("[[perturbations]]\nkind = 'noise'\nlayer = 1", "perturbations.0"),
+        ("[[perturbations]]\nkind = 'scale'\nlayer = 1\nfactor = 2\nhead = 1", "perturbations.0"),
+        ("[[perturbations]]\nkind = 'melt'\nlayer = 1", "perturbations.0.kind"),
+        ("[executor]\nworkers = 2\nscheduler = 'tcp://x:1'", "executor"),
+    ],
+)
+def test_bad_config_one_line_error_naming_the_key(toml, key):
+    with pytest.raises(ConfigError) as info:
+        parse_config(toml)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"config error at {key}:"), msg
+
+
+def test_toml_syntax_error_is_one_line():
+    with pytest.raises(ConfigError, match="not valid TOML") as info:
+        parse_config("[model\nspec=1")
+    assert "\n" not in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_config_error_is_an_input_error():
+    from manifold_probe import InputError
+
+    with pytest.raises(InputError):
+        parse_config({"nope": 1})
+
+
+def test_perturbation_labels_and_hash():
+    cfg = parse_config(
+        "[[perturbations]]\nkind='zero_head'\nlayer=1\nhead=3\n"
+        "[[perturbations]]\nkind='noise'\nlayer=0\nnorm=0.5\n"
+    )
+    assert [p.label for p in cfg.perturbations] == ["zero_head@1-h3", "noise@0-n0.5"]
+    # the hash names cached results: equal configs hash equal, a changed value changes it
+    assert config_hash(cfg) == config_hash(parse_config(cfg.model_dump(mode="json")))
+    other = parse_config("[[perturbations]]\nkind='zero_head'\nlayer=1\nhead=4\n")
+    assert config_hash(cfg.perturbations[0]) != config_hash(other.perturbations[0])

@@ -1,0 +1,80 @@
+"""Executors (in process, dask LocalCluster) and atomic result files."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from manifold_probe.executor import (
+    DaskExecutor,
+    InProcessExecutor,
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    make_executor,
+    read_json,
+)
+
+
+def _square(spec):
+    return {"x": spec["x"], "y": spec["x"] ** 2}
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path):
+    atomic_write_json(tmp_path / "a" / "r.json", {"v": np.float64(1.5), "n": np.int64(2),
+                                                   "arr": np.arange(3)})
+    assert read_json(tmp_path / "a" / "r.json") == {"v": 1.5, "n": 2, "arr": [0, 1, 2]}
+    assert os.listdir(tmp_path / "a") == ["r.json"]
+    atomic_save_npy(tmp_path / "x.npy", np.eye(3))
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), np.eye(3))
+
+
+def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    atomic_write_json(path, {"old": True})
+
+    def boom(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(path, b'{"new": tr')  # interrupted before the rename
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == {"old": True}
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+def test_read_json_of_missing_or_broken_file_is_none(tmp_path):
+    assert read_json(tmp_path / "none.json") is None
+    (tmp_path / "half.json").write_text('{"a": ')
+    assert read_json(tmp_path / "half.json") is None
+
+
+def test_make_executor_choices():
+    assert isinstance(make_executor(), InProcessExecutor)
+    ex = make_executor(workers=2)
+    assert isinstance(ex, DaskExecutor) and ex.workers == 2 and ex._client is None
+    assert isinstance(make_executor(scheduler="tcp://127.0.0.1:1"), DaskExecutor)
+    with pytest.raises(ValueError, match="not both"):
+        make_executor(workers=2, scheduler="tcp://127.0.0.1:1")
+
+
+def test_in_process_executor_runs_in_order():
+    specs = [{"x": i} for i in range(5)]
+    with InProcessExecutor() as ex:
+        out = list(ex.map_unordered(_square, specs))
+    assert [r["y"] for _, r in out] == [0, 1, 4, 9, 16]
+
+
+def test_dask_local_cluster_gives_the_same_results():
+    pytest.importorskip("distributed")
+    specs = [{"x": i} for i in range(6)]
+    with DaskExecutor(workers=2) as ex:
+        out = sorted((s["x"], r["y"]) for s, r in ex.map_unordered(_square, specs))
+        # the work ran in worker processes, not here
+        pids = ex._client.run(os.getpid)
+        assert len(pids) == 2 and os.getpid() not in pids.values()
+        assert list(ex.map_unordered(_square, [])) == []
+    assert out == [(i, i * i) for i in range(6)]
+    assert ex._client is None and ex._cluster is None

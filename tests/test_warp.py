@@ -1,0 +1,196 @@
+"""warp: neighbourhood preservation, geodesic distortion, local stretch of a map X[i] -> Y[i]."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import manifold_probe as mp
+from manifold_probe import InputError
+from manifold_probe.warp import (
+    WarpSummary,
+    continuity,
+    knn_overlap,
+    local_stretch,
+    trustworthiness,
+    warp,
+)
+
+
+def _cloud(n=300, d=4, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d))
+
+
+def _rotation(d, rng):
+    q, r = np.linalg.qr(rng.normal(size=(d, d)))
+    return q * np.sign(np.diag(r))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_trustworthiness_and_continuity_match_sklearn(seed):
+    from sklearn.manifold import trustworthiness as sk_trust
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(250, 5))
+    Y = np.tanh(X @ rng.normal(size=(5, 3)))
+    # continuous random data has no distance ties, so the ranks (and the sums) agree exactly;
+    # the only difference is floating-point summation order: 1e-12
+    assert trustworthiness(X, Y, k=7) == pytest.approx(sk_trust(X, Y, n_neighbors=7), abs=1e-12)
+    assert continuity(X, Y, k=7) == pytest.approx(sk_trust(Y, X, n_neighbors=7), abs=1e-12)
+
+
+def test_knn_overlap_by_hand():
+    nx = mp.Neighbors(np.ones((2, 3)), np.array([[1, 2, 3], [0, 2, 3]]))
+    ny = mp.Neighbors(np.ones((2, 3)), np.array([[1, 2, 4], [5, 6, 7]]))
+    # row 0 shares {1, 2}: 2 / |{1,2,3,4}| = 0.5; row 1 shares nothing: 0
+    np.testing.assert_array_equal(knn_overlap(nx, ny), [0.5, 0.0])
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), scale=st.floats(0.1, 10.0))
+def test_similarity_transforms_are_isometries_up_to_scale(seed, scale):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(120, 4))
+    Y = scale * X @ _rotation(4, rng) + rng.normal(size=4)
+    s = warp(X, Y, k=6, dimension=False, n_sources=20, seed=seed)
+    # a similarity keeps every neighbourhood and multiplies every distance by `scale`
+    assert s.knn_overlap == 1.0
+    assert s.trustworthiness == pytest.approx(1.0, abs=1e-12)
+    assert s.continuity == pytest.approx(1.0, abs=1e-12)
+    # log-ratios all equal log(scale): spread only from float64 rounding (~1e-15 relative)
+    assert s.geodesic_distortion < 1e-8
+    assert s.geodesic_log_ratio_median == pytest.approx(np.log(scale), abs=1e-9)
+
+
+def test_folding_a_circle_makes_false_neighbours_but_keeps_continuity():
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0, 2 * np.pi, 400)
+    X = np.c_[np.cos(t), np.sin(t)]
+    Y = np.c_[np.cos(t), np.zeros_like(t)]  # fold the circle onto the segment [-1, 1]
+    s = warp(X, Y, k=10, seed=0, dimension=False)
+    # folding glues t and -t: about half of each new neighbourhood comes from the far side of
+    # the circle (rank ~ N/2 there), so trustworthiness drops far below 1 ...
+    assert s.trustworthiness < 0.8
+    # ... while the fold is continuous: old neighbours stay near (continuity near 1; the only
+    # loss is that glued points crowd them out of the k-neighbourhood, costing little rank)
+    assert s.continuity > 0.95
+    assert s.knn_overlap < 0.7
+
+
+def test_nonlinear_warp_has_positive_geodesic_distortion():
+    rng = np.random.default_rng(4)
+    u = rng.uniform(-1, 1, size=(600, 2))
+    X = np.c_[u, np.zeros(600)]
+    Y = np.c_[u[:, 0], u[:, 1], 2.0 * u[:, 0] ** 2]  # bend the square into a parabolic sheet
+    s = warp(X, Y, k=10, seed=0)
+    # distances along x grow by the arc-length factor (up to sqrt(1 + 16) at the edge), along y
+    # they stay: the log-ratios spread well above the isometry's 0
+    assert s.geodesic_distortion > 0.05
+    assert s.geodesic_log_ratio_median > 0
+    # both clouds are 2-dimensional (TwoNN at N = 600: sampling error ~ 0.2)
+    assert s.id_x == pytest.approx(2.0, abs=0.3)
+    assert s.id_y == pytest.approx(2.0, abs=0.3)
+    assert abs(s.id_change) < 0.4
+    d = s.as_dict()
+    assert set(d) >= {"knn_overlap", "trustworthiness", "continuity", "geodesic_distortion",
+                      "id_change"}
+
+
+def test_precomputed_graphs_give_the_same_result():
+    X = _cloud(200, 3, 5)
+    Y = np.sin(X)
+    a = warp(X, Y, k=8, seed=1, dimension=False)
+    b = warp(X, Y, k=8, seed=1, dimension=False, neighbors_x=mp.knn(X, 15),
+             neighbors_y=mp.knn(Y, 15))
+    assert a.knn_overlap == b.knn_overlap
+    assert a.trustworthiness == b.trustworthiness
+    assert a.geodesic_distortion == pytest.approx(b.geodesic_distortion, rel=1e-12)
+
+
+def test_same_seed_same_result():
+    X = _cloud(200, 3, 6)
+    Y = X**3
+    assert warp(X, Y, seed=7, dimension=False).geodesic_distortion == \
+        warp(X, Y, seed=7, dimension=False).geodesic_distortion
+
+
+def test_local_stretch_of_a_linear_map_on_a_plane():
+    import torch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    X = np.c_[rng.uniform(-1, 1, size=(300, 2)), np.zeros(300)]  # the plane z = 0 in R^3
+    M = torch.tensor(np.diag([2.0, 3.0, 5.0]))
+
+    def block(v):
+        return v @ M.T
+
+    stretch, pts = local_stretch(X, block, tangent_dim=2, n_points=5, seed=0, k=10)
+    assert stretch.shape == (5, 2) and pts.shape == (5,)
+    # on the plane the map is diag(2, 3): exact singular values 3 and 2 (float64 round-off)
+    np.testing.assert_allclose(stretch, np.tile([3.0, 2.0], (5, 1)), rtol=1e-10)
+
+
+def test_warp_with_model_block_reports_stretch_of_a_scaled_rotation():
+    import torch
+
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(1)
+    t = rng.uniform(0, 2 * np.pi, 300)
+    X = np.c_[np.cos(t), np.sin(t), np.zeros(300)]
+    R = _rotation(3, rng) * 1.5
+
+    def block(v):
+        return v @ torch.as_tensor(R).T
+
+    s = warp(X, X @ R.T, k=8, model_block=block, tangent_dim=1, n_stretch_points=4, seed=0,
+             dimension=False)
+    # a scaled rotation stretches every tangent vector by exactly 1.5
+    np.testing.assert_allclose(s.stretch, 1.5, rtol=1e-10)
+    assert s.as_dict()["log_stretch_median"] == pytest.approx(np.log(1.5), abs=1e-10)
+
+
+def test_summary_is_frozen():
+    s = warp(_cloud(60, 2), _cloud(60, 2), k=5, geodesic=False, dimension=False)
+    assert isinstance(s, WarpSummary)
+    with pytest.raises(AttributeError):
+        s.knn_overlap = 0.0
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "kw", "match"),
+    [
+        (np.zeros((50, 2)), np.zeros((40, 2)), {}, "equally many rows"),
+        (np.full((50, 2), np.nan), np.zeros((50, 2)), {}, "NaN"),
+        (np.ones(50), np.ones((50, 2)), {}, "2-D"),
+        (np.random.default_rng(0).normal(size=(20, 2)),
+         np.random.default_rng(1).normal(size=(20, 2)), {"k": 25}, "k"),
+        (np.random.default_rng(0).normal(size=(20, 2)),
+         np.random.default_rng(1).normal(size=(20, 2)), {"k": 1}, "k"),
+    ],
+)
+def test_warp_input_errors(X, Y, kw, match):
+    with pytest.raises(InputError, match=match):
+        warp(X, Y, geodesic=False, dimension=False, **kw)
+
+
+def test_graph_input_errors():
+    X = _cloud(30, 2)
+    with pytest.raises(InputError, match="neighbors_x must be"):
+        knn_overlap("graph", mp.knn(X, 3))
+    with pytest.raises(InputError, match="k=3 and k=4"):
+        knn_overlap(mp.knn(X, 3), mp.knn(X, 4))
+    with pytest.raises(InputError, match="30 and 20"):
+        knn_overlap(mp.knn(X, 3), mp.knn(X[:20], 3))
+    with pytest.raises(InputError, match="3k \\+ 1 < 2N"):
+        trustworthiness(X[:12], X[:12], k=8)
+    with pytest.raises(InputError, match="rows"):
+        warp(X, X, k=3, neighbors_x=mp.knn(X[:20], 3), geodesic=False, dimension=False)
+
+
+def test_local_stretch_input_errors():
+    X = _cloud(40, 3)
+    with pytest.raises(InputError, match="row indices"):
+        local_stretch(X, lambda v: v, points=[100], tangent_dim=1, k=5)
+    with pytest.raises(InputError, match="tangent_dim"):
+        local_stretch(X, lambda v: v, tangent_dim=9, k=5)
