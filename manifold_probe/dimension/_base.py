@@ -1,0 +1,350 @@
+"""Shared pieces of the intrinsic-dimension estimators.
+
+- :class:`DimensionEstimate`, the one result type;
+- :func:`distinct_graph`, the shared preamble (validate, collapse exact duplicate rows, compute
+  or reuse ONE k-nearest-neighbour graph);
+- :func:`calibrate`, the finite-sample bias correction by simulation on a reference family of
+  known dimension (uniform balls or cubes with the same number of points and the same k).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import (
+    InputError,
+    check_int,
+    check_k,
+    check_option,
+    check_points,
+    check_seed,
+    unique_rows,
+)
+from manifold_probe.neighbors import Neighbors, knn
+
+__all__ = ["DimensionEstimate", "distinct_graph", "calibrate", "REFERENCE_FAMILIES"]
+
+REFERENCE_FAMILIES = ("ball", "cube")
+
+
+@dataclass(frozen=True)
+class DimensionEstimate:
+    """An intrinsic-dimension estimate.
+
+    Attributes
+    ----------
+    dimension : float
+        The estimate of the intrinsic dimension of the whole cloud.
+    pointwise : ndarray of float64, shape (n_points,), or None
+        Local estimates, one per input row (rows that are exact copies share their value), for
+        the methods that have them (``mle``, ``lpca``).
+    interval : (float, float) or None
+        A 95% interval for ``dimension`` where the method has one (``twonn``, ``gride``).
+    method : str
+        The method's name.
+    raw : float or None
+        The estimate before the finite-sample bias correction (``None`` when none was applied).
+    scale : ndarray of float64, shape (n_scales,), or None
+        ``gride``: the neighbour ranks ``n1`` of the scale analysis.
+    curve : ndarray of float64, shape (n_scales,), or None
+        ``gride``: the (uncorrected) estimate at each ``scale``.
+    n_distinct : int or None
+        Number of distinct rows the estimate was computed on (exact duplicates collapsed).
+    """
+
+    dimension: float
+    pointwise: np.ndarray | None = None
+    interval: tuple[float, float] | None = None
+    method: str = ""
+    raw: float | None = None
+    scale: np.ndarray | None = None
+    curve: np.ndarray | None = None
+    n_distinct: int | None = None
+    details: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DistinctGraph:
+    """A kNN graph on the distinct rows of a cloud, and how to broadcast back to all rows."""
+
+    neighbors: Neighbors  # graph among distinct rows, exactly k columns
+    inverse: np.ndarray  # (n_points,) row -> distinct row
+    ambient_dim: int | None  # number of coordinates, when the points were given
+
+    @property
+    def n_distinct(self) -> int:
+        return self.neighbors.n_points
+
+    def broadcast(self, values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(values[self.inverse], dtype=np.float64)
+
+
+def _classes_from_graph(nb: Neighbors) -> np.ndarray:
+    """Duplicate classes read off a graph: rows joined by zero-distance edges."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    r, c = np.nonzero(nb.distances == 0.0)
+    n = nb.n_points
+    adj = coo_matrix((np.ones(len(r)), (r, nb.indices[r, c])), shape=(n, n))
+    _, labels = connected_components(adj, directed=False)
+    return labels
+
+
+def _collapse(nb: Neighbors, labels: np.ndarray, k: int, what: str) -> tuple[Neighbors, np.ndarray]:
+    """Graph among duplicate classes from a graph among rows (first row of a class represents it)."""
+    n = nb.n_points
+    # representative = smallest row index of each class, in increasing order
+    reps = np.full(labels.max() + 1, n, dtype=np.int64)
+    np.minimum.at(reps, labels, np.arange(n))
+    order = np.argsort(reps, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    inverse = rank[labels]
+    first = reps[order]
+    cls = inverse[nb.indices[first]]  # (m, k_graph) neighbour classes
+    dist = nb.distances[first]
+    m = len(first)
+    own = cls == np.arange(m)[:, None]
+    # keep the first occurrence of every class in each row (distances ascending)
+    srt = np.argsort(cls, axis=1, kind="stable")
+    cs = np.take_along_axis(cls, srt, axis=1)
+    dup = np.zeros_like(own)
+    dup_sorted = np.zeros(cs.shape, dtype=bool)
+    dup_sorted[:, 1:] = cs[:, 1:] == cs[:, :-1]
+    np.put_along_axis(dup, srt, dup_sorted, axis=1)
+    keep = ~(own | dup)
+    counts = keep.sum(axis=1)
+    if counts.min() < k:
+        raise InputError(
+            f"the neighbour graph has k={nb.k}, but after collapsing exact duplicate rows some "
+            f"points have only {int(counts.min())} distinct neighbours and {what} needs {k}; "
+            "recompute it with a larger k (mp.knn(X, k=...)) or pass X instead of neighbors"
+        )
+    pos = np.argsort(~keep, axis=1, kind="stable")[:, :k]
+    d = np.take_along_axis(dist, pos, axis=1)
+    i = first[np.take_along_axis(cls, pos, axis=1)]
+    # indices must refer to distinct rows (0..m-1)
+    i = inverse[i]
+    return Neighbors(np.ascontiguousarray(d), np.ascontiguousarray(i), nb.metric), inverse
+
+
+def distinct_graph(
+    X: Any,
+    k: int,
+    *,
+    neighbors: Neighbors | None = None,
+    metric: str = "euclidean",
+    what: str = "this method",
+) -> tuple[np.ndarray | None, DistinctGraph]:
+    """Validate, collapse exact duplicate rows and return ONE kNN graph among the distinct rows.
+
+    Exact duplicates are the same point of the manifold sampled twice: they carry no
+    information about the dimension and, left in, they give zero distances (``inf``/``NaN``
+    ratios) and bias the ratios of their neighbours. Every estimator therefore works on the
+    distinct rows, and pointwise values are broadcast back to all rows.
+
+    With ``X`` and no graph, the graph is computed once on the distinct rows. With a graph
+    computed on all rows, duplicate classes are read from ``X`` (or, without ``X``, from the
+    zero-distance edges of the graph) and each distinct row keeps its first ``k`` neighbours of
+    other classes.
+
+    Returns
+    -------
+    (distinct points or None, DistinctGraph)
+    """
+    k = check_int(k, name="k", minimum=1)
+    A = None
+    if X is not None:
+        A = check_points(X, min_points=k + 1, what=what)
+    if neighbors is not None:
+        if not isinstance(neighbors, Neighbors):
+            raise InputError(
+                f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"
+            )
+        if A is not None and neighbors.n_points != A.shape[0]:
+            raise InputError(
+                f"neighbors has {neighbors.n_points} rows but X has {A.shape[0]} points; "
+                "pass the graph computed from this X"
+            )
+        check_k(k, neighbors.n_points, what=what)
+        if neighbors.k < k:
+            raise InputError(
+                f"{what} needs k={k} neighbours but the graph has k={neighbors.k}; "
+                f"recompute it with mp.knn(X, k={k})"
+            )
+        if A is not None:
+            first, inverse, _ = unique_rows(A)
+            has_dup = len(first) < A.shape[0]
+            labels = inverse
+        else:
+            has_dup = bool((neighbors.distances == 0.0).any())
+            labels = _classes_from_graph(neighbors) if has_dup else None
+        if not has_dup:
+            g = DistinctGraph(neighbors.truncate(k), np.arange(neighbors.n_points), _dim(A))
+            return A, g
+        nb, inverse = _collapse(neighbors, labels, k, what)
+        if nb.n_points <= k:
+            raise InputError(
+                f"{what} needs more than k={k} distinct points; there are {nb.n_points}"
+            )
+        pts = None if A is None else A[np.sort(np.unique(inverse, return_index=True)[1])]
+        return pts, DistinctGraph(nb, inverse, _dim(A))
+    if A is None:
+        raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
+    first, inverse, _ = unique_rows(A)
+    U = A[first] if len(first) < A.shape[0] else A
+    if U.shape[0] <= k:
+        raise InputError(
+            f"{what} needs more than k={k} distinct points; X has {U.shape[0]} distinct rows "
+            f"({A.shape[0]} in all). Pass more points or choose a smaller k"
+        )
+    return U, DistinctGraph(knn(U, k, metric), inverse, A.shape[1])
+
+
+def _dim(A: np.ndarray | None) -> int | None:
+    return None if A is None else int(A.shape[1])
+
+
+# ----------------------------------------------------------------------------------------------
+# Finite-sample bias correction by simulation
+
+
+_REFERENCE_CACHE: dict[tuple, float] = {}
+_MAX_DIM = 1024
+
+
+def reference_sample(family: str, n_points: int, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform sample of the unit ``dim``-ball or of the unit ``dim``-cube."""
+    if family == "cube":
+        return rng.random((n_points, dim))
+    g = rng.standard_normal((n_points, dim))
+    g /= np.linalg.norm(g, axis=1, keepdims=True)
+    return g * rng.random((n_points, 1)) ** (1.0 / dim)
+
+
+def reference_value(
+    key: tuple,
+    raw_fn: Callable[[Neighbors], Any],
+    n_points: int,
+    k: int,
+    dim: int,
+    *,
+    family: str = "ball",
+    seed: int = 0,
+    repeats: int = 1,
+) -> np.ndarray:
+    """Mean raw estimate(s) on uniform samples of a ``dim``-dimensional reference (cached).
+
+    ``raw_fn`` maps a graph to one value or to a vector of values (e.g. one per scale).
+    """
+    ck = (key, family, n_points, k, dim, seed, repeats)
+    if ck not in _REFERENCE_CACHE:
+        vals = []
+        for r in range(repeats):
+            rng = np.random.default_rng([seed, n_points, dim, r, REFERENCE_FAMILIES.index(family)])
+            Y = reference_sample(family, n_points, dim, rng)
+            vals.append(np.atleast_1d(np.asarray(raw_fn(knn(Y, k)), dtype=np.float64)))
+        _REFERENCE_CACHE[ck] = np.mean(vals, axis=0)
+    return _REFERENCE_CACHE[ck]
+
+
+def calibrate(
+    raw_values: list[float],
+    key: tuple,
+    raw_fn: Callable[[Neighbors], Any],
+    n_points: int,
+    k: int,
+    *,
+    max_dim: int | None = None,
+    family: str = "ball",
+    seed: int = 0,
+    repeats: int = 1,
+    component: int = 0,
+) -> list[float]:
+    r"""Correct the finite-sample bias of an estimator by inverting its reference curve.
+
+    For a reference family of known dimension :math:`m` (uniform samples of the unit
+    :math:`m`-ball, or cube) with the same number of points :math:`N` and the same neighbour
+    count :math:`k`, let :math:`f(m) = \mathbb{E}[\hat n]` be the mean raw estimate. The corrected
+    estimate is :math:`f^{-1}(\hat n_{\mathrm{raw}})`, with :math:`f` evaluated by simulation at
+    integers (seeded, cached per :math:`(N, k, m)`) and interpolated linearly between them. It
+    is capped at ``max_dim`` (the number of coordinates: the dimension cannot exceed it). This
+    is the calibration idea of DANCo and MiND (Ceruti et al. 2014; Rozza et al. 2012).
+    ``component`` selects one value when ``raw_fn`` returns a vector.
+    """
+    family = check_option(family, REFERENCE_FAMILIES, name="reference")
+    cap = _MAX_DIM if max_dim is None else max(1, min(int(max_dim), _MAX_DIM))
+
+    def f(m: int) -> float:
+        v = reference_value(key, raw_fn, n_points, k, m, family=family, seed=seed, repeats=repeats)
+        return float(v[component])
+
+    return [_invert(float(raw), f, cap) for raw in raw_values]
+
+
+def _invert(raw: float, f: Callable[[int], float], cap: int) -> float:
+    if not np.isfinite(raw):
+        return float(cap) if raw > 0 else raw
+    f1 = f(1)
+    if raw <= f1 or cap == 1:
+        return min(float(cap), raw / f1)
+    lo, hi = 1, max(2, min(cap, int(np.ceil(raw))))
+    while f(hi) <= raw:
+        if hi >= cap:
+            return float(cap)
+        lo, hi = hi, min(cap, 2 * hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if f(mid) <= raw:
+            lo = mid
+        else:
+            hi = mid
+    flo, fhi = f(lo), f(hi)
+    t = 0.0 if fhi <= flo else (raw - flo) / (fhi - flo)
+    return float(lo + min(1.0, max(0.0, t)) * (hi - lo))
+
+
+# ----------------------------------------------------------------------------------------------
+# sklearn-style parameter handling without importing scikit-learn
+
+
+class ParamsMixin:
+    """``get_params``/``set_params`` read from ``__init__``'s signature (scikit-learn contract)."""
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p for p in sig.parameters if p != "self"]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> ParamsMixin:
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise InputError(
+                    f"{type(self).__name__} has no parameter {name!r}; valid parameters: {valid}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def seed_int(seed: Any) -> int:
+    """An int seed from None/int/Generator (None -> 0, so results stay reproducible)."""
+    if seed is None:
+        return 0
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(2**31))
+    check_seed(seed)
+    return int(seed)

@@ -1,0 +1,121 @@
+"""Persistent-homology dimension from the growth of minimum-spanning-tree length."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import InputError, check_int, check_points, unique_rows
+from manifold_probe.dimension._base import DimensionEstimate
+
+__all__ = ["ph_dimension"]
+
+
+def _mst_length(P: np.ndarray) -> float:
+    """Total Euclidean length of the minimum spanning tree (Prim, O(m^2) time, O(m) memory)."""
+    m = P.shape[0]
+    in_tree = np.zeros(m, dtype=bool)
+    best = np.full(m, np.inf)
+    cur = 0
+    total = 0.0
+    for _ in range(m - 1):
+        in_tree[cur] = True
+        diff = P - P[cur]
+        np.minimum(best, np.einsum("ij,ij->i", diff, diff), out=best)
+        best[in_tree] = np.inf
+        cur = int(np.argmin(best))
+        total += float(np.sqrt(best[cur]))
+    return total
+
+
+def ph_dimension(
+    X: Any,
+    *,
+    min_points: int = 50,
+    max_points: int = 2000,
+    n_sizes: int = 8,
+    n_repeats: int = 3,
+    seed: int | np.random.Generator | None = 0,
+) -> DimensionEstimate:
+    r"""Persistent-homology (PH\ :sub:`0`) dimension from minimum-spanning-tree scaling.
+
+    The total edge length of the minimum spanning tree of :math:`m` i.i.d. points drawn from a
+    density on an :math:`n`-dimensional manifold grows as
+
+    .. math:: L(m) \asymp m^{(n-1)/n},
+
+    and :math:`L` is the total persistence of the 0-dimensional Rips barcode. With :math:`s` the
+    least-squares slope of :math:`\log L(m)` against :math:`\log m` over ``n_sizes`` subsample
+    sizes spaced geometrically between ``min_points`` and ``max_points`` (each ``L`` averaged
+    over ``n_repeats`` random subsets drawn with ``seed``), the estimate is
+
+    .. math:: \hat n = \frac{1}{1 - s}.
+
+    Assumptions: i.i.d. sampling and sizes large enough for the asymptotic regime; like the
+    nearest-neighbour estimators it underestimates high dimensions at small sizes. Distances
+    are Euclidean. Cost: one dense :math:`m\times m` distance matrix per subset.
+
+    **Duplicates.** Exact duplicate rows are collapsed first (a repeated point adds a zero-length
+    edge and would bias the growth law); subsets are drawn from the distinct rows.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+        The points.
+    min_points, max_points : int, default=50, 2000
+        Smallest and largest subsample size (``max_points`` is capped at the number of
+        distinct rows).
+    n_sizes : int, default=8
+        Number of subsample sizes.
+    n_repeats : int, default=3
+        Random subsets per size.
+    seed : int, Generator or None, default=0
+        Seed of the subsampling.
+
+    Returns
+    -------
+    DimensionEstimate
+        ``dimension``; ``details`` holds the sizes and mean lengths.
+
+    References
+    ----------
+    Schweinhart (2020), "Fractal dimension and the persistent homology of random geometric
+    complexes", Adv. Math. 372. Tulchinskii, Kuznetsov, Kushnareva, Cherniavskii, Nikolenko,
+    Burnaev, Barannikov & Piontkovskaya (2023), "Intrinsic dimension estimation for robust
+    detection of AI-generated texts", NeurIPS 36.
+    """
+    from manifold_probe._validation import check_seed
+
+    min_points = check_int(min_points, name="min_points", minimum=3)
+    max_points = check_int(max_points, name="max_points", minimum=4)
+    n_sizes = check_int(n_sizes, name="n_sizes", minimum=2)
+    n_repeats = check_int(n_repeats, name="n_repeats", minimum=1)
+    rng = check_seed(seed)
+    A = check_points(X, min_points=min_points, what="PH dimension")
+    first, _, _ = unique_rows(A)
+    U = A[first]
+    top = min(max_points, U.shape[0])
+    if top < 2 * min_points:
+        raise InputError(
+            f"PH dimension needs a range of subsample sizes: {U.shape[0]} distinct points and "
+            f"min_points={min_points}; pass at least {2 * min_points} distinct points or lower "
+            "min_points"
+        )
+    sizes = np.unique(np.geomspace(min_points, top, n_sizes).astype(int))
+    lengths = np.array(
+        [
+            np.mean(
+                [_mst_length(U[rng.choice(U.shape[0], m, replace=False)]) for _ in range(n_repeats)]
+            )
+            for m in sizes
+        ]
+    )
+    slope = float(np.polyfit(np.log(sizes), np.log(lengths), 1)[0])
+    dim = 1.0 / (1.0 - slope) if slope < 1 else np.inf
+    return DimensionEstimate(
+        dimension=float(dim),
+        method="phd",
+        n_distinct=int(U.shape[0]),
+        details={"sizes": sizes, "lengths": lengths, "slope": slope},
+    )
