@@ -118,14 +118,19 @@ def test_sphere_property(seed, dim, radius, extra):
     _check_metric_space(G, tol=1e-7)
 
 
-def test_sphere_geodesics_are_r_arccos_and_on_geomstats_sphere():
+def test_sphere_geodesics_are_r_arccos_and_match_geomstats():
     s = sphere(300, 3, radius=2.5, seed=0)
     from geomstats.geometry.hypersphere import Hypersphere
 
-    assert np.all(Hypersphere(3).belongs(s.points / 2.5))
+    S3 = Hypersphere(3)
+    assert np.all(S3.belongs(s.points / 2.5))
     G = s.geodesic_distances()
     cos = np.clip(s.points @ s.points.T / 2.5**2, -1, 1)
-    np.testing.assert_allclose(G, 2.5 * np.arccos(cos), atol=1e-7)
+    np.testing.assert_allclose(G, 2.5 * np.arccos(cos), atol=1e-7)  # arccos: ~sqrt(eps) at 0
+    # the reference implementation: geomstats' Hypersphere metric, on all pairs
+    i, j = np.triu_indices(300, 1)
+    ref = 2.5 * np.asarray(S3.metric.dist(s.points[i] / 2.5, s.points[j] / 2.5))
+    np.testing.assert_allclose(G[i, j], ref, atol=1e-7)
     # sources select rows
     np.testing.assert_array_equal(s.geodesic_distances([4, 7]), G[[4, 7]])
     np.testing.assert_array_equal(s.geodesic_distances(9), G[[9]])
@@ -225,7 +230,13 @@ def test_hyperbolic_geodesics_exact_and_metric():
     sq = np.sum((u[:, None] - u[None]) ** 2, axis=-1)
     nu = 1 - np.sum(u**2, axis=1)
     expected = 1.5 * np.arccosh(1 + 2 * sq / np.outer(nu, nu))
-    np.testing.assert_allclose(G, expected, atol=1e-7)
+    np.testing.assert_allclose(G, expected, atol=1e-7)  # arccosh: ~sqrt(eps) near 0
+    # the reference implementation: geomstats' Poincare-ball metric, on all pairs
+    from geomstats.geometry.poincare_ball import PoincareBall
+
+    i, j = np.triu_indices(120, 1)
+    ref = 1.5 * np.asarray(PoincareBall(3).metric.dist(u[i], u[j]))
+    np.testing.assert_allclose(G[i, j], ref, rtol=1e-9, atol=1e-7)
     # distances scale with the curvature radius
     s2 = hyperbolic(120, dim=3, radius=3.0, max_distance=8.0, seed=6)
     np.testing.assert_allclose(s2.geodesic_distances(), 2 * G, rtol=1e-9, atol=1e-9)

@@ -26,7 +26,7 @@ from manifold_probe.datasets._manifolds import (
     ManifoldSample,
     _check_ambient,
     _check_n,
-    _euclidean_pairs,
+    _euclidean_block,
     _finish,
     _seed_repr,
     _spiral_arclength,
@@ -90,7 +90,7 @@ def _pad(Y: np.ndarray, D: int) -> np.ndarray:
 
 def _flat(Y: np.ndarray, latent: np.ndarray | None = None) -> _Truth:
     """A convex piece of a flat space embedded linearly: geodesics are Euclidean distances."""
-    return _Truth(Y, 0.0, latent, Y, _euclidean_pairs)
+    return _Truth(Y, 0.0, latent, Y, _euclidean_block)
 
 
 def _affine_3to5(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -154,7 +154,7 @@ def _roll(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
     h = 21.0 * rng.random(n)
     Y = np.column_stack([t * np.cos(t), h, t * np.sin(t)])
     unrolled = np.column_stack([_spiral_arclength(t) - _spiral_arclength(1.5 * np.pi), h])
-    return _Truth(_pad(Y, D), 0.0, unrolled, unrolled, _euclidean_pairs)
+    return _Truth(_pad(Y, D), 0.0, unrolled, unrolled, _euclidean_block)
 
 
 def _affine(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -192,7 +192,7 @@ def _scurve(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
     h = 2.0 * rng.random(n)
     Y = np.column_stack([np.sin(t), h, np.sign(t) * (np.cos(t) - 1.0)])
     chart = np.column_stack([t, h])
-    return _Truth(_pad(Y, D), 0.0, chart, chart, _euclidean_pairs)
+    return _Truth(_pad(Y, D), 0.0, chart, chart, _euclidean_block)
 
 
 def _spiral(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -201,7 +201,7 @@ def _spiral(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
     t = 10 * np.pi * rng.random(n)
     Y = np.column_stack([100 * np.cos(t), 100 * np.sin(t), t])
     s = np.sqrt(100.0**2 + 1.0) * t[:, None]
-    return _Truth(_pad(Y, D), 0.0, t[:, None], s, _euclidean_pairs)
+    return _Truth(_pad(Y, D), 0.0, t[:, None], s, _euclidean_block)
 
 
 def _campadelli_beta(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:

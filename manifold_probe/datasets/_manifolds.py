@@ -37,11 +37,12 @@ __all__ = [
     "swiss_roll",
 ]
 
-# Number of (source, target) pairs evaluated at once by geodesic_distances: bounds the
+# Number of (source, target) distances evaluated at once by geodesic_distances: bounds the
 # temporary memory at a few tens of MB whatever n is.
-_PAIR_BLOCK = 1 << 20
+_PAIR_BLOCK = 1 << 21
 
-PairMetric = Callable[[np.ndarray, np.ndarray], np.ndarray]
+# metric(A, B) -> (len(A), len(B)) geodesic distances between rows of two coordinate arrays
+BlockMetric = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,10 +78,10 @@ class ManifoldSample:
     scalar_curvature: float | np.ndarray | None = None
     latent: np.ndarray | None = None
     params: dict = field(default_factory=dict)
-    # Coordinates in which the metric below is evaluated, and the metric on pairs of rows:
-    # metric(A, B)[p] = geodesic distance between A[p] and B[p]. None: no exact geodesics.
+    # Coordinates in which the metric below is evaluated, and the metric on blocks of rows:
+    # metric(A, B)[i, j] = geodesic distance between A[i] and B[j]. None: no exact geodesics.
     _geodesic_coords: np.ndarray | None = field(default=None, repr=False)
-    _metric: PairMetric | None = field(default=None, repr=False)
+    _metric: BlockMetric | None = field(default=None, repr=False)
 
     @property
     def n_points(self) -> int:
@@ -121,11 +122,7 @@ class ManifoldSample:
         block = max(1, _PAIR_BLOCK // max(n, 1))
         for start in range(0, len(src), block):
             s = src[start : start + block]
-            A = np.repeat(G[s], n, axis=0)
-            B = np.tile(G, (len(s), 1))
-            out[start : start + len(s)] = np.asarray(self._metric(A, B), dtype=np.float64).reshape(
-                len(s), n
-            )
+            out[start : start + len(s)] = self._metric(G[s], G)
         out[np.arange(len(src)), src] = 0.0
         return out
 
@@ -214,8 +211,10 @@ def _seed_repr(seed: Any) -> Any:
     return seed if seed is None or isinstance(seed, (int, np.integer)) else "Generator"
 
 
-def _euclidean_pairs(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(A - B, axis=1)
+def _euclidean_block(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    from scipy.spatial.distance import cdist
+
+    return cdist(A, B)  # from coordinate differences: exact for near points too
 
 
 def _rejection(
@@ -319,9 +318,11 @@ def sphere(
     for generating points uniformly on n-dimensional spheres") — the construction of
     geomstats' ``Hypersphere.random_uniform``, drawn here from the local seeded generator
     because geomstats draws from numpy's global state. Geodesic distances are those of
-    geomstats' ``Hypersphere(dim).metric.dist`` times the radius:
+    geomstats' ``Hypersphere(dim).metric.dist`` times the radius (the tests check the two
+    agree), evaluated in the form that keeps full precision for nearby points:
 
-    .. math:: d(x, y) = r \arccos\left(\frac{\langle x, y\rangle}{r^2}\right).
+    .. math:: d(x, y) = r \arccos\left(\frac{\langle x, y\rangle}{r^2}\right)
+              = 2 r \arcsin\left(\frac{|x - y|}{2r}\right).
 
     References
     ----------
@@ -338,9 +339,9 @@ def sphere(
     X = _finish(radius * V, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        from geomstats.geometry.hypersphere import Hypersphere
-
-        return radius * np.asarray(Hypersphere(dim).metric.dist(A, B), dtype=np.float64)
+        # angle = 2 arcsin(chord / 2) on unit vectors: the arccos of geomstats' Hypersphere
+        # distance without its loss of precision for nearby points
+        return 2.0 * radius * np.arcsin(np.minimum(_euclidean_block(A, B) / 2.0, 1.0))
 
     return ManifoldSample(
         points=X,
@@ -413,9 +414,14 @@ def flat_torus(
     X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        d = np.abs(A - B) % L
-        d = np.minimum(d, L - d)
-        return np.sqrt(np.sum(d * d, axis=1))
+        # coordinates lie in [0, L_i), so |difference| < L_i and one wrap suffices
+        acc = np.zeros((len(A), len(B)))
+        for i in range(dim):
+            d = np.abs(A[:, i, None] - B[None, :, i])
+            np.minimum(d, L[i] - d, out=d)
+            d *= d
+            acc += d
+        return np.sqrt(acc, out=acc)
 
     return ManifoldSample(
         points=X,
@@ -546,11 +552,13 @@ def hyperbolic(
     -------
     ManifoldSample
         ``scalar_curvature`` the constant :math:`-dim(dim-1)/r^2`; ``latent`` (n, dim+1) =
-        (rho, omega); exact geodesic distances from geomstats' ``PoincareBall(dim).metric.dist``
-        (times :math:`r`):
+        (rho, omega); exact geodesic distances, those of geomstats'
+        ``PoincareBall(dim).metric.dist`` times :math:`r` (the tests check the two agree),
+        evaluated as
 
         .. math:: d(x, y) = r\,\mathrm{arccosh}\left(1 + \frac{2|u - v|^2}{(1-|u|^2)(1-|v|^2)}
-                  \right), \quad u = x/r,\ v = y/r.
+                  \right) = 2r\,\mathrm{arsinh}\sqrt{\frac{|u - v|^2}{(1-|u|^2)(1-|v|^2)}},
+                  \quad u = x/r,\ v = y/r.
 
     References
     ----------
@@ -578,9 +586,13 @@ def hyperbolic(
     X = _finish(radius * ball, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        from geomstats.geometry.poincare_ball import PoincareBall
+        from scipy.spatial.distance import cdist
 
-        return radius * np.asarray(PoincareBall(dim).metric.dist(A, B), dtype=np.float64)
+        # arccosh(1 + 2 z^2) = 2 arsinh(z): no cancellation for nearby points
+        z2 = cdist(A, B, "sqeuclidean") / np.outer(
+            1.0 - np.sum(A * A, axis=1), 1.0 - np.sum(B * B, axis=1)
+        )
+        return 2.0 * radius * np.arcsinh(np.sqrt(z2))
 
     return ManifoldSample(
         points=X,
@@ -669,17 +681,26 @@ def pseudosphere(
     y_max = float(np.cosh(U))
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-        dv = np.abs(A[:, 0] - B[:, 0]) % (2 * np.pi)
-        dv = np.minimum(dv, 2 * np.pi - dv)
-        y1, y2 = A[:, 1], B[:, 1]
+        dv = np.abs(A[:, 0, None] - B[None, :, 0])  # v in [0, 2 pi): one wrap suffices
+        np.minimum(dv, 2 * np.pi - dv, out=dv)
+        y1, y2 = A[:, 1, None], B[None, :, 1]
         # arccosh(1 + 2 z^2) = 2 arsinh(z): no cancellation for nearby points
         d = 2.0 * r * np.arcsinh(np.sqrt((dv**2 + (y1 - y2) ** 2) / (4.0 * y1 * y2)))
-        # highest point of the half-plane geodesic between (0, y1) and (dv, y2)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            c = (dv**2 + y2**2 - y1**2) / (2.0 * dv)
-            top = np.where((c > 0) & (c < dv), np.sqrt(c**2 + y1**2), np.maximum(y1, y2))
-        top = np.where(dv > 0, top, np.maximum(y1, y2))
-        d[top > y_max * (1 + 1e-12)] = np.nan
+        # Does the half-plane geodesic rise above y_max? Along it |d log y| <= ds / r, so its
+        # top is at most max(y1, y2) exp(d / 2r): only those candidates are checked exactly.
+        hi = np.maximum(y1, y2)
+        cand = np.nonzero(hi * np.exp(d / (2.0 * r)) > y_max)
+        if cand[0].size:
+            dvc = dv[cand]
+            y1c = np.broadcast_to(y1, d.shape)[cand]
+            y2c = np.broadcast_to(y2, d.shape)[cand]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # the geodesic through (0, y1), (dv, y2) is the circle about (c, 0)
+                c = (dvc**2 + y2c**2 - y1c**2) / (2.0 * dvc)
+                apex_inside = (dvc > 0) & (c > 0) & (c < dvc)
+                top = np.where(apex_inside, np.sqrt(c**2 + y1c**2), np.maximum(y1c, y2c))
+            leaves = top > y_max * (1 + 1e-12)
+            d[cand[0][leaves], cand[1][leaves]] = np.nan
         return d
 
     coords = np.column_stack([v, np.cosh(u)])
@@ -770,5 +791,5 @@ def swiss_roll(
         params=dict(n=n, t_range=_ROLL_T, height=_ROLL_HEIGHT, ambient_dim=ambient,
                     noise=noise, seed=_seed_repr(seed)),
         _geodesic_coords=latent,
-        _metric=_euclidean_pairs,
+        _metric=_euclidean_block,
     )
