@@ -322,8 +322,8 @@ def test_benchmark_table_matches_scikit_dimension():
         assert s.name == name
 
 
-@pytest.mark.parametrize("name", ["M1_Sphere", "M2_Affine_3to5", "M7_Roll", "M9_Affine",
-                                  "M12_Norm", "M13a_Scurve", "M13b_Spiral"])
+@pytest.mark.parametrize("name", ["M1_Sphere", "M2_Affine_3to5", "M5a_Helix1d", "M7_Roll",
+                                  "M9_Affine", "M12_Norm", "M13a_Scurve", "M13b_Spiral"])
 def test_benchmark_geodesics(name):
     s = benchmark(name, 150, seed=9)
     G = s.geodesic_distances()
@@ -335,6 +335,22 @@ def test_benchmark_geodesics(name):
     assert np.all(squareform(chord) <= G + 1e-7)  # a geodesic is never shorter than the chord
     if name in ("M2_Affine_3to5", "M9_Affine", "M12_Norm"):
         np.testing.assert_allclose(squareform(chord), G, atol=EXACT)
+
+
+def test_helix_arc_length_against_polyline():
+    s = benchmark("M5a_Helix1d", 50, seed=3)
+    t = s.latent[:, 0]
+    i, j = np.argmin(t), np.argmax(t)
+    tt = np.linspace(t[i], t[j], 400001)
+    ring = 2 + np.cos(8 * tt)
+    curve = np.column_stack([ring * np.cos(tt), ring * np.sin(tt), np.sin(8 * tt)])
+    along = np.sum(np.linalg.norm(np.diff(curve, axis=0), axis=1))
+    total_tt = np.linspace(0, 2 * np.pi, 800001)
+    ring = 2 + np.cos(8 * total_tt)
+    loop = np.column_stack([ring * np.cos(total_tt), ring * np.sin(total_tt), np.sin(8 * total_tt)])
+    total = np.sum(np.linalg.norm(np.diff(loop, axis=0), axis=1))
+    # polyline error: curvature (< 70 here) * step^2 * length / 24 ~ 1e-9 relative
+    assert s.geodesic_distances([i])[0, j] == pytest.approx(min(along, total - along), rel=1e-7)
 
 
 def test_benchmark_known_forms():
@@ -378,7 +394,9 @@ def test_available_and_generate():
 def test_import_is_light():
     code = ("import sys, manifold_probe as mp; mp.datasets.sphere(10, 2, seed=0); "
             "bad = [m for m in ('geomstats', 'gudhi', 'transformers', 'typer', 'ot') "
-            "if m in sys.modules]; print(bad); assert not bad")
+            "if m in sys.modules]; print(bad); assert not bad; "
+            "assert 'manifold_probe.datasets.corpus' not in sys.modules; "
+            "assert callable(mp.datasets.load_corpus)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 

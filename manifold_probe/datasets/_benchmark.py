@@ -130,11 +130,41 @@ def _nonlinear_cyclic(n: int, rng: np.random.Generator, d: int, D: int) -> _Trut
     return _Truth(np.tile(block, (1, D // (2 * d))), latent=p)
 
 
+def _helix_speed(t: np.ndarray) -> np.ndarray:
+    # |x'(t)| of ((2 + cos 8t) cos t, (2 + cos 8t) sin t, sin 8t): sqrt(64 + (2 + cos 8t)^2)
+    return np.sqrt(64.0 + (2.0 + np.cos(8.0 * t)) ** 2)
+
+
+def _helix_arclength(t: np.ndarray) -> np.ndarray:
+    """Arc length from 0 to t of the M5a helix, to float precision.
+
+    The speed has period pi/4: whole periods contribute a constant (trapezoid rule, exact to
+    rounding for a smooth periodic integrand), the remainder a 64-node Gauss-Legendre rule
+    (the integrand is analytic, so the rule's error is far below rounding).
+    """
+    period = np.pi / 4
+    grid = np.linspace(0.0, period, 513)[:-1]
+    per_period = period * np.mean(_helix_speed(grid))
+    k, rem = np.divmod(t, period)
+    x, w = np.polynomial.legendre.leggauss(64)
+    nodes = 0.5 * rem[:, None] * (x[None, :] + 1.0)
+    partial = 0.5 * rem * (_helix_speed(nodes) @ w)
+    return k * per_period + partial
+
+
 def _helix1d(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
+    # closed curve: the geodesic is the shorter of the two arcs
     t = 2 * np.pi * rng.random(n)
     ring = 2.0 + np.cos(8 * t)
     Y = np.column_stack([ring * np.cos(t), ring * np.sin(t), np.sin(8 * t)])
-    return _Truth(_pad(Y, D), 0.0, t[:, None])  # any 1-manifold is flat
+    s = _helix_arclength(t)[:, None]
+    total = float(_helix_arclength(np.array([2 * np.pi]))[0])
+
+    def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        gap = np.abs(A[:, 0, None] - B[None, :, 0])
+        return np.minimum(gap, total - gap)
+
+    return _Truth(_pad(Y, D), 0.0, t[:, None], s, metric)  # any 1-manifold is flat
 
 
 def _helicoid(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -289,7 +319,8 @@ def benchmark(
         ``intrinsic_dim`` the true ID of the table; ``scalar_curvature`` where a closed form is
         known (M1 sphere 90; flat sets and curves 0; the helicoid M5b per point), else ``None``;
         exact geodesics for M1 (sphere), M2, M9, M12 (convex flat sets: Euclidean), M7 and M13a
-        (developable: unrolled coordinates) and M13b (arc length), else ``None``.
+        (developable: unrolled coordinates), M5a and M13b (arc length along the curve), else
+        ``None``.
 
     Notes
     -----
