@@ -322,6 +322,30 @@ def test_benchmark_table_matches_scikit_dimension():
         assert s.name == name
 
 
+def test_benchmark_laws_match_scikit_dimension():
+    """Same parameterisations and sampling laws: every coordinate's distribution in our sample
+    equals that of scikit-dimension's generator (two-sample KS, Bonferroni over all tests)."""
+    skdim = pytest.importorskip("skdim")
+    bm = skdim.datasets.BenchmarkManifolds(random_state=0)
+    pvalues = []
+    for name, (d, D, _) in bm._dict_truth.items():
+        theirs = bm.generate(name, n=3000, dim=D, d=d)
+        ours = benchmark(name, 3000, seed=0).points
+        for j in range(min(D, 8)):
+            if np.ptp(theirs[:, j]) == 0 and np.ptp(ours[:, j]) == 0:
+                continue
+            pvalues.append(stats.ks_2samp(ours[:, j], theirs[:, j]).pvalue)
+    assert len(pvalues) > 100
+    # family-wise error 1e-3
+    threshold = 1e-3 / len(pvalues)
+    assert min(pvalues) > threshold
+    # power: a subtle change of law (the roll uniform by area instead of by spiral angle) is
+    # rejected at this threshold
+    roll = bm.generate("M7_Roll", n=3000, dim=3, d=2)
+    by_area = swiss_roll(3000, seed=0).points
+    assert min(stats.ks_2samp(by_area[:, j], roll[:, j]).pvalue for j in range(3)) < threshold
+
+
 @pytest.mark.parametrize("name", ["M1_Sphere", "M2_Affine_3to5", "M5a_Helix1d", "M7_Roll",
                                   "M9_Affine", "M12_Norm", "M13a_Scurve", "M13b_Spiral"])
 def test_benchmark_geodesics(name):
