@@ -237,6 +237,14 @@ def test_hyperbolic_geodesics_exact_and_metric():
     i, j = np.triu_indices(120, 1)
     ref = 1.5 * np.asarray(PoincareBall(3).metric.dist(u[i], u[j]))
     np.testing.assert_allclose(G[i, j], ref, rtol=1e-9, atol=1e-7)
+    # the hyperboloid chart: same sample, points on -x0^2 + |x|^2 = -r^2, same geodesics
+    hb = hyperbolic(120, dim=3, radius=1.5, max_distance=4.0, seed=6, model="hyperboloid")
+    x0, xs = hb.points[:, 0], hb.points[:, 1:]
+    np.testing.assert_allclose(-(x0**2) + np.sum(xs**2, axis=1), -(1.5**2), rtol=1e-9)
+    # Minkowski distance: r arccosh(-<x, y>_M / r^2)
+    mink = (np.outer(x0, x0) - xs @ xs.T) / 1.5**2
+    np.testing.assert_allclose(1.5 * np.arccosh(np.maximum(mink, 1)), G, atol=1e-6)
+    np.testing.assert_array_equal(hb.geodesic_distances(), G)
     # distances scale with the curvature radius
     s2 = hyperbolic(120, dim=3, radius=3.0, max_distance=8.0, seed=6)
     np.testing.assert_allclose(s2.geodesic_distances(), 2 * G, rtol=1e-9, atol=1e-9)
@@ -447,6 +455,8 @@ def test_import_is_light():
         (lambda: hyperbolic(10, dim=1), "dim must be >= 2"),
         (lambda: hyperbolic(10, max_distance=0.0), "max_distance must be >"),
         (lambda: hyperbolic(10, max_distance=50.0), "exceeds 20"),
+        (lambda: hyperbolic(10, model="klein"), "model='klein' is not supported"),
+        (lambda: hyperbolic(10, dim=2, model="hyperboloid", ambient_dim=2), "smaller"),
         (lambda: pseudosphere(10, height=-1.0), "height must be >"),
         (lambda: pseudosphere(10, height=100.0), "exceeds 20"),
         (lambda: swiss_roll(10, ambient_dim=2), "ambient_dim=2 is smaller"),

@@ -24,6 +24,7 @@ from manifold_probe._validation import (
     InputError,
     check_float,
     check_int,
+    check_option,
     check_seed,
 )
 
@@ -514,6 +515,7 @@ def hyperbolic(
     ambient_dim: int | None = None,
     noise: float = 0.0,
     seed: Any = None,
+    model: str = "poincare",
 ) -> ManifoldSample:
     r"""Uniform sample (by hyperbolic volume) of a geodesic ball in hyperbolic space.
 
@@ -524,12 +526,16 @@ def hyperbolic(
     :math:`\propto \sinh^{dim-1}(\rho/r)` on :math:`[0, \rho_{max}]` (drawn exactly by rejection
     from a piecewise-constant envelope).
 
-    The returned ``points`` are Poincaré-ball coordinates scaled by :math:`r`,
+    With ``model="poincare"`` the returned ``points`` are Poincaré-ball coordinates scaled by
+    :math:`r`,
 
     .. math:: x = r \tanh\!\left(\frac{\rho}{2r}\right) \omega, \qquad
-              ds = \frac{2\,|dx|}{1 - |x|^2 / r^2},
+              ds = \frac{2\,|dx|}{1 - |x|^2 / r^2};
 
-    a conformal **chart, not an isometric embedding**: Euclidean distances between the points
+    with ``model="hyperboloid"`` they are points of the hyperboloid
+    :math:`-x_0^2 + |x_{1:}|^2 = -r^2` in R^(dim+1),
+    :math:`x = r(\cosh(\rho/r), \sinh(\rho/r)\,\omega)` (metric: the Minkowski form).
+    Either is a **chart, not an isometric embedding**: Euclidean distances between the points
     are not hyperbolic distances, and an extrinsic curvature estimator applied to them does not
     see the negative curvature. Use :meth:`ManifoldSample.geodesic_distances` for metric work
     (or :func:`pseudosphere` for a surface of constant negative curvature embedded in R^3).
@@ -546,7 +552,9 @@ def hyperbolic(
         Geodesic radius :math:`\rho_{max}` of the ball; ``None`` means :math:`2r`. At most
         :math:`20r` (beyond, the chart coordinates crowd the unit sphere in float64).
     ambient_dim, noise, seed
-        As in :func:`sphere` (``ambient_dim >= dim``).
+        As in :func:`sphere` (``ambient_dim >= dim``, or ``>= dim + 1`` for the hyperboloid).
+    model : {"poincare", "hyperboloid"}, default="poincare"
+        Coordinates of the returned points (the geodesic truth is the same).
 
     Returns
     -------
@@ -576,14 +584,19 @@ def hyperbolic(
             f"max_distance={rho_max} exceeds 20 * radius = {20 * radius}: Poincaré coordinates "
             "lose float64 precision there; use a smaller ball or a larger radius"
         )
-    ambient = _check_ambient(ambient_dim, dim)
+    model = check_option(model, ("poincare", "hyperboloid"), name="model")
+    ambient = _check_ambient(ambient_dim, dim if model == "poincare" else dim + 1)
 
     u = _sample_increasing(lambda s: (dim - 1) * _log_sinh(s), rho_max / radius, n, rng)
     rho = radius * u
     omega = rng.standard_normal((n, dim))
     omega /= np.linalg.norm(omega, axis=1, keepdims=True)
     ball = np.tanh(u / 2.0)[:, None] * omega  # unit Poincaré ball
-    X = _finish(radius * ball, ambient_dim=ambient, noise=noise, rng=rng)
+    if model == "poincare":
+        Y = radius * ball
+    else:
+        Y = radius * np.column_stack([np.cosh(u), np.sinh(u)[:, None] * omega])
+    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         from scipy.spatial.distance import cdist
@@ -601,7 +614,7 @@ def hyperbolic(
         scalar_curvature=-dim * (dim - 1) / radius**2,
         latent=np.column_stack([rho, omega]),
         params=dict(n=n, dim=dim, radius=radius, max_distance=rho_max, ambient_dim=ambient,
-                    noise=noise, seed=_seed_repr(seed), model="poincare_ball"),
+                    noise=noise, seed=_seed_repr(seed), model=model),
         _geodesic_coords=ball,
         _metric=metric,
     )
