@@ -1,0 +1,196 @@
+"""Results: do days of the week and months lie on circles in MiniLM's layers?
+
+Engels et al. (2025) found them on circles in GPT-2 and Mistral. For each layer of MiniLM
+(mean-pooled residual stream of the corpus sentences labelled with a day or a month) and each
+family (K = 7 days, K = 12 months):
+
+1. class means m_0..m_{K-1}; their top two principal components span the *calendar plane*;
+   ``share`` is the fraction of the class means' variance in that plane (a circle in a plane:
+   1; K points in general position in K-1 dimensions: about 2/(K-1));
+2. significant Betti numbers (``mp.betti_numbers``) of the sentences projected on that plane;
+3. the *cyclic order*: the number of classes c whose successor c+1 (mod K) is an angular
+   neighbour of c around the centre of the plane, compared with the same count for
+   ``permutations`` random relabellings of the classes (one-sided permutation p-value).
+
+A layer "has the calendar circle" when beta_1 >= 1 on the plane and the order p-value is below
+1 - confidence; both numbers are reported whatever they show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from experiments.paper.common import (
+    Skip,
+    fmt,
+    fmt_pct,
+    limit_threads,
+    pyplot,
+    require,
+    save_figure,
+    tex_escape,
+    write_table,
+)
+
+NAME = "calendar_circles"
+FIGURES = ("calendar_circles.pdf",)
+TABLES = ("calendar_circles.tex",)
+MACROS = {
+    "CalendarDaySentences": "number of day sentences",
+    "CalendarMonthSentences": "number of month sentences",
+    "CalendarPermutations": "number of random relabellings",
+    "CalendarAlpha": "significance level of the order test",
+    "CalendarVerdict": "verdict sentence",
+}
+
+
+def cyclic_order_score(angles: np.ndarray) -> int:
+    """How many classes c have c+1 (mod K) as an angular neighbour (K for a calendar circle)."""
+    K = len(angles)
+    order = np.argsort(angles, kind="stable")
+    pos = np.empty(K, dtype=int)
+    pos[order] = np.arange(K)
+    gap = np.abs(pos - pos[(np.arange(K) + 1) % K])
+    return int(np.sum((gap == 1) | (gap == K - 1)))
+
+
+def order_pvalue(angles: np.ndarray, permutations: int, rng: np.random.Generator) -> tuple[int, float]:
+    observed = cyclic_order_score(angles)
+    null = np.array([cyclic_order_score(angles[rng.permutation(len(angles))]) for _ in range(permutations)])
+    return observed, float((1 + np.sum(null >= observed)) / (1 + permutations))
+
+
+def calendar_plane(X: np.ndarray, y: np.ndarray, K: int):
+    """Class means, their top-2 principal plane, the projections and the variance share."""
+    M = np.stack([X[y == c].mean(0) for c in range(K)])
+    centre = M.mean(0)
+    _, s, Vt = np.linalg.svd(M - centre, full_matrices=False)
+    basis = Vt[:2].T
+    share = float(np.sum(s[:2] ** 2) / np.sum(s**2))
+    return (M - centre) @ basis, (X - centre) @ basis, share
+
+
+def compute(params: dict[str, Any]) -> dict[str, Any]:
+    capture = require("manifold_probe.capture", "load_model")
+    datasets = require("manifold_probe.datasets", "load_corpus")
+    topology = require("manifold_probe.topology", "betti_numbers")
+    limit_threads(2)
+    families = list(params["families"])
+    corpus = datasets.load_corpus(labels=families)
+    rng = np.random.default_rng(params["seed"])
+    keep = []
+    for fam in families:
+        y = np.asarray(corpus.labels[fam])
+        for c in np.unique(y[y >= 0]):
+            idx = np.flatnonzero(y == c)
+            if params.get("max_per_label"):
+                idx = np.sort(rng.choice(idx, size=min(len(idx), int(params["max_per_label"])), replace=False))
+            keep.extend(idx.tolist())
+    keep = np.array(sorted(set(keep)))
+    sentences = [corpus.sentences[i] for i in keep]
+    handle = capture.load_model("minilm")
+    acts = handle.capture(sentences, pooling="mean")
+    out: dict[str, Any] = {"families": {}, "layers": list(acts.layers)}
+    for fam in families:
+        y_all = np.asarray(corpus.labels[fam])[keep]
+        mask = y_all >= 0
+        y = y_all[mask]
+        K = int(y.max()) + 1
+        if np.bincount(y, minlength=K).min() == 0:
+            raise Skip(f"the corpus has no sentence for some {fam} label")
+        rows = []
+        for layer in acts.layers:
+            X = np.asarray(acts[layer], dtype=np.float64)[mask]
+            Pm, Px, share = calendar_plane(X, y, K)
+            angles = np.arctan2(Pm[:, 1], Pm[:, 0])
+            score, pval = order_pvalue(angles, int(params["permutations"]), rng)
+            betti = topology.betti_numbers(Px, maxdim=1, confidence=params["confidence"], seed=params["seed"])
+            rows.append(
+                {
+                    "layer": layer,
+                    "share": share,
+                    "betti": [int(b) for b in betti],
+                    "order_score": score,
+                    "order_p": pval,
+                    "means": Pm.tolist(),
+                    "points": Px.tolist(),
+                    "labels": y.tolist(),
+                }
+            )
+        out["families"][fam] = {"K": K, "n": int(mask.sum()), "rows": rows}
+    return out
+
+
+def _circle(row: dict[str, Any], alpha: float) -> bool:
+    return len(row["betti"]) > 1 and row["betti"][1] >= 1 and row["order_p"] < alpha
+
+
+def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+    alpha = 1 - float(params["confidence"])
+    fams = result["families"]
+    layers = result["layers"]
+    plt = pyplot()
+    fig, axes = plt.subplots(len(fams), len(layers), figsize=(1.6 * len(layers), 1.8 * len(fams)), squeeze=False)
+    for i, (fam, data) in enumerate(fams.items()):
+        for j, row in enumerate(data["rows"]):
+            ax = axes[i, j]
+            P, M = np.asarray(row["points"]), np.asarray(row["means"])
+            ax.scatter(P[:, 0], P[:, 1], c=row["labels"], cmap="twilight", s=2, alpha=0.5, vmin=0, vmax=data["K"])
+            ax.plot(*np.vstack([M, M[:1]]).T, "k-", lw=0.6)
+            ax.scatter(M[:, 0], M[:, 1], c=np.arange(data["K"]), cmap="twilight", s=18, edgecolors="k", vmin=0, vmax=data["K"])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{row['layer']}\np={row['order_p']:.2f}", fontsize=6)
+            if j == 0:
+                ax.set_ylabel(fam, fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, FIGURES[0])
+
+    body = []
+    for fam, data in fams.items():
+        for row in data["rows"]:
+            body.append(
+                [
+                    tex_escape(fam),
+                    tex_escape(row["layer"]),
+                    fmt_pct(row["share"], 0),
+                    "(" + ",".join(map(str, row["betti"])) + ")",
+                    f"{row['order_score']}/{data['K']}",
+                    fmt(row["order_p"], 3),
+                    "yes" if _circle(row, alpha) else "no",
+                ]
+            )
+    write_table(
+        TABLES[0],
+        ["family", "layer", "plane share", "$\\beta$", "order", "$p$", "circle"],
+        body,
+        align="llrrrrl",
+        note=(
+            "Plane share: variance of the class means on their top two principal components. "
+            "Order: classes whose calendar successor is an angular neighbour. "
+            "Circle: $\\beta_1\\ge1$ and $p<" + fmt(alpha, 2) + "$."
+        ),
+    )
+
+    parts = []
+    for fam, data in fams.items():
+        yes = [r["layer"] for r in data["rows"] if _circle(r, alpha)]
+        name = {"day": "Days of the week", "month": "Months"}.get(fam, tex_escape(fam))
+        if yes:
+            parts.append(
+                f"{name} meet both criteria (a significant loop and the calendar order) at "
+                + ", ".join(r"\texttt{" + tex_escape(lay) + "}" for lay in yes)
+                + f" ({len(yes)} of {len(data['rows'])} layers)."
+            )
+        else:
+            parts.append(f"{name} meet both criteria at none of the {len(data['rows'])} layers.")
+    fam_n = {fam: fmt(int(d["n"])) for fam, d in fams.items()}
+    return {
+        "CalendarDaySentences": fam_n.get("day", "--"),
+        "CalendarMonthSentences": fam_n.get("month", "--"),
+        "CalendarPermutations": fmt(int(params["permutations"])),
+        "CalendarAlpha": fmt(alpha, 2),
+        "CalendarVerdict": " ".join(parts),
+    }

@@ -1,0 +1,238 @@
+"""Results: the layer profile of MiniLM and the perturbation table.
+
+Runs ``manifold-probe run <config> --out experiments/paper/results/<scale>/minilm_run`` (the CLI
+of the layer-profile issue; it resumes finished tasks itself), then reads ``profile.csv`` and
+``perturbations.csv``. Whether the intrinsic dimension follows the rise-and-fall across depth of
+Ansuini et al. (2019) and Valeriani et al. (2023) is decided by a rule fixed before looking at
+the data: the TwoNN profile peaks at an interior layer and the peak exceeds both the first and
+the last layer by more than ``rise_fall_margin`` (relative).
+"""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.paper.common import (
+    RESULTS,
+    ROOT,
+    Skip,
+    fmt,
+    fmt_pct,
+    pyplot,
+    require,
+    save_figure,
+    tex_escape,
+    write_missing_table,
+    write_table,
+)
+
+NAME = "minilm_profile"
+FIGURES = ("minilm_profile.pdf",)
+TABLES = ("minilm_profile.tex", "perturbations.tex")
+MACROS = {
+    "MiniLMConfig": "config file of the run",
+    "MiniLMBlocks": "number of blocks",
+    "MiniLMSentences": "number of sentences",
+    "MiniLMIDFirst": "TwoNN ID at the embeddings",
+    "MiniLMIDPeak": "largest TwoNN ID",
+    "MiniLMIDPeakLayer": "layer of the largest TwoNN ID",
+    "MiniLMIDLast": "TwoNN ID at the last layer",
+    "IDRiseFallVerdict": "verdict sentence on the rise-and-fall",
+    "PerturbVerdict": "verdict sentence on the perturbations",
+}
+
+CLI = (
+    "import sys; from manifold_probe.cli import main; "
+    "sys.argv[0] = 'manifold-probe'; sys.exit(main())"
+)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def compute(params: dict[str, Any]) -> dict[str, Any]:
+    require("manifold_probe.cli", "main")
+    require("manifold_probe.profile", "run_experiment")
+    config = ROOT / params["config"]
+    out = RESULTS / params["scale"] / "minilm_run"
+    cmd = [sys.executable, "-c", CLI, "run", str(config), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode != 0 or not (out / "profile.csv").exists():
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines[-1:]
+        raise Skip(f"`manifold-probe run` failed (exit {proc.returncode}): {errors[-1].strip() if errors else ''}")
+    profile = _read_csv(out / "profile.csv")
+    pert_path = out / "perturbations.csv"
+    perturbations = _read_csv(pert_path) if pert_path.exists() else []
+    return {"config": params["config"], "profile": profile, "perturbations": perturbations}
+
+
+def _num(row: dict[str, str], key: str) -> float:
+    try:
+        return float(row.get(key, "") or "nan")
+    except ValueError:
+        return float("nan")
+
+
+def rise_fall(ids: np.ndarray, margin: float) -> tuple[str, int]:
+    """Classify an ID profile: ``"rise-fall"``, ``"interior-small"``, ``"first"`` or ``"last"``."""
+    p = int(np.nanargmax(ids))
+    if p == 0:
+        return "first", p
+    if p == len(ids) - 1:
+        return "last", p
+    if ids[p] > (1 + margin) * ids[0] and ids[p] > (1 + margin) * ids[-1]:
+        return "rise-fall", p
+    return "interior-small", p
+
+
+def _verdict(kind: str, margin: float, layer: str, mle_kind: str | None) -> str:
+    m = fmt_pct(margin, 0)
+    if kind == "rise-fall":
+        s = (
+            "The dimension therefore follows the rise-and-fall across depth reported for other "
+            "transformers~\\cite{ansuini2019,valeriani2023}: it peaks at an intermediate layer "
+            f"({tex_escape(layer)}) and exceeds both the first and the last layer by more than {m}."
+        )
+    elif kind == "interior-small":
+        s = (
+            f"The dimension peaks at an intermediate layer ({tex_escape(layer)}), but by no more than "
+            f"{m} above the first or the last layer, so by our rule fixed in advance it does not "
+            "show the rise-and-fall reported for other transformers~\\cite{ansuini2019,valeriani2023}."
+        )
+    else:
+        where = "embeddings" if kind == "first" else "last layer"
+        s = (
+            f"The dimension is largest at the {where}, so it does not follow the rise-and-fall "
+            "across depth reported for other transformers~\\cite{ansuini2019,valeriani2023}."
+        )
+    if mle_kind is not None:
+        s += (
+            " The MLE profile gives the same classification."
+            if mle_kind == kind
+            else " The MLE profile is classified differently, so the shape depends on the estimator."
+        )
+    return s
+
+
+def _perturbation_summary(rows: list[dict[str, str]]) -> tuple[list[list[str]], str]:
+    by: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by.setdefault(r["perturbation"], []).append(r)
+    body, kept, changed = [], [], []
+    for label, rs in by.items():
+        rs = sorted(rs, key=lambda r: int(r["layer"]))
+        flags = [r.get("topology_preserved", "").lower() == "true" for r in rs]
+        broken = [r["layer_name"] for r, f in zip(rs, flags, strict=True) if not f]
+        last = rs[-1]
+        body.append(
+            [
+                r"\texttt{" + tex_escape(label) + "}",
+                tex_escape(rs[0]["layer_name"]) + "--" + tex_escape(last["layer_name"]),
+                "all" if not broken else tex_escape(", ".join(broken)),
+                tex_escape(last.get("betti_clean", "")) + r" $\to$ " + tex_escape(last.get("betti_perturbed", "")),
+                fmt(_num(last, "knn_overlap"), 2),
+                fmt(_num(last, "diagram_distance"), 3),
+            ]
+        )
+        (changed if broken else kept).append(r"\texttt{" + tex_escape(label) + "}")
+    if not by:
+        return body, "No perturbation was run."
+    if not changed:
+        verdict = "Every perturbation tested preserved the significant Betti numbers at every later layer."
+    elif not kept:
+        verdict = "Every perturbation tested changed the significant Betti numbers at some later layer."
+    else:
+        verdict = (
+            f"The significant Betti numbers were preserved at every later layer under {', '.join(kept)}, "
+            f"and changed at some later layer under {', '.join(changed)}."
+        )
+    return body, verdict
+
+
+def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+    prof = result["profile"]
+    layers = [r["layer"] for r in prof]
+    ids = np.array([_num(r, "id_twonn") for r in prof])
+    mle = np.array([_num(r, "id_mle") for r in prof])
+    margin = float(params.get("rise_fall_margin", 0.1))
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(10, 2.6))
+    x = np.arange(len(layers))
+    axes[0].plot(x, ids, marker="o", label="TwoNN")
+    if np.isfinite(mle).any():
+        axes[0].plot(x, mle, marker="s", label="MLE")
+    axes[0].set_ylabel("intrinsic dimension")
+    axes[0].legend(fontsize=7, frameon=False)
+    axes[1].plot(x, [_num(r, "curvature_median") for r in prof], marker="o")
+    axes[1].set_ylabel("median scalar curvature")
+    axes[2].plot(x, [_num(r, "geodesic_distortion_prev") for r in prof], marker="o", label="distortion")
+    axes[2].plot(x, [_num(r, "knn_overlap_prev") for r in prof], marker="s", label="kNN overlap")
+    axes[2].set_ylabel("vs previous layer")
+    axes[2].legend(fontsize=7, frameon=False)
+    axes[3].plot(x, [_num(r, "betti_0") for r in prof], marker="o", label=r"$\beta_0$")
+    axes[3].plot(x, [_num(r, "betti_1") for r in prof], marker="s", label=r"$\beta_1$")
+    axes[3].set_ylabel("significant Betti numbers")
+    axes[3].legend(fontsize=7, frameon=False)
+    for ax in axes:
+        ax.set_xticks(x, [lab.replace("layer_", "L").replace("embeddings", "emb") for lab in layers], fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, FIGURES[0])
+
+    cols = [
+        ("id_twonn", "TwoNN", 1),
+        ("id_mle", "MLE", 1),
+        ("curvature_median", "$\\tilde S$", 2),
+        ("geodesic_distortion_prev", "distortion", 3),
+        ("knn_overlap_prev", "kNN overlap", 2),
+        ("betti_0", "$\\beta_0$", 0),
+        ("betti_1", "$\\beta_1$", 0),
+        ("topology_preserved_prev", "kept", None),
+    ]
+    body = []
+    for r in prof:
+        cells = [tex_escape(r["layer"])]
+        for key, _, digits in cols:
+            v = r.get(key, "")
+            if digits is None:
+                cells.append(tex_escape(v) if v else "--")
+            elif digits == 0:
+                cells.append(str(int(_num(r, key))) if np.isfinite(_num(r, key)) else "--")
+            else:
+                cells.append(fmt(_num(r, key), digits))
+        body.append(cells)
+    write_table(TABLES[0], ["layer"] + [c[1] for c in cols], body, align="l" + "r" * len(cols))
+
+    pert_body, pert_verdict = _perturbation_summary(result["perturbations"])
+    if pert_body:
+        write_table(
+            TABLES[1],
+            ["perturbation", "layers", "changed at", "$\\beta$ last layer", "kNN overlap", "bottleneck"],
+            pert_body,
+            align="lllrrr",
+        )
+    else:
+        write_missing_table(TABLES[1], "the run produced no perturbations.csv")
+
+    kind, peak = rise_fall(ids, margin)
+    mle_kind = rise_fall(mle, margin)[0] if np.isfinite(mle).all() else None
+    return {
+        "MiniLMConfig": r"\config{" + tex_escape(Path(result["config"]).name) + "}",
+        "MiniLMBlocks": fmt(len(layers) - 1),
+        "MiniLMSentences": fmt(int(_num(prof[0], "n_points"))),
+        "MiniLMIDFirst": fmt(ids[0], 1),
+        "MiniLMIDPeak": fmt(ids[peak], 1),
+        "MiniLMIDPeakLayer": r"\texttt{" + tex_escape(layers[peak]) + "}",
+        "MiniLMIDLast": fmt(ids[-1], 1),
+        "IDRiseFallVerdict": _verdict(kind, margin, layers[peak], mle_kind),
+        "PerturbVerdict": pert_verdict,
+    }
