@@ -131,6 +131,10 @@ def test_sphere_geodesics_are_r_arccos_and_match_geomstats():
     i, j = np.triu_indices(300, 1)
     ref = 2.5 * np.asarray(S3.metric.dist(s.points[i] / 2.5, s.points[j] / 2.5))
     np.testing.assert_allclose(G[i, j], ref, atol=1e-7)
+    space, coords, scale = s.geomstats_space()
+    assert isinstance(space, Hypersphere) and scale == 2.5
+    np.testing.assert_allclose(scale * space.metric.dist(coords[i], coords[j]), ref, atol=1e-12)
+    assert ring_torus(10, seed=0).geomstats_space() is None
     # sources select rows
     np.testing.assert_array_equal(s.geodesic_distances([4, 7]), G[[4, 7]])
     np.testing.assert_array_equal(s.geodesic_distances(9), G[[9]])
@@ -237,6 +241,9 @@ def test_hyperbolic_geodesics_exact_and_metric():
     i, j = np.triu_indices(120, 1)
     ref = 1.5 * np.asarray(PoincareBall(3).metric.dist(u[i], u[j]))
     np.testing.assert_allclose(G[i, j], ref, rtol=1e-9, atol=1e-7)
+    space, coords, scale = s.geomstats_space()
+    assert isinstance(space, PoincareBall) and scale == 1.5
+    np.testing.assert_allclose(coords, u, atol=1e-12)
     # the hyperboloid chart: same sample, points on -x0^2 + |x|^2 = -r^2, same geodesics
     hb = hyperbolic(120, dim=3, radius=1.5, max_distance=4.0, seed=6, model="hyperboloid")
     x0, xs = hb.points[:, 0], hb.points[:, 1:]

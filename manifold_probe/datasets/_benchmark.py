@@ -357,6 +357,7 @@ def benchmark(
             params=params,
             _geodesic_coords=s._geodesic_coords,
             _metric=s._metric,
+            _geomstats=s._geomstats,
         )
 
     truth = _GENERATORS[name](n, rng, spec.intrinsic_dim, spec.ambient_dim)

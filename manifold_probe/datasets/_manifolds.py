@@ -83,6 +83,8 @@ class ManifoldSample:
     # metric(A, B)[i, j] = geodesic distance between A[i] and B[j]. None: no exact geodesics.
     _geodesic_coords: np.ndarray | None = field(default=None, repr=False)
     _metric: BlockMetric | None = field(default=None, repr=False)
+    # () -> geomstats manifold whose points are _geodesic_coords (unit curvature radius)
+    _geomstats: Callable[[], Any] | None = field(default=None, repr=False)
 
     @property
     def n_points(self) -> int:
@@ -93,6 +95,24 @@ class ManifoldSample:
     def has_geodesics(self) -> bool:
         """Whether :meth:`geodesic_distances` returns exact distances (not ``None``)."""
         return self._metric is not None
+
+    def geomstats_space(self) -> tuple[Any, np.ndarray, float] | None:
+        """The manifold as a geomstats object, for Riemannian computations on the sample.
+
+        Returns
+        -------
+        (space, coords, scale) or None
+            ``space`` a geomstats manifold of unit curvature radius (``Hypersphere(dim)``,
+            ``PoincareBall(dim)``), ``coords`` (n, ·) the noise-free points in its coordinates,
+            and ``scale`` the factor (the radius) turning its distances into this sample's:
+            ``scale * space.metric.dist(coords[i], coords[j])`` is the geodesic distance
+            ``geodesic_distances()[i, j]``. ``None`` for manifolds without a geomstats model.
+            Imports geomstats (slow, prints its backend) on first call.
+        """
+        if self._geomstats is None:
+            return None
+        space, scale = self._geomstats()
+        return space, self._geodesic_coords, scale
 
     def geodesic_distances(self, sources: Any = None) -> np.ndarray | None:
         """Exact geodesic distances on the noise-free manifold.
@@ -151,6 +171,16 @@ def _check_sources(sources: Any, n: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # shared helpers
+
+
+def _geomstats_model(kind: str, dim: int) -> Any:
+    if kind == "Hypersphere":
+        from geomstats.geometry.hypersphere import Hypersphere
+
+        return Hypersphere(dim)
+    from geomstats.geometry.poincare_ball import PoincareBall
+
+    return PoincareBall(dim)
 
 
 def _check_n(n: Any) -> int:
@@ -354,6 +384,7 @@ def sphere(
                     seed=_seed_repr(seed)),
         _geodesic_coords=V,
         _metric=metric,
+        _geomstats=lambda: (_geomstats_model("Hypersphere", dim), radius),
     )
 
 
@@ -617,6 +648,7 @@ def hyperbolic(
                     noise=noise, seed=_seed_repr(seed), model=model),
         _geodesic_coords=ball,
         _metric=metric,
+        _geomstats=lambda: (_geomstats_model("PoincareBall", dim), radius),
     )
 
 
