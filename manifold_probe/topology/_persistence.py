@@ -1,0 +1,233 @@
+"""Vietoris–Rips persistence on maxmin landmarks (gudhi backend, edge collapse, threshold)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import (
+    check_float,
+    check_int,
+    check_points,
+    check_seed,
+    unique_rows,
+)
+
+__all__ = ["persistence", "default_landmarks"]
+
+# Landmark counts at which one Rips computation on 2 cores stays well under a second
+# (measured in benchmarks/bench_topology.py: 300 landmarks, H0-H2, threshold: ~0.1-0.4 s with
+# gudhi + edge collapse; without threshold ~1 s; cost grows about as m^3 per extra dimension).
+_DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
+_DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
+
+
+def default_landmarks(maxdim: int) -> int:
+    """Number of maxmin landmarks used when ``n_landmarks=None`` (depends on ``maxdim``)."""
+    return _DEFAULT_LANDMARKS.get(maxdim, _DEFAULT_LANDMARKS_HIGH)
+
+
+def _sq_row(X: np.ndarray, i: int) -> np.ndarray:
+    # Differences, not the Gram trick: exact, and independent of BLAS threading.
+    diff = X - X[i]
+    return np.einsum("ij,ij->i", diff, diff)
+
+
+def pairwise_distances(X: np.ndarray) -> np.ndarray:
+    """Exact Euclidean distance matrix (scipy's cdist: differences, single-threaded)."""
+    from scipy.spatial.distance import cdist
+
+    return cdist(X, X)
+
+
+def maxmin_landmarks(
+    n_landmarks: int,
+    start: int,
+    *,
+    X: np.ndarray | None = None,
+    dist: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """Greedy farthest-point (maxmin) landmarks.
+
+    Starting from ``start``, each next landmark is the point farthest from those already
+    chosen (ties: smallest index). Either ``X`` (points) or ``dist`` (a full distance matrix)
+    is given.
+
+    Returns
+    -------
+    landmarks : ndarray of int64, shape (n_landmarks,)
+    covering_radius : float
+        :math:`\\varepsilon_L = d_H(L, X) = \\max_x \\min_{l \\in L} \\|x - l\\|`.
+    """
+    n = X.shape[0] if X is not None else dist.shape[0]
+    m = min(n_landmarks, n)
+    out = np.empty(m, dtype=np.int64)
+    out[0] = start
+    d = dist[start].copy() if dist is not None else np.sqrt(_sq_row(X, start))
+    for j in range(1, m):
+        i = int(np.argmax(d))
+        out[j] = i
+        row = dist[i] if dist is not None else np.sqrt(_sq_row(X, i))
+        np.minimum(d, row, out=d)
+    return out, float(d.max()) if m < n else 0.0
+
+
+def rips_diagrams(dist: np.ndarray, maxdim: int, threshold: float = np.inf) -> list[np.ndarray]:
+    """Rips persistence diagrams of a distance matrix with gudhi (edge collapse, Z/2).
+
+    The filtration value of a simplex is its diameter (longest edge). Edge collapse
+    (Boissonnat & Pritam 2020) shrinks the flag complex without changing its diagrams.
+    Classes still alive at ``threshold`` get death ``inf``.
+    """
+    import gudhi
+
+    n = dist.shape[0]
+    if n == 1:
+        out = [np.array([[0.0, np.inf]])]
+        return out + [np.zeros((0, 2)) for _ in range(maxdim)]
+    rc = gudhi.RipsComplex(distance_matrix=dist, max_edge_length=float(threshold))
+    st = rc.create_simplex_tree(max_dimension=1)
+    if maxdim >= 1:
+        st.collapse_edges()
+        st.expansion(maxdim + 1)
+    # persistence_dim_max: after a collapse the complex may top out at dimension maxdim, whose
+    # homology gudhi otherwise skips.
+    st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
+    dgms = []
+    for k in range(maxdim + 1):
+        d = np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64).reshape(-1, 2)
+        d = d[d[:, 1] > d[:, 0]]  # zero-length bars carry no information
+        order = np.lexsort((d[:, 0], -(d[:, 1] - d[:, 0])))  # longest first, then by birth
+        dgms.append(np.ascontiguousarray(d[order]))
+    return dgms
+
+
+@dataclass(frozen=True)
+class _LandmarkRips:
+    """Internal: diagrams of a landmark Rips filtration and how they were made."""
+
+    diagrams: list
+    landmarks: np.ndarray  # indices into the de-duplicated cloud
+    covering_radius: float  # d_H(landmarks, cloud)
+    threshold: float
+
+
+def check_maxdim(maxdim: Any) -> int:
+    return check_int(maxdim, name="maxdim", minimum=0, maximum=5)
+
+
+def check_n_landmarks(n_landmarks: Any, maxdim: int) -> int:
+    if n_landmarks is None:
+        return default_landmarks(maxdim)
+    return check_int(n_landmarks, name="n_landmarks", minimum=1)
+
+
+def check_threshold(threshold: Any) -> float:
+    if threshold is None:
+        return np.inf
+    if isinstance(threshold, (int, float, np.floating, np.integer)) and not isinstance(
+        threshold, bool
+    ) and np.isposinf(threshold):
+        return np.inf
+    return check_float(threshold, name="threshold", low=0.0, low_open=True)
+
+
+def persistence(
+    X: Any,
+    maxdim: int = 1,
+    n_landmarks: int | None = None,
+    seed: Any = None,
+    *,
+    threshold: float | None = None,
+) -> list[np.ndarray]:
+    r"""Persistence diagrams of the Vietoris–Rips filtration of a point cloud.
+
+    The Rips complex at scale :math:`r` holds every simplex whose points are pairwise within
+    Euclidean distance :math:`r`:
+
+    .. math::
+
+        \mathrm{Rips}_r(X) = \{\sigma \subseteq X : \|x - y\| \le r\ \ \forall x, y \in \sigma\},
+
+    so filtration values are edge lengths (not radii). A class born at :math:`b` and dying at
+    :math:`d` is the point :math:`(b, d)` of the diagram; its persistence is :math:`d - b`.
+
+    Which computation is used when:
+
+    * **Exact duplicates** are merged first (they do not change a Rips diagram).
+    * **Landmarks.** If the cloud has more than ``n_landmarks`` distinct points, the diagrams
+      are those of ``n_landmarks`` maxmin (farthest-point) landmarks :math:`L`, chosen greedily
+      from a start point drawn with ``seed``. By the stability theorem the landmark diagrams
+      are within bottleneck distance :math:`2\varepsilon_L` of the full ones, where
+      :math:`\varepsilon_L = d_H(L, X)` is the landmarks' covering radius. Otherwise all
+      points are used, and the result does not depend on ``seed``.
+    * **Edge collapse** (Boissonnat & Pritam 2020) always: it shrinks the flag complex and
+      leaves the diagrams unchanged.
+    * **Threshold.** With ``threshold=r_max`` only edges up to :math:`r_{\max}` enter; classes
+      alive at :math:`r_{\max}` come back with death ``inf``. A manifold's homology is already
+      visible between the sampling scale and its reach, so a threshold a few times the
+      sampling scale keeps the essential classes (as infinite bars) at a fraction of the cost.
+      :func:`betti_numbers` sets one itself; here the default is no threshold.
+
+    The backend is gudhi (Rips complex, edge collapse, :math:`\mathbb{Z}/2` coefficients),
+    chosen by measurement over ripser (see ``benchmarks/bench_topology.py``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+        The point cloud (numpy array or torch tensor), Euclidean distances.
+    maxdim : int, default=1
+        Highest homology dimension (0 <= maxdim <= 5).
+    n_landmarks : int or None, default=None
+        Most points entering the complex. ``None`` picks by ``maxdim``: 1000 (H0), 400 (H1),
+        300 (H2), 120 (higher). Pass ``len(X)`` for the full Rips complex.
+    seed : None, int or numpy.random.Generator, default=None
+        Chooses the first landmark; the rest follow deterministically.
+    threshold : float or None, default=None
+        Largest edge length in the filtration (``None``: no limit).
+
+    Returns
+    -------
+    list of ndarray of shape (m_k, 2), float64
+        One diagram per dimension ``0..maxdim``: rows ``(birth, death)``, longest bar first;
+        death may be ``inf`` (the one component in H0, and classes alive at ``threshold``).
+
+    Raises
+    ------
+    InputError
+        Bad points (not 2-D, NaN/inf, fewer than 2 rows) or bad parameters.
+
+    References
+    ----------
+    Chazal, de Silva & Oudot (2014), "Persistence stability for geometric complexes".
+    de Silva & Carlsson (2004), "Topological estimation using witness complexes" (maxmin
+    landmarks). Boissonnat & Pritam (2020), "Edge collapse and persistence of flag complexes".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
+    >>> dgms = persistence(np.c_[np.cos(t), np.sin(t)], maxdim=1)
+    >>> len(dgms[1]), bool(dgms[1][0, 1] - dgms[1][0, 0] > 1.5)
+    (1, True)
+    """
+    return _landmark_rips(X, maxdim, n_landmarks, seed, threshold).diagrams
+
+
+def _landmark_rips(X, maxdim, n_landmarks, seed, threshold) -> _LandmarkRips:
+    X = check_points(X, min_points=1, what="persistence")
+    maxdim = check_maxdim(maxdim)
+    m = check_n_landmarks(n_landmarks, maxdim)
+    thr = check_threshold(threshold)
+    rng = check_seed(seed)
+    first, _, _ = unique_rows(X)
+    U = X[first]
+    n = len(U)
+    if m < n:
+        L, eps = maxmin_landmarks(m, int(rng.integers(n)), X=U)
+    else:
+        L, eps = np.arange(n, dtype=np.int64), 0.0
+    D = pairwise_distances(U[L])
+    return _LandmarkRips(rips_diagrams(D, maxdim, thr), L, eps, thr)
