@@ -94,15 +94,25 @@ def _reference_radius(nb: Neighbors) -> float:
     if k >= _REF_K:
         return float(np.median(d[:, _REF_K - 1]))
     rk = float(np.median(d[:, -1]))
-    n_hat = 2.0
-    if k >= 3:
-        pos = (d[:, :-1] > 0).all(axis=1) & (d[:, -1] > 0)
-        if pos.any():
-            logs = np.log(d[pos, -1:] / d[pos, :-1]).sum(axis=1) / (k - 1)
-            logs = logs[logs > 0]
-            if len(logs):
-                n_hat = float(1.0 / np.mean(logs))
+    n_hat = _levina_bickel(d) if k >= 3 else 2.0
     return rk * (_REF_K / k) ** (1.0 / max(n_hat, 1.0))
+
+
+def _levina_bickel(d: np.ndarray, default: float = 2.0) -> float:
+    r"""Levina–Bickel dimension from sorted neighbour distances (MacKay–Ghahramani average).
+
+    :math:`\hat n = [\operatorname{mean}_i \frac{1}{k-1}\sum_{j<k}\log(r_k(x_i)/r_j(x_i))]^{-1}`;
+    rows with zero distances are skipped; ``default`` when nothing is usable (``k < 3``).
+    """
+    k = d.shape[1]
+    if k < 3:
+        return default
+    pos = (d[:, :-1] > 0).all(axis=1)
+    if not pos.any():
+        return default
+    logs = np.log(d[pos, -1:] / d[pos, :-1]).sum(axis=1) / (k - 1)
+    m = float(np.mean(logs))
+    return float(1.0 / m) if m > 0 else default
 
 
 def _shortcut(
