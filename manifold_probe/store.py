@@ -221,6 +221,21 @@ class ActivationStore:
         )
         return 0
 
+    def resume(self) -> int:
+        """Reopen an existing store for appending; return how many inputs it already holds.
+
+        Rows written after the last commit (a crash between writing a batch and committing it)
+        are cut off first, so appending the inputs from index :meth:`n_inputs` on neither
+        duplicates nor loses a row. :func:`~manifold_probe.capture.capture_modules` does this
+        by itself through :meth:`begin`.
+        """
+        man = self.manifest
+        if not man:
+            raise InputError(f"no activation store at {self.path} to resume; call begin() first")
+        if not man.get("complete"):
+            self._truncate(man)
+        return int(man.get("n_inputs", 0))
+
     def _truncate(self, man: dict) -> None:
         """Cut every array back to the committed row count (drops a crashed batch's rows)."""
         g = self._open_group("a")

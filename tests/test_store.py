@@ -171,6 +171,8 @@ def test_crash_between_write_and_commit_drops_the_uncommitted_rows(tmp_path, mon
 
     assert zarr.open_group(str(path), mode="r")["layer_1"].shape[0] == 15  # rows beyond the commit
     assert ActivationStore(path).n_rows == 10
+    assert ActivationStore(path).resume() == 10  # cuts the uncommitted rows
+    assert zarr.open_group(str(path), mode="r")["layer_1"].shape[0] == 10
     resumed = _capture(model, _batches(5), store=path)
     for name in full.layers:
         np.testing.assert_array_equal(resumed.arrays[name], full.arrays[name])
@@ -198,6 +200,8 @@ def test_store_errors(tmp_path, rng):
     s = ActivationStore(tmp_path / "e")
     with pytest.raises(InputError, match="no activation store"):
         s.read("a")
+    with pytest.raises(InputError, match="to resume"):
+        s.resume()
     with pytest.raises(InputError, match="begin"):
         s.append({"a": np.zeros((1, 2))}, n_inputs=1)
     with pytest.raises(InputError, match="cannot name"):
