@@ -48,8 +48,7 @@ def _scales(k: int) -> np.ndarray:
     return 2 ** np.arange(int(np.floor(np.log2(k))))
 
 
-def _curve(nb: Neighbors, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    d = nb.distances
+def _curve(d: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     est, err = [], []
     for n1 in scales:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -153,7 +152,7 @@ def gride(
     if n1 is not None and n1 not in scales:
         scales = np.unique(np.append(scales[scales < 2 * n1], n1))
         scales = scales[2 * scales <= k]
-    raw_curve, err = _curve(g.neighbors, scales)
+    raw_curve, err = _curve(g.neighbors.distances, scales)
     curve = raw_curve.copy()
     if correct_bias:
         key = ("gride", tuple(int(s) for s in scales))
@@ -161,7 +160,7 @@ def gride(
             (curve[i],) = calibrate(
                 [raw_curve[i]],
                 key,
-                lambda nb: _curve(nb, scales)[0],
+                lambda d: _curve(d, scales)[0],
                 g.n_distinct,
                 k,
                 max_dim=g.ambient_dim,
@@ -184,7 +183,7 @@ def gride(
         lo, hi = calibrate(
             [lo, hi],
             key,
-            lambda nb: _curve(nb, scales)[0],
+            lambda d: _curve(d, scales)[0],
             g.n_distinct,
             k,
             max_dim=g.ambient_dim,

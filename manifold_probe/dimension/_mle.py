@@ -18,17 +18,16 @@ from manifold_probe.neighbors import Neighbors
 __all__ = ["mle"]
 
 
-def _pointwise_inverse(nb: Neighbors) -> np.ndarray:
+def _pointwise_inverse(d: np.ndarray) -> np.ndarray:
     """Per point, :math:`\\frac{1}{k-1}\\sum_{j<k}\\log(r_k/r_j)` (the inverse local estimate)."""
-    d = nb.distances
     k = d.shape[1]
     with np.errstate(divide="ignore"):
         logs = np.log(d[:, -1:]) - np.log(d[:, :-1])
     return logs.sum(axis=1) / (k - 1)
 
 
-def _raw_mle(nb: Neighbors) -> float:
-    inv = _pointwise_inverse(nb)
+def _raw_mle(dist: np.ndarray) -> float:
+    inv = _pointwise_inverse(dist)
     m = float(inv.mean())
     return 1.0 / m if m > 0 else np.inf
 
@@ -104,7 +103,7 @@ def mle(
     reference = check_option(reference, ("ball", "cube"), name="reference")
     seed = seed_int(seed)
     _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"MLE (k={k})")
-    inv = _pointwise_inverse(g.neighbors)
+    inv = _pointwise_inverse(g.neighbors.distances)
     with np.errstate(divide="ignore"):
         local = 1.0 / inv
     m = float(inv.mean())

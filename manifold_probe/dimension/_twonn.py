@@ -20,8 +20,8 @@ __all__ = ["twonn"]
 FITS = ("linear", "mle")
 
 
-def _log_ratios(nb: Neighbors) -> np.ndarray:
-    r1, r2 = nb.distances[:, 0], nb.distances[:, 1]
+def _log_ratios(dist: np.ndarray) -> np.ndarray:
+    r1, r2 = dist[:, 0], dist[:, 1]
     # r1 > 0 on distinct rows; the guard keeps a degenerate metric from producing inf
     return np.log(r2[r1 > 0] / r1[r1 > 0])
 
@@ -43,8 +43,8 @@ def _twonn_from_log_mu(
     return float(est), total
 
 
-def _raw_twonn(nb: Neighbors, discard_fraction: float, fit: str) -> float:
-    return _twonn_from_log_mu(_log_ratios(nb), discard_fraction, fit)[0]
+def _raw_twonn(dist: np.ndarray, discard_fraction: float, fit: str) -> float:
+    return _twonn_from_log_mu(_log_ratios(dist), discard_fraction, fit)[0]
 
 
 def twonn(
@@ -134,7 +134,7 @@ def twonn(
     >>> round(twonn(X, correct_bias=False).dimension)
     3
     """
-    from scipy.stats import gamma
+    from scipy.special import gammaincinv
 
     discard_fraction = check_float(
         discard_fraction, name="discard_fraction", low=0.0, high=1.0, high_open=True
@@ -143,13 +143,13 @@ def twonn(
     reference = check_option(reference, ("ball", "cube"), name="reference")
     seed = seed_int(seed)
     _, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
-    log_mu = _log_ratios(g.neighbors)
+    log_mu = _log_ratios(g.neighbors.distances)
     est, total = _twonn_from_log_mu(log_mu, discard_fraction, fit_by)
     n_keep = max(2, int(len(log_mu) * (1.0 - discard_fraction)))
     if total > 0:
         interval = (
-            float(gamma.ppf(0.025, n_keep) / total),
-            float(gamma.ppf(0.975, n_keep) / total),
+            float(gammaincinv(n_keep, 0.025) / total),
+            float(gammaincinv(n_keep, 0.975) / total),
         )
     else:
         interval = (np.inf, np.inf)
@@ -159,7 +159,7 @@ def twonn(
         est, lo, hi = calibrate(
             [est, *interval],
             ("twonn", discard_fraction, fit_by),
-            lambda nb: _raw_twonn(nb, discard_fraction, fit_by),
+            lambda d: _raw_twonn(d, discard_fraction, fit_by),
             g.n_distinct,
             2,
             max_dim=g.ambient_dim,
