@@ -286,6 +286,18 @@ def test_invariance(seed, scale, shift, method):
         np.testing.assert_allclose(b.pointwise, a.pointwise[perm], rtol=1e-6)
 
 
+@pytest.mark.parametrize("method", ["twonn", "mle", "gride"])
+def test_cosine_metric_uses_chord_lengths(rng, method):
+    X = sphere(rng, 800, 3)  # unit rows: the chord between rows IS their Euclidean distance
+    opts = {"range_max": 8} if method == "gride" else {}
+    a = mp.intrinsic_dimension(X, method, **opts)
+    b = mp.intrinsic_dimension(X, method, metric="cosine", **opts)
+    c = mp.intrinsic_dimension(X, method, neighbors=mp.knn(X, 20, metric="cosine"), **opts)
+    # same neighbours, distances equal up to rounding of 1 - cos (relative ~1e-12 here)
+    assert b.dimension == pytest.approx(a.dimension, rel=1e-6)
+    assert c.dimension == pytest.approx(a.dimension, rel=1e-6)
+
+
 def test_torch_input_equals_numpy(rng):
     torch = pytest.importorskip("torch")
     X = cube(rng, 400, 3)

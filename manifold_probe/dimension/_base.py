@@ -149,7 +149,9 @@ def distinct_graph(
     ratios) and bias the ratios of their neighbours. Every estimator therefore works on the
     distinct rows, and pointwise values are broadcast back to all rows.
 
-    With ``X`` and no graph, the graph is computed once on the distinct rows. With a graph
+    With ``metric="cosine"`` the distances are returned as chord lengths between the normalised
+    rows (see :func:`_chordal`). With ``X`` and no graph, the graph is computed once on the
+    distinct rows. With a graph
     computed on all rows, duplicate classes are read from ``X`` (or, without ``X``, from the
     zero-distance edges of the graph) and each distinct row keeps its first ``k`` neighbours of
     other classes.
@@ -185,7 +187,9 @@ def distinct_graph(
         if has_dup:
             labels = unique_rows(A)[1] if A is not None else _classes_from_graph(neighbors)
         if not has_dup:
-            g = DistinctGraph(neighbors.truncate(k), np.arange(neighbors.n_points), _dim(A))
+            g = DistinctGraph(
+                _chordal(neighbors.truncate(k)), np.arange(neighbors.n_points), _dim(A)
+            )
             return A, g
         nb, inverse = _collapse(neighbors, labels, k, what)
         if nb.n_points <= k:
@@ -193,7 +197,7 @@ def distinct_graph(
                 f"{what} needs more than k={k} distinct points; there are {nb.n_points}"
             )
         pts = None if A is None else A[np.sort(np.unique(inverse, return_index=True)[1])]
-        return pts, DistinctGraph(nb, inverse, _dim(A))
+        return pts, DistinctGraph(_chordal(nb), inverse, _dim(A))
     if A is None:
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
     first, inverse, _ = unique_rows(A)
@@ -203,7 +207,19 @@ def distinct_graph(
             f"{what} needs more than k={k} distinct points; X has {U.shape[0]} distinct rows "
             f"({A.shape[0]} in all). Pass more points or choose a smaller k"
         )
-    return U, DistinctGraph(knn(U, k, metric), inverse, A.shape[1])
+    return U, DistinctGraph(_chordal(knn(U, k, metric)), inverse, A.shape[1])
+
+
+def _chordal(nb: Neighbors) -> Neighbors:
+    """Cosine distances 1 - cos(theta) turned into chord lengths sqrt(2 (1 - cos theta)).
+
+    The estimators read ratios of distances, which must scale linearly with length; the cosine
+    distance scales as its square (theta^2 / 2), which would halve every estimate. The chord is
+    the Euclidean distance between the normalised rows, so the neighbour order is unchanged.
+    """
+    if nb.metric != "cosine":
+        return nb
+    return Neighbors(np.sqrt(2.0 * np.maximum(nb.distances, 0.0)), nb.indices, "chord")
 
 
 def _dim(A: np.ndarray | None) -> int | None:
