@@ -5,7 +5,8 @@ All 24 sets of scikit-dimension 0.5's ``BenchmarkManifolds`` (``dim`` and ``d`` 
 one run. Prints a table of relative errors |estimate - d| / d and saves everything as JSON.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_dimension.py            # N=2500, seed 0
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_dimension.py --seeds 0 1 2
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_dimension.py --seeds 0 1 2 3 4 \\
+        --only ours_default skdim_twonn --out benchmarks/results/bench_dimension_seeds.json
 
 Ours: ``intrinsic_dimension(X)`` (the default: TwoNN with the finite-sample correction, one
 2-NN graph), raw TwoNN, MLE (k=20, raw and corrected), GRIDE (scale analysis, corrected),
@@ -57,6 +58,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2500)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--out", default="benchmarks/results/bench_dimension.json")
+    ap.add_argument("--only", nargs="+", help="run only these methods (names as in the table)")
     args = ap.parse_args()
 
     import torch
@@ -64,6 +66,8 @@ def main() -> None:
 
     torch.set_num_threads(2)
     methods = {**OURS, **skdim_methods()}
+    if args.only:
+        methods = {m: fn for m, fn in methods.items() if m in args.only}
     rows = []
     for seed in args.seeds:
         bm = BenchmarkManifolds(random_state=seed)
