@@ -20,7 +20,7 @@ from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
 __all__ = ["CurvatureEstimate", "scalar_curvature"]
 
-METHODS = ("quadratic",)  # "ball_volume" lands next
+METHODS = ("quadratic", "ball_volume")
 _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dimension 5
 
 
@@ -183,6 +183,32 @@ def _quadratic(
     )
 
 
+def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
+    from manifold_probe.curvature._ball_volume import ball_volume_curvature
+
+    nb = neighbors
+    if dim is None:
+        if X is None:
+            raise InputError(
+                "with distances= alone the dimension cannot be estimated; pass dim="
+            )
+        A = check_points(X, min_points=3, what="scalar_curvature")
+        k_graph = max(50 if k is None else k, options.get("density_k", 10))
+        A, nb = resolve_neighbors(
+            A, min(k_graph, A.shape[0] - 1), neighbors=neighbors, what="scalar_curvature"
+        )
+        dim = _estimate_dim(A, nb)
+        X = A
+    S, se, size, _ = ball_volume_curvature(
+        X, dim=dim, k=k, neighbors=nb, distances=distances, **options
+    )
+    est = CurvatureEstimate(
+        curvature=S, standard_error=se, dim=int(dim), method="ball_volume",
+        neighborhood_size=size, degree=None,
+    )
+    return est if return_se else est.curvature
+
+
 def scalar_curvature(
     X: Any = None,
     dim: int | None = None,
@@ -196,6 +222,7 @@ def scalar_curvature(
     degree: int | str = "auto",
     kappa: float = 2.0,
     batch_size: int | None = None,
+    **ball_options: Any,
 ) -> np.ndarray | CurvatureEstimate:
     r"""Riemannian scalar curvature of a sampled manifold at every point.
 
@@ -310,13 +337,16 @@ def scalar_curvature(
         raise InputError(f"return_se must be True or False; got {return_se!r}")
     if batch_size is not None:
         batch_size = check_int(batch_size, name="batch_size", minimum=1)
+    unknown = set(ball_options) - {"ball_fraction", "n_radii", "density_k"}
+    if unknown or (ball_options and method != "ball_volume"):
+        raise InputError(
+            f"unexpected keyword argument(s) {sorted(ball_options)}; ball_fraction, n_radii and "
+            "density_k apply to method='ball_volume' only"
+        )
     if dim is not None:
         dim = check_int(dim, name="dim", minimum=1)
     if method == "ball_volume":
-        from manifold_probe.curvature._ball_volume import ball_volume_curvature
-
-        est = ball_volume_curvature(X, dim=dim, k=k, neighbors=neighbors, distances=distances)
-        return est if return_se else est.curvature
+        return _ball_volume(X, dim, k, neighbors, distances, return_se, ball_options)
 
     if distances is not None:
         raise InputError(
