@@ -298,6 +298,17 @@ def test_cosine_metric_uses_chord_lengths(rng, method):
     assert c.dimension == pytest.approx(a.dimension, rel=1e-6)
 
 
+def test_cosine_parallel_rows_are_duplicates(rng):
+    X = rng.standard_normal((600, 5)) @ rng.standard_normal((5, 12))
+    Xd = np.concatenate([X, 2.0 * X[:200], 0.5 * X[:100]])  # same directions, other lengths
+    a = twonn(X, metric="cosine", correct_bias=False).dimension
+    b = twonn(Xd, metric="cosine", correct_bias=False).dimension
+    c = twonn(None, neighbors=mp.knn(Xd, 8, metric="cosine"), correct_bias=False).dimension
+    # the cosine distance sees only directions: the same 600 points on the sphere
+    assert np.isfinite(b) and np.isfinite(c)
+    assert b == pytest.approx(a, rel=1e-6) and c == pytest.approx(a, rel=1e-6)
+
+
 def test_torch_input_equals_numpy(rng):
     torch = pytest.importorskip("torch")
     X = cube(rng, 400, 3)

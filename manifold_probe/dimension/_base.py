@@ -150,11 +150,11 @@ def distinct_graph(
     distinct rows, and pointwise values are broadcast back to all rows.
 
     With ``metric="cosine"`` the distances are returned as chord lengths between the normalised
-    rows (see :func:`_chordal`). With ``X`` and no graph, the graph is computed once on the
-    distinct rows. With a graph
-    computed on all rows, duplicate classes are read from ``X`` (or, without ``X``, from the
-    zero-distance edges of the graph) and each distinct row keeps its first ``k`` neighbours of
-    other classes.
+    rows (see :func:`_chordal`), and rows pointing the same way count as duplicates. With ``X``
+    and no graph, the graph is computed once on the distinct rows. With a graph computed on all
+    rows, duplicate classes are read from ``X`` (or, without ``X`` or for cosine graphs, from
+    the zero-distance edges of the graph) and each distinct row keeps its first ``k``
+    neighbours of other classes.
 
     Returns
     -------
@@ -185,7 +185,9 @@ def distinct_graph(
         has_dup = bool((neighbors.distances[:, 0] == 0.0).any())
         labels = None
         if has_dup:
-            labels = unique_rows(A)[1] if A is not None else _classes_from_graph(neighbors)
+            # cosine: rows pointing the same way are the same point (distance 0), copies or not
+            exact_rows = A is not None and neighbors.metric != "cosine"
+            labels = unique_rows(A)[1] if exact_rows else _classes_from_graph(neighbors)
         if not has_dup:
             g = DistinctGraph(
                 _chordal(neighbors.truncate(k)), np.arange(neighbors.n_points), _dim(A)
@@ -200,7 +202,11 @@ def distinct_graph(
         return pts, DistinctGraph(_chordal(nb), inverse, _dim(A))
     if A is None:
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
-    first, inverse, _ = unique_rows(A)
+    if metric == "cosine":  # same direction = same point: collapse on the normalised rows
+        norms = np.linalg.norm(A, axis=1, keepdims=True)
+        first, inverse, _ = unique_rows(np.divide(A, norms, out=np.zeros_like(A), where=norms > 0))
+    else:
+        first, inverse, _ = unique_rows(A)
     U = A[first] if len(first) < A.shape[0] else A
     if U.shape[0] <= k:
         raise InputError(
