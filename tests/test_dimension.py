@@ -356,3 +356,15 @@ def test_one_graph(monkeypatch, rng):
     calls.clear()
     mp.intrinsic_dimension(X)  # corrected TwoNN: one graph of the data, the rest is reference
     assert sum(calls) == 1
+
+
+@pytest.mark.parametrize(
+    "name, args",
+    [("sphere", (2000, 3)), ("flat_torus", (2000, 2)), ("hyperbolic", (2000, 2))],
+)
+def test_ground_truth_manifolds(name, args):
+    datasets = pytest.importorskip("manifold_probe.datasets")
+    sample = getattr(datasets, name)(*args, seed=0)
+    est = mp.intrinsic_dimension(sample.points)
+    # TwoNN's standard error at N=2000 is n / sqrt(0.9 N) = 2.4% of n; 10% is about 4 of them
+    assert abs(est.dimension - sample.intrinsic_dim) <= 0.10 * sample.intrinsic_dim
