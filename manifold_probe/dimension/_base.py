@@ -55,6 +55,15 @@ class DimensionEstimate:
         ``gride``: the (uncorrected) estimate at each ``scale``.
     n_distinct : int or None
         Number of distinct rows the estimate was computed on (exact duplicates collapsed).
+    details : dict
+        Method-specific extras (``gride``: ``raw_curve``, ``error``, ``selected_n1``; ``phd``:
+        ``sizes``, ``lengths``, ``slope``). Not part of equality.
+
+    Notes
+    -----
+    The finite-sample corrections cache their reference simulations in memory, keyed by
+    estimator, reference family, number of points, k, dimension and seed; the cache only
+    saves time (same inputs, same numbers).
     """
 
     dimension: float
