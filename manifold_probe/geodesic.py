@@ -122,34 +122,52 @@ def _shortcut(
 
     For every source ``s`` and target ``j``, walk the shortest-path tree from ``j`` towards ``s``,
     jumping each time to the farthest ancestor ``a`` whose graph distance to the current node is
-    at most ``span``, and sum the Euclidean chords ``|x_cur - x_a|``.
+    at most ``span`` (at least one hop), and sum the Euclidean chords ``|x_cur - x_a|``.
+
+    Both steps take O(log depth) passes over the (sources, points) arrays: the farthest
+    ancestor by binary lifting (graph distance decreases monotonically towards the root), the
+    chain sums by pointer jumping.
     """
     S, n = D.shape
-    ident = np.broadcast_to(np.arange(n, dtype=P.dtype), (S, n))
-    P = np.where(P < 0, ident, P)  # the source and unreachable nodes point to themselves
-    best = P.copy()
-    alive = best != ident
-    anc = P.copy()
-    with np.errstate(invalid="ignore"):
-        while alive.any():
-            nxt = np.take_along_axis(P, anc, axis=1)
-            ok = alive & (nxt != anc) & (D - np.take_along_axis(D, nxt, axis=1) <= span)
-            best = np.where(ok, nxt, best)
-            alive = ok
-            anc = nxt
-    total = np.zeros((S, n))
+    ident = np.broadcast_to(np.arange(n, dtype=np.int32), (S, n))
+    P = np.where(P < 0, ident, P).astype(np.int32)  # source and unreachable: point to self
+    finite = np.isfinite(D)
+    Df = np.where(finite, D, 0.0)
+
+    def gather(M, idx):
+        return np.take_along_axis(M, idx, axis=1)
+
+    # binary lifting: jumps[i] is the 2^i-th ancestor (the root maps to itself)
+    jumps = [P]
+    while len(jumps) < 32:
+        J = jumps[-1]
+        if not (Df - gather(Df, J) <= span).any() or (J == ident).all():
+            break
+        nxt = gather(J, J)
+        if np.array_equal(nxt, J):
+            break
+        jumps.append(nxt)
     cur = np.array(ident)
-    moving = best != cur
-    rows_left = np.flatnonzero(moving.any(axis=1))
-    while len(rows_left):
-        sub = cur[rows_left]
-        nxt = np.take_along_axis(best[rows_left], sub, axis=1)
-        diff = A[sub] - A[nxt]
-        total[rows_left] += np.sqrt(np.einsum("sij,sij->si", diff, diff))
-        cur[rows_left] = nxt
-        still = (np.take_along_axis(best[rows_left], nxt, axis=1) != nxt).any(axis=1)
-        rows_left = rows_left[still]
-    total[~np.isfinite(D)] = np.inf
+    for J in reversed(jumps):
+        cand = gather(J, cur)
+        cur = np.where(Df - gather(Df, cand) <= span, cand, cur)
+    best = np.where(cur == ident, P, cur)  # at least one hop
+
+    # chord from every node to its jump target, then list ranking by pointer jumping
+    total = np.empty((S, n))
+    rows = max(1, (32 * 2**20) // max(1, 8 * n * A.shape[1]))
+    for r0 in range(0, S, rows):
+        b = best[r0 : r0 + rows]
+        diff = A[None, :, :] - A[b]
+        total[r0 : r0 + rows] = np.sqrt(np.einsum("sij,sij->si", diff, diff))
+    ptr = best
+    while True:
+        nxt = gather(ptr, ptr)
+        total += gather(total, ptr) * (ptr != ident)
+        if np.array_equal(nxt, ptr):
+            break
+        ptr = nxt
+    total[~finite] = np.inf
     return total
 
 
@@ -310,8 +328,7 @@ def geodesic_distances(
         return np.ascontiguousarray(out, dtype=np.float64)
 
     L = span * _reference_radius(nb)
-    d = A.shape[1]
-    per_source = n * (8 * 8 + 8 * d * 3)  # arrays of the shortcut pass, per source row
+    per_source = n * 8 * 24  # arrays of the shortcut pass per source row (32 lifting levels max)
     block = max(1, min(len(src), _MEMORY_BUDGET // per_source))
     out = np.empty((len(src), n), dtype=np.float64)
     for b0 in range(0, len(src), block):
