@@ -87,23 +87,33 @@ def _design_t(U: np.ndarray, degree: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(cols, 0, 1))
 
 
-def _sym_inverse(N: np.ndarray) -> np.ndarray:
-    """Inverses of a batch of symmetric positive semi-definite matrices (Jacobi-equilibrated
-    Cholesky in torch; a pseudo-inverse for the rank-deficient ones)."""
+def _sym_solve(N: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve ``N x = rhs`` for a batch of symmetric positive semi-definite ``N`` (B, p, p)
+    (Jacobi-equilibrated Cholesky in torch; least squares via a pseudo-inverse for the
+    rank-deficient ones)."""
     import torch
 
-    dg = np.sqrt(np.maximum(np.einsum("bpp->bp", N), 1e-300))
-    Ns = N / dg[:, :, None] / dg[:, None, :]
+    t = torch.from_numpy(N)
+    b = torch.from_numpy(rhs)
     p = N.shape[-1]
-    t = torch.from_numpy(Ns)
-    L, info = torch.linalg.cholesky_ex(t)
-    bad = np.flatnonzero(info.numpy() != 0)
+    dg = torch.sqrt(torch.clamp(torch.diagonal(t, dim1=1, dim2=2), min=1e-300))
+    Ns = t / (dg[:, :, None] * dg[:, None, :])
+    bs = b / dg[:, :, None]
+    L, info = torch.linalg.cholesky_ex(Ns)
+    bad = torch.nonzero(info).flatten()
     if len(bad):
-        L[torch.from_numpy(bad)] = torch.eye(p, dtype=L.dtype)
-    inv = torch.cholesky_inverse(L).numpy()
+        L[bad] = torch.eye(p, dtype=L.dtype)
+    x = torch.cholesky_solve(bs, L)
     if len(bad):
-        inv[bad] = np.linalg.pinv(Ns[bad], rcond=p * 1e-13, hermitian=True)
-    return inv / dg[:, :, None] / dg[:, None, :]
+        x[bad] = torch.linalg.pinv(Ns[bad], rtol=p * 1e-13, hermitian=True) @ bs[bad]
+    return (x / dg[:, :, None]).numpy()
+
+
+def _bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Batched matrix product through torch (strided views accepted, no copies here)."""
+    import torch
+
+    return torch.bmm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
 
 def ladder_fit(
@@ -184,23 +194,28 @@ def ladder_fit(
     quad = slice(1 + n, 1 + n + n * (n + 1) // 2)
     F, _ = _hessian_map(n)
     AtA = np.zeros((B, p, p))
+    q = n * (n + 1) // 2
+    eye_q = np.zeros((B, p, q))
+    eye_q[:, 1 + n :, :][:, :q, :] = np.eye(q)[None]
+    cs = coef_scale[:, quad]
     AtV = np.zeros((B, p, D))
     S_out = np.full((B, L), np.nan)
     se_out = np.full((B, L), np.nan)
     start = 0
     for li, stop in enumerate(levels):
-        AtA += np.matmul(At[:, :, start:stop], A[:, start:stop])
-        AtV += np.matmul(At[:, :, start:stop], V[:, start:stop])
+        seg = At[:, :, start:stop]
+        AtA += _bmm(seg, np.transpose(seg, (0, 2, 1)))
+        AtV += _bmm(seg, V[:, start:stop])
         start = stop
-        M = _sym_inverse(AtA)
-        C = np.matmul(M, AtV)  # (B, p, D), in scaled coordinates
-        R = V[:, :stop] - np.matmul(A[:, :stop], C)  # residuals (B, k_l, D)
+        # one solve gives the coefficients and the quadratic block of M = (A^T A)^{-1}
+        X = _sym_solve(AtA, np.concatenate([AtV, eye_q], axis=2))
+        C = X[:, :, :D]  # (B, p, D), in scaled coordinates
+        Mq = X[:, quad, D:] * cs[:, :, None] * cs[:, None, :]
+        R = V[:, :stop] - _bmm(A[:, :stop], C)  # residuals (B, k_l, D)
         dof = max(int(stop) - p, 1)
         C = C * coef_scale[:, :, None]
         Cl = C[:, lin, :]
         Cq = C[:, quad, :]
-        cs = coef_scale[:, quad]
-        Mq = M[:, quad, quad] * cs[:, :, None] * cs[:, None, :]
 
         g = np.eye(n)[None] + np.matmul(Cl, np.transpose(Cl, (0, 2, 1)))
         ginv = np.linalg.inv(g)
