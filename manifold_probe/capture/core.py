@@ -109,10 +109,10 @@ def pool_tokens(hidden, mask, pooling: str | tuple[int, ...]):
         return hidden[b_idx, t_idx], b_idx, rank[b_idx, t_idx]
     if pooling == "first":
         t = (mask & (rank == 0)).long().argmax(1)
-        return hidden[torch.arange(len(t)), t], None, None
+        return hidden[torch.arange(len(t), device=hidden.device), t], None, None
     if pooling == "last":
         t = (mask & (rank == (lengths - 1).unsqueeze(1))).long().argmax(1)
-        return hidden[torch.arange(len(t)), t], None, None
+        return hidden[torch.arange(len(t), device=hidden.device), t], None, None
     # explicit positions
     rows, sids, pids = [], [], []
     B = hidden.shape[0]
@@ -126,7 +126,7 @@ def pool_tokens(hidden, mask, pooling: str | tuple[int, ...]):
                 f"positions in [-{short}, {short - 1}] or drop short inputs"
             )
         t = (mask & (rank == want.unsqueeze(1))).long().argmax(1)
-        rows.append(hidden[torch.arange(B), t])
+        rows.append(hidden[torch.arange(B, device=hidden.device), t])
         sids.append(torch.arange(B, device=hidden.device))
         pids.append(want)
     # order rows by input, then by requested position
