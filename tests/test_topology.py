@@ -1,12 +1,26 @@
-"""Tests of manifold_probe.topology: persistence, significant Betti numbers, distances, verdict."""
+"""Tests of manifold_probe.topology: persistence, significant Betti numbers, distances, verdict.
+
+Known-homology clouds are rotated into R^30-R^60 by a random orthonormal frame and get
+isotropic Gaussian noise of standard deviation ``noise`` per ambient coordinate (so a point
+moves by about noise * sqrt(D)). The noise levels used sit below the largest level measured to
+stay exact (noted beside each case; sweep: /tmp-free, re-run by the parametrised test with
+larger ``noise`` values).
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import manifold_probe as mp
 from manifold_probe import InputError
+
+# ---------------------------------------------------------------- clouds with known homology
 
 
 def embed(P: np.ndarray, dim: int, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -15,35 +29,285 @@ def embed(P: np.ndarray, dim: int, noise: float, rng: np.random.Generator) -> np
     return P @ Q.T + noise * rng.normal(size=(len(P), dim))
 
 
-def circle(n: int, rng: np.random.Generator, radius: float = 1.0) -> np.ndarray:
+def circle(n, rng, radius=1.0):
     t = rng.uniform(0, 2 * np.pi, n)
     return radius * np.c_[np.cos(t), np.sin(t)]
 
 
-def test_circle_in_r40_has_betti_1_1():
-    rng = np.random.default_rng(0)
-    X = embed(circle(300, rng), 40, 0.02, rng)
-    assert mp.betti_numbers(X, maxdim=1, seed=0) == (1, 1)
+def two_circles(n, rng):
+    # unit circles with centres 4 apart: a gap of 2 between them
+    return np.r_[circle(n // 2, rng), circle(n - n // 2, rng) + [4.0, 0.0]]
+
+
+def figure_eight(n, rng):
+    # unit circles touching at the origin
+    return np.r_[circle(n // 2, rng) - [1.0, 0.0], circle(n - n // 2, rng) + [1.0, 0.0]]
+
+
+def sphere(n, rng):
+    Z = rng.normal(size=(n, 3))
+    return Z / np.linalg.norm(Z, axis=1, keepdims=True)
+
+
+def torus(n, rng, R=2.0, r=1.0):
+    u, v = rng.uniform(0, 2 * np.pi, (2, n))
+    return np.c_[(R + r * np.cos(v)) * np.cos(u), (R + r * np.cos(v)) * np.sin(u), r * np.sin(v)]
+
+
+def blob(n, rng):
+    return rng.normal(size=(n, 3))  # contractible: one component, no loop
+
+
+# (name, sampler, n, ambient dim, noise, maxdim, expected Betti numbers)
+KNOWN = [
+    ("circle", circle, 400, 40, 0.05, 1, (1, 1)),
+    ("two_circles", two_circles, 400, 30, 0.05, 1, (2, 2)),
+    ("figure_eight", figure_eight, 400, 50, 0.05, 1, (1, 2)),
+    ("no_loop", blob, 400, 60, 0.05, 1, (1, 0)),
+    ("sphere", sphere, 800, 40, 0.02, 2, (1, 0, 1)),
+]
+
+
+@pytest.mark.parametrize("name,sampler,n,dim,noise,maxdim,expected", KNOWN, ids=[k[0] for k in KNOWN])
+def test_known_homology_is_exact(name, sampler, n, dim, noise, maxdim, expected):
+    rng = np.random.default_rng(sum(map(ord, name)))
+    X = embed(sampler(n, rng), dim, noise, rng)
+    assert mp.betti_numbers(X, maxdim=maxdim, seed=1) == expected
+
+
+@pytest.mark.slow
+def test_torus_is_exact():
+    rng = np.random.default_rng(7)
+    X = embed(torus(1200, rng), 30, 0.01, rng)
+    assert mp.betti_numbers(X, maxdim=2, seed=1, n_bootstrap=10) == (1, 2, 1)
+
+
+def test_betti_numbers_deterministic_given_seed():
+    rng = np.random.default_rng(3)
+    X = embed(figure_eight(300, rng), 20, 0.03, rng)
+    from manifold_probe.topology._significance import significant_features
+
+    a = significant_features(X, 1, seed=5, n_bootstrap=5)
+    b = significant_features(X, 1, seed=5, n_bootstrap=5)
+    assert a.betti == b.betti and a.bands == b.bands and a.threshold == b.threshold
+
+
+def test_two_points_far_apart_are_two_components():
+    X = np.r_[np.zeros((30, 2)), np.ones((30, 2)) * 10] + np.random.default_rng(0).normal(
+        scale=0.01, size=(60, 2)
+    )
+    assert mp.betti_numbers(X, maxdim=0, seed=0) == (2,)
+
+
+def test_single_distinct_point():
+    assert mp.betti_numbers(np.ones((5, 3)), maxdim=1, seed=0) == (1, 0)
+    dgms = mp.persistence(np.ones((5, 3)), maxdim=1)
+    assert dgms[0].tolist() == [[0.0, np.inf]] and dgms[1].shape == (0, 2)
+
+
+# ---------------------------------------------------------------- persistence
 
 
 def test_persistence_of_regular_polygon_known_answer():
-    # A regular 40-gon of radius 1: H1 born at the side 2 sin(pi/40) and dies when the
-    # triangles first fill the disc, at the longest edge of an inscribed triangle (sqrt 3
-    # for a 3-divisible n: 40 is not, so within one side of sqrt 3).
+    # A regular 40-gon of radius 1: every H0 bar and the H1 birth are the side 2 sin(pi/40);
+    # H1 dies once an inscribed triangle with longest side within one side of sqrt(3) fills.
     t = np.linspace(0, 2 * np.pi, 40, endpoint=False)
     dgms = mp.persistence(np.c_[np.cos(t), np.sin(t)], maxdim=1)
     assert len(dgms) == 2 and all(d.dtype == np.float64 and d.shape[1] == 2 for d in dgms)
     side = 2 * np.sin(np.pi / 40)
     assert dgms[0].shape == (40, 2) and np.isinf(dgms[0][0, 1])
-    np.testing.assert_allclose(dgms[0][1:, 1], side, rtol=1e-12)
+    np.testing.assert_allclose(dgms[0][1:, 1], side, rtol=1e-12)  # float64 round-off
     assert dgms[1].shape == (1, 2)
     assert dgms[1][0, 0] == pytest.approx(side, rel=1e-12)
     assert abs(dgms[1][0, 1] - np.sqrt(3)) < side
 
 
-def test_diagram_distance_basics():
-    assert mp.diagram_distance([[0.0, 2.0]], [[0.0, 1.0]]) == pytest.approx(1.0)
+def test_threshold_keeps_short_bars_and_makes_essential_classes_infinite():
+    rng = np.random.default_rng(11)
+    X = embed(circle(120, rng), 10, 0.0, rng)
+    full = mp.persistence(X, maxdim=1)
+    cut = mp.persistence(X, maxdim=1, threshold=1.0)
+    # bars that die below the threshold are the same (exact: same filtration below 1.0)
+    for a, b in zip(full, cut, strict=True):
+        np.testing.assert_array_equal(a[a[:, 1] <= 1.0], b[b[:, 1] <= 1.0])
+    # the circle's class (death ~sqrt 3 > 1) is alive at the threshold: an infinite bar
+    assert np.isinf(cut[1][:, 1]).sum() == 1 and np.isfinite(full[1][:, 1]).all()
+
+
+def test_landmarks_deterministic_and_duplicates_ignored():
+    rng = np.random.default_rng(12)
+    X = embed(circle(600, rng), 20, 0.02, rng)
+    a = mp.persistence(X, maxdim=1, n_landmarks=100, seed=4)
+    b = mp.persistence(X, maxdim=1, n_landmarks=100, seed=4)
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+    small = X[:50]
+    for u, v in zip(mp.persistence(small), mp.persistence(np.r_[small, small[:10]]), strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_landmark_diagram_within_stability_bound():
+    # d_B(D(L), D(X)) <= 2 d_H(L, X) for Rips diagrams (Chazal, de Silva & Oudot 2014)
+    from manifold_probe.topology._persistence import _landmark_rips
+
+    rng = np.random.default_rng(13)
+    X = embed(circle(250, rng), 10, 0.03, rng)
+    full = mp.persistence(X, maxdim=1, n_landmarks=len(X))
+    lm = _landmark_rips(X, 1, 60, 0, None)
+    for k in range(2):
+        d = mp.diagram_distance(full[k], lm.diagrams[k])
+        assert d <= 2 * lm.covering_radius + 1e-12
+
+
+def test_torch_input_accepted():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    X = np.c_[np.cos(t), np.sin(t)]
+    a = mp.persistence(torch.tensor(X, dtype=torch.float32), maxdim=1)
+    assert a[1].shape == (1, 2) and a[1].dtype == np.float64
+
+
+def test_import_is_lazy():
+    code = (
+        "import sys, manifold_probe, manifold_probe.topology; "
+        "print(any(m in sys.modules for m in ('gudhi', 'ripser', 'ot', 'gph')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------- diagram distances
+
+diagrams = st.lists(
+    st.tuples(
+        st.floats(0, 10, allow_nan=False), st.floats(0, 10, allow_nan=False)
+    ).map(lambda p: (min(p), max(p))),
+    max_size=12,
+).map(lambda rows: np.array(rows, dtype=float).reshape(-1, 2))
+
+
+def test_diagram_distance_known_values():
+    # one bar (0, 2) vs (0, 1): matched at L-inf cost 1 (cheaper than both to the diagonal)
+    assert mp.diagram_distance([[0.0, 2.0]], [[0.0, 1.0]]) == pytest.approx(1.0, abs=1e-12)
     assert mp.diagram_distance([[0.0, 2.0]], [[0.0, 1.0]], normalize=(2.0, 1.0)) == 0.0
+    # W_{1,2}: a single unmatched bar (0, 2) goes to the diagonal at Euclidean cost sqrt(2)
+    w = mp.diagram_distance([[0.0, 2.0]], np.zeros((0, 2)), kind="wasserstein")
+    assert w == pytest.approx(np.sqrt(2.0), rel=1e-12)
+    # infinite bars: matched by birth; different counts -> inf
+    assert mp.diagram_distance([[0, np.inf]], [[0.5, np.inf]]) == pytest.approx(0.5)
+    assert mp.diagram_distance([[0, np.inf]], [[0.0, 1.0]]) == np.inf
+
+
+@settings(max_examples=25, deadline=None)
+@given(diagrams, diagrams, st.sampled_from(["bottleneck", "wasserstein"]))
+def test_diagram_distance_zero_on_identical_and_symmetric(a, b, kind):
+    assert mp.diagram_distance(a, a, kind=kind) == pytest.approx(0.0, abs=1e-9)
+    assert mp.diagram_distance(a, b, kind=kind) == pytest.approx(
+        mp.diagram_distance(b, a, kind=kind), rel=1e-9, abs=1e-9
+    )
+
+
+@settings(max_examples=25, deadline=None)
+@given(diagrams, diagrams)
+def test_wasserstein_1_inf_bounds_bottleneck(a, b):
+    # a sum of matching costs is at least their maximum (same L-inf ground metric)
+    w = mp.diagram_distance(a, b, kind="wasserstein", order=1, internal_p=np.inf)
+    assert w >= mp.diagram_distance(a, b) - 1e-9
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.001, 0.3))
+def test_stability_bottleneck_at_most_twice_hausdorff(seed, eps):
+    # Chazal, de Silva & Oudot 2014: d_B(Rips(X), Rips(Y)) <= 2 d_GH(X, Y) <= 2 d_H(X, Y)
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(40, 3))
+    Y = X + eps * rng.normal(size=X.shape)
+    D = cdist(X, Y)
+    hausdorff = max(D.min(axis=0).max(), D.min(axis=1).max())
+    dx = mp.persistence(X, maxdim=1)
+    dy = mp.persistence(Y, maxdim=1)
+    for k in range(2):
+        assert mp.diagram_distance(dx[k], dy[k]) <= 2 * hausdorff + 1e-9
+
+
+# ---------------------------------------------------------------- verdict
+
+FAST = {"n_bootstrap": 10}
+
+
+def _warp(X, rng, strength):
+    """x -> x + g(x), g(x) = strength * tanh(W x) / |W|_2: Lip(g) <= strength < 1."""
+    W = rng.normal(size=(X.shape[1], X.shape[1]))
+    W /= np.linalg.norm(W, 2)
+    return X + strength * np.tanh(3.0 * W @ X.T).T / 3.0
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.floats(0.1, 10.0), st.floats(0.0, 0.9))
+def test_invertible_maps_keep_topology(seed, scale, strength):
+    rng = np.random.default_rng(seed)
+    X = embed(circle(250, rng), 8, 0.02, rng)
+    Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    Y = scale * _warp(X, rng, strength) @ Q + rng.normal(size=8)
+    res = mp.topology_preserved(X, Y, maxdim=1, seed=0, **FAST)
+    assert res.preserved and res.betti_x == res.betti_y == (1, 1)
+
+
+def test_identical_and_scaled_clouds_have_distance_zero():
+    rng = np.random.default_rng(21)
+    X = embed(circle(200, rng), 6, 0.02, rng)
+    for Y in (X, 5.0 * X):
+        res = mp.topology_preserved(X, Y, seed=0, **FAST)
+        assert res.preserved
+        # same landmarks (shared seed), diagrams scale with the cloud: round-off only
+        assert max(res.distances) < 1e-9
+
+
+def test_folding_circle_onto_segment_changes_topology():
+    rng = np.random.default_rng(22)
+    t = rng.uniform(0, 2 * np.pi, 300)
+    X = np.c_[np.cos(t), np.sin(t)]
+    Y = np.c_[np.cos(t), np.zeros_like(t)]  # projection onto a diameter: a fold
+    res = mp.topology_preserved(X, Y, seed=0, **FAST)
+    assert not res.preserved and res.betti_x == (1, 1) and res.betti_y == (1, 0)
+    # the loop vanished: H1 moved by the loop's (threshold-clipped) half-persistence over the
+    # median distance, (r_max - b) / 2 / s ~ 0.04 here, while a rotation moves nothing
+    # beyond round-off (1e-9: float64 distances of a unit cloud)
+    Q, _ = np.linalg.qr(rng.normal(size=(2, 2)))
+    rotated = mp.topology_preserved(X, X @ Q, seed=0, **FAST)
+    assert rotated.preserved and rotated.distances[1] < 1e-9
+    assert res.distances[1] > 0.02
+
+
+def test_gluing_two_circles_changes_topology():
+    rng = np.random.default_rng(23)
+    X = two_circles(400, rng)
+    Y = X.copy()
+    Y[200:] -= [4.0, 0.0]  # both circles onto one
+    res = mp.topology_preserved(X, Y, seed=0, **FAST)
+    assert not res.preserved and res.betti_x == (2, 2) and res.betti_y == (1, 1)
+
+
+def test_tearing_circle_changes_topology():
+    rng = np.random.default_rng(24)
+    t = rng.uniform(0, 2 * np.pi, 300)
+    X = np.c_[np.cos(t), np.sin(t)]
+    s = 0.75 * t  # open the circle: the arc of 3/2 pi, an arc of pi/2 is torn out
+    Y = np.c_[np.cos(s), np.sin(s)]
+    res = mp.topology_preserved(X, Y, seed=0, **FAST)
+    assert not res.preserved and res.betti_y == (1, 0)
+
+
+def test_comparison_is_frozen():
+    res = mp.topology_preserved(np.eye(4), np.eye(4), maxdim=0, seed=0, **FAST)
+    with pytest.raises(AttributeError):
+        res.preserved = False
+
+
+# ---------------------------------------------------------------- bad input
 
 
 @pytest.mark.parametrize(
@@ -51,15 +315,31 @@ def test_diagram_distance_basics():
     [
         lambda: mp.betti_numbers(np.zeros((5, 2, 2))),
         lambda: mp.betti_numbers(np.array([[np.nan, 0.0], [1.0, 1.0]])),
+        lambda: mp.betti_numbers(np.zeros((0, 3))),
+        lambda: mp.betti_numbers(np.eye(3), confidence=1.0),
+        lambda: mp.betti_numbers(np.eye(3), confidence=0.0),
+        lambda: mp.betti_numbers(np.eye(3), n_bootstrap=0),
+        lambda: mp.betti_numbers(np.eye(3), threshold="big"),
+        lambda: mp.betti_numbers(np.eye(3), seed="x"),
         lambda: mp.persistence(np.eye(3), maxdim=-1),
+        lambda: mp.persistence(np.eye(3), maxdim=6),
+        lambda: mp.persistence(np.eye(3), maxdim=1.5),
         lambda: mp.persistence(np.eye(3), n_landmarks=0),
         lambda: mp.persistence(np.eye(3), threshold=-1.0),
-        lambda: mp.betti_numbers(np.eye(3), confidence=1.0),
+        lambda: mp.persistence(["a", "b"]),
         lambda: mp.topology_preserved(np.eye(3), np.eye(4)),
+        lambda: mp.topology_preserved(np.eye(3), np.full((3, 2), np.inf)),
         lambda: mp.diagram_distance(np.zeros((3, 3)), np.zeros((3, 2))),
         lambda: mp.diagram_distance([[1.0, 0.0]], [[0.0, 1.0]]),
+        lambda: mp.diagram_distance([[np.nan, 1.0]], [[0.0, 1.0]]),
+        lambda: mp.diagram_distance([[np.inf, np.inf]], [[0.0, 1.0]]),
+        lambda: mp.diagram_distance("ab", [[0.0, 1.0]]),
         lambda: mp.diagram_distance([[0.0, 1.0]], [[0.0, 1.0]], kind="l2"),
         lambda: mp.diagram_distance([[0.0, 1.0]], [[0.0, 1.0]], internal_p=2),
+        lambda: mp.diagram_distance([[0.0, 1.0]], [[0.0, 1.0]], "wasserstein", order=0.5),
+        lambda: mp.diagram_distance([[0.0, 1.0]], [[0.0, 1.0]], "wasserstein", internal_p=0.5),
+        lambda: mp.diagram_distance([[0.0, 1.0]], [[0.0, 1.0]], normalize=0.0),
+        lambda: mp.diagram_distance([[0.0, 1.0]], [[0.0, 1.0]], normalize=(1.0, 2.0, 3.0)),
     ],
 )
 def test_input_errors(call):

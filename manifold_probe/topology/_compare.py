@@ -63,8 +63,9 @@ def topology_preserved(
 
         \delta_k = d_B\big(D_k(X)/s_X,\ D_k(Y)/s_Y\big),
 
-    with :math:`s` the median pairwise distance of each cloud's landmarks and both diagrams
-    truncated at the smaller normalised threshold (so classes alive there compare as equal).
+    with :math:`s` the median pairwise distance of each cloud's landmarks and, for
+    :math:`k \ge 1`, both diagrams truncated at the smaller normalised threshold (so classes
+    alive there compare as equal; H0 is exact at every scale).
 
     Parameters
     ----------
@@ -112,7 +113,7 @@ def topology_preserved(
     for k in range(maxdim + 1):
         a = fx.diagrams[k] / sx
         b = fy.diagrams[k] / sy
-        if np.isfinite(cap):
+        if np.isfinite(cap) and k > 0:  # H0 is exact at every scale
             a = np.minimum(a, cap)
             b = np.minimum(b, cap)
         distances.append(diagram_distance(a, b, kind="bottleneck"))

@@ -97,11 +97,32 @@ def rips_diagrams(dist: np.ndarray, maxdim: int, threshold: float = np.inf) -> l
     st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
     dgms = []
     for k in range(maxdim + 1):
+        if k == 0 and np.isfinite(threshold):
+            # H0 is the minimum spanning tree: exact at every scale and cheap, so no
+            # threshold for it (components separated by more than the threshold stay apart).
+            dgms.append(_h0_from_mst(dist))
+            continue
         d = np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64).reshape(-1, 2)
         d = d[d[:, 1] > d[:, 0]]  # zero-length bars carry no information
         order = np.lexsort((d[:, 0], -(d[:, 1] - d[:, 0])))  # longest first, then by birth
         dgms.append(np.ascontiguousarray(d[order]))
     return dgms
+
+
+def _h0_from_mst(dist: np.ndarray) -> np.ndarray:
+    """H0 diagram of the Rips filtration: births 0, deaths the minimum-spanning-tree edges."""
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    # scipy reads 0 as "no edge"; distinct points have positive distances, and a tiny
+    # floor keeps exact zeros (not expected after de-duplication) connected.
+    w = np.where(dist > 0, dist, np.finfo(float).tiny)
+    np.fill_diagonal(w, 0.0)
+    deaths = np.sort(minimum_spanning_tree(w).data)[::-1]
+    deaths = deaths[deaths > np.finfo(float).tiny]
+    out = np.zeros((len(deaths) + 1, 2))
+    out[0, 1] = np.inf
+    out[1:, 1] = deaths
+    return out
 
 
 @dataclass(frozen=True)
@@ -165,8 +186,9 @@ def persistence(
       points are used, and the result does not depend on ``seed``.
     * **Edge collapse** (Boissonnat & Pritam 2020) always: it shrinks the flag complex and
       leaves the diagrams unchanged.
-    * **Threshold.** With ``threshold=r_max`` only edges up to :math:`r_{\max}` enter; classes
-      alive at :math:`r_{\max}` come back with death ``inf``. A manifold's homology is already
+    * **Threshold.** With ``threshold=r_max`` only edges up to :math:`r_{\max}` enter H1 and
+      up; classes alive at :math:`r_{\max}` come back with death ``inf``. H0 is always exact
+      (minimum spanning tree). A manifold's homology is already
       visible between the sampling scale and its reach, so a threshold a few times the
       sampling scale keeps the essential classes (as infinite bars) at a fraction of the cost.
       :func:`betti_numbers` sets one itself; here the default is no threshold.

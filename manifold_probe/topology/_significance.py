@@ -26,9 +26,13 @@ from manifold_probe.topology._persistence import (
 __all__ = ["betti_numbers", "significant_features"]
 
 MAX_POINTS = 4000  # the analysis keeps a full distance matrix: 4000^2 float64 = 128 MB
-THRESHOLD_FACTOR = 4.0  # auto threshold = THRESHOLD_FACTOR x sampling scale of the landmarks
+# Auto threshold (step 3 of betti_numbers): manifold classes are born by BIRTH_FACTOR x the
+# sampling scale s0 (measured on circles, spheres and tori: births <= 1.6 s0); the threshold
+# leaves room above that for the band.
+BIRTH_FACTOR = 2.0
 DEFAULT_BOOTSTRAP = 20
-MAX_RAISES = 3  # the auto threshold grows at most 1.5^3 = 3.4-fold
+MAX_RAISES = 2  # the auto threshold grows at most 1.5^2 = 2.25-fold
+MIN_HALF = 20  # clouds of fewer than 2 * MIN_HALF distinct points use every point
 
 
 @dataclass(frozen=True)
@@ -59,31 +63,30 @@ def hausdorff_band(dist: np.ndarray, confidence: float, rng: np.random.Generator
     h = np.empty(n_subsamples)
     for i in range(n_subsamples):
         S = rng.choice(n, b, replace=False)
-        h[i] = dist[:, S].min(axis=1).max()
+        h[i] = dist[S].min(axis=0).max()  # rows: contiguous gather; dist is symmetric
     return float(np.quantile(h, confidence, method="higher"))
 
 
-def _initial_threshold(DL: np.ndarray, eps: float) -> float:
-    """A few times the landmarks' sampling scale: long MST edges or the covering radius."""
+def _sampling_scale(DL: np.ndarray, eps: float) -> float:
+    """Sampling scale of the landmarks: their covering radius or long MST edges."""
     from scipy.sparse.csgraph import minimum_spanning_tree
 
     if DL.shape[0] < 2:
-        return np.inf
+        return 0.0
     mst = minimum_spanning_tree(DL).data
     mst = mst[mst > 0]
     local = float(np.quantile(mst, 0.99)) if len(mst) else 0.0
-    return THRESHOLD_FACTOR * max(local, eps)
+    return max(local, eps)
 
 
-def _undecided(dgms: list, thr: float, floor: tuple) -> bool:
-    """Is some class alive at the threshold too young to be judged (needs a larger one)?"""
-    for k, d in enumerate(dgms):
-        alive = d[~np.isfinite(d[:, 1]), 0]
-        if k == 0:
-            alive = alive[1:]  # the one component that always lives
-        # A class needs (thr - b)/2 above its band, and room for the later births of the
-        # sparser bootstrap resamples (about twice the sample's): thr >= 3 b.
-        if np.any((thr - alive) / 2.0 <= np.maximum(floor[k], alive)):
+def _undecided(dgms: list, thr: float, bands: tuple, birth: float) -> bool:
+    """Is a class born at the manifold scale (<= ``birth``) alive at ``thr`` but not yet
+    clear of its band? Then ``thr`` was too small to judge it."""
+    for k in range(1, len(dgms)):
+        d = dgms[k]
+        b = d[~np.isfinite(d[:, 1]), 0]
+        b = b[b <= birth]
+        if np.any((thr - b) / 2.0 <= bands[k]):
             return True
     return False
 
@@ -104,6 +107,7 @@ def significant_features(
     maxdim = check_maxdim(maxdim)
     confidence = check_float(confidence, name="confidence", low=0.0, high=1.0, low_open=True,
                              high_open=True)
+    default_m = n_landmarks is None
     m = check_n_landmarks(n_landmarks, maxdim)
     n_bootstrap = check_int(n_bootstrap, name="n_bootstrap", minimum=1)
     auto = isinstance(threshold, str) and threshold == "auto"
@@ -115,6 +119,11 @@ def significant_features(
     if len(U) > MAX_POINTS:
         U = U[np.sort(rng.choice(len(U), MAX_POINTS, replace=False))]
     n = len(U)
+    if default_m and n >= 2 * MIN_HALF:
+        # at most half the points: every bootstrap resample (~63% distinct points) then still
+        # holds more points than landmarks, so its landmark net is as dense as the sample's
+        # and births hardly move (the band stays near eps_L; see the threshold below)
+        m = min(m, n // 2)
     dist = pairwise_distances(U)
 
     L, eps = maxmin_landmarks(m, int(rng.integers(n)), dist=dist)
@@ -122,32 +131,50 @@ def significant_features(
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
     c_h = hausdorff_band(dist, confidence, rng)
     floor = (max(c_h, eps),) + (eps,) * maxdim  # smallest band per dimension
+    all_points = len(L) > 0.5 * n
+    birth = 0.0
     if auto:
-        thr = _initial_threshold(DL, eps)
+        s0 = _sampling_scale(DL, eps)
+        birth = BIRTH_FACTOR * s0
+        # Room above the births: with all points as landmarks the sparser bootstrap resamples
+        # are born up to ~2x later, so (thr - b)/2 must beat b; with fewer landmarks the net
+        # is about as dense in every resample and the band is about eps_L. Raised below when
+        # that guess is short.
+        thr = 3.0 * birth if all_points else birth + 2.5 * eps
+        if not thr > 0:
+            thr = np.inf
     dmax = float(DL.max()) if len(L) > 1 else 0.0
-    for raise_ in range(MAX_RAISES + 1):
-        dgms = rips_diagrams(DL, maxdim, thr)
-        if not auto or thr >= dmax or raise_ == MAX_RAISES or not _undecided(dgms, thr, floor):
-            break
-        thr = min(thr * 1.5, dmax * 1.0001)
-    if thr >= dmax:
-        thr = np.inf
-    ref = [_clip(d, thr) for d in dgms]
+    # Resamples drawn once, so that raising the threshold re-examines the same resamples.
+    resamples = [np.unique(rng.integers(n, size=n)) for _ in range(n_bootstrap if maxdim else 0)]
+    starts = [int(rng.integers(len(idx))) for idx in resamples]
 
-    # Bottleneck bootstrap (Chazal et al. 2018) for H1 and up: resample the cloud with
-    # replacement, redo the landmark diagrams, take the confidence quantile of the bottleneck
-    # distances to the diagram of the sample.
-    stats = np.zeros((n_bootstrap, maxdim + 1))
-    if maxdim >= 1:
-        for b in range(n_bootstrap):
-            idx = np.unique(rng.integers(n, size=n))
+    for attempt in range(MAX_RAISES + 1):
+        if thr >= dmax:
+            thr = np.inf
+        dgms = rips_diagrams(DL, maxdim, thr)
+        ref = [dgms[0]] + [_clip(d, thr) for d in dgms[1:]]  # H0 is exact (no threshold)
+
+        # Bottleneck bootstrap (Chazal et al. 2018) for H1 and up: resample the cloud with
+        # replacement, redo the landmark diagrams, take the confidence quantile of the
+        # bottleneck distances to the diagram of the sample.
+        stats = np.zeros((len(resamples), maxdim + 1))
+        for b, (idx, start) in enumerate(zip(resamples, starts, strict=True)):
             Db = dist[np.ix_(idx, idx)]
-            Lb, _ = maxmin_landmarks(m, int(rng.integers(len(idx))), dist=Db)
+            Lb, _ = maxmin_landmarks(m, start, dist=Db)
             dg_b = rips_diagrams(Db[np.ix_(Lb, Lb)], maxdim, thr)
             for k in range(1, maxdim + 1):
                 stats[b, k] = gudhi.bottleneck_distance(_clip(dg_b[k], thr), ref[k])
-    c = np.quantile(stats, confidence, axis=0, method="higher")
-    bands = tuple(float(max(ck, fk)) for ck, fk in zip(c, floor, strict=True))
+        c = (
+            np.quantile(stats, confidence, axis=0, method="higher")
+            if len(resamples)
+            else np.zeros(maxdim + 1)
+        )
+        bands = tuple(float(max(ck, fk)) for ck, fk in zip(c, floor, strict=True))
+        if not auto or not np.isfinite(thr) or attempt == MAX_RAISES:
+            break
+        if not _undecided(dgms, thr, bands, birth):
+            break
+        thr *= 1.5
 
     betti = []
     for k in range(maxdim + 1):
@@ -187,9 +214,10 @@ def betti_numbers(
     1. Exact duplicates are merged; above 4000 distinct points a seeded uniform subsample of
        4000 is analysed (the band is then that of the subsample).
     2. ``n_landmarks`` maxmin landmarks :math:`L` (default 1000 / 400 / 300 / 120 for
-       ``maxdim`` 0 / 1 / 2 / higher) with covering radius
+       ``maxdim`` 0 / 1 / 2 / higher, and at most half the distinct points when there are 40
+       or more) with covering radius
        :math:`arepsilon_L = d_H(L, X)`.
-    3. Scale: the Rips filtration is cut at a threshold :math:`r_{\max}`, first 4 times the
+    3. Scale: the Rips filtration is cut at a threshold :math:`r_{\max}`, first 2.5 times the
        landmarks' sampling scale (largest of :math:`arepsilon_L` and the 99th percentile of
        their minimum-spanning-tree edges) — a manifold's homology is visible between its
        sampling scale and its reach — then raised by factors of 1.5 while some class alive
