@@ -1,5 +1,6 @@
-"""The paper (issue 7): every figure script runs at quick scale, and main.tex inputs only
-generated files and generated numbers.
+"""The paper (issue 7): every figure script runs end to end (tiny "smoke" scale in CI, the
+"quick" scale of `make paper-quick` under -m slow), and main.tex inputs only generated files
+and generated numbers.
 
 Experiments whose piece of the package has not landed skip with the reason their script gives;
 the heavy ones (a MiniLM capture and profile run) are marked slow.
@@ -88,7 +89,7 @@ def test_every_table_and_figure_caption_names_its_script():
 
 def test_every_experiment_has_a_config_section_for_both_scales():
     for name in make_all.EXPERIMENTS:
-        for scale in ("quick", "full"):
+        for scale in ("smoke", "quick", "full"):
             params = common.load_params(name, scale)
             assert params["scale"] == scale
 
@@ -169,17 +170,10 @@ def sandbox(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n
-        for n in make_all.EXPERIMENTS
-    ],
-)
-def test_experiment_runs_at_quick_scale(name, sandbox):
+def _run_and_render(name: str, scale: str, sandbox: Path) -> None:
     common.limit_threads(1)
     mod = make_all.load(name)
-    params = common.load_params(name, "quick")
+    params = common.load_params(name, scale)
     try:
         result = mod.compute(params)
     except common.Skip as exc:
@@ -194,6 +188,22 @@ def test_experiment_runs_at_quick_scale(name, sandbox):
     for table in mod.TABLES:
         text = (sandbox / "tables" / table).read_text()
         assert "\\begin{tabular}" in text or "\\missingresult" in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in HEAVY else n for n in make_all.EXPERIMENTS],
+)
+def test_experiment_runs_at_smoke_scale(name, sandbox):
+    """Every script end to end on tiny data ([name.smoke] in paper.toml): CI-sized."""
+    _run_and_render(name, "smoke", sandbox)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", make_all.EXPERIMENTS)
+def test_experiment_runs_at_quick_scale(name, sandbox):
+    """What `make paper-quick` runs (minutes per experiment on 2 cores)."""
+    _run_and_render(name, "quick", sandbox)
 
 
 def test_driver_never_crashes_and_writes_placeholders(sandbox, monkeypatch):

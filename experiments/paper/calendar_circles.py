@@ -13,7 +13,8 @@ family (K = 7 days, K = 12 months):
    ``permutations`` random relabellings of the classes (one-sided permutation p-value).
 
 A layer "has the calendar circle" when beta_1 >= 1 on the plane and the order p-value is below
-1 - confidence; both numbers are reported whatever they show.
+(1 - confidence) / L, a Bonferroni correction over the L layers tested per family; both numbers
+are reported whatever they show.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ MACROS = {
     "CalendarDaySentences": "number of day sentences",
     "CalendarMonthSentences": "number of month sentences",
     "CalendarPermutations": "number of random relabellings",
-    "CalendarAlpha": "significance level of the order test",
+    "CalendarLevel": "family-wise significance level of the order test",
+    "CalendarLayers": "number of layers tested",
+    "CalendarAlpha": "per-layer threshold of the order test (Bonferroni)",
     "CalendarVerdict": "verdict sentence",
 }
 
@@ -128,9 +131,10 @@ def _circle(row: dict[str, Any], alpha: float) -> bool:
 
 
 def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
-    alpha = 1 - float(params["confidence"])
     fams = result["families"]
     layers = result["layers"]
+    level = 1 - float(params["confidence"])
+    alpha = level / len(layers)
     plt = pyplot()
     fig, axes = plt.subplots(len(fams), len(layers), figsize=(1.6 * len(layers), 1.8 * len(fams)), squeeze=False)
     for i, (fam, data) in enumerate(fams.items()):
@@ -158,7 +162,7 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
                     fmt_pct(row["share"], 0),
                     "(" + ",".join(map(str, row["betti"])) + ")",
                     f"{row['order_score']}/{data['K']}",
-                    fmt(row["order_p"], 3),
+                    fmt(row["order_p"], 4),
                     "yes" if _circle(row, alpha) else "no",
                 ]
             )
@@ -170,7 +174,7 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         note=(
             "Plane share: variance of the class means on their top two principal components. "
             "Order: classes whose calendar successor is an angular neighbour. "
-            "Circle: $\\beta_1\\ge1$ and $p<" + fmt(alpha, 2) + "$."
+            "Circle: $\\beta_1\\ge1$ and $p<" + fmt(alpha, 4) + "$ (Bonferroni over layers)."
         ),
     )
 
@@ -191,6 +195,8 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         "CalendarDaySentences": fam_n.get("day", "--"),
         "CalendarMonthSentences": fam_n.get("month", "--"),
         "CalendarPermutations": fmt(int(params["permutations"])),
-        "CalendarAlpha": fmt(alpha, 2),
+        "CalendarLevel": fmt(level, 2),
+        "CalendarLayers": fmt(len(layers)),
+        "CalendarAlpha": fmt(alpha, 4),
         "CalendarVerdict": " ".join(parts),
     }

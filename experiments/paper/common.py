@@ -75,7 +75,7 @@ def load_params(name: str, scale: str, config: Path = CONFIG) -> dict[str, Any]:
     if name not in cfg:
         raise KeyError(f"{config.relative_to(ROOT)} has no section [{name}]")
     section = dict(cfg[name])
-    scales = {k: section.pop(k) for k in ("quick", "full") if k in section}
+    scales = {k: section.pop(k) for k in ("quick", "full", "smoke") if k in section}
     params = {**section, **scales.get(scale, {})}
     params["scale"] = scale
     return params

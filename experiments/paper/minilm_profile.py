@@ -160,7 +160,7 @@ def _perturbation_summary(rows: list[dict[str, str]]) -> tuple[list[list[str]], 
 
 def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     prof = result["profile"]
-    layers = [r["layer"] for r in prof]
+    layers = [r.get("layer_name") or r["layer"] for r in prof]
     ids = np.array([_num(r, "id_twonn") for r in prof])
     mle = np.array([_num(r, "id_mle") for r in prof])
     margin = float(params.get("rise_fall_margin", 0.1))
@@ -200,7 +200,7 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     ]
     body = []
     for r in prof:
-        cells = [tex_escape(r["layer"])]
+        cells = [tex_escape(r.get("layer_name") or r["layer"])]
         for key, _, digits in cols:
             v = r.get(key, "")
             if digits is None:
