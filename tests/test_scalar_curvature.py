@@ -35,7 +35,7 @@ def test_sphere_s2_median_within_5_percent():
 
 
 def test_sphere_s3_median_within_10_percent():
-    s = _sphere(3000, 3, radius=1.5, seed=2)
+    s = _sphere(2000, 3, radius=1.5, seed=2)
     S = mp.scalar_curvature(s.points, dim=3)
     truth = 3 * 2 / 1.5**2
     # 10%: the accuracy the issue asks of S^3 at N <= 10,000
@@ -44,15 +44,15 @@ def test_sphere_s3_median_within_10_percent():
 
 def test_flat_torus_is_flat():
     s = mp.datasets.flat_torus(2000, dim=2, ambient_dim=20, seed=3)
-    S = mp.scalar_curvature(s.points, dim=2)
+    S = mp.scalar_curvature(s.points, dim=2, k=200)
     # +-0.05: the issue's tolerance for flat samples at the density of the sphere tests
     # (2000 points on a torus of area 4 pi^2, sparser than the radius-2 sphere above)
     assert abs(np.median(S)) < 0.05
 
 
 def test_pseudosphere_negative_within_15_percent():
-    s = mp.datasets.pseudosphere(2000, radius=1.0, ambient_dim=20, seed=4)
-    S = mp.scalar_curvature(s.points, dim=2)
+    s = mp.datasets.pseudosphere(1500, radius=1.0, ambient_dim=20, seed=4)
+    S = mp.scalar_curvature(s.points, dim=2, k=200)
     truth = s.scalar_curvature  # -2 / r^2
     assert truth == pytest.approx(-2.0)
     # right sign and within 15%: the issue's tolerance for constant negative curvature
@@ -63,7 +63,7 @@ def test_pseudosphere_negative_within_15_percent():
 @pytest.fixture(scope="module")
 def noisy_sphere():
     radius = 1.0
-    s = _sphere(4000, 2, radius=radius, noise=0.01 * radius, seed=5)
+    s = _sphere(3000, 2, radius=radius, noise=0.01 * radius, seed=5)
     return mp.scalar_curvature(s.points, dim=2, return_se=True)
 
 
@@ -80,8 +80,8 @@ def test_standard_error_is_calibrated_on_noisy_sphere(noisy_sphere):
 
 
 def test_dimension_is_estimated_when_not_given():
-    s = _sphere(2000, 2, radius=1.0, seed=7)
-    est = mp.scalar_curvature(s.points, return_se=True)
+    s = _sphere(1000, 2, radius=1.0, seed=7)
+    est = mp.scalar_curvature(s.points, k=150, return_se=True)
     assert est.dim == 2
     assert abs(np.median(est.curvature) / 2.0 - 1) < 0.05  # as for the S^2 test above
 
@@ -101,11 +101,12 @@ def test_result_object_fields():
 
 def test_degree_two_is_biased_upward_on_sphere_and_degree_four_is_not():
     # the higher-order bias of the plain quadratic fit: relative +rho^2/(2 r^2) on a sphere
-    s = _sphere(2000, 2, radius=1.0, seed=9)
-    nb = mp.knn(s.points, 300)
+    s = _sphere(1000, 2, radius=1.0, seed=9)
+    nb = mp.knn(s.points, 150)
     S2 = mp.scalar_curvature(s.points, dim=2, neighbors=nb, degree=2, kappa=1e6)
     S4 = mp.scalar_curvature(s.points, dim=2, neighbors=nb, degree=4, kappa=1e6)
-    # kappa huge: always the largest disc (225 neighbours, rho ~ 0.65): degree 2 is ~20% high
+    # kappa huge: always the largest disc (112 of 1000 points, rho ~ 0.67): degree 2 is
+    # ~ rho^2 / 2 = 22% high
     assert np.median(S2) / 2.0 - 1 > 0.10
     assert abs(np.median(S4) / 2.0 - 1) < 0.05
 
@@ -174,6 +175,7 @@ def test_curvature_invariant_under_rotation_and_translation(seed, shift):
         ({"dim": 2, "kappa": 0.0}, "kappa"),
         ({"dim": 2, "return_se": "yes"}, "return_se"),
         ({"dim": 2, "batch_size": 0}, "batch_size"),
+        ({"dim": 2, "seed": "abc"}, "seed"),
         ({"dim": 2, "k": 200}, "too large"),
         ({"dim": 2, "k": 12}, "coefficients"),
         ({"dim": 2, "distances": np.zeros((50, 50))}, "ball_volume"),

@@ -14,6 +14,7 @@ from manifold_probe._validation import (
     check_int,
     check_option,
     check_points,
+    check_seed,
 )
 from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
@@ -93,7 +94,7 @@ def _default_k(n: int, degree: int, n_points: int) -> int:
 
 def _levels(p: int, k_top: int, ratio: float = 1.4) -> np.ndarray:
     """Nested neighbourhood sizes from about 2p (well-posed fit) up to ``k_top``."""
-    k0 = min(k_top, max(2 * p, p + 10))
+    k0 = min(k_top, p + max(10, p // 2))
     out = [k0]
     while out[-1] < k_top:
         out.append(min(k_top, int(math.ceil(out[-1] * ratio))))
@@ -248,10 +249,10 @@ def scalar_curvature(
     - *higher-order bias*: the quadratic fit absorbs the quartic terms of the surface into
       :math:`H` (relative bias :math:`\approx \rho^2/(2r^2)` on a sphere); fitting the cubic
       and quartic terms too leaves :math:`O(\rho^4)`;
-    - *noise bias*: :math:`S` is quadratic in the fitted coefficients, so noise adds
-      :math:`\sum_\alpha \sigma_\alpha^2 \operatorname{tr}(QM)` on average; this is
-      subtracted, with :math:`M = (A^\top A)^{-1}` and :math:`\sigma_\alpha^2` the residual
-      variances;
+    - *noise bias*: writing :math:`S = \sum_\alpha h_\alpha^\top Q h_\alpha` in the
+      quadratic coefficients :math:`h_\alpha`, noise adds
+      :math:`\operatorname{tr}\Sigma\,\operatorname{tr}(QM)` on average (:math:`M = (A^\top
+      A)^{-1}` of the design, :math:`\Sigma` the residual covariance); this is subtracted;
     - *neighbourhood size*: each point is fitted on nested discs of its tangent plane (sizes
       growing by 1.4 from about twice the number of coefficients up to 3/4 of ``k``; the
       discs ignore the normal noise that biases ambient balls), and the largest disc whose
@@ -353,6 +354,7 @@ def scalar_curvature(
     True
     """
     method = check_option(method, METHODS, name="method")
+    check_seed(seed)  # accepted for uniformity; both methods are deterministic
     kappa = check_float(kappa, name="kappa", low=0.0, low_open=True)
     if not isinstance(return_se, (bool, np.bool_)):
         raise InputError(f"return_se must be True or False; got {return_se!r}")
