@@ -312,3 +312,14 @@ def test_public_names():
     assert mp.geodesic_distances is geodesic_distances
     assert mp.geodesic_distortion is geodesic_distortion
     assert mp.GeodesicDistortion is GeodesicDistortion
+
+
+def test_swiss_roll_against_unrolled_distances():
+    # Exact geodesics of the swiss roll are the distances in the unrolled plane (mp.datasets).
+    # A 2-D surface like S^2: the 1 % target; the plain graph is ~3.6 % here (measured).
+    S = mp.datasets.swiss_roll(2000, seed=0)
+    src = np.arange(0, 2000, 40)
+    true = S.geodesic_distances(sources=src)
+    D = geodesic_distances(S.points, 10, sources=src)
+    ok = np.isfinite(true)
+    assert _median_rel_error(D[ok], true[ok]) <= 0.01
