@@ -78,7 +78,8 @@ def _torch_device(device: Any):
 
 def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Squared distances ``|X[rows[i]] - X[cols[i, j]]|^2`` in float64, from differences."""
-    diff = X[cols] - X[rows][:, None, :]
+    diff = np.take(X, cols, axis=0)
+    diff -= X[rows][:, None, :]
     return np.einsum("ijk,ijk->ij", diff, diff)
 
 
@@ -203,7 +204,8 @@ def knn(
     # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
     out_d = np.empty((n, k), dtype=np.float64)
     out_i = np.empty((n, k), dtype=np.int64)
-    step = max(1, memory_budget // max(1, 8 * n_cand * d * 2))
+    # small row blocks keep the gathered differences in cache
+    step = int(max(1, min(256, memory_budget // max(1, 8 * n_cand * d * 2))))
     need_full = []
     max_sq = float(sq64.max())
     tol_scale = 4.0 * (d + 2) * _EPS32
