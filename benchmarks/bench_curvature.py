@@ -12,12 +12,15 @@ against the closed form, and the time, for
 Also S^2 with Gaussian noise of 1% of the radius. Saves
 ``benchmarks/results/bench_curvature.json`` and the figure ``bench_curvature.{png,svg}``.
 
-Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_curvature.py [--quick]``
+Run: ``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_curvature.py [--quick]
+[--cases S5 S4 ...] [--resume]`` (rows are saved as they come; ``--resume`` adds the missing
+ones; the figure is drawn from all rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -50,6 +53,9 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small N only (a smoke run)")
+    ap.add_argument("--cases", nargs="*", help="manifold names to run (default: all)")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the rows already in the JSON and run only the missing ones")
     args = ap.parse_args()
     torch.set_num_threads(2)
     ds = mp.datasets
@@ -67,12 +73,22 @@ def main() -> None:
         ("S2_noise1%", lambda n, sd: ds.sphere(n, 2, radius=1.0, ambient_dim=20,
                                                noise=0.01, seed=sd), 2, [2000, 5000, 10000]),
     ]
+    all_cases = list(cases)
     if args.quick:
         cases = [(a, b, c, [n for n in d if n <= 2000] or d[:1]) for a, b, c, d in cases[:2]]
+    if args.cases:
+        by_name = {c[0]: c for c in cases}
+        cases = [by_name[name] for name in args.cases if name in by_name]  # in the given order
     K_FIXED = 40  # a typical fixed neighbourhood size
+    out_name = "bench_curvature_quick" if args.quick else "bench_curvature"
     rows = []
+    if args.resume and (RESULTS / f"{out_name}.json").exists():
+        rows = json.loads((RESULTS / f"{out_name}.json").read_text())["rows"]
+    done = {(r["manifold"], r["n_points"]) for r in rows}
     for name, make, dim, sizes in cases:
         for N in sizes:
+            if (name, N) in done:
+                continue
             sample = make(N, 0)
             X, truth = sample.points, float(sample.scalar_curvature)
             t = time.perf_counter()
@@ -97,11 +113,12 @@ def main() -> None:
             print(f"{name:13s} N={N:6d} truth {truth:+7.3f} | ours {med:+8.3f} "
                   f"({row['ours_rel_error']:+6.1%}, {t_ours:6.1f}s) | fixed k={K_FIXED} "
                   f"{med_b:+8.3f} ({row['fixed_k_rel_error']:+6.1%}, {t_base:5.1f}s)", flush=True)
-    name = "bench_curvature_quick" if args.quick else "bench_curvature"
-    path = save(name, {"description": __doc__.splitlines()[0], "rows": rows})
-    print("saved", path)
+            # saved after every row: a long run that is stopped keeps what it measured
+            save(out_name, {"description": __doc__.splitlines()[0], "rows": rows})
+    print("saved", RESULTS / f"{out_name}.json")
     if not args.quick:
-        figure(rows)
+        order = {c[0]: i for i, c in enumerate(all_cases)}
+        figure(sorted(rows, key=lambda r: (order.get(r["manifold"], 99), r["n_points"])))
 
 
 def figure(rows: list[dict]) -> None:

@@ -210,3 +210,10 @@ def test_full_dimensional_data_refused_when_dimension_estimated():
     X = np.random.default_rng(16).standard_normal((400, 1))
     with pytest.raises(InputError, match="full-dimensional"):
         mp.scalar_curvature(X, k=60)
+
+
+def test_precomputed_graph_with_estimated_dimension():
+    s = _sphere(400, 2, radius=1.0, seed=17)
+    nb = mp.knn(s.points, 120)
+    est = mp.scalar_curvature(s.points, neighbors=nb, return_se=True)
+    assert est.dim == 2 and np.all(est.neighborhood_size <= 120)
