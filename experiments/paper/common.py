@@ -290,11 +290,12 @@ def limit_threads(n: int = 1) -> None:
         pass
 
 
-def load_bench_json(stem: str) -> dict[str, Any] | None:
-    """``benchmarks/results/<stem>*.json`` (newest) if a benchmark script has saved one."""
+def load_bench_json(stem: str, exact: bool = False) -> dict[str, Any] | None:
+    """``benchmarks/results/<stem>.json`` (or the newest ``<stem>*.json``) if a benchmark saved it."""
     if not BENCH_RESULTS.exists():
         return None
-    files = sorted(BENCH_RESULTS.glob(f"{stem}*.json"), key=lambda p: p.stat().st_mtime)
+    pattern = f"{stem}.json" if exact else f"{stem}*.json"
+    files = sorted(BENCH_RESULTS.glob(pattern), key=lambda p: p.stat().st_mtime)
     for path in reversed(files):
         try:
             data = json.loads(path.read_text())

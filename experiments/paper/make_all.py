@@ -73,7 +73,10 @@ def run_experiment(name: str, scale: str, compute: bool, force: bool, log) -> di
         log(f"[{name}] cannot load: {status['reason']}")
         return status
     status["module"] = mod
-    cached = None if force else common.load_cached(name, params)
+    # cheap readers of other scripts' outputs (benchmarks/results) always rerun: their inputs
+    # change without their parameters changing
+    always = bool(getattr(mod, "ALWAYS_RECOMPUTE", False)) and compute
+    cached = None if (force or always) else common.load_cached(name, params)
     if cached is not None:
         status.update(state="cached", seconds=cached["seconds"])
         log(f"[{name}] cached ({cached['seconds']:.1f} s when computed)")

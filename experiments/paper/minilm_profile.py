@@ -38,11 +38,14 @@ TABLES = ("minilm_profile.tex", "perturbations.tex")
 MACROS = {
     "MiniLMConfig": "config file of the run",
     "MiniLMBlocks": "number of blocks",
+    "MiniLMWidth": "width d of the residual stream",
     "MiniLMSentences": "number of sentences",
     "MiniLMIDFirst": "TwoNN ID at the embeddings",
     "MiniLMIDPeak": "largest TwoNN ID",
     "MiniLMIDPeakLayer": "layer of the largest TwoNN ID",
     "MiniLMIDLast": "TwoNN ID at the last layer",
+    "MiniLMIDMin": "smallest TwoNN ID",
+    "MiniLMIDMinLayer": "layer of the smallest TwoNN ID",
     "IDRiseFallVerdict": "verdict sentence on the rise-and-fall",
     "PerturbVerdict": "verdict sentence on the perturbations",
 }
@@ -228,11 +231,14 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     return {
         "MiniLMConfig": r"\config{" + tex_escape(Path(result["config"]).name) + "}",
         "MiniLMBlocks": fmt(len(layers) - 1),
+        "MiniLMWidth": fmt(int(_num(prof[0], "dim_ambient"))),
         "MiniLMSentences": fmt(int(_num(prof[0], "n_points"))),
         "MiniLMIDFirst": fmt(ids[0], 1),
         "MiniLMIDPeak": fmt(ids[peak], 1),
         "MiniLMIDPeakLayer": r"\texttt{" + tex_escape(layers[peak]) + "}",
         "MiniLMIDLast": fmt(ids[-1], 1),
+        "MiniLMIDMin": fmt(ids[int(np.nanargmin(ids))], 1),
+        "MiniLMIDMinLayer": r"\texttt{" + tex_escape(layers[int(np.nanargmin(ids))]) + "}",
         "IDRiseFallVerdict": _verdict(kind, margin, layers[peak], mle_kind),
         "PerturbVerdict": pert_verdict,
     }
