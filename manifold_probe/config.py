@@ -95,15 +95,22 @@ class GrideConfig(_Strict):
 
 class CurvatureConfig(_Strict):
     enabled: bool = True
-    method: str = "quadratic"
+    method: Literal["quadratic", "ball_volume"] = "quadratic"
     max_points: int | None = Field(
-        1000, ge=20, description="estimate at this many points drawn with the seed (None: all)"
+        400, ge=20, description="estimate on this many points drawn with the seed (None: all)"
+    )
+    dim: int | None = Field(
+        None, ge=1, description="intrinsic dimension of the fit (None: the layer's rounded TwoNN)"
     )
 
 
 class GeodesicConfig(_Strict):
     enabled: bool = True
     n_sources: int = Field(200, ge=2, description="geodesic sources drawn with the seed")
+    method: Literal["graph", "shortcut"] = Field(
+        "graph", description="mp.geodesic_distances method: plain kNN-graph paths (fast) or "
+        "chord-shortcut paths (less biased, slower)"
+    )
 
 
 class TopologyConfig(_Strict):
@@ -111,6 +118,12 @@ class TopologyConfig(_Strict):
     maxdim: int = Field(1, ge=0, le=2)
     max_points: int = Field(400, ge=20, description="subsample for persistent homology")
     confidence: float = Field(0.95, gt=0, lt=1)
+    n_landmarks: int | None = Field(150, ge=10, description="maxmin landmarks of the Rips complex")
+    n_bootstrap: int = Field(10, ge=2, description="bootstrap resamples of the confidence band")
+    diagram_distances: bool = Field(
+        False, description="also compare the diagrams of consecutive layers (bottleneck "
+        "distance; runs mp.topology_preserved, about twice the cost)"
+    )
 
 
 class TrajectoryConfig(_Strict):
@@ -230,15 +243,19 @@ k = 10
 scales = [1, 2, 4, 8, 16]
 
 [estimators.curvature]
-max_points = 1000
+method = "quadratic"
+max_points = 400
 
 [estimators.geodesic]
 n_sources = 200
+method = "graph"
 
 [estimators.topology]
 maxdim = 1
 max_points = 400
 confidence = 0.95
+n_landmarks = 150
+n_bootstrap = 10
 """
 
 

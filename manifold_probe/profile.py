@@ -74,29 +74,57 @@ def subsample_indices(n: int, m: int | None, seed: int) -> np.ndarray:
 
 # --------------------------------------------------------------------------- measures
 def measure_dimension(X: np.ndarray, nb: Neighbors, est: Mapping[str, Any]) -> dict:
-    """TwoNN (with interval), MLE and the GRIDE scale curve of one layer."""
+    """TwoNN (with interval), MLE and the GRIDE scale curve of one layer.
+
+    An estimator that cannot run on this layer (e.g. a layer where most rows coincide) gives
+    NaN and a ``dimension_note`` instead of stopping the profile.
+    """
     from manifold_probe.dimension import intrinsic_dimension
 
+    def estimate(method, k_graph, **options):
+        try:
+            return intrinsic_dimension(X, method=method, neighbors=nb.truncate(k_graph), **options)
+        except InputError:
+            # duplicates: let the estimator collapse them and build its own graph
+            return intrinsic_dimension(X, method=method, **options)
+
     out: dict[str, Any] = {}
+    notes = []
     if est["twonn"]["enabled"]:
-        r = intrinsic_dimension(X, method="twonn", neighbors=nb.truncate(est["twonn"]["k"]))
-        out["id_twonn"] = float(r.dimension)
-        lo, hi = r.interval if r.interval is not None else (np.nan, np.nan)
-        out["id_twonn_lo"], out["id_twonn_hi"] = float(lo), float(hi)
+        out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
+        try:
+            r = estimate("twonn", est["twonn"]["k"])
+            out["id_twonn"] = float(r.dimension)
+            if r.interval is not None:
+                out["id_twonn_lo"], out["id_twonn_hi"] = map(float, r.interval)
+        except InputError as exc:
+            notes.append(f"twonn: {_short(exc)}")
     if est["mle"]["enabled"]:
         k = est["mle"]["k"]
-        r = intrinsic_dimension(X, method="mle", k=k, neighbors=nb.truncate(k))
-        out["id_mle"] = float(r.dimension)
+        out["id_mle"] = np.nan
+        try:
+            out["id_mle"] = float(estimate("mle", k, k=k).dimension)
+        except InputError as exc:
+            notes.append(f"mle: {_short(exc)}")
     if est["gride"]["enabled"] and est["gride"]["scales"]:
         scales = [int(n1) for n1 in est["gride"]["scales"]]
         range_max = 2 * max(scales)
-        r = intrinsic_dimension(X, method="gride", neighbors=nb.truncate(range_max),
-                                range_max=range_max)
-        curve = dict(zip(np.asarray(r.scale).astype(int).tolist(),
-                         np.asarray(r.curve, dtype=np.float64).tolist(), strict=True))
+        curve = {}
+        try:
+            r = estimate("gride", range_max, range_max=range_max)
+            curve = dict(zip(np.asarray(r.scale).astype(int).tolist(),
+                             np.asarray(r.curve, dtype=np.float64).tolist(), strict=True))
+        except InputError as exc:
+            notes.append(f"gride: {_short(exc)}")
         for n1 in scales:
             out[f"id_gride_{n1}"] = float(curve.get(n1, np.nan))
+    if notes:
+        out["dimension_note"] = "; ".join(notes)
     return out
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).split(";")[0][:160]
 
 
 def measure_curvature(X: np.ndarray, nb: Neighbors, est: Mapping[str, Any], seed: int) -> dict:
@@ -106,19 +134,32 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: Mapping[str, Any], seed
     cfg = est["curvature"]
     idx = subsample_indices(X.shape[0], cfg["max_points"], seed)
     nan = {"curvature_median": np.nan, "curvature_q25": np.nan, "curvature_q75": np.nan}
+    dim = cfg.get("dim")
+    if dim is None:
+        # the layer's TwoNN dimension (from the shared graph): local PCA's eigengap sees the
+        # noise directions of real activations and asks for fits far too large to be feasible
+        from manifold_probe.dimension import intrinsic_dimension
+
+        twonn = intrinsic_dimension(X, method="twonn", neighbors=nb.truncate(2)).dimension
+        dim = int(np.clip(round(float(twonn)), 1, X.shape[1] - 1))
+    from threadpoolctl import threadpool_limits
+
     try:
-        # on a subsample the estimate sees a sparser sample of the same manifold
-        result = scalar_curvature(X[idx] if len(idx) < X.shape[0] else X, method=cfg["method"])
+        # on a subsample the estimate sees a sparser sample of the same manifold; one BLAS
+        # thread: its many small products run up to 10x slower with 2 threads on a busy machine
+        with threadpool_limits(limits=1):
+            result = scalar_curvature(X[idx] if len(idx) < X.shape[0] else X, dim=dim,
+                                      method=cfg["method"])
     except InputError as exc:
         # typically: the layer's dimension is too high for a quadratic fit on this many points
-        return {**nan, "curvature_note": str(exc).split(";")[0][:160]}
+        return {**nan, "curvature_note": _short(exc)}
     values = np.asarray(getattr(result, "curvature", result), dtype=np.float64).ravel()
     values = values[np.isfinite(values)]
     if values.size == 0:
         return nan
     q25, q50, q75 = np.percentile(values, [25, 50, 75])
     return {"curvature_median": float(q50), "curvature_q25": float(q25),
-            "curvature_q75": float(q75)}
+            "curvature_q75": float(q75), "curvature_dim": int(dim)}
 
 
 def measure_topology(X: np.ndarray, est: Mapping[str, Any], seed: int) -> dict:
@@ -127,8 +168,24 @@ def measure_topology(X: np.ndarray, est: Mapping[str, Any], seed: int) -> dict:
 
     cfg = est["topology"]
     idx = subsample_indices(X.shape[0], cfg["max_points"], seed)
-    betti = betti_numbers(X[idx], maxdim=cfg["maxdim"], confidence=cfg["confidence"], seed=seed)
+    try:
+        betti = betti_numbers(X[idx], maxdim=cfg["maxdim"], confidence=cfg["confidence"],
+                              seed=topology_seed(seed), n_landmarks=cfg["n_landmarks"],
+                              n_bootstrap=cfg["n_bootstrap"])
+    except InputError as exc:
+        return {"topology_note": _short(exc)}
     return {f"betti_{d}": int(b) for d, b in enumerate(betti)}
+
+
+def topology_seed(seed: int) -> int:
+    """The seed :func:`manifold_probe.topology_preserved` hands to both of its analyses.
+
+    ``topology_preserved(X, Y, seed=s)`` analyses X and Y with one shared seed drawn from
+    ``s``; analysing every layer alone with that same seed gives the same Betti numbers, so
+    the verdict "preserved" of consecutive layers follows from the per-layer results without
+    analysing each layer twice.
+    """
+    return int(np.random.default_rng(seed).integers(2**63))
 
 
 def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: Mapping[str, Any], seed: int,
@@ -138,7 +195,9 @@ def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: Mapping[str, Any], 
 
     cfg = est["topology"]
     idx = subsample_indices(X.shape[0], cfg["max_points"], seed)
-    cmp = topology_preserved(X[idx], Y[idx], maxdim=cfg["maxdim"], seed=seed)
+    cmp = topology_preserved(X[idx], Y[idx], maxdim=cfg["maxdim"], seed=seed,
+                             confidence=cfg["confidence"], n_landmarks=cfg["n_landmarks"],
+                             n_bootstrap=cfg["n_bootstrap"])
     dist = [float(d) for d in cmp.distances]
     return {
         f"topology_preserved_{suffix}": bool(cmp.preserved),
@@ -157,7 +216,7 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
     s = warp(
         X, Y, k=k, neighbors_x=nbx.truncate(k), neighbors_y=nby.truncate(k),
         geodesic=est["geodesic"]["enabled"], n_sources=est["geodesic"]["n_sources"],
-        dimension=False, curvature=False, seed=seed,
+        geodesic_method=est["geodesic"]["method"], dimension=False, curvature=False, seed=seed,
     )
     return {
         f"geodesic_distortion_{suffix}": s.geodesic_distortion,
@@ -231,6 +290,12 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
                 columns.setdefault(key, []).append(value)
         for key, values in columns.items():
             row[key] = _combine(values)
+        if i >= 1 and "topology_preserved_prev" not in row:
+            prev = rows[i - 1]
+            bettis = [key for key in row if key.startswith("betti_") and key[6:].isdigit()]
+            if bettis and all(prev.get(key) is not None for key in bettis):
+                # same test as mp.topology_preserved: the significant Betti numbers agree
+                row["topology_preserved_prev"] = all(row[key] == prev[key] for key in bettis)
         if copy_input_from_prev and i == 1:
             # the previous layer of layer 1 is the input layer
             for key in ("geodesic_distortion", "geodesic_log_ratio", "knn_overlap",
@@ -333,12 +398,14 @@ def _run_measures(names, clouds, graphs, est, seeds, sentence_ids) -> list[dict]
                 res.append(measure_topology(A, est, seed))
             if i >= 1:
                 res.append(measure_pair(clouds[i - 1], A, graphs[i - 1], graphs[i], est, seed))
-                if est["topology"]["enabled"]:
+                if est["topology"]["enabled"] and est["topology"]["diagram_distances"]:
                     res.append(measure_topology_pair(clouds[i - 1], A, est, seed))
             if i >= 2:
                 res.append(measure_pair(clouds[0], A, graphs[0], graphs[i], est, seed, "input"))
     base = [{"n_points": int(A.shape[0]), "dim_ambient": int(A.shape[1])} for A in clouds]
-    return assemble_rows(names, base, results)
+    rows = assemble_rows(names, base, results)
+    columns = column_order(rows)
+    return [{c: row.get(c) for c in columns} for row in rows]
 
 
 # --------------------------------------------------------------------------- on disk
@@ -450,10 +517,13 @@ def _measure_perturbation(X, nbx, Y, est, seed) -> dict:
 
     k = est["knn"]["k"]
     s = warp(X, Y, k=k, neighbors_x=nbx.truncate(k), geodesic=est["geodesic"]["enabled"],
-             n_sources=est["geodesic"]["n_sources"], dimension=True, seed=seed)
+             n_sources=est["geodesic"]["n_sources"], geodesic_method=est["geodesic"]["method"],
+             dimension=True, seed=seed)
     cfg = est["topology"]
     idx = subsample_indices(X.shape[0], cfg["max_points"], seed)
-    cmp = topology_preserved(X[idx], Y[idx], maxdim=cfg["maxdim"], seed=seed)
+    cmp = topology_preserved(X[idx], Y[idx], maxdim=cfg["maxdim"], seed=seed,
+                             confidence=cfg["confidence"], n_landmarks=cfg["n_landmarks"],
+                             n_bootstrap=cfg["n_bootstrap"])
     rel = np.linalg.norm(Y - X, axis=1) / np.maximum(np.linalg.norm(X, axis=1), 1e-300)
     return {
         "topology_preserved": bool(cmp.preserved),
@@ -592,7 +662,7 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tupl
                 stage2.append(task("topology", i, seed))
             if i >= 1:
                 stage2.append(task("pair_prev", i, seed, i - 1))
-                if est["topology"]["enabled"]:
+                if est["topology"]["enabled"] and est["topology"]["diagram_distances"]:
                     stage2.append(task("topology_prev", i, seed, i - 1))
             if i >= 2:
                 stage2.append(task("pair_input", i, seed, 0))

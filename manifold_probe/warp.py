@@ -9,6 +9,7 @@ callable) by its exact local stretch along the tangent space of the data.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -357,6 +358,7 @@ def warp(
     neighbors_y: Neighbors | None = None,
     geodesic: bool = True,
     n_sources: int | None = 200,
+    geodesic_method: str = "shortcut",
     dimension: bool = True,
     curvature: bool = False,
     model_block: Callable[[Any], Any] | None = None,
@@ -373,7 +375,8 @@ def warp(
       (:func:`manifold_probe.geodesic_distances`, from ``n_sources`` sources drawn with
       ``seed``), the distribution of :math:`\log(d_Y(i,j)/d_X(i,j))` over pairs; its median
       is the overall scale change, its spread (:func:`manifold_probe.geodesic_distortion`) is
-      0 for a scaled isometry and grows as the map bends the cloud.
+      0 for a scaled isometry and grows as the map bends the cloud. Pairs that lie in
+      different connected components of either kNN graph (infinite distance) are left out.
     - **Neighbourhoods**: mean Jaccard overlap of the kNN sets (:func:`knn_overlap`),
       trustworthiness and continuity (Venna & Kaski 2001, :func:`trustworthiness`).
     - **Dimension and curvature**: TwoNN intrinsic dimension and median scalar curvature of X
@@ -394,6 +397,10 @@ def warp(
         Compute the geodesic distortion.
     n_sources : int or None, default=200
         Geodesic sources (None: all points; cost grows as ``n_sources * N log N``).
+    geodesic_method : {"shortcut", "graph"}, default="shortcut"
+        ``method`` of :func:`manifold_probe.geodesic_distances` (``"graph"``: plain kNN-graph
+        shortest paths, much faster; both clouds use the same method, so much of the graph's
+        overestimate cancels in the log-ratio).
     dimension, curvature : bool
         Compute the change of intrinsic dimension / of median scalar curvature.
     seed : int or numpy Generator, optional
@@ -447,8 +454,11 @@ def warp(
         else:
             m = check_int(n_sources, name="n_sources", minimum=1)
             sources = np.sort(rng.choice(n, size=m, replace=False))
-        DX = geodesic_distances(A, k=k, sources=sources, neighbors=nx)
-        DY = geodesic_distances(B, k=k, sources=sources, neighbors=ny)
+        with warnings.catch_warnings():
+            # pairs in different components of a graph (inf) are left out of the log-ratios
+            warnings.filterwarnings("ignore", message=".*connected components", category=UserWarning)
+            DX = geodesic_distances(A, k=k, sources=sources, neighbors=nx, method=geodesic_method)
+            DY = geodesic_distances(B, k=k, sources=sources, neighbors=ny, method=geodesic_method)
         result = geodesic_distortion(DX, DY)
         fields["geodesic"] = result
         fields["geodesic_log_ratio_median"] = float(result.scale)

