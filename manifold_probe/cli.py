@@ -165,11 +165,17 @@ def datasets() -> None:
     import manifold_probe as mp
 
     ds = mp.datasets
-    names = getattr(ds, "BENCHMARKS", None) or getattr(ds, "__all__", [])
-    for name in names:
-        obj = getattr(ds, name, None) if isinstance(name, str) else None
-        doc = (getattr(obj, "__doc__", None) or "").strip().splitlines()
-        typer.echo(f"{name:<16} {doc[0] if doc else ''}")
+    if hasattr(ds, "available"):
+        entries = dict(ds.available())
+    else:  # pragma: no cover - older datasets module
+        entries = {}
+        for name in getattr(ds, "__all__", []):
+            doc = (getattr(getattr(ds, name, None), "__doc__", None) or "").strip().splitlines()
+            entries[name] = doc[0] if doc else ""
+    width = max((len(n) for n in entries), default=0) + 2
+    for name, text in entries.items():
+        typer.echo(f"{name:<{width}}{text}")
+    typer.echo(f"\n{len(entries)} data sets; generate one with mp.datasets.generate(name, n, ...)")
 
 
 def main() -> None:

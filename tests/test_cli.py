@@ -300,3 +300,24 @@ def test_datasets_command_lists_manifolds():
     result = runner.invoke(app, ["datasets"])
     assert result.exit_code == 0
     assert "sphere" in result.output
+
+
+def test_token_capture_gives_trajectory_curvature(tiny_bert, tmp_path):
+    path = tmp_path / "tokens.toml"
+    path.write_text(
+        f'[model]\nspec = "{tiny_bert}"\n[data]\nn = 20\n[capture]\npooling = "tokens"\n'
+        "[estimators.knn]\nk = 6\n[estimators.mle]\nk = 6\n[estimators.gride]\nscales = [1, 2]\n"
+        "[estimators.curvature]\nenabled = false\n[estimators.topology]\nenabled = false\n"
+        "[estimators.geodesic]\nn_sources = 10\n"
+    )
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path / "o"), "-q",
+                                 "--no-report"])
+    assert result.exit_code == 0, result.output
+    rows = _read_csv(tmp_path / "o" / "profile.csv")
+    # one point per real token: more points than the 20 sentences
+    assert int(rows[0]["n_points"]) > 20
+    for r in rows:
+        # a mean turning angle in degrees lies in [0, 180]; token sequences of a random model
+        # are far from straight lines, so it is well above 0
+        assert 0 < float(r["trajectory_curvature"]) <= 180
+        assert r["betti_0"] == "" and r["curvature_median"] == ""  # disabled measures stay empty
