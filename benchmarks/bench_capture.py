@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -29,13 +30,16 @@ from pathlib import Path
 import numpy as np
 
 
-def _best(fn, repeats: int) -> float:
-    times = []
+def _best_interleaved(fns: dict, repeats: int) -> dict:
+    """Best-of-``repeats`` wall time per method, the methods taking turns within each round so
+    that a slow spell on a shared machine hits all of them alike."""
+    times: dict = {name: [] for name in fns}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -92,11 +96,15 @@ def main() -> None:
         sync()
 
     ours()  # warm-up (first-call allocations)
-    results = {}
-    for name, fn in (("ours", ours), ("ours+store", ours_store), ("hf_forward", hf_forward),
-                     ("sentence_transformers", st_encode)):
-        t = _best(fn, args.repeats)
-        results[name] = {"seconds": round(t, 4), "sentences_per_s": round(len(sentences) / t, 1)}
+    best = _best_interleaved(
+        {"ours": ours, "ours+store": ours_store, "hf_forward": hf_forward,
+         "sentence_transformers": st_encode},
+        args.repeats,
+    )
+    results = {
+        name: {"seconds": round(t, 4), "sentences_per_s": round(len(sentences) / t, 1)}
+        for name, t in best.items()
+    }
 
     acts = handle.capture(sentences, pooling="mean", layers=["layer_6"], batch_size=bs,
                           device=args.device)
@@ -121,6 +129,7 @@ def main() -> None:
         "max_abs_diff_layer6_vs_sentence_transformers": agreement,
         "torch": torch.__version__,
         "machine": platform.machine(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
     }
     print(f"{'method':<24}{'seconds':>10}{'sentences/s':>14}")
