@@ -210,7 +210,7 @@ def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: Mapping[str, Any], 
 def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
                  est: Mapping[str, Any], seed: int, suffix: str = "prev") -> dict:
     """Warp from X to Y: geodesic distortion and neighbourhood preservation."""
-    from manifold_probe.warp import warp
+    from manifold_probe._warp import warp
 
     k = est["knn"]["k"]
     s = warp(
@@ -512,8 +512,8 @@ def run_task(spec: Mapping[str, Any]) -> dict:
 
 
 def _measure_perturbation(X, nbx, Y, est, seed) -> dict:
+    from manifold_probe._warp import warp
     from manifold_probe.topology import topology_preserved
-    from manifold_probe.warp import warp
 
     k = est["knn"]["k"]
     s = warp(X, Y, k=k, neighbors_x=nbx.truncate(k), geodesic=est["geodesic"]["enabled"],

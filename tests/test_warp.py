@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import manifold_probe as mp
 from manifold_probe import InputError
-from manifold_probe.warp import (
+from manifold_probe._warp import (
     WarpSummary,
     continuity,
     knn_overlap,
@@ -194,3 +194,11 @@ def test_local_stretch_input_errors():
         local_stretch(X, lambda v: v, points=[100], tangent_dim=1, k=5)
     with pytest.raises(InputError, match="tangent_dim"):
         local_stretch(X, lambda v: v, tangent_dim=9, k=5)
+
+
+def test_mp_warp_is_the_function_after_the_pipeline_is_imported():
+    import manifold_probe.profile  # noqa: F401 - imports the implementation module
+
+    # a submodule named like the function would shadow it on the package
+    assert callable(mp.warp) and mp.warp.__name__ == "warp"
+    assert mp.WarpSummary is WarpSummary
