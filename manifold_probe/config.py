@@ -203,7 +203,7 @@ class ExperimentConfig(_Strict):
 
     name: str = "default"
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    out: str = "results/default"
+    out: str = "runs/default"
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     capture: CaptureConfig = CaptureConfig()
@@ -217,7 +217,7 @@ DEFAULT_TOML = """\
 # all 7 residual states, every measure. Tuned to run in under 3 minutes on 2 CPU cores.
 name = "default"
 seeds = [0]
-out = "results/default"
+out = "runs/default"
 
 [model]
 spec = "minilm"

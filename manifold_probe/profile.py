@@ -11,8 +11,8 @@ For every layer l (row ``i`` of every layer is the same input):
 
 Each layer's kNN graph is computed once and shared by every measure of that layer. The work is
 split into independent tasks (layer × measure × seed); :func:`profile_layers` runs them in
-memory, :func:`manifold_probe.pipeline`-style runs (``manifold-probe run``) run the same task
-functions through an executor with every result written atomically to disk.
+memory; :func:`run_experiment` (what ``manifold-probe run`` calls) runs the same measures as
+tasks through an executor, each result written atomically to disk.
 """
 
 from __future__ import annotations
