@@ -78,3 +78,13 @@ def test_dask_local_cluster_gives_the_same_results():
         assert list(ex.map_unordered(_square, [])) == []
     assert out == [(i, i * i) for i in range(6)]
     assert ex._client is None and ex._cluster is None
+
+
+def test_dask_executor_connects_to_a_running_scheduler():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, processes=False, threads_per_worker=1,
+                                  dashboard_address=None) as cluster:
+        with DaskExecutor(scheduler=cluster.scheduler_address) as ex:
+            out = sorted(r["y"] for _, r in ex.map_unordered(_square, [{"x": 3}, {"x": 4}]))
+            assert ex._cluster is None  # it used the given scheduler, started none of its own
+    assert out == [9, 16]
