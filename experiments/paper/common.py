@@ -78,6 +78,10 @@ def load_params(name: str, scale: str, config: Path = CONFIG) -> dict[str, Any]:
     scales = {k: section.pop(k) for k in ("quick", "full", "smoke") if k in section}
     params = {**section, **scales.get(scale, {})}
     params["scale"] = scale
+    # a run driven by another config file must rerun when that file changes
+    if isinstance(params.get("config"), str) and (ROOT / params["config"]).is_file():
+        blob = (ROOT / params["config"]).read_bytes()
+        params["config_sha256"] = hashlib.sha256(blob).hexdigest()[:16]
     return params
 
 

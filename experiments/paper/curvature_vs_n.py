@@ -122,7 +122,7 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         body.append(
             [_LABEL.get(manifold, tex_escape(manifold)), fmt(rows[0]["truth"], 2)]
             + [
-                (fmt(by_n[n]["median_estimate"], 2) + " (" + fmt_pct(by_n[n]["rel_error"], 0) + ")")
+                (fmt(by_n[n]["median_estimate"], 2) + " (" + fmt_pct(by_n[n]["rel_error"], 1) + ")")
                 if n in by_n
                 else "--"
                 for n in ns
