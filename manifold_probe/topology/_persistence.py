@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from manifold_probe._validation import (
+    InputError,
     check_float,
     check_int,
     check_points,
@@ -22,6 +24,8 @@ __all__ = ["persistence", "default_landmarks"]
 # gudhi + edge collapse; without threshold ~1 s; cost grows about as m^3 per extra dimension).
 _DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
 _DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
+# Simplices allowed in one flag complex (gudhi needs ~100-200 bytes each, persistence more).
+MAX_SIMPLICES = 2e7
 
 
 def default_landmarks(maxdim: int) -> int:
@@ -74,7 +78,9 @@ def maxmin_landmarks(
     return out, float(d.max()) if m < n else 0.0
 
 
-def rips_diagrams(dist: np.ndarray, maxdim: int, threshold: float = np.inf) -> list[np.ndarray]:
+def rips_diagrams(
+    dist: np.ndarray, maxdim: int, threshold: float = np.inf, max_simplices: float = MAX_SIMPLICES
+) -> list[np.ndarray]:
     """Rips persistence diagrams of a distance matrix with gudhi (edge collapse, Z/2).
 
     The filtration value of a simplex is its diameter (longest edge). Edge collapse
@@ -91,6 +97,16 @@ def rips_diagrams(dist: np.ndarray, maxdim: int, threshold: float = np.inf) -> l
     st = rc.create_simplex_tree(max_dimension=1)
     if maxdim >= 1:
         st.collapse_edges()
+        # Guard memory before the clique expansion: with mean degree g of the collapsed graph
+        # a flag complex holds about n C(g, j) / (j + 1) simplices of dimension j.
+        mean_degree = 2.0 * (st.num_simplices() - n) / n
+        size = sum(n * math.comb(int(np.ceil(mean_degree)), j) / (j + 1) for j in range(2, maxdim + 2))
+        if size > max_simplices:
+            raise ComplexTooLarge(
+                f"the Rips complex up to dimension {maxdim + 1} at threshold {threshold:.4g} "
+                f"would hold about {size:.3g} simplices (limit {max_simplices:.0e}); pass a "
+                "smaller threshold, fewer n_landmarks or a smaller maxdim"
+            )
         st.expansion(maxdim + 1)
     # persistence_dim_max: after a collapse the complex may top out at dimension maxdim, whose
     # homology gudhi otherwise skips.
@@ -123,6 +139,10 @@ def _h0_from_mst(dist: np.ndarray) -> np.ndarray:
     out[0, 1] = np.inf
     out[1:, 1] = deaths
     return out
+
+
+class ComplexTooLarge(InputError):
+    """The requested Rips complex would not fit in memory (a subclass of InputError)."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +239,8 @@ def persistence(
     Raises
     ------
     InputError
-        Bad points (not 2-D, NaN/inf, fewer than 2 rows) or bad parameters.
+        Bad points (not 2-D, NaN/inf, fewer than 2 rows) or bad parameters; or the complex
+        would exceed about 2e7 simplices (lower ``threshold``, ``n_landmarks`` or ``maxdim``).
 
     References
     ----------

@@ -15,6 +15,7 @@ from manifold_probe._validation import (
     unique_rows,
 )
 from manifold_probe.topology._persistence import (
+    ComplexTooLarge,
     check_maxdim,
     check_n_landmarks,
     check_threshold,
@@ -29,9 +30,13 @@ MAX_POINTS = 4000  # the analysis keeps a full distance matrix: 4000^2 float64 =
 # Auto threshold (step 3 of betti_numbers): manifold classes are born by BIRTH_FACTOR x the
 # sampling scale s0 (measured on circles, spheres and tori: births <= 1.6 s0); the threshold
 # leaves room above that for the band.
-BIRTH_FACTOR = 2.0
+BIRTH_FACTOR = 1.75
+BAND_ROOM = 2.2  # threshold = birth scale + BAND_ROOM x eps_L (bands measured ~eps_L)
 DEFAULT_BOOTSTRAP = 20
 MAX_RAISES = 2  # the auto threshold grows at most 1.5^2 = 2.25-fold
+# Simplices (estimated) allowed per Rips computation here: it runs 1 + n_bootstrap times, and
+# ~1e6 estimated simplices (~3e5 actual) already take ~2.5 s each.
+MAX_SIMPLICES_BOOTSTRAP = 1e6
 MIN_HALF = 20  # clouds of fewer than 2 * MIN_HALF distinct points use every point
 
 
@@ -140,7 +145,7 @@ def significant_features(
         # are born up to ~2x later, so (thr - b)/2 must beat b; with fewer landmarks the net
         # is about as dense in every resample and the band is about eps_L. Raised below when
         # that guess is short.
-        thr = 3.0 * birth if all_points else birth + 2.5 * eps
+        thr = 3.0 * birth if all_points else birth + BAND_ROOM * eps
         if not thr > 0:
             thr = np.inf
     dmax = float(DL.max()) if len(L) > 1 else 0.0
@@ -148,10 +153,20 @@ def significant_features(
     resamples = [np.unique(rng.integers(n, size=n)) for _ in range(n_bootstrap if maxdim else 0)]
     starts = [int(rng.integers(len(idx))) for idx in resamples]
 
+    if thr >= dmax:
+        thr = np.inf
+    for _ in range(30):  # an auto threshold shrinks until the complex fits in memory
+        try:
+            dgms = rips_diagrams(DL, maxdim, thr, MAX_SIMPLICES_BOOTSTRAP)
+            break
+        except ComplexTooLarge:
+            if not auto:
+                raise
+            thr = min(thr, dmax) * 0.8
+    else:  # pragma: no cover - 0.8^30 of the diameter always fits
+        raise ComplexTooLarge("no threshold small enough for the Rips complex was found")
+
     for attempt in range(MAX_RAISES + 1):
-        if thr >= dmax:
-            thr = np.inf
-        dgms = rips_diagrams(DL, maxdim, thr)
         ref = [dgms[0]] + [_clip(d, thr) for d in dgms[1:]]  # H0 is exact (no threshold)
 
         # Bottleneck bootstrap (Chazal et al. 2018) for H1 and up: resample the cloud with
@@ -161,7 +176,7 @@ def significant_features(
         for b, (idx, start) in enumerate(zip(resamples, starts, strict=True)):
             Db = dist[np.ix_(idx, idx)]
             Lb, _ = maxmin_landmarks(m, start, dist=Db)
-            dg_b = rips_diagrams(Db[np.ix_(Lb, Lb)], maxdim, thr)
+            dg_b = rips_diagrams(Db[np.ix_(Lb, Lb)], maxdim, thr, 4 * MAX_SIMPLICES_BOOTSTRAP)
             for k in range(1, maxdim + 1):
                 stats[b, k] = gudhi.bottleneck_distance(_clip(dg_b[k], thr), ref[k])
         c = (
@@ -174,7 +189,12 @@ def significant_features(
             break
         if not _undecided(dgms, thr, bands, birth):
             break
-        thr *= 1.5
+        raised = thr * 1.5 if thr * 1.5 < dmax else np.inf
+        try:
+            dgms = rips_diagrams(DL, maxdim, raised, MAX_SIMPLICES_BOOTSTRAP)
+        except ComplexTooLarge:
+            break  # keep the largest threshold that fits
+        thr = raised
 
     betti = []
     for k in range(maxdim + 1):
@@ -217,13 +237,18 @@ def betti_numbers(
        ``maxdim`` 0 / 1 / 2 / higher, and at most half the distinct points when there are 40
        or more) with covering radius
        :math:`arepsilon_L = d_H(L, X)`.
-    3. Scale: the Rips filtration is cut at a threshold :math:`r_{\max}`, first 2.5 times the
-       landmarks' sampling scale (largest of :math:`arepsilon_L` and the 99th percentile of
-       their minimum-spanning-tree edges) — a manifold's homology is visible between its
-       sampling scale and its reach — then raised by factors of 1.5 while some class alive
-       at :math:`r_{\max}` is too young to be judged (born after :math:`r_{\max}/3`, or within
-       :math:`2 w_k` of it), at most 3 times. Classes still undecided count as noise. Classes alive at
-       :math:`r_{\max}` are the essential ones: they count, with :math:`d = r_{\max}`.
+    3. Scale: H0 is exact (minimum spanning tree). For H1 and up the Rips filtration is cut
+       at a threshold :math:`r_{\max}` — a manifold's homology is visible between its
+       sampling scale and its reach. With :math:`s_0` the landmarks' sampling scale (largest
+       of :math:`\varepsilon_L` and the 99th percentile of their minimum-spanning-tree
+       edges), classes of the manifold are taken to be born by :math:`\beta = 1.75\,s_0`
+       (measured on circles, spheres and tori: births <= 1.6 :math:`s_0`), and
+       :math:`r_{\max} = \beta + 2.2\,\varepsilon_L` (:math:`3\beta` when every point is a
+       landmark, whose resamples are born later). If a class born by :math:`\beta` is still
+       alive at :math:`r_{\max}` but not clear of its band, :math:`r_{\max}` grows by 1.5
+       (at most twice) and the band is recomputed on the same resamples. Classes alive at
+       :math:`r_{\max}` count with :math:`d = r_{\max}`; classes born after :math:`\beta` and
+       alive at :math:`r_{\max}` are rarely significant and are judged as they stand.
     4. Band, H0: Fasy et al. (2014) subsampling: :math:`c` = ``confidence``-quantile of the
        Hausdorff distance between 100 random subsamples of :math:`n/\log n` points and the
        sample; :math:`w_0 = \max(c, arepsilon_L)`.
