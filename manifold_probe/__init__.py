@@ -40,8 +40,8 @@ _EXPORTS: dict[str, str] = {
     "diagram_distance": "manifold_probe.topology",
     "topology_preserved": "manifold_probe.topology",
     "TopologyComparison": "manifold_probe.topology",
-    "warp": "manifold_probe.warp",
-    "WarpSummary": "manifold_probe.warp",
+    "warp": "manifold_probe._warp",
+    "WarpSummary": "manifold_probe._warp",
 }
 _SUBMODULES = ("datasets", "capture", "store")
 
