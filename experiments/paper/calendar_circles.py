@@ -178,18 +178,33 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         ),
     )
 
+    def listing(layers_: list[str]) -> str:
+        return ", ".join(r"\texttt{" + tex_escape(lay) + "}" for lay in layers_)
+
     parts = []
     for fam, data in fams.items():
-        yes = [r["layer"] for r in data["rows"] if _circle(r, alpha)]
+        rows = data["rows"]
+        L = len(rows)
+        order = [r["layer"] for r in rows if r["order_p"] < alpha]
+        loop = [r["layer"] for r in rows if len(r["betti"]) > 1 and r["betti"][1] >= 1]
+        both = [r["layer"] for r in rows if _circle(r, alpha)]
         name = {"day": "Days of the week", "month": "Months"}.get(fam, tex_escape(fam))
-        if yes:
-            parts.append(
-                f"{name} meet both criteria (a significant loop and the calendar order) at "
-                + ", ".join(r"\texttt{" + tex_escape(lay) + "}" for lay in yes)
-                + f" ({len(yes)} of {len(data['rows'])} layers)."
-            )
-        else:
-            parts.append(f"{name} meet both criteria at none of the {len(data['rows'])} layers.")
+        s = f"{name}: the class means lie around the centre in calendar order at {len(order)} of {L} layers"
+        s += f" ({listing(order)})" if 0 < len(order) < L else ""
+        s += f"; the projected sentences have a significant loop at {len(loop)} of {L} layers"
+        s += f" ({listing(loop)})" if 0 < len(loop) < L else ""
+        s += f"; both criteria hold at {len(both)} of {L} layers"
+        s += f" ({listing(both)})." if both and len(both) < L else "."
+        parts.append(s)
+    if any(r["order_p"] < alpha for d in fams.values() for r in d["rows"]) and not any(
+        _circle(r, alpha) for d in fams.values() for r in d["rows"]
+    ):
+        parts.append(
+            "Where the class means are in calendar order, the sentences themselves still fill the "
+            "plane rather than a ring: at this sample size and "
+            "confidence, the data support a cyclic arrangement of the means, not a circle with a "
+            "hole in the representation of individual sentences."
+        )
     fam_n = {fam: fmt(int(d["n"])) for fam, d in fams.items()}
     return {
         "CalendarDaySentences": fam_n.get("day", "--"),
