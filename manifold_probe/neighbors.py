@@ -21,7 +21,7 @@ from manifold_probe._validation import (
     check_points,
 )
 
-__all__ = ["Neighbors", "knn", "resolve_neighbors"]
+__all__ = ["Neighbors", "check_graph", "knn", "resolve_neighbors"]
 
 METRICS = ("euclidean", "cosine")
 _EPS32 = float(np.finfo(np.float32).eps)
@@ -247,6 +247,29 @@ def knn(
     return Neighbors(out_d, out_i, metric)
 
 
+def check_graph(
+    neighbors: Any, A: np.ndarray | None, k: int, *, min_k: int = 1, what: str = ""
+) -> Neighbors:
+    """Validate a precomputed graph: a :class:`Neighbors` of the points ``A`` with >= k columns."""
+    if not isinstance(neighbors, Neighbors):
+        raise InputError(
+            f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"
+        )
+    if A is not None and neighbors.n_points != A.shape[0]:
+        raise InputError(
+            f"neighbors has {neighbors.n_points} rows but X has {A.shape[0]} points; "
+            "pass the graph computed from this X"
+        )
+    check_k(k, neighbors.n_points, min_k=min_k, what=what)
+    if neighbors.k < k:
+        who = f"{what} needs" if what else "this method needs"
+        raise InputError(
+            f"{who} k={k} neighbours but the graph has k={neighbors.k}; "
+            f"recompute it with mp.knn(X, k={k})"
+        )
+    return neighbors
+
+
 def resolve_neighbors(
     X: Any,
     k: int,
@@ -275,16 +298,7 @@ def resolve_neighbors(
     if X is not None:
         A = check_points(X, min_points=min_k + 1, what=what or "this method")
     if neighbors is not None:
-        if not isinstance(neighbors, Neighbors):
-            raise InputError(
-                f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"
-            )
-        if A is not None and neighbors.n_points != A.shape[0]:
-            raise InputError(
-                f"neighbors has {neighbors.n_points} rows but X has {A.shape[0]} points; "
-                "pass the graph computed from this X"
-            )
-        check_k(k, neighbors.n_points, min_k=min_k, what=what)
+        check_graph(neighbors, A, k, min_k=min_k, what=what)
         return A, neighbors.truncate(k)
     if A is None:
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")

@@ -19,13 +19,12 @@ import numpy as np
 from manifold_probe._validation import (
     InputError,
     check_int,
-    check_k,
     check_option,
     check_points,
     check_seed,
     unique_rows,
 )
-from manifold_probe.neighbors import Neighbors, knn
+from manifold_probe.neighbors import Neighbors, check_graph, knn
 
 __all__ = ["DimensionEstimate", "distinct_graph", "calibrate", "REFERENCE_FAMILIES"]
 
@@ -174,21 +173,7 @@ def distinct_graph(
     if X is not None:
         A = check_points(X, min_points=k + 1, what=what)
     if neighbors is not None:
-        if not isinstance(neighbors, Neighbors):
-            raise InputError(
-                f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"
-            )
-        if A is not None and neighbors.n_points != A.shape[0]:
-            raise InputError(
-                f"neighbors has {neighbors.n_points} rows but X has {A.shape[0]} points; "
-                "pass the graph computed from this X"
-            )
-        check_k(k, neighbors.n_points, what=what)
-        if neighbors.k < k:
-            raise InputError(
-                f"{what} needs k={k} neighbours but the graph has k={neighbors.k}; "
-                f"recompute it with mp.knn(X, k={k})"
-            )
+        check_graph(neighbors, A, k, what=what)
         # The graph is exact, so a row with a copy has it as first neighbour at distance 0:
         # no zero in the first column means no duplicates (and no need to sort the rows).
         has_dup = bool((neighbors.distances[:, 0] == 0.0).any())
