@@ -37,6 +37,7 @@ MAX_RAISES = 2  # the auto threshold grows at most 1.5^2 = 2.25-fold
 # Simplices (estimated) allowed per Rips computation here: it runs 1 + n_bootstrap times, and
 # ~1e6 estimated simplices (~3e5 actual) already take ~2.5 s each.
 MAX_SIMPLICES_BOOTSTRAP = 1e6
+UNDECIDED_SPAN = 0.7
 MIN_HALF = 20  # clouds of fewer than 2 * MIN_HALF distinct points use every point
 
 
@@ -85,12 +86,13 @@ def _sampling_scale(DL: np.ndarray, eps: float) -> float:
 
 
 def _undecided(dgms: list, thr: float, bands: tuple, birth: float) -> bool:
-    """Is a class born at the manifold scale (<= ``birth``) alive at ``thr`` but not yet
-    clear of its band? Then ``thr`` was too small to judge it."""
+    """Is a class born at the manifold scale (by ``birth`` or in the lower 70% of the window)
+    alive at ``thr`` but not yet clear of its band? Then ``thr`` was too small to judge it.
+    (Classes born just below ``thr`` are always alive there; they are not waited for.)"""
     for k in range(1, len(dgms)):
         d = dgms[k]
         b = d[~np.isfinite(d[:, 1]), 0]
-        b = b[b <= birth]
+        b = b[b <= max(birth, UNDECIDED_SPAN * thr)]
         if np.any((thr - b) / 2.0 <= bands[k]):
             return True
     return False
@@ -242,9 +244,10 @@ def betti_numbers(
        sampling scale and its reach. With :math:`s_0` the landmarks' sampling scale (largest
        of :math:`\varepsilon_L` and the 99th percentile of their minimum-spanning-tree
        edges), classes of the manifold are taken to be born by :math:`\beta = 1.75\,s_0`
-       (measured on circles, spheres and tori: births <= 1.6 :math:`s_0`), and
+       (measured on well-sampled circles, spheres and tori: births <= 1.6 :math:`s_0`), and
        :math:`r_{\max} = \beta + 2.2\,\varepsilon_L` (:math:`3\beta` when every point is a
-       landmark, whose resamples are born later). If a class born by :math:`\beta` is still
+       landmark, whose resamples are born later). If a class born by
+       :math:`\max(\beta, 0.7\,r_{\max})` is still
        alive at :math:`r_{\max}` but not clear of its band, :math:`r_{\max}` grows by 1.5
        (at most twice) and the band is recomputed on the same resamples. Classes alive at
        :math:`r_{\max}` count with :math:`d = r_{\max}`; classes born after :math:`\beta` and
