@@ -142,9 +142,9 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     pseudo = last("pseudosphere")
     return {
         "CurvLargestN": fmt(int(ns[-1])),
-        "CurvErrSTwoLargestN": fmt_pct(last("S2")["rel_error"]) if last("S2") else "--",
-        "CurvErrSThreeLargestN": fmt_pct(last("S3")["rel_error"]) if last("S3") else "--",
-        "CurvErrPseudoLargestN": fmt_pct(pseudo["rel_error"]) if pseudo else "not measured",
+        "CurvErrSTwoLargestN": fmt_pct(last("S2")["rel_error"], 2) if last("S2") else "--",
+        "CurvErrSThreeLargestN": fmt_pct(last("S3")["rel_error"], 2) if last("S3") else "--",
+        "CurvErrPseudoLargestN": fmt_pct(pseudo["rel_error"], 2) if pseudo else "not measured",
         "CurvPseudoSign": (
             "not measured"
             if pseudo is None

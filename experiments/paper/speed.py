@@ -160,6 +160,6 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     faster = sum(1 for x in ratios if x > 1)
     summary = (
         f"Ours is faster in {faster} of the {len(ratios)} side-by-side comparisons"
-        f" (ratios from {fmt(min(ratios), 1)} to {fmt(max(ratios), 1)})."
+        f" (ratios from {fmt(min(ratios), 2)} to {fmt(max(ratios), 2)})."
     )
     return {"SpeedSummary": summary}

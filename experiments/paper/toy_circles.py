@@ -180,6 +180,13 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         verdict = "The strongest key frequency's plane carries a significant circle, $\\beta=(1,1)$, at every layer and reading examined."
     else:
         verdict = "No layer or reading shows a significant circle on the strongest key frequency's plane."
+    constant = [c for c in cells if not c["planes"]]
+    if constant:
+        verdict += (
+            " Not examined: "
+            + "; ".join(f"\\texttt{{{tex_escape(c['layer'])}}} ({tex_escape(c['reading'])})" for c in constant)
+            + ", where the activation is the same for every input (the $=$ token before any attention)."
+        )
     return {
         "ToyPrime": fmt(int(result["p"])),
         "ToyAccuracy": fmt_pct(result["accuracy"], 1) if result["accuracy"] is not None else "not measured",
