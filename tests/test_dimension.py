@@ -157,6 +157,17 @@ def test_lpca_linear_subspaces(rng):
     assert est.dimension > 2.5
 
 
+def test_lpca_gap_ignores_roundoff_directions(rng):
+    # noise-free S^2 rotated into R^20: 17 normal directions have exactly zero variance up to
+    # round-off, and the sphere's own normal carries ~ (rho/r)^2/11 of the tangent variance;
+    # the eigengap must sit after the 2 tangent directions, not after the curvature direction
+    Z = rng.standard_normal((3000, 3))
+    S = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+    Q = np.linalg.qr(rng.standard_normal((20, 3)))[0]
+    est = local_pca(S @ Q.T, k=25, criterion="gap")
+    assert np.median(est.pointwise) == 2.0
+
+
 def test_lpca_sphere(rng):
     est = local_pca(sphere(rng, 3000, 2), k=15)
     # curvature puts (r_k / 2R)^2 ~ 1e-3 of the variance in the normal direction: below 5%

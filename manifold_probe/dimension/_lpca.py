@@ -13,6 +13,8 @@ from manifold_probe.neighbors import Neighbors
 __all__ = ["local_pca"]
 
 CRITERIA = ("variance", "gap")
+# eigenvalues below this fraction of the largest count as zero for the eigengap criterion
+_GAP_FLOOR = 1e-3
 
 
 def _local_spectra(A: np.ndarray, nb: Neighbors, block: int = 1024) -> np.ndarray:
@@ -52,7 +54,9 @@ def local_pca(
                 \qquad \tau = \text{threshold} = 0.95;
 
     - ``criterion="gap"``: the position of the largest eigengap,
-      :math:`\hat n(x) = \arg\max_m \lambda_m/\lambda_{m+1}` over the non-zero eigenvalues.
+      :math:`\hat n(x) = \arg\max_m \lambda_m/\max(\lambda_{m+1}, 10^{-3}\lambda_1)`:
+      eigenvalues below :math:`10^{-3}\lambda_1` count as zero, so that round-off in exactly
+      flat normal directions (noise-free data rotated into a larger space) cannot win the gap.
 
     ``pointwise`` holds :math:`\hat n(x)` and ``dimension`` their mean. Assumptions: the
     neighbourhood is small enough for the manifold to be nearly flat across it (curvature adds
@@ -103,7 +107,7 @@ def local_pca(
         frac = np.cumsum(lam, axis=1) / total
         local = 1.0 + (frac < threshold - 1e-12).sum(axis=1)
     else:
-        tiny = lam[:, :1] * 1e-12
+        tiny = lam[:, :1] * _GAP_FLOOR
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = lam[:, :-1] / np.maximum(lam[:, 1:], tiny)
         ratio[~np.isfinite(ratio)] = 0.0
