@@ -89,7 +89,7 @@ def knn(
     metric: str = "euclidean",
     *,
     device: Any = None,
-    memory_budget: int = 256 * 2**20,
+    memory_budget: int = 64 * 2**20,
     margin: int | None = None,
 ) -> Neighbors:
     r"""Exact k nearest neighbours of every point, self excluded.
@@ -114,7 +114,7 @@ def knn(
         first; zero rows are refused).
     device : str or torch.device, optional
         Where the float32 pass runs; default CUDA when available, else CPU.
-    memory_budget : int, default=256 MiB
+    memory_budget : int, default=64 MiB
         Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
         queries and of reference points are sized to it, so it holds whatever ``n_points`` is.
     margin : int, optional
