@@ -113,3 +113,18 @@ def test_invariances(seed, scale, shift):
     np.testing.assert_allclose(p.distances[inv], nb.distances, rtol=1e-12)
     # neighbours map back through the permutation (Gaussian data: no ties almost surely)
     np.testing.assert_array_equal(perm[p.indices[inv]], nb.indices)
+
+
+@pytest.mark.parametrize("budget", [64 * 2**20, 6_200_000])
+def test_chunked_row_selection_is_exact(rng, budget):
+    # wide tiles take the chunk-minimum path of the selection (>= 4 m chunks of 64 columns);
+    # a small budget also splits the columns into several tiles with a ragged last chunk
+    from scipy.spatial import cKDTree
+
+    X = rng.normal(size=(5003, 3))
+    X[100:140] = X[7]  # a duplicate group spread over chunks
+    nb = mp.knn(X, 5, margin=2, memory_budget=budget)
+    dist, _ = cKDTree(X).query(X, k=6)
+    np.testing.assert_allclose(nb.distances, dist[:, 1:], rtol=1e-12, atol=1e-15)
+    group = [7, *range(100, 140)]
+    assert nb.indices[7].tolist() == group[1:6]
