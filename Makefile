@@ -27,7 +27,7 @@ run: $(STAMP)
 	$(VENV)/bin/manifold-probe run
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q tests --doctest-modules manifold_probe
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -13,8 +13,7 @@ import importlib
 from typing import Any
 
 from manifold_probe._validation import InputError
-
-__version__ = "0.1.0"
+from manifold_probe._version import __version__
 
 # public name -> module that defines it (one place per fact)
 _EXPORTS: dict[str, str] = {
@@ -40,8 +39,9 @@ _EXPORTS: dict[str, str] = {
     "diagram_distance": "manifold_probe.topology",
     "topology_preserved": "manifold_probe.topology",
     "TopologyComparison": "manifold_probe.topology",
-    "warp": "manifold_probe._warp",
-    "WarpSummary": "manifold_probe._warp",
+    "warp": "manifold_probe.analysis",
+    "WarpSummary": "manifold_probe.analysis",
+    "profile_layers": "manifold_probe.analysis",
 }
 _SUBMODULES = ("datasets", "capture", "store")
 

@@ -97,7 +97,7 @@ def run(
 
     from manifold_probe._validation import InputError
     from manifold_probe.executor import make_executor
-    from manifold_probe.profile import run_experiment
+    from manifold_probe.experiment import run_experiment
 
     cfg = _load(config)
     if workers is not None and scheduler is not None:
@@ -141,20 +141,20 @@ def capture(
     out: Annotated[Optional[Path], typer.Option("--out", "-o")] = None,  # noqa: UP045
 ) -> None:
     """Only capture (and save) the activations a config asks for."""
-    from manifold_probe.profile import (
-        _capture_hash,
-        _load_handle,
+    from manifold_probe.experiment import (
         activations_complete,
+        capture_hash,
         capture_to_folder,
         experiment_inputs,
+        load_handle,
     )
 
     cfg = _load(config)
-    folder = Path(out if out is not None else cfg.out) / "activations" / _capture_hash(cfg)
+    folder = Path(out if out is not None else cfg.out) / "activations" / capture_hash(cfg)
     if activations_complete(folder):
         typer.echo(f"already captured: {folder}")
         return
-    handle = _load_handle(cfg)
+    handle = load_handle(cfg)
     meta = capture_to_folder(cfg, handle, folder, experiment_inputs(cfg, handle))
     typer.echo(f"{folder}: {len(meta['layers'])} layers x {meta['n_points']} points")
 
@@ -162,9 +162,8 @@ def capture(
 @app.command()
 def datasets() -> None:
     """List the ground-truth manifolds of manifold_probe.datasets."""
-    import manifold_probe as mp
+    from manifold_probe import datasets as ds
 
-    ds = mp.datasets
     if hasattr(ds, "available"):
         entries = dict(ds.available())
     else:  # pragma: no cover - older datasets module

@@ -2,7 +2,7 @@
 
 A sweep is a set of independent tasks (layer × measure × seed). Each task is a picklable
 top-level function applied to a small picklable spec; it writes its own result atomically
-(:func:`atomic_write_bytes`: a temporary file in the same directory, then ``os.replace``), so
+(:mod:`manifold_probe._io`: a temporary file in the same directory, then ``os.replace``), so
 an interrupted run never leaves a half-written result and a rerun skips finished tasks.
 
 - :class:`InProcessExecutor` — the default: runs the tasks one after another here.
@@ -14,78 +14,15 @@ an interrupted run never leaves a half-written result and a rerun skips finished
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 __all__ = [
     "DaskExecutor",
     "Executor",
     "InProcessExecutor",
-    "atomic_write_bytes",
-    "atomic_write_json",
-    "atomic_save_npy",
     "make_executor",
-    "read_json",
 ]
-
-
-# --------------------------------------------------------------------------- atomic files
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, tuple):
-        return list(obj)
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Atomically write ``obj`` as JSON (NaN written as ``NaN``, numpy types converted)."""
-    text = json.dumps(obj, indent=1, sort_keys=True, default=_json_default)
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
-    """Atomically save one array in ``.npy`` format."""
-    import io
-
-    buf = io.BytesIO()
-    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def read_json(path: str | Path) -> Any | None:
-    """The parsed file, or ``None`` when it is absent or not valid JSON."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 # --------------------------------------------------------------------------- executors

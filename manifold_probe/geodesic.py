@@ -20,28 +20,14 @@ from manifold_probe._validation import (
     check_option,
     to_numpy,
 )
-from manifold_probe.neighbors import Neighbors, resolve_neighbors
+from manifold_probe.dimension._mle import levina_bickel
+from manifold_probe.neighbors import Neighbors, chord_lengths, resolve_neighbors, symmetric_graph
 
 __all__ = ["geodesic_distances", "geodesic_distortion", "GeodesicDistortion"]
 
 METHODS = ("shortcut", "graph")
 _REF_K = 10  # the shortcut span is measured in units of the median distance to the 10th neighbour
 _MEMORY_BUDGET = 128 * 2**20  # bytes of scratch per block of sources in the shortcut pass
-
-
-def _graph(nb: Neighbors, n: int):
-    """Symmetrised kNN graph as a CSR matrix of edge lengths (an edge if either is a kNN)."""
-    import scipy.sparse as sp
-
-    k = nb.k
-    w = nb.distances
-    if nb.metric == "cosine":
-        w = np.sqrt(2.0 * w)  # chord between unit-normalised points: |a - b|^2 = 2 (1 - cos)
-    # zero-length edges (duplicates) would vanish from a sparse matrix: keep them tiny instead
-    w = np.maximum(w, np.finfo(np.float64).tiny)
-    rows = np.repeat(np.arange(n), k)
-    G = sp.csr_matrix((w.ravel(), (rows, nb.indices.ravel())), shape=(n, n))
-    return G.maximum(G.T).tocsr()
 
 
 def _join_components(G, A: np.ndarray, labels: np.ndarray):
@@ -87,32 +73,13 @@ def _reference_radius(nb: Neighbors) -> float:
     For ``k < 10`` it is :math:`r_k (10/k)^{1/\hat n}` with :math:`\hat n` the Levina–Bickel
     maximum-likelihood dimension from the available neighbours (2 when ``k < 3``).
     """
-    d = nb.distances
-    if nb.metric == "cosine":
-        d = np.sqrt(2.0 * d)
+    d = chord_lengths(nb)
     k = nb.k
     if k >= _REF_K:
         return float(np.median(d[:, _REF_K - 1]))
     rk = float(np.median(d[:, -1]))
-    n_hat = _levina_bickel(d) if k >= 3 else 2.0
+    n_hat = levina_bickel(d) if k >= 3 else 2.0
     return rk * (_REF_K / k) ** (1.0 / max(n_hat, 1.0))
-
-
-def _levina_bickel(d: np.ndarray, default: float = 2.0) -> float:
-    r"""Levina–Bickel dimension from sorted neighbour distances (MacKay–Ghahramani average).
-
-    :math:`\hat n = [\operatorname{mean}_i \frac{1}{k-1}\sum_{j<k}\log(r_k(x_i)/r_j(x_i))]^{-1}`;
-    rows with zero distances are skipped; ``default`` when nothing is usable (``k < 3``).
-    """
-    k = d.shape[1]
-    if k < 3:
-        return default
-    pos = (d[:, :-1] > 0).all(axis=1)
-    if not pos.any():
-        return default
-    logs = np.log(d[pos, -1:] / d[pos, :-1]).sum(axis=1) / (k - 1)
-    m = float(np.mean(logs))
-    return float(1.0 / m) if m > 0 else default
 
 
 def _shortcut(
@@ -313,7 +280,7 @@ def geodesic_distances(
             )
         src = np.asarray(s, dtype=np.int64) % n
 
-    G = _graph(nb, n)
+    G = symmetric_graph(nb, n)
     n_comp, labels = connected_components(G, directed=False)
     if n_comp > 1:
         if connect_components:

@@ -351,3 +351,35 @@ def _gemm_gflops(n: int = 2048, repeats: int = 3) -> float:
         a @ b
         best = min(best, time.perf_counter() - t)
     return 2 * n**3 / best / 1e9
+
+
+def chord_lengths(nb: Neighbors) -> np.ndarray:
+    r"""The graph's neighbour distances as Euclidean lengths, shape (N, k).
+
+    Euclidean graphs are returned as they are. A cosine graph stores :math:`1 - \cos\theta`;
+    between unit-normalised points the chord is :math:`|a - b| = \sqrt{2 (1 - \cos\theta)}`.
+
+    >>> nb = Neighbors(np.array([[0.5, 2.0]]), np.array([[1, 2]]), metric="cosine")
+    >>> chord_lengths(nb).tolist()
+    [[1.0, 2.0]]
+    """
+    d = np.asarray(nb.distances, dtype=np.float64)
+    return np.sqrt(2.0 * np.maximum(d, 0.0)) if nb.metric == "cosine" else d
+
+
+def symmetric_graph(nb: Neighbors, n: int):
+    """The symmetrised kNN graph as a CSR matrix of edge lengths (an edge if either is a kNN).
+
+    Edge lengths are :func:`chord_lengths`; zero-length edges (duplicate points) are kept as
+    the smallest positive float so that they do not vanish from the sparse matrix.
+
+    >>> nb = Neighbors(np.array([[1.0], [1.0], [2.0]]), np.array([[1], [0], [1]]))
+    >>> symmetric_graph(nb, 3).toarray().tolist()
+    [[0.0, 1.0, 0.0], [1.0, 0.0, 2.0], [0.0, 2.0, 0.0]]
+    """
+    import scipy.sparse as sp
+
+    w = np.maximum(chord_lengths(nb), np.finfo(np.float64).tiny)
+    rows = np.repeat(np.arange(n), nb.k)
+    G = sp.csr_matrix((w.ravel(), (rows, nb.indices.ravel())), shape=(n, n))
+    return G.maximum(G.T).tocsr()

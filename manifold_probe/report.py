@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe.executor import atomic_write_bytes
+from manifold_probe._io import atomic_write_bytes
 
 __all__ = ["COLUMN_HELP", "FIGURES", "make_figures", "write_report"]
 

@@ -34,16 +34,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from manifold_probe._io import atomic_write_bytes
 from manifold_probe._validation import InputError, check_int, check_option
+from manifold_probe._version import __version__
 
-__all__ = ["ActivationStore"]
+__all__ = ["ActivationStore", "Activations"]
 
 MANIFEST = "manifest.json"
 FORMAT = "manifold_probe.activations/1"
@@ -52,24 +54,39 @@ _IDS = ("_sentence_ids", "_position_ids")
 _IDENTITY_KEYS = ("model", "pooling", "layers", "modules", "max_length")
 
 
-def _package_version() -> str:
-    from manifold_probe import __version__
+@dataclass(frozen=True)
+class Activations:
+    """Per-layer activations of the same inputs.
 
-    return __version__
+    Attributes
+    ----------
+    layers : tuple of str
+        Layer names in forward order, e.g. ``("embeddings", "layer_1", ..., "layer_6")``.
+    arrays : dict of str to ndarray of shape (N, d), float32
+        One array per layer; row ``i`` is the same input (token, or pooled sentence) in every
+        layer. Dask arrays when read lazily from a store.
+    sentence_ids : ndarray of int64, shape (N,), or None
+        For token-level rows (``pooling="all"`` or a list of positions): the input each row
+        comes from. ``None`` when there is one row per input (row ``i`` is input ``i``).
+    position_ids : ndarray of int64, shape (N,), or None
+        For token-level rows: the token position within its input (0 = first real token).
+    meta : dict
+        Model name, pooling, number of inputs, input hash, package version, ...
+    """
 
+    layers: tuple[str, ...]
+    arrays: dict[str, Any]
+    sentence_ids: np.ndarray | None = None
+    position_ids: np.ndarray | None = None
+    meta: dict = field(default_factory=dict)
 
-def _atomic_write_json(path: Path, obj: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    def __getitem__(self, layer: str):
+        return self.arrays[layer]
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows (points) per layer."""
+        return int(self.arrays[self.layers[0]].shape[0]) if self.layers else 0
 
 
 class ActivationStore:
@@ -105,7 +122,10 @@ class ActivationStore:
         return json.loads(f.read_text())
 
     def _write_manifest(self, manifest: dict) -> None:
-        _atomic_write_json(self.path / MANIFEST, manifest)
+        atomic_write_bytes(
+            self.path / MANIFEST,
+            json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8"),
+        )
 
     @property
     def exists(self) -> bool:
@@ -206,7 +226,7 @@ class ActivationStore:
         self._write_manifest(
             {
                 "format": FORMAT,
-                "version": _package_version(),
+                "version": __version__,
                 "layers": list(layers),
                 "meta": meta,
                 "input_hash": input_hash,
@@ -410,8 +430,6 @@ class ActivationStore:
 
     def to_activations(self, *, load: bool = True, allow_incomplete: bool = False):
         """The store as :class:`~manifold_probe.capture.Activations` (numpy, or dask if not load)."""
-        from manifold_probe.capture.core import Activations
-
         man = self._check_readable(allow_incomplete)
         sid, pid = self.read_ids(allow_incomplete=allow_incomplete)
         arrays = {

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from manifold_probe.analysis import REQUIRED_COLUMNS
 from manifold_probe.cli import app
-from manifold_probe.profile import REQUIRED_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -178,7 +178,7 @@ def test_rerun_on_finished_directory_skips_everything(tiny_config, reference_run
 
 def test_ctrl_c_keeps_finished_tasks_and_rerun_completes(tiny_config, reference_run, tmp_path,
                                                           monkeypatch):
-    import manifold_probe.profile as profile
+    import manifold_probe.experiment.runner as profile
 
     real = profile.run_task
     calls = {"n": 0}

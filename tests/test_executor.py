@@ -6,15 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from manifold_probe.executor import (
-    DaskExecutor,
-    InProcessExecutor,
-    atomic_save_npy,
-    atomic_write_bytes,
-    atomic_write_json,
-    make_executor,
-    read_json,
-)
+from manifold_probe._io import atomic_save_npy, atomic_write_bytes, atomic_write_json, read_json
+from manifold_probe.executor import DaskExecutor, InProcessExecutor, make_executor
 
 
 def _square(spec):

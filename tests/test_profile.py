@@ -4,16 +4,15 @@ import numpy as np
 import pytest
 
 from manifold_probe import InputError
-from manifold_probe.profile import (
+from manifold_probe.analysis import EstimatorSettings, profile_layers
+from manifold_probe.analysis.measures import measure_trajectory, subsample_indices
+from manifold_probe.analysis.table import (
     PROFILE_COLUMNS,
     REQUIRED_COLUMNS,
-    _combine,
     assemble_rows,
     column_order,
-    measure_trajectory,
-    profile_layers,
-    subsample_indices,
 )
+from manifold_probe.analysis.table import combine as _combine
 
 FAST = {  # no curvature, no topology: the neighbourhood and geodesic measures only
     "curvature": {"enabled": False},
@@ -148,12 +147,13 @@ def test_profile_input_errors():
 
 def test_per_layer_verdict_equals_topology_preserved():
     import manifold_probe as mp
-    from manifold_probe.profile import measure_topology, topology_seed
+    from manifold_probe.analysis.measures import measure_topology, topology_seed
 
     X = _circle(150, noise=0.02, seed=5)
     Y = np.c_[X[:, 0], np.zeros((150, 4))]  # folded onto a segment
-    est = {"topology": {"maxdim": 1, "max_points": 150, "confidence": 0.95,
-                        "n_landmarks": 60, "n_bootstrap": 5}}
+    est = EstimatorSettings.from_mapping({"topology": {"maxdim": 1, "max_points": 150,
+                                                       "confidence": 0.95, "n_landmarks": 60,
+                                                       "n_bootstrap": 5}})
     for seed in (0, 1):
         bx, by = measure_topology(X, est, seed), measure_topology(Y, est, seed)
         cmp = mp.topology_preserved(X, Y, maxdim=1, seed=seed, n_landmarks=60, n_bootstrap=5)

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from manifold_probe.profile import column_order, profile_layers
+from manifold_probe.analysis import profile_layers
+from manifold_probe.analysis.table import column_order
 from manifold_probe.report import COLUMN_HELP, FIGURES, write_report
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
@@ -67,7 +68,7 @@ def test_report_is_self_contained(run_dir):
 
 
 def test_column_help_covers_the_required_columns():
-    from manifold_probe.profile import PROFILE_COLUMNS
+    from manifold_probe.analysis import PROFILE_COLUMNS
 
     assert set(PROFILE_COLUMNS) <= set(COLUMN_HELP)
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import manifold_probe as mp
 from manifold_probe import InputError
-from manifold_probe._warp import (
+from manifold_probe.analysis.warping import (
     WarpSummary,
     continuity,
     knn_overlap,
@@ -197,7 +197,7 @@ def test_local_stretch_input_errors():
 
 
 def test_mp_warp_is_the_function_after_the_pipeline_is_imported():
-    import manifold_probe.profile  # noqa: F401 - imports the implementation module
+    import manifold_probe.analysis.warping  # noqa: F401 - imports the implementation module
 
     # a submodule named like the function would shadow it on the package
     assert callable(mp.warp) and mp.warp.__name__ == "warp"

@@ -63,7 +63,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 def compute(params: dict[str, Any]) -> dict[str, Any]:
     require("manifold_probe.cli", "main")
-    require("manifold_probe.profile", "run_experiment")
+    require("manifold_probe.experiment", "run_experiment")
     config = ROOT / params["config"]
     out = RESULTS / params["scale"] / "minilm_run"
     cmd = [sys.executable, "-c", CLI, "run", str(config), "--out", str(out)]

@@ -1,15 +1,19 @@
-"""Forward-hook capture of per-layer activations from any PyTorch model, with token pooling."""
+"""Forward-hook capture of per-layer activations from any PyTorch model, with token pooling.
+
+:class:`Activations` (the in-memory form) is defined beside its on-disk form in
+:mod:`manifold_probe.store` and re-exported here.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from manifold_probe._validation import InputError, check_int
+from manifold_probe.store import Activations, ActivationStore
 
 __all__ = [
     "Activations",
@@ -20,41 +24,6 @@ __all__ = [
 ]
 
 POOLINGS = ("all", "mean", "first", "last")
-
-
-@dataclass(frozen=True)
-class Activations:
-    """Per-layer activations of the same inputs.
-
-    Attributes
-    ----------
-    layers : tuple of str
-        Layer names in forward order, e.g. ``("embeddings", "layer_1", ..., "layer_6")``.
-    arrays : dict of str to ndarray of shape (N, d), float32
-        One array per layer; row ``i`` is the same input (token, or pooled sentence) in every
-        layer. Dask arrays when read lazily from a store.
-    sentence_ids : ndarray of int64, shape (N,), or None
-        For token-level rows (``pooling="all"`` or a list of positions): the input each row
-        comes from. ``None`` when there is one row per input (row ``i`` is input ``i``).
-    position_ids : ndarray of int64, shape (N,), or None
-        For token-level rows: the token position within its input (0 = first real token).
-    meta : dict
-        Model name, pooling, number of inputs, input hash, package version, ...
-    """
-
-    layers: tuple[str, ...]
-    arrays: dict[str, Any]
-    sentence_ids: np.ndarray | None = None
-    position_ids: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
-
-    def __getitem__(self, layer: str):
-        return self.arrays[layer]
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows (points) per layer."""
-        return int(self.arrays[self.layers[0]].shape[0]) if self.layers else 0
 
 
 def check_pooling(pooling: Any) -> str | tuple[int, ...]:
@@ -225,6 +194,18 @@ def _to_device(args, kwargs, device):
     return tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
 
 
+def _progress_callback(progress: bool | Callable[[int], None]) -> Callable[[int], None] | None:
+    """The per-batch callback: the caller's, a logger for ``True``, or none."""
+    if callable(progress):
+        return progress
+    if progress:
+        import logging
+
+        log = logging.getLogger("manifold_probe.capture")
+        return lambda done: log.info("captured %d inputs", done)
+    return None
+
+
 def _resolve_modules(model, module_names: Sequence[str]):
     named = dict(model.named_modules())
     missing = [n for n in module_names if n not in named]
@@ -249,7 +230,7 @@ def capture_modules(
     forward_kwargs: Mapping[str, Any] | None = None,
     meta: Mapping[str, Any] | None = None,
     input_hash: str | None = None,
-    progress: bool = False,
+    progress: bool | Callable[[int], None] = False,
     load: bool = True,
     chunk_rows: int = 4096,
     dtype: str = "float32",
@@ -282,6 +263,10 @@ def capture_modules(
         (after checking they hash the same), so an interrupted capture resumes.
     input_hash : str, optional
         A hash identifying all the inputs, recorded in the metadata (and checked on resume).
+    progress : callable or bool, default=False
+        ``progress(n)`` is called after each batch with the number of inputs done so far (the
+        command line draws its bars from it). ``True`` logs the same count at INFO level to
+        the ``manifold_probe.capture`` logger; drawing is left to the interfaces.
     load : bool, default=True
         With a store: return numpy arrays read back from it (``False``: dask arrays).
     chunk_rows, dtype :
@@ -329,8 +314,6 @@ def capture_modules(
     st = None
     skip = 0
     if store is not None:
-        from manifold_probe.store import ActivationStore
-
         st = store if isinstance(store, ActivationStore) else ActivationStore(store)
         skip = st.begin(layer_names, meta=meta, input_hash=input_hash, chunk_rows=chunk_rows, dtype=dtype)
         if st.is_complete:
@@ -352,13 +335,7 @@ def capture_modules(
     hasher = hashlib.sha256()
     done = 0  # inputs seen so far (including skipped ones)
     iterator: Iterator = iter(batches)
-    if progress:
-        try:
-            from rich.progress import track
-
-            iterator = iter(track(batches, description="capturing"))
-        except ImportError:  # pragma: no cover
-            pass
+    report = _progress_callback(progress)
     extra = dict(forward_kwargs or {})
     try:
         with torch.no_grad():
@@ -421,6 +398,8 @@ def capture_modules(
                         position_ids=pid,
                         prefix_hash=hasher.hexdigest(),
                     )
+                if report is not None:
+                    report(done)
                 else:
                     for name in layer_names:
                         out_rows[name].append(batch_arrays[name])

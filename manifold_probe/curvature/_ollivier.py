@@ -16,7 +16,8 @@ from manifold_probe._validation import (
     check_seed,
     to_numpy,
 )
-from manifold_probe.neighbors import Neighbors, resolve_neighbors
+from manifold_probe.dimension._mle import levina_bickel
+from manifold_probe.neighbors import Neighbors, resolve_neighbors, symmetric_graph
 
 __all__ = ["OllivierRicci", "ollivier_ricci"]
 
@@ -157,10 +158,8 @@ def _flat_torus_reference(
     edges = _orient(edges, nodes, n_points)
     support = idx[:, :s]
     if ground == "graph":
-        from manifold_probe.geodesic import _graph
-
         rows = np.unique(np.concatenate([edges[:, 0], support[edges[:, 0]].ravel()]))
-        G = _graph(nb.truncate(k), n_points)
+        G = symmetric_graph(nb.truncate(k), n_points)
         Dg = dijkstra(G, directed=False, indices=rows)
         where = np.full(n_points, -1)
         where[rows] = np.arange(len(rows))
@@ -383,9 +382,7 @@ def ollivier_ricci(
     ref_dim = None
     if calibrate:
         if dim is None:
-            from manifold_probe.geodesic import _levina_bickel
-
-            ref_dim = max(1, int(round(_levina_bickel(nb_all.distances))))
+            ref_dim = max(1, int(round(levina_bickel(nb_all.distances))))
         else:
             ref_dim = check_int(dim, name="dim", minimum=1)
         offset = _flat_torus_reference(n, ref_dim, k, s, alpha, ground, rng, n_ref)

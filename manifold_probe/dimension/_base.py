@@ -401,10 +401,14 @@ class ParamsMixin:
 
 
 def seed_int(seed: Any) -> int:
-    """An int seed from None/int/Generator (None -> 0, so results stay reproducible)."""
-    if seed is None:
-        return 0
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(2**31))
-    check_seed(seed)
-    return int(seed)
+    """An int seed from None/int/Generator, with numpy's meaning of ``None``: fresh randomness.
+
+    An int is returned as it is; a Generator (or ``None``, through
+    :func:`~manifold_probe._validation.check_seed`) draws one, so ``seed=None`` here means
+    what it means in every other entry point. The estimators' default ``seed=0`` keeps their
+    results reproducible.
+    """
+    rng = check_seed(seed)  # validates the seed
+    if isinstance(seed, (int, np.integer)):
+        return int(seed)
+    return int(rng.integers(2**31))

@@ -29,6 +29,7 @@ __all__ = [
     "continuity",
     "knn_overlap",
     "local_stretch",
+    "rounded_twonn_dimension",
     "trustworthiness",
     "warp",
 ]
@@ -304,10 +305,7 @@ def local_stretch(
         raise InputError("local_stretch needs the points X, not only their neighbour graph")
     n, D = A.shape
     if tangent_dim is None:
-        from manifold_probe.dimension import intrinsic_dimension
-
-        est = intrinsic_dimension(A, method="twonn", neighbors=nb)
-        tangent_dim = int(np.clip(round(float(est.dimension)), 1, min(D, nb.k)))
+        tangent_dim = rounded_twonn_dimension(A, nb, min(D, nb.k))
     tangent_dim = check_int(tangent_dim, name="tangent_dim", minimum=1, maximum=min(D, nb.k))
     if points is None:
         rng = check_seed(seed)
@@ -484,6 +482,14 @@ def warp(
     return WarpSummary(
         n_points=n, k=k, knn_overlap=overlap, trustworthiness=trust, continuity=cont, **fields
     )
+
+
+def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> int:
+    """TwoNN dimension of ``X`` from its graph, rounded into ``[1, upper]`` (for tangent fits)."""
+    from manifold_probe.dimension import intrinsic_dimension
+
+    d = intrinsic_dimension(X, method="twonn", neighbors=neighbors.truncate(2)).dimension
+    return int(np.clip(round(float(d)), 1, upper))
 
 
 def _curvature_median(result: Any) -> float:

@@ -1,0 +1,102 @@
+"""Atomic files: the one low-level helper that the store, the experiment runner and the report
+use to write results.
+
+Every write goes to a temporary file in the target's directory, is flushed to disk, and is
+then renamed over the target with :func:`os.replace`, so a reader (or an interrupted run) sees
+either the old file or the whole new one, never half of it.
+
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> atomic_write_json(folder / "a.json", {"x": np.float64(1.5), "y": (1, 2)})
+>>> read_json(folder / "a.json")
+{'x': 1.5, 'y': [1, 2]}
+>>> read_json(folder / "missing.json") is None
+True
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "atomic_save_npy",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "json_bytes",
+    "json_default",
+    "read_json",
+    "write_if_changed",
+]
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def json_default(obj: Any) -> Any:
+    """``json.dumps`` fallback: numpy scalars and arrays, tuples as lists."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, tuple):
+        return list(obj)
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def json_bytes(obj: Any, *, indent: int = 1) -> bytes:
+    """``obj`` as UTF-8 JSON with sorted keys (NaN written as ``NaN``, numpy types converted)."""
+    return json.dumps(obj, indent=indent, sort_keys=True, default=json_default).encode("utf-8")
+
+
+def atomic_write_json(path: str | Path, obj: Any, *, indent: int = 1) -> None:
+    """Atomically write ``obj`` as JSON (see :func:`json_bytes`)."""
+    atomic_write_bytes(path, json_bytes(obj, indent=indent))
+
+
+def atomic_save_npy(path: str | Path, array: np.ndarray) -> None:
+    """Atomically save one array in ``.npy`` format."""
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def read_json(path: str | Path) -> Any | None:
+    """The parsed file, or ``None`` when it is absent or not valid JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def write_if_changed(path: str | Path, data: bytes) -> None:
+    """Atomic write that leaves the file (and its time stamp) alone when nothing changed."""
+    path = Path(path)
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    atomic_write_bytes(path, data)

@@ -1,0 +1,226 @@
+"""The per-layer measures of the layer profile: arrays and settings in, a dict of columns out.
+
+Each function measures one layer (or one pair of layers whose row ``i`` is the same input) and
+returns a flat dict whose keys are columns of the profile table
+(:data:`manifold_probe.analysis.table.PROFILE_COLUMNS`). A measure that cannot run on a layer
+(e.g. a layer where most rows coincide) gives NaN and a ``*_note`` column instead of raising,
+so one degenerate layer never stops a profile.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import InputError
+from manifold_probe.analysis.settings import EstimatorSettings
+from manifold_probe.analysis.warping import rounded_twonn_dimension, warp
+from manifold_probe.neighbors import Neighbors
+
+__all__ = [
+    "measure_curvature",
+    "measure_dimension",
+    "measure_pair",
+    "measure_topology",
+    "measure_topology_pair",
+    "measure_trajectory",
+    "short_message",
+    "subsample_indices",
+    "topology_seed",
+]
+
+
+def subsample_indices(n: int, m: int | None, seed: int) -> np.ndarray:
+    """``m`` sorted row indices of ``range(n)`` drawn with ``seed`` (all rows when m >= n).
+
+    The same seed gives the same rows in every layer, so subsamples stay paired.
+
+    >>> subsample_indices(5, None, 0).tolist()
+    [0, 1, 2, 3, 4]
+    >>> len(subsample_indices(100, 10, 3)), (subsample_indices(100, 10, 3) == subsample_indices(100, 10, 3)).all()
+    (10, np.True_)
+    """
+    if m is None or m >= n:
+        return np.arange(n, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=m, replace=False)).astype(np.int64)
+
+
+def short_message(exc: Exception) -> str:
+    """The first clause of an error message, for a ``*_note`` column."""
+    return str(exc).split(";")[0][:160]
+
+
+def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> dict:
+    """TwoNN (with interval), MLE and the GRIDE scale curve of one layer, from its kNN graph."""
+    from manifold_probe.dimension import intrinsic_dimension
+
+    def estimate(method, k_graph, **options):
+        try:
+            return intrinsic_dimension(X, method=method, neighbors=nb.truncate(k_graph), **options)
+        except InputError:
+            # duplicates: let the estimator collapse them and build its own graph
+            return intrinsic_dimension(X, method=method, **options)
+
+    out: dict[str, Any] = {}
+    notes = []
+    if est.twonn.enabled:
+        out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
+        try:
+            r = estimate("twonn", est.twonn.k)
+            out["id_twonn"] = float(r.dimension)
+            if r.interval is not None:
+                out["id_twonn_lo"], out["id_twonn_hi"] = map(float, r.interval)
+        except InputError as exc:
+            notes.append(f"twonn: {short_message(exc)}")
+    if est.mle.enabled:
+        k = est.mle.k
+        out["id_mle"] = np.nan
+        try:
+            out["id_mle"] = float(estimate("mle", k, k=k).dimension)
+        except InputError as exc:
+            notes.append(f"mle: {short_message(exc)}")
+    if est.gride.enabled and est.gride.scales:
+        scales = [int(n1) for n1 in est.gride.scales]
+        range_max = 2 * max(scales)
+        curve = {}
+        try:
+            r = estimate("gride", range_max, range_max=range_max)
+            curve = dict(zip(np.asarray(r.scale).astype(int).tolist(),
+                             np.asarray(r.curve, dtype=np.float64).tolist(), strict=True))
+        except InputError as exc:
+            notes.append(f"gride: {short_message(exc)}")
+        for n1 in scales:
+            out[f"id_gride_{n1}"] = float(curve.get(n1, np.nan))
+    if notes:
+        out["dimension_note"] = "; ".join(notes)
+    return out
+
+
+def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed: int) -> dict:
+    """Median and quartiles of the scalar curvature, at up to ``max_points`` points."""
+    from threadpoolctl import threadpool_limits
+
+    from manifold_probe.curvature import scalar_curvature
+
+    cfg = est.curvature
+    idx = subsample_indices(X.shape[0], cfg.max_points, seed)
+    nan = {"curvature_median": np.nan, "curvature_q25": np.nan, "curvature_q75": np.nan}
+    # default: the layer's TwoNN dimension (from the shared graph); local PCA's eigengap sees
+    # the noise directions of real activations and asks for infeasibly large fits
+    dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)
+    try:
+        # on a subsample the estimate sees a sparser sample of the same manifold; one BLAS
+        # thread: its many small products run up to 10x slower with 2 threads on a busy machine
+        with threadpool_limits(limits=1):
+            result = scalar_curvature(X[idx] if len(idx) < X.shape[0] else X, dim=dim,
+                                      method=cfg.method)
+    except InputError as exc:
+        # typically: the layer's dimension is too high for a quadratic fit on this many points
+        return {**nan, "curvature_note": short_message(exc)}
+    values = np.asarray(getattr(result, "curvature", result), dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return nan
+    q25, q50, q75 = np.percentile(values, [25, 50, 75])
+    return {"curvature_median": float(q50), "curvature_q25": float(q25),
+            "curvature_q75": float(q75), "curvature_dim": int(dim)}
+
+
+def topology_seed(seed: int) -> int:
+    """The seed :func:`manifold_probe.topology_preserved` hands to both of its analyses.
+
+    ``topology_preserved(X, Y, seed=s)`` analyses X and Y with one shared seed drawn from
+    ``s``; analysing every layer alone with that same seed gives the same Betti numbers, so
+    the verdict "preserved" of consecutive layers follows from the per-layer results without
+    analysing each layer twice.
+    """
+    return int(np.random.default_rng(seed).integers(2**63))
+
+
+def measure_topology(X: np.ndarray, est: EstimatorSettings, seed: int) -> dict:
+    """Significant Betti numbers of a paired subsample of ``max_points`` rows."""
+    from manifold_probe.topology import betti_numbers
+
+    cfg = est.topology
+    idx = subsample_indices(X.shape[0], cfg.max_points, seed)
+    try:
+        betti = betti_numbers(X[idx], maxdim=cfg.maxdim, confidence=cfg.confidence,
+                              seed=topology_seed(seed), n_landmarks=cfg.n_landmarks,
+                              n_bootstrap=cfg.n_bootstrap)
+    except InputError as exc:
+        return {"topology_note": short_message(exc)}
+    return {f"betti_{d}": int(b) for d, b in enumerate(betti)}
+
+
+def compare_topology(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int):
+    """:func:`manifold_probe.topology_preserved` of X and Y on the same paired subsample."""
+    from manifold_probe.topology import topology_preserved
+
+    cfg = est.topology
+    idx = subsample_indices(X.shape[0], cfg.max_points, seed)
+    return topology_preserved(X[idx], Y[idx], maxdim=cfg.maxdim, seed=seed,
+                              confidence=cfg.confidence, n_landmarks=cfg.n_landmarks,
+                              n_bootstrap=cfg.n_bootstrap)
+
+
+def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int,
+                          suffix: str = "prev") -> dict:
+    """``topology_preserved`` from X to Y on the same paired subsample."""
+    cmp = compare_topology(X, Y, est, seed)
+    dist = [float(d) for d in cmp.distances]
+    return {
+        f"topology_preserved_{suffix}": bool(cmp.preserved),
+        f"diagram_distance_{suffix}": float(max(dist)) if dist else float("nan"),
+        f"betti_x_{suffix}": list(map(int, cmp.betti_x)),
+        f"betti_y_{suffix}": list(map(int, cmp.betti_y)),
+    }
+
+
+def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | None,
+              est: EstimatorSettings, seed: int, *, dimension: bool):
+    """:func:`~manifold_probe.warp` of X -> Y with the profile's settings and shared graphs."""
+    k = est.knn.k
+    return warp(
+        X, Y, k=k, neighbors_x=nbx.truncate(k),
+        neighbors_y=nby.truncate(k) if nby is not None else None,
+        geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
+        geodesic_method=est.geodesic.method, dimension=dimension, curvature=False, seed=seed,
+    )
+
+
+def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
+                 est: EstimatorSettings, seed: int, suffix: str = "prev") -> dict:
+    """Warp from X to Y: geodesic distortion and neighbourhood preservation."""
+    s = warp_with(X, Y, nbx, nby, est, seed, dimension=False)
+    return {
+        f"geodesic_distortion_{suffix}": s.geodesic_distortion,
+        f"geodesic_log_ratio_{suffix}": s.geodesic_log_ratio_median,
+        f"knn_overlap_{suffix}": s.knn_overlap,
+        f"trustworthiness_{suffix}": s.trustworthiness,
+        f"continuity_{suffix}": s.continuity,
+    }
+
+
+def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None) -> dict:
+    """Median over inputs of the trajectory curvature of each input's token sequence.
+
+    Rows of X are tokens in order; ``sentence_ids`` says which input each row belongs to.
+    Inputs with fewer than 3 tokens have no turning angle and are left out.
+    """
+    if sentence_ids is None:
+        return {"trajectory_curvature": float("nan")}
+    from manifold_probe.curvature import trajectory_curvature
+
+    sid = np.asarray(sentence_ids)
+    angles = []
+    by_length: dict[int, list[np.ndarray]] = {}
+    for s in np.unique(sid):
+        rows = X[sid == s]
+        if rows.shape[0] >= 3:
+            by_length.setdefault(rows.shape[0], []).append(rows)
+    for group in by_length.values():
+        values = np.asarray(trajectory_curvature(np.stack(group)), dtype=np.float64).ravel()
+        angles.extend(values[np.isfinite(values)].tolist())
+    return {"trajectory_curvature": float(np.median(angles)) if angles else float("nan")}

@@ -1,0 +1,157 @@
+"""The task table of the layer profile: which measures run, on which layers, with which seeds.
+
+A profile is a set of independent tasks (layer × measure × seed). :func:`schedule` lists them
+once; :data:`TASKS` maps each task's ``kind`` to the function that computes it from a
+:class:`LayerSource` (whatever hands out the layers' point clouds and kNN graphs: arrays in
+memory for :func:`~manifold_probe.analysis.profile_layers`, files in a run directory for the
+experiment runner, in process or on Dask workers). Both paths run the same table.
+
+>>> est = EstimatorSettings.from_mapping({"curvature": {"enabled": False},
+...                                       "topology": {"enabled": False}})
+>>> [(t.kind, t.layer, t.other) for t in schedule(3, est, seeds=[0])]  # doctest: +NORMALIZE_WHITESPACE
+[('dimension', 0, None), ('dimension', 1, None), ('pair_prev', 1, 0),
+ ('dimension', 2, None), ('pair_prev', 2, 1), ('pair_input', 2, 0)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from manifold_probe.analysis.measures import (
+    measure_curvature,
+    measure_dimension,
+    measure_pair,
+    measure_topology,
+    measure_topology_pair,
+    measure_trajectory,
+)
+from manifold_probe.analysis.perturbation import measure_perturbation
+from manifold_probe.analysis.settings import EstimatorSettings
+from manifold_probe.neighbors import Neighbors
+
+__all__ = [
+    "TASKS",
+    "TASK_SETTINGS",
+    "LayerSource",
+    "Task",
+    "perturbation_schedule",
+    "run_task",
+    "schedule",
+]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: ``kind`` at ``layer`` (against layer ``other``) with ``seed``."""
+
+    kind: str
+    layer: int
+    seed: int = 0
+    other: int | None = None
+
+
+class LayerSource(Protocol):
+    """Hands out the layers of one set of activations (row ``i`` the same input in each)."""
+
+    def cloud(self, i: int) -> np.ndarray: ...
+
+    def graph(self, i: int) -> Neighbors: ...
+
+    def sentence_ids(self) -> np.ndarray | None: ...
+
+    def perturbed_cloud(self, i: int) -> np.ndarray: ...
+
+
+def _dimension(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_dimension(src.cloud(t.layer), src.graph(t.layer), est)
+
+
+def _trajectory(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_trajectory(src.cloud(t.layer), src.sentence_ids())
+
+
+def _curvature(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_curvature(src.cloud(t.layer), src.graph(t.layer), est, t.seed)
+
+
+def _topology(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_topology(src.cloud(t.layer), est, t.seed)
+
+
+def _pair(suffix: str) -> Callable[[LayerSource, Task, EstimatorSettings], dict]:
+    def pair(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+        return measure_pair(src.cloud(t.other), src.cloud(t.layer), src.graph(t.other),
+                            src.graph(t.layer), est, t.seed, suffix)
+
+    return pair
+
+
+def _topology_prev(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_topology_pair(src.cloud(t.other), src.cloud(t.layer), est, t.seed)
+
+
+def _perturb(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_perturbation(src.cloud(t.layer), src.graph(t.layer),
+                                src.perturbed_cloud(t.layer), est, t.seed)
+
+
+#: kind -> the function computing it (``fn(source, task, settings) -> dict of columns``).
+TASKS: dict[str, Callable[[LayerSource, Task, EstimatorSettings], dict]] = {
+    "dimension": _dimension,
+    "trajectory": _trajectory,
+    "curvature": _curvature,
+    "topology": _topology,
+    "pair_prev": _pair("prev"),
+    "topology_prev": _topology_prev,
+    "pair_input": _pair("input"),
+    "perturb": _perturb,
+}
+
+#: kind -> the settings sections its result depends on (what a cached result is keyed by).
+TASK_SETTINGS: dict[str, tuple[str, ...]] = {
+    "dimension": ("knn", "twonn", "mle", "gride"),
+    "trajectory": ("trajectory",),
+    "curvature": ("curvature",),
+    "topology": ("topology",),
+    "pair_prev": ("knn", "geodesic"),
+    "topology_prev": ("topology",),
+    "pair_input": ("knn", "geodesic"),
+    "perturb": ("knn", "geodesic", "topology"),
+}
+
+
+def schedule(n_layers: int, est: EstimatorSettings, seeds: Sequence[int], *,
+             has_sentence_ids: bool = False) -> list[Task]:
+    """Every task of a profile of ``n_layers`` layers, in a fixed order."""
+    tasks = []
+    for i in range(n_layers):
+        if est.dimension_enabled:
+            tasks.append(Task("dimension", i))
+        if est.trajectory.enabled and has_sentence_ids:
+            tasks.append(Task("trajectory", i))
+        for seed in seeds:
+            if est.curvature.enabled:
+                tasks.append(Task("curvature", i, seed))
+            if est.topology.enabled:
+                tasks.append(Task("topology", i, seed))
+            if i >= 1:
+                tasks.append(Task("pair_prev", i, seed, i - 1))
+                if est.topology.enabled and est.topology.diagram_distances:
+                    tasks.append(Task("topology_prev", i, seed, i - 1))
+            if i >= 2:
+                tasks.append(Task("pair_input", i, seed, 0))
+    return tasks
+
+
+def perturbation_schedule(changed_layers: Sequence[int], seeds: Sequence[int]) -> list[Task]:
+    """The ``perturb`` tasks of one perturbation: every changed layer × seed."""
+    return [Task("perturb", i, seed) for i in changed_layers for seed in seeds]
+
+
+def run_task(source: LayerSource, task: Task, est: EstimatorSettings) -> dict:
+    """The columns of one task (looked up in :data:`TASKS`)."""
+    return TASKS[task.kind](source, task, est)

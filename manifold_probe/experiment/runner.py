@@ -1,0 +1,278 @@
+"""The experiment runner: config → capture → tasks → files, with resume and cache keys.
+
+:func:`run_experiment` (what ``manifold-probe run`` calls) captures the activations (once per
+capture hash), captures each perturbed model, computes each layer's kNN graph once, then runs
+the tasks of :func:`manifold_probe.analysis.tasks.schedule` through an executor — each task's
+result written atomically to ``DIR/tasks/`` so that a rerun skips it — and writes the tables
+and the report.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._io import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    json_bytes,
+    read_json,
+    write_if_changed,
+)
+from manifold_probe._validation import InputError
+from manifold_probe.analysis.measures import subsample_indices
+from manifold_probe.analysis.tasks import (
+    TASK_SETTINGS,
+    Task,
+    perturbation_schedule,
+    schedule,
+)
+from manifold_probe.analysis.tasks import run_task as run_analysis_task
+from manifold_probe.config import config_hash
+from manifold_probe.experiment.layout import (
+    DiskSource,
+    activations_complete,
+    changed_layers,
+    layer_file,
+    load_layer,
+    task_done,
+    task_path,
+)
+from manifold_probe.experiment.tables import write_tables
+from manifold_probe.neighbors import knn
+
+__all__ = [
+    "ProgressSink",
+    "capture_hash",
+    "capture_to_folder",
+    "experiment_inputs",
+    "load_handle",
+    "plan_tasks",
+    "run_experiment",
+    "run_task",
+]
+
+
+class ProgressSink:
+    """Receives progress; the CLI's rich bars implement it. The default does nothing."""
+
+    def begin(self, stage: str, total: int) -> None:
+        pass
+
+    def advance(self, stage: str, n: int = 1) -> None:
+        pass
+
+    def end(self, stage: str) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+# --------------------------------------------------------------------------- capture
+def capture_hash(config) -> str:
+    """The cache key of a config's activations: model, data, capture settings, first seed."""
+    return config_hash({"model": config.model.model_dump(mode="json"),
+                        "data": config.data.model_dump(mode="json"),
+                        "capture": config.capture.model_dump(mode="json"),
+                        "seed": config.seeds[0]})
+
+
+def load_handle(config):
+    """The model handle a config names."""
+    from manifold_probe.capture import load_model
+
+    return load_model(config.model.spec)
+
+
+def experiment_inputs(config, handle) -> Any:
+    """The inputs of an experiment: corpus sentences, or the inputs the model handle offers."""
+    if config.data.source == "corpus":
+        from manifold_probe.datasets import load_corpus
+
+        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0])
+        return list(corpus.sentences)
+    for attr in ("default_inputs", "inputs"):
+        value = getattr(handle, attr, None)
+        if callable(value):
+            value = value()
+        if value is not None:
+            if config.data.n is not None and len(value) > config.data.n:
+                idx = subsample_indices(len(value), config.data.n, config.seeds[0])
+                value = value[idx] if hasattr(value, "shape") else [value[i] for i in idx]
+            return value
+    raise InputError(
+        f"config error at data.source: model {config.model.spec!r} offers no inputs of its own; "
+        'use source = "corpus"'
+    )
+
+
+def capture_to_folder(config, handle, folder, inputs) -> dict:
+    """Capture every layer of ``inputs`` and save them to ``folder`` (meta.json written last)."""
+    pooling = "all" if config.capture.pooling == "tokens" else config.capture.pooling
+    acts = handle.capture(inputs, pooling=pooling, layers=config.capture.layers,
+                          batch_size=config.capture.batch_size, device=config.model.device)
+    folder = Path(folder)
+    for i, name in enumerate(acts.layers):
+        atomic_save_npy(layer_file(folder, i), np.asarray(acts.arrays[name], dtype=np.float32))
+    has_sid = acts.sentence_ids is not None
+    if has_sid:
+        atomic_save_npy(folder / "sentence_ids.npy", np.asarray(acts.sentence_ids, dtype=np.int64))
+    first = np.asarray(acts.arrays[acts.layers[0]])
+    meta = {"layers": list(acts.layers), "n_points": int(first.shape[0]),
+            "dims": [int(np.asarray(acts.arrays[n]).shape[1]) for n in acts.layers],
+            "has_sentence_ids": has_sid, "model": config.model.spec}
+    atomic_write_json(folder / "meta.json", meta)
+    return meta
+
+
+# --------------------------------------------------------------------------- tasks
+def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tuple[list, list]:
+    """The knn tasks (stage 1) and measure tasks (stage 2) of a run, as picklable dicts.
+
+    The measure tasks are :func:`~manifold_probe.analysis.tasks.schedule`'s, each keyed by the
+    capture, the graph size and the settings sections its result depends on.
+    """
+    est = config.estimators.to_settings()
+    est_dict = est.as_dict()
+    k_graph = est.graph_k_needed()
+    n_layers = len(meta["layers"])
+    chash = Path(acts).name
+    graphs = str(Path(out) / "graphs" / f"{chash}-k{k_graph}")
+    common = {"dir": str(out), "activations": str(acts), "graphs": graphs, "estimators": est,
+              "has_sentence_ids": bool(meta.get("has_sentence_ids"))}
+    stage1 = [{**common, "kind": "knn", "layer": i, "k": k_graph, "id": f"knn-L{i:02d}"}
+              for i in range(n_layers)]
+
+    def spec(t: Task, **extra) -> dict:
+        key = config_hash({"c": chash, "kg": k_graph,
+                           **{p: est_dict[p] for p in TASK_SETTINGS[t.kind]}, **extra})
+        tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "") \
+            + f"-s{t.seed}" + (f"-{extra['label']}" if "label" in extra else "") + f"-{key}"
+        return {**common, "kind": t.kind, "layer": t.layer, "other": t.other, "seed": t.seed,
+                "id": tid, **extra}
+
+    stage2 = [spec(t) for t in schedule(n_layers, est, config.seeds,
+                                        has_sentence_ids=bool(meta.get("has_sentence_ids")))]
+    for label, (folder, changed) in pert_folders.items():
+        stage2 += [spec(t, label=label, perturbed=str(folder))
+                   for t in perturbation_schedule(changed, config.seeds)]
+    return stage1, stage2
+
+
+def run_task(spec: Mapping[str, Any]) -> dict:
+    """Run one task and write its result atomically; returns the values.
+
+    A top-level function of picklable arguments, so dask workers can run it. ``knn`` tasks
+    save a layer's graph; every other kind is looked up in
+    :data:`manifold_probe.analysis.tasks.TASKS`.
+    """
+    start = time.perf_counter()
+    kind, i = spec["kind"], spec["layer"]
+    if kind == "knn":
+        nb = knn(load_layer(spec["activations"], i), spec["k"])
+        buf = io.BytesIO()
+        np.savez(buf, distances=nb.distances, indices=nb.indices)
+        atomic_write_bytes(layer_file(spec["graphs"], i, "npz"), buf.getvalue())
+        return {"k": nb.k}
+    task = Task(kind, i, spec.get("seed", 0), spec.get("other"))
+    values = run_analysis_task(DiskSource(spec), task, spec["estimators"])
+    atomic_write_json(task_path(spec), {"id": spec["id"], "kind": kind, "layer": i,
+                                        "seed": task.seed, "values": values,
+                                        "seconds": time.perf_counter() - start})
+    return values
+
+
+# --------------------------------------------------------------------------- the experiment
+def _capture_perturbed(config, out, acts, chash, n_layers, progress, state) -> dict:
+    """Capture each perturbed model (skipped when saved); label -> (folder, changed layers)."""
+    from manifold_probe.capture.perturb import perturbed
+
+    folders: dict[str, tuple[Path, list[int]]] = {}
+    progress.begin("perturbed capture", len(config.perturbations))
+    for p in config.perturbations:
+        folder = out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}"
+        if not activations_complete(folder):
+            handle, inputs = state()
+            with perturbed(handle, p, seed=config.seeds[0]):
+                capture_to_folder(config, handle, folder, inputs)
+        folders[p.label] = (folder, changed_layers(acts, folder, n_layers))
+        progress.advance("perturbed capture")
+    progress.end("perturbed capture")
+    return folders
+
+
+def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | None = None,
+                   make_report: bool = True) -> dict:
+    """Run a whole experiment into a directory; finished work is reused (resume).
+
+    Steps: capture the activations (skipped when saved), capture each perturbed model,
+    compute each layer's kNN graph once, run every (layer × measure × seed) task through the
+    executor (each writes its own result atomically; finished tasks are skipped), then write
+    ``profile.csv``/``profile.json``, ``perturbations.csv``, the figures and ``report.html``.
+
+    Returns
+    -------
+    dict with the output paths and the numbers of tasks run and skipped.
+    """
+    from manifold_probe.executor import InProcessExecutor
+
+    progress = progress or ProgressSink()
+    executor = executor or InProcessExecutor()
+    out = Path(out if out is not None else config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_if_changed(out / "config.json", json_bytes(config.model_dump(mode="json")))
+    chash = capture_hash(config)
+    acts = out / "activations" / chash
+    loaded: dict[str, Any] = {}
+
+    def state():
+        """The model handle and inputs, loaded once and only when a capture needs them."""
+        if not loaded:
+            loaded["handle"] = load_handle(config)
+            loaded["inputs"] = experiment_inputs(config, loaded["handle"])
+        return loaded["handle"], loaded["inputs"]
+
+    if not activations_complete(acts):
+        progress.message(f"capturing activations of {config.model.spec}")
+        handle, inputs = state()
+        progress.begin("capture", 1)
+        capture_to_folder(config, handle, acts, inputs)
+        progress.advance("capture")
+        progress.end("capture")
+    meta = read_json(acts / "meta.json")
+    pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
+                                       state) if config.perturbations else {})
+    stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders)
+    counts = {"run": 0, "skipped": 0}
+    for stage, specs in (("kNN graphs", stage1), ("measures", stage2)):
+        todo = [s for s in specs if not task_done(s)]
+        counts["skipped"] += len(specs) - len(todo)
+        progress.begin(stage, len(specs))
+        progress.advance(stage, len(specs) - len(todo))
+        for _spec, _ in executor.map_unordered(run_task, todo):
+            counts["run"] += 1
+            progress.advance(stage)
+        progress.end(stage)
+    paths = write_tables(out, meta, stage2)
+    if make_report and not _report_fresh(out):
+        from manifold_probe.report import write_report
+
+        paths.update(write_report(out))
+    return {**paths, **counts, "out": str(out)}
+
+
+def _report_fresh(out: Path) -> bool:
+    """Whether report.html is newer than every table it shows (then it is not redrawn)."""
+    report = out / "report.html"
+    if not report.exists():
+        return False
+    tables = [out / "profile.json", out / "perturbations.csv", out / "config.json"]
+    newest = max(t.stat().st_mtime_ns for t in tables if t.exists())
+    return report.stat().st_mtime_ns >= newest
