@@ -188,6 +188,15 @@ def test_generic_module_capture_and_entry_point_spec():
     np.testing.assert_allclose(acts.arrays["layer_1"], block_out[:, -1].numpy(), atol=1e-6)
 
 
+def test_progress_callback_counts_inputs():
+    # capture reports progress through a callback; drawing bars is the CLI's job
+    handle = load_model("manifold_probe.capture.toy:ModAddTransformer")
+    tokens = torch.tensor([[1, 2, 59], [3, 4, 59], [5, 6, 59]])
+    done = []
+    handle.capture(tokens, pooling="last", batch_size=2, progress=done.append)
+    assert done == [2, 3]
+
+
 def test_capture_is_gradient_free_and_restores_training_mode(tiny_bert):
     model, tok, _ = tiny_bert
     model.train()

@@ -398,14 +398,14 @@ def capture_modules(
                         position_ids=pid,
                         prefix_hash=hasher.hexdigest(),
                     )
-                if report is not None:
-                    report(done)
                 else:
                     for name in layer_names:
                         out_rows[name].append(batch_arrays[name])
                     if sid is not None:
                         out_sid.append(sid)
                         out_pid.append(pid)
+                if report is not None:
+                    report(done)
     finally:
         for h in handles:
             h.remove()
