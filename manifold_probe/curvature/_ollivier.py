@@ -186,6 +186,74 @@ def _orient(edges: np.ndarray, nodes: np.ndarray | None, n: int) -> np.ndarray:
     return out
 
 
+def _select_nodes(nodes: Any, n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """The nodes whose edges are measured: all (None), a random count, or given indices."""
+    if nodes is None:
+        return None
+    if isinstance(nodes, (int, np.integer, bool, np.bool_, float)):
+        count = check_int(nodes, name="nodes", minimum=1)
+        return np.sort(rng.choice(n, size=min(count, n), replace=False))
+    v = to_numpy(nodes)
+    if v.ndim != 1 or v.dtype.kind not in "iu" or len(v) == 0:
+        raise InputError(
+            "nodes must be a count (int) or a non-empty 1-D array of point indices; got "
+            f"{v.dtype} array of shape {v.shape}"
+        )
+    if v.min() < 0 or v.max() >= n:
+        raise InputError(
+            f"nodes must be indices in [0, {n}); got values from {int(v.min())} to "
+            f"{int(v.max())}"
+        )
+    return np.unique(v.astype(np.int64))
+
+
+def _ground_cost(ground: str, A: np.ndarray | None, nb: Neighbors, oriented: np.ndarray,
+                 support: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``cost(U, V)``: the ground distances between point sets U and V (rows x columns)."""
+    if ground == "euclidean":
+        P = A if nb.metric == "euclidean" else A / np.linalg.norm(A, axis=1, keepdims=True)
+
+        def cost(U, V):
+            diff = P[U][:, None, :] - P[V][None, :, :]
+            return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+
+        return cost
+    import warnings
+
+    from manifold_probe.geodesic import geodesic_distances
+
+    rows = np.unique(np.concatenate([oriented[:, 0], support[oriented[:, 0]].ravel()]))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "the kNN graph", UserWarning)
+        Dg = geodesic_distances(
+            A, nb.k, sources=rows, neighbors=nb,
+            method="shortcut" if ground == "geodesic" else "graph",
+        )
+    where = np.full(nb.n_points, -1)
+    where[rows] = np.arange(len(rows))
+
+    def cost(U, V):
+        return Dg[where[U]][:, V]
+
+    return cost
+
+
+def _node_average(edges: np.ndarray, kappa: np.ndarray, length: np.ndarray, n: int) -> np.ndarray:
+    """Per node, the length-weighted mean curvature of its edges (NaN for a node without any).
+
+    Length weights: the sampling error of W1 is absolute, so kappa = 1 - W1/d is noisiest on
+    the shortest edges; the weighted mean is 1 - sum(W1)/sum(d), the ratio of the sums.
+    """
+    total = np.zeros(n)
+    count = np.zeros(n)
+    np.add.at(total, edges[:, 0], kappa * length)
+    np.add.at(total, edges[:, 1], kappa * length)
+    np.add.at(count, edges[:, 0], length)
+    np.add.at(count, edges[:, 1], length)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
 def ollivier_ricci(
     X: Any = None,
     k: int = 10,
@@ -325,52 +393,11 @@ def ollivier_ricci(
     nb = nb_all.truncate(k)
     support = nb_all.indices[:, :s]
 
-    sel = None
-    if nodes is not None:
-        if isinstance(nodes, (int, np.integer, bool, np.bool_, float)):
-            count = check_int(nodes, name="nodes", minimum=1)
-            sel = np.sort(rng.choice(n, size=min(count, n), replace=False))
-        else:
-            v = to_numpy(nodes)
-            if v.ndim != 1 or v.dtype.kind not in "iu" or len(v) == 0:
-                raise InputError(
-                    "nodes must be a count (int) or a non-empty 1-D array of point indices; got "
-                    f"{v.dtype} array of shape {v.shape}"
-                )
-            if v.min() < 0 or v.max() >= n:
-                raise InputError(
-                    f"nodes must be indices in [0, {n}); got values from {int(v.min())} to "
-                    f"{int(v.max())}"
-                )
-            sel = np.unique(v.astype(np.int64))
-
+    sel = _select_nodes(nodes, n, rng)
     edges = _edges(nb, sel)
     oriented = _orient(edges, sel, n)
 
-    if ground == "euclidean":
-        P = A if nb.metric == "euclidean" else A / np.linalg.norm(A, axis=1, keepdims=True)
-
-        def cost(U, V):
-            diff = P[U][:, None, :] - P[V][None, :, :]
-            return np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
-
-    else:
-        from manifold_probe.geodesic import geodesic_distances
-
-        rows = np.unique(np.concatenate([oriented[:, 0], support[oriented[:, 0]].ravel()]))
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "the kNN graph", UserWarning)
-            Dg = geodesic_distances(
-                A, k, sources=rows, neighbors=nb, method="shortcut" if ground == "geodesic" else "graph"
-            )
-        where = np.full(n, -1)
-        where[rows] = np.arange(len(rows))
-
-        def cost(U, V):
-            return Dg[where[U]][:, V]
-
+    cost = _ground_cost(ground, A, nb, oriented, support)
     raw, length = _kappa(oriented, support, alpha, cost)
     if not np.isfinite(raw).all():
         raise InputError(
@@ -388,16 +415,7 @@ def ollivier_ricci(
         offset = _flat_torus_reference(n, ref_dim, k, s, alpha, ground, rng, n_ref)
     kappa = raw - offset
 
-    # Length weights: the sampling error of W1 is absolute, so kappa = 1 - W1/d is noisiest on
-    # the shortest edges; the weighted mean is 1 - sum(W1)/sum(d), the ratio of the sums.
-    total = np.zeros(n)
-    count = np.zeros(n)
-    np.add.at(total, edges[:, 0], kappa * length)
-    np.add.at(total, edges[:, 1], kappa * length)
-    np.add.at(count, edges[:, 0], length)
-    np.add.at(count, edges[:, 1], length)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        node = np.where(count > 0, total / count, np.nan)
+    node = _node_average(edges, kappa, length, n)
     return OllivierRicci(
         edges=edges,
         edge_curvature=kappa,
