@@ -43,7 +43,7 @@ _EXPORTS: dict[str, str] = {
     "WarpSummary": "manifold_probe.analysis",
     "profile_layers": "manifold_probe.analysis",
 }
-_SUBMODULES = ("datasets", "capture", "store")
+_SUBMODULES = ("analysis", "datasets", "capture", "store")
 
 __all__ = ["InputError", "__version__", *_EXPORTS, *_SUBMODULES]
 

@@ -138,6 +138,26 @@ def _shortcut(
     return total
 
 
+def _source_rows(sources: Any, n: int) -> np.ndarray:
+    """The source rows as int64 indices in ``[0, n)`` (all rows for ``None``)."""
+    if sources is None:
+        return np.arange(n)
+    s = to_numpy(sources)
+    if s.ndim == 0:
+        s = s.reshape(1)
+    if s.ndim != 1 or s.dtype.kind not in "iu" or len(s) == 0:
+        raise InputError(
+            f"sources must be an integer index or a non-empty 1-D array of integer indices; "
+            f"got {s.dtype} array of shape {s.shape}"
+        )
+    if s.min() < -n or s.max() >= n:
+        raise InputError(
+            f"sources must be row indices in [0, {n}) (negative counts from the end); "
+            f"got values from {int(s.min())} to {int(s.max())}"
+        )
+    return np.asarray(s, dtype=np.int64) % n
+
+
 def geodesic_distances(
     X: Any = None,
     k: int = 10,
@@ -262,24 +282,7 @@ def geodesic_distances(
     if A is not None and nb.metric == "cosine":
         A = A / np.linalg.norm(A, axis=1, keepdims=True)
 
-    if sources is None:
-        src = np.arange(n)
-    else:
-        s = to_numpy(sources)
-        if s.ndim == 0:
-            s = s.reshape(1)
-        if s.ndim != 1 or s.dtype.kind not in "iu" or len(s) == 0:
-            raise InputError(
-                f"sources must be an integer index or a non-empty 1-D array of integer indices; "
-                f"got {s.dtype} array of shape {s.shape}"
-            )
-        if s.min() < -n or s.max() >= n:
-            raise InputError(
-                f"sources must be row indices in [0, {n}) (negative counts from the end); "
-                f"got values from {int(s.min())} to {int(s.max())}"
-            )
-        src = np.asarray(s, dtype=np.int64) % n
-
+    src = _source_rows(sources, n)
     G = symmetric_graph(nb, n)
     n_comp, labels = connected_components(G, directed=False)
     if n_comp > 1:
