@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from manifold_probe._validation import (
     InputError,
+    check_distinct,
     check_float,
     check_int,
     check_option,
     check_points,
     check_seed,
+    normalize_scale,
+    rescale,
 )
 from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
@@ -187,9 +190,37 @@ def _quadratic(
     )
 
 
-def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
-    from manifold_probe.curvature._ball_volume import ball_volume_curvature
+def _scaled_graph(nb: Neighbors | None, e: int) -> Neighbors | None:
+    """A Euclidean graph's distances in the units of the points rescaled by ``2**-e``."""
+    if nb is None or e == 0 or nb.metric != "euclidean":
+        return nb
+    return Neighbors(np.ldexp(nb.distances, -e), nb.indices, nb.metric)
 
+
+def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
+    from manifold_probe.curvature._ball_volume import (
+        ball_volume_curvature,
+        check_distance_matrix,
+    )
+
+    # the estimate is in units**-2: compute at magnitude ~1, rescale exactly at the end
+    e = 0
+    if X is not None:
+        A = check_points(X, min_points=3, what="scalar_curvature")
+        check_distinct(A, 3, what="scalar_curvature")
+        if dim is not None and dim > A.shape[1]:
+            raise InputError(
+                f"dim={dim} exceeds the ambient dimension {A.shape[1]} of X; an intrinsic "
+                "dimension is at most the number of coordinates"
+            )
+        X, e = normalize_scale(A)
+        neighbors = _scaled_graph(neighbors, e)
+    if distances is not None:
+        Dm = check_distance_matrix(distances)
+        if X is None:
+            finite = Dm[np.isfinite(Dm)]
+            e = int(np.frexp(finite.max())[1]) if finite.size and finite.max() > 0 else 0
+        distances = np.ldexp(Dm, -e) if e else Dm
     nb = neighbors
     if dim is None:
         if X is None:
@@ -206,6 +237,8 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
     S, se, size, _ = ball_volume_curvature(
         X, dim=dim, k=k, neighbors=nb, distances=distances, **options
     )
+    S = rescale(S, e, what="the scalar curvature", unit_power=-2)
+    se = rescale(se, e, what="the scalar curvature", unit_power=-2)
     est = CurvatureEstimate(
         curvature=S, standard_error=se, dim=int(dim), method="ball_volume",
         neighborhood_size=size, degree=None,
@@ -325,11 +358,26 @@ def scalar_curvature(
     Raises
     ------
     InputError
-        Bad points, unknown method or degree, ``dim`` not below the ambient dimension, ``k``
-        too small for the fit or too large for the sample, a malformed distance matrix.
+        Bad points, fewer distinct points than the fit needs (e.g. all rows identical),
+        unknown method or degree, ``dim`` not below (quadratic) or above (ball volume) the
+        ambient dimension, ``k`` too small for the fit or too large for the sample, a
+        malformed distance matrix, or a result whose magnitude in the units of ``X`` lies
+        beyond float64 (curvature of points of order 1e±160 and beyond).
+
+    Warns
+    -----
+    RuntimeWarning
+        ``"ball_volume"``: points whose balls hold no other point get NaN (the only NaN).
+    CostWarning
+        ``"ball_volume"`` without ``distances``: the all-pairs geodesics are estimated to take
+        minutes or more.
 
     Notes
     -----
+    Contract: every value is finite, except the NaN documented for ``"ball_volume"``. The
+    points are rescaled by an exact power of two before the fit and the result rescaled back
+    exactly (units of ``X``\ :sup:`-2`).
+
     Assumptions: a smooth embedded manifold of dimension :math:`n` without boundary near the
     point (points on a boundary get one-sided fits), sampled densely enough that a few
     hundred neighbours lie within a fraction of the curvature radius, with noise much smaller
@@ -386,6 +434,10 @@ def scalar_curvature(
             "tangent planes); pass X, optionally with neighbors=mp.knn(X, k)"
         )
     A = check_points(X, min_points=3, what="scalar_curvature")
+    n_distinct = check_distinct(A, 3, what="scalar_curvature")
+    # the curvature is in units**-2: fit at magnitude ~1, rescale exactly at the end (squared
+    # coordinates of points near 1e±200 would overflow or underflow)
+    A, e = normalize_scale(A)
     N, D = A.shape
     if dim is not None and dim >= D:
         raise InputError(
@@ -424,5 +476,17 @@ def scalar_curvature(
             k_graph = k
         A, nb = resolve_neighbors(A, k_graph, neighbors=neighbors, what="scalar_curvature")
     deg = choose_degree(n)
+    p = n_coefficients(n, deg)
+    if n_distinct <= p + 1:
+        raise InputError(
+            f"scalar_curvature needs more than {p + 1} distinct points for a degree-{deg} fit "
+            f"in dimension {n}; X has {n_distinct} distinct rows. Pass more distinct points "
+            "or degree=2"
+        )
     est = _quadratic(A, nb, n, deg, kappa, batch_size)
+    est = replace(
+        est,
+        curvature=rescale(est.curvature, e, what="the scalar curvature", unit_power=-2),
+        standard_error=rescale(est.standard_error, e, what="the scalar curvature", unit_power=-2),
+    )
     return est if return_se else est.curvature
