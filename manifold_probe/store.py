@@ -17,6 +17,16 @@ beyond the committed count; they are cut off when the store is reopened, so an i
 capture resumes exactly where its last committed batch ended — no row lost, none duplicated.
 A store is marked ``complete`` only after its last batch is committed.
 
+Integrity: the manifest holds a checksum (BLAKE2b, 128 bits) of the committed rows of every
+chunk of every array, written at each commit, and a checksum of itself. Every read and every
+resume recomputes them from the stored data and raises :class:`IntegrityError` (an
+:class:`InputError`) naming the array and chunk when one differs: a deleted chunk (which zarr
+would silently read as zeros), a truncated, bit-flipped, swapped or foreign chunk file, an
+edited array dtype or shape, or an edited manifest. Corrupted data is never returned and a
+resume never counts rows whose chunks fail the check (it refuses; recapture with
+``overwrite=True``). Checksums cover the decoded values of the committed rows only, so rows a
+crashed batch wrote beyond the commit point do not invalidate a partly filled chunk.
+
 Examples
 --------
 >>> import numpy as np, tempfile
@@ -31,6 +41,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -41,12 +52,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_int, check_option
+from manifold_probe._validation import InputError, IntegrityError, check_int, check_option
 
-__all__ = ["ActivationStore"]
+__all__ = ["ActivationStore", "IntegrityError"]
 
 MANIFEST = "manifest.json"
-FORMAT = "manifold_probe.activations/1"
+FORMAT = "manifold_probe.activations/2"
+_FORMATS_WITHOUT_CHECKSUMS = ("manifold_probe.activations/1",)
+_SELF_CHECKSUM = "manifest_checksum"
 _IDS = ("_sentence_ids", "_position_ids")
 # meta keys that must agree for a partial store to be resumed by a new run
 _IDENTITY_KEYS = ("model", "pooling", "layers", "modules", "max_length")
@@ -56,6 +69,22 @@ def _package_version() -> str:
     from manifold_probe import __version__
 
     return __version__
+
+
+def _digest_bytes(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _chunk_digest(values: np.ndarray) -> str:
+    """Checksum of decoded chunk rows: dtype, shape and bytes in C order."""
+    v = np.ascontiguousarray(values)
+    head = f"{v.dtype.str}|{v.shape}|".encode()
+    return _digest_bytes(head + v.tobytes())
+
+
+def _manifest_digest(man: Mapping[str, Any]) -> str:
+    body = {k: v for k, v in man.items() if k != _SELF_CHECKSUM}
+    return _digest_bytes(json.dumps(body, sort_keys=True, default=str).encode())
 
 
 def _atomic_write_json(path: Path, obj: Any) -> None:
@@ -102,9 +131,26 @@ class ActivationStore:
         f = self.path / MANIFEST
         if not f.exists():
             return {}
-        return json.loads(f.read_text())
+        try:
+            man = json.loads(f.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(
+                f"the manifest {f} is corrupted ({exc}); the store cannot be trusted: recapture "
+                "it with ActivationStore(path, overwrite=True)"
+            ) from None
+        if not isinstance(man, dict):
+            raise IntegrityError(f"the manifest {f} is not a JSON object; recapture the store")
+        if man.get("format") not in _FORMATS_WITHOUT_CHECKSUMS:
+            if man.get(_SELF_CHECKSUM) != _manifest_digest(man):
+                raise IntegrityError(
+                    f"the manifest {f} was altered after it was written (its checksum does not "
+                    "match); recapture the store with ActivationStore(path, overwrite=True)"
+                )
+        return man
 
     def _write_manifest(self, manifest: dict) -> None:
+        manifest = dict(manifest)
+        manifest[_SELF_CHECKSUM] = _manifest_digest(manifest)
         _atomic_write_json(self.path / MANIFEST, manifest)
 
     @property
@@ -199,6 +245,7 @@ class ActivationStore:
                 )
             if not man.get("complete"):
                 self._truncate(man)
+                self.verify()
             return int(man.get("n_inputs", 0))
         self.path.mkdir(parents=True, exist_ok=True)
         self._group = None
@@ -217,6 +264,8 @@ class ActivationStore:
                 "n_inputs": 0,
                 "token_level": None,
                 "complete": False,
+                "checksums": {},
+                "checksum": "blake2b-128 of the decoded committed rows of each chunk",
             }
         )
         return 0
@@ -228,12 +277,20 @@ class ActivationStore:
         are cut off first, so appending the inputs from index :meth:`n_inputs` on neither
         duplicates nor loses a row. :func:`~manifold_probe.capture.capture_modules` does this
         by itself through :meth:`begin`.
+
+        Raises
+        ------
+        IntegrityError
+            A committed chunk fails its checksum (deleted, truncated, altered, swapped or
+            foreign file): its rows are not counted as done; recapture with
+            ``overwrite=True``.
         """
         man = self.manifest
         if not man:
             raise InputError(f"no activation store at {self.path} to resume; call begin() first")
         if not man.get("complete"):
             self._truncate(man)
+        self.verify()
         return int(man.get("n_inputs", 0))
 
     def _truncate(self, man: dict) -> None:
@@ -318,6 +375,20 @@ class ActivationStore:
                 arr = g[name]
                 arr.resize((n0 + b,))
                 arr[n0 : n0 + b] = np.asarray(ids, dtype=np.int64)
+        sums = man.setdefault("checksums", {})
+        names = [*layers, *(_IDS if token_level else ())]
+        cr = int(man["chunk_rows"])
+        for name in names:
+            arr = g[name]
+            lst = list(sums.get(name, []))
+            for c in range(n0 // cr, (n0 + b - 1) // cr + 1):
+                lo, hi = c * cr, min((c + 1) * cr, n0 + b)
+                digest = _chunk_digest(np.asarray(arr[lo:hi]))  # read back what was stored
+                if c < len(lst):
+                    lst[c] = digest
+                else:
+                    lst.append(digest)
+            sums[name] = lst
         man["n_rows"] = n0 + b
         man["n_inputs"] = int(man["n_inputs"]) + int(n_inputs)
         man["token_level"] = token_level
@@ -369,6 +440,83 @@ class ActivationStore:
         self.complete(input_hash=meta.get("input_hash"))
         return self
 
+    # ------------------------------------------------------------------ integrity
+    def verify(self, names: Sequence[str] | None = None) -> None:
+        """Recompute the checksum of every committed chunk and compare it with the manifest.
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Arrays to check (layer names, ``"_sentence_ids"``, ``"_position_ids"``); default
+            all of them.
+
+        Raises
+        ------
+        IntegrityError
+            An array is missing, has another dtype, width or fewer rows than committed, or a
+            chunk cannot be decoded or differs from its checksum. The message names the array
+            and the chunk (rows) and says how to recover.
+        """
+        import zarr
+
+        man = self.manifest
+        if not man or man.get("format") in _FORMATS_WITHOUT_CHECKSUMS:
+            return
+        n = int(man.get("n_rows", 0))
+        if n == 0:
+            return
+        cr = int(man["chunk_rows"])
+        sums = man.get("checksums", {})
+        if names is None:
+            names = [*man["layers"], *(_IDS if man.get("token_level") else ())]
+        fix = "recapture it with ActivationStore(path, overwrite=True)"
+        try:
+            g = zarr.open_group(store=str(self.path), mode="r")
+        except Exception as exc:  # noqa: BLE001 - any failure to open is corruption here
+            raise IntegrityError(
+                f"the store at {self.path} cannot be opened as a zarr group ({type(exc).__name__}: "
+                f"{exc}); {fix}"
+            ) from None
+        for name in names:
+            want_dtype = np.dtype("int64" if name in _IDS else man["dtype"])
+            try:
+                arr = g[name]
+                shape, dtype = arr.shape, np.dtype(arr.dtype)
+            except Exception as exc:  # noqa: BLE001
+                raise IntegrityError(
+                    f"array {name!r} of the store at {self.path} is missing or unreadable "
+                    f"({type(exc).__name__}: {exc}); {fix}"
+                ) from None
+            if dtype != want_dtype or shape[0] < n:
+                raise IntegrityError(
+                    f"array {name!r} of the store at {self.path} has dtype {dtype} and "
+                    f"{shape[0]} rows, but the manifest committed {n} rows of {want_dtype}: "
+                    f"its metadata was altered; {fix}"
+                )
+            listed = sums.get(name, [])
+            n_chunks = (n + cr - 1) // cr
+            if len(listed) < n_chunks:
+                raise IntegrityError(
+                    f"the manifest of {self.path} lists {len(listed)} checksums for array "
+                    f"{name!r} but {n_chunks} chunks are committed; {fix}"
+                )
+            for c in range(n_chunks):
+                lo, hi = c * cr, min((c + 1) * cr, n)
+                try:
+                    got = _chunk_digest(np.asarray(arr[lo:hi]))
+                except Exception as exc:  # noqa: BLE001 - undecodable bytes are corruption
+                    raise IntegrityError(
+                        f"chunk {c} (rows {lo}-{hi - 1}) of array {name!r} in {self.path} "
+                        f"cannot be decoded ({type(exc).__name__}); the file is truncated or "
+                        f"altered; {fix}"
+                    ) from None
+                if got != listed[c]:
+                    raise IntegrityError(
+                        f"chunk {c} (rows {lo}-{hi - 1}) of array {name!r} in {self.path} fails "
+                        "its checksum: the chunk file was deleted, altered, swapped or replaced; "
+                        f"{fix}"
+                    )
+
     # ------------------------------------------------------------------ reading
     def _check_readable(self, allow_incomplete: bool) -> dict:
         man = self.manifest
@@ -382,11 +530,24 @@ class ActivationStore:
             )
         return man
 
-    def read(self, layer: str, *, as_dask: bool = False, allow_incomplete: bool = False):
-        """One layer's committed rows: numpy ``(N, d)`` or, with ``as_dask``, a dask array."""
+    def read(
+        self,
+        layer: str,
+        *,
+        as_dask: bool = False,
+        allow_incomplete: bool = False,
+        verify: bool = True,
+    ):
+        """One layer's committed rows: numpy ``(N, d)`` or, with ``as_dask``, a dask array.
+
+        With ``verify`` (default) every chunk is checked against its checksum first (one
+        streaming pass over the layer, also for dask); :class:`IntegrityError` if one fails.
+        """
         man = self._check_readable(allow_incomplete)
         if layer not in man["layers"]:
             raise InputError(f"layer {layer!r} is not in the store; it has {man['layers']}")
+        if verify:
+            self.verify([layer])
         return self._read_array(layer, int(man["n_rows"]), as_dask)
 
     def _read_array(self, name: str, n: int, as_dask: bool):
@@ -406,6 +567,7 @@ class ActivationStore:
         n = int(man["n_rows"])
         if not man.get("token_level"):
             return None, None
+        self.verify(list(_IDS))
         return tuple(self._read_array(name, n, False) for name in _IDS)  # type: ignore[return-value]
 
     def to_activations(self, *, load: bool = True, allow_incomplete: bool = False):
