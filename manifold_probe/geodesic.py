@@ -294,7 +294,10 @@ def geodesic_distances(
     # cost guard, before the graph or any distance is computed: the result is a dense
     # (n_sources, N) float64 matrix; refused above the memory budget, warned about when the
     # Dijkstra runs (n_sources * N * k * log N) are estimated to take minutes
-    n_pts = neighbors.n_points if isinstance(neighbors, Neighbors) else check_points(X).shape[0]
+    if isinstance(neighbors, Neighbors):
+        n_pts = neighbors.n_points
+    else:
+        n_pts = check_points(X).shape[0] if X is not None else 0
     n_src = n_pts if sources is None else int(np.size(to_numpy(sources)))
     check_memory(
         8.0 * n_src * n_pts * (2 if sources is None else 1),

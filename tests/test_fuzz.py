@@ -181,14 +181,20 @@ def check_knn(nb, X, _w):
 
 
 def check_dimension(est, X, _w):
-    if not _finite(est.dimension) or (est.pointwise is not None and not _finite(est.pointwise)):
+    if not _finite(est.dimension):
         return "non-finite dimension"
+    if est.pointwise is not None:
+        pw = np.asarray(est.pointwise, dtype=float)
+        # documented: MLE's raw local statistics are inf where all k neighbours are equidistant
+        if np.isnan(pw).any() or (est.method != "mle" and np.isinf(pw).any()):
+            return "NaN (or undocumented inf) pointwise dimension"
+        D = _ambient(X)
+        # local PCA's pointwise values are bounded by D; MLE's are documented raw statistics
+        if D is not None and est.method == "lpca" and pw.max() > D:
+            return f"dimension (pointwise) {pw.max()} above ambient {D}"
     D = _ambient(X)
-    if D is not None:
-        if est.dimension > D + 1e-9:
-            return f"dimension {est.dimension} above ambient {D}"
-        if est.pointwise is not None and np.max(est.pointwise) > D + 1e-9:
-            return f"dimension (pointwise) {np.max(est.pointwise)} above ambient {D}"
+    if D is not None and est.dimension > D + 1e-9:
+        return f"dimension {est.dimension} above ambient {D}"
     return None
 
 

@@ -170,8 +170,6 @@ def test_mle_and_phd_never_exceed_the_ambient_dimension(seed):
                              ("phd", {"min_points": 20, "max_points": 150, "n_sizes": 4})):
             est = mp.intrinsic_dimension(X, method=method, **opts)
             assert 0 < est.dimension <= D
-            if est.pointwise is not None:
-                assert est.pointwise.max() <= D
             if "unclipped" in est.details:
                 assert est.details["unclipped"] > D
 

@@ -65,10 +65,11 @@ def mle(
     A point whose ``k`` neighbours are all at the same distance has :math:`\hat m_k = \infty`
     (it enters the average as 0).
 
-    **Range.** When the points are given, ``dimension`` and every ``pointwise`` value are
-    clipped to the ambient dimension :math:`D` (an infinite or too large local estimate reads
-    :math:`D`); the unclipped global value is kept in ``details["unclipped"]``. With only a
-    graph (no coordinates) the values are not clipped and may be ``inf``. The points are
+    **Range.** When the points are given, ``dimension`` is clipped to the ambient dimension
+    :math:`D` (the unclipped value is kept in ``details["unclipped"]``); with only a graph it
+    is not clipped and may be ``inf``. ``pointwise`` holds the raw local statistics: they are
+    noisy, may exceed :math:`D` and are ``inf`` where all ``k`` neighbours are equidistant
+    (e.g. on a lattice); they are never NaN. The points are
     rescaled by an exact power of two first (the estimate is scale-invariant), so magnitudes
     from 1e-300 to 1e300 give the same result. With ``correct_bias=True`` the global value is corrected for
     its finite-sample bias exactly as in :func:`twonn` (reference simulations with the same
@@ -140,8 +141,6 @@ def mle(
     est, unclipped = clip_dimension(float(est), g.ambient_dim)
     if unclipped is not None:
         details["unclipped"] = unclipped
-    if g.ambient_dim is not None:
-        local = np.minimum(local, g.ambient_dim)
     return DimensionEstimate(
         dimension=float(est),
         pointwise=g.broadcast(local),
