@@ -307,8 +307,11 @@ def normalize_scale(A: np.ndarray) -> tuple[np.ndarray, int]:
 def rescale(values: Any, exponent: int, *, what: str, unit_power: int) -> Any:
     """Undo :func:`normalize_scale` on a result measured in ``units**unit_power``.
 
-    Raises :class:`InputError` when the result in the input's units cannot be held in float64
-    (magnitude beyond ~1e±308), rather than returning ``inf`` or ``0`` for every value.
+    Raises :class:`InputError` when the result in the input's units cannot be held in float64:
+    when a value would overflow (beyond ~1.8e308), or when even the largest value would fall
+    below the normal range (~2.2e-308), so that every value would be lost to underflow.
+    Values far smaller than the largest one may become subnormal or zero, as in any float
+    arithmetic at that scale.
     """
     shift = exponent * unit_power
     if shift == 0:
@@ -316,13 +319,12 @@ def rescale(values: Any, exponent: int, *, what: str, unit_power: int) -> Any:
     arr = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(arr) & (arr != 0)
     if finite.any():
-        _, ex = np.frexp(arr[finite])
-        lo, hi = int(ex.min()) + shift, int(ex.max()) + shift
-        if hi > 1024 or lo < -1021:
+        top = int(np.frexp(np.max(np.abs(arr[finite])))[1]) + shift
+        if top > 1024 or top < -1021:
             raise InputError(
-                f"{what} of these points is of order 2**{hi if hi > 1024 else lo} in the units "
-                "of X, beyond the range of float64; divide X by a constant (e.g. X / X.std()) "
-                f"and rescale the result by that constant to the power {unit_power}"
+                f"{what} of these points is of order 2**{top} in the units of X, beyond the "
+                "range of float64; divide X by a constant (e.g. X / X.std()) and rescale the "
+                f"result by that constant to the power {unit_power}"
             )
     return np.ldexp(arr, shift)
 
