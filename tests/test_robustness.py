@@ -268,3 +268,22 @@ def test_memory_budget_is_half_the_physical_memory():
     assert val.memory_budget() == total // 2
     with pytest.raises(InputError, match="GiB"):
         val.check_memory(2 * total, what="this", fix="do less")
+
+
+@pytest.mark.parametrize("power", [-200, 200])
+def test_ball_volume_rescales_exactly_with_graph_or_distances(power):
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(5)
+    S = rng.standard_normal((300, 3))
+    S /= np.linalg.norm(S, axis=1, keepdims=True)
+    opts = {"dim": 2, "method": "ball_volume", "ball_fraction": 0.2}
+    ref = mp.scalar_curvature(S, **opts)
+    nb = mp.knn(S, k=20)
+    scaled = mp.Neighbors(np.ldexp(nb.distances, power), nb.indices, nb.metric)
+    got = mp.scalar_curvature(np.ldexp(S, power), neighbors=scaled, **opts)
+    np.testing.assert_array_equal(got, np.ldexp(ref, -2 * power))
+    D = cdist(S, S)
+    ref_d = mp.scalar_curvature(distances=D, **opts)
+    got_d = mp.scalar_curvature(distances=np.ldexp(D, power), **opts)
+    np.testing.assert_allclose(got_d, np.ldexp(ref_d, -2 * power), rtol=1e-12)
