@@ -3,6 +3,29 @@
 Every public entry point calls :func:`check_points` (and, where it has a neighbourhood size,
 :func:`check_k`) before doing any work, so that bad input is refused in one place with one
 kind of message: what was wrong, the value or shape seen, and how to fix it.
+
+The contract of every public function (tested by ``tests/test_fuzz.py`` over arrays of every
+shape, dtype, magnitude, duplicate pattern and lattice): it either returns a finite result as
+documented or raises :class:`InputError`. NaN or ``inf`` appear only where the function's
+docstring says so (``inf`` geodesic distances between disconnected components, ``inf`` deaths
+of essential persistence classes, NaN ball-volume curvature of isolated points with a
+``RuntimeWarning``, ...). No intrinsic dimension exceeds the ambient dimension.
+
+What the gate decides, once for all callers:
+
+- **dtypes**: numpy or torch; booleans, integers, float16, bfloat16 and longdouble become
+  float64; complex, object and string arrays are refused.
+- **magnitude**: :func:`normalize_scale` rescales a cloud by an exact power of two so that its
+  largest coordinate is about 1. Scale-invariant results (dimensions) are computed on the
+  rescaled points; scale-equivariant ones are rescaled back exactly by :func:`rescale`, which
+  refuses a result that float64 cannot hold (e.g. the curvature ``2e-600`` of a sphere of
+  radius ``1e300``).
+- **seeds**: ``None``, a non-negative int (any size, Python or numpy) or a
+  :class:`numpy.random.Generator`; negative ints are refused (numpy's rule).
+- **parameters**: integers must be integers (``k='5'`` and ``k=5.0`` are refused).
+- **cost**: :func:`check_memory` refuses, before allocating, a result above the memory budget
+  (half the physical memory); :func:`warn_cost` warns before work estimated above
+  :data:`SLOW_OPERATIONS`.
 """
 
 from __future__ import annotations

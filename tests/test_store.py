@@ -428,3 +428,18 @@ def test_verify_can_be_skipped_and_old_stores_still_read(tmp_path, rng):
     man.pop("manifest_checksum")
     f.write_text(json.dumps(man))
     np.testing.assert_array_equal(ActivationStore(path2).read("layer_0"), acts2.arrays["layer_0"])
+
+
+def test_capture_refuses_to_resume_over_a_corrupted_chunk(tmp_path):
+    model = _Tiny()
+    path = tmp_path / "cap"
+    with pytest.raises(KeyboardInterrupt):
+        _capture(model, _batches(4, fail_after=3), store=path)  # 12 inputs in 3 chunks of 4
+    _chunk_files(path, "layer_1")[1].unlink()  # zarr alone would read these rows as zeros
+    with pytest.raises(IntegrityError, match="chunk 1"):
+        _capture(model, _batches(4), store=path)
+    assert ActivationStore(path).n_inputs == 12  # nothing was counted or appended
+    full = _capture(model, _batches(4))
+    again = _capture(model, _batches(4), store=ActivationStore(path, overwrite=True))
+    for name in full.layers:
+        np.testing.assert_array_equal(again.arrays[name], full.arrays[name])
