@@ -287,3 +287,29 @@ def test_ball_volume_rescales_exactly_with_graph_or_distances(power):
     ref_d = mp.scalar_curvature(distances=D, **opts)
     got_d = mp.scalar_curvature(distances=np.ldexp(D, power), **opts)
     np.testing.assert_allclose(got_d, np.ldexp(ref_d, -2 * power), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- found by the probes
+# scale-invariant results that are still wrong at extreme magnitude; each cause is upstream of
+# the estimator (kNN distances overflow/underflow) or in a module fixed separately
+@pytest.mark.xfail(strict=False, reason="trajectory_curvature does not normalise magnitude "
+                   "(curvature/_trajectory.py, outside this change): NaN at 1e±300")
+@pytest.mark.parametrize("scale", [1e-300, 1e200, 1e300])
+def test_trajectory_turning_angle_is_scale_invariant(scale):
+    t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    C = np.c_[np.cos(t), np.sin(t)]
+    assert mp.trajectory_curvature(C * scale) == pytest.approx(mp.trajectory_curvature(C),
+                                                              rel=1e-9)
+
+
+@pytest.mark.xfail(strict=False, reason=KNN_INTERNALS)
+@pytest.mark.parametrize("scale", [1e-300, 1e200, 1e300])
+def test_graph_methods_are_scale_invariant(cloud, scale):
+    _, S = cloud
+    for method in ("twonn", "gride"):
+        ref = mp.intrinsic_dimension(S, method=method).dimension
+        assert mp.intrinsic_dimension(S * scale, method=method).dimension == pytest.approx(
+            ref, rel=1e-6)  # twonn at 1e300 reads 3.0 for S^2 (truth 2)
+    ref = mp.ollivier_ricci(S, k=8).node_curvature
+    np.testing.assert_allclose(mp.ollivier_ricci(S * scale, k=8).node_curvature, ref, rtol=1e-6)
+    assert mp.warp(S * scale, 2 * S * scale, k=5).knn_overlap == pytest.approx(1.0)
