@@ -391,3 +391,29 @@ def test_parameter_types_are_refused_cleanly(k):
             call()
         except InputError:
             pass
+
+
+@settings(max_examples=15, derandomize=True, deadline=None, database=None)
+@given(
+    power=st.sampled_from([-1000, -700, -300, -60, 60, 300, 700, 1000]),
+    seed=st.integers(0, 2**16),
+    d=st.sampled_from([2, 3, 5]),
+)
+def test_magnitude_invariance_is_exact(power, seed, d):
+    """Scaling by 2**p leaves dimensions unchanged and multiplies curvature by 2**-2p, exactly
+    (the gate's power-of-two normalisation); a curvature float64 cannot hold is refused."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((80, d))
+    X[:, -1] = 0.3 * (X[:, 0] ** 2)  # a curved (d-1)-dimensional graph surface in R^d
+    A = np.ldexp(X, power)
+    for method in ("mle", "lpca"):
+        assert (mp.intrinsic_dimension(A, method=method, k=8).dimension
+                == mp.intrinsic_dimension(X, method=method, k=8).dimension)
+    ref = mp.scalar_curvature(X, dim=d - 1, k=40, degree=2)
+    try:
+        got = mp.scalar_curvature(A, dim=d - 1, k=40, degree=2)
+    except InputError as exc:
+        assert "beyond the range of float64" in str(exc)
+        assert abs(2 * power) > 900  # only when 2**-2p itself leaves the float64 range
+        return
+    np.testing.assert_array_equal(got, np.ldexp(ref, -2 * power))
