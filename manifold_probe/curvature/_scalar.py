@@ -367,14 +367,16 @@ def scalar_curvature(
     Warns
     -----
     RuntimeWarning
-        ``"ball_volume"``: points whose balls hold no other point get NaN (the only NaN).
+        Points whose value cannot be estimated get NaN, with this warning saying how many:
+        ``"ball_volume"``, points whose balls hold no other point; ``"quadratic"``, points
+        where every nested fit is degenerate. These are the only NaN.
     CostWarning
         ``"ball_volume"`` without ``distances``: the all-pairs geodesics are estimated to take
         minutes or more.
 
     Notes
     -----
-    Contract: every value is finite, except the NaN documented for ``"ball_volume"``. The
+    Contract: every value is finite, except the NaN announced by a ``RuntimeWarning``. The
     points are rescaled by an exact power of two before the fit and the result rescaled back
     exactly (units of ``X``\ :sup:`-2`).
 
@@ -484,6 +486,18 @@ def scalar_curvature(
             "or degree=2"
         )
     est = _quadratic(A, nb, n, deg, kappa, batch_size)
+    bad = ~np.isfinite(est.curvature)
+    if bad.any():  # every nested fit degenerate at these points: say so, never silently
+        import warnings
+
+        nan = np.where(bad, np.nan, 0.0)
+        est = replace(est, curvature=est.curvature + nan, standard_error=est.standard_error + nan)
+        warnings.warn(
+            f"scalar curvature is NaN at {int(bad.sum())} of {N} points where every local fit "
+            "is degenerate (neighbours on a lower-dimensional set); pass dim= or a larger k",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     est = replace(
         est,
         curvature=rescale(est.curvature, e, what="the scalar curvature", unit_power=-2),
