@@ -34,7 +34,7 @@ from _common import RESULTS, save  # noqa: E402
 def fixed_k_quadratic(X: np.ndarray, dim: int, nb, k: int) -> np.ndarray:
     """The baseline: one k-neighbourhood per point, local PCA, degree-2 fit (no bias fix)."""
     from manifold_probe.curvature._quadratic import ladder_fit
-    from manifold_probe.curvature._scalar import _tangent_basis
+    from manifold_probe.curvature._tangent import _tangent_basis
 
     out = np.empty(len(X))
     for s in range(0, len(X), 1024):

@@ -3,6 +3,29 @@
 Every public entry point calls :func:`check_points` (and, where it has a neighbourhood size,
 :func:`check_k`) before doing any work, so that bad input is refused in one place with one
 kind of message: what was wrong, the value or shape seen, and how to fix it.
+
+The contract of every public function (tested by ``tests/test_fuzz.py`` over arrays of every
+shape, dtype, magnitude, duplicate pattern and lattice): it either returns a finite result as
+documented or raises :class:`InputError`. NaN or ``inf`` appear only where the function's
+docstring says so (``inf`` geodesic distances between disconnected components, ``inf`` deaths
+of essential persistence classes, NaN ball-volume curvature of isolated points with a
+``RuntimeWarning``, ...). No intrinsic dimension exceeds the ambient dimension.
+
+What the gate decides, once for all callers:
+
+- **dtypes**: numpy or torch; booleans, integers, float16, bfloat16 and longdouble become
+  float64; complex, object and string arrays are refused.
+- **magnitude**: :func:`normalize_scale` rescales a cloud by an exact power of two so that its
+  largest coordinate is about 1. Scale-invariant results (dimensions) are computed on the
+  rescaled points; scale-equivariant ones are rescaled back exactly by :func:`rescale`, which
+  refuses a result that float64 cannot hold (e.g. the curvature ``2e-600`` of a sphere of
+  radius ``1e300``).
+- **seeds**: ``None``, a non-negative int (any size, Python or numpy) or a
+  :class:`numpy.random.Generator`; negative ints are refused (numpy's rule).
+- **parameters**: integers must be integers (``k='5'`` and ``k=5.0`` are refused).
+- **cost**: :func:`check_memory` refuses, before allocating, a result above the memory budget
+  (half the physical memory); :func:`warn_cost` warns before work estimated above
+  :data:`SLOW_OPERATIONS`.
 """
 
 from __future__ import annotations
@@ -14,6 +37,16 @@ import numpy as np
 
 __all__ = [
     "InputError",
+    "IntegrityError",
+    "CostWarning",
+    "check_memory",
+    "warn_cost",
+    "memory_budget",
+    "scale_exponent",
+    "normalize_scale",
+    "check_distinct",
+    "clip_dimension",
+    "rescale",
     "check_points",
     "check_k",
     "check_int",
@@ -33,13 +66,43 @@ class InputError(ValueError):
     """
 
 
+class IntegrityError(InputError):
+    """Stored data failed its checksum: a file was deleted, truncated, altered or swapped.
+
+    Raised instead of returning the data, so that corrupted results are never used silently.
+    """
+
+
+class CostWarning(ResourceWarning):
+    """A call is predicted to take long (the estimate and the remedy are in the message)."""
+
+
 def to_numpy(X: Any) -> np.ndarray:
-    """Return ``X`` as a numpy array without copying when possible (torch tensors included)."""
+    """Return ``X`` as a numpy array without copying when possible (torch tensors included).
+
+    Torch dtypes that numpy lacks (``bfloat16``) and float16 tensors are upcast to float64;
+    a complex or non-numeric tensor is left to :func:`check_points` to refuse.
+    """
     if isinstance(X, np.ndarray):
         return X
     mod = type(X).__module__
     if mod.startswith("torch"):
-        return X.detach().cpu().numpy()
+        import torch
+
+        if not isinstance(X, torch.Tensor):
+            raise InputError(f"expected an array of points, got {type(X).__name__}")
+        T = X.detach()
+        if T.device.type != "cpu":
+            T = T.cpu()
+        if T.dtype in (torch.bfloat16, torch.float16):
+            T = T.to(torch.float64)
+        try:
+            return T.numpy()
+        except (TypeError, RuntimeError) as exc:
+            raise InputError(
+                f"cannot read a torch tensor of dtype {X.dtype} as numbers ({exc}); pass a "
+                "float tensor, e.g. X.float()"
+            ) from None
     if hasattr(X, "__array__") or isinstance(X, (list, tuple)):
         try:
             return np.asarray(X)
@@ -75,8 +138,8 @@ def check_points(
     what : str, default="this method"
         The caller, used in messages ("TwoNN needs at least 3 points").
     dtype : numpy dtype or None, default=numpy.float64
-        Output dtype. ``None`` keeps float32/float64 inputs as they are (and turns integers
-        into float64).
+        Output dtype. ``None`` keeps float32/float64 inputs as they are and turns every other
+        real dtype (integers, booleans, float16, torch bfloat16, longdouble) into float64.
     allow_1d : bool, default=False
         Accept a 1-D array as one feature per point (reshaped to ``(n, 1)``).
 
@@ -87,7 +150,14 @@ def check_points(
     Raises
     ------
     InputError
-        Not 2-D, complex, non-numeric, empty, too few rows, or non-finite values.
+        Not 2-D, complex, non-numeric, empty, too few rows, or non-finite values (also
+        values that are finite in a wider input dtype, e.g. longdouble, but overflow float64).
+
+    Notes
+    -----
+    Magnitude is not changed here (``knn`` distances are in the units of ``X``); the methods
+    whose results are scale-invariant or scale-equivariant call :func:`normalize_scale`
+    next, which rescales by an exact power of two.
     """
     A = to_numpy(X)
     if A.dtype == object or A.dtype.kind in "USV":
@@ -130,7 +200,8 @@ def check_points(
     out_dtype = dtype
     if out_dtype is None:
         out_dtype = A.dtype if A.dtype in (np.float32, np.float64) else np.float64
-    A = np.ascontiguousarray(A, dtype=out_dtype)
+    with np.errstate(over="ignore", invalid="ignore"):
+        A = np.ascontiguousarray(A, dtype=out_dtype)
     finite = np.isfinite(A)
     if not finite.all():
         bad = ~finite.all(axis=1)
@@ -202,12 +273,135 @@ def check_option(value: Any, options: Iterable[str], *, name: str) -> str:
 
 
 def check_seed(seed: Any) -> np.random.Generator:
-    """Turn ``None``, an int or a :class:`numpy.random.Generator` into a Generator."""
+    """Turn ``None``, a non-negative int or a :class:`numpy.random.Generator` into a Generator.
+
+    Seeds follow numpy's rule: any non-negative Python or numpy integer (of any size) is a
+    seed, the same one giving the same stream in every process. A negative integer is refused
+    with :class:`InputError` (numpy would raise a bare ``ValueError``); pass ``abs(seed)`` or
+    ``seed % 2**32`` if a negative value comes from elsewhere.
+    """
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return np.random.default_rng(seed)
-    raise InputError(f"seed must be None, an int or a numpy Generator; got {seed!r}")
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        if int(seed) < 0:
+            raise InputError(
+                f"seed must be a non-negative integer; got {int(seed)}. Pass abs(seed) or "
+                "seed % 2**32 to map it to a valid seed"
+            )
+        return np.random.default_rng(int(seed))
+    raise InputError(f"seed must be None, an int >= 0 or a numpy Generator; got {seed!r}")
+
+
+# ---------------------------------------------------------------------------- magnitude
+def scale_exponent(A: np.ndarray) -> int:
+    """The power of two ``e`` with ``max|A| * 2**-e`` in ``[0.5, 1)`` (0 for an all-zero array).
+
+    Multiplying by a power of two is exact in binary floating point (no rounding) as long as
+    the result stays a normal number, so ``A * 2.0**-e`` has the same geometry as ``A`` up to
+    an exactly known scale.
+    """
+    top = float(np.max(np.abs(A))) if A.size else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return 0
+    return int(np.frexp(top)[1])
+
+
+def normalize_scale(A: np.ndarray) -> tuple[np.ndarray, int]:
+    """Rescale a point cloud by an exact power of two so that its largest coordinate is ~1.
+
+    Returns ``(A * 2.0**-e, e)``. Scale-invariant results (intrinsic dimension, angles,
+    Ollivier–Ricci curvature) are computed on the rescaled points and returned as they are;
+    scale-equivariant ones are rescaled back exactly with :func:`numpy.ldexp` (distances by
+    ``2**e``, curvature by ``2**-2e``). Without this, squared distances of points near
+    ``1e±200`` overflow to ``inf`` or underflow to ``0`` and every downstream estimate breaks.
+
+    Points whose spread is below float64 resolution relative to their magnitude (e.g. two
+    points ``1e300`` and ``1e300 + 1``) are identical in float64 whatever the scale; they are
+    handled as duplicates by the callers.
+    """
+    e = scale_exponent(A)
+    if e == 0:
+        return A, 0
+    return np.ldexp(A, -e), e
+
+
+def rescale(values: Any, exponent: int, *, what: str, unit_power: int) -> Any:
+    """Undo :func:`normalize_scale` on a result measured in ``units**unit_power``.
+
+    Raises :class:`InputError` when the result in the input's units cannot be held in float64:
+    when a value would overflow (beyond ~1.8e308), or when even the largest value would fall
+    below the normal range (~2.2e-308), so that every value would be lost to underflow.
+    Values far smaller than the largest one may become subnormal or zero, as in any float
+    arithmetic at that scale.
+    """
+    shift = exponent * unit_power
+    if shift == 0:
+        return values
+    arr = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(arr) & (arr != 0)
+    if finite.any():
+        top = int(np.frexp(np.max(np.abs(arr[finite])))[1]) + shift
+        if top > 1024 or top < -1021:
+            raise InputError(
+                f"{what} of these points is of order 2**{top} in the units of X, beyond the "
+                "range of float64; divide X by a constant (e.g. X / X.std()) and rescale the "
+                f"result by that constant to the power {unit_power}"
+            )
+    return np.ldexp(arr, shift)
+
+
+def check_distinct(A: np.ndarray, minimum: int, *, what: str) -> int:
+    """Refuse a cloud with fewer than ``minimum`` distinct rows; return the distinct count."""
+    n_distinct = len(unique_rows(A)[0])
+    if n_distinct < minimum:
+        raise InputError(
+            f"{what} needs at least {minimum} distinct points; X has {A.shape[0]} rows but "
+            f"only {n_distinct} distinct one(s). Pass more distinct points (exact copies of a "
+            "row carry no geometric information)"
+        )
+    return n_distinct
+
+
+def clip_dimension(value: float, ambient: int | None) -> tuple[float, float | None]:
+    r"""Clip a dimension estimate to the ambient dimension.
+
+    Returns ``(clipped, unclipped_or_None)``. A point cloud in :math:`\mathbb{R}^D` has
+    intrinsic dimension at most :math:`D`; finite-sample estimators (MLE, PH dimension) can
+    exceed it on full-dimensional data, and such a value is reported as :math:`D` with the
+    raw value kept beside it (``details["unclipped"]``).
+    """
+    if ambient is None or not value > ambient:
+        return value, None
+    return float(ambient), float(value)
+
+
+# ---------------------------------------------------------------------------- cost guards
+def memory_budget() -> int:
+    """Bytes one call may allocate for its result: half of this machine's physical memory.
+
+    Read from the operating system (``os.sysconf``); 8 GiB where it cannot be read.
+    """
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def check_memory(nbytes: float, *, what: str, fix: str, budget: int | None = None) -> None:
+    """Refuse, before allocating, a result larger than the memory budget.
+
+    ``budget`` defaults to :func:`memory_budget` (half the physical memory).
+    """
+    budget = memory_budget() if budget is None else int(budget)
+    if nbytes > budget:
+        raise InputError(
+            f"{what} would need about {nbytes / 2**30:.1f} GiB, above the memory budget of "
+            f"{budget / 2**30:.1f} GiB (half of this machine's memory); {fix}"
+        )
 
 
 def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,3 +424,21 @@ def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return first[order], rank[inverse.reshape(-1)], counts[order]
+
+
+# a stated order of magnitude, not a tuned constant: ~1e8 simple operations per second on one
+# core, so 1e10 operations is minutes of work
+SLOW_OPERATIONS = 1e10
+
+
+def warn_cost(operations: float, *, what: str, fix: str) -> None:
+    """Warn (:class:`CostWarning`) before work estimated above :data:`SLOW_OPERATIONS`."""
+    if operations > SLOW_OPERATIONS:
+        import warnings
+
+        warnings.warn(
+            f"{what} needs about {operations:.1e} elementary operations (minutes to hours on one "
+            f"core); {fix}",
+            CostWarning,
+            stacklevel=3,
+        )

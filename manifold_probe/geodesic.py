@@ -237,7 +237,16 @@ def geodesic_distances(
     Raises
     ------
     InputError
-        Bad points, ``k``, ``sources``, ``method`` or ``span``; ``X`` missing where needed.
+        Bad points, ``k``, ``sources``, ``method`` or ``span``; ``X`` missing where needed;
+        a result matrix (``8 * n_sources * N`` bytes, twice that for all sources) above the
+        memory budget of half the physical memory — checked before any work.
+
+    Warns
+    -----
+    CostWarning
+        Before the work, when the Dijkstra runs (about ``n_sources * N * k * log2 N``
+        operations) exceed :data:`~manifold_probe._validation.SLOW_OPERATIONS`; pass
+        ``sources=`` or subsample.
 
     Notes
     -----
@@ -267,6 +276,27 @@ def geodesic_distances(
     """
     from scipy.sparse.csgraph import connected_components, dijkstra
 
+    from manifold_probe._validation import check_memory, check_points, warn_cost
+
+    # cost guard, before the graph or any distance is computed: the result is a dense
+    # (n_sources, N) float64 matrix; refused above the memory budget, warned about when the
+    # Dijkstra runs (n_sources * N * k * log N) are estimated to take minutes
+    if isinstance(neighbors, Neighbors):
+        n_pts = neighbors.n_points
+    else:
+        n_pts = check_points(X).shape[0] if X is not None else 0
+    n_src = n_pts if sources is None else int(np.size(to_numpy(sources)))
+    check_memory(
+        8.0 * n_src * n_pts * (2 if sources is None else 1),
+        what=f"geodesic_distances from {n_src} sources to {n_pts} points",
+        fix="pass sources= (a subset of row indices, in blocks) or subsample the points",
+    )
+    k_cost = k if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else 10
+    warn_cost(
+        float(n_src) * n_pts * max(int(k_cost), 1) * max(np.log2(max(n_pts, 2)), 1.0),
+        what=f"geodesic_distances from {n_src} sources to {n_pts} points",
+        fix="pass sources= with the rows you need, or subsample the points",
+    )
     method = check_option(method, METHODS, name="method")
     span = check_float(span, name="span", low=0.0, low_open=True)
     if not isinstance(connect_components, (bool, np.bool_)):

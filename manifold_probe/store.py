@@ -17,6 +17,9 @@ beyond the committed count; they are cut off when the store is reopened, so an i
 capture resumes exactly where its last committed batch ended — no row lost, none duplicated.
 A store is marked ``complete`` only after its last batch is committed.
 
+Integrity: every chunk's committed rows and the manifest carry checksums, verified on
+every read and resume (see :mod:`manifold_probe._store_integrity`).
+
 Examples
 --------
 >>> import numpy as np, tempfile
@@ -35,58 +38,30 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from manifold_probe._io import atomic_write_bytes
-from manifold_probe._validation import InputError, check_int, check_option
+from manifold_probe._store_integrity import (
+    FORMATS_WITHOUT_CHECKSUMS,
+    IDS,
+    SELF_CHECKSUM,
+    _chunk_digest,
+    _manifest_digest,
+    verify_store,
+)
+from manifold_probe._validation import InputError, IntegrityError, check_int, check_option
 from manifold_probe._version import __version__
+from manifold_probe.activations import Activations
 
-__all__ = ["ActivationStore", "Activations"]
+__all__ = ["ActivationStore", "Activations", "IntegrityError"]
 
 MANIFEST = "manifest.json"
-FORMAT = "manifold_probe.activations/1"
-_IDS = ("_sentence_ids", "_position_ids")
+FORMAT = "manifold_probe.activations/2"
 # meta keys that must agree for a partial store to be resumed by a new run
 _IDENTITY_KEYS = ("model", "pooling", "layers", "modules", "max_length")
-
-
-@dataclass(frozen=True)
-class Activations:
-    """Per-layer activations of the same inputs.
-
-    Attributes
-    ----------
-    layers : tuple of str
-        Layer names in forward order, e.g. ``("embeddings", "layer_1", ..., "layer_6")``.
-    arrays : dict of str to ndarray of shape (N, d), float32
-        One array per layer; row ``i`` is the same input (token, or pooled sentence) in every
-        layer. Dask arrays when read lazily from a store.
-    sentence_ids : ndarray of int64, shape (N,), or None
-        For token-level rows (``pooling="all"`` or a list of positions): the input each row
-        comes from. ``None`` when there is one row per input (row ``i`` is input ``i``).
-    position_ids : ndarray of int64, shape (N,), or None
-        For token-level rows: the token position within its input (0 = first real token).
-    meta : dict
-        Model name, pooling, number of inputs, input hash, package version, ...
-    """
-
-    layers: tuple[str, ...]
-    arrays: dict[str, Any]
-    sentence_ids: np.ndarray | None = None
-    position_ids: np.ndarray | None = None
-    meta: dict = field(default_factory=dict)
-
-    def __getitem__(self, layer: str):
-        return self.arrays[layer]
-
-    @property
-    def n_rows(self) -> int:
-        """Number of rows (points) per layer."""
-        return int(self.arrays[self.layers[0]].shape[0]) if self.layers else 0
 
 
 class ActivationStore:
@@ -119,9 +94,26 @@ class ActivationStore:
         f = self.path / MANIFEST
         if not f.exists():
             return {}
-        return json.loads(f.read_text())
+        try:
+            man = json.loads(f.read_bytes().decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise IntegrityError(
+                f"the manifest {f} is corrupted ({exc}); the store cannot be trusted: recapture "
+                "it with ActivationStore(path, overwrite=True)"
+            ) from None
+        if not isinstance(man, dict):
+            raise IntegrityError(f"the manifest {f} is not a JSON object; recapture the store")
+        if man.get("format") not in FORMATS_WITHOUT_CHECKSUMS:
+            if man.get(SELF_CHECKSUM) != _manifest_digest(man):
+                raise IntegrityError(
+                    f"the manifest {f} was altered after it was written (its checksum does not "
+                    "match); recapture the store with ActivationStore(path, overwrite=True)"
+                )
+        return man
 
     def _write_manifest(self, manifest: dict) -> None:
+        manifest = dict(manifest)
+        manifest[SELF_CHECKSUM] = _manifest_digest(manifest)
         atomic_write_bytes(
             self.path / MANIFEST,
             json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8"),
@@ -219,6 +211,7 @@ class ActivationStore:
                 )
             if not man.get("complete"):
                 self._truncate(man)
+                self.verify()
             return int(man.get("n_inputs", 0))
         self.path.mkdir(parents=True, exist_ok=True)
         self._group = None
@@ -237,6 +230,8 @@ class ActivationStore:
                 "n_inputs": 0,
                 "token_level": None,
                 "complete": False,
+                "checksums": {},
+                "checksum": "blake2b-128 of the decoded committed rows of each chunk",
             }
         )
         return 0
@@ -248,19 +243,27 @@ class ActivationStore:
         are cut off first, so appending the inputs from index :meth:`n_inputs` on neither
         duplicates nor loses a row. :func:`~manifold_probe.capture.capture_modules` does this
         by itself through :meth:`begin`.
+
+        Raises
+        ------
+        IntegrityError
+            A committed chunk fails its checksum (deleted, truncated, altered, swapped or
+            foreign file): its rows are not counted as done; recapture with
+            ``overwrite=True``.
         """
         man = self.manifest
         if not man:
             raise InputError(f"no activation store at {self.path} to resume; call begin() first")
         if not man.get("complete"):
             self._truncate(man)
+        self.verify()
         return int(man.get("n_inputs", 0))
 
     def _truncate(self, man: dict) -> None:
         """Cut every array back to the committed row count (drops a crashed batch's rows)."""
         g = self._open_group("a")
         n = int(man.get("n_rows", 0))
-        for name in (*man["layers"], *_IDS):
+        for name in (*man["layers"], *IDS):
             if name in g:
                 arr = g[name]
                 if arr.shape[0] != n:
@@ -332,12 +335,26 @@ class ActivationStore:
             arr.resize((n0 + b, arr.shape[1]))
             arr[n0 : n0 + b] = x.astype(dtype, copy=False)
         if token_level:
-            for name, ids in zip(_IDS, (sentence_ids, position_ids), strict=True):
+            for name, ids in zip(IDS, (sentence_ids, position_ids), strict=True):
                 if name not in g:
                     g.create_array(name, shape=(0,), chunks=(man["chunk_rows"],), dtype="int64")
                 arr = g[name]
                 arr.resize((n0 + b,))
                 arr[n0 : n0 + b] = np.asarray(ids, dtype=np.int64)
+        sums = man.setdefault("checksums", {})
+        names = [*layers, *(IDS if token_level else ())]
+        cr = int(man["chunk_rows"])
+        for name in names:
+            arr = g[name]
+            lst = list(sums.get(name, []))
+            for c in range(n0 // cr, (n0 + b - 1) // cr + 1):
+                lo, hi = c * cr, min((c + 1) * cr, n0 + b)
+                digest = _chunk_digest(np.asarray(arr[lo:hi]))  # read back what was stored
+                if c < len(lst):
+                    lst[c] = digest
+                else:
+                    lst.append(digest)
+            sums[name] = lst
         man["n_rows"] = n0 + b
         man["n_inputs"] = int(man["n_inputs"]) + int(n_inputs)
         man["token_level"] = token_level
@@ -389,6 +406,25 @@ class ActivationStore:
         self.complete(input_hash=meta.get("input_hash"))
         return self
 
+    # ------------------------------------------------------------------ integrity
+    def verify(self, names: Sequence[str] | None = None) -> None:
+        """Recompute the checksum of every committed chunk and compare it with the manifest.
+
+        Parameters
+        ----------
+        names : sequence of str, optional
+            Arrays to check (layer names, ``"_sentence_ids"``, ``"_position_ids"``); default
+            all of them.
+
+        Raises
+        ------
+        IntegrityError
+            An array is missing, has another dtype, width or fewer rows than committed, or a
+            chunk cannot be decoded or differs from its checksum. The message names the array
+            and the chunk (rows) and says how to recover.
+        """
+        verify_store(self.path, self.manifest, names)
+
     # ------------------------------------------------------------------ reading
     def _check_readable(self, allow_incomplete: bool) -> dict:
         man = self.manifest
@@ -402,11 +438,24 @@ class ActivationStore:
             )
         return man
 
-    def read(self, layer: str, *, as_dask: bool = False, allow_incomplete: bool = False):
-        """One layer's committed rows: numpy ``(N, d)`` or, with ``as_dask``, a dask array."""
+    def read(
+        self,
+        layer: str,
+        *,
+        as_dask: bool = False,
+        allow_incomplete: bool = False,
+        verify: bool = True,
+    ):
+        """One layer's committed rows: numpy ``(N, d)`` or, with ``as_dask``, a dask array.
+
+        With ``verify`` (default) every chunk is checked against its checksum first (one
+        streaming pass over the layer, also for dask); :class:`IntegrityError` if one fails.
+        """
         man = self._check_readable(allow_incomplete)
         if layer not in man["layers"]:
             raise InputError(f"layer {layer!r} is not in the store; it has {man['layers']}")
+        if verify:
+            self.verify([layer])
         return self._read_array(layer, int(man["n_rows"]), as_dask)
 
     def _read_array(self, name: str, n: int, as_dask: bool):
@@ -426,7 +475,8 @@ class ActivationStore:
         n = int(man["n_rows"])
         if not man.get("token_level"):
             return None, None
-        return tuple(self._read_array(name, n, False) for name in _IDS)  # type: ignore[return-value]
+        self.verify(list(IDS))
+        return tuple(self._read_array(name, n, False) for name in IDS)  # type: ignore[return-value]
 
     def to_activations(self, *, load: bool = True, allow_incomplete: bool = False):
         """The store as :class:`~manifold_probe.capture.Activations` (numpy, or dask if not load)."""

@@ -230,3 +230,216 @@ def test_store_errors(tmp_path, rng):
         t.begin(["layer_0", "layer_1"], meta={"model": "test", "pooling": "mean"})
         t.append({"layer_0": np.zeros((1, 5)), "layer_1": np.zeros((1, 3))}, n_inputs=1)
         t.write(_acts(rng))
+
+
+# --------------------------------------------------------------- integrity (corruption matrix)
+from manifold_probe.store import IntegrityError  # noqa: E402
+
+
+def _chunk_files(path, layer):
+    root = path / layer / "c"
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def _written(tmp_path, rng, name="s", token_level=False):
+    acts = _acts(rng, n=37, token_level=token_level)
+    ActivationStore(tmp_path / name).write(acts, chunk_rows=8)
+    return tmp_path / name, acts
+
+
+def _delete(path, rng):
+    _chunk_files(path, "layer_0")[1].unlink()
+
+
+def _truncate(path, rng):
+    f = _chunk_files(path, "layer_0")[2]
+    f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])
+
+
+def _bitflip(path, rng):
+    f = _chunk_files(path, "layer_0")[0]
+    b = bytearray(f.read_bytes())
+    b[len(b) // 2] ^= 0x10
+    f.write_bytes(bytes(b))
+
+
+def _swap(path, rng):
+    a, b = _chunk_files(path, "layer_0")[:2]
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+
+
+def _foreign(path, rng):
+    # a chunk of the same shape and dtype from another store
+    other = path.parent / "other"
+    acts = _acts(np.random.default_rng(99), n=37)
+    ActivationStore(other).write(acts, chunk_rows=8)
+    src = _chunk_files(other, "layer_0")[3]
+    dst = _chunk_files(path, "layer_0")[3]
+    dst.write_bytes(src.read_bytes())
+
+
+def _edit_dtype(path, rng):
+    f = path / "layer_0" / "zarr.json"
+    meta = json.loads(f.read_text())
+    meta["data_type"] = "float16"
+    f.write_text(json.dumps(meta))
+
+
+def _edit_shape(path, rng):
+    f = path / "layer_0" / "zarr.json"
+    meta = json.loads(f.read_text())
+    meta["shape"] = [20, meta["shape"][1]]
+    f.write_text(json.dumps(meta))
+
+
+def _edit_chunk_grid(path, rng):
+    f = path / "layer_0" / "zarr.json"
+    meta = json.loads(f.read_text())
+    meta["chunk_grid"]["configuration"]["chunk_shape"] = [4, 5]
+    f.write_text(json.dumps(meta))
+
+
+def _edit_manifest_rows(path, rng):
+    f = path / "manifest.json"
+    man = json.loads(f.read_text())
+    man["n_rows"] = 30
+    f.write_text(json.dumps(man))
+
+
+def _garble_manifest(path, rng):
+    f = path / "manifest.json"
+    f.write_bytes(b"\xff\xfe" + f.read_bytes()[5:])
+
+
+def _delete_array(path, rng):
+    import shutil
+
+    shutil.rmtree(path / "layer_1")
+
+
+def _empty_chunk(path, rng):
+    _chunk_files(path, "layer_1")[-1].write_bytes(b"")
+
+
+CORRUPTIONS = {
+    "delete chunk": _delete,
+    "truncate chunk": _truncate,
+    "bit-flip chunk": _bitflip,
+    "swap chunks": _swap,
+    "foreign chunk": _foreign,
+    "edit dtype": _edit_dtype,
+    "edit shape": _edit_shape,
+    "edit chunk grid": _edit_chunk_grid,
+    "edit manifest rows": _edit_manifest_rows,
+    "garble manifest": _garble_manifest,
+    "delete array": _delete_array,
+    "empty last chunk": _empty_chunk,
+}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS))
+def test_every_corruption_is_detected_on_read(tmp_path, rng, corruption):
+    path, acts = _written(tmp_path, rng)
+    # the untouched store reads back exactly
+    np.testing.assert_array_equal(ActivationStore(path).read("layer_0"), acts.arrays["layer_0"])
+    CORRUPTIONS[corruption](path, rng)
+    with pytest.raises(IntegrityError):
+        store = ActivationStore(path)
+        store.to_activations()
+    # IntegrityError is an InputError (and a ValueError): one exception family
+    assert issubclass(IntegrityError, InputError)
+
+
+@pytest.mark.parametrize("corruption", ["delete chunk", "bit-flip chunk", "swap chunks"])
+def test_corruption_of_token_ids_is_detected(tmp_path, rng, corruption):
+    path, _ = _written(tmp_path, rng, token_level=True)
+    files = _chunk_files(path, "_sentence_ids")
+    if corruption == "delete chunk":
+        files[1].unlink()
+    elif corruption == "bit-flip chunk":
+        b = bytearray(files[0].read_bytes())
+        b[len(b) // 2] ^= 0x01
+        files[0].write_bytes(bytes(b))
+    else:
+        a, c = files[:2]
+        da, dc = a.read_bytes(), c.read_bytes()
+        a.write_bytes(dc)
+        c.write_bytes(da)
+    with pytest.raises(IntegrityError, match="_sentence_ids"):
+        ActivationStore(path).read_ids()
+
+
+@pytest.mark.parametrize("corruption", ["delete chunk", "truncate chunk", "bit-flip chunk",
+                                        "swap chunks", "foreign chunk", "edit dtype"])
+def test_resume_never_counts_rows_of_a_corrupted_chunk(tmp_path, rng, corruption):
+    path = tmp_path / "partial"
+    store = ActivationStore(path)
+    store.begin(["layer_0", "layer_1"], meta={"model": "m"}, chunk_rows=8)
+    for _ in range(5):  # 35 committed rows, 5 chunks
+        store.append({"layer_0": rng.standard_normal((7, 5)).astype(np.float32),
+                      "layer_1": rng.standard_normal((7, 3)).astype(np.float32)}, n_inputs=7)
+    assert ActivationStore(path).resume() == 35  # intact: resumes at its committed count
+    CORRUPTIONS[corruption](path, rng)
+    with pytest.raises(IntegrityError, match="overwrite=True"):
+        ActivationStore(path).resume()
+    with pytest.raises(IntegrityError):
+        ActivationStore(path).begin(["layer_0", "layer_1"], meta={"model": "m"}, chunk_rows=8)
+    # the documented recovery starts afresh
+    fresh = ActivationStore(path, overwrite=True)
+    assert fresh.begin(["layer_0", "layer_1"], meta={"model": "m"}, chunk_rows=8) == 0
+
+
+def test_uncommitted_rows_in_a_partial_chunk_do_not_fail_the_check(tmp_path, rng, monkeypatch):
+    # a crash after writing rows into the last, partly filled chunk but before the commit
+    path = tmp_path / "crash"
+    store = ActivationStore(path)
+    store.begin(["a"], chunk_rows=8)
+    first = rng.standard_normal((5, 2)).astype(np.float32)
+    store.append({"a": first}, n_inputs=5)
+
+    def die(self, man):
+        raise OSError("crash before commit")
+
+    monkeypatch.setattr(ActivationStore, "_write_manifest", die)
+    with pytest.raises(OSError):
+        store.append({"a": rng.standard_normal((2, 2)).astype(np.float32)}, n_inputs=2)
+    monkeypatch.undo()
+    again = ActivationStore(path)
+    assert again.resume() == 5
+    np.testing.assert_array_equal(again.read("a", allow_incomplete=True), first)
+
+
+def test_verify_can_be_skipped_and_old_stores_still_read(tmp_path, rng):
+    path, acts = _written(tmp_path, rng)
+    _bitflip(path, rng)
+    # opt-out reads what is on disk (documented as unchecked)
+    try:
+        ActivationStore(path).read("layer_1", verify=False)
+    except Exception as exc:  # pragma: no cover - the flipped chunk is in layer_0
+        pytest.fail(f"layer_1 is intact: {exc}")
+    # a store of the previous format (no checksums) is read without verification
+    path2, acts2 = _written(tmp_path, rng, name="old")
+    f = path2 / "manifest.json"
+    man = json.loads(f.read_text())
+    man["format"] = "manifold_probe.activations/1"
+    man.pop("checksums")
+    man.pop("manifest_checksum")
+    f.write_text(json.dumps(man))
+    np.testing.assert_array_equal(ActivationStore(path2).read("layer_0"), acts2.arrays["layer_0"])
+
+
+def test_capture_refuses_to_resume_over_a_corrupted_chunk(tmp_path):
+    model = _Tiny()
+    path = tmp_path / "cap"
+    with pytest.raises(KeyboardInterrupt):
+        _capture(model, _batches(4, fail_after=3), store=path)  # 12 inputs in 3 chunks of 4
+    _chunk_files(path, "layer_1")[1].unlink()  # zarr alone would read these rows as zeros
+    with pytest.raises(IntegrityError, match="chunk 1"):
+        _capture(model, _batches(4), store=path)
+    assert ActivationStore(path).n_inputs == 12  # nothing was counted or appended
+    full = _capture(model, _batches(4))
+    again = _capture(model, _batches(4), store=ActivationStore(path, overwrite=True))
+    for name in full.layers:
+        np.testing.assert_array_equal(again.arrays[name], full.arrays[name])

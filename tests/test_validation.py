@@ -92,3 +92,77 @@ def test_unique_rows_inverse_reconstructs():
     assert first.tolist() == [0, 1, 3]
     assert counts.tolist() == [2, 2, 1]
     np.testing.assert_array_equal(X[first][inverse], X)
+
+
+# ------------------------------------------------------------------ dtypes, magnitude, seeds
+from manifold_probe import _validation as val  # noqa: E402
+
+
+def test_float16_bfloat16_longdouble_become_float64():
+    torch = pytest.importorskip("torch")
+    X = np.arange(12, dtype=np.float64).reshape(6, 2) / 8  # exact in float16 and bfloat16
+    for A in (X.astype(np.float16), torch.tensor(X, dtype=torch.bfloat16),
+              torch.tensor(X, dtype=torch.float16), X.astype(np.longdouble)):
+        got = check_points(A, dtype=None)
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, X)
+    with pytest.raises(mp.InputError, match="complex"):
+        check_points(torch.ones((3, 2), dtype=torch.complex64))
+    # a longdouble value beyond float64 is refused as non-finite, not silently inf
+    if np.finfo(np.longdouble).max > np.finfo(np.float64).max:
+        big = np.full((3, 2), np.longdouble(10) ** 400)
+        with pytest.raises(mp.InputError, match="inf"):
+            check_points(big)
+
+
+@pytest.mark.parametrize("power", [-1070, -1000, -300, 0, 5, 300, 1000])
+def test_normalize_scale_is_exact(power):
+    X = np.random.default_rng(0).standard_normal((30, 4))
+    A = np.ldexp(X, power)
+    B, e = val.normalize_scale(A)
+    assert 0.5 <= np.max(np.abs(B)) < 1.0
+    # multiplying by 2**-e is exact: the round trip recovers the input bit for bit
+    np.testing.assert_array_equal(np.ldexp(B, e), A)
+    if power > -1000:  # no subnormal inputs: B is X up to the exact power of two
+        np.testing.assert_array_equal(np.ldexp(B, e - power), X)
+
+
+def test_normalize_scale_of_zeros_and_rescale_range():
+    Z = np.zeros((4, 2))
+    assert val.normalize_scale(Z)[1] == 0
+    np.testing.assert_array_equal(val.rescale(np.array([1.5, 0.0, np.nan]), 10, what="x",
+                                              unit_power=-2),
+                                  np.array([1.5 * 2.0**-20, 0.0, np.nan]))
+    with pytest.raises(mp.InputError, match="beyond the range of float64"):
+        val.rescale(np.array([2.0]), -600, what="the curvature", unit_power=-2)  # 2**1201
+    with pytest.raises(mp.InputError, match="beyond the range of float64"):
+        val.rescale(np.array([2.0]), 600, what="the curvature", unit_power=-2)  # 2**-1199
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**70, np.int8(3), np.uint64(2**63)])
+def test_seeds_accepted_are_deterministic(seed):
+    a = check_seed(seed).random(3)
+    np.testing.assert_array_equal(a, check_seed(seed).random(3))
+
+
+@pytest.mark.parametrize("seed", [-1, np.int64(-3), True, 1.0, "0", [1]])
+def test_bad_seeds_are_input_errors(seed):
+    with pytest.raises(mp.InputError, match="seed"):
+        check_seed(seed)
+
+
+def test_distinct_rows_and_dimension_clip():
+    with pytest.raises(mp.InputError, match="only 1 distinct"):
+        val.check_distinct(np.ones((60, 3)), 3, what="this")
+    assert val.check_distinct(np.eye(3), 3, what="this") == 3
+    assert val.clip_dimension(4.2, 3) == (3.0, 4.2)
+    assert val.clip_dimension(2.5, 3) == (2.5, None)
+    assert val.clip_dimension(float("inf"), None) == (float("inf"), None)
+
+
+def test_cost_guards():
+    with pytest.raises(mp.InputError, match="GiB.*subsample"):
+        val.check_memory(2**40, what="that", fix="subsample", budget=2**30)
+    val.check_memory(2**20, what="that", fix="subsample", budget=2**30)
+    with pytest.warns(val.CostWarning, match="pass fewer"):
+        val.warn_cost(10 * val.SLOW_OPERATIONS, what="that", fix="pass fewer")

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_int
-from manifold_probe.store import Activations, ActivationStore
+from manifold_probe.activations import Activations
+from manifold_probe.store import ActivationStore
 
 __all__ = [
     "Activations",

@@ -7,7 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_float, check_int, check_points
+from manifold_probe._validation import (
+    InputError,
+    check_float,
+    check_int,
+    check_memory,
+    check_points,
+    warn_cost,
+)
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
 __all__ = ["ball_volume_curvature", "check_distance_matrix"]
@@ -33,8 +40,8 @@ def check_distance_matrix(distances: Any) -> np.ndarray:
     return Dm
 
 
-def _unit_ball_volume(n: int) -> float:
-    return math.pi ** (n / 2) / math.gamma(n / 2 + 1)
+# weights and ratios are powers r**n; keep their spread inside float64 (about e**±708)
+_MAX_LOG_SPREAD = 600.0
 
 
 def ball_volume_curvature(
@@ -67,6 +74,22 @@ def ball_volume_curvature(
     The standard error is that of the regression, propagated to :math:`\hat S`; the counts at
     nested radii are correlated, so treat it as a rough guide. Balls that reach the edge of a
     sampled region lose volume and read as positive curvature.
+
+    **NaN.** A point whose balls hold no other point at any of the radii (an isolated point,
+    farther than :math:`\rho_{max}/4` from every other one, or disconnected from them in the
+    graph) has no volume to fit: its curvature and standard error are NaN, and one
+    :class:`RuntimeWarning` says how many points are affected. No other value is NaN.
+
+    **Cost.** Without ``distances`` every point needs its graph geodesic distance to every
+    other: :math:`O(N^2 k \log N)` time, memory :math:`O(\text{block}\cdot N)`. Above
+    :data:`~manifold_probe._validation.SLOW_OPERATIONS` estimated operations a
+    :class:`~manifold_probe._validation.CostWarning` is issued before any work (the call then
+    proceeds); a block that would not fit in the memory budget (half the physical memory) is
+    refused with :class:`InputError`.
+
+    **Range.** The weights and ratios are powers :math:`r^n`; when their spread exceeds
+    float64 (:math:`n\log(r_{max}/r_{min}) > 600`, e.g. ``dim=400`` with neighbour radii
+    varying by a factor 5) an :class:`InputError` is raised rather than overflowing.
     """
     n = check_int(dim, name="dim", minimum=1)
     ball_fraction = check_float(ball_fraction, name="ball_fraction", low=0.0, high=1.0,
@@ -97,10 +120,17 @@ def ball_volume_curvature(
         from manifold_probe.geodesic import geodesic_distances
 
         kk = 20 if k is None else k
-        A, nb = resolve_neighbors(
-            X, max(kk, density_k + 1), neighbors=neighbors, min_k=1, what="scalar_curvature"
-        )
+        A = check_points(X, min_points=3, what="scalar_curvature")
         N = A.shape[0]
+        # every point needs its geodesic distances to all others: N Dijkstra runs on the graph
+        warn_cost(
+            float(N) * N * kk * max(math.log2(N), 1.0),
+            what=f"ball-volume curvature of {N} points (all-pairs graph geodesics)",
+            fix="subsample the points, pass precomputed distances=, or use method='quadratic'",
+        )
+        A, nb = resolve_neighbors(
+            A, max(kk, density_k + 1), neighbors=neighbors, min_k=1, what="scalar_curvature"
+        )
         r_m, r_m1 = nb.distances[:, density_k - 1], nb.distances[:, density_k]
         geo_nb = nb.truncate(kk)
 
@@ -110,12 +140,29 @@ def ball_volume_curvature(
     # weights proportional to 1 / density; leave-one-out: where the centre x is among y's m
     # nearest, y's density is read from its (m+1)-th neighbour instead, so that the weights
     # of the points near x do not depend on x being in the sample
-    w_scale = float(np.mean(r_m**n))
-    w = r_m**n / w_scale
-    w1 = r_m1**n / w_scale
+    pos = r_m[r_m > 0]
+    spread = max(float(np.max(r_m1)) / float(pos.min()) if pos.size else 1.0, 4.0)
+    if n * math.log(spread) > _MAX_LOG_SPREAD:
+        raise InputError(
+            f"dim={n} is too large for the ball-volume weights r**dim in float64 (neighbour "
+            f"radii and ball radii vary by a factor {spread:.3g}, so r**{n} spans more than "
+            "e**600); pass the true intrinsic dimension or use method='quadratic'"
+        )
+    # the weights only matter up to a common factor: normalise r by its largest value
+    r_top = float(np.max(r_m1)) if np.max(r_m1) > 0 else 1.0
+    w = (r_m / r_top) ** n
+    w_scale = float(np.mean(w))
+    w = w / w_scale
+    w1 = (r_m1 / r_top) ** n / w_scale
     m_ball = max(density_k + 1, int(math.ceil(ball_fraction * N)))
     if m_ball >= N:
         raise InputError(f"ball_fraction={ball_fraction} leaves no room: use a smaller fraction")
+    # per block: the distance rows, the weights and a comparison mask, N floats each per row
+    check_memory(
+        3 * 8.0 * min(block, N) * N + 8.0 * N * n_radii,
+        what=f"ball-volume curvature of {N} points",
+        fix="subsample the points or use method='quadratic'",
+    )
     size = np.empty(N, dtype=np.int64)
     ratios = []
     r_hi = None
@@ -137,9 +184,10 @@ def ball_volume_curvature(
         W = np.where(R <= r_m[None, :], w1[None, :], w[None, :])
         vol = np.stack([(W * (R <= r)).sum(axis=1) for r in radii], axis=1)
         size[s:e] = (R <= r_hi).sum(axis=1)
-        ratios.append(vol / radii[None, :] ** n)
-    # proportional to vol B / (omega_n rho^n); the constant is irrelevant (free intercept)
-    ratio = np.concatenate(ratios) / _unit_ball_volume(n)
+        ratios.append(vol / (radii[None, :] / r_hi) ** n)
+    # proportional to vol B / (omega_n rho^n): the factors r_hi**n and omega_n are common to
+    # every radius and absorbed by the free intercept a (S = 6(n+2) b / a does not see them)
+    ratio = np.concatenate(ratios)
     x = radii**2
     Xd = np.stack([np.ones_like(x), -x], axis=1)
     coef, *_ = np.linalg.lstsq(Xd, ratio.T, rcond=None)  # (2, N)
@@ -155,4 +203,17 @@ def ball_volume_curvature(
         var = (c / a) ** 2 * s2 * (cov[1, 1] + (b / a) ** 2 * cov[0, 0]
                                    - 2 * (b / a) * cov[0, 1])
     se = np.sqrt(np.maximum(var, 0.0))
+    empty = ~np.isfinite(S)  # 0/0: no point in any ball (a = b = 0)
+    if empty.any():
+        import warnings
+
+        S = np.where(empty, np.nan, S)
+        se = np.where(empty, np.nan, se)
+        warnings.warn(
+            f"ball-volume curvature is NaN at {int(empty.sum())} of {N} points whose balls hold "
+            "no other point (isolated or disconnected points); raise ball_fraction or k, or "
+            "drop those points",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return S, se, size, float(r_hi)

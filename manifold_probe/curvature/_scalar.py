@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from manifold_probe._validation import (
     InputError,
+    check_distinct,
     check_float,
     check_int,
     check_option,
     check_points,
     check_seed,
+    normalize_scale,
+    rescale,
 )
 from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients
+from manifold_probe.curvature._tangent import _estimate_dim, _tangent_basis
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
 __all__ = ["CurvatureEstimate", "scalar_curvature"]
@@ -54,41 +58,6 @@ class CurvatureEstimate:
     degree: int | None = None
 
 
-def _local_spectra(A: np.ndarray, nb: Neighbors, k: int) -> np.ndarray:
-    """Descending eigenvalues of each point's centred k-neighbourhood covariance, (N, m)."""
-    import torch
-
-    N, D = A.shape
-    out = []
-    for s in range(0, N, 1024):
-        Y = A[nb.indices[s : s + 1024, :k]]
-        Y = Y - Y.mean(axis=1, keepdims=True)
-        if D <= k:
-            G = np.matmul(np.transpose(Y, (0, 2, 1)), Y)
-        else:  # same non-zero spectrum, smaller matrix
-            G = np.matmul(Y, np.transpose(Y, (0, 2, 1)))
-        out.append(torch.linalg.eigvalsh(torch.from_numpy(G)).numpy()[:, ::-1] / k)
-    return np.clip(np.concatenate(out), 0.0, None)
-
-
-def _estimate_dim(A: np.ndarray, nb: Neighbors, floor: float = 1e-3) -> int:
-    r"""Intrinsic dimension for the fit: local PCA, largest eigengap, median over points.
-
-    The gap :math:`\lambda_m / \lambda_{m+1}` is taken with :math:`\lambda_{m+1}` floored at
-    ``floor`` :math:`\lambda_1`: the exact zeros of a noise-free embedded sample (and the tiny
-    normal variance that curvature adds) would otherwise win the largest-ratio contest.
-    """
-    # 25 neighbours: small enough that curvature adds little normal variance, large enough to
-    # average noise (measured right on S^2..S^5, noisy S^2, pseudosphere, flat torus; 50 fails
-    # on a 400-point sphere, 10 on a noisy one)
-    lam = _local_spectra(A, nb, min(nb.k, 25))
-    if lam.shape[1] < 2:
-        return lam.shape[1]
-    ratio = lam[:, :-1] / np.maximum(lam[:, 1:], floor * lam[:, :1] + 1e-300)
-    local = 1 + np.argmax(ratio, axis=1)
-    return int(round(float(np.median(local))))
-
-
 def _default_k(n: int, degree: int, n_points: int) -> int:
     """Largest neighbourhood considered: room for several nested fits above the minimum."""
     p = n_coefficients(n, degree)
@@ -119,23 +88,6 @@ def _lepski(S: np.ndarray, se: np.ndarray, kappa: float) -> np.ndarray:
             ok &= ~finite[:, i] | (np.abs(S[:, lev] - S[:, i]) <= kappa * se[:, i])
         choice[ok] = lev
     return choice
-
-
-def _tangent_basis(Y: np.ndarray, n: int) -> np.ndarray:
-    """Leading ``n`` principal directions of each centred neighbourhood, (B, D, n)."""
-    import torch
-
-    B, k, D = Y.shape
-    Yc = Y - Y.mean(axis=1, keepdims=True)
-    if D <= k:
-        _, vecs = torch.linalg.eigh(torch.from_numpy(np.matmul(np.transpose(Yc, (0, 2, 1)), Yc)))
-        T = vecs.numpy()[:, :, ::-1][:, :, :n]
-    else:  # through the k x k Gram matrix: Y^T w / |Y^T w| for its leading eigenvectors w
-        _, vecs = torch.linalg.eigh(torch.from_numpy(np.matmul(Yc, np.transpose(Yc, (0, 2, 1)))))
-        W = vecs.numpy()[:, :, ::-1][:, :, :n]
-        T = np.matmul(np.transpose(Yc, (0, 2, 1)), W)
-        T /= np.maximum(np.linalg.norm(T, axis=1, keepdims=True), 1e-300)
-    return np.ascontiguousarray(T)
 
 
 def _quadratic(
@@ -187,9 +139,37 @@ def _quadratic(
     )
 
 
-def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
-    from manifold_probe.curvature._ball_volume import ball_volume_curvature
+def _scaled_graph(nb: Neighbors | None, e: int) -> Neighbors | None:
+    """A Euclidean graph's distances in the units of the points rescaled by ``2**-e``."""
+    if nb is None or e == 0 or nb.metric != "euclidean":
+        return nb
+    return Neighbors(np.ldexp(nb.distances, -e), nb.indices, nb.metric)
 
+
+def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
+    from manifold_probe.curvature._ball_volume import (
+        ball_volume_curvature,
+        check_distance_matrix,
+    )
+
+    # the estimate is in units**-2: compute at magnitude ~1, rescale exactly at the end
+    e = 0
+    if X is not None:
+        A = check_points(X, min_points=3, what="scalar_curvature")
+        check_distinct(A, 3, what="scalar_curvature")
+        if dim is not None and dim > A.shape[1]:
+            raise InputError(
+                f"dim={dim} exceeds the ambient dimension {A.shape[1]} of X; an intrinsic "
+                "dimension is at most the number of coordinates"
+            )
+        X, e = normalize_scale(A)
+        neighbors = _scaled_graph(neighbors, e)
+    if distances is not None:
+        Dm = check_distance_matrix(distances)
+        if X is None:
+            finite = Dm[np.isfinite(Dm)]
+            e = int(np.frexp(finite.max())[1]) if finite.size and finite.max() > 0 else 0
+        distances = np.ldexp(Dm, -e) if e else Dm
     nb = neighbors
     if dim is None:
         if X is None:
@@ -206,6 +186,8 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
     S, se, size, _ = ball_volume_curvature(
         X, dim=dim, k=k, neighbors=nb, distances=distances, **options
     )
+    S = rescale(S, e, what="the scalar curvature", unit_power=-2)
+    se = rescale(se, e, what="the scalar curvature", unit_power=-2)
     est = CurvatureEstimate(
         curvature=S, standard_error=se, dim=int(dim), method="ball_volume",
         neighborhood_size=size, degree=None,
@@ -325,11 +307,28 @@ def scalar_curvature(
     Raises
     ------
     InputError
-        Bad points, unknown method or degree, ``dim`` not below the ambient dimension, ``k``
-        too small for the fit or too large for the sample, a malformed distance matrix.
+        Bad points, fewer distinct points than the fit needs (e.g. all rows identical),
+        unknown method or degree, ``dim`` not below (quadratic) or above (ball volume) the
+        ambient dimension, ``k`` too small for the fit or too large for the sample, a
+        malformed distance matrix, or a result whose magnitude in the units of ``X`` lies
+        beyond float64 (curvature of points of order 1e±160 and beyond).
+
+    Warns
+    -----
+    RuntimeWarning
+        Points whose value cannot be estimated get NaN, with this warning saying how many:
+        ``"ball_volume"``, points whose balls hold no other point; ``"quadratic"``, points
+        where every nested fit is degenerate. These are the only NaN.
+    CostWarning
+        ``"ball_volume"`` without ``distances``: the all-pairs geodesics are estimated to take
+        minutes or more.
 
     Notes
     -----
+    Contract: every value is finite, except the NaN announced by a ``RuntimeWarning``. The
+    points are rescaled by an exact power of two before the fit and the result rescaled back
+    exactly (units of ``X``\ :sup:`-2`).
+
     Assumptions: a smooth embedded manifold of dimension :math:`n` without boundary near the
     point (points on a boundary get one-sided fits), sampled densely enough that a few
     hundred neighbours lie within a fraction of the curvature radius, with noise much smaller
@@ -386,6 +385,10 @@ def scalar_curvature(
             "tangent planes); pass X, optionally with neighbors=mp.knn(X, k)"
         )
     A = check_points(X, min_points=3, what="scalar_curvature")
+    n_distinct = check_distinct(A, 3, what="scalar_curvature")
+    # the curvature is in units**-2: fit at magnitude ~1, rescale exactly at the end (squared
+    # coordinates of points near 1e±200 would overflow or underflow)
+    A, e = normalize_scale(A)
     N, D = A.shape
     if dim is not None and dim >= D:
         raise InputError(
@@ -424,5 +427,29 @@ def scalar_curvature(
             k_graph = k
         A, nb = resolve_neighbors(A, k_graph, neighbors=neighbors, what="scalar_curvature")
     deg = choose_degree(n)
+    p = n_coefficients(n, deg)
+    if n_distinct <= p + 1:
+        raise InputError(
+            f"scalar_curvature needs more than {p + 1} distinct points for a degree-{deg} fit "
+            f"in dimension {n}; X has {n_distinct} distinct rows. Pass more distinct points "
+            "or degree=2"
+        )
     est = _quadratic(A, nb, n, deg, kappa, batch_size)
+    bad = ~np.isfinite(est.curvature)
+    if bad.any():  # every nested fit degenerate at these points: say so, never silently
+        import warnings
+
+        nan = np.where(bad, np.nan, 0.0)
+        est = replace(est, curvature=est.curvature + nan, standard_error=est.standard_error + nan)
+        warnings.warn(
+            f"scalar curvature is NaN at {int(bad.sum())} of {N} points where every local fit "
+            "is degenerate (neighbours on a lower-dimensional set); pass dim= or a larger k",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    est = replace(
+        est,
+        curvature=rescale(est.curvature, e, what="the scalar curvature", unit_power=-2),
+        standard_error=rescale(est.standard_error, e, what="the scalar curvature", unit_power=-2),
+    )
     return est if return_se else est.curvature

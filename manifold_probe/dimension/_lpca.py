@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import check_float, check_int, check_option
+from manifold_probe._validation import (
+    check_float,
+    check_int,
+    check_option,
+    check_points,
+    normalize_scale,
+)
 from manifold_probe.dimension._base import DimensionEstimate, distinct_graph
 from manifold_probe.neighbors import Neighbors
 
@@ -58,7 +64,9 @@ def local_pca(
       eigenvalues below :math:`10^{-3}\lambda_1` count as zero, so that round-off in exactly
       flat normal directions (noise-free data rotated into a larger space) cannot win the gap.
 
-    ``pointwise`` holds :math:`\hat n(x)` and ``dimension`` their mean. Assumptions: the
+    ``pointwise`` holds :math:`\hat n(x)` and ``dimension`` their mean; both lie in
+    :math:`[1, \min(k, D)]` (:math:`D` the ambient dimension). The points are rescaled by an
+    exact power of two first (the estimate is scale-invariant). Assumptions: the
     neighbourhood is small enough for the manifold to be nearly flat across it (curvature adds
     variance in normal directions and inflates the count) and large enough to span it: at most
     :math:`k` directions can be seen, so use :math:`k` well above the dimension.
@@ -99,6 +107,9 @@ def local_pca(
     threshold = check_float(threshold, name="threshold", low=0.0, high=1.0, low_open=True)
     if X is None:
         raise InputError("local PCA needs the coordinates: pass X (neighbors= is optional)")
+    # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling), so that squared
+    # coordinates neither overflow (1e200) nor underflow (1e-300)
+    X = normalize_scale(check_points(X, what=f"local PCA (k={k})"))[0]
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"local PCA (k={k})")
     lam = _local_spectra(U, g.neighbors)
     total = lam.sum(axis=1, keepdims=True)
@@ -112,7 +123,8 @@ def local_pca(
             ratio = lam[:, :-1] / np.maximum(lam[:, 1:], tiny)
         ratio[~np.isfinite(ratio)] = 0.0
         local = 1.0 + np.argmax(ratio, axis=1)
-    local = local.astype(np.float64)
+    # a neighbourhood of k+1 points in R^D spans at most min(k, D) directions
+    local = np.minimum(local, min(k, U.shape[1])).astype(np.float64)
     return DimensionEstimate(
         dimension=float(local.mean()),
         pointwise=g.broadcast(local),

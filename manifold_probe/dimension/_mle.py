@@ -6,7 +6,13 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import check_int, check_option
+from manifold_probe._validation import (
+    check_int,
+    check_option,
+    check_points,
+    clip_dimension,
+    normalize_scale,
+)
 from manifold_probe.dimension._base import (
     DimensionEstimate,
     calibrate,
@@ -79,7 +85,15 @@ def mle(
     .. math:: \hat m_k = \Big[\frac1N\sum_i \hat m_k(x_i)^{-1}\Big]^{-1}.
 
     A point whose ``k`` neighbours are all at the same distance has :math:`\hat m_k = \infty`
-    (it enters the average as 0). With ``correct_bias=True`` the global value is corrected for
+    (it enters the average as 0).
+
+    **Range.** When the points are given, ``dimension`` is clipped to the ambient dimension
+    :math:`D` (the unclipped value is kept in ``details["unclipped"]``); with only a graph it
+    is not clipped and may be ``inf``. ``pointwise`` holds the raw local statistics: they are
+    noisy, may exceed :math:`D` and are ``inf`` where all ``k`` neighbours are equidistant
+    (e.g. on a lattice); they are never NaN. The points are
+    rescaled by an exact power of two first (the estimate is scale-invariant), so magnitudes
+    from 1e-300 to 1e300 give the same result. With ``correct_bias=True`` the global value is corrected for
     its finite-sample bias exactly as in :func:`twonn` (reference simulations with the same
     number of points and the same ``k``); ``pointwise`` stays uncorrected.
 
@@ -124,6 +138,8 @@ def mle(
     k = check_int(k, name="k", minimum=2)
     reference = check_option(reference, ("ball", "cube"), name="reference")
     seed = seed_int(seed)
+    if X is not None:  # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling)
+        X = normalize_scale(check_points(X, what=f"MLE (k={k})"))[0]
     _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"MLE (k={k})")
     inv = _pointwise_inverse(g.neighbors.distances)
     with np.errstate(divide="ignore"):
@@ -143,10 +159,15 @@ def mle(
             family=reference,
             seed=seed,
         )
+    details = {}
+    est, unclipped = clip_dimension(float(est), g.ambient_dim)
+    if unclipped is not None:
+        details["unclipped"] = unclipped
     return DimensionEstimate(
         dimension=float(est),
         pointwise=g.broadcast(local),
         method="mle",
         raw=raw,
         n_distinct=g.n_distinct,
+        details=details,
     )

@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_int, check_points, unique_rows
+from manifold_probe._validation import (
+    InputError,
+    check_int,
+    check_points,
+    clip_dimension,
+    normalize_scale,
+    unique_rows,
+)
 from manifold_probe.dimension._base import DimensionEstimate
 
 __all__ = ["ph_dimension"]
@@ -50,7 +57,11 @@ def ph_dimension(
     sizes spaced geometrically between ``min_points`` and ``max_points`` (each ``L`` averaged
     over ``n_repeats`` random subsets drawn with ``seed``), the estimate is
 
-    .. math:: \hat n = \frac{1}{1 - s}.
+    .. math:: \hat n = \frac{1}{1 - s},
+
+    clipped to the ambient dimension :math:`D` (the unclipped value, possibly ``inf`` when
+    :math:`s \ge 1`, is kept in ``details["unclipped"]``). The points are rescaled by an exact
+    power of two first (the estimate is scale-invariant).
 
     Assumptions: i.i.d. sampling and sizes large enough for the asymptotic regime; like the
     nearest-neighbour estimators it underestimates high dimensions at small sizes. Distances
@@ -92,7 +103,7 @@ def ph_dimension(
     n_sizes = check_int(n_sizes, name="n_sizes", minimum=2)
     n_repeats = check_int(n_repeats, name="n_repeats", minimum=1)
     rng = check_seed(seed)
-    A = check_points(X, min_points=min_points, what="PH dimension")
+    A = normalize_scale(check_points(X, min_points=min_points, what="PH dimension"))[0]
     first, _, _ = unique_rows(A)
     U = A[first]
     top = min(max_points, U.shape[0])
@@ -113,9 +124,19 @@ def ph_dimension(
     )
     slope = float(np.polyfit(np.log(sizes), np.log(lengths), 1)[0])
     dim = 1.0 / (1.0 - slope) if slope < 1 else np.inf
+    details = {"sizes": sizes, "lengths": lengths, "slope": slope}
+    dim, unclipped = clip_dimension(float(dim), U.shape[1])
+    if unclipped is not None:
+        details["unclipped"] = unclipped
+    if not dim > 0:  # lengths that do not grow with m (slope <= 0): a point-like sample
+        raise InputError(
+            f"PH dimension: the minimum-spanning-tree length does not grow with the sample size "
+            f"(slope {slope:.3g}); the distinct points do not sample a manifold at these sizes. "
+            "Pass more distinct points or use another method"
+        )
     return DimensionEstimate(
         dimension=float(dim),
         method="phd",
         n_distinct=int(U.shape[0]),
-        details={"sizes": sizes, "lengths": lengths, "slope": slope},
+        details=details,
     )
