@@ -177,8 +177,8 @@ def test_layer_subset_and_local_directory_handle(tiny_bert):
 
 
 def test_generic_module_capture_and_entry_point_spec():
-    handle = load_model("manifold_probe.capture.toy:ModAddTransformer")
-    assert handle.kind == "modules" and handle.layer_names == ("layer_1",)
+    handle = load_model("manifold_probe.capture.toy:ModAddTransformer", trust_code=True)
+    assert handle.kind == "modules" and handle.layer_names == ("embeddings", "layer_1")
     tokens = torch.tensor([[1, 2, 59], [3, 4, 59], [5, 6, 59]])
     acts = handle.capture(tokens, pooling="last", batch_size=2)
     with torch.no_grad():
@@ -186,6 +186,10 @@ def test_generic_module_capture_and_entry_point_spec():
             handle.model.embed(tokens) + handle.model.pos_embed
         )
     np.testing.assert_allclose(acts.arrays["layer_1"], block_out[:, -1].numpy(), atol=1e-6)
+    with torch.no_grad():
+        resid_pre = handle.model.embed(tokens) + handle.model.pos_embed
+    # "embeddings" is the first block's input: read exactly, no arithmetic in between
+    np.testing.assert_array_equal(acts.arrays["embeddings"], resid_pre[:, -1].numpy())
 
 
 def test_capture_is_gradient_free_and_restores_training_mode(tiny_bert):
@@ -251,15 +255,18 @@ def test_capture_modules_errors(tiny_bert):
 
 
 def test_load_model_errors(tmp_path):
-    with pytest.raises(InputError, match="unknown model spec"):
+    with pytest.raises(InputError, match="offline"):
         load_model("no-such-model")
+    with pytest.raises(InputError, match="unknown model spec"):
+        load_model("./no/such dir")
     with pytest.raises(InputError, match="config.json"):
         load_model(str(tmp_path))
     with pytest.raises(InputError, match="could not import"):
-        load_model("manifold_probe.nope:make")
+        load_model("manifold_probe.nope:make", trust_code=True)
     with pytest.raises(InputError, match="returned"):
-        load_model("manifold_probe.capture.toy:ToyConfig")  # a dataclass, not a module
-    with pytest.raises(InputError, match="non-empty string"):
+        # a dataclass, not a module
+        load_model("manifold_probe.capture.toy:ToyConfig", trust_code=True)
+    with pytest.raises(InputError, match="empty"):
         load_model("")
 
 
