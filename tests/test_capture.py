@@ -280,3 +280,44 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+EVIL = """
+import pathlib
+pathlib.Path({marker!r}).write_text("imported")
+
+def pwn():
+    pathlib.Path({marker!r}).write_text("called")
+    raise SystemExit(134)
+"""
+
+
+@pytest.fixture()
+def evil_dir(tmp_path, monkeypatch):
+    """A directory holding evilmod.py (which leaves a marker file when imported), made the
+    current directory, with the implicit '' entry on sys.path as in `python -c`."""
+    import sys
+
+    marker = tmp_path / "marker.txt"
+    (tmp_path / "evilmod.py").write_text(EVIL.format(marker=str(marker)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    monkeypatch.delitem(sys.modules, "evilmod", raising=False)
+    return tmp_path, marker
+
+
+def test_code_specs_need_trust_code_and_never_import_from_the_cwd(evil_dir):
+    import sys
+
+    tmp, marker = evil_dir
+    with pytest.raises(InputError, match="trust_code=True"):
+        load_model("evilmod:pwn")
+    assert not marker.exists() and "evilmod" not in sys.modules
+    # trusted, but the current directory is not searched implicitly
+    with pytest.raises(InputError, match="current directory is not searched"):
+        load_model("evilmod:pwn", trust_code=True)
+    assert not marker.exists() and "evilmod" not in sys.modules
+    # named explicitly by its file path, and trusted: it runs
+    with pytest.raises(SystemExit):
+        load_model(f"{tmp / 'evilmod.py'}:pwn", trust_code=True)
+    assert marker.read_text() == "called"
