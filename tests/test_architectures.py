@@ -515,3 +515,25 @@ def test_fingerprint_is_the_same_in_another_process(gpt2_dir):
     out = subprocess.run([sys.executable, "-c", code, str(gpt2_dir)], capture_output=True,
                          text=True, check=True, env=env)
     assert out.stdout.strip().splitlines()[-1] == here
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+def test_capture_sees_hooks_that_edit_a_block_output(family, tok):
+    """Perturbations replace a block's output with a prepended forward hook; the capture hook
+    runs after it, so ``layer_l`` shows the edit (here: block 2's output scaled by 3)."""
+    model = _build(family)
+    handle = load_model(model, tokenizer=tok)
+    base = handle.capture(SENTENCES[:4], pooling="all")
+
+    def scale(module, args, output):
+        if isinstance(output, tuple):
+            return (output[0] * 3.0, *output[1:])
+        return output * 3.0
+
+    hk = handle.block("layer_2").register_forward_hook(scale, prepend=True)
+    try:
+        edited = handle.capture(SENTENCES[:4], pooling="all")
+    finally:
+        hk.remove()
+    np.testing.assert_array_equal(edited["layer_1"], base["layer_1"])
+    np.testing.assert_allclose(edited["layer_2"], 3.0 * base["layer_2"], rtol=1e-6, atol=1e-7)

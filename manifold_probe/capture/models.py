@@ -136,13 +136,15 @@ def _first_tensor_in(args: tuple, kwargs: dict):
     raise InputError("the first block received no tensor; cannot read the embeddings")
 
 
-def _taps_module(inner, call, points):
+def _taps_module(inner, call, points, owner=None):
     """A module that runs ``call(inner, *args, **kwargs)`` and passes each tap point's tensor
     through an identity child ``tap_j`` (so :func:`capture_modules` can hook it).
 
     ``points``: ``(module, where)`` with ``where`` = ``"input"`` (the module's first input, a
     forward pre-hook) or ``"output"`` (its output's first tensor, a forward hook appended after
-    any hooks already installed — e.g. perturbations — so it sees their effect).
+    any hooks already installed — e.g. perturbations — so it sees their effect). ``owner``
+    (the whole model, when ``inner`` is part of it) moves with it, so ``device=`` never leaves a
+    model split across devices.
     """
     import torch
 
@@ -155,6 +157,8 @@ def _taps_module(inner, call, points):
         def __init__(self):
             super().__init__()
             self.inner = inner
+            if owner is not None and owner is not inner:
+                self.owner = owner
             for j in range(len(points)):
                 self.add_module(f"tap_{j}", _Tap())
             self.train(inner.training)  # capture restores this mode afterwards
@@ -324,7 +328,7 @@ def capture_hidden_states(
 
     call = call or _hf_call(arch.root)
     inner = arch.root if call is not _tlens_call else hf_model
-    tap = _taps_module(inner, call, _tap_points(arch, chosen))
+    tap = _taps_module(inner, call, _tap_points(arch, chosen), owner=hf_model)
     n_truncated = 0
 
     def batches():
