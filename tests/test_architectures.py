@@ -317,9 +317,10 @@ def test_any_module_by_path():
 
 
 # --- TransformerLens and nnsight: stand-ins with the same interface ------------------------
-# (neither package is installed in the test environment; the stand-ins expose exactly the
-# attributes load_model reads: HookedTransformer.blocks/ln_final/cfg/tokenizer and
-# forward(tokens, attention_mask=, return_type=); LanguageModel._model/.tokenizer.)
+# The stand-ins expose exactly the attributes load_model reads (HookedTransformer.blocks,
+# ln_final, cfg, tokenizer and forward(tokens, attention_mask=, return_type=);
+# LanguageModel._module and .tokenizer), so these run without the optional packages; the real
+# packages are tested below when installed.
 
 
 @dataclasses.dataclass
@@ -415,9 +416,9 @@ def test_transformer_lens_style_object(tok):
 
 
 def test_nnsight_style_object(tok):
-    class LanguageModel:  # nnsight's wrapper: the torch model in ._model, and .tokenizer
+    class LanguageModel:  # nnsight's wrapper: the torch model in ._module (._model before 0.5)
         def __init__(self, model, tokenizer):
-            self._model = model
+            self._module = model
             self.tokenizer = tokenizer
 
     hf = _build("llama", head_model=True)
@@ -537,3 +538,16 @@ def test_capture_sees_hooks_that_edit_a_block_output(family, tok):
         hk.remove()
     np.testing.assert_array_equal(edited["layer_1"], base["layer_1"])
     np.testing.assert_allclose(edited["layer_2"], 3.0 * base["layer_2"], rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_real_nnsight_language_model(tok):
+    nnsight = pytest.importorskip("nnsight")
+    hf = _build("gpt2", head_model=True)
+    lm = nnsight.LanguageModel(hf, tokenizer=tok)
+    handle = load_model(lm)
+    assert handle.model is hf and handle.extra["wrapper"] == "nnsight"
+    a = handle.capture(SENTENCES[:3], layers=["layer_2", "ln_final"])
+    b = load_model(hf, tokenizer=tok).capture(SENTENCES[:3], layers=["layer_2", "ln_final"])
+    for name in a.layers:
+        np.testing.assert_array_equal(a[name], b[name])

@@ -686,6 +686,21 @@ def _module_handle(obj, *, name: str, device: Any, blocks: str | None, final_nor
     )
 
 
+def _nnsight_module(obj: Any):
+    """The torch module an nnsight wrapper holds (``._module`` in nnsight 0.5+, ``._model``
+    before), or ``None``."""
+    import torch
+
+    for attr in ("_module", "_model"):
+        try:
+            inner = object.__getattribute__(obj, attr)
+        except AttributeError:
+            continue
+        if isinstance(inner, torch.nn.Module):
+            return inner
+    return None
+
+
 def _from_object(obj: Any, tokenizer: Any, *, name: str | None, device: Any, blocks: str | None,
                  final_norm: str | None) -> ModelHandle:
     """A handle for an in-memory model: HF model, TransformerLens, nnsight or any module."""
@@ -696,8 +711,8 @@ def _from_object(obj: Any, tokenizer: Any, *, name: str | None, device: Any, blo
                             kind="tlens", device=device, blocks=blocks or "blocks",
                             final_norm=final_norm if final_norm is not None else
                             ("ln_final" if hasattr(obj, "ln_final") else ""))
-    if classes & {"LanguageModel", "NNsight"} and hasattr(obj, "_model"):
-        inner = obj._model
+    inner = _nnsight_module(obj) if classes & {"LanguageModel", "NNsight", "Envoy"} else None
+    if inner is not None:
         tok = tokenizer if tokenizer is not None else getattr(obj, "tokenizer", None)
         cfg = getattr(inner, "config", None)
         return _text_handle(inner, tok, name=name or str(getattr(cfg, "_name_or_path", "") or type(inner).__name__),
@@ -903,7 +918,7 @@ def load_model(
             return load_model(obj, device=device, blocks=blocks, final_norm=final_norm, name=name or spec)
         import torch
 
-        if not isinstance(obj, torch.nn.Module) and not _class_names(obj) & {"LanguageModel", "NNsight"}:
+        if not isinstance(obj, torch.nn.Module) and _nnsight_module(obj) is None:
             raise InputError(
                 f"{spec} returned {_describe(obj)}; return a torch.nn.Module, a (model, "
                 "tokenizer) pair or a ModelHandle"
