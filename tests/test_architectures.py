@@ -551,3 +551,26 @@ def test_real_nnsight_language_model(tok):
     b = load_model(hf, tokenizer=tok).capture(SENTENCES[:3], layers=["layer_2", "ln_final"])
     for name in a.layers:
         np.testing.assert_array_equal(a[name], b[name])
+
+
+def test_real_transformer_lens_bridge(tmp_path):
+    """TransformerLens 4 replaced HookedTransformer by TransformerBridge (over a Hugging Face
+    model); our layers match its hook names: layer_l = blocks.{l-1}.hook_resid_post."""
+    bridge_mod = pytest.importorskip("transformer_lens.model_bridge")
+    from transformers import AutoTokenizer
+
+    hf = _build("gpt2", head_model=True)
+    hf.save_pretrained(str(tmp_path))
+    _bpe_tokenizer().save_pretrained(str(tmp_path))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path))
+    bridge = bridge_mod.TransformerBridge.boot_transformers(str(tmp_path), tokenizer=tok, hf_model=hf)
+    handle = load_model(bridge)
+    assert handle.model is hf and handle.extra["wrapper"] == "transformer_lens_bridge"
+    acts = handle.capture(SENTENCES[:1], pooling="all", layers=list(handle.available_layers))
+    ids = torch.tensor([handle.tokenizer(SENTENCES[0])["input_ids"]])
+    with torch.no_grad():
+        _, cache = bridge.run_with_cache(ids)
+    # the bridge runs eager attention and we run the default kernel: ~1e-6 apart at width 32
+    for name, key in [("embeddings", "blocks.0.hook_resid_pre"), ("layer_1", "blocks.0.hook_resid_post"),
+                      ("layer_2", "blocks.1.hook_resid_post")]:
+        np.testing.assert_allclose(acts[name], cache[key][0].numpy(), atol=1e-5)

@@ -705,6 +705,13 @@ def _from_object(obj: Any, tokenizer: Any, *, name: str | None, device: Any, blo
                  final_norm: str | None) -> ModelHandle:
     """A handle for an in-memory model: HF model, TransformerLens, nnsight or any module."""
     classes = _class_names(obj)
+    bridged = obj.__dict__.get("original_model") if "TransformerBridge" in classes else None
+    if bridged is not None:  # TransformerLens 4: a bridge over a Hugging Face model
+        tok = tokenizer if tokenizer is not None else getattr(obj, "tokenizer", None)
+        cfg = getattr(bridged, "config", None)
+        return _text_handle(bridged, tok, name=name or str(getattr(cfg, "_name_or_path", "") or type(bridged).__name__),
+                            kind="hf", device=device, blocks=blocks, final_norm=final_norm,
+                            extra={"wrapper": "transformer_lens_bridge"})
     if "HookedTransformer" in classes or ("HookedRootModule" in classes and hasattr(obj, "cfg")):
         tok = tokenizer if tokenizer is not None else getattr(obj, "tokenizer", None)
         return _text_handle(obj, tok, name=name or str(getattr(obj.cfg, "model_name", "HookedTransformer")),
@@ -828,7 +835,8 @@ def load_model(
           ``torch.nn.Module`` or a ``(model, tokenizer)`` pair. The current directory is not
           searched unless it is on ``PYTHONPATH``.
         - an in-memory model: a Hugging Face model (with ``tokenizer=``), a ``(model,
-          tokenizer)`` tuple, a TransformerLens ``HookedTransformer``, an nnsight
+          tokenizer)`` tuple, a TransformerLens ``HookedTransformer`` (TransformerLens < 4) or
+          ``TransformerBridge`` (4.x: its Hugging Face model and tokenizer are used), an nnsight
           ``LanguageModel`` (its wrapped model and tokenizer are used), a
           :class:`ModelHandle` (returned as is), or any ``torch.nn.Module`` (fed tensors;
           its blocks found as in :func:`detect_architecture`).
