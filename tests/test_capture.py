@@ -321,3 +321,11 @@ def test_code_specs_need_trust_code_and_never_import_from_the_cwd(evil_dir):
     with pytest.raises(SystemExit):
         load_model(f"{tmp / 'evilmod.py'}:pwn", trust_code=True)
     assert marker.read_text() == "called"
+
+
+def test_tokens_is_an_alias_of_all(tiny_bert):
+    model, tok, _ = tiny_bert
+    a = capture_hidden_states(model, tok, SENTENCES[:3], pooling="tokens")
+    b = capture_hidden_states(model, tok, SENTENCES[:3], pooling="all")
+    np.testing.assert_array_equal(a.arrays["layer_3"], b.arrays["layer_3"])
+    np.testing.assert_array_equal(a.sentence_ids, b.sentence_ids)
