@@ -652,7 +652,13 @@ def _text_handle(model, tokenizer, *, name: str, kind: str, device: Any, blocks:
 def _load_hf_dir(path: Path, name: str, device: Any) -> ModelHandle:
     with offline_loading():
         from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
+        # quiet while loading: a causal-LM checkpoint read as AutoModel reports its unused
+        # lm_head at length, and a progress bar; both restored afterwards
+        verbosity, bar = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         try:
             model = AutoModel.from_pretrained(str(path), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
@@ -661,6 +667,10 @@ def _load_hf_dir(path: Path, name: str, device: Any) -> ModelHandle:
                 f"could not load a Hugging Face model from {path} ({exc}); the directory needs "
                 "config.json, the weights and the tokenizer files"
             ) from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            if bar:
+                hf_logging.enable_progress_bar()
     max_length = None
     st_cfg = path / "sentence_bert_config.json"
     if st_cfg.exists():
