@@ -540,7 +540,7 @@ def test_capture_sees_hooks_that_edit_a_block_output(family, tok):
     np.testing.assert_allclose(edited["layer_2"], 3.0 * base["layer_2"], rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:LanguageModel is deprecated")
 def test_real_nnsight_language_model(tok):
     nnsight = pytest.importorskip("nnsight")
     hf = _build("gpt2", head_model=True)
