@@ -91,6 +91,7 @@ def run(
     scheduler: Annotated[Optional[str], typer.Option(help="address of a dask.distributed scheduler")] = None,  # noqa: UP045
     report: Annotated[bool, typer.Option(help="write figures and report.html")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    trust_code: Annotated[bool, typer.Option("--trust-code", help="allow a 'package.module:function' model spec to run (it is code)")] = False,
 ) -> None:
     """Capture activations and write the layer profile, perturbation table and report."""
     from rich.console import Console
@@ -100,6 +101,8 @@ def run(
     from manifold_probe.experiment import run_experiment
 
     cfg = _load(config)
+    if trust_code:
+        cfg = cfg.model_copy(update={"model": cfg.model.model_copy(update={"trust_code": True})})
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
     workers = workers if workers is not None else cfg.executor.workers

@@ -49,9 +49,15 @@ class ModelConfig(_Strict):
     spec: str = Field(
         "minilm",
         description='"minilm", "toy-modadd", a local Hugging Face model directory, or a Python '
-        'entry point "package.module:function" returning a model handle',
+        'entry point "package.module:function" returning a model handle (runs code: needs '
+        "trust_code = true)",
     )
     device: str | None = None
+    trust_code: bool = Field(
+        False,
+        description='allow a "package.module:function" spec to be imported and run (like Hugging '
+        "Face's trust_remote_code); a config is data unless this is true",
+    )
 
 
 class DataConfig(_Strict):

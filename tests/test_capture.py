@@ -177,8 +177,8 @@ def test_layer_subset_and_local_directory_handle(tiny_bert):
 
 
 def test_generic_module_capture_and_entry_point_spec():
-    handle = load_model("manifold_probe.capture.toy:ModAddTransformer")
-    assert handle.kind == "modules" and handle.layer_names == ("layer_1",)
+    handle = load_model("manifold_probe.capture.toy:ModAddTransformer", trust_code=True)
+    assert handle.kind == "modules" and handle.layer_names == ("embeddings", "layer_1")
     tokens = torch.tensor([[1, 2, 59], [3, 4, 59], [5, 6, 59]])
     acts = handle.capture(tokens, pooling="last", batch_size=2)
     with torch.no_grad():
@@ -186,6 +186,10 @@ def test_generic_module_capture_and_entry_point_spec():
             handle.model.embed(tokens) + handle.model.pos_embed
         )
     np.testing.assert_allclose(acts.arrays["layer_1"], block_out[:, -1].numpy(), atol=1e-6)
+    with torch.no_grad():
+        resid_pre = handle.model.embed(tokens) + handle.model.pos_embed
+    # "embeddings" is the first block's input: read exactly, no arithmetic in between
+    np.testing.assert_array_equal(acts.arrays["embeddings"], resid_pre[:, -1].numpy())
 
 
 def test_progress_callback_counts_inputs():
@@ -260,15 +264,18 @@ def test_capture_modules_errors(tiny_bert):
 
 
 def test_load_model_errors(tmp_path):
-    with pytest.raises(InputError, match="unknown model spec"):
+    with pytest.raises(InputError, match="offline"):
         load_model("no-such-model")
+    with pytest.raises(InputError, match="unknown model spec"):
+        load_model("./no/such dir")
     with pytest.raises(InputError, match="config.json"):
         load_model(str(tmp_path))
     with pytest.raises(InputError, match="could not import"):
-        load_model("manifold_probe.nope:make")
+        load_model("manifold_probe.nope:make", trust_code=True)
     with pytest.raises(InputError, match="returned"):
-        load_model("manifold_probe.capture.toy:ToyConfig")  # a dataclass, not a module
-    with pytest.raises(InputError, match="non-empty string"):
+        # a dataclass, not a module
+        load_model("manifold_probe.capture.toy:ToyConfig", trust_code=True)
+    with pytest.raises(InputError, match="empty"):
         load_model("")
 
 
@@ -282,3 +289,52 @@ def test_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+EVIL = """
+import pathlib
+pathlib.Path({marker!r}).write_text("imported")
+
+def pwn():
+    pathlib.Path({marker!r}).write_text("called")
+    raise SystemExit(134)
+"""
+
+
+@pytest.fixture()
+def evil_dir(tmp_path, monkeypatch):
+    """A directory holding evilmod.py (which leaves a marker file when imported), made the
+    current directory, with the implicit '' entry on sys.path as in `python -c`."""
+    import sys
+
+    marker = tmp_path / "marker.txt"
+    (tmp_path / "evilmod.py").write_text(EVIL.format(marker=str(marker)))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    monkeypatch.delitem(sys.modules, "evilmod", raising=False)
+    return tmp_path, marker
+
+
+def test_code_specs_need_trust_code_and_never_import_from_the_cwd(evil_dir):
+    import sys
+
+    tmp, marker = evil_dir
+    with pytest.raises(InputError, match="trust_code=True"):
+        load_model("evilmod:pwn")
+    assert not marker.exists() and "evilmod" not in sys.modules
+    # trusted, but the current directory is not searched implicitly
+    with pytest.raises(InputError, match="current directory is not searched"):
+        load_model("evilmod:pwn", trust_code=True)
+    assert not marker.exists() and "evilmod" not in sys.modules
+    # named explicitly by its file path, and trusted: it runs
+    with pytest.raises(SystemExit):
+        load_model(f"{tmp / 'evilmod.py'}:pwn", trust_code=True)
+    assert marker.read_text() == "called"
+
+
+def test_tokens_is_an_alias_of_all(tiny_bert):
+    model, tok, _ = tiny_bert
+    a = capture_hidden_states(model, tok, SENTENCES[:3], pooling="tokens")
+    b = capture_hidden_states(model, tok, SENTENCES[:3], pooling="all")
+    np.testing.assert_array_equal(a.arrays["layer_3"], b.arrays["layer_3"])
+    np.testing.assert_array_equal(a.sentence_ids, b.sentence_ids)

@@ -28,9 +28,12 @@ POOLINGS = ("all", "mean", "first", "last")
 
 
 def check_pooling(pooling: Any) -> str | tuple[int, ...]:
-    """Validate a pooling spec: ``"all"``, ``"mean"``, ``"first"``, ``"last"``, an int position
-    or a sequence of int positions (negative counts from the last real token)."""
+    """Validate a pooling spec: ``"all"`` (alias ``"tokens"``, the config's name), ``"mean"``,
+    ``"first"``, ``"last"``, an int position or a sequence of int positions (negative counts
+    from the last real token)."""
     if isinstance(pooling, str):
+        if pooling.lower() == "tokens":
+            return "all"
         if pooling.lower() not in POOLINGS:
             raise InputError(
                 f"pooling={pooling!r} is not supported; choose one of {list(POOLINGS)}, an int "

@@ -88,7 +88,7 @@ def load_handle(config):
     """The model handle a config names."""
     from manifold_probe.capture import load_model
 
-    return load_model(config.model.spec)
+    return load_model(config.model.spec, trust_code=config.model.trust_code)
 
 
 def experiment_inputs(config, handle) -> Any:
