@@ -63,14 +63,18 @@ class DimensionEstimate:
     n_distinct : int or None
         Number of distinct rows the estimate was computed on (exact duplicates collapsed).
     details : dict
-        Method-specific extras (``gride``: ``raw_curve``, ``error``, ``selected_n1``; ``phd``:
-        ``sizes``, ``lengths``, ``slope``). Not part of equality.
+        Method-specific extras, not part of equality. ``gride``: ``raw_curve``, ``error``,
+        ``selected_n1`` (the reported scale), ``plateau_n1`` (first and last n1 of the stable
+        range), ``plateau_range`` (its lowest and highest 95% bound), ``scale_reason`` (why
+        that scale), ``lattice_scales``; corrected ``twonn``/``gride``:
+        ``correction_applied``, ``correction_mc_se``; ``phd``: ``sizes``, ``lengths``,
+        ``slope``.
 
     Notes
     -----
     The finite-sample corrections cache their reference simulations in memory, keyed by
-    estimator, reference family, number of points, k, dimension and seed; the cache only
-    saves time (same inputs, same numbers).
+    estimator, reference family, number of points, k and dimension; they use a fixed internal
+    seed, so the cache only saves time (same inputs, same numbers).
     """
 
     dimension: float
