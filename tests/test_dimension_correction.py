@@ -64,6 +64,27 @@ def _mixed_cloud(rng):
     return np.vstack([line, blob])
 
 
+def _near_duplicates(rng):
+    """A thin 2-d sheet in R^20 where 20% of the points have a near-copy (1e-6 away), as
+    repeated tokens in a per-token activation cloud: the linear fit and the censored MLE
+    then disagree by far more than the MLE's interval width."""
+    base = np.zeros((1500, 20))
+    base[:, :2] = rng.random((1500, 2))
+    base[:, 2:] = 0.001 * rng.standard_normal((1500, 18))
+    idx = rng.choice(1500, 300, replace=False)
+    return np.vstack([base, base[idx] + 1e-6 * rng.standard_normal((300, 20))])
+
+
+def test_interval_contains_estimate_when_fits_disagree():
+    X = _near_duplicates(np.random.default_rng(0))
+    lin = twonn(X)
+    mle_fit = twonn(X, fit_by="mle")
+    # the regression this guards: the MLE's interval excludes the linear estimate here
+    assert mle_fit.interval[0] > lin.dimension
+    lo, hi = lin.interval
+    assert lo <= lin.dimension <= hi
+
+
 @pytest.mark.parametrize("fit_by", ["linear", "mle"])
 @pytest.mark.parametrize("correct_bias", [False, True])
 def test_twonn_interval_contains_estimate(fit_by, correct_bias):
