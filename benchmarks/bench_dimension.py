@@ -8,8 +8,8 @@ one run. Prints a table of relative errors |estimate - d| / d and saves everythi
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_dimension.py --seeds 0 1 2 3 4 \\
         --only ours_default skdim_twonn --out benchmarks/results/bench_dimension_seeds.json
 
-Ours: ``intrinsic_dimension(X)`` (the default: TwoNN with the finite-sample correction, one
-2-NN graph), raw TwoNN, MLE (k=20, raw and corrected), GRIDE (scale analysis, corrected),
+Ours: ``intrinsic_dimension(X)`` (the default: uncorrected TwoNN, one 2-NN graph), TwoNN with
+the optional ball-reference correction, MLE (k=20, raw and corrected), GRIDE (scale analysis),
 local PCA (k=20, 95% variance) and PH dimension. scikit-dimension: TwoNN(discard_fraction=0.1),
 MLE (n_neighbors=20, comb="mle"), lPCA (default "FO"), GRIDE (default n1=1, n2=2),
 MiND_ML (ver="MLk", D = number of coordinates so that it is not capped at its default 10).
@@ -33,6 +33,7 @@ from manifold_probe.dimension import gride, local_pca, mle, ph_dimension, twonn
 OURS = {
     "ours_default": lambda X: mp.intrinsic_dimension(X).dimension,
     "ours_twonn_raw": lambda X: twonn(X, correct_bias=False).dimension,
+    "ours_twonn_corrected": lambda X: twonn(X, correct_bias=True).dimension,
     "ours_mle_raw": lambda X: mle(X, k=20).dimension,
     "ours_mle_corrected": lambda X: mle(X, k=20, correct_bias=True).dimension,
     "ours_gride": lambda X: gride(X).dimension,

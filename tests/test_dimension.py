@@ -8,7 +8,7 @@ from scipy.stats import special_ortho_group
 
 import manifold_probe as mp
 from manifold_probe.dimension import gride, local_pca, mle, ph_dimension, twonn
-from manifold_probe.dimension._base import _invert
+from manifold_probe.dimension._base import _invert_curve
 
 # ----------------------------------------------------------------------------------------------
 # data (inline, seeded)
@@ -60,7 +60,7 @@ def test_twonn_raw_on_sphere(rng):
 )
 def test_twonn_corrected_known_manifolds(rng, make, true_dim):
     X = make(rng)
-    est = twonn(X)
+    est = twonn(X, correct_bias=True)
     # the accuracy target is +-10%; the statistical error of TwoNN at N=2000 is
     # n/sqrt(0.9 N) ~ 2.4% of n, plus the same again from the reference simulation
     assert abs(est.dimension - true_dim) <= 0.10 * true_dim
@@ -76,13 +76,13 @@ def test_gaussian_blob_in_subspace(rng):
     # Known limitation: the correction is the bias of a uniform ball, which has a boundary;
     # a boundaryless Gaussian has less bias, so the correction overshoots. The ball's
     # bias at n=6, N=2000 is about 10%, which bounds the overshoot.
-    cor = twonn(X)
+    cor = twonn(X, correct_bias=True)
     assert raw.dimension <= cor.dimension <= 1.2 * 6
 
 
 def test_correction_removes_high_dimensional_bias(rng):
     X = cube(rng, 1500, 30)
-    est = twonn(X)
+    est = twonn(X, correct_bias=True)
     # Raw TwoNN is biased low at high dimension (Facco et al. 2017, Fig. 2): well below 30
     # at N=1500; the corrected value is within the +-10% target.
     assert est.raw < 0.85 * 30
@@ -91,7 +91,7 @@ def test_correction_removes_high_dimensional_bias(rng):
 
 def test_correction_capped_at_ambient_dimension(rng):
     X = rng.standard_normal((1500, 8))  # Gaussian: raw estimate below 8, corrected near 8
-    est = twonn(X)
+    est = twonn(X, correct_bias=True)
     assert est.dimension <= 8.0
     assert est.dimension >= 0.9 * 8
 
@@ -333,13 +333,12 @@ def test_torch_input_equals_numpy(rng):
 
 
 def test_invert_linear_reference():
-    def f(m):
-        return 0.5 * m
-
-    assert _invert(10.0, f, 1024) == pytest.approx(20.0)
-    assert _invert(10.25, f, 1024) == pytest.approx(20.5)
-    assert _invert(0.25, f, 1024) == pytest.approx(0.5)  # below f(1): proportional
-    assert _invert(100.0, f, 50) == 50.0  # capped at the ambient dimension
+    ms = np.arange(1.0, 51.0)
+    means = 0.5 * ms  # f(m) = m / 2
+    assert _invert_curve(10.0, ms, means, 1024) == pytest.approx(20.0)
+    assert _invert_curve(10.25, ms, means, 1024) == pytest.approx(20.5)
+    assert _invert_curve(0.25, ms, means, 1024) == pytest.approx(0.5)  # below f(1): proportional
+    assert _invert_curve(100.0, ms, means, 50) == 50.0  # capped at the ambient dimension
 
 
 def test_one_graph(monkeypatch, rng):
@@ -365,7 +364,7 @@ def test_one_graph(monkeypatch, rng):
     mp.intrinsic_dimension(X, "mle")
     assert calls == [True]
     calls.clear()
-    mp.intrinsic_dimension(X)  # corrected TwoNN: one graph of the data, the rest is reference
+    mp.intrinsic_dimension(X, correct_bias=True)  # one graph of the data, the rest is reference
     assert sum(calls) == 1
 
 

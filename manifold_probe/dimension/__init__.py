@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_option
-from manifold_probe.dimension._base import DimensionEstimate, ParamsMixin, calibrate
+from manifold_probe.dimension._base import DimensionEstimate, ParamsMixin, calibrate, correct
 from manifold_probe.dimension._gride import gride
 from manifold_probe.dimension._lpca import local_pca
 from manifold_probe.dimension._mle import mle
@@ -43,6 +43,7 @@ __all__ = [
     "local_pca",
     "ph_dimension",
     "calibrate",
+    "correct",
     "TwoNN",
     "MLE",
     "GRIDE",
@@ -80,8 +81,9 @@ def intrinsic_dimension(
         methods ``twonn``, ``mle`` and ``gride`` when ``neighbors`` is given.
     method : {"twonn", "mle", "gride", "lpca", "phd"}, default="twonn"
         See :func:`twonn`, :func:`mle`, :func:`gride`, :func:`local_pca`, :func:`ph_dimension`.
-        The default, TwoNN with its finite-sample bias correction (``correct_bias=True``),
-        needs one 2-nearest-neighbour graph.
+        The default, uncorrected TwoNN, needs one 2-nearest-neighbour graph. Its optional
+        finite-sample correction (``correct_bias=True``) helps on bounded, uniformly sampled
+        sets and hurts on closed manifolds, Gaussians and noisy data (see :func:`twonn`).
     neighbors : Neighbors, optional
         A precomputed ``mp.knn`` graph with enough neighbours; no other graph is computed.
     **options
@@ -173,7 +175,7 @@ class TwoNN(_DimensionEstimator):
         self,
         discard_fraction: float = 0.1,
         fit_by: str = "linear",
-        correct_bias: bool = True,
+        correct_bias: bool = False,
         reference: str = "ball",
         seed: int | None = 0,
         metric: str = "euclidean",
@@ -225,6 +227,8 @@ class GRIDE(_DimensionEstimator):
         Neighbour ranks n1 = 1, 2, 4, ...
     curve_ : ndarray of shape (n_scales,)
         Estimate at each scale.
+    selected_n1_ : int
+        The reported scale (see ``estimate_.details["scale_reason"]``).
     estimate_ : DimensionEstimate
     """
 
@@ -234,7 +238,7 @@ class GRIDE(_DimensionEstimator):
         self,
         n1: int | None = None,
         range_max: int = 64,
-        correct_bias: bool = True,
+        correct_bias: bool = False,
         reference: str = "ball",
         seed: int | None = 0,
         metric: str = "euclidean",
@@ -250,6 +254,7 @@ class GRIDE(_DimensionEstimator):
         super().fit(X, y, neighbors=neighbors)
         self.scale_ = self.estimate_.scale
         self.curve_ = self.estimate_.curve
+        self.selected_n1_ = self.estimate_.details["selected_n1"]
         return self
 
 

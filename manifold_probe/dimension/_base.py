@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,14 @@ from manifold_probe._validation import (
 )
 from manifold_probe.neighbors import Neighbors, check_graph, knn
 
-__all__ = ["DimensionEstimate", "distinct_graph", "calibrate", "REFERENCE_FAMILIES"]
+__all__ = [
+    "DimensionEstimate",
+    "distinct_graph",
+    "calibrate",
+    "correct",
+    "Correction",
+    "REFERENCE_FAMILIES",
+]
 
 REFERENCE_FAMILIES = ("ball", "cube")
 
@@ -55,14 +63,18 @@ class DimensionEstimate:
     n_distinct : int or None
         Number of distinct rows the estimate was computed on (exact duplicates collapsed).
     details : dict
-        Method-specific extras (``gride``: ``raw_curve``, ``error``, ``selected_n1``; ``phd``:
-        ``sizes``, ``lengths``, ``slope``). Not part of equality.
+        Method-specific extras, not part of equality. ``gride``: ``raw_curve``, ``error``,
+        ``selected_n1`` (the reported scale), ``plateau_n1`` (first and last n1 of the stable
+        range), ``plateau_range`` (its lowest and highest 95% bound), ``scale_reason`` (why
+        that scale), ``lattice_scales``; corrected ``twonn``/``gride``:
+        ``correction_applied``, ``correction_mc_se``; ``phd``: ``sizes``, ``lengths``,
+        ``slope``.
 
     Notes
     -----
     The finite-sample corrections cache their reference simulations in memory, keyed by
-    estimator, reference family, number of points, k, dimension and seed; the cache only
-    saves time (same inputs, same numbers).
+    estimator, reference family, number of points, k and dimension; they use a fixed internal
+    seed, so the cache only saves time (same inputs, same numbers).
     """
 
     dimension: float
@@ -227,15 +239,64 @@ def _dim(A: np.ndarray | None) -> int | None:
 
 
 # ----------------------------------------------------------------------------------------------
+# Lattices: exactly repeated distance ratios
+
+# Two log-ratios closer than this count as the same value. Under the Pareto law of a
+# continuous density P(|log mu - c| < 1e-9) is about n * 1e-9 for any c, so a value shared by
+# many points can only come from a lattice, a grid or rounded coordinates.
+RATIO_TIE = 1e-9
+
+
+def repeated_ratio_share(log_mu: np.ndarray) -> tuple[float, float]:
+    """Share of the points whose log-ratio equals the most common value (within RATIO_TIE),
+    and that ratio."""
+    x = np.sort(np.asarray(log_mu, dtype=np.float64))
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return 1.0, np.nan
+    # runs of values closer than RATIO_TIE to their predecessor
+    starts = np.flatnonzero(np.r_[True, np.diff(x) > RATIO_TIE])
+    runs = np.diff(np.r_[starts, len(x)])
+    top = int(np.argmax(runs))
+    if runs[top] < 2:  # every value is distinct
+        return 0.0, np.nan
+    return float(runs[top] / len(x)), float(np.exp(x[starts[top]]))
+
+
+def lattice_message(what: str, share: float, value: float, ratio: str = "r_2/r_1") -> str:
+    """The error/warning text for exactly repeated distance ratios."""
+    return (
+        f"{what}: {100 * share:.0f}% of the points have the same distance ratio "
+        f"({ratio} = {value:.6g}), which a continuous density on a manifold gives with "
+        "probability 0: the points look like a lattice, a grid or heavily rounded data, and the "
+        "ratio estimators would return a meaningless value (up to the number of coordinates). "
+        "Add a small jitter that reflects the measurement precision, or use another method "
+        "(e.g. method='lpca')"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
 # Finite-sample bias correction by simulation
 
 
-_REFERENCE_CACHE: dict[tuple, np.ndarray] = {}
+_REFERENCE_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 _MAX_DIM = 1024
 # Reference estimates are means over query points, so they need the neighbours of a subset of
 # the points only (among ALL N points: the bias depends on N). Their spread falls as
 # 1/sqrt(queries): 2500 queries give about 2% of the dimension for TwoNN.
 REFERENCE_QUERIES = 2500
+# Independent reference samples per dimension: at least REFERENCE_MIN_REPEATS, and enough for
+# REFERENCE_TOTAL_QUERIES query points in all (small N needs more samples for the same spread).
+# Their standard error is the Monte-Carlo spread that enters the corrected interval.
+REFERENCE_MIN_REPEATS = 4
+REFERENCE_TOTAL_QUERIES = 10_000
+# The reference simulations use this fixed seed, never the caller's: a corrected value is a
+# function of the data alone (same data, same correction, whatever ``seed`` the caller passes).
+REFERENCE_SEED = 20170912
+# Reference dimensions simulated: all integers up to 10, then a geometric grid (see
+# _next_reference_dim).
+REFERENCE_GRID_DENSE = 10
+REFERENCE_GRID_GROWTH = 1.2
 
 
 def reference_sample(family: str, n_points: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -272,6 +333,12 @@ def reference_distances(Y: np.ndarray, k: int, n_queries: int = REFERENCE_QUERIE
     return out
 
 
+def reference_repeats(n_points: int) -> int:
+    """Number of independent reference samples per dimension for ``n_points`` points."""
+    per = min(n_points, REFERENCE_QUERIES)
+    return max(REFERENCE_MIN_REPEATS, int(np.ceil(REFERENCE_TOTAL_QUERIES / per)))
+
+
 def reference_value(
     key: tuple,
     raw_fn: Callable[[np.ndarray], Any],
@@ -281,23 +348,157 @@ def reference_value(
     *,
     family: str = "ball",
     seed: int = 0,
-    repeats: int = 1,
-) -> np.ndarray:
-    """Mean raw estimate(s) on uniform samples of a ``dim``-dimensional reference (cached).
+    repeats: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean raw estimate(s) on uniform samples of a ``dim``-dimensional reference, and the
+    standard error of that mean over the ``repeats`` independent samples (cached).
 
     ``raw_fn`` maps sorted neighbour distances ``(n_queries, k)`` to one value or to a vector
-    of values (e.g. one per scale).
+    of values (e.g. one per scale). The samples are drawn with the fixed ``REFERENCE_SEED``;
+    ``seed`` is accepted for compatibility and ignored.
     """
-    ck = (key, family, n_points, k, dim, seed, repeats)
+    del seed  # the reference never depends on the caller's seed
+    repeats = reference_repeats(n_points) if repeats is None else int(repeats)
+    ck = (key, family, n_points, k, dim, repeats)
     if ck not in _REFERENCE_CACHE:
         vals = []
+        fam = REFERENCE_FAMILIES.index(family)
         for r in range(repeats):
-            rng = np.random.default_rng([seed, n_points, dim, r, REFERENCE_FAMILIES.index(family)])
-            Y = reference_sample(family, n_points, dim, rng)
-            d = reference_distances(Y, k)
+            rng = np.random.default_rng([REFERENCE_SEED, n_points, dim, r, fam])
+            d = reference_distances(reference_sample(family, n_points, dim, rng), k)
             vals.append(np.atleast_1d(np.asarray(raw_fn(d), dtype=np.float64)))
-        _REFERENCE_CACHE[ck] = np.mean(vals, axis=0)
+        v = np.asarray(vals)
+        se = v.std(axis=0, ddof=1) / np.sqrt(repeats) if repeats > 1 else np.zeros(v.shape[1])
+        _REFERENCE_CACHE[ck] = (v.mean(axis=0), se)
     return _REFERENCE_CACHE[ck]
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A finite-sample correction of one estimate and its interval (see :func:`correct`).
+
+    ``applied`` is False when the reference curve was not monotone and the raw values were
+    kept (with a warning); ``mc_se`` is the Monte-Carlo standard error of the corrected
+    estimate (already folded into ``interval``); ``curve`` holds the reference dimensions
+    and mean raw estimates used.
+    """
+
+    estimate: float
+    interval: tuple[float, float]
+    applied: bool
+    mc_se: float
+    curve: tuple[np.ndarray, np.ndarray]
+
+
+def _next_reference_dim(m: int) -> int:
+    """Reference grid: every integer up to ``REFERENCE_GRID_DENSE``, then steps of ~20%.
+
+    Above ~10 dimensions f(m) rises by less than its Monte-Carlo error per dimension (TwoNN,
+    N = 2000: f(51) - f(50) = 0.14, standard error 0.13), so the mean curve on all integers
+    is out of order at 10 of 69 adjacent pairs (m <= 70) and the monotonicity check would test
+    the noise; on this grid it is out of order at none, at N = 300 and 2000
+    (``benchmarks/bench_dimension_reference.py``), and f is smooth enough for linear
+    interpolation between the grid points.
+    """
+    return m + 1 if m < REFERENCE_GRID_DENSE else int(np.ceil(m * REFERENCE_GRID_GROWTH))
+
+
+def _reference_curve(
+    f: Callable[[int], tuple[float, float]], upto: float, cap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """f evaluated on the reference grid until two consecutive values exceed ``upto`` (or the
+    grid reaches ``cap``): one point past the crossing, so that a dip right after it is seen."""
+    ms, means, ses = [], [], []
+    m = 1
+    while True:
+        mean, se = f(m)
+        ms.append(m)
+        means.append(mean)
+        ses.append(se)
+        if (len(means) > 1 and min(means[-2:]) > upto) or m >= cap:
+            break
+        m = min(cap, _next_reference_dim(m))
+    return np.asarray(ms, float), np.asarray(means), np.asarray(ses)
+
+
+def _invert_curve(raw: float, ms: np.ndarray, means: np.ndarray, cap: int) -> float:
+    """Solve f(m) = raw on an increasing curve, linear between grid points; proportional below
+    f(1); capped at ``cap``."""
+    if not np.isfinite(raw):
+        return float(cap) if raw > 0 else float(raw)
+    if raw < means[0]:
+        return float(raw / means[0])
+    if raw >= means[-1]:
+        return float(cap) if ms[-1] >= cap else float(ms[-1])
+    return float(min(cap, np.interp(raw, means, ms)))
+
+
+def correct(
+    raw: float,
+    interval: tuple[float, float],
+    key: tuple,
+    raw_fn: Callable[[np.ndarray], Any],
+    n_points: int,
+    k: int,
+    *,
+    max_dim: int | None = None,
+    family: str = "ball",
+    component: int = 0,
+) -> Correction:
+    r"""Correct the finite-sample bias of an estimate by inverting its reference curve.
+
+    For a reference family of known dimension :math:`m` (uniform samples of the unit
+    :math:`m`-ball, or cube) with the same number of points :math:`N` and the same neighbour
+    count :math:`k`, let :math:`f(m) = \mathbb{E}[\hat n]` be the mean raw estimate, simulated
+    at :math:`m = 1, 2, \dots, 10` and then in steps of about 20% (``reference_repeats(N)``
+    independent samples each, fixed seed, cached) until two consecutive values pass the
+    largest value to invert. The corrected estimate is
+    :math:`\hat m = f^{-1}(\hat n_{\mathrm{raw}})`, linear between grid points, capped at
+    ``max_dim`` (the number of coordinates). This is the calibration idea of DANCo and MiND
+    (Ceruti et al. 2014; Rozza et al. 2012).
+
+    **Checks and uncertainty.** The simulated curve must increase strictly over the range used;
+    otherwise no inverse exists, the raw values are returned unchanged with a
+    ``RuntimeWarning`` and ``applied=False``. The Monte-Carlo error of :math:`f` gives
+    :math:`\mathrm{se}(\hat m) = \mathrm{se}_f(\hat m)/f'(\hat m)`; each side of the interval
+    is :math:`\sqrt{(\hat m - f^{-1}(\text{end}))^2 + (1.96\,\mathrm{se}(\hat m))^2}` away
+    from :math:`\hat m`, so the interval always contains the estimate.
+    """
+    family = check_option(family, REFERENCE_FAMILIES, name="reference")
+    cap = _MAX_DIM if max_dim is None else max(1, min(int(max_dim), _MAX_DIM))
+
+    def f(m: int) -> tuple[float, float]:
+        mean, se = reference_value(key, raw_fn, n_points, k, m, family=family)
+        return float(mean[component]), float(se[component])
+
+    finite = [v for v in (raw, *interval) if np.isfinite(v)]
+    ms, means, ses = _reference_curve(f, max(finite, default=1.0), cap)
+    if len(means) > 1 and not np.all(np.diff(means) > 0):
+        bad = int(np.flatnonzero(np.diff(means) <= 0)[0])
+        warnings.warn(
+            f"the finite-sample reference curve is not monotone at N={n_points} "
+            f"(f({bad + 1})={means[bad]:.3f}, f({bad + 2})={means[bad + 1]:.3f}); the "
+            "correction cannot be inverted and the uncorrected value is reported",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        lo, hi = min(interval[0], raw), max(interval[1], raw)
+        return Correction(float(raw), (float(lo), float(hi)), False, 0.0, (ms, means))
+    est = _invert_curve(raw, ms, means, cap)
+    lo_c, hi_c = (_invert_curve(v, ms, means, cap) for v in interval)
+    mc = _mc_se(est, ms, means, ses)
+    lo = est - float(np.hypot(max(est - lo_c, 0.0), 1.96 * mc))
+    hi = est + float(np.hypot(max(hi_c - est, 0.0), 1.96 * mc))
+    return Correction(est, (max(lo, 0.0), min(hi, float(cap))), True, mc, (ms, means))
+
+
+def _mc_se(est: float, ms: np.ndarray, means: np.ndarray, ses: np.ndarray) -> float:
+    """Monte-Carlo standard error of f^{-1} at ``est``: se_f / slope of f there."""
+    if len(ms) < 2 or not np.isfinite(est):
+        return 0.0
+    i = int(np.clip(np.searchsorted(ms, est) - 1, 0, len(ms) - 2))
+    slope = (means[i + 1] - means[i]) / (ms[i + 1] - ms[i])
+    return float(np.interp(est, ms, ses) / slope) if slope > 0 else 0.0
 
 
 def calibrate(
@@ -310,64 +511,35 @@ def calibrate(
     max_dim: int | None = None,
     family: str = "ball",
     seed: int = 0,
-    repeats: int = 1,
+    repeats: int | None = None,
     component: int = 0,
 ) -> list[float]:
-    r"""Correct the finite-sample bias of an estimator by inverting its reference curve.
+    r"""Corrected values :math:`f^{-1}(v)` of several raw values (see :func:`correct`).
 
-    For a reference family of known dimension :math:`m` (uniform samples of the unit
-    :math:`m`-ball, or cube) with the same number of points :math:`N` and the same neighbour
-    count :math:`k`, let :math:`f(m) = \mathbb{E}[\hat n]` be the mean raw estimate. The corrected
-    estimate is :math:`f^{-1}(\hat n_{\mathrm{raw}})`, with :math:`f` evaluated by simulation at
-    integers (seeded, cached per :math:`(N, k, m)`) and interpolated linearly between them. It
-    is capped at ``max_dim`` (the number of coordinates: the dimension cannot exceed it). This
-    is the calibration idea of DANCo and MiND (Ceruti et al. 2014; Rozza et al. 2012).
-    ``component`` selects one value when ``raw_fn`` returns a vector.
+    Kept for callers that correct point values only. ``seed`` and ``repeats`` are accepted for
+    compatibility and ignored: the reference uses a fixed seed and ``reference_repeats(N)``
+    samples per dimension. When the reference curve is not monotone the raw values are
+    returned unchanged, with a ``RuntimeWarning``.
     """
-    family = check_option(family, REFERENCE_FAMILIES, name="reference")
+    del seed, repeats
+    finite = [v for v in raw_values if np.isfinite(v)]
+    top = max(finite, default=1.0)
+    c = correct(
+        top,
+        (top, top),
+        key,
+        raw_fn,
+        n_points,
+        k,
+        max_dim=max_dim,
+        family=family,
+        component=component,
+    )
+    if not c.applied:
+        return [float(v) for v in raw_values]
+    ms, means = c.curve
     cap = _MAX_DIM if max_dim is None else max(1, min(int(max_dim), _MAX_DIM))
-
-    def f(m: int) -> float:
-        v = reference_value(key, raw_fn, n_points, k, m, family=family, seed=seed, repeats=repeats)
-        return float(v[component])
-
-    return [_invert(float(raw), f, cap) for raw in raw_values]
-
-
-def _invert(raw: float, f: Callable[[int], float], cap: int) -> float:
-    """Solve f(m) = raw for m in [1, cap], f increasing, evaluated at integers, linear between.
-
-    The search starts at floor(raw) (the estimators are biased low, so f(m) <= m mostly) and
-    widens the bracket by doubling steps, so few reference simulations are needed.
-    """
-    if not np.isfinite(raw):
-        return float(cap) if raw > 0 else raw
-    lo = int(min(cap, max(1, np.floor(raw))))
-    if f(lo) > raw:
-        hi, step = lo, 1
-        while lo > 1 and f(lo) > raw:
-            hi, lo = lo, max(1, lo - step)
-            step *= 2
-        if f(lo) > raw:  # below the 1-dimensional reference: proportional
-            return raw / f(1)
-    else:
-        if lo >= cap:
-            return float(cap)
-        hi, step = lo + 1, 1
-        while f(hi) <= raw:
-            if hi >= cap:
-                return float(cap)
-            step *= 2
-            lo, hi = hi, min(cap, hi + step)
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if f(mid) <= raw:
-            lo = mid
-        else:
-            hi = mid
-    flo, fhi = f(lo), f(hi)
-    t = 0.0 if fhi <= flo else (raw - flo) / (fhi - flo)
-    return float(lo + min(1.0, max(0.0, t)) * (hi - lo))
+    return [_invert_curve(float(v), ms, means, cap) for v in raw_values]
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -9,8 +10,9 @@ import numpy as np
 from manifold_probe._validation import InputError, check_int, check_option
 from manifold_probe.dimension._base import (
     DimensionEstimate,
-    calibrate,
+    correct,
     distinct_graph,
+    repeated_ratio_share,
     seed_int,
 )
 from manifold_probe.neighbors import Neighbors
@@ -43,6 +45,12 @@ def _gride_mle(log_mu: np.ndarray, n1: int, n2: int) -> tuple[float, float]:
     return float(d), float(1.0 / np.sqrt(info))
 
 
+# Share of exactly repeated ratios at which a scale is dropped as a lattice (NaN, warning); the
+# same rule as TwoNN's (at half, the sample median ratio is a repeated value, which the
+# continuous GRIDE law gives with probability 0).
+LATTICE_SHARE = 0.5
+
+
 def _scales(k: int) -> np.ndarray:
     """n1 = 1, 2, 4, ... with n2 = 2 n1 <= k."""
     return 2 ** np.arange(int(np.floor(np.log2(k))))
@@ -59,15 +67,49 @@ def _curve(d: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(est), np.asarray(err)
 
 
-def _select_scale(curve: np.ndarray) -> int:
-    """Index of the flattest stretch of the curve: the smaller scale of the consecutive pair
-    with the smallest relative change (the first such pair on ties)."""
-    if len(curve) < 2:
-        return 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change = np.abs(np.diff(np.log(curve)))
-    change[~np.isfinite(change)] = np.inf
-    return int(np.argmin(change))
+def _curve_lattice(d: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Per scale, True where at least half of the ratios r_2n1 / r_n1 are one repeated value."""
+    bad = np.zeros(len(scales), dtype=bool)
+    for i, n1 in enumerate(scales):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_mu = np.log(d[:, 2 * n1 - 1] / d[:, n1 - 1])
+        bad[i] = repeated_ratio_share(log_mu)[0] >= LATTICE_SHARE
+    return bad
+
+
+def _plateau(curve: np.ndarray, err: np.ndarray) -> tuple[int, int, str]:
+    """(first, last) index of the stable range of the curve and why it was chosen.
+
+    Two consecutive scales agree when their estimates differ by at most
+    ``1.96 sqrt(se_i^2 + se_j^2)``. The noise-dominated end is the leading run of steps where
+    the curve FALLS significantly (noise inflates the small-scale estimates); the stable range
+    starts at the first scale after it and extends while consecutive scales agree.
+    """
+    ok = np.flatnonzero(np.isfinite(curve) & np.isfinite(err))
+    if len(ok) == 0:
+        return -1, -1, "no finite estimate at any scale"
+    if len(ok) == 1:
+        return int(ok[0]), int(ok[0]), "only one scale has a finite estimate"
+    c, e = curve[ok], err[ok]
+    tol = 1.96 * np.hypot(e[:-1], e[1:])
+    falls = np.diff(c) < -tol
+    first = int(np.argmin(falls)) if not falls.all() else len(c) - 1
+    last = first
+    while last + 1 < len(c) and abs(c[last + 1] - c[last]) <= tol[last]:
+        last += 1
+    if falls.all():
+        why = (
+            "the curve falls significantly at every scale (noise dominates the small "
+            "scales): the largest scale is reported and is an upper bound"
+        )
+    elif first == 0:
+        why = "no significant fall at small scales: the smallest stable scale is reported"
+    else:
+        why = (
+            f"the curve falls significantly up to n1={2 ** int(ok[first])} (noise at "
+            "small scales): the first scale after the fall is reported"
+        )
+    return int(ok[first]), int(ok[last]), why
 
 
 def gride(
@@ -76,7 +118,7 @@ def gride(
     neighbors: Neighbors | None = None,
     n1: int | None = None,
     range_max: int = 64,
-    correct_bias: bool = True,
+    correct_bias: bool = False,
     reference: str = "ball",
     seed: int | None = 0,
     metric: str = "euclidean",
@@ -97,12 +139,33 @@ def gride(
 
     **Scale analysis.** ``curve`` holds the estimate at ``scale`` :math:`n_1 = 1, 2, 4, \dots`
     with :math:`n_2 = 2n_1 \le` ``range_max``. Small scales see noise (the estimate rises
-    towards the ambient dimension), large ones see curvature and boundaries (it falls). With
-    ``correct_bias=True`` each point of the curve is first corrected for its finite-sample bias
-    with reference simulations at the same :math:`(N, n_1, n_2)` (as in :func:`twonn`), so that
-    a flat curve means a scale-free estimate. Unless ``n1`` is given, the reported scale is the
-    smaller one of the consecutive pair with the smallest relative change of the (corrected)
-    curve, i.e. its flattest stretch.
+    towards the ambient dimension), large ones see curvature and boundaries. Unless ``n1`` is
+    given, the reported scale is the start of the *stable range*: two consecutive scales agree
+    when their estimates differ by at most :math:`1.96\sqrt{\mathrm{se}_i^2+\mathrm{se}_j^2}`;
+    the leading run of significant falls is the noise-dominated end and is skipped; the stable
+    range starts at the first scale after it and extends while consecutive scales agree. If the
+    curve falls significantly at every scale (noise everywhere) the largest scale is reported,
+    as an upper bound. ``details`` says which scale was chosen and why: ``selected_n1``,
+    ``plateau_n1`` (first and last :math:`n_1` of the stable range), ``plateau_range`` (lowest
+    and highest 95% bound over it) and ``scale_reason``. The scale is chosen on the
+    uncorrected curve, whose standard errors are exact.
+
+    *Measured* (``benchmarks/validate_dimension.py``, N = 2000, 3 seeds, D = 20–400): closer to
+    the truth than raw TwoNN on 19 of 26 families, and far closer on noisy ones (S^3 with
+    sigma = 0.01: median error 0.20 against 4.27). *Limit:* a curve that falls at every scale
+    for another reason than noise — a strongly non-uniform density or curvature, as on the
+    Hein–Audibert paraboloids (6-d: 3.9 at n1 = 32 against 5.4 at n1 = 1) — is read as noise,
+    so the reported value is then too low; the mean relative error on that suite is 14.7%
+    (12.1% for n1 = 1). Pass ``n1=1`` for the small-scale value.
+
+    **Finite-sample correction** (``correct_bias=True``, off by default): each scale's
+    estimate is mapped through the inverse of its mean on uniform balls (or cubes) with the
+    same :math:`(N, n_1, n_2)`, exactly as in :func:`twonn` (fixed internal seed,
+    monotone-checked, Monte-Carlo spread in the interval). It shares TwoNN's correction's
+    limits: it helps on bounded uniform sets and hurts on closed manifolds and noisy data.
+
+    **Lattices.** A scale where at least half of the ratios repeat exactly is set to NaN with
+    a ``RuntimeWarning`` and never selected; if every scale is such, ``InputError``.
 
     **Duplicates.** Exact duplicate rows are collapsed first (the estimate is computed on the
     distinct rows); ratios with :math:`\mu = 1` (ties) are dropped.
@@ -117,22 +180,24 @@ def gride(
         Report the estimate at this rank (:math:`n_2 = 2n_1`) instead of selecting a scale.
     range_max : int, default=64
         Largest neighbour rank :math:`n_2` of the scale analysis (the graph's k).
-    correct_bias : bool, default=True
-        Correct each scale's estimate for its finite-sample bias.
+    correct_bias : bool, default=False
+        Correct each scale's estimate for its finite-sample bias (see above).
     reference : {"ball", "cube"}, default="ball"
         Reference family of the correction.
     seed : int or None, default=0
-        Seed of the reference simulations.
+        Accepted for compatibility; the result does not depend on it.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Metric of the graph when it is computed here.
 
     Returns
     -------
     DimensionEstimate
-        ``dimension`` at the selected scale, ``interval``, ``scale`` (the :math:`n_1` values),
-        ``curve`` (estimate per scale, corrected when ``correct_bias``), ``raw`` (uncorrected
-        value at the selected scale when corrected), ``details["raw_curve"]`` and
-        ``details["error"]`` (standard error per scale, uncorrected).
+        ``dimension`` at the selected scale, ``interval`` (95%, contains ``dimension``),
+        ``scale`` (the :math:`n_1` values), ``curve`` (estimate per scale, corrected when
+        ``correct_bias``), ``raw`` (uncorrected value at the selected scale when corrected),
+        ``details``: ``raw_curve``, ``error`` (standard error per scale, uncorrected),
+        ``selected_n1``, ``plateau_n1``, ``plateau_range``, ``scale_reason``,
+        ``lattice_scales``.
 
     References
     ----------
@@ -141,63 +206,132 @@ def gride(
     """
     range_max = check_int(range_max, name="range_max", minimum=2)
     reference = check_option(reference, ("ball", "cube"), name="reference")
-    seed = seed_int(seed)
+    seed_int(seed)  # validated for compatibility; the correction never depends on it
     if n1 is not None:
         n1 = check_int(n1, name="n1", minimum=1)
-        if 2 * n1 > range_max:
-            range_max = 2 * n1
+        range_max = max(range_max, 2 * n1)
     k = range_max
     _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"GRIDE (k={k})")
     scales = _scales(k)
     if n1 is not None and n1 not in scales:
         scales = np.unique(np.append(scales[scales < 2 * n1], n1))
         scales = scales[2 * scales <= k]
-    raw_curve, err = _curve(g.neighbors.distances, scales)
-    curve = raw_curve.copy()
-    if correct_bias:
-        key = ("gride", tuple(int(s) for s in scales))
-        for i in range(len(scales)):
-            (curve[i],) = calibrate(
-                [raw_curve[i]],
-                key,
-                lambda d: _curve(d, scales)[0],
-                g.n_distinct,
-                k,
-                max_dim=g.ambient_dim,
-                family=reference,
-                seed=seed,
-                component=i,
-            )
-    if n1 is not None:
-        idx = int(np.flatnonzero(scales == n1)[0])
-    else:
-        idx = _select_scale(curve)
-    if not np.isfinite(raw_curve[idx]):
-        raise InputError(
-            "GRIDE could not estimate the dimension: too few distinct neighbour distances "
-            "(ties everywhere); check the data for a lattice or heavy rounding"
-        )
+    d = g.neighbors.distances
+    raw_curve, err = _curve(d, scales)
+    lattice = _curve_lattice(d, scales)
+    _drop_lattice_scales(raw_curve, err, lattice, scales)
+    idx, plateau, why = _choose(raw_curve, err, scales, n1)
     half = 1.96 * err[idx]
-    lo, hi = max(raw_curve[idx] - half, 0.0), raw_curve[idx] + half
+    interval = (max(raw_curve[idx] - half, 0.0), raw_curve[idx] + half)
+    est, raw, curve, extra = float(raw_curve[idx]), None, raw_curve, {}
     if correct_bias:
-        lo, hi = calibrate(
-            [lo, hi],
-            key,
-            lambda d: _curve(d, scales)[0],
-            g.n_distinct,
-            k,
-            max_dim=g.ambient_dim,
-            family=reference,
-            seed=seed,
-            component=idx,
+        est, interval, curve, extra = _correct_gride(
+            raw_curve, err, idx, interval, scales, g, reference
         )
+        raw = float(raw_curve[idx])
+    details = {
+        "raw_curve": raw_curve,
+        "error": err,
+        "selected_n1": int(scales[idx]),
+        "plateau_n1": plateau,
+        "plateau_range": _plateau_range(raw_curve, err, scales, plateau),
+        "scale_reason": why,
+        "lattice_scales": scales[lattice].astype(int).tolist(),
+        **extra,
+    }
     return DimensionEstimate(
-        dimension=float(curve[idx]),
-        interval=(float(lo), float(hi)),
+        dimension=float(est),
+        interval=(float(interval[0]), float(interval[1])),
         method="gride",
-        raw=float(raw_curve[idx]) if correct_bias else None,
+        raw=raw,
         scale=scales.astype(np.float64),
         curve=curve,
         n_distinct=g.n_distinct,
-        details={"raw_curve": raw_curve, "error": err, "selected_n1": int(scales[idx])},
+        details=details,
     )
+
+
+def _drop_lattice_scales(curve, err, lattice, scales) -> None:
+    """NaN (with a warning) at the scales whose ratios repeat; InputError if all do."""
+    if not lattice.any():
+        return
+    if lattice.all():
+        raise InputError(
+            f"GRIDE: at every scale n1 = {scales.astype(int).tolist()} at least half of the "
+            "points have the same distance ratio r_2n1/r_n1, which a continuous density gives "
+            "with probability 0: the points look like a lattice, a grid or heavily rounded "
+            "data. Add a small jitter that reflects the measurement precision, or use another "
+            "method (e.g. method='lpca')"
+        )
+    curve[lattice] = np.nan
+    err[lattice] = np.nan
+    warnings.warn(
+        f"GRIDE: exactly repeated distance ratios (a lattice or rounded data) at n1 = "
+        f"{scales[lattice].astype(int).tolist()}; those scales are NaN and not selected",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+
+
+def _choose(curve, err, scales, n1) -> tuple[int, tuple[int, int], str]:
+    """Index of the reported scale, the plateau (n1 first, n1 last) and the reason."""
+    first, last, why = _plateau(curve, err)
+    if first < 0:
+        raise InputError(
+            "GRIDE could not estimate the dimension at any scale: too few distinct neighbour "
+            "distances; check the data for a lattice or heavy rounding"
+        )
+    plateau = (int(scales[first]), int(scales[last]))
+    if n1 is None:
+        return first, plateau, why
+    idx = int(np.flatnonzero(scales == n1)[0])
+    if not np.isfinite(curve[idx]):
+        raise InputError(f"GRIDE has no estimate at n1={n1} (repeated ratios); choose another n1")
+    return idx, plateau, f"n1={n1} was requested"
+
+
+def _plateau_range(curve, err, scales, plateau) -> tuple[float, float]:
+    """Lowest and highest 95% bound of the estimates over the stable range of scales."""
+    sel = (scales >= plateau[0]) & (scales <= plateau[1])
+    return (
+        float(np.nanmin(curve[sel] - 1.96 * err[sel])),
+        float(np.nanmax(curve[sel] + 1.96 * err[sel])),
+    )
+
+
+def _correct_gride(raw_curve, err, idx, interval, scales, g, reference):
+    """Finite-sample correction of every finite scale; the interval of the chosen one."""
+    key = ("gride", tuple(int(s) for s in scales))
+
+    def fn(d):
+        return _curve(d, scales)[0]
+
+    curve = raw_curve.copy()
+    applied = True
+    for i in np.flatnonzero(np.isfinite(raw_curve)):
+        c = correct(
+            raw_curve[i],
+            (raw_curve[i], raw_curve[i]),
+            key,
+            fn,
+            g.n_distinct,
+            int(2 * scales[-1]),
+            max_dim=g.ambient_dim,
+            family=reference,
+            component=i,
+        )
+        curve[i] = c.estimate
+        applied &= c.applied
+    c = correct(
+        raw_curve[idx],
+        interval,
+        key,
+        fn,
+        g.n_distinct,
+        int(2 * scales[-1]),
+        max_dim=g.ambient_dim,
+        family=reference,
+        component=int(idx),
+    )
+    extra = {"correction_applied": bool(applied and c.applied), "correction_mc_se": c.mc_se}
+    return c.estimate, c.interval, curve, extra
