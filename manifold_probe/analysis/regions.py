@@ -61,12 +61,13 @@ class Regions:
     Attributes
     ----------
     labels : ndarray of int64, shape (n_points,)
-        Region of each point, ``0 .. n_regions-1``, numbered by decreasing peak density.
+        Region of each point, ``0 .. n_regions-1``, numbered by decreasing prominence.
     n_regions : int
         Number of significant regions (at least 1).
     prominences : ndarray of float64, shape (n_modes,)
-        Prominence of every mode of the estimated log-density on the graph, descending (the
-        first is the global mode, measured down to the lowest density of the data). Units:
+        Prominence of every mode of the estimated log-density on the graph, descending (a mode
+        that never merges — the global one, or one in a separate component of the graph — is
+        measured down to the lowest density of the data). Units:
         :math:`-\\log` of the distance to measure, i.e. log-density divided by the intrinsic
         dimension, so they do not depend on an estimate of the dimension.
     p_values : ndarray of float64, shape (n_modes,)
@@ -265,6 +266,8 @@ def regions(
 
     adj = _symmetric_adjacency(idx[:, :k], n)
     peaks, prom, attach, merged_into, _ = _mode_persistence(g, adj)
+    by_prominence = np.argsort(-prom, kind="stable")
+    peaks, prom = peaks[by_prominence], prom[by_prominence]
     p_values = np.array([(1 + np.sum(2.0 * sup >= p)) / (n_boot + 1) for p in prom])
     keep = prom > threshold
     keep[0] = True  # the global mode is always a region
