@@ -145,3 +145,40 @@ def test_compare_regions_merge_and_split():
     assert back.split and back.splits == [(0, (0, 1))] and not back.merged
     same = compare_regions(a, (a + 1) % 3)
     assert not same.merged and not same.split and same.ari == pytest.approx(1.0)
+
+
+def test_mode_prominences_match_gudhi_diagram():
+    # Two independent computations of the same H0 persistence: our union-find (elder rule)
+    # and gudhi's lower-star filtration of -g on the same graph.
+    from manifold_probe.analysis.regions import (
+        _dtm_log,
+        _edge_list,
+        _h0_diagram,
+        _mode_persistence,
+        _symmetric_adjacency,
+    )
+    from manifold_probe.neighbors import knn
+
+    X, _ = blobs(3, 5.0, 3, 300, seed=2)
+    nb = knn(X, k=15)
+    g = -_dtm_log(nb.distances, None, 15)
+    adj = _symmetric_adjacency(nb.indices, len(X))
+    _, prom, *_ = _mode_persistence(g, adj)
+    dgm = _h0_diagram(g, _edge_list(adj))
+    finite = np.sort(dgm[np.isfinite(dgm[:, 1])] @ [-1.0, 1.0])[::-1]
+    ours = np.sort(prom[1:])[::-1]  # the first is the essential (global) mode
+    ours = ours[ours > 0]
+    np.testing.assert_allclose(ours, finite[: len(ours)], atol=1e-12)
+    assert np.sum(np.isinf(dgm[:, 1])) == 1
+
+
+def test_sup_band_is_more_conservative():
+    # By stability, the bottleneck distance of the diagrams is at most the sup-norm deviation
+    # of the functions, replicate by replicate (same seed: same bootstrap weights).
+    X, _ = blobs(2, 7.0, 4, 300, seed=3)
+    b = regions(X, seed=0, band="bottleneck")
+    s = regions(X, seed=0, band="sup")
+    assert b.threshold <= s.threshold + 1e-12
+    assert b.n_regions >= s.n_regions
+    with pytest.raises(InputError, match="band"):
+        regions(X, band="wide")
