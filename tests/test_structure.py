@@ -102,3 +102,16 @@ def test_bad_input():
         known_structure(X, y, "cycle", order=[0, 1, 2])
     with pytest.raises(InputError, match="node indices"):
         known_structure(X, y + 20, "tree", parents=TREE)
+
+
+def test_tree_distances_match_graph_shortest_paths():
+    # Independent check: path lengths of the tree as an undirected graph (scipy Dijkstra).
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    rng = np.random.default_rng(3)
+    m = 60
+    parents = np.r_[-1, [rng.integers(i) for i in range(1, m)]]
+    child = np.arange(1, m)
+    G = coo_matrix((np.ones(m - 1), (child, parents[1:])), shape=(m, m))
+    np.testing.assert_array_equal(tree_distances(parents), shortest_path(G, directed=False))

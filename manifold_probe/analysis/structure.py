@@ -125,25 +125,24 @@ def tree_distances(parents: Any) -> np.ndarray:
         raise InputError(
             f"parents must list, for each node 0..m-1, its parent index or -1 for a root; got {p.tolist()[:10]}"
         )
-    ancestors = []
+    # Ancestor indicator (self included). Two nodes' common ancestors form the chain from the
+    # root to their lowest common ancestor, so its depth is (number in common) - 1 and
+    # d(i, k) = depth_i + depth_k - 2 depth_lca.
+    A = np.zeros((m, m), dtype=np.float64)
     for i in range(m):
-        chain, v, seen = [i], i, {i}
+        v, steps = i, 0
+        A[i, i] = 1.0
         while p[v] != -1:
             v = int(p[v])
-            if v in seen:
+            steps += 1
+            if steps > m:
                 raise InputError(f"parents has a cycle through node {v}; it must describe a tree")
-            seen.add(v)
-            chain.append(v)
-        ancestors.append(chain)
-    depth = {}
-    D = np.full((m, m), np.inf)
-    for i in range(m):
-        depth = {a: j for j, a in enumerate(ancestors[i])}
-        for k in range(m):
-            for j, a in enumerate(ancestors[k]):
-                if a in depth:
-                    D[i, k] = depth[a] + j
-                    break
+            A[i, v] = 1.0
+    depth = A.sum(axis=1) - 1.0
+    common = A @ A.T
+    with np.errstate(invalid="ignore"):
+        D = depth[:, None] + depth[None, :] - 2.0 * (common - 1.0)
+    D[common == 0] = np.inf
     return D
 
 
