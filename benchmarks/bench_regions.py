@@ -73,6 +73,8 @@ def minilm_sanity(n: int = 300, n_days: int = 280, n_large: int = 1200) -> dict:
       categories, kNN purity, merges/splits between consecutive layers;
     * ``days``: ``n_days`` day-of-week sentences; the cycle test per layer (PCA and LDA
       probes, class-identity null; PCA with the point-label null);
+    * ``months``: the same for the months (cycle of 12), PCA probe;
+    * ``numbers``: number sentences grouped by decade (0-9, 10-19, ...), the line test;
     * ``wordnet``: ``n`` WordNet noun and verb glosses; regions vs lexicographer category and
       part of speech; the hypernym-tree test on the nouns.
     """
@@ -120,6 +122,23 @@ def minilm_sanity(n: int = 300, n_days: int = 280, n_large: int = 1200) -> dict:
         res["pca_points_null_p"] = _r(s.p_value)
         out["days"][layer] = res
         print("days", layer, res)
+    out["months"], out["numbers"] = {}, {}
+    months = load_corpus(labels="month", n=n_days, seed=0)
+    acts = handle.capture(list(months.sentences))
+    for layer in acts.layers:
+        X = np.asarray(acts[layer], dtype=np.float64)
+        s = known_structure(X, months.labels["month"], "cycle", n_perm=999, seed=0)
+        out["months"][layer] = dict(R=_r(s.statistic, 3), p=_r(s.p_value), in_order=s.in_order,
+                                    variance_share=_r(s.variance_share))  # fmt: skip
+        print("months", layer, out["months"][layer])
+    numbers = load_corpus(labels="number", n=n_days, seed=0)
+    acts = handle.capture(list(numbers.sentences))
+    for layer in acts.layers:
+        X = np.asarray(acts[layer], dtype=np.float64)
+        s = known_structure(X, numbers.labels["number"] // 10, "line", n_perm=999, seed=0)
+        out["numbers"][layer] = dict(rho=_r(s.statistic, 3), p=_r(s.p_value),
+                                     monotone=s.in_order, variance_share=_r(s.variance_share))  # fmt: skip
+        print("numbers (decades)", layer, out["numbers"][layer])
     wn = load_wordnet(["noun", "verb"], n=n, seed=0, kind="gloss")
     acts = handle.capture(list(wn.sentences))
     _, parents, node_of_row = hypernym_tree(wn)
