@@ -56,7 +56,7 @@ _MANIFOLDS = {
 }
 
 # Objects defined in other modules of this package, imported on first use.
-_LAZY = {"load_corpus": "manifold_probe.datasets.corpus"}
+_LAZY = {"load_corpus": "manifold_probe.datasets.corpus", "load_wordnet": "manifold_probe.datasets.wordnet"}
 
 
 def available() -> dict[str, str]:

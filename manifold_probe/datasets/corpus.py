@@ -302,6 +302,7 @@ def load_corpus(
     seed: int | np.random.Generator | None = None,
     *,
     path: str | Path | None = None,
+    source: str = "templates",
 ) -> Corpus:
     """Load the shipped corpus (about 3,500 sentences), optionally filtered and subsampled.
 
@@ -316,6 +317,10 @@ def load_corpus(
         For the draw.
     path : str or Path, optional
         Another corpus file in the same format (default: the shipped one).
+    source : {"templates", "wordnet"}, default="templates"
+        ``"wordnet"`` loads the shipped WordNet 3.0 subset instead
+        (:func:`manifold_probe.datasets.wordnet.load_wordnet`; ``labels`` then names
+        lexicographer categories such as ``"noun.animal"``).
 
     Returns
     -------
@@ -333,6 +338,12 @@ def load_corpus(
     >>> sorted(set(days.labels["day"].tolist()))
     [0, 1, 2, 3, 4, 5, 6]
     """
+    if source == "wordnet":
+        from manifold_probe.datasets.wordnet import load_wordnet
+
+        return load_wordnet(labels, n, seed, path=path)
+    if source != "templates":
+        raise InputError(f"source={source!r} is not supported; choose 'templates' or 'wordnet'")
     file = Path(path) if path is not None else CORPUS_FILE
     if not file.exists():
         raise InputError(

@@ -1,0 +1,184 @@
+"""Semantic regions: bootstrap-significant density modes, label agreement, merges and splits.
+
+Known answers: well separated blobs are found with the right count and ARI ~ 1; one-cluster
+shapes read one region (the significance rule's sweep is benchmarks/bench_regions.py, where
+0 of 72 mixtures gained a false region and 45 of 45 one-cluster shapes read 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from manifold_probe import InputError
+from manifold_probe.analysis.regions import (
+    compare_regions,
+    label_agreement,
+    regions,
+)
+
+
+def blobs(c: int, sep: float, d: int, n: int, seed: int):
+    """``c`` unit Gaussians at the vertices of a regular simplex of edge ``sep``."""
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((c, d))
+    centres[np.arange(c), np.arange(c)] = sep / np.sqrt(2.0)
+    y = np.arange(n) % c
+    return centres[y] + rng.normal(size=(n, d)), y
+
+
+@pytest.mark.parametrize("c", [2, 3, 4])
+def test_separated_blobs_right_count_and_ari(c):
+    # Separation 15 sd: far above the ~8 sd where the sweep starts to detect every component.
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = blobs(c, 15.0, 6, 150 * c, seed=c)
+    r = regions(X, seed=0)
+    assert r.n_regions == c
+    assert adjusted_rand_score(y, r.labels) > 0.98  # a few boundary points may go astray
+    assert np.all(r.p_values[:c] < r.alpha) and np.all(np.diff(r.prominences) <= 0)
+    assert r.prominences[c - 1] > r.threshold
+    assert r.labels.dtype == np.int64 and set(r.labels.tolist()) == set(range(c))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("shape", ["gaussian", "ball", "circle"])
+def test_one_cluster_shapes_read_one(shape, seed):
+    rng = np.random.default_rng(seed)
+    n, d = 400, 5
+    if shape == "gaussian":
+        X = rng.normal(size=(n, d))
+    elif shape == "ball":
+        u = rng.normal(size=(n, d))
+        X = u / np.linalg.norm(u, axis=1, keepdims=True) * rng.uniform(size=(n, 1)) ** (1 / d)
+    else:
+        t = rng.uniform(0, 2 * np.pi, n)
+        X = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.normal(size=(n, 2))
+    r = regions(X, seed=seed)
+    assert r.n_regions == 1
+    assert np.all(r.labels == 0)
+
+
+def test_scale_and_rotation_invariance():
+    # -log DTM shifts by a constant under scaling and is unchanged by rotation: same regions.
+    X, _ = blobs(3, 12.0, 5, 300, seed=4)
+    r0 = regions(X, seed=1)
+    Q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))
+    r1 = regions(7.5 * X @ Q, seed=1)
+    assert r1.n_regions == r0.n_regions
+    np.testing.assert_array_equal(r1.labels, r0.labels)
+    np.testing.assert_allclose(r1.prominences, r0.prominences, rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_permutation_invariance(perm_seed):
+    from sklearn.metrics import adjusted_rand_score
+
+    X, _ = blobs(3, 12.0, 4, 240, seed=7)
+    r = regions(X, seed=3)
+    p = np.random.default_rng(perm_seed).permutation(len(X))
+    rp = regions(X[p], seed=3)
+    # The bootstrap draws differ with the order, so the threshold may move a little; the
+    # partition (up to renaming) and the prominences (exact, no randomness) must not.
+    assert rp.n_regions == r.n_regions
+    assert adjusted_rand_score(r.labels[p], rp.labels) == pytest.approx(1.0)
+    np.testing.assert_allclose(np.sort(rp.prominences), np.sort(r.prominences), atol=1e-12)
+
+
+def test_deterministic_with_seed_and_precomputed_graph():
+    import manifold_probe as mp
+
+    X, _ = blobs(2, 12.0, 3, 200, seed=0)
+    a, b = regions(X, seed=5), regions(X, seed=5)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.threshold == b.threshold
+    c = regions(X, seed=5, neighbors=mp.knn(X, k=45))
+    np.testing.assert_array_equal(a.labels, c.labels)
+    assert a.threshold == pytest.approx(c.threshold)
+
+
+def test_bad_input():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 3))
+    with pytest.raises(InputError, match="NaN"):
+        regions(np.where(np.arange(300).reshape(100, 3) == 7, np.nan, X))
+    with pytest.raises(InputError, match="alpha"):
+        regions(X, alpha=1.5)
+    with pytest.raises(InputError, match="k="):
+        regions(X, k=200)
+    with pytest.raises(InputError, match="n_boot"):
+        regions(X, n_boot=5)
+    import manifold_probe as mp
+
+    with pytest.raises(InputError, match="k=40"):
+        regions(X, k=15, neighbors=mp.knn(X, k=10))
+    with pytest.raises(InputError, match="one entry per point"):
+        label_agreement([0, 1, 1], [0, 1])
+    with pytest.raises(InputError, match="share"):
+        compare_regions([0, 1], [0, 1], share=0.3)
+
+
+def test_label_agreement_known_values():
+    X, y = blobs(3, 20.0, 4, 300, seed=1)
+    agree = label_agreement(y, y, X, k=10)
+    assert agree.ari == pytest.approx(1.0) and agree.nmi == pytest.approx(1.0)
+    # 20 sd apart: every neighbour shares the label.
+    assert all(v == pytest.approx(1.0) for v in agree.purity.values())
+    assert agree.chance_purity[0] == pytest.approx(99 / 299)
+    rng = np.random.default_rng(0)
+    shuffled = rng.permutation(y)
+    a2 = label_agreement(y, shuffled, X, k=10)
+    assert abs(a2.ari) < 0.02  # independent partitions of 300 points: ARI ~ N(0, ~0.005)
+    assert a2.mean_purity == pytest.approx(1 / 3, abs=0.05)  # chance 99/299 = 0.331
+
+
+def test_compare_regions_merge_and_split():
+    a = np.repeat([0, 1, 2], 50)
+    b = np.repeat([0, 0, 1], 50)
+    t = compare_regions(a, b)
+    assert t.merged and t.merges == [(0, (0, 1))] and not t.split
+    np.testing.assert_array_equal(t.contingency, [[50, 0], [50, 0], [0, 50]])
+    back = compare_regions(b, a)
+    assert back.split and back.splits == [(0, (0, 1))] and not back.merged
+    same = compare_regions(a, (a + 1) % 3)
+    assert not same.merged and not same.split and same.ari == pytest.approx(1.0)
+
+
+def test_mode_prominences_match_gudhi_diagram():
+    # Two independent computations of the same H0 persistence: our union-find (elder rule)
+    # and gudhi's lower-star filtration of -g on the same graph.
+    from manifold_probe.analysis.regions import (
+        _dtm_log,
+        _edge_list,
+        _h0_diagram,
+        _mode_persistence,
+        _symmetric_adjacency,
+    )
+    from manifold_probe.neighbors import knn
+
+    X, _ = blobs(3, 5.0, 3, 300, seed=2)
+    nb = knn(X, k=15)
+    g = -_dtm_log(nb.distances, None, 15)
+    adj = _symmetric_adjacency(nb.indices, len(X))
+    _, prom, *_ = _mode_persistence(g, adj)
+    dgm = _h0_diagram(g, _edge_list(adj))
+    finite = np.sort(dgm[np.isfinite(dgm[:, 1])] @ [-1.0, 1.0])[::-1]
+    ours = np.sort(prom[1:])[::-1]  # the first is the essential (global) mode
+    ours = ours[ours > 0]
+    np.testing.assert_allclose(ours, finite[: len(ours)], atol=1e-12)
+    assert np.sum(np.isinf(dgm[:, 1])) == 1
+
+
+def test_sup_band_is_more_conservative():
+    # By stability, the bottleneck distance of the diagrams is at most the sup-norm deviation
+    # of the functions, replicate by replicate (same seed: same bootstrap weights).
+    X, _ = blobs(2, 7.0, 4, 300, seed=3)
+    b = regions(X, seed=0, band="bottleneck")
+    s = regions(X, seed=0, band="sup")
+    assert b.threshold <= s.threshold + 1e-12
+    assert b.n_regions >= s.n_regions
+    with pytest.raises(InputError, match="band"):
+        regions(X, band="wide")

@@ -1,0 +1,117 @@
+"""Known structure in a subspace: planted cycles, lines and trees are found; shuffled labels are not.
+
+Planted data: class means on the structure in a random 2- to 6-D subspace of R^50, plus
+isotropic unit noise. With 7 cycle classes only 14 of the 7! arrangements are the cycle, so
+the smallest attainable p is about 0.003; planted p must be below 0.05 on every seed.
+Shuffled labels: p is uniform under the null, so over 5 seeds we allow at most one below
+0.05 (binomial probability of two or more: 2.3 %).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from manifold_probe import InputError
+from manifold_probe.analysis.structure import known_structure, tree_distances
+
+TREE = [-1, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]  # binary tree of depth 3
+
+
+def plant(kind: str, seed: int, D: int = 50, per: int = 25):
+    rng = np.random.default_rng(seed)
+    if kind == "cycle":
+        t = 2 * np.pi * np.arange(7) / 7
+        M = 2.0 * np.c_[np.cos(t), np.sin(t)]
+    elif kind == "line":
+        M = np.arange(10)[:, None] / 3.0
+    else:
+        M = np.zeros((len(TREE), 6))
+        for i in range(1, len(TREE)):  # a branching random walk: the tree metric, roughly
+            M[i] = M[TREE[i]] + 1.5 * rng.normal(size=6)
+    Q, _ = np.linalg.qr(rng.normal(size=(D, M.shape[1])))
+    y = np.repeat(np.arange(len(M)), per)
+    return M[y] @ Q.T + rng.normal(size=(len(y), D)), y
+
+
+@pytest.mark.parametrize("kind", ["cycle", "line", "tree"])
+def test_planted_structure_is_found(kind):
+    for seed in range(3):
+        X, y = plant(kind, seed)
+        r = known_structure(X, y, kind, parents=TREE if kind == "tree" else None, seed=seed,
+                            n_perm=199)  # fmt: skip
+        assert r.p_value < 0.05, (kind, seed, r)
+        assert 0 < r.variance_share < 1 and 0 < r.between_share <= 1
+        if kind == "cycle":
+            assert r.in_order and r.statistic > 0.9 and r.dims == 2
+        if kind == "line":
+            assert r.statistic > 0.9 and r.dims == 1
+        if kind == "tree":
+            assert r.statistic > 0.4 and 1 <= r.dims <= 8
+
+
+@pytest.mark.parametrize("kind", ["cycle", "line", "tree"])
+def test_shuffled_labels_are_not_significant(kind):
+    small = 0
+    for seed in range(5):
+        X, y = plant(kind, seed)
+        y = np.random.default_rng(100 + seed).permutation(y)
+        r = known_structure(X, y, kind, parents=TREE if kind == "tree" else None, seed=seed,
+                            n_perm=199)  # fmt: skip
+        small += r.p_value < 0.05
+    assert small <= 1
+
+
+def test_points_null_and_lda_probe():
+    X, y = plant("cycle", 0)
+    r = known_structure(X, y, "cycle", null="points", n_perm=99, seed=0)
+    assert r.p_value == pytest.approx(1 / 100)  # no label shuffle reaches R ~ 1
+    r2 = known_structure(X, y, "cycle", probe="lda", n_perm=199, seed=0)
+    assert r2.in_order and r2.p_value < 0.05
+
+
+def test_cycle_invariant_to_rotation_and_reflection_of_the_cycle():
+    X, y = plant("cycle", 1)
+    r = known_structure(X, y, "cycle", n_perm=99, seed=0)
+    rolled = known_structure(X, (y + 3) % 7, "cycle", n_perm=99, seed=0)
+    reflected = known_structure(X, (7 - y) % 7, "cycle", n_perm=99, seed=0)
+    assert rolled.statistic == pytest.approx(r.statistic)
+    assert reflected.statistic == pytest.approx(r.statistic)
+    assert rolled.in_order and reflected.in_order
+
+
+def test_tree_distances_known():
+    D = tree_distances([-1, 0, 0, 1])
+    np.testing.assert_array_equal(D, [[0, 1, 1, 2], [1, 0, 2, 1], [1, 2, 0, 3], [2, 1, 3, 0]])
+    assert np.isinf(tree_distances([-1, -1])[0, 1])
+    with pytest.raises(InputError, match="cycle"):
+        tree_distances([1, 0])
+
+
+def test_bad_input():
+    X, y = plant("cycle", 0)
+    with pytest.raises(InputError, match="kind"):
+        known_structure(X, y, "spiral")
+    with pytest.raises(InputError, match="one entry per point"):
+        known_structure(X, y[:-1], "cycle")
+    with pytest.raises(InputError, match="parents"):
+        known_structure(X, y, "tree")
+    with pytest.raises(InputError, match="at least 4 classes"):
+        known_structure(X[y < 3], y[y < 3], "cycle")
+    with pytest.raises(InputError, match="every class"):
+        known_structure(X, y, "cycle", order=[0, 1, 2])
+    with pytest.raises(InputError, match="node indices"):
+        known_structure(X, y + 20, "tree", parents=TREE)
+
+
+def test_tree_distances_match_graph_shortest_paths():
+    # Independent check: path lengths of the tree as an undirected graph (scipy Dijkstra).
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    rng = np.random.default_rng(3)
+    m = 60
+    parents = np.r_[-1, [rng.integers(i) for i in range(1, m)]]
+    child = np.arange(1, m)
+    G = coo_matrix((np.ones(m - 1), (child, parents[1:])), shape=(m, m))
+    np.testing.assert_array_equal(tree_distances(parents), shortest_path(G, directed=False))

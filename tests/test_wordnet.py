@@ -1,0 +1,89 @@
+"""The shipped WordNet 3.0 subset: loads without WordNet installed, consistent labels and paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from manifold_probe import InputError
+from manifold_probe.datasets.corpus import load_corpus
+from manifold_probe.datasets.wordnet import (
+    LEXNAMES,
+    LICENSE_FILE,
+    WORDNET_FILE,
+    derive_subset,
+    hypernym_tree,
+    load_wordnet,
+    subset_bytes,
+)
+
+WORDNET_DIR = Path("/usr/share/wordnet")
+
+
+@pytest.fixture(scope="module")
+def wn():
+    return load_wordnet()
+
+
+def test_shipped_file_small_and_licensed():
+    assert WORDNET_FILE.stat().st_size < 300 * 1024
+    text = LICENSE_FILE.read_text(encoding="utf-8")
+    assert "WordNet 3.0 Copyright 2006 by Princeton University" in text
+
+
+def test_categories_depths_and_paths(wn):
+    assert 3000 <= len(wn) <= 5000
+    assert len(LEXNAMES) == 45
+    assert set(wn.categories.tolist()) == set(LEXNAMES)
+    np.testing.assert_array_equal(
+        [LEXNAMES[i] for i in wn.labels["lexname"]], wn.categories
+    )
+    assert all(len(p) == d for p, d in zip(wn.paths, wn.labels["depth"], strict=True))
+    nouns = np.char.startswith(wn.categories, "noun.")
+    # Every noun path starts at entity (n00001740); adjectives and adverbs have no hypernyms.
+    deep = np.flatnonzero(nouns & (wn.labels["depth"] > 0))
+    assert all(wn.paths[i][0] == "n00001740" for i in deep)
+    adj = np.char.startswith(wn.categories, "adj.") | np.char.startswith(wn.categories, "adv.")
+    assert np.all(wn.labels["depth"][adj] == 0)
+    assert wn.labels["depth"][nouns].max() >= 10
+    assert set(wn.kinds.tolist()) == {"gloss", "example"}
+    assert all(s[0] in "nvar" and len(s) == 9 for s in wn.synsets)
+    assert all(len(t) > 0 for t in wn.sentences)
+
+
+def test_filters_and_dispatch():
+    motion = load_wordnet("verb.motion", kind="example")
+    assert set(motion.categories.tolist()) == {"verb.motion"} and set(motion.kinds) == {"example"}
+    verbs = load_wordnet("verb")
+    assert all(c.startswith("verb.") for c in verbs.categories)
+    sub = load_corpus(["noun.food", "noun.plant"], n=50, seed=0, source="wordnet")
+    assert len(sub) == 50 and set(sub.categories) <= {"noun.food", "noun.plant"}
+    again = load_corpus(["noun.food", "noun.plant"], n=50, seed=0, source="wordnet")
+    assert sub.sentences == again.sentences
+    with pytest.raises(InputError, match="lexname"):
+        load_wordnet("noun.dragons")
+    with pytest.raises(InputError, match="kind"):
+        load_wordnet(kind="poem")
+    with pytest.raises(InputError, match="n="):
+        load_wordnet("noun.Tops", n=10**6)
+    with pytest.raises(InputError, match="source"):
+        load_corpus(source="shakespeare")
+
+
+def test_hypernym_tree_parent_links(wn):
+    sub = load_wordnet("noun.animal")
+    nodes, parents, node_of_row = hypernym_tree(sub)
+    assert len(nodes) == len(parents) and np.sum(parents == -1) == 1  # one noun root
+    for i in range(len(sub)):
+        chain, v = [], node_of_row[i]
+        while parents[v] != -1:
+            v = parents[v]
+            chain.append(nodes[v])
+        assert tuple(reversed(chain)) == sub.paths[i]
+
+
+@pytest.mark.skipif(not (WORDNET_DIR / "data.noun").exists(), reason="WordNet database not installed")
+def test_regeneration_is_byte_identical():
+    assert subset_bytes(derive_subset(WORDNET_DIR)) == WORDNET_FILE.read_bytes()
