@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from manifold_probe.dimension import _base as base
+from manifold_probe.dimension import _correction as base
 from manifold_probe.dimension._twonn import _raw_twonn
 
 

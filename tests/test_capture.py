@@ -194,7 +194,7 @@ def test_generic_module_capture_and_entry_point_spec():
 
 def test_progress_callback_counts_inputs():
     # capture reports progress through a callback; drawing bars is the CLI's job
-    handle = load_model("manifold_probe.capture.toy:ModAddTransformer")
+    handle = load_model("manifold_probe.capture.toy:ModAddTransformer", trust_code=True)
     tokens = torch.tensor([[1, 2, 59], [3, 4, 59], [5, 6, 59]])
     done = []
     handle.capture(tokens, pooling="last", batch_size=2, progress=done.append)

@@ -8,7 +8,7 @@ from scipy.stats import special_ortho_group
 
 import manifold_probe as mp
 from manifold_probe.dimension import gride, local_pca, mle, ph_dimension, twonn
-from manifold_probe.dimension._base import _invert_curve
+from manifold_probe.dimension._correction import _invert_curve
 
 # ----------------------------------------------------------------------------------------------
 # data (inline, seeded)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import manifold_probe as mp
-import manifold_probe.dimension._base as base
+import manifold_probe.dimension._correction as base
 from manifold_probe.dimension import correct, gride, twonn
 
 

@@ -69,7 +69,6 @@ _EXPORTS = {
     "hash_sentences": "manifold_probe.capture.core",
     "apply_perturbation": "manifold_probe.capture.perturb",
     "perturbed": "manifold_probe.capture.perturb",
-    "find_head_projection": "manifold_probe.capture.perturb",
     "ModelHandle": "manifold_probe.capture.models",
     "load_model": "manifold_probe.capture.models",
     "capture_hidden_states": "manifold_probe.capture.models",

@@ -5,6 +5,9 @@ Layer names (one convention for every model; see :mod:`manifold_probe.capture.ar
 ``"embeddings"`` = the first block's input (``blocks.0.hook_resid_pre``), ``"layer_l"`` = the
 output of block ``l``, 1-based (``blocks.{l-1}.hook_resid_post``), and ``"ln_final"`` = the
 final norm's output, captured only when asked for by name.
+
+Longer than 500 lines: one loader per model source (packaged, local Hugging Face directory,
+in-memory model, TransformerLens, nnsight, code spec); to be split by source.
 """
 
 from __future__ import annotations

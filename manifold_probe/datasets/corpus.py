@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from manifold_probe._validation import InputError, check_int, check_seed
+from manifold_probe.datasets._corpus_type import Corpus
 
 __all__ = [
     "Corpus",
@@ -258,27 +258,6 @@ def corpus_text(rows: list[dict]) -> str:
     for r in rows:
         writer.writerow([r["sentence"], r["category"], *(r[k] for k in LABELS)])
     return buf.getvalue()
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """Sentences with labels.
-
-    Attributes
-    ----------
-    sentences : tuple of str, length N
-    labels : dict of str to ndarray of int64, shape (N,)
-        One entry per label name in :data:`LABELS`; ``-1`` where the sentence has no such label.
-    categories : ndarray of str, shape (N,)
-        The kind of each sentence (one of :data:`CATEGORIES`).
-    """
-
-    sentences: tuple[str, ...]
-    labels: dict
-    categories: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.sentences)
 
 
 def _read(path: Path) -> tuple[list[str], list[str], dict[str, list[int]]]:

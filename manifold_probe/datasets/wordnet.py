@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from manifold_probe._validation import InputError, check_int, check_seed
-from manifold_probe.datasets.corpus import Corpus
+from manifold_probe.datasets._corpus_type import Corpus
 
 __all__ = [
     "LEXNAMES",

@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_option
-from manifold_probe.dimension._base import DimensionEstimate, ParamsMixin, calibrate, correct
+from manifold_probe.dimension._base import DimensionEstimate, ParamsMixin
+from manifold_probe.dimension._correction import calibrate, correct
 from manifold_probe.dimension._gride import gride
 from manifold_probe.dimension._lpca import local_pca
 from manifold_probe.dimension._mle import mle

@@ -7,14 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_int, check_option
+from manifold_probe._validation import InputError, check_int, check_option, clip_dimension
 from manifold_probe.dimension._base import (
     DimensionEstimate,
-    correct,
     distinct_graph,
     repeated_ratio_share,
     seed_int,
 )
+from manifold_probe.dimension._correction import correct
 from manifold_probe.neighbors import Neighbors
 
 __all__ = ["gride"]
@@ -199,6 +199,10 @@ def gride(
         ``selected_n1``, ``plateau_n1``, ``plateau_range``, ``scale_reason``,
         ``lattice_scales``.
 
+    **Range.** When the points are given, ``dimension`` (and the interval) is clipped to the
+    ambient dimension :math:`D`, the unclipped value kept in ``details["unclipped"]``; ``curve``
+    keeps the raw per-scale values.
+
     References
     ----------
     Denti, Doimo, Laio & Mira (2022), "The generalized ratios intrinsic dimension estimator",
@@ -239,6 +243,11 @@ def gride(
         "lattice_scales": scales[lattice].astype(int).tolist(),
         **extra,
     }
+    est, unclipped = clip_dimension(float(est), g.ambient_dim)
+    if unclipped is not None:
+        # a cloud in R^D has dimension at most D (see clip_dimension); the curve keeps raw values
+        details["unclipped"] = unclipped
+        interval = (min(float(interval[0]), est), min(max(float(interval[1]), est), est))
     return DimensionEstimate(
         dimension=float(est),
         interval=(float(interval[0]), float(interval[1])),

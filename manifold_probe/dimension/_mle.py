@@ -15,10 +15,10 @@ from manifold_probe._validation import (
 )
 from manifold_probe.dimension._base import (
     DimensionEstimate,
-    calibrate,
     distinct_graph,
     seed_int,
 )
+from manifold_probe.dimension._correction import calibrate
 from manifold_probe.neighbors import Neighbors
 
 __all__ = ["mle"]

@@ -10,12 +10,12 @@ import numpy as np
 from manifold_probe._validation import InputError, check_float, check_option
 from manifold_probe.dimension._base import (
     DimensionEstimate,
-    correct,
     distinct_graph,
     lattice_message,
     repeated_ratio_share,
     seed_int,
 )
+from manifold_probe.dimension._correction import correct
 from manifold_probe.neighbors import Neighbors
 
 __all__ = ["twonn"]
