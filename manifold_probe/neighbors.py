@@ -71,7 +71,7 @@ class Neighbors:
 _CHUNK = 64
 
 
-def _smallest(D2, m: int):
+def _smallest(D2, m: int, chunk: int = _CHUNK):
     """The ``m`` smallest entries of each row of ``D2`` (values, column indices), unsorted.
 
     Ranking a whole row is the costly part of a kNN tile, so columns are cut into chunks of
@@ -82,14 +82,14 @@ def _smallest(D2, m: int):
     import torch
 
     R, C = D2.shape
-    nch = C // _CHUNK
+    nch = C // chunk
     if nch < 4 * m:
         return torch.topk(D2, m, dim=1, largest=False, sorted=False)
-    Cm = nch * _CHUNK
-    chunks = D2[:, :Cm].unflatten(1, (nch, _CHUNK))
+    Cm = nch * chunk
+    chunks = D2[:, :Cm].unflatten(1, (nch, chunk))
     _, ch = torch.topk(chunks.amin(dim=2), m, dim=1, largest=False, sorted=False)
-    vals = torch.gather(chunks, 1, ch[:, :, None].expand(R, m, _CHUNK)).reshape(R, m * _CHUNK)
-    cols = (ch[:, :, None] * _CHUNK + torch.arange(_CHUNK, device=D2.device)).reshape(R, -1)
+    vals = torch.gather(chunks, 1, ch[:, :, None].expand(R, m, chunk)).reshape(R, m * chunk)
+    cols = (ch[:, :, None] * chunk + torch.arange(chunk, device=D2.device)).reshape(R, -1)
     if Cm < C:  # the columns after the last whole chunk are candidates as they are
         vals = torch.cat([vals, D2[:, Cm:]], dim=1)
         tail = torch.arange(Cm, C, device=D2.device).expand(R, C - Cm)
@@ -99,11 +99,54 @@ def _smallest(D2, m: int):
 
 
 def _torch_device(device: Any):
+    """The torch device of the float32 pass; an absent or unknown device is an InputError."""
     import torch
 
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"device={device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or None (CUDA "
+            "when available, else CPU)"
+        ) from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(
+                f"device={device!r} asks for CUDA, but torch sees no CUDA device on this machine "
+                "(torch.cuda.is_available() is False); use device='cpu' or device=None"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise InputError(
+                f"device={device!r}: this machine has {count} CUDA device(s) (0..{count - 1})"
+            )
+    elif dev.type != "cpu":
+        raise InputError(
+            f"device={device!r}: the neighbour search runs on 'cpu' or 'cuda'; got {dev.type!r}"
+        )
+    return dev
+
+
+def _as_points(X: Any) -> Any:
+    """Torch tensors of dtypes numpy lacks (bfloat16, ...) upcast to float32 before the gate."""
+    if type(X).__module__.startswith("torch"):
+        import torch
+
+        if isinstance(X, torch.Tensor) and X.is_floating_point() and X.dtype not in (
+            torch.float16,
+            torch.float32,
+            torch.float64,
+        ):
+            return X.detach().to(torch.float32)
+    return X
+
+
+def _binary_exponent(A: np.ndarray) -> int:
+    """``e`` such that ``max|A| * 2**-e`` lies in [0.5, 1) (0 for an all-zero array)."""
+    m = float(np.max(np.abs(A))) if A.size else 0.0
+    return int(np.frexp(m)[1]) if m > 0 else 0
 
 
 def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -113,88 +156,18 @@ def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return np.einsum("ijk,ijk->ij", diff, diff)
 
 
-def knn(
-    X: Any,
-    k: int = 10,
-    metric: str = "euclidean",
-    *,
-    device: Any = None,
-    memory_budget: int = 64 * 2**20,
-    margin: int | None = None,
-) -> Neighbors:
-    r"""Exact k nearest neighbours of every point, self excluded.
+def _strip_candidates(Xt, sq, n_cand: int, memory_budget: int):
+    """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
 
-    Candidates are found by blocked matrix products in float32 with torch (on CUDA when it is
-    available), using :math:`\|x-y\|^2 = \|x\|^2 + \|y\|^2 - 2 x\cdot y` on centred data, and
-    then the distances of the selected candidates are recomputed exactly in float64 from the
-    coordinate differences. The shortcut loses precision for near-duplicates (relative error
-    about :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
-    ``k + margin`` candidates and every row whose k-th exact distance cannot be certified
-    against that error bound is recomputed exactly over all points in float64. The result is
-    therefore the exact kNN graph, whatever the precision of the first pass.
-
-    Parameters
-    ----------
-    X : array-like of shape (n_points, n_features)
-        The point cloud (numpy array or torch tensor).
-    k : int, default=10
-        Number of neighbours, ``1 <= k < n_points``.
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        ``"cosine"`` gives the cosine distance :math:`1 - \cos\theta` (rows are normalised
-        first; zero rows are refused).
-    device : str or torch.device, optional
-        Where the float32 pass runs; default CUDA when available, else CPU.
-    memory_budget : int, default=64 MiB
-        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
-        queries and of reference points are sized to it, so it holds whatever ``n_points`` is.
-    margin : int, optional
-        Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
-
-    Returns
-    -------
-    Neighbors
-        ``distances`` (float64, ascending) and ``indices`` (int64), both ``(n_points, k)``.
-        Ties are broken by the smaller index, so exact duplicates come out deterministically:
-        a point with a duplicate has it as first neighbour at distance 0.
-
-    Raises
-    ------
-    InputError
-        Bad points (see :func:`manifold_probe.InputError`), ``k >= n_points``, unknown metric,
-        or zero vectors with ``metric="cosine"``.
-
-    Examples
-    --------
-    >>> import numpy as np, manifold_probe as mp
-    >>> nb = mp.knn(np.array([[0.0], [1.0], [3.0]]), k=1)
-    >>> nb.indices.ravel().tolist(), nb.distances.ravel().tolist()
-    ([1, 0, 1], [1.0, 1.0, 2.0])
+    Rows are taken in strips as wide as the budget allows, so the selection ranks long rows
+    (cheap per entry, see :func:`_smallest`). Returns the candidate indices ``(n, n_cand)`` and,
+    per row, the largest approximate squared distance among its candidates (every other point
+    has an approximation at least as large).
     """
     import torch
 
-    metric = check_option(metric, METRICS, name="metric")
-    A = check_points(X, min_points=2, what="knn")
-    n, d = A.shape
-    k = check_k(k, n)
-    if metric == "cosine":
-        norms = np.linalg.norm(A, axis=1)
-        zero = np.flatnonzero(norms == 0)
-        if len(zero):
-            raise InputError(
-                f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
-                "distance is undefined for them: drop them or use metric='euclidean'"
-            )
-        A = A / norms[:, None]
-    A = A - A.mean(axis=0)  # centring reduces cancellation in the float32 shortcut
-    if margin is None:
-        margin = max(8, k // 2)
-    n_cand = min(n - 1, k + check_int(margin, name="margin", minimum=0))
-
-    dev = _torch_device(device)
-    Xt = torch.from_numpy(A.astype(np.float32)).to(dev)
-    sq = (Xt * Xt).sum(dim=1)
-    sq64 = np.einsum("ij,ij->i", A, A)
-
+    n = Xt.shape[0]
+    dev = Xt.device
     # Block sizes: a (rows x cols) float32 tile plus its top-k scratch stays within the budget.
     bytes_per_entry = 4 * 3
     entries = max(1, memory_budget // bytes_per_entry)
@@ -202,7 +175,7 @@ def knn(
     rows = int(max(1, min(n, entries // cols, 4096)))
 
     cand_idx = np.empty((n, n_cand), dtype=np.int64)
-    cand_far = np.empty(n, dtype=np.float64)  # largest approximate sq-distance among candidates
+    cand_far = np.empty(n, dtype=np.float64)
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
         Q = Xt[r0:r1]
@@ -230,6 +203,110 @@ def knn(
                 best_v, best_i = v, torch.gather(i, 1, sel)
         cand_idx[r0:r1] = best_i.cpu().numpy()
         cand_far[r0:r1] = (best_v.max(dim=1).values + sq[r0:r1]).double().cpu().numpy()
+    return cand_idx, cand_far
+
+
+def knn(
+    X: Any,
+    k: int = 10,
+    metric: str = "euclidean",
+    *,
+    device: Any = None,
+    memory_budget: int = 64 * 2**20,
+    margin: int | None = None,
+) -> Neighbors:
+    r"""Exact k nearest neighbours of every point, self excluded.
+
+    Candidates are found by blocked matrix products in float32 with torch (on CUDA when it is
+    available), using :math:`\|x-y\|^2 = \|x\|^2 + \|y\|^2 - 2 x\cdot y` on centred data, and
+    then the distances of the selected candidates are recomputed exactly in float64 from the
+    coordinate differences. The shortcut loses precision for near-duplicates (relative error
+    about :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
+    ``k + margin`` candidates and every row whose k-th exact distance cannot be certified
+    against that error bound is recomputed exactly over all points in float64. The result is
+    therefore the exact kNN graph, whatever the precision of the first pass.
+
+    Magnitude: the points are multiplied internally by an exact power of two (after centring,
+    the largest coordinate lies in [0.5, 1)), so clouds at any scale representable in float64
+    (``1e-300`` or ``1e200``) are searched with full precision, and the distances are scaled
+    back exactly: the result is the same as for a cloud of moderate scale, bit for bit.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+        The point cloud (numpy array or torch tensor; float16 and bfloat16 are upcast).
+    k : int, default=10
+        Number of neighbours, ``1 <= k < n_points``.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        ``"cosine"`` gives the cosine distance :math:`1 - \cos\theta` (rows are normalised
+        first; zero rows are refused).
+    device : str or torch.device, optional
+        Where the float32 pass runs; default CUDA when available, else CPU. Asking for CUDA
+        on a machine without it is an :class:`InputError`.
+    memory_budget : int, default=64 MiB
+        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
+        points are sized to it, so it holds whatever ``n_points`` is.
+    margin : int, optional
+        Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
+
+    Returns
+    -------
+    Neighbors
+        ``distances`` (float64, ascending) and ``indices`` (int64), both ``(n_points, k)``.
+        Ties are broken by the smaller index, so exact duplicates come out deterministically:
+        a point with a duplicate has it as first neighbour at distance 0.
+
+    Raises
+    ------
+    InputError
+        Bad points (see :func:`manifold_probe.InputError`), ``k >= n_points``, unknown metric,
+        zero vectors with ``metric="cosine"``, an absent device, or neighbour distances that
+        float64 cannot represent (above ~1.8e308, or non-zero below ~5e-324).
+
+    Examples
+    --------
+    >>> import numpy as np, manifold_probe as mp
+    >>> nb = mp.knn(np.array([[0.0], [1.0], [3.0]]), k=1)
+    >>> nb.indices.ravel().tolist(), nb.distances.ravel().tolist()
+    ([1, 0, 1], [1.0, 1.0, 2.0])
+    """
+    import torch
+
+    metric = check_option(metric, METRICS, name="metric")
+    A = check_points(_as_points(X), min_points=2, what="knn")
+    n, d = A.shape
+    k = check_k(k, n)
+    dev = _torch_device(device)
+    if margin is None:
+        margin = max(8, k // 2)
+    n_cand = min(n - 1, k + check_int(margin, name="margin", minimum=0))
+
+    # Exact power-of-two scalings (no rounding): the largest coordinate to [0.5, 1) so that the
+    # mean and the norms cannot overflow, then again after centring, so that the float32 copy
+    # and the squared distances stay far from overflow and underflow whatever the magnitude.
+    amax = float(np.max(np.abs(A)))
+    e_in = _binary_exponent(A)
+    A = np.ldexp(A, -e_in)
+    e_out = e_in
+    if metric == "cosine":
+        norms = np.linalg.norm(A, axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if len(zero):
+            raise InputError(
+                f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
+                "distance is undefined for them: drop them or use metric='euclidean'"
+            )
+        A = A / norms[:, None]
+        e_out = 0
+    A = A - A.mean(axis=0)  # centring reduces cancellation in the float32 shortcut
+    e_c = _binary_exponent(A)
+    A = np.ldexp(A, -e_c)
+    e_out += e_c
+
+    Xt = torch.from_numpy(A.astype(np.float32)).to(dev)
+    sq = (Xt * Xt).sum(dim=1)
+    sq64 = np.einsum("ij,ij->i", A, A)
+    cand_idx, cand_far = _strip_candidates(Xt, sq, n_cand, memory_budget)
 
     # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
     out_d = np.empty((n, k), dtype=np.float64)
@@ -272,6 +349,20 @@ def knn(
         out_i[i] = idx[pool[order]]
 
     np.sqrt(out_d, out=out_d)
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(out_d, e_out)  # exact unless the distances leave float64's range
+    if e_out > 0 and not np.isfinite(scaled).all():
+        raise InputError(
+            "some neighbour distances exceed the float64 range (~1.8e308): the cloud is too "
+            f"large in magnitude (max |x| = {amax:.1e}); divide X by a constant"
+        )
+    if e_out < 0 and np.any((scaled == 0) & (out_d > 0)):
+        raise InputError(
+            "some neighbour distances are below the float64 range (~5e-324) and would read as "
+            f"0: the cloud is too small in magnitude (max |x| = {amax:.1e}); "
+            "multiply X by a constant"
+        )
+    out_d = scaled
     if metric == "cosine":
         out_d = 0.5 * out_d**2  # 1 - cos = |a - b|^2 / 2 for unit vectors
     return Neighbors(out_d, out_i, metric)

@@ -128,3 +128,62 @@ def test_chunked_row_selection_is_exact(rng, budget):
     np.testing.assert_allclose(nb.distances, dist[:, 1:], rtol=1e-12, atol=1e-15)
     group = [7, *range(100, 140)]
     assert nb.indices[7].tolist() == group[1:6]
+
+
+# ----------------------------------------------------------------------------------------------
+# Magnitude, dtypes and devices (issue 13): any float64-representable scale is searched exactly
+
+
+@pytest.mark.parametrize("scale", [1e150, 1e200, 1e-300, 1e-150, 2.0**900])
+def test_magnitude_is_exact_and_scale_equivariant(rng, scale):
+    X = rng.normal(size=(60, 3))
+    ref = mp.knn(X, 3)
+    nb = mp.knn(X * scale, 3)
+    assert not np.any(nb.indices == np.arange(60)[:, None])  # never its own neighbour
+    assert np.all(np.isfinite(nb.distances)) and np.all(nb.distances > 0)
+    np.testing.assert_array_equal(nb.indices, ref.indices)
+    # X * scale rounds each coordinate once (relative 2^-53), so distances agree to ~1e-15
+    # relative, except when scale is a power of two: then X * scale is exact and so are they
+    rtol = 0 if scale == 2.0**900 else 1e-13
+    np.testing.assert_allclose(nb.distances, ref.distances * scale, rtol=rtol)
+
+
+def test_magnitude_cosine(rng):
+    X = rng.normal(size=(50, 4))
+    ref = mp.knn(X, 3, metric="cosine")
+    for scale in (1e200, 1e-300):
+        nb = mp.knn(X * scale, 3, metric="cosine")
+        np.testing.assert_array_equal(nb.indices, ref.indices)
+        np.testing.assert_allclose(nb.distances, ref.distances, rtol=1e-12)
+
+
+def test_unrepresentable_distances_refused():
+    # two points 2 x 1.5e308 apart: the distance is above the largest float64 (~1.8e308)
+    X = np.array([[-1.5e308], [1.5e308], [1.4e308]])
+    with pytest.raises(mp.InputError, match="float64 range"):
+        mp.knn(X, 2)
+
+
+def test_half_precision_inputs_upcast(rng):
+    import torch
+
+    X = rng.normal(size=(40, 3))
+    for t in (torch.float16, torch.bfloat16):
+        T = torch.from_numpy(X).to(t)
+        nb = mp.knn(T, 4)
+        ref = mp.knn(T.to(torch.float64).numpy(), 4)  # the same (rounded) points in float64
+        np.testing.assert_array_equal(nb.indices, ref.indices)
+        np.testing.assert_array_equal(nb.distances, ref.distances)
+    nb16 = mp.knn(X.astype(np.float16), 4)
+    np.testing.assert_array_equal(nb16.indices, mp.knn(X.astype(np.float16).astype(float), 4).indices)
+
+
+def test_absent_device_is_an_input_error(rng):
+    import torch
+
+    X = rng.normal(size=(20, 3))
+    if not torch.cuda.is_available():
+        with pytest.raises(mp.InputError, match="CUDA"):
+            mp.knn(X, 2, device="cuda")
+    with pytest.raises(mp.InputError, match="device"):
+        mp.knn(X, 2, device="not-a-device")
