@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Neighbors": "manifold_probe.neighbors",
     "knn": "manifold_probe.neighbors",
+    "knn_cache": "manifold_probe.neighbors",
+    "KnnCacheState": "manifold_probe.neighbors",
     "DimensionEstimate": "manifold_probe.dimension",
     "intrinsic_dimension": "manifold_probe.dimension",
     "TwoNN": "manifold_probe.dimension",

@@ -7,7 +7,9 @@ resulting :class:`Neighbors` on through the ``neighbors=`` argument of those fun
 
 from __future__ import annotations
 
-import math
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +23,15 @@ from manifold_probe._validation import (
     check_points,
 )
 
-__all__ = ["Neighbors", "check_graph", "knn", "resolve_neighbors"]
+__all__ = [
+    "KnnCacheState",
+    "Neighbors",
+    "cached_knn",
+    "check_graph",
+    "knn",
+    "knn_cache",
+    "resolve_neighbors",
+]
 
 METRICS = ("euclidean", "cosine")
 _EPS32 = float(np.finfo(np.float32).eps)
@@ -368,6 +378,202 @@ def knn(
     return Neighbors(out_d, out_i, metric)
 
 
+# ----------------------------------------------------------------------------------------------
+# One graph per cloud: a small cache of kNN graphs, keyed by the points' content
+
+# A cache miss computes at least this many neighbours. Measured (benchmarks/bench_knn.py
+# --k-cost, 10,000 x 384, one thread): k=20 costs ~1.3x the CPU time of k=2, while a second
+# search costs 2x; 20 is the default k of MLE, LocalPCA and the k-based estimators, so TwoNN
+# (k=2) followed by any of them at their default searches once.
+CACHE_MIN_K = 20
+
+
+class _GraphCache:
+    """Bounded LRU store of exact kNN graphs, keyed by a SHA-256 digest of the points.
+
+    The key is the digest of the float64 points actually searched (shape, metric and every
+    byte), so an array changed in place gets a new key and is searched again: a stored graph
+    can only be served for identical points, for which it is the exact answer. Only graphs are
+    kept (16 bytes per point and neighbour), never the points. Each entry keeps the largest k
+    computed for its points; smaller requests are served by truncation, which is exact because
+    the graph is sorted by (distance, index).
+    """
+
+    def __init__(self, max_graphs: int = 8, max_bytes: int = 256 * 2**20):
+        self.enabled = True
+        self.max_graphs = max_graphs
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.builds = 0
+        self._store: OrderedDict[bytes, Neighbors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(A: np.ndarray, metric: str) -> bytes:
+        h = hashlib.sha256(f"{A.shape}|{A.dtype.str}|{metric}|".encode())
+        h.update(memoryview(np.ascontiguousarray(A)).cast("B"))
+        return h.digest()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(nb.distances.nbytes + nb.indices.nbytes for nb in self._store.values())
+
+    def get(self, key: bytes, k: int) -> Neighbors | None:
+        with self._lock:
+            nb = self._store.get(key)
+            if nb is None or nb.k < k:
+                return None
+            self._store.move_to_end(key)
+            self.hits += 1
+        # copies: a caller editing its graph in place cannot change the stored one
+        return Neighbors(nb.distances[:, :k].copy(), nb.indices[:, :k].copy(), nb.metric)
+
+    def put(self, key: bytes, nb: Neighbors) -> None:
+        size = nb.distances.nbytes + nb.indices.nbytes
+        with self._lock:
+            self.builds += 1
+            if size > self.max_bytes or self.max_graphs < 1:
+                return
+            self._store[key] = Neighbors(nb.distances.copy(), nb.indices.copy(), nb.metric)
+            self._store.move_to_end(key)
+            while len(self._store) > self.max_graphs or self.nbytes > self.max_bytes:
+                self._store.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+            self.hits = 0
+            self.builds = 0
+
+
+_GRAPHS = _GraphCache()
+
+
+class KnnCacheState:
+    """What :func:`knn_cache` returns: the cache's state, and a context manager.
+
+    Attributes
+    ----------
+    enabled : bool
+        Whether estimators reuse stored graphs.
+    graphs : int
+        Number of stored graphs.
+    nbytes : int
+        Memory held by the stored graphs.
+    hits, builds : int
+        Requests served from the cache, and graphs computed through it, since the last clear.
+    max_graphs, max_bytes : int
+        The bounds.
+
+    Used in a ``with`` block, the previous ``enabled`` setting (and bounds) come back on exit.
+    """
+
+    def __init__(self, previous: tuple[bool, int, int]):
+        self._previous = previous
+        self.enabled = _GRAPHS.enabled
+        self.graphs = len(_GRAPHS._store)
+        self.nbytes = _GRAPHS.nbytes
+        self.hits = _GRAPHS.hits
+        self.builds = _GRAPHS.builds
+        self.max_graphs = _GRAPHS.max_graphs
+        self.max_bytes = _GRAPHS.max_bytes
+
+    def __enter__(self) -> KnnCacheState:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _GRAPHS.enabled, _GRAPHS.max_graphs, _GRAPHS.max_bytes = self._previous
+
+    def __repr__(self) -> str:
+        return (
+            f"KnnCacheState(enabled={self.enabled}, graphs={self.graphs}, nbytes={self.nbytes}, "
+            f"hits={self.hits}, builds={self.builds})"
+        )
+
+
+def knn_cache(
+    enabled: bool | None = None,
+    *,
+    max_graphs: int | None = None,
+    max_bytes: int | None = None,
+    clear: bool = False,
+) -> KnnCacheState:
+    """Switch, bound, clear or inspect the neighbour-graph cache of the estimators.
+
+    Every estimator that is given points without ``neighbors=`` (``intrinsic_dimension``,
+    ``scalar_curvature``, ``geodesic_distances``, ``ollivier_ricci``, ...) gets its kNN graph
+    through a small in-memory cache, so that calling several of them on the same array
+    searches its neighbours once: ``mp.intrinsic_dimension(X, method="twonn")`` then
+    ``method="mle"`` compute one graph. The cache is keyed by a SHA-256 digest of the points'
+    content (about 0.1 s per 60 MB), so an array modified in place is searched again; it
+    stores graphs only (16 bytes per point and neighbour), at most ``max_graphs`` of them
+    within ``max_bytes``, least recently used evicted first. A miss computes at least
+    ``CACHE_MIN_K = 20`` neighbours (about 1.3x the time of k=2; a second search would cost
+    2x), so smaller and later larger requests up to 20 are served by exact truncation.
+    :func:`knn` itself never uses the cache; passing ``neighbors=mp.knn(X, k)`` bypasses it.
+
+    Parameters
+    ----------
+    enabled : bool, optional
+        ``True``/``False`` switch the cache on/off (default on); ``None`` leaves it.
+    max_graphs : int, optional
+        Most graphs kept (default 8). ``0`` keeps none.
+    max_bytes : int, optional
+        Most memory the stored graphs may hold (default 256 MiB).
+    clear : bool, default=False
+        Drop every stored graph and reset the counters.
+
+    Returns
+    -------
+    KnnCacheState
+        The state after the call; as a context manager it restores the previous setting, so
+        ``with mp.knn_cache(False): ...`` turns the cache off inside the block only.
+
+    Examples
+    --------
+    >>> import manifold_probe as mp
+    >>> with mp.knn_cache(False) as state:
+    ...     state.enabled
+    False
+    """
+    previous = (_GRAPHS.enabled, _GRAPHS.max_graphs, _GRAPHS.max_bytes)
+    if enabled is not None:
+        if not isinstance(enabled, (bool, np.bool_)):
+            raise InputError(f"enabled must be True, False or None; got {enabled!r}")
+        _GRAPHS.enabled = bool(enabled)
+    if max_graphs is not None:
+        _GRAPHS.max_graphs = check_int(max_graphs, name="max_graphs", minimum=0)
+    if max_bytes is not None:
+        _GRAPHS.max_bytes = check_int(max_bytes, name="max_bytes", minimum=0)
+    if clear:
+        _GRAPHS.clear()
+    elif max_graphs is not None or max_bytes is not None:
+        with _GRAPHS._lock:  # apply the new bounds now
+            while _GRAPHS._store and (
+                len(_GRAPHS._store) > _GRAPHS.max_graphs or _GRAPHS.nbytes > _GRAPHS.max_bytes
+            ):
+                _GRAPHS._store.popitem(last=False)
+    return KnnCacheState(previous)
+
+
+def cached_knn(A: np.ndarray, k: int, metric: str = "euclidean") -> Neighbors:
+    """``knn(A, k, metric)`` through the estimators' graph cache (see :func:`knn_cache`).
+
+    ``A`` is a validated float64 array (the output of the input gate). The result is equal to
+    ``knn(A, k, metric)``, element for element.
+    """
+    if not _GRAPHS.enabled:
+        return knn(A, k, metric)
+    key = _GRAPHS.key(A, metric)
+    nb = _GRAPHS.get(key, k)
+    if nb is not None:
+        return nb
+    k_build = min(A.shape[0] - 1, max(k, CACHE_MIN_K))
+    nb = knn(A, k_build, metric)
+    _GRAPHS.put(key, nb)
+    return nb if nb.k == k else nb.truncate(k)
+
+
 def check_graph(
     neighbors: Any, A: np.ndarray | None, k: int, *, min_k: int = 1, what: str = ""
 ) -> Neighbors:
@@ -409,7 +615,9 @@ def resolve_neighbors(
     k : int
         Neighbourhood size the caller needs.
     neighbors : Neighbors, optional
-        A precomputed graph with at least ``k`` columns; it is truncated to ``k``.
+        A precomputed graph with at least ``k`` columns; it is truncated to ``k``. Without
+        it the graph comes from :func:`cached_knn` (computed once per cloud, see
+        :func:`knn_cache`).
 
     Returns
     -------
@@ -424,21 +632,4 @@ def resolve_neighbors(
     if A is None:
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
     k = check_k(k, A.shape[0], min_k=min_k, what=what)
-    return A, knn(A, k, metric)
-
-
-def _gemm_gflops(n: int = 2048, repeats: int = 3) -> float:
-    """Measured float32 GEMM speed of this machine in GFLOP/s (for throughput reports)."""
-    import time
-
-    import torch
-
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
-    a @ b
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+    return A, cached_knn(A, k, metric)
