@@ -8,6 +8,7 @@ resulting :class:`Neighbors` on through the ``neighbors=`` argument of those fun
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -166,53 +167,75 @@ def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return np.einsum("ijk,ijk->ij", diff, diff)
 
 
-def _strip_candidates(Xt, sq, n_cand: int, memory_budget: int):
+def _merge_hits(best_v, best_i, rows, vals, cols):
+    """Merge new candidates ``(rows, vals, cols)`` into each row's ``m`` best ``(R, m)``."""
+    import torch
+
+    R, m = best_v.shape
+    if rows.numel() == 0:
+        return best_v, best_i
+    o = torch.argsort(rows, stable=True)
+    rows, vals, cols = rows[o], vals[o], cols[o]
+    counts = torch.bincount(rows, minlength=R)
+    pos = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
+    width = int(counts.max())
+    pad_v = torch.full((R, width), float("inf"), device=rows.device, dtype=best_v.dtype)
+    pad_i = torch.zeros((R, width), device=rows.device, dtype=best_i.dtype)
+    pad_v[rows, pos] = vals
+    pad_i[rows, pos] = cols
+    v, sel = torch.topk(torch.cat([best_v, pad_v], dim=1), m, dim=1, largest=False, sorted=False)
+    return v, torch.gather(torch.cat([best_i, pad_i], dim=1), 1, sel)
+
+
+def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
     """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
 
-    Rows are taken in strips as wide as the budget allows, so the selection ranks long rows
-    (cheap per entry, see :func:`_smallest`). Returns the candidate indices ``(n, n_cand)`` and,
-    per row, the largest approximate squared distance among its candidates (every other point
-    has an approximation at least as large).
+    The squared distances form a symmetric matrix, so only its tiles ``I <= J`` (square blocks
+    of rows) are computed: half the Gram products of the full matrix. The diagonal tiles give
+    every row its first ``n_cand`` candidates (the blocks have more rows than that) and a
+    threshold, the largest of them; an off-diagonal tile then offers each of its entries to its
+    row and to its column, and only the entries below that point's current threshold (a small
+    fraction) are merged, each merge lowering the threshold. Every entry dropped is at least the
+    threshold at that time, which is at least the final one, so every non-candidate has an
+    approximation at least as large as the row's largest candidate, as the certificate needs.
+
+    Returns the candidate indices ``(n, n_cand)`` and, per row, the largest approximate squared
+    distance among its candidates.
     """
     import torch
 
     n = Xt.shape[0]
-    dev = Xt.device
-    # Block sizes: a (rows x cols) float32 tile plus its top-k scratch stays within the budget.
-    bytes_per_entry = 4 * 3
-    entries = max(1, memory_budget // bytes_per_entry)
-    cols = int(min(n, max(n_cand + 1, entries // 256)))
-    rows = int(max(1, min(n, entries // cols, 4096)))
-
-    cand_idx = np.empty((n, n_cand), dtype=np.int64)
-    cand_far = np.empty(n, dtype=np.float64)
-    for r0 in range(0, n, rows):
-        r1 = min(n, r0 + rows)
+    # a B x B float32 tile, its masks and the selection scratch: ~12 bytes an entry
+    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
+    nblk = -(-n // B)
+    # near-equal blocks: more than B/2 >= n_cand + 1 rows each (or a single block of n rows)
+    starts = [(s * n) // nblk for s in range(nblk + 1)]
+    best_v, best_i = [], []
+    for a in range(nblk):  # diagonal tiles
+        r0, r1 = starts[a], starts[a + 1]
         Q = Xt[r0:r1]
-        best_v = None
-        best_i = None
-        for c0 in range(0, n, cols):
-            c1 = min(n, c0 + cols)
-            # |y|^2 - 2 x.y ranks the columns of a row like |x - y|^2 does; |x|^2 is added to
-            # the few selected candidates only (one pass over the tile fewer).
+        D2 = torch.addmm(sq[None, r0:r1], Q, Q.T, alpha=-2.0)
+        D2 += sq[r0:r1, None]
+        D2.fill_diagonal_(float("inf"))  # self excluded
+        v, i = _smallest(D2, n_cand)
+        best_v.append(v)
+        best_i.append(i + r0)
+    tau = [v.amax(dim=1) for v in best_v]
+    for a in range(nblk):
+        r0, r1 = starts[a], starts[a + 1]
+        Q = Xt[r0:r1]
+        for b in range(a + 1, nblk):
+            c0, c1 = starts[b], starts[b + 1]
             D2 = torch.addmm(sq[None, c0:c1], Q, Xt[c0:c1].T, alpha=-2.0)
-            lo, hi = max(r0, c0), min(r1, c1)
-            if lo < hi:  # self excluded
-                ar = torch.arange(lo, hi, device=dev)
-                D2[ar - r0, ar - c0] = float("inf")
-            m = min(n_cand, c1 - c0)
-            v, i = _smallest(D2, m)
-            i = i + c0
-            if best_v is None:
-                best_v, best_i = v, i
-            else:
-                v = torch.cat([best_v, v], dim=1)
-                i = torch.cat([best_i, i], dim=1)
-                m = min(n_cand, v.shape[1])
-                v, sel = torch.topk(v, m, dim=1, largest=False, sorted=False)
-                best_v, best_i = v, torch.gather(i, 1, sel)
-        cand_idx[r0:r1] = best_i.cpu().numpy()
-        cand_far[r0:r1] = (best_v.max(dim=1).values + sq[r0:r1]).double().cpu().numpy()
+            D2 += sq[r0:r1, None]
+            r, c = torch.nonzero(D2 < tau[a][:, None], as_tuple=True)  # offered to the rows
+            best_v[a], best_i[a] = _merge_hits(best_v[a], best_i[a], r, D2[r, c], c + c0)
+            tau[a] = best_v[a].amax(dim=1)
+            r, c = torch.nonzero(D2 < tau[b][None, :], as_tuple=True)  # and to the columns
+            best_v[b], best_i[b] = _merge_hits(best_v[b], best_i[b], c, D2[r, c], r + r0)
+            tau[b] = best_v[b].amax(dim=1)
+    cand_idx = torch.cat(best_i).cpu().numpy()
+    cand_far = torch.cat(tau).double().cpu().numpy()
     return cand_idx, cand_far
 
 
@@ -230,8 +253,11 @@ def knn(
     Candidates are found by blocked matrix products in float32 with torch (on CUDA when it is
     available), using :math:`\|x-y\|^2 = \|x\|^2 + \|y\|^2 - 2 x\cdot y` on centred data, and
     then the distances of the selected candidates are recomputed exactly in float64 from the
-    coordinate differences. The shortcut loses precision for near-duplicates (relative error
-    about :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
+    coordinate differences. The squared distances form a symmetric matrix, so only its blocks
+    on and above the diagonal are computed, each offering candidates to both its rows and its
+    columns (half the products of a full search). The shortcut loses precision for
+    near-duplicates (relative error about
+    :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
     ``k + margin`` candidates and every row whose k-th exact distance cannot be certified
     against that error bound is recomputed exactly over all points in float64. The result is
     therefore the exact kNN graph, whatever the precision of the first pass.
@@ -296,7 +322,7 @@ def knn(
     # and the squared distances stay far from overflow and underflow whatever the magnitude.
     amax = float(np.max(np.abs(A)))
     e_in = _binary_exponent(A)
-    A = np.ldexp(A, -e_in)
+    A = np.ldexp(A, -e_in)  # a new array: X itself is never modified
     e_out = e_in
     if metric == "cosine":
         norms = np.linalg.norm(A, axis=1)
@@ -306,17 +332,21 @@ def knn(
                 f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
                 "distance is undefined for them: drop them or use metric='euclidean'"
             )
-        A = A / norms[:, None]
+        A /= norms[:, None]
         e_out = 0
-    A = A - A.mean(axis=0)  # centring reduces cancellation in the float32 shortcut
-    e_c = _binary_exponent(A)
-    A = np.ldexp(A, -e_c)
-    e_out += e_c
-
-    Xt = torch.from_numpy(A.astype(np.float32)).to(dev)
+    # The float32 pass sees the centred points (centring reduces cancellation in the shortcut),
+    # scaled again so that the largest centred coordinate lies in [0.5, 1); the exact float64
+    # distances come from differences of the (uncentred) points A, so that equal distances
+    # (lattices, duplicates) are computed equal and ties are broken by index.
+    C = A - A.mean(axis=0)
+    e_c = _binary_exponent(C)
+    np.ldexp(C, -e_c, out=C)
+    Xt = torch.from_numpy(C.astype(np.float32)).to(dev)
     sq = (Xt * Xt).sum(dim=1)
-    sq64 = np.einsum("ij,ij->i", A, A)
-    cand_idx, cand_far = _strip_candidates(Xt, sq, n_cand, memory_budget)
+    sq64 = np.einsum("ij,ij->i", C, C)
+    del C
+    cand_idx, cand_far = _self_candidates(Xt, sq, n_cand, memory_budget)
+    cand_far = np.ldexp(cand_far, 2 * e_c)  # back to the units of A (exact)
 
     # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
     out_d = np.empty((n, k), dtype=np.float64)
@@ -339,7 +369,7 @@ def knn(
         if n_cand < n - 1:
             # Every non-candidate has approximate sq-distance >= cand_far; its exact value is
             # >= cand_far - tol. Certified if that exceeds the k-th exact sq-distance.
-            tol = tol_scale * (sq64[r0:r1] + max_sq) + 1e-300
+            tol = np.ldexp(tol_scale * (sq64[r0:r1] + max_sq), 2 * e_c) + 1e-300
             bad = cand_far[r0:r1] - tol <= d2[:, k - 1]
             need_full.extend((ridx[bad]).tolist())
     for i in need_full:  # exact over all points, blocked

@@ -187,3 +187,29 @@ def test_absent_device_is_an_input_error(rng):
             mp.knn(X, 2, device="cuda")
     with pytest.raises(mp.InputError, match="device"):
         mp.knn(X, 2, device="not-a-device")
+
+
+@pytest.mark.parametrize("budget", [4096, 150_000, 64 * 2**20])
+@pytest.mark.parametrize("case", ["random", "duplicates", "near_duplicates", "lattice"])
+def test_symmetric_blocks_match_brute_force(rng, budget, case):
+    # small budgets cut the cloud into many blocks: candidates reach a row both from its own
+    # tiles and, transposed, from the tiles of earlier blocks; the result must not depend on it
+    X = rng.normal(size=(700, 6))
+    if case == "duplicates":
+        X[300:340] = X[5]  # a duplicate group spanning blocks, larger than k + margin
+        X[650:] = X[20]
+    elif case == "near_duplicates":
+        X = X + 1000.0
+        X[1::2] = X[::2] + 1e-9 * rng.normal(size=(350, 6))
+    elif case == "lattice":  # many exactly equal distances
+        g = np.arange(9.0)
+        X = np.stack(np.meshgrid(g, g, g), -1).reshape(-1, 3)[:700]
+    k = 6
+    nb = mp.knn(X, k, memory_budget=budget, margin=1)
+    D, idx = brute_force(X, k)
+    np.testing.assert_array_equal(nb.indices, idx)
+    # cdist computes |x - y| without centring: a few ulps of the coordinates' magnitude
+    np.testing.assert_allclose(nb.distances, D, rtol=1e-9, atol=1e-9 * (1 + np.abs(X).max()))
+    ref = mp.knn(X, k)  # default budget: one block
+    np.testing.assert_array_equal(nb.indices, ref.indices)
+    np.testing.assert_array_equal(nb.distances, ref.distances)
