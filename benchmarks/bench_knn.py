@@ -149,11 +149,16 @@ def compare(sizes, k: int, threads: int, sklearn_max: int, before_rev: str | Non
         }
         if knn_before is not None:
             old, r_old = measure(knn_before, X, k)
-            same = bool(
-                np.array_equal(old.indices, ours.indices)
-                and np.array_equal(old.distances, ours.distances)
-            )
-            row["before"] = {"rev": before_rev, **r_old, "identical": same}
+            row["before"] = {
+                "rev": before_rev,
+                **r_old,
+                "identical_indices": bool(np.array_equal(old.indices, ours.indices)),
+                "max_relative_distance_difference": float(
+                    np.max(
+                        np.abs(old.distances - ours.distances) / np.maximum(ours.distances, 1e-300)
+                    )
+                ),
+            }
             row["speedup_vs_before"] = r_old["seconds"] / r_ours["seconds"]
         if n <= sklearn_max:
             (sd, si), r_sk = measure(sklearn_knn, X, k, threads)
