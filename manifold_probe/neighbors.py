@@ -167,24 +167,41 @@ def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.nda
     return np.einsum("ijk,ijk->ij", diff, diff)
 
 
-def _merge_hits(best_v, best_i, rows, vals, cols):
-    """Merge new candidates ``(rows, vals, cols)`` into each row's ``m`` best ``(R, m)``."""
+def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
+    """Offer the entries of the tile ``D2`` to the current ``m`` best ``(R, m)`` of its row
+    points (candidates ``offset + column``), or with ``columns=True`` of its column points
+    (candidates ``offset + row``); only entries below a point's threshold ``tau`` can enter.
+
+    Usually few entries pass the threshold, and they are merged sparsely; when a point has many
+    (an order of the points in which another block holds its neighbours), the tile is ranked
+    instead, so the scratch memory stays of the order of the tile.
+    """
     import torch
 
     R, m = best_v.shape
-    if rows.numel() == 0:
-        return best_v, best_i
-    o = torch.argsort(rows, stable=True)
-    rows, vals, cols = rows[o], vals[o], cols[o]
-    counts = torch.bincount(rows, minlength=R)
-    pos = torch.arange(len(rows), device=rows.device) - (torch.cumsum(counts, 0) - counts)[rows]
+    ax = 0 if columns else 1
+    mask = D2 < (tau[None, :] if columns else tau[:, None])
+    counts = mask.sum(dim=ax)
     width = int(counts.max())
-    pad_v = torch.full((R, width), float("inf"), device=rows.device, dtype=best_v.dtype)
-    pad_i = torch.zeros((R, width), device=rows.device, dtype=best_i.dtype)
-    pad_v[rows, pos] = vals
-    pad_i[rows, pos] = cols
-    v, sel = torch.topk(torch.cat([best_v, pad_v], dim=1), m, dim=1, largest=False, sorted=False)
-    return v, torch.gather(torch.cat([best_i, pad_i], dim=1), 1, sel)
+    if width == 0:
+        return best_v, best_i
+    if width <= 4 * m:
+        r, c = torch.nonzero(mask, as_tuple=True)  # sorted by r
+        vals = D2[r, c]
+        pts, cand = (c, r) if columns else (r, c)
+        if columns:  # sort the few entries by their point
+            o = torch.argsort(pts, stable=True)
+            pts, cand, vals = pts[o], cand[o], vals[o]
+        pos = torch.arange(len(pts), device=pts.device) - (torch.cumsum(counts, 0) - counts)[pts]
+        new_v = torch.full((R, width), float("inf"), device=pts.device, dtype=best_v.dtype)
+        new_i = torch.zeros((R, width), device=pts.device, dtype=best_i.dtype)
+        new_v[pts, pos] = vals
+        new_i[pts, pos] = cand + offset
+    else:
+        new_v, new_i = _smallest(D2.T.contiguous() if columns else D2, m)
+        new_i = new_i + offset
+    v, sel = torch.topk(torch.cat([best_v, new_v], dim=1), m, dim=1, largest=False, sorted=False)
+    return v, torch.gather(torch.cat([best_i, new_i], dim=1), 1, sel)
 
 
 def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
@@ -195,7 +212,7 @@ def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
     every row its first ``n_cand`` candidates (the blocks have more rows than that) and a
     threshold, the largest of them; an off-diagonal tile then offers each of its entries to its
     row and to its column, and only the entries below that point's current threshold (a small
-    fraction) are merged, each merge lowering the threshold. Every entry dropped is at least the
+    fraction) are merged (:func:`_offer`), each merge lowering the threshold. Every entry dropped is at least the
     threshold at that time, which is at least the final one, so every non-candidate has an
     approximation at least as large as the row's largest candidate, as the certificate needs.
 
@@ -228,11 +245,10 @@ def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
             c0, c1 = starts[b], starts[b + 1]
             D2 = torch.addmm(sq[None, c0:c1], Q, Xt[c0:c1].T, alpha=-2.0)
             D2 += sq[r0:r1, None]
-            r, c = torch.nonzero(D2 < tau[a][:, None], as_tuple=True)  # offered to the rows
-            best_v[a], best_i[a] = _merge_hits(best_v[a], best_i[a], r, D2[r, c], c + c0)
+            # each entry is offered to its row's point and to its column's point
+            best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
             tau[a] = best_v[a].amax(dim=1)
-            r, c = torch.nonzero(D2 < tau[b][None, :], as_tuple=True)  # and to the columns
-            best_v[b], best_i[b] = _merge_hits(best_v[b], best_i[b], c, D2[r, c], r + r0)
+            best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
             tau[b] = best_v[b].amax(dim=1)
     cand_idx = torch.cat(best_i).cpu().numpy()
     cand_far = torch.cat(tau).double().cpu().numpy()

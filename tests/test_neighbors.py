@@ -213,3 +213,16 @@ def test_symmetric_blocks_match_brute_force(rng, budget, case):
     ref = mp.knn(X, k)  # default budget: one block
     np.testing.assert_array_equal(nb.indices, ref.indices)
     np.testing.assert_array_equal(nb.distances, ref.distances)
+
+
+def test_blocks_whose_neighbours_lie_in_another_block(rng):
+    # rows 0..29 spread 100 apart on a line, rows 30..59 a tight cluster around row 0: the row
+    # of point 0 finds every cluster point below its first threshold (the whole-tile ranking)
+    X = np.zeros((60, 2))
+    X[:30, 0] = 100.0 * np.arange(30)
+    X[30:] = 0.01 * rng.normal(size=(30, 2))
+    for budget in (4096, 64 * 2**20):
+        nb = mp.knn(X, 2, margin=0, memory_budget=budget)
+        D, idx = brute_force(X, 2)
+        np.testing.assert_array_equal(nb.indices, idx)
+        np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-15)
