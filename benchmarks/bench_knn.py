@@ -205,6 +205,7 @@ def main() -> None:
     ap.add_argument("--large", action="store_true", help="also 100,000 x 384 and x 768")
     ap.add_argument("--k-cost", action="store_true", help="only the cost of k, one thread")
     ap.add_argument("--before", default=None, help="git revision of an older knn to time beside")
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     args = ap.parse_args()
 
     if args.k_cost:
@@ -223,7 +224,7 @@ def main() -> None:
     if args.large:
         sizes = [(100_000, 384), (100_000, 768)]
     rows = compare(sizes, args.k, args.threads, 20_000, args.before)
-    name = "bench_knn_large" if args.large else "bench_knn"
+    name = ("bench_knn_large" if args.large else "bench_knn") + (f"_{args.tag}" if args.tag else "")
     payload = {
         "gemm_gflops": gemm,
         "threads": args.threads,

@@ -278,10 +278,11 @@ def knn(
     against that error bound is recomputed exactly over all points in float64. The result is
     therefore the exact kNN graph, whatever the precision of the first pass.
 
-    Magnitude: the points are multiplied internally by an exact power of two (after centring,
-    the largest coordinate lies in [0.5, 1)), so clouds at any scale representable in float64
-    (``1e-300`` or ``1e200``) are searched with full precision, and the distances are scaled
-    back exactly: the result is the same as for a cloud of moderate scale, bit for bit.
+    Magnitude: clouds at any scale representable in float64 (``1e-300`` or ``1e200``) are
+    searched with full precision. Beyond :math:`2^{\pm 500}` the points are multiplied
+    internally by an exact power of two, and the float32 pass always sees the centred points
+    scaled by one, so no square overflows or underflows; distances are scaled back exactly, so
+    the result is that of the same cloud at a moderate scale, bit for bit.
 
     Parameters
     ----------
@@ -333,12 +334,14 @@ def knn(
         margin = max(8, k // 2)
     n_cand = min(n - 1, k + check_int(margin, name="margin", minimum=0))
 
-    # Exact power-of-two scalings (no rounding): the largest coordinate to [0.5, 1) so that the
-    # mean and the norms cannot overflow, then again after centring, so that the float32 copy
-    # and the squared distances stay far from overflow and underflow whatever the magnitude.
+    # Magnitude: outside [2^-500, 2^500] the squares of the coordinates could leave float64's
+    # range, so the points are multiplied by an exact power of two (no rounding) bringing the
+    # largest coordinate to [0.5, 1); the distances are scaled back exactly at the end.
     amax = float(np.max(np.abs(A)))
-    e_in = _binary_exponent(A)
-    A = np.ldexp(A, -e_in)  # a new array: X itself is never modified
+    e_in = 0
+    if amax > 2.0**500 or 0 < amax < 2.0**-500:
+        e_in = _binary_exponent(A)
+        A = np.ldexp(A, -e_in)  # a new array: X itself is never modified
     e_out = e_in
     if metric == "cosine":
         norms = np.linalg.norm(A, axis=1)
@@ -348,7 +351,7 @@ def knn(
                 f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
                 "distance is undefined for them: drop them or use metric='euclidean'"
             )
-        A /= norms[:, None]
+        A = A / norms[:, None]
         e_out = 0
     # The float32 pass sees the centred points (centring reduces cancellation in the shortcut),
     # scaled again so that the largest centred coordinate lies in [0.5, 1); the exact float64
