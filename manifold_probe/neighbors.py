@@ -172,24 +172,30 @@ def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
     points (candidates ``offset + column``), or with ``columns=True`` of its column points
     (candidates ``offset + row``); only entries below a point's threshold ``tau`` can enter.
 
-    Usually few entries pass the threshold, and they are merged sparsely; when a point has many
-    (an order of the points in which another block holds its neighbours), the tile is ranked
-    instead, so the scratch memory stays of the order of the tile.
+    Usually few entries pass the threshold (a few per point), and they are merged sparsely;
+    when many do (an order of the points in which another block holds their neighbours), the
+    tile is ranked instead, so the scratch memory stays of the order of the tile.
     """
     import torch
 
     R, m = best_v.shape
-    ax = 0 if columns else 1
     mask = D2 < (tau[None, :] if columns else tau[:, None])
-    counts = mask.sum(dim=ax)
-    width = int(counts.max())
-    if width == 0:
+    total = int(torch.count_nonzero(mask))
+    if total == 0:
         return best_v, best_i
-    if width <= 4 * m:
-        r, c = torch.nonzero(mask, as_tuple=True)  # sorted by r
-        vals = D2[r, c]
-        pts, cand = (c, r) if columns else (r, c)
-        if columns:  # sort the few entries by their point
+    if total > 4 * m * R:
+        new_v, new_i = _smallest(D2.T.contiguous() if columns else D2, m)
+        new_v = torch.cat([best_v, new_v], dim=1)
+        new_i = torch.cat([best_i, new_i + offset], dim=1)
+        v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
+        return v, torch.gather(new_i, 1, sel)
+    r, c = torch.nonzero(mask, as_tuple=True)  # sorted by r
+    vals = D2[r, c]
+    pts, cand = (c, r) if columns else (r, c)
+    counts = torch.bincount(pts, minlength=R)
+    width = int(counts.max())
+    if width <= 4 * m:  # few per point: pad them to (R, width) and rank with the current best
+        if columns:  # the offered entries in point order
             o = torch.argsort(pts, stable=True)
             pts, cand, vals = pts[o], cand[o], vals[o]
         pos = torch.arange(len(pts), device=pts.device) - (torch.cumsum(counts, 0) - counts)[pts]
@@ -197,11 +203,21 @@ def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
         new_i = torch.zeros((R, width), device=pts.device, dtype=best_i.dtype)
         new_v[pts, pos] = vals
         new_i[pts, pos] = cand + offset
-    else:
-        new_v, new_i = _smallest(D2.T.contiguous() if columns else D2, m)
-        new_i = new_i + offset
-    v, sel = torch.topk(torch.cat([best_v, new_v], dim=1), m, dim=1, largest=False, sorted=False)
-    return v, torch.gather(torch.cat([best_i, new_i], dim=1), 1, sel)
+        new_v = torch.cat([best_v, new_v], dim=1)
+        new_i = torch.cat([best_i, new_i], dim=1)
+        v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
+        return v, torch.gather(new_i, 1, sel)
+    # a few points with many: all current and offered entries sorted by (point, value), the
+    # first m of each point kept
+    pts = torch.cat([torch.arange(R, device=pts.device).repeat_interleave(m), pts])
+    vals = torch.cat([best_v.reshape(-1), vals])
+    cand = torch.cat([best_i.reshape(-1), cand + offset])
+    o = torch.argsort(vals, stable=True)
+    o = o[torch.argsort(pts[o], stable=True)]
+    counts = torch.bincount(pts, minlength=R)
+    rank = torch.arange(len(o), device=o.device) - (torch.cumsum(counts, 0) - counts)[pts[o]]
+    keep = o[rank < m]  # m per point, in point order
+    return vals[keep].view(R, m), cand[keep].view(R, m)
 
 
 def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):

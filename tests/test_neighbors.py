@@ -221,8 +221,12 @@ def test_blocks_whose_neighbours_lie_in_another_block(rng):
     X = np.zeros((60, 2))
     X[:30, 0] = 100.0 * np.arange(30)
     X[30:] = 0.01 * rng.normal(size=(30, 2))
-    for budget in (4096, 64 * 2**20):
-        nb = mp.knn(X, 2, margin=0, memory_budget=budget)
-        D, idx = brute_force(X, 2)
-        np.testing.assert_array_equal(nb.indices, idx)
-        np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-15)
+    # and 30 points 100 apart along the axes (pairwise 141 apart) around a cluster at the
+    # origin: every entry of their tiles with the cluster passes their first threshold
+    Y = np.concatenate([100.0 * np.eye(30), 0.01 * rng.normal(size=(30, 30))])
+    for Z in (X, Y):
+        for budget in (4096, 64 * 2**20):
+            nb = mp.knn(Z, 2, margin=0, memory_budget=budget)
+            D, idx = brute_force(Z, 2)
+            np.testing.assert_array_equal(nb.indices, idx)
+            np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-15)
