@@ -447,9 +447,10 @@ def knn(
 # One graph per cloud: a small cache of kNN graphs, keyed by the points' content
 
 # A cache miss computes at least this many neighbours. Measured (benchmarks/bench_knn.py
-# --k-cost, 10,000 x 384, one thread): k=20 costs ~1.3x the CPU time of k=2, while a second
-# search costs 2x; 20 is the default k of MLE, LocalPCA and the k-based estimators, so TwoNN
-# (k=2) followed by any of them at their default searches once.
+# --k-cost, 10,000 x 384, one thread, results/bench_knn_k_cost.json): k=20 costs 1.2-1.3x the
+# CPU time of k=2 (the Gram products dominate), while a second search costs 2x; 20 is the
+# default k of MLE, LocalPCA and the k-based estimators, so TwoNN (k=2) followed by any of
+# them at their default searches once.
 CACHE_MIN_K = 20
 
 
@@ -573,7 +574,7 @@ def knn_cache(
     content (about 0.1 s per 60 MB), so an array modified in place is searched again; it
     stores graphs only (16 bytes per point and neighbour), at most ``max_graphs`` of them
     within ``max_bytes``, least recently used evicted first. A miss computes at least
-    ``CACHE_MIN_K = 20`` neighbours (about 1.3x the time of k=2; a second search would cost
+    ``CACHE_MIN_K = 20`` neighbours (1.2-1.3x the time of k=2; a second search would cost
     2x), so smaller and later larger requests up to 20 are served by exact truncation.
     :func:`knn` itself never uses the cache; passing ``neighbors=mp.knn(X, k)`` bypasses it.
 
