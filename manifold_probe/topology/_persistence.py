@@ -92,6 +92,46 @@ def cone_radius(dist: np.ndarray) -> float:
     return float(dist.max(axis=1).min()) if dist.shape[0] else 0.0
 
 
+def sparse_rips_graph(dist: np.ndarray, eps: float, threshold: float = np.inf):
+    r"""The sparse Rips graph of Cavanna, Jahanseir & Sheehy (2015), as a gudhi simplex tree.
+
+    The points are put in greedy (farthest-point) order from the first row, with insertion
+    radii :math:`\lambda_0 = \infty`, :math:`\lambda_j = \min_{i<j} D_{ij}`. For :math:`i < j`
+    (so :math:`\lambda_j \le \lambda_i`) the edge enters at
+
+    .. math::
+
+        lpha_{ij} = D_{ij} \ 	ext{if}\ \epsilon D_{ij} \le 2\lambda_j, \quad
+        lpha_{ij} = 2(D_{ij} - \lambda_j/\epsilon) \ 	ext{if}        \epsilon D_{ij} \le \lambda_i + \lambda_j \ 	ext{and}        lpha_{ij}\,\epsilon(1-\epsilon)/2 \le \lambda_j,
+
+    and never otherwise (Rips, edge-length convention, as in gudhi's ``sparse=``; its flag
+    filtration is :math:`(1+\epsilon)`-interleaved with the Rips filtration). Written here
+    rather than taken from gudhi because gudhi starts its greedy order at a random point
+    that cannot be seeded; here the order starts at row 0, so results are deterministic.
+    """
+    import gudhi
+    from scipy.sparse import coo_matrix
+
+    n = dist.shape[0]
+    order, _ = maxmin_landmarks(n, 0, dist=dist)
+    D = dist[np.ix_(order, order)]
+    lam = np.full(n, np.inf)
+    lam[1:] = [D[j, :j].min() for j in range(1, n)]
+    i, j = np.triu_indices(n, 1)
+    d, li, lj = D[i, j], lam[i], lam[j]
+    alpha = np.where(eps * d <= 2 * lj, d, 2 * (d - lj / eps))
+    keep = (eps * d <= 2 * lj) | (
+        (eps * d <= li + lj) & ~((eps < 1) & (alpha * eps * (1 - eps) / 2 > lj))
+    )
+    keep &= alpha <= threshold
+    st = gudhi.SimplexTree()
+    st.insert_batch(order[None, :].astype(np.int32), np.zeros(n))
+    st.insert_edges_from_coo_matrix(
+        coo_matrix((alpha[keep], (order[i[keep]], order[j[keep]])), shape=(n, n))
+    )
+    return st
+
+
 def rips_diagrams(
     dist: np.ndarray,
     maxdim: int,
@@ -113,15 +153,13 @@ def rips_diagrams(
     if n == 1:
         out = [np.array([[0.0, np.inf]])]
         return out + [np.zeros((0, 2)) for _ in range(maxdim)]
-    if maxdim >= 1 and not np.isfinite(threshold):
-        threshold = cone_radius(dist)  # exact: nothing of dimension >= 1 lives past it
     if sparse is None:
+        if maxdim >= 1 and not np.isfinite(threshold):
+            threshold = cone_radius(dist)  # exact: nothing of dimension >= 1 lives past it
         rc = gudhi.RipsComplex(distance_matrix=dist, max_edge_length=float(threshold))
+        st = rc.create_simplex_tree(max_dimension=1)
     else:
-        rc = gudhi.RipsComplex(
-            distance_matrix=dist, max_edge_length=float(threshold), sparse=float(sparse)
-        )
-    st = rc.create_simplex_tree(max_dimension=1)
+        st = sparse_rips_graph(dist, float(sparse), float(threshold))
     if maxdim >= 1:
         st.collapse_edges()
         # Guard memory before the clique expansion: with mean degree g of the collapsed graph

@@ -28,14 +28,20 @@ __all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalu
 MAX_POINTS = 4000  # the landmark choice keeps a full distance matrix: 4000^2 float64 = 128 MB
 # Landmarks per analysis and the sparse-Rips approximation factor: set by the sweep in
 # benchmarks/validate_topology.py (exact rate and time for 2000 points in R^50, H0-H2).
-DEFAULT_LANDMARKS = 400
+DEFAULT_LANDMARKS = {0: 400, 1: 400, 2: 400}
+DEFAULT_LANDMARKS_HIGH = 150  # maxdim >= 3: the flag complex up to dimension 4 grows as m^5
 SPARSE_EPS = 0.5
-# Fewest ratios from which the two parameters of the null are fitted (below: pooled over
-# dimensions; see gumbel_pvalues).
+# Fewest bars from which the two parameters of the null are fitted (fewer: the certified
+# rule of _significance).
 MIN_FIT = 10
+# H0 candidates: components holding at least this fraction of the landmarks (8 of 400).
+MIN_COMPONENT = 0.02
+RIPS_CECH = 2.0  # Čech_r ⊆ Rips_2r ⊆ Čech_2r (edge length 2r vs ball radius r)
+H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
 DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs no resampling
 # Quantiles of the standard left-Gumbel law, P(l <= x) = 1 - exp(-e^x): log(-log(1 - q)).
-_Q25, _Q50, _Q75 = np.log(-np.log(0.75)), np.log(np.log(2.0)), np.log(np.log(4.0))
+FIT_QUANTILES = (0.25, 0.75)
+_QLO, _QHI = (float(np.log(-np.log(1.0 - q))) for q in FIT_QUANTILES)
 
 
 def shared_seed(seed: Any) -> int:
@@ -82,19 +88,19 @@ def gumbel_pvalues(ratios: np.ndarray, reference: np.ndarray | None = None) -> n
     """
     ll = np.log(np.log(ratios))
     ref = ll if reference is None else np.log(np.log(reference))
-    q1, q2, q3 = np.quantile(ref, [0.25, 0.5, 0.75])
-    a = (_Q75 - _Q25) / max(q3 - q1, 1e-12)
-    return np.exp(-np.exp(a * (ll - q2) + _Q50))
+    lo, hi = np.quantile(ref, FIT_QUANTILES)
+    a = (_QHI - _QLO) / max(hi - lo, 1e-12)
+    return np.exp(-np.exp(a * (ll - lo) + _QLO))
 
 
 def _h0_bars(DL: np.ndarray) -> np.ndarray:
-    """H0 pairs ``(b, d)``: a component of at least two points merges at ``d`` (a minimum
-    spanning tree edge) and was connected from ``b``, its longest internal tree edge."""
+    """H0 rows ``(b, d, size)``: a component of ``size`` >= 2 points merges at ``d`` (a
+    minimum spanning tree edge) and was connected from ``b``, its longest internal tree edge."""
     from scipy.sparse.csgraph import minimum_spanning_tree
 
     n = DL.shape[0]
     if n < 4:
-        return np.zeros((0, 2))
+        return np.zeros((0, 3))
     T = minimum_spanning_tree(np.where(DL > 0, DL, np.finfo(float).tiny)).tocoo()
     order = np.argsort(T.data, kind="stable")
     parent, size, inner = np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n)
@@ -110,17 +116,18 @@ def _h0_bars(DL: np.ndarray) -> np.ndarray:
         a, b, w = root(int(T.row[e])), root(int(T.col[e])), float(T.data[e])
         small = a if size[a] <= size[b] else b
         if size[small] >= 2:
-            rows.append((inner[small], w))
+            rows.append((inner[small], w, size[small]))
         big = b if small == a else a
         parent[small], size[big] = big, size[big] + size[small]
         inner[big] = max(inner[big], inner[small], w)
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def _tested_bars(dgms: list, DL: np.ndarray, threshold: float) -> list[np.ndarray]:
     """Per dimension, the bars the test looks at: finite birth > 0, death > birth (an infinite
     death, alive at a user's threshold, is read as the threshold: conservative)."""
-    out = [_h0_bars(DL)]
+    h0 = _h0_bars(DL)
+    out = [h0[h0[:, 1] > h0[:, 0]]]  # a tie (d = b) is no gap; third column: size
     for d in dgms[1:]:
         d = d.copy()
         d[~np.isfinite(d[:, 1]), 1] = threshold
@@ -128,21 +135,35 @@ def _tested_bars(dgms: list, DL: np.ndarray, threshold: float) -> list[np.ndarra
     return out
 
 
-def _significance(tested: list[np.ndarray], alpha: float) -> tuple[tuple, tuple]:
-    """Bonferroni-adjusted p-values per dimension and the counts below ``alpha``."""
-    ratios = [t[:, 1] / t[:, 0] for t in tested]
-    pooled = np.concatenate(ratios) if ratios else np.zeros(0)
+def _significance(
+    tested: list[np.ndarray], alpha: float, n_points: int
+) -> tuple[tuple, tuple]:
+    r"""Bonferroni-adjusted p-values per dimension and the counts below ``alpha``.
+
+    A dimension k >= 1 with fewer than ``MIN_FIT`` bars is tested against the null fitted to
+    the bars of all dimensions >= 1 pooled (measured wider than a higher dimension's own noise,
+    so conservative). Without ``MIN_FIT`` bars there either, a bar counts when
+    :math:`d/b > 4` (p-value 0, else 1): Rips and Čech filtrations are 2-interleaved
+    (Čech_r ⊆ Rips_2r ⊆ Čech_2r), so such a bar carries a class of the union of balls around
+    the points over a range of radii. (With the sparse factor :math:`(1+\epsilon)^2` added
+    the cut would be 9, which missed a clean figure-eight loop of ratio 7.8 at one seed.)
+    """
     pvals, betti = [], []
-    for k, r in enumerate(ratios):
-        if len(r) == 0:
-            p = np.zeros(0)
-        elif len(r) >= MIN_FIT:
+    pooled = np.concatenate([t[:, 1] / t[:, 0] for t in tested[1:]] + [np.zeros(0)])
+    for k, t in enumerate(tested):
+        r = t[:, 1] / t[:, 0]
+        if len(r) >= MIN_FIT:
             p = gumbel_pvalues(r)
-        elif len(pooled) >= MIN_FIT:
+        elif k > 0 and len(pooled) >= MIN_FIT:
             p = gumbel_pvalues(r, reference=pooled)
-        else:  # too few bars anywhere to fit a null: nothing is called significant by chance
-            p = np.where(r > 2.0, 0.0, 1.0)
-        p = np.minimum(1.0, p * max(len(r), 1))
+        else:
+            p = np.where(r > RIPS_CECH ** 2, 0.0, 1.0)
+        # H0: the null is fitted on every merge, but only components holding at least
+        # MIN_COMPONENT of the points are candidates (and counted by Bonferroni).
+        cand = np.ones(len(r), bool)
+        if k == 0:
+            cand = t[:, 2] >= max(2.0, MIN_COMPONENT * n_points)
+        p = np.where(cand, np.minimum(1.0, p * max(int(cand.sum()), 1)), 1.0)
         pvals.append(p)
         count = int(np.sum(p < alpha))
         betti.append(count + 1 if k == 0 else count)  # beta_0 counts the last component too
@@ -163,7 +184,7 @@ def significant_features(
     maxdim = check_maxdim(maxdim)
     confidence = check_float(confidence, name="confidence", low=0.0, high=1.0, low_open=True,
                              high_open=True)
-    m = DEFAULT_LANDMARKS if n_landmarks is None else check_int(
+    m = DEFAULT_LANDMARKS.get(maxdim, DEFAULT_LANDMARKS_HIGH) if n_landmarks is None else check_int(
         n_landmarks, name="n_landmarks", minimum=1)
     if n_bootstrap is not None:
         check_int(n_bootstrap, name="n_bootstrap", minimum=0)  # accepted, no longer used
@@ -174,14 +195,16 @@ def significant_features(
     first, _, _ = unique_rows(X)
     U = X[first]
     n = len(U)
-    if m < n:
-        L, eps = maxmin_landmarks(m, int(rng.integers(n)), X=U)
-    else:
-        L, eps = np.arange(n, dtype=np.int64), 0.0
+    L, eps = maxmin_landmarks(min(m, n), int(rng.integers(n)), X=U)  # greedy order
     DL = pairwise_distances(U[L])
-    dgms = rips_diagrams(DL, maxdim, thr, sparse=SPARSE_EPS if len(L) > 3 else None)
-    tested = _tested_bars(dgms, DL, thr if np.isfinite(thr) else float(DL.max(initial=0.0)))
-    pvals, betti = _significance(tested[: maxdim + 1], 1.0 - confidence)
+    sparse = SPARSE_EPS if len(L) > 3 else None
+    dgms = rips_diagrams(DL, maxdim, thr, sparse=sparse)
+    # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
+    # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars)
+    m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
+    tested = _tested_bars(dgms, DL[:m0, :m0],
+                          thr if np.isfinite(thr) else float(DL.max(initial=0.0)))
+    pvals, betti = _significance(tested[: maxdim + 1], 1.0 - confidence, m0)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
     return SignificantFeatures(betti, dgms, pvals, tuple(tested[: maxdim + 1]), float(thr),
                                eps, scale)
@@ -214,7 +237,10 @@ def betti_numbers(
     :math:`\ell = A\log\log\pi + B` left-Gumbel distributed,
     :math:`P(\ell \le x) = 1 - e^{-e^x}`. :math:`A, B` are fitted per dimension to the
     median and interquartile range of that dimension's :math:`\log\log\pi` (the bars are
-    mostly noise; fewer than 10 bars: fitted on all dimensions' ratios pooled). Each bar's
+    mostly noise). A dimension with fewer than 10 bars uses the null fitted to all
+    dimensions >= 1 pooled; with fewer than 10 bars in all, a bar counts when
+    :math:`d/b > 4`, which certifies a class of the union of balls (Rips and Čech filtrations
+    are 2-interleaved). Each bar's
     p-value :math:`e^{-e^{\ell}}` is Bonferroni-corrected over the :math:`N_k` bars tested,
 
     .. math::
@@ -249,7 +275,7 @@ def betti_numbers(
     seed : None, int or numpy.random.Generator, default=None
         Chooses the first landmark.
     n_landmarks : int or None, default=None
-        Landmarks (``None``: 400).
+        Landmarks (``None``: 400, or 150 when ``maxdim`` >= 3).
     n_bootstrap : int or None, default=None
         Accepted for compatibility; the test needs no resampling.
     threshold : "auto", float or None, default="auto"
