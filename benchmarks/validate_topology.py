@@ -32,7 +32,6 @@ import manifold_probe as mp
 from manifold_probe.topology._significance import (
     _h0_bars,
     _significance,
-    significant_features,
 )
 
 # (label, family, options, n, maxdim)

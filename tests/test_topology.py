@@ -341,7 +341,6 @@ def test_folding_circle_onto_segment_changes_topology():
 
 
 def test_gluing_two_circles_changes_topology():
-    rng = np.random.default_rng(23)
     X = mp.datasets.circles(400, k=2, spacing=4.0, seed=23).points
     X = np.r_[X[::2], X[1::2]]  # first circle, then second
     Y = X.copy()
@@ -405,3 +404,23 @@ def test_comparison_is_frozen():
 def test_input_errors(call):
     with pytest.raises(InputError):
         call()
+
+
+def test_paper_shapes_use_the_datasets_truth():
+    # one home per fact: the paper's table of Betti numbers is that of mp.datasets
+    from experiments.paper.shapes import _SHAPES, HOMOLOGY
+
+    for name, (family, options) in _SHAPES.items():
+        s = mp.datasets.homology_shape(family, 8, seed=0, **options)
+        betti, dim = HOMOLOGY[name]
+        assert s.truth(len(betti) - 1) == betti and s.intrinsic_dim == dim
+
+
+def test_shapes_carry_their_betti_numbers():
+    assert mp.datasets.circles(30, k=4, seed=0).betti == (4, 4)
+    assert mp.datasets.clifford_torus(30, d=3, seed=0).betti == (1, 3, 3, 1)
+    assert mp.datasets.round_sphere(30, dim=3, seed=0).truth(4) == (1, 0, 0, 1, 0)
+    s = mp.datasets.klein_bottle(50, ambient_dim=20, seed=0)
+    assert s.points.shape == (50, 20) and s.betti == (1, 2, 1)
+    with pytest.raises(InputError):
+        mp.datasets.homology_shape("moebius", 10)
