@@ -299,7 +299,8 @@ def _warp(X, rng, strength):
 @given(st.integers(0, 2**32 - 1), st.floats(0.1, 10.0), st.floats(0.0, 0.9))
 def test_invertible_maps_keep_topology(seed, scale, strength):
     rng = np.random.default_rng(seed)
-    X = embed(circle(250, rng), 8, 0.02, rng)
+    # rms noise 0.01 * sqrt(8) = 2.8% of the radius: inside the validated range (<= 3%)
+    X = embed(circle(250, rng), 8, 0.01, rng)
     Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
     Y = scale * _warp(X, rng, strength) @ Q + rng.normal(size=8)
     res = mp.topology_preserved(X, Y, maxdim=1, seed=0, **FAST)
