@@ -45,11 +45,12 @@ RIPS_CECH = 2.0  # Čech_r ⊆ Rips_2r ⊆ Čech_2r (edge length 2r vs ball radi
 H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
 DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs no resampling
 # Quantiles of the standard left-Gumbel law, P(l <= x) = 1 - exp(-e^x): log(-log(1 - q)).
-# Quantiles of log log(pi) matched to the law: the quartiles for H1 and up; the median and
-# 90th percentile for H0, whose merge ratios in a landmark net have a short upper tail
-# (both set by the sweep in benchmarks/validate_topology.py).
-FIT_QUANTILES = (0.25, 0.75)
-FIT_QUANTILES_H0 = (0.5, 0.9)
+# Quantiles of log log(pi) matched to the law: the median and the 90th percentile, i.e. the
+# upper half of the distribution, where the test decides. Set by the sweep in
+# benchmarks/validate_topology.py: with the quartiles instead, 137/150 runs at noise <= 1%
+# were exact (the second loop of tori and the Klein bottle missed at some seeds, and H0 of
+# three circles), with (0.5, 0.9) see results/validate_topology.json.
+FIT_QUANTILES = (0.5, 0.9)
 
 
 def shared_seed(seed: Any) -> int:
@@ -89,8 +90,8 @@ def gumbel_pvalues(
     :math:`\ell = A \log\log \pi + B` follows the left-Gumbel law
     :math:`P(\ell \le x) = 1 - e^{-e^{x}}`, so a bar's p-value is
     :math:`p = e^{-e^{\ell}}`. Here :math:`A, B` are fitted to ``reference`` (default:
-    ``ratios``) by matching two ``quantiles`` of :math:`\log\log\pi` (default the
-    quartiles) to those of the law (robust: the few real features barely move them).
+    ``ratios``) by matching two ``quantiles`` of :math:`\log\log\pi` (default the median
+    and the 90th percentile) to those of the law (robust: the few real features barely move them).
     Their universal :math:`A = 1` read the second loop of a noise-free torus as noise
     (Bonferroni p = 0.98 among 544 bars, while the largest noise ratio was 3.3 against 6.4),
     hence the fitted scale (benchmarks/validate_topology.py).
@@ -167,7 +168,7 @@ def _significance(
     for k, t in enumerate(tested):
         r = t[:, 1] / t[:, 0]
         if len(r) >= (MIN_FIT if k else MIN_FIT_H0):
-            p = gumbel_pvalues(r, quantiles=FIT_QUANTILES if k else FIT_QUANTILES_H0)
+            p = gumbel_pvalues(r)
         elif k > 0 and len(pooled) >= MIN_FIT:
             p = gumbel_pvalues(r, reference=pooled)
         else:
@@ -249,9 +250,9 @@ def betti_numbers(
     **Test.** A bar :math:`(b, d)` of :math:`H_k`, :math:`k \ge 1`, has multiplicative
     persistence :math:`\pi = d / b`. Under the null "noise" Bobrowski & Skraba (2023) find
     :math:`\ell = A\log\log\pi + B` left-Gumbel distributed,
-    :math:`P(\ell \le x) = 1 - e^{-e^x}`. :math:`A, B` are fitted per dimension to the
-    median and interquartile range of that dimension's :math:`\log\log\pi` (the bars are
-    mostly noise). A dimension with fewer than 30 bars uses the null fitted to all
+    :math:`P(\ell \le x) = 1 - e^{-e^x}`. :math:`A, B` are fitted per dimension by matching
+    the median and 90th percentile of that dimension's :math:`\log\log\pi` (the bars are
+    mostly noise) to the law's. A dimension with fewer than 30 bars uses the null fitted to all
     dimensions >= 1 pooled; with fewer than 30 bars in all, a bar counts when
     :math:`d/b > 4`, which certifies a class of the union of balls (Rips and Čech filtrations
     are 2-interleaved). Each bar's
