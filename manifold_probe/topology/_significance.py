@@ -271,11 +271,13 @@ def betti_numbers(
     outlier is never a component of its own.
 
     Assumptions: the cloud samples a compact set (or a few well-separated ones) densely at the
-    landmark scale, with noise small against the features (measured: exact on >= 95% of runs
-    up to an rms displacement of 1-3% of the feature size, see
-    ``benchmarks/validate_topology.py``). Outside them: under large noise, features fill in
-    and read as absent (never as extra features in the sweep); heavy-tailed or very
-    non-uniform sampling produces bars the null counts as noise or, rarely, as features; a
+    landmark scale, with noise small against the features. Measured
+    (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated): 139 of
+    150 runs exact at rms noise <= 1% of the feature size, 70/75 at 3%; the misses are a fat
+    torus (R = 1.5, r = 1: its inner loop, radius 0.5, reads as noise at 1500 points) and one
+    H0 of three circles. Outside them: under large noise features fill in and read as
+    absent; clouds of a few hundred points can split off a sampling gap as a component (a
+    net of n/2 landmarks is coarse); a
     feature smaller than about :math:`2\varepsilon_L` is invisible. The result is
     deterministic given ``seed`` and, for a well-sampled shape, the same for every seed.
 
