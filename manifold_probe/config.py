@@ -268,8 +268,6 @@ method = "graph"  # default "shortcut" (less biased); plain graph paths are fast
 maxdim = 1
 max_points = 400
 confidence = 0.95
-n_landmarks = 150
-n_bootstrap = 10  # default 20; 10 keeps the run under 3 minutes
 """
 
 

@@ -129,14 +129,12 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
 
 
 def topology_seed(seed: int) -> int:
-    """The seed :func:`manifold_probe.topology_preserved` hands to both of its analyses.
+    """The seed :func:`manifold_probe.topology_preserved` hands to both of its analyses
+    (:func:`manifold_probe.topology.shared_seed`): analysing every layer alone with it gives the
+    Betti numbers that the pairwise verdict would compute, so each layer is analysed once."""
+    from manifold_probe.topology import shared_seed
 
-    ``topology_preserved(X, Y, seed=s)`` analyses X and Y with one shared seed drawn from
-    ``s``; analysing every layer alone with that same seed gives the same Betti numbers, so
-    the verdict "preserved" of consecutive layers follows from the per-layer results without
-    analysing each layer twice.
-    """
-    return int(np.random.default_rng(seed).integers(2**63))
+    return shared_seed(seed)
 
 
 def measure_topology(X: np.ndarray, est: EstimatorSettings, seed: int) -> dict:
