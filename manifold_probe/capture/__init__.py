@@ -29,9 +29,10 @@ Public names
     Token pooling that never lets padding in.
 ``hf_layer_names(n_layers)``
     ``("embeddings", "layer_1", ..., "layer_L")``.
-``perturbed(handle, perturbation, seed=0)`` / ``apply_perturbation`` / ``find_head_projection``
-    Forward hooks that change a model (ablate a block, zero a head, add noise, scale); a side
-    effect on the model, so it lives here with the other hooks (:mod:`.perturb`).
+``perturbed(handle, perturbation, seed=0)`` / ``apply_perturbation``
+    Forward hooks that change a model (ablate a block, zero a head, add noise, scale) at layer
+    ``l`` (1-based: block ``l``, or ``"layer_l"``); a side effect on the model, so it lives here
+    with the other hooks (:mod:`.perturb`, one function per kind in ``PERTURBATIONS``).
 
 Pooling
 -------
