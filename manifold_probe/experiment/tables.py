@@ -31,10 +31,13 @@ NETCDF_ENGINE = "scipy"
 
 def write_tables(out: str | Path, meta: Mapping[str, Any],
                  specs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """profile.csv / profile.json (and perturbations.csv) from the finished task files."""
+    """profile.csv / profile.json / profile.nc (and perturbations.csv) from the finished task files.
+
+    ``profile.nc`` is :func:`~manifold_probe.analysis.table.profile_dataset` of the same rows,
+    plus the seeded measures per seed and the per-point arrays (``point_*``) of the tasks.
+    """
     out = Path(out)
-    specs_list = list(specs)
-    specs = specs_list
+    specs = list(specs)
     results: dict[int, list[dict]] = {}
     by_seed: dict[tuple[int, int], list[dict]] = {}
     points: dict[int, dict[str, Any]] = {}
@@ -66,7 +69,7 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
     strict = [{c: (None if isinstance(v, float) and not np.isfinite(v) else v)
                for c, v in row.items()} for row in rows]
     write_if_changed(out / "profile.json", json_bytes({"columns": columns, "rows": strict}))
-    settings = next((s.get("estimators") for s in specs_list if s.get("estimators") is not None), None)
+    settings = next((s.get("estimators") for s in specs if s.get("estimators") is not None), None)
     attrs = {"model": meta.get("model", ""), "seeds": sorted({s for (_, s) in by_seed}),
              "source": "manifold-probe run"}
     if settings is not None and hasattr(settings, "as_dict"):
