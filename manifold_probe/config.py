@@ -141,8 +141,9 @@ class TopologyConfig(_Strict):
     n_landmarks: int | None = Field(
         _D.topology.n_landmarks, ge=10, description="maxmin landmarks of the Rips complex"
     )
-    n_bootstrap: int = Field(
-        _D.topology.n_bootstrap, ge=2, description="bootstrap resamples of the confidence band"
+    n_bootstrap: int | None = Field(
+        _D.topology.n_bootstrap, ge=2,
+        description="ignored: the significance test needs no bootstrap (kept so older configs load)"
     )
     diagram_distances: bool = Field(
         _D.topology.diagram_distances, description="also compare the diagrams of consecutive layers (bottleneck "

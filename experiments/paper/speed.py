@@ -66,6 +66,18 @@ def _known(stem: str, data: dict[str, Any]) -> list[dict[str, Any]] | None:
         s = data["side_by_side"]
         rows.append(_row(stem, {"n": s["n"]}, ("ours", s["ours_seconds"]), {"sklearn brute": s["sklearn_seconds"]}))
         return rows
+    if stem == "bench_knn" and "runs" in data:
+        for r in data["runs"]:
+            refs = {name: r[name]["seconds"] for name in ("faiss", "sklearn") if name in r}
+            ctx = {"n": r["n"], "d": r["d"], "k": r["k"], "threads": r["threads"]}
+            rows.append(_row(stem, ctx, ("ours", r["ours"]["seconds"]), refs))
+        return rows
+    if stem == "bench_dimension_speed" and "user_path" in data:
+        ctx = {"data": data.get("data", ""), "what": "TwoNN then MLE, user path"}
+        rows.append(
+            _row(stem, ctx, ("ours", data["user_path"]["seconds"]), {"skdim": data["skdim"]["seconds_total"]})
+        )
+        return rows
     if stem == "bench_dimension_speed" and "skdim" in data:
         ctx = {"data": data.get("data", ""), "what": "TwoNN + MLE"}
         rows.append(

@@ -111,7 +111,7 @@ class TopologySettings:
     max_points: int = 400
     confidence: float = signature_default(betti_numbers, "confidence")
     n_landmarks: int | None = signature_default(betti_numbers, "n_landmarks")
-    n_bootstrap: int = signature_default(betti_numbers, "n_bootstrap")
+    n_bootstrap: int | None = signature_default(betti_numbers, "n_bootstrap")  # ignored
     diagram_distances: bool = False
 
 
