@@ -255,8 +255,6 @@ def datasets() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: exits with the codes of the module docstring."""
-    import click
-
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = sys.argv[1:] if argv is None else list(argv)
@@ -265,14 +263,19 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(EXIT_USAGE)
     try:
         code = app(args=args, prog_name="manifold-probe", standalone_mode=False)
-    except click.UsageError as exc:
-        command = next((a for a in args if not a.startswith("-")), "")
-        typer.echo("error: " + " ".join(exc.format_message().split())
-                   + f"; see `manifold-probe {command} --help`".replace("  ", " "), err=True)
-        raise SystemExit(EXIT_USAGE) from None
-    except click.Abort:
-        typer.echo("error: interrupted", err=True)
-        raise SystemExit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        # click's exceptions, matched by name: typer >= 0.26 vendors its own copy of click
+        names = {c.__name__ for c in type(exc).__mro__}
+        if "UsageError" in names:
+            known = {c.name or c.callback.__name__ for c in app.registered_commands}
+            command = f" {args[0]}" if args[0] in known else ""
+            text = " ".join(exc.format_message().split()).rstrip(".")
+            typer.echo(f"error: {text}; see `manifold-probe{command} --help`", err=True)
+            raise SystemExit(EXIT_USAGE) from None
+        if "Abort" in names:
+            typer.echo("error: interrupted", err=True)
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        raise
     raise SystemExit(code if isinstance(code, int) else 0)
 
 

@@ -398,8 +398,8 @@ def load_config(path: str | Path | None = None, *,
         path = Path(path)
         source = str(path)
         if not path.is_file():
-            what = "is a directory, not a file" if path.is_dir() else "does not exist"
-            raise ConfigError(f"config error: {str(path)!r} {what}; give the path of a TOML file")
+            what = "is a directory, not a file:" if path.is_dir() else "no such file"
+            raise ConfigError(f"config error: {what} {str(path)!r}; give the path of a TOML file")
         raw = path.read_bytes()
         try:
             text = raw.decode("utf-8")

@@ -247,7 +247,7 @@ class RunManifest:
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            return "missing"
+            return "missing" if entry is None else "deleted (recorded in the manifest, now missing)"
         except OSError as exc:
             return f"unreadable ({exc.strerror})"
         if entry is None:

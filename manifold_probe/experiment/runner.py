@@ -314,8 +314,8 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
 
     old = manifest.folder_digests(acts)
     if not _capture_ok(manifest, acts, progress):
-        progress.message(f"capturing activations of {config.model.spec}")
         handle, inputs = state()
+        progress.message(f"capturing activations of {config.model.spec}")
         progress.begin("capture", 1)
         _record_capture(manifest, acts, capture_to_folder(config, handle, acts, inputs), old,
                         progress)
