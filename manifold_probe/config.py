@@ -28,7 +28,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from manifold_probe._validation import InputError
 from manifold_probe.analysis.settings import EstimatorSettings
@@ -61,12 +68,33 @@ class ModelConfig(_Strict):
         'entry point "package.module:function" returning a model handle (runs code: needs '
         "trust_code = true)",
     )
-    device: str | None = None
+    device: str | None = Field(
+        None, description='torch device for capture: "cpu", "cuda", "cuda:N" or "mps" (None: '
+        "the model's own)",
+    )
     trust_code: bool = Field(
         False,
         description='allow a "package.module:function" spec to be imported and run (like Hugging '
         "Face's trust_remote_code); a config is data unless this is true",
     )
+
+
+    @field_validator("device")
+    @classmethod
+    def _device_present(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
+            raise ValueError(f'device {value!r} is not one of "cpu", "cuda", "cuda:N", "mps"')
+        if value.startswith("cuda"):
+            import torch  # only when a GPU is asked for
+
+            n = torch.cuda.device_count()
+            index = int(value.partition(":")[2] or 0)
+            if index >= n:
+                raise ValueError(f"device {value!r} is not present ({n} CUDA device(s) here); "
+                                 'use device = "cpu" or leave it out')
+        return value
 
 
 class DataConfig(_Strict):

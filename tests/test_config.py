@@ -58,6 +58,8 @@ def test_graph_k_covers_every_estimator():
         ("out = ''", "out"),
         ("out = '   '", "out"),
         ("[model]\nspec = 'os:abort'", "model.spec"),
+        ("[model]\ndevice = 'gpu'", "model.device"),
+        ("[model]\ndevice = 'cuda:99'", "model.device"),
         ("[model]\nspec = 'toy-modadd'\n[data]\nsource = 'corpus'", "data.source"),
         ("[model]\nspec = 'minilm'\n[data]\nsource = 'model'", "data.source"),
     ],
