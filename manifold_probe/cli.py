@@ -150,7 +150,8 @@ def _out_dir(out: Optional[str], default: str) -> Path:  # noqa: UP045
         _fail("--out is empty; give a directory, e.g. --out runs/NAME")
     path = Path(out if out is not None else default)
     if path.exists() and not path.is_dir():
-        _fail(f"--out {path} is a file, not a directory; give a directory path", EXIT_IO)
+        named = f"--out {path}" if out is not None else f"the config's out = {str(path)!r}"
+        _fail(f"{named} is a file, not a directory; give a directory path", EXIT_IO)
     with _errors():
         path.mkdir(parents=True, exist_ok=True)
     if not os.access(path, os.W_OK | os.X_OK):

@@ -169,6 +169,15 @@ def test_readers_check_before_parsing(reference, tmp_path):
     np.testing.assert_array_equal(load_layer(acts, 0, good), load_layer(acts, 0))
     with pytest.raises(IntegrityError, match="does not match its recorded checksum"):
         load_layer(acts, 1, good)  # another layer's checksum: a swapped file
+    # a file checked once is not hashed again by this process, unless it is written since
+    copy = tmp_path / "a"
+    shutil.copytree(acts, copy)
+    load_layer(copy, 0, good)
+    with open(copy / "L00.npy", "r+b") as fh:
+        fh.seek(-3, 2)
+        fh.write(b"\x7f")
+    with pytest.raises(IntegrityError, match="does not match its recorded checksum"):
+        load_layer(copy, 0, good)
     cut = tmp_path / "g"
     cut.mkdir()
     data = (graphs / "L00.npz").read_bytes()
