@@ -8,7 +8,14 @@ perturbations, the seeds, the output directory and the executor. Unknown keys ar
 
 Example files live in ``experiments/configs/``; :data:`DEFAULT_TOML` is the embedded default
 used by ``manifold-probe run`` without a config (MiniLM, 2000 sentences, 7 layers, all
-measures).
+measures). A config *file* that is empty (or only comments) is an error, not the default.
+
+Everything that can be known before the model runs is checked here: seeds (non-negative
+integers), the output path (not empty), the workers (>= 1), the model spec against the data
+source (a text model reads corpus sentences; the toy model offers its own inputs), and that a
+``package.module:function`` spec (which is code) comes with ``trust_code``. What needs the
+loaded model (a code spec returning a module without a tokenizer, given ``source =
+"corpus"``) is checked by the runner after loading, before capture.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -60,12 +68,33 @@ class ModelConfig(_Strict):
         'entry point "package.module:function" returning a model handle (runs code: needs '
         "trust_code = true)",
     )
-    device: str | None = None
+    device: str | None = Field(
+        None, description='torch device for capture: "cpu", "cuda", "cuda:N" or "mps" (None: '
+        "the model's own)",
+    )
     trust_code: bool = Field(
         False,
         description='allow a "package.module:function" spec to be imported and run (like Hugging '
         "Face's trust_remote_code); a config is data unless this is true",
     )
+
+
+    @field_validator("device")
+    @classmethod
+    def _device_present(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", value):
+            raise ValueError(f'device {value!r} is not one of "cpu", "cuda", "cuda:N", "mps"')
+        if value.startswith("cuda"):
+            import torch  # only when a GPU is asked for
+
+            n = torch.cuda.device_count()
+            index = int(value.partition(":")[2] or 0)
+            if index >= n:
+                raise ValueError(f"device {value!r} is not present ({n} CUDA device(s) here); "
+                                 'use device = "cpu" or leave it out')
+        return value
 
 
 class DataConfig(_Strict):
@@ -238,14 +267,62 @@ class ExperimentConfig(_Strict):
     """A whole experiment (see ``experiments/configs/default.toml`` for every key)."""
 
     name: str = "default"
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    out: str = "runs/default"
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: [0], min_length=1,
+        description="non-negative integer seeds (numpy's rule); one profile column set per seed",
+    )
+    out: str = Field("runs/default", min_length=1, pattern=r"\S",
+                     description="output directory (not empty)")
     model: ModelConfig = ModelConfig()
     data: DataConfig = DataConfig()
     capture: CaptureConfig = CaptureConfig()
     estimators: EstimatorsConfig = EstimatorsConfig()
     perturbations: list[PerturbationConfig] = Field(default_factory=list)
     executor: ExecutorConfig = ExecutorConfig()
+
+    @model_validator(mode="after")
+    def _model_matches_source(self) -> ExperimentConfig:
+        kind = spec_kind(self.model.spec)
+        if kind == "code" and not self.model.trust_code:
+            raise _KeyError(
+                "model.spec",
+                f"{self.model.spec!r} is Python code (module:function) and would be imported "
+                "and run; set [model] trust_code = true (CLI: --trust-code) only if you trust it",
+            )
+        if kind == "text" and self.data.source == "model":
+            raise _KeyError("data.source", f'model {self.model.spec!r} is a text model with no '
+                            'inputs of its own; use source = "corpus"')
+        if kind == "toy" and self.data.source == "corpus":
+            raise _KeyError("data.source", f'model {self.model.spec!r} reads (a, b) number '
+                            'pairs, not sentences; use source = "model" (all its pairs)')
+        return self
+
+
+class _KeyError(ValueError):
+    """A cross-field error, reported at ``key`` rather than at the top level."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+_TEXT_SPECS = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+_TOY_SPECS = ("toy-modadd", "toy", "modadd")
+
+
+def spec_kind(spec: str) -> str | None:
+    """What a model spec names, as far as the config alone tells: ``"text"`` (MiniLM or a
+    local model directory), ``"toy"``, ``"code"`` (``module:function``) or ``None``."""
+    key = spec.lower()
+    if key in _TEXT_SPECS:
+        return "text"
+    if key in _TOY_SPECS:
+        return "toy"
+    if Path(spec).expanduser().is_dir():
+        return "text"
+    if ":" in spec and not re.match(r"^[A-Za-z]:[\\/]", spec):
+        return "code"
+    return None
 
 
 DEFAULT_TOML = """\
@@ -298,6 +375,13 @@ def _format_error(exc: ValidationError, source: str) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(part) for part in err["loc"]) or "(top level)"
     msg = err["msg"]
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, _KeyError):
+        return f"config error at {cause.key}: {cause} [{source}]"
+    if loc == "out" and err["type"] in ("string_pattern_mismatch", "string_too_short"):
+        msg = "the output directory is empty; give a directory such as \"runs/NAME\""
+    if loc.startswith("seeds.") and err["type"] == "greater_than_equal":
+        msg = "a seed must be a non-negative integer (numpy's rule); use e.g. abs(seed)"
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check its spelling against experiments/configs/default.toml)"
     if err["type"].startswith("value_error"):
@@ -328,14 +412,63 @@ def parse_config(data: dict[str, Any] | str, *, source: str = "config") -> Exper
         raise ConfigError(_format_error(exc, source)) from None
 
 
-def load_config(path: str | Path | None = None) -> ExperimentConfig:
-    """Read and validate a TOML config; ``None`` gives the embedded default."""
+def load_config(path: str | Path | None = None, *,
+                overrides: Mapping[str, Any] | None = None) -> ExperimentConfig:
+    """Read and validate a TOML config; ``None`` gives the embedded default.
+
+    Parameters
+    ----------
+    path : str, Path or None
+        A UTF-8 TOML file. A file without any setting (empty, blank or only comments) is an
+        error: run without a config for the embedded default.
+    overrides : mapping of dotted key -> value, optional
+        Set before validation, e.g. ``{"model.trust_code": True}`` for ``--trust-code``, so
+        the command-line options are checked with the rest.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file or key and the fix.
+    OSError
+        The file exists but cannot be read (permissions).
+    """
     if path is None:
-        return default_config()
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config error: no such file {str(path)!r}")
-    return parse_config(path.read_text(encoding="utf-8"), source=str(path))
+        data: dict[str, Any] = tomllib.loads(DEFAULT_TOML)
+        source = "embedded default"
+    else:
+        path = Path(path)
+        source = str(path)
+        if not path.is_file():
+            what = "is a directory, not a file:" if path.is_dir() else "no such file"
+            raise ConfigError(f"config error: {what} {str(path)!r}; give the path of a TOML file")
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config error: {source} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+                f"{exc.start}); save it as UTF-8"
+            ) from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config error: not valid TOML ({exc}) [{source}]") from None
+        if not data:
+            raise ConfigError(
+                f"config error: {source} has no settings (it is empty or only comments); put "
+                "the keys you want in it (see experiments/configs/default.toml), or run "
+                "`manifold-probe run` without a config for the embedded default"
+            )
+    for dotted, value in (overrides or {}).items():
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break  # a malformed section: validation reports it
+        else:
+            node[last] = value
+    return parse_config(data, source=source)
 
 
 def default_config() -> ExperimentConfig:

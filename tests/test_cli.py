@@ -209,7 +209,7 @@ def test_ctrl_c_keeps_finished_tasks_and_rerun_completes(tiny_config, reference_
 def test_killed_run_leaves_no_half_written_results(tiny_config, reference_run, tmp_path):
     # start from the captured activations so the child needs no model (fast), then SIGKILL it
     # while it writes task results
-    for sub in ("activations", "config.json"):
+    for sub in ("activations", "config.json", "manifest.json"):
         src = reference_run / sub
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / sub)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
@@ -242,6 +242,7 @@ def test_local_cluster_gives_the_same_profile(tiny_config, reference_run, tmp_pa
     pytest.importorskip("distributed")
     for sub in ("activations", "perturbed"):
         shutil.copytree(reference_run / sub, tmp_path / sub)
+    shutil.copy(reference_run / "manifest.json", tmp_path)  # the captures' checksums
     result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q",
                                  "--workers", "2", "--no-report"])
     assert result.exit_code == 0, result.output

@@ -56,6 +56,15 @@ def test_graph_k_covers_every_estimator():
         ("[[perturbations]]\nkind = 'scale'\nlayer = 0\nfactor = 2", "perturbations.0.layer"),
         ("[[perturbations]]\nkind = 'scale'\nlayer = 'emb'\nfactor = 2", "perturbations.0.layer"),
         ("[executor]\nworkers = 2\nscheduler = 'tcp://x:1'", "executor"),
+        ("[executor]\nworkers = -1", "executor.workers"),
+        ("seeds = [0, -1]", "seeds.1"),
+        ("out = ''", "out"),
+        ("out = '   '", "out"),
+        ("[model]\nspec = 'os:abort'", "model.spec"),
+        ("[model]\ndevice = 'gpu'", "model.device"),
+        ("[model]\ndevice = 'cuda:99'", "model.device"),
+        ("[model]\nspec = 'toy-modadd'\n[data]\nsource = 'corpus'", "data.source"),
+        ("[model]\nspec = 'minilm'\n[data]\nsource = 'model'", "data.source"),
     ],
 )
 def test_bad_config_one_line_error_naming_the_key(toml, key):
@@ -94,3 +103,28 @@ def test_perturbation_labels_and_hash():
     assert config_hash(cfg) == config_hash(parse_config(cfg.model_dump(mode="json")))
     other = parse_config("[[perturbations]]\nkind='zero_head'\nlayer=1\nhead=4\n")
     assert config_hash(cfg.perturbations[0]) != config_hash(other.perturbations[0])
+
+
+def test_code_spec_runs_only_with_trust_code(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nspec = "os:abort"\n')
+    with pytest.raises(ConfigError, match="trust_code"):
+        load_config(path)
+    # the --trust-code option is applied before validation, so it is checked with the rest
+    assert load_config(path, overrides={"model.trust_code": True}).model.trust_code
+
+
+@pytest.mark.parametrize("text", ["", "  \n", "# nothing yet\n"])
+def test_empty_config_file_is_an_error(tmp_path, text):
+    path = tmp_path / "empty.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="has no settings"):
+        load_config(path)
+    assert load_config(None) == default_config()  # no file at all: the embedded default
+
+
+def test_non_utf8_config_is_a_config_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'name = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe9 at offset 11\)"):
+        load_config(path)

@@ -1,28 +1,50 @@
-"""The run directory of an experiment, and reading layers and graphs back from it.
+"""The run directory of an experiment, its manifest of checksums, its lock, and reading
+layers and graphs back from it.
 
 ::
 
-    DIR/config.json                       the validated config of the last run
+    DIR/config.json                       the config of the tables below (written after them)
+    DIR/manifest.json                     the checksum of every file the runner wrote
+    DIR/.lock                             held (flock) by the one run writing DIR; names it
     DIR/activations/<capture-hash>/       L00.npy ... one array per layer, meta.json last
     DIR/perturbed/<capture-hash>/<label>/ the same, for each perturbed model
     DIR/graphs/<capture-hash>-k<K>/       L00.npz ... the one kNN graph per layer
     DIR/tasks/<task-id>.json              one finished (layer x measure x seed) task each
     DIR/profile.csv, profile.json, perturbations.csv, figures/, report.html
+
+Integrity: :class:`RunManifest` records a BLAKE2b checksum (and the size) of every file the
+runner writes and later reads back. A file is used only when its bytes match the record; a
+deleted, truncated, bit-flipped, swapped (another layer's file) or foreign file, or one left
+unrecorded by a killed run, is reported on one line and recomputed. The readers here
+(:func:`load_layer`, :func:`load_graph`, :class:`DiskSource`) check the checksum they are
+given before parsing a byte, and raise :class:`~manifold_probe.IntegrityError` on a mismatch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import io
+import json
+import os
+import socket
+import time
+import zipfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from manifold_probe._io import read_json
+from manifold_probe._io import atomic_write_json, bytes_digest, file_digest, read_json
+from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.neighbors import Neighbors
 
 __all__ = [
+    "MANIFEST",
     "DiskSource",
+    "LockHeldError",
+    "RunLock",
+    "RunManifest",
+    "capture_files",
     "activations_complete",
     "changed_layers",
     "layer_file",
@@ -38,15 +60,75 @@ def layer_file(folder: str | Path, i: int, ext: str = "npy") -> Path:
     return Path(folder) / f"L{i:02d}.{ext}"
 
 
-def load_layer(folder: str | Path, i: int) -> np.ndarray:
-    """Layer ``i`` of a saved activation folder as float64."""
-    return np.load(layer_file(folder, i), mmap_mode="r").astype(np.float64)
+def read_checked(path: str | Path, digest: str | None) -> bytes:
+    """The bytes of ``path``, after checking them against ``digest`` (``None``: unchecked).
+
+    Raises
+    ------
+    IntegrityError
+        The file is missing or its checksum differs from the recorded one.
+    """
+    path = Path(path)
+    try:
+        before = _signature(path)
+        data = path.read_bytes()
+        after = _signature(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"{path} is missing; rerun to recompute it") from None
+    key = (str(path), digest)
+    if digest is None or (before == after and _VERIFIED.get(key) == after):
+        return data
+    if bytes_digest(data) != digest:
+        raise IntegrityError(
+            f"{path} does not match its recorded checksum (corrupted, truncated or replaced); "
+            "rerun to recompute it"
+        )
+    if before == after:
+        _VERIFIED[key] = after
+    return data
 
 
-def load_graph(folder: str | Path, i: int) -> Neighbors:
-    """Layer ``i``'s saved kNN graph."""
-    with np.load(layer_file(folder, i, "npz")) as data:
-        return Neighbors(data["distances"].copy(), data["indices"].copy())
+# Files this process has already checked, by (path, digest) -> (inode, size, mtime): a task
+# reading the same layer again skips hashing it unless the file was replaced or written since.
+_VERIFIED: dict[tuple[str, str], tuple[int, int, int]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def load_layer(folder: str | Path, i: int, digest: str | None = None) -> np.ndarray:
+    """Layer ``i`` of a saved activation folder as float64, checked against ``digest``."""
+    path = layer_file(folder, i)
+    if digest is None:
+        return np.load(path, mmap_mode="r").astype(np.float64)
+    return _parse(path, lambda: np.load(io.BytesIO(read_checked(path, digest)),
+                                        allow_pickle=False).astype(np.float64))
+
+
+def load_graph(folder: str | Path, i: int, digest: str | None = None) -> Neighbors:
+    """Layer ``i``'s saved kNN graph, checked against ``digest``."""
+    path = layer_file(folder, i, "npz")
+
+    def parse():
+        source = io.BytesIO(read_checked(path, digest)) if digest is not None else path
+        with np.load(source, allow_pickle=False) as data:
+            return Neighbors(data["distances"].copy(), data["indices"].copy())
+
+    return _parse(path, parse)
+
+
+def _parse(path: Path, parse):
+    """Run ``parse``; an unreadable file (bad zip, bad header, missing key) is an IntegrityError."""
+    try:
+        return parse()
+    except IntegrityError:
+        raise
+    except (zipfile.BadZipFile, KeyError, EOFError, ValueError, OSError) as exc:
+        raise IntegrityError(
+            f"{path} is unreadable ({type(exc).__name__}: {exc}); rerun to recompute it"
+        ) from None
 
 
 def activations_complete(folder: str | Path) -> bool:
@@ -80,21 +162,202 @@ def task_done(spec: Mapping[str, Any]) -> bool:
 
 
 class DiskSource:
-    """A :class:`~manifold_probe.analysis.tasks.LayerSource` over a run directory's files."""
+    """A :class:`~manifold_probe.analysis.tasks.LayerSource` over a run directory's files.
+
+    When the spec carries ``"checksums"`` (``{"activations"|"graphs"|"perturbed": {file name:
+    digest}}``, set by the runner from its manifest), every file is checked before it is read
+    and one without a recorded checksum is refused.
+    """
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.spec = spec
 
+    def _digest(self, role: str, name: str) -> str | None:
+        sums = self.spec.get("checksums")
+        if sums is None:
+            return None
+        digest = sums.get(role, {}).get(name)
+        if digest is None:
+            raise IntegrityError(
+                f"{Path(self.spec[role]) / name} has no recorded checksum; rerun to recompute it"
+            )
+        return digest
+
     def cloud(self, i: int) -> np.ndarray:
-        return load_layer(self.spec["activations"], i)
+        return load_layer(self.spec["activations"], i, self._digest("activations", f"L{i:02d}.npy"))
 
     def graph(self, i: int) -> Neighbors:
-        return load_graph(self.spec["graphs"], i)
+        return load_graph(self.spec["graphs"], i, self._digest("graphs", f"L{i:02d}.npz"))
 
     def sentence_ids(self) -> np.ndarray | None:
         if not self.spec.get("has_sentence_ids"):
             return None
-        return np.load(Path(self.spec["activations"]) / "sentence_ids.npy")
+        path = Path(self.spec["activations"]) / "sentence_ids.npy"
+        digest = self._digest("activations", path.name)
+        if digest is None:
+            return np.load(path)
+        return _parse(path, lambda: np.load(io.BytesIO(read_checked(path, digest)),
+                                            allow_pickle=False))
 
     def perturbed_cloud(self, i: int) -> np.ndarray:
-        return load_layer(self.spec["perturbed"], i)
+        return load_layer(self.spec["perturbed"], i, self._digest("perturbed", f"L{i:02d}.npy"))
+
+
+def capture_files(folder: str | Path, meta: Mapping[str, Any]) -> list[Path]:
+    """The files of a finished capture folder: its layers, sentence ids and ``meta.json``."""
+    folder = Path(folder)
+    files = [layer_file(folder, i) for i in range(len(meta["layers"]))]
+    if meta.get("has_sentence_ids"):
+        files.append(folder / "sentence_ids.npy")
+    return [*files, folder / "meta.json"]
+
+
+# --------------------------------------------------------------------------- the manifest
+MANIFEST = "manifest.json"
+_FORMAT = "manifold_probe.run/1"
+
+
+class RunManifest:
+    """The checksums of a run directory's files: ``DIR/manifest.json``.
+
+    ``{"format", "files": {relative path: {"blake2b": hex, "size": bytes}}, "checksum"}``,
+    where ``checksum`` is the BLAKE2b of the rest, so an edited manifest is noticed (it is
+    then ignored as a whole, and every file is recomputed). Only the one process holding
+    the directory's :class:`RunLock` writes it, atomically; :meth:`save` writes it at most
+    every ``interval`` seconds unless forced, so a killed run loses at most the records of
+    its last seconds (those files are then recomputed, never trusted).
+    """
+
+    def __init__(self, out: str | Path, files: Mapping[str, Mapping[str, Any]] | None = None,
+                 note: str | None = None) -> None:
+        self.out = Path(out)
+        self.files: dict[str, dict[str, Any]] = {k: dict(v) for k, v in (files or {}).items()}
+        self.note = note  # why the stored manifest was not usable, if it was not
+        self._saved = time.monotonic()
+        self._dirty = False
+
+    @classmethod
+    def load(cls, out: str | Path) -> RunManifest:
+        """The manifest of ``out`` (empty, with a :attr:`note`, when absent or altered)."""
+        path = Path(out) / MANIFEST
+        if not path.exists():
+            return cls(out)
+        data = read_json(path)
+        files = data.get("files") if isinstance(data, dict) else None
+        if not (isinstance(files, dict) and data.get("format") == _FORMAT
+                and data.get("checksum") == _manifest_checksum(files)):
+            return cls(out, note=f"{path} is corrupted or edited; every file of the run "
+                                 "directory is recomputed")
+        return cls(out, files)
+
+    def rel(self, path: str | Path) -> str:
+        return Path(os.path.relpath(Path(path), self.out)).as_posix()
+
+    def digest(self, path: str | Path) -> str | None:
+        entry = self.files.get(self.rel(path))
+        return None if entry is None else entry["blake2b"]
+
+    def problem(self, path: str | Path) -> str | None:
+        """Why ``path`` cannot be used (``"missing"``, ...), or ``None`` when it matches."""
+        path = Path(path)
+        entry = self.files.get(self.rel(path))
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return "missing" if entry is None else "deleted (recorded in the manifest, now missing)"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror})"
+        if entry is None:
+            return "not in the manifest (left by an interrupted run, or a foreign file)"
+        if size != entry["size"]:
+            return (f"{size} bytes where {entry['size']} were written (truncated or replaced)")
+        if file_digest(path) != entry["blake2b"]:
+            return "checksum differs from the one written (corrupted, or another file swapped in)"
+        return None
+
+    def record(self, path: str | Path, digest: str | None = None) -> None:
+        """Record ``path`` as written now (its checksum is read from disk unless given)."""
+        path = Path(path)
+        self.files[self.rel(path)] = {"blake2b": digest or file_digest(path),
+                                      "size": path.stat().st_size}
+        self._dirty = True
+
+    def forget(self, paths: Iterable[str | Path] = (), under: str | Path | None = None) -> None:
+        """Drop the records of ``paths`` and of every file under the folder ``under``."""
+        for p in paths:
+            self._dirty |= self.files.pop(self.rel(p), None) is not None
+        if under is not None:
+            prefix = self.rel(under).rstrip("/") + "/"
+            for key in [k for k in self.files if k.startswith(prefix)]:
+                del self.files[key]
+                self._dirty = True
+
+    def folder_digests(self, folder: str | Path) -> dict[str, str]:
+        """``{file name: digest}`` of the recorded files directly in ``folder``."""
+        prefix = self.rel(folder).rstrip("/") + "/"
+        return {k[len(prefix):]: v["blake2b"] for k, v in self.files.items()
+                if k.startswith(prefix) and "/" not in k[len(prefix):]}
+
+    def save(self, *, force: bool = True, interval: float = 2.0) -> None:
+        """Write the manifest atomically (unless nothing changed, or ``interval`` has not passed)."""
+        if not self._dirty or (not force and time.monotonic() - self._saved < interval):
+            return
+        atomic_write_json(self.out / MANIFEST, {"format": _FORMAT, "files": self.files,
+                                                "checksum": _manifest_checksum(self.files)})
+        self._saved, self._dirty = time.monotonic(), False
+
+
+def _manifest_checksum(files: Mapping[str, Any]) -> str:
+    return bytes_digest(json.dumps(files, sort_keys=True, separators=(",", ":")).encode())
+
+
+# --------------------------------------------------------------------------- the lock
+class LockHeldError(InputError):
+    """Another process is writing the run directory (it holds ``DIR/.lock``)."""
+
+
+class RunLock:
+    """One writer per run directory: an exclusive ``flock`` on ``DIR/.lock``.
+
+    The lock file names its holder (pid, host, start time). The operating system releases a
+    flock when its process ends, however it ends, so a killed run leaves no stale lock. A
+    second writer fails at once with :class:`LockHeldError` naming the holder. Where
+    ``fcntl`` is missing (Windows) the lock is not taken.
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.path = Path(out) / ".lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> RunLock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "unknown process"
+            os.close(fd)
+            raise LockHeldError(
+                f"{self.path.parent} is being written by another run ({holder}); wait for it to "
+                "finish, or choose another --out"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {stamp}".encode())
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+            finally:
+                os.close(self._fd)  # closing the descriptor releases the flock
+                self._fd = None

@@ -25,7 +25,7 @@ from manifold_probe._io import (
     read_json,
     write_if_changed,
 )
-from manifold_probe._validation import InputError
+from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.analysis.measures import subsample_indices
 from manifold_probe.analysis.tasks import (
     TASK_SETTINGS,
@@ -34,13 +34,14 @@ from manifold_probe.analysis.tasks import (
     schedule,
 )
 from manifold_probe.analysis.tasks import run_task as run_analysis_task
-from manifold_probe.config import config_hash
+from manifold_probe.config import ConfigError, config_hash
 from manifold_probe.experiment.layout import (
     DiskSource,
-    activations_complete,
+    RunLock,
+    RunManifest,
+    capture_files,
     changed_layers,
     layer_file,
-    load_layer,
     task_done,
     task_path,
 )
@@ -50,7 +51,9 @@ from manifold_probe.neighbors import knn
 __all__ = [
     "ProgressSink",
     "capture_hash",
+    "capture_only",
     "capture_to_folder",
+    "check_tables",
     "experiment_inputs",
     "inputs_hash",
     "load_handle",
@@ -131,6 +134,13 @@ def experiment_inputs(config, handle) -> Any:
     if config.data.source == "corpus":
         from manifold_probe.datasets import load_corpus
 
+        if getattr(handle, "tokenizer", None) is None and getattr(handle, "kind", "hf") != "hf":
+            raise ConfigError(
+                f"config error at data.source: model {config.model.spec!r} has no tokenizer, so "
+                "it cannot read corpus sentences; return (model, tokenizer) from the spec's "
+                'function, or use source = "model" with a ModelHandle that offers inputs'
+            )
+
         corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0])
         return list(corpus.sentences)
     for attr in ("default_inputs", "inputs"):
@@ -165,6 +175,49 @@ def capture_to_folder(config, handle, folder, inputs) -> dict:
             "has_sentence_ids": has_sid, "model": config.model.spec}
     atomic_write_json(folder / "meta.json", meta)
     return meta
+
+
+def capture_only(config, out) -> tuple[Path, dict, bool]:
+    """Capture a config's activations into ``out`` (``manifold-probe capture``), under the
+    directory's lock and with checksums; ``(folder, meta, captured now)``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    handle = load_handle(config)
+    inputs = experiment_inputs(config, handle)
+    folder = out / "activations" / capture_hash(config, handle, inputs)
+    with RunLock(out):
+        manifest = RunManifest.load(out)
+        old = manifest.folder_digests(folder)
+        if _capture_ok(manifest, folder, ProgressSink()):
+            return folder, read_json(folder / "meta.json"), False
+        meta = capture_to_folder(config, handle, folder, inputs)
+        _record_capture(manifest, folder, meta, old, ProgressSink())
+        return folder, meta, True
+
+
+def check_tables(out) -> None:
+    """Check a run directory's tables and ``config.json`` against its manifest.
+
+    Raises
+    ------
+    IntegrityError
+        One of them is missing, altered or unrecorded (a directory written before manifests
+        existed, without ``manifest.json``, is not checked).
+    """
+    out = Path(out)
+    if not (out / "manifest.json").exists():
+        return
+    manifest = RunManifest.load(out)
+    fix = f"rerun `manifold-probe run CONFIG --out {out}` to rebuild the tables"
+    if manifest.note:
+        raise IntegrityError(f"{manifest.note.split(';')[0]}; {fix}")
+    names = ["profile.json", "profile.csv", "config.json"]
+    if (out / "perturbations.csv").exists() or manifest.digest(out / "perturbations.csv"):
+        names.append("perturbations.csv")
+    for name in names:
+        problem = manifest.problem(out / name)
+        if problem is not None:
+            raise IntegrityError(f"{out / name}: {problem}; {fix}")
 
 
 # --------------------------------------------------------------------------- tasks
@@ -211,7 +264,7 @@ def run_task(spec: Mapping[str, Any]) -> dict:
     start = time.perf_counter()
     kind, i = spec["kind"], spec["layer"]
     if kind == "knn":
-        nb = knn(load_layer(spec["activations"], i), spec["k"])
+        nb = knn(DiskSource(spec).cloud(i), spec["k"])
         buf = io.BytesIO()
         np.savez(buf, distances=nb.distances, indices=nb.indices)
         atomic_write_bytes(layer_file(spec["graphs"], i, "npz"), buf.getvalue())
@@ -225,7 +278,7 @@ def run_task(spec: Mapping[str, Any]) -> dict:
 
 
 # --------------------------------------------------------------------------- the experiment
-def _capture_perturbed(config, out, acts, chash, n_layers, progress, state) -> dict:
+def _capture_perturbed(config, out, acts, chash, n_layers, progress, state, manifest) -> dict:
     """Capture each perturbed model (skipped when saved); label -> (folder, changed layers)."""
     from manifold_probe.capture.perturb import perturbed
 
@@ -233,10 +286,12 @@ def _capture_perturbed(config, out, acts, chash, n_layers, progress, state) -> d
     progress.begin("perturbed capture", len(config.perturbations))
     for p in config.perturbations:
         folder = out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}"
-        if not activations_complete(folder):
+        old = manifest.folder_digests(folder)
+        if not _capture_ok(manifest, folder, progress):
             handle, inputs = state()
             with perturbed(handle, p, seed=config.seeds[0]):
-                capture_to_folder(config, handle, folder, inputs)
+                meta = capture_to_folder(config, handle, folder, inputs)
+            _record_capture(manifest, folder, meta, old, progress)
         folders[p.label] = (folder, changed_layers(acts, folder, n_layers))
         progress.advance("perturbed capture")
     progress.end("perturbed capture")
@@ -250,19 +305,38 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
     Steps: capture the activations (skipped when saved), capture each perturbed model,
     compute each layer's kNN graph once, run every (layer × measure × seed) task through the
     executor (each writes its own result atomically; finished tasks are skipped), then write
-    ``profile.csv``/``profile.json``, ``perturbations.csv``, the figures and ``report.html``.
+    ``profile.csv``/``profile.json``, ``perturbations.csv``, ``config.json``, the figures and
+    ``report.html``.
+
+    One run writes a directory at a time (:class:`~manifold_probe.experiment.layout.RunLock`;
+    a second raises ``LockHeldError`` naming the first). Every file written is recorded in
+    ``manifest.json`` and a saved file is reused only when it matches its checksum; any
+    other is reported (``progress.message``, one line each) and recomputed. ``config.json``
+    is written after the tables, and removed first when the config changed, so it always
+    describes the tables beside it.
 
     Returns
     -------
     dict with the output paths and the numbers of tasks run and skipped.
     """
-    from manifold_probe.executor import InProcessExecutor
-
     progress = progress or ProgressSink()
-    executor = executor or InProcessExecutor()
     out = Path(out if out is not None else config.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_if_changed(out / "config.json", json_bytes(config.model_dump(mode="json")))
+    with RunLock(out):
+        manifest = RunManifest.load(out)
+        if manifest.note:
+            progress.message(manifest.note)
+        try:
+            return _run_locked(config, out, manifest, executor, progress, make_report)
+        finally:
+            manifest.save()
+
+
+def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
+    """The body of :func:`run_experiment`, run while holding the directory's lock."""
+    from manifold_probe.executor import InProcessExecutor
+
+    executor = executor or InProcessExecutor()
     # the model is always loaded: the cache key holds its weights' fingerprint
     handle = load_handle(config)
     inputs = experiment_inputs(config, handle)
@@ -272,33 +346,128 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
     def state():
         return handle, inputs
 
-    if not activations_complete(acts):
-        progress.message(f"capturing activations of {config.model.spec}")
+    old = manifest.folder_digests(acts)
+    if not _capture_ok(manifest, acts, progress):
         handle, inputs = state()
+        progress.message(f"capturing activations of {config.model.spec}")
         progress.begin("capture", 1)
-        capture_to_folder(config, handle, acts, inputs)
+        _record_capture(manifest, acts, capture_to_folder(config, handle, acts, inputs), old,
+                        progress)
         progress.advance("capture")
         progress.end("capture")
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
-                                       state) if config.perturbations else {})
+                                       state, manifest) if config.perturbations else {})
     stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders)
     counts = {"run": 0, "skipped": 0}
     for stage, specs in (("kNN graphs", stage1), ("measures", stage2)):
-        todo = [s for s in specs if not task_done(s)]
+        todo = _todo(manifest, specs, progress)
         counts["skipped"] += len(specs) - len(todo)
         progress.begin(stage, len(specs))
         progress.advance(stage, len(specs) - len(todo))
-        for _spec, _ in executor.map_unordered(run_task, todo):
+        for spec, _ in executor.map_unordered(run_task, todo):
+            manifest.record(_output_file(spec))
+            manifest.save(force=False)
             counts["run"] += 1
             progress.advance(stage)
         progress.end(stage)
-    paths = write_tables(out, meta, stage2)
+    paths = _write_tables_and_config(config, out, meta, stage2, manifest)
     if make_report and not _report_fresh(out):
         from manifold_probe.report import write_report
 
         paths.update(write_report(out))
     return {**paths, **counts, "out": str(out)}
+
+
+# --------------------------------------------------------------------------- integrity
+def _report(progress, problems: list[str]) -> None:
+    """One line per unusable file (the first ten, then a count)."""
+    for line in problems[:10]:
+        progress.message(line)
+    if len(problems) > 10:
+        progress.message(f"... and {len(problems) - 10} more files to recompute")
+
+
+def _capture_ok(manifest, folder: Path, progress) -> bool:
+    """Whether a capture folder is complete and every file matches its checksum (else report)."""
+    meta_path = folder / "meta.json"
+    problem = manifest.problem(meta_path)
+    meta = read_json(meta_path) if problem is None else None
+    if problem is None and not (isinstance(meta, dict) and "layers" in meta):
+        problem = "not a capture's meta.json"
+    bad = [] if problem is None else [(meta_path, problem)]
+    if meta is not None and not bad:
+        bad = [(f, p) for f in capture_files(folder, meta) if (p := manifest.problem(f))]
+    if not bad:
+        return True
+    if bad != [(meta_path, "missing")]:
+        _report(progress, [f"run directory: {f}: {p}; capturing again" for f, p in bad])
+    manifest.forget(under=folder)
+    return False
+
+
+def _record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mapping[str, str],
+                    progress) -> None:
+    """Record a fresh capture; if it differs from the files it replaced (a capture that is not
+    bit-reproducible), forget every graph and task result computed from those."""
+    for f in capture_files(folder, meta):
+        manifest.record(f)
+    new = manifest.folder_digests(folder)
+    if any(new.get(name) not in (None, digest) for name, digest in old.items()):
+        progress.message(f"run directory: the new capture in {folder} differs from the one it "
+                         "replaces; its kNN graphs and task results are recomputed")
+        manifest.forget(under=manifest.out / "tasks")
+        for g in (manifest.out / "graphs").glob(f"{folder.name}-k*"):
+            manifest.forget(under=g)
+    manifest.save()
+
+
+def _output_file(spec: Mapping[str, Any]) -> Path:
+    if spec["kind"] == "knn":
+        return layer_file(spec["graphs"], spec["layer"], "npz")
+    return task_path(spec)
+
+
+def _todo(manifest, specs: list, progress) -> list:
+    """The specs whose result is missing or unusable, each given the checksums of its inputs."""
+    todo, problems, sums = [], [], {}
+    for s in specs:
+        problem = manifest.problem(_output_file(s))
+        if problem is None and s["kind"] != "knn" and not task_done(s):
+            problem = "not this task's result"
+        if problem is None:
+            continue
+        if problem != "missing":
+            problems.append(f"run directory: {_output_file(s)}: {problem}; recomputing")
+            manifest.forget([_output_file(s)])
+        checks = {}
+        for role in ("activations", "graphs", "perturbed"):
+            if role in s:
+                if s[role] not in sums:
+                    sums[s[role]] = manifest.folder_digests(s[role])
+                checks[role] = sums[s[role]]
+        todo.append({**s, "checksums": checks})
+    _report(progress, problems)
+    return todo
+
+
+def _write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
+    """Check every task result, then write the tables and (after them) ``config.json``."""
+    bad = [f"{task_path(s)}: {p}" for s in stage2 if (p := manifest.problem(task_path(s)))]
+    if bad:
+        raise IntegrityError(f"run directory changed during the run: {bad[0]}; rerun to recompute it")
+    config_json = json_bytes(config.model_dump(mode="json"))
+    config_path = out / "config.json"
+    if config_path.exists() and config_path.read_bytes() != config_json:
+        config_path.unlink()  # the tables about to be replaced no longer match it
+    paths = write_tables(out, meta, stage2)
+    write_if_changed(config_path, config_json)
+    for p in (config_path, *(Path(v) for v in paths.values())):
+        manifest.record(p)
+    if "perturbations_csv" not in paths:
+        manifest.forget([out / "perturbations.csv"])
+    manifest.save()
+    return paths
 
 
 def _report_fresh(out: Path) -> bool:
