@@ -261,18 +261,9 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
             progress.advance(stage)
         progress.end(stage)
     paths = write_tables(out, meta, stage2)
-    if make_report and not _report_fresh(out):
+    if make_report:  # always redrawn: cheap, and the report code may have changed
         from manifold_probe.report import write_report
 
         paths.update(write_report(out))
     return {**paths, **counts, "out": str(out)}
 
-
-def _report_fresh(out: Path) -> bool:
-    """Whether report.html is newer than every table it shows (then it is not redrawn)."""
-    report = out / "report.html"
-    if not report.exists():
-        return False
-    tables = [out / "profile.json", out / "perturbations.csv", out / "config.json"]
-    newest = max(t.stat().st_mtime_ns for t in tables if t.exists())
-    return report.stat().st_mtime_ns >= newest

@@ -58,6 +58,7 @@ class Panel:
     xlog: bool = False
     ylog: bool = False
     ylim: tuple[float, float] | None = None
+    xlim: tuple[float, float] | None = None
     hlines: list[tuple[float, str]] = field(default_factory=list)
     height: float = 1.0
     yhide: bool = False
@@ -83,10 +84,12 @@ def _line(run: RunData, key: str, name: str, **kw) -> Trace:
     return Trace(name, np.arange(len(run.rows)), run.col(key), lo, hi, **kw)
 
 
-def _seeds_text(run: RunData) -> str:
-    if run.n_seeds > 1:
-        return f"error bars: smallest to largest value over the {run.n_seeds} seeds"
-    return "one seed, so no seed spread is drawn"
+def _seeds_text(run: RunData, keys: list[str]) -> str:
+    """What the seed error bars of columns ``keys`` are (or that there is one seed)."""
+    n = [int(np.nanmax(run.spread[k].n)) for k in keys if k in run.spread]
+    if n:
+        return f"error bars: smallest to largest value over the {max(n)} seeds"
+    return "one seed for these columns, so no seed spread is drawn"
 
 
 def _layers(run: RunData) -> tuple[list, list[str]]:
@@ -149,7 +152,9 @@ def gride(run: RunData) -> Figure | None:
                xticks=(scales, [str(s) for s in scales]))])
 
 
-def curvature(run: RunData) -> Figure:
+def curvature(run: RunData) -> Figure | None:
+    if not run.has("curvature_median"):
+        return None
     x = np.arange(len(run.rows))
     med, q25, q75 = run.col("curvature_median"), run.col("curvature_q25"), run.col("curvature_q75")
     lo, hi = _spread(run, "curvature_median")
@@ -184,7 +189,8 @@ def curvature(run: RunData) -> Figure:
         "layer is scaled up 10×, so raw values of layers with different norms do not compare."
         + radius_note + " Look for the sign (positive: sphere-like, negative: saddle-like) and "
         "for layers where the band leaves zero.",
-        "band: first to third quartile over points; " + _seeds_text(run) + " of the median",
+        "band: first to third quartile over points; "
+        + _seeds_text(run, ["curvature_median"]) + " of the median",
         panels, ncols=len(panels))
 
 
@@ -205,7 +211,8 @@ def warp(run: RunData) -> Figure:
         "point's nearest neighbours survive the block (Jaccard overlap), and trustworthiness / "
         "continuity (Venna &amp; Kaski: 1 when the block creates no false neighbours / loses none). "
         "Look for blocks where distortion jumps and overlap falls: they rearrange the inputs.",
-        _seeds_text(run) + " (geodesic sources and subsamples are drawn with the seed)",
+        _seeds_text(run, ["geodesic_distortion_prev", "knn_overlap_prev"])
+        + " (geodesic sources and subsamples are drawn with the seed)",
         [Panel("distance distortion", "spread of log-ratio", traces=a, xticks=_layers(run)),
          Panel("neighbourhoods kept", "fraction (1 = all kept)", traces=b, xticks=_layers(run),
                ylim=(0, 1.05))], ncols=2)
@@ -236,10 +243,14 @@ def topology(run: RunData) -> Figure | None:
                             and np.isfinite(agree.n[i]) else "") for i in idx]
             strip.append(Trace(word, np.asarray(idx, dtype=float), np.zeros(len(idx)),
                                kind="marker", marker="square", color=colour, text=text))
-    panels = [Panel("Betti numbers", "significant Betti number", traces=bars, xticks=_layers(run))]
+    xlim = (-0.5, len(run.rows) - 0.5)
+    panels = [Panel("Betti numbers", "significant Betti number", traces=bars, xticks=_layers(run),
+                    xlim=xlim)]
     if strip:
+        panels[0].xlabel = ""  # the strip below carries the layer axis
         panels.append(Panel("verdict: topology vs previous layer", "", traces=strip,
-                            xticks=_layers(run), height=0.35, yhide=True, ylim=(-1, 1)))
+                            xticks=_layers(run), height=0.35, yhide=True, ylim=(-1, 1.5),
+                            xlim=xlim))
     return Figure(
         "profile_topology", "Topology by layer: Betti numbers and the verdict per layer pair",
         "β0 counts the significant connected components, β1 the independent loops (β2 cavities) "
@@ -248,7 +259,7 @@ def topology(run: RunData) -> Figure | None:
         "each layer, whether its Betti numbers agree with the previous layer's (kept), differ "
         "(broken), or the test could not tell (undecided). Look for the first broken pair: "
         "that block changes the shape of the data.",
-        _seeds_text(run) + " (each seed draws its own subsample and bootstrap)",
+        _seeds_text(run, bettis) + " (each seed draws its own subsample and bootstrap)",
         panels)
 
 
@@ -275,7 +286,7 @@ def regions(run: RunData) -> Figure | None:
         "normalised mutual information: 0 = chance, 1 = identical) and the mean share of each "
         "point's nearest neighbours with its own label. Look for the layer where the scores "
         "rise: the labels become separable there.",
-        _seeds_text(run), panels, ncols=len(panels))
+        _seeds_text(run, ["n_regions", *keys]), panels, ncols=len(panels))
 
 
 def structure(run: RunData) -> Figure | None:
@@ -305,7 +316,8 @@ def structure(run: RunData) -> Figure | None:
         "structure is there), and the variance share how much of that subspace it explains. "
         "Look for where the p-value drops and the share rises. The statistic itself is in the "
         "table (<code>structure_&lt;name&gt;_stat</code>).",
-        "the p-value is the uncertainty statement of the permutation test; " + _seeds_text(run),
+        "the p-value is the uncertainty statement of the permutation test; "
+        + _seeds_text(run, [f"structure_{n}_p" for n in names]),
         panels, ncols=len(panels))
 
 

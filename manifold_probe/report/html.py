@@ -92,8 +92,22 @@ dl{columns:2 28em}dt{font-weight:bold;font-family:monospace}dd{margin:0 0 .5em 1
 """
 
 _JS = """
+function mpOverlaps(div){
+  // pairs of labels (titles, annotations, legend, point labels, ticks) whose boxes intersect
+  var sel='text.annotation-text, text[class*="title"], text.legendtext, g.textpoint text, g.xtick text';
+  var el=Array.prototype.slice.call(div.querySelectorAll(sel)).filter(function(e){
+    return e.textContent.trim() && e.getBoundingClientRect().width>0;});
+  var r=el.map(function(e){return e.getBoundingClientRect();}), out=[];
+  for (var i=0;i<r.length;i++) for (var j=i+1;j<r.length;j++){
+    var w=Math.min(r[i].right,r[j].right)-Math.max(r[i].left,r[j].left);
+    var h=Math.min(r[i].bottom,r[j].bottom)-Math.max(r[i].top,r[j].top);
+    if (w>1 && h>1) out.push(el[i].textContent+' / '+el[j].textContent);
+  }
+  div.setAttribute('data-labels-checked', el.length);
+  return out;
+}
 function mpDraw(){
-  var figs=document.querySelectorAll('figure.fig'), drawn=0, withUnc=0;
+  var figs=document.querySelectorAll('figure.fig'), drawn=0, withUnc=0, overlaps=0;
   figs.forEach(function(f){
     var spec=JSON.parse(document.getElementById('data-'+f.dataset.figure).textContent);
     var div=f.querySelector('.plot');
@@ -102,6 +116,9 @@ function mpDraw(){
       return (t.error_y && t.error_y.visible) || t.fill==='tonexty' ||
              (t.type==='heatmap' && JSON.stringify(t.text).indexOf('[')>=0);}).length;
     f.setAttribute('data-uncertainty-traces', n);
+    var ov=mpOverlaps(div); overlaps+=ov.length;
+    f.setAttribute('data-text-overlaps', ov.length);
+    if (ov.length) f.setAttribute('data-overlap-detail', ov.slice(0,5).join(' | '));
     f.setAttribute('data-rendered', div.querySelector('.main-svg') ? 'yes' : 'no');
     if (div.querySelector('.main-svg')) drawn++;
     if (n>0) withUnc++;
@@ -112,6 +129,7 @@ function mpDraw(){
   b.setAttribute('data-figures-drawn', drawn+'/'+figs.length);
   b.setAttribute('data-figures-with-uncertainty', withUnc+'/'+figs.length);
   b.setAttribute('data-images-loaded', ok+'/'+im.length);
+  b.setAttribute('data-text-overlaps', overlaps);
   b.setAttribute('data-page-overflow', document.documentElement.scrollWidth>window.innerWidth+1 ? 'yes':'no');
 }
 window.addEventListener('load', mpDraw);

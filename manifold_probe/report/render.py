@@ -71,6 +71,8 @@ def _mpl_panel(ax, panel: Panel) -> None:
         ax.set_yticklabels(panel.yticks[1], fontsize=8)
     if panel.ylim:
         ax.set_ylim(*panel.ylim)
+    if panel.xlim:
+        ax.set_xlim(*panel.xlim)
     ax.set_xlabel(panel.xlabel)
     if panel.yhide:
         ax.set_yticks([])
@@ -136,8 +138,8 @@ def plotly_figure(fig: Figure) -> dict:
     nrows, ncols, heights = _grid(fig)
     gap_x, gap_y = 0.1, 0.16
     total = sum(heights)
-    layout: dict = {"title": {"text": f"<b>{fig.title}</b>", "x": 0.01, "font": {"size": 15}},
-                    "margin": {"t": 70, "b": 60, "l": 70, "r": 20}, "height": int(140 + 330 * total),
+    # the page's heading is the title; the panel titles sit above each panel
+    layout: dict = {"margin": {"t": 40, "b": 60, "l": 70, "r": 20}, "height": int(120 + 330 * total),
                     "template": "plotly_white", "hovermode": "closest",
                     "legend": {"orientation": "h", "y": -0.18, "yanchor": "top", "x": 0},
                     "annotations": [], "shapes": []}
@@ -147,12 +149,14 @@ def plotly_figure(fig: Figure) -> dict:
         r, c = divmod(k, ncols)
         w = (1 - gap_x * (ncols - 1)) / ncols
         x0 = c * (w + gap_x)
-        above = sum(heights[:r]) / total
-        y1 = 1 - above * 1.0 - (gap_y * r / nrows)
-        y0 = y1 - heights[r] / total * (1 - gap_y * (nrows - 1) / nrows)
+        usable = 1 - gap_y * (nrows - 1)
+        y1 = 1 - sum(heights[:r]) / total * usable - gap_y * r
+        y0 = y1 - heights[r] / total * usable
         sfx = "" if k == 0 else str(k + 1)
         xa: dict = {"domain": [x0, x0 + w], "anchor": f"y{sfx}", "title": {"text": panel.xlabel},
-                    "automargin": True}
+                    "automargin": True, "zeroline": False}
+        if panel.xlim:
+            xa["range"] = list(panel.xlim)
         ya: dict = {"domain": [max(0.0, y0), y1], "anchor": f"x{sfx}",
                     "title": {"text": panel.ylabel}, "automargin": True}
         if panel.xlog:
