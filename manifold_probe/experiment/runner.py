@@ -261,9 +261,11 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
             progress.advance(stage)
         progress.end(stage)
     paths = write_tables(out, meta, stage2)
-    if make_report:  # always redrawn: cheap, and the report code may have changed
-        from manifold_probe.report import write_report
+    if make_report:
+        from manifold_probe.report import report_is_current, write_report
 
-        paths.update(write_report(out))
+        # redrawn unless identical: same tables, same drawing code, figures all there
+        paths.update({"report": str(out / "report.html")} if report_is_current(out)
+                     else write_report(out))
     return {**paths, **counts, "out": str(out)}
 

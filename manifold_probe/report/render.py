@@ -56,6 +56,8 @@ def _mpl_panel(ax, panel: Panel) -> None:
         _mpl_trace(ax, t, panel)
     for y, label in panel.hlines:
         ax.axhline(y, color="k", lw=0.8, ls=":" if y else "-")
+        ax.annotate(label, (1, y), xycoords=("axes fraction", "data"), xytext=(-3, 2),
+                    textcoords="offset points", ha="right", va="bottom", fontsize=7)
     if panel.title:
         ax.set_title(panel.title, fontsize=10)
     if panel.xlog:
@@ -177,10 +179,12 @@ def plotly_figure(fig: Figure) -> dict:
                 "text": f"<b>{panel.title}</b>", "showarrow": False, "xref": "paper",
                 "yref": "paper", "x": x0 + w / 2, "y": y1, "yanchor": "bottom", "yshift": 4,
                 "font": {"size": 12}})
-        for y, _label in panel.hlines:
+        for y, label in panel.hlines:
             layout["shapes"].append({"type": "line", "xref": f"x{sfx} domain", "x0": 0, "x1": 1,
                                      "yref": f"y{sfx}", "y0": y, "y1": y,
-                                     "line": {"width": 1, "dash": "dot" if y else "solid"}})
+                                     "line": {"width": 1, "dash": "dot" if y else "solid"},
+                                     "label": {"text": label, "textposition": "end",
+                                               "font": {"size": 10}}})
         for t in panel.traces:
             data += _plotly_traces(t, f"x{sfx}", f"y{sfx}", seen)
     return {"data": data, "layout": layout}
