@@ -132,7 +132,7 @@ def test_report_is_self_contained_and_explained(any_run):
     for col in ("id_twonn", "knn_overlap_prev", "betti_1", "id_gride_n1"):
         assert html_escape(COLUMN_HELP[col]) in html
     assert "<dt>id_gride_2</dt>" in html
-    assert "Why MLE sits below TwoNN" in html and "class='table-wrap'" in html
+    assert "Why MLE and TwoNN differ" in html and "class='table-wrap'" in html
 
 
 def test_seed_spread_is_the_range_over_the_task_files(toy_run):

@@ -84,11 +84,11 @@ def _line(run: RunData, key: str, name: str, **kw) -> Trace:
     return Trace(name, np.arange(len(run.rows)), run.col(key), lo, hi, **kw)
 
 
-def _seeds_text(run: RunData, keys: list[str]) -> str:
+def _seeds_text(run: RunData, keys: list[str], why: str = "") -> str:
     """What the seed error bars of columns ``keys`` are (or that there is one seed)."""
     n = [int(np.nanmax(run.spread[k].n)) for k in keys if k in run.spread]
     if n:
-        return f"error bars: smallest to largest value over the {max(n)} seeds"
+        return f"error bars: smallest to largest value over the {max(n)} seeds{why}"
     return "one seed for these columns, so no seed spread is drawn"
 
 
@@ -103,16 +103,25 @@ def dimension(run: RunData) -> Figure:
     lo, hi = run.mle_band if run.mle_band else (None, None)
     ml = Trace("MLE", x, run.col("id_mle"), lo, hi, dash=True, marker="square", color="#ff7f0e")
     mle_k = run.config.get("estimators", {}).get("mle", {}).get("k", "k")
+    ratio = run.col("id_mle") / run.col("id_twonn")
+    ratio = ratio[np.isfinite(ratio)]
+    here = ""
+    if len(ratio):
+        below = int((ratio < 1).sum())
+        here = (f" In this run MLE is below TwoNN in {below} of {len(ratio)} layers (median "
+                f"MLE/TwoNN = {np.median(ratio):.2f}).")
     return Figure(
         "profile_dimension", "Intrinsic dimension by layer",
         "How many directions the points actually use in each layer (the ambient width is "
         "<code>dim_ambient</code>). Look for where the dimension drops (the layer compresses) or "
-        "rises (it spreads the inputs out). <b>Why MLE sits below TwoNN:</b> TwoNN reads only the "
-        "ratio of each point's 2nd to 1st neighbour distance (the finest scale); MLE (Levina-"
-        f"Bickel) averages over the {mle_k} nearest neighbours, a coarser scale where curvature, "
-        "boundaries and uneven density make the neighbourhood look lower-dimensional, and it is "
-        "biased low when the dimension is high for the number of points. A gap between them says "
-        "the dimension depends on scale; the GRIDE figure below shows that dependence.",
+        "rises (it spreads the inputs out). <b>Why MLE and TwoNN differ:</b> they read different "
+        "scales. TwoNN uses only the ratio of each point's 2nd to 1st neighbour distance (the "
+        f"finest scale); MLE (Levina-Bickel) averages over the {mle_k} nearest neighbours. MLE "
+        "below TwoNN: the coarser neighbourhoods look lower-dimensional (curvature, boundaries, "
+        "uneven density; MLE is also biased low when the dimension is high for the number of "
+        "points), or noise inflates TwoNN's finest scale. MLE above TwoNN: the cloud spreads into "
+        "more directions at the coarser scale (e.g. thin clusters that fan out)." + here
+        + " The GRIDE figure below shows the dimension scale by scale.",
         "TwoNN: shaded band, its 95% interval; MLE: error bars, 95% bootstrap interval over points "
         "(neighbourhoods overlap, so it is a lower bound on the uncertainty)"
         + ("" if run.mle_band else " &mdash; not drawn: the run's kNN graphs were not found"),
@@ -133,7 +142,7 @@ def gride(run: RunData) -> Figure | None:
                             None if err is None else y + err, color=colours[i]))
         sel = run.gride_selected[i] if run.gride_selected is not None else np.nan
         if np.isfinite(sel) and int(sel) in scales:
-            traces.append(Trace(f"{name}: chosen scale", np.array([sel]),
+            traces.append(Trace("chosen scale (star)", np.array([sel]),
                                 np.array([y[scales.index(int(sel))]]), kind="marker",
                                 marker="star", color=colours[i]))
     return Figure(
@@ -211,8 +220,8 @@ def warp(run: RunData) -> Figure:
         "point's nearest neighbours survive the block (Jaccard overlap), and trustworthiness / "
         "continuity (Venna &amp; Kaski: 1 when the block creates no false neighbours / loses none). "
         "Look for blocks where distortion jumps and overlap falls: they rearrange the inputs.",
-        _seeds_text(run, ["geodesic_distortion_prev", "knn_overlap_prev"])
-        + " (geodesic sources and subsamples are drawn with the seed)",
+        _seeds_text(run, ["geodesic_distortion_prev", "knn_overlap_prev"],
+                    " (geodesic sources and subsamples are drawn with the seed)"),
         [Panel("distance distortion", "spread of log-ratio", traces=a, xticks=_layers(run)),
          Panel("neighbourhoods kept", "fraction (1 = all kept)", traces=b, xticks=_layers(run),
                ylim=(0, 1.05))], ncols=2)
@@ -259,7 +268,7 @@ def topology(run: RunData) -> Figure | None:
         "each layer, whether its Betti numbers agree with the previous layer's (kept), differ "
         "(broken), or the test could not tell (undecided). Look for the first broken pair: "
         "that block changes the shape of the data.",
-        _seeds_text(run, bettis) + " (each seed draws its own subsample and bootstrap)",
+        _seeds_text(run, bettis, " (each seed draws its own subsample and bootstrap)"),
         panels)
 
 

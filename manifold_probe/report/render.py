@@ -84,7 +84,10 @@ def _mpl_panel(ax, panel: Panel) -> None:
         ax.set_ylabel(panel.ylabel)
         ax.grid(alpha=0.3)
     if any(t.kind != "heatmap" for t in panel.traces) and not panel.yhide:
-        ax.legend(fontsize=7, framealpha=0.85)
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles, strict=True))  # one entry per name
+        ax.legend(unique.values(), unique.keys(), fontsize=7, framealpha=0.85,
+                  ncol=2 if len(unique) > 6 else 1)
 
 
 def _mpl_trace(ax, t: Trace, panel: Panel) -> None:
