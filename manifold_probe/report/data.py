@@ -230,7 +230,9 @@ def _graph_uncertainty(run: RunData, acts: Path | None) -> None:
     if acts is None:
         run.notes.append("no saved kNN graphs: GRIDE and MLE are drawn without intervals")
         return
-    graphs = sorted(p for p in (run.out / "graphs").glob(f"{acts.name}-k*") if p.is_dir())
+    # the newest graph folder of these activations (an earlier run may have used another k)
+    graphs = sorted((p for p in (run.out / "graphs").glob(f"{acts.name}-k*") if p.is_dir()),
+                    key=lambda p: p.stat().st_mtime_ns)
     if not graphs:
         run.notes.append("no saved kNN graphs: GRIDE and MLE are drawn without intervals")
         return
@@ -268,7 +270,9 @@ def _graph_uncertainty(run: RunData, acts: Path | None) -> None:
             if len(inv) < 10:
                 continue
             # MacKay-Ghahramani average: 1 / mean(1 / local estimate), over resampled points
-            boots = 1.0 / inv[rng.integers(0, len(inv), (_BOOTSTRAP, len(inv)))].mean(axis=1)
+            boots = np.concatenate([  # in blocks of 50 resamples: memory 50 x n_points
+                1.0 / inv[rng.integers(0, len(inv), (50, len(inv)))].mean(axis=1)
+                for _ in range(_BOOTSTRAP // 50)])
             lo[i], hi[i] = np.quantile(boots, [0.025, 0.975])
     if np.isfinite(lo).any():
         run.mle_band = (lo, hi)
