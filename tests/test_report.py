@@ -84,7 +84,8 @@ def synthetic_run(tmp_path_factory):
         r.update(n_regions=2, regions_ari=0.2 * i + 0.05, regions_nmi=0.25 * i + 0.025,
                  label_purity=0.5 + 0.1 * i, structure_days_p=[0.5, 0.2, 0.01, 0.001][i],
                  structure_days_stat=float(i), structure_days_variance=0.2 * i,
-                 topology_verdict_prev=[None, "kept", "undecided", "broken"][i])
+                 topology_verdict_prev=[None, "kept", "undecided", "broken"][i],
+                 regions_split_prev=i == 2, regions_merged_prev=False)
     cols = column_order(rows)
     clean = [{c: (None if isinstance(r.get(c), float) and not np.isfinite(r[c]) else r.get(c))
               for c in cols} for r in rows]
@@ -214,6 +215,9 @@ def test_optional_figures_only_with_their_columns(toy_run, synthetic_run):
                               if f.stem == "profile_topology"))
     words = {t["name"] for t in spec["data"] if t.get("mode") == "markers+text"}
     assert words == {"kept", "broken", "undecided"}
+    regions = next(f for f in build_figures(load_run(synthetic_run)) if f.stem == "profile_regions")
+    split = [t for t in regions.panels[0].traces if t.text == ["split"]]
+    assert len(split) == 1 and split[0].x.tolist() == [2.0]
 
 
 def test_missing_arrays_are_reported_not_fatal(synthetic_run, tmp_path):

@@ -278,8 +278,16 @@ def regions(run: RunData) -> Figure | None:
         return None
     panels = []
     if run.has("n_regions"):
-        panels.append(Panel("regions found", "number of regions",
-                            traces=[_line(run, "n_regions", "regions", color="#8c564b")],
+        traces = [_line(run, "n_regions", "regions", color="#8c564b")]
+        for key, word, colour in (("regions_merged_prev", "merged", "#1f77b4"),
+                                  ("regions_split_prev", "split", "#d62728")):
+            at = np.flatnonzero(run.col(key) == 1) if key in run.columns else []
+            if len(at):
+                traces.append(Trace(f"block {word} regions", at.astype(float),
+                                    run.col("n_regions")[at], kind="marker",
+                                    marker="triangle-down" if word == "merged" else "triangle-up",
+                                    color=colour, text=[word] * len(at)))
+        panels.append(Panel("regions found", "number of regions", traces=traces,
                             xticks=_layers(run)))
     if keys:
         labels = {"regions_ari": "ARI vs labels", "regions_nmi": "NMI vs labels",
@@ -290,7 +298,8 @@ def regions(run: RunData) -> Figure | None:
                             xticks=_layers(run), ylim=(0, 1.05)))
     return Figure(
         "profile_regions", "Semantic regions by layer",
-        "Left: how many regions (clusters of the point cloud) each layer splits the inputs into. "
+        "Left: how many regions (clusters of the point cloud) each layer splits the inputs into "
+        "(marked where the block merged or split the previous layer's regions). "
         "Right: how well those regions match the inputs' labels (adjusted Rand index and "
         "normalised mutual information: 0 = chance, 1 = identical) and the mean share of each "
         "point's nearest neighbours with its own label. Look for the layer where the scores "
