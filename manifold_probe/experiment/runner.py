@@ -372,10 +372,12 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
             progress.advance(stage)
         progress.end(stage)
     paths = _write_tables_and_config(config, out, meta, stage2, manifest)
-    if make_report and not _report_fresh(out):
-        from manifold_probe.report import write_report
+    if make_report:
+        from manifold_probe.report import report_is_current, write_report
 
-        paths.update(write_report(out))
+        # redrawn unless identical: same tables, same drawing code, figures all there
+        paths.update({"report": str(out / "report.html")} if report_is_current(out)
+                     else write_report(out))
     return {**paths, **counts, "out": str(out)}
 
 
@@ -468,13 +470,3 @@ def _write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
         manifest.forget([out / "perturbations.csv"])
     manifest.save()
     return paths
-
-
-def _report_fresh(out: Path) -> bool:
-    """Whether report.html is newer than every table it shows (then it is not redrawn)."""
-    report = out / "report.html"
-    if not report.exists():
-        return False
-    tables = [out / "profile.json", out / "perturbations.csv", out / "config.json"]
-    newest = max(t.stat().st_mtime_ns for t in tables if t.exists())
-    return report.stat().st_mtime_ns >= newest
