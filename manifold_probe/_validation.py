@@ -338,16 +338,17 @@ def normalize_cloud(A: np.ndarray | None, neighbors: Any = None) -> tuple[Any, A
     a graph is left for the caller's validation to refuse. Lengths computed from the result are
     in units of ``2**e`` and go back with :func:`rescale` (``unit_power=1``).
     """
-    from manifold_probe._neighbors_type import Neighbors
+    import dataclasses
 
-    graph = isinstance(neighbors, Neighbors) and neighbors.metric == "euclidean"
+    # duck-typed (a Neighbors dataclass), so that the gate imports nothing of the package
+    graph = dataclasses.is_dataclass(neighbors) and getattr(neighbors, "metric", None) == "euclidean"
     if A is not None:
         A, e = normalize_scale(A)
     else:
         dist = np.asarray(neighbors.distances, dtype=np.float64) if graph else np.zeros(0)
         e = scale_exponent(dist[np.isfinite(dist)])
     if graph and e:
-        neighbors = Neighbors(np.ldexp(neighbors.distances, -e), neighbors.indices, "euclidean")
+        neighbors = dataclasses.replace(neighbors, distances=np.ldexp(neighbors.distances, -e))
     return A, neighbors, e
 
 

@@ -167,9 +167,7 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
     The rank counts the other points strictly closer to i than j, ties broken by the smaller
     index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
     """
-    # ranks are scale-invariant: squared distances are taken on the cloud rescaled by an exact
-    # power of two, where they neither overflow (|x| > 1e154) nor underflow (|x| < 1e-154)
-    A = normalize_scale(A)[0]
+    A = normalize_scale(A)[0]  # ranks are scale-invariant; squared distances then stay finite
     n = A.shape[0]
     k = own.shape[1]
     sq = np.einsum("ij,ij->i", A, A)
