@@ -1,8 +1,5 @@
 """Regression tests: every reproducer of issue 13 (hostile magnitudes, dtypes, seeds, types,
 degenerate clouds, cost guards).
-
-Tests whose cause lies in code fixed separately (topology) are marked ``xfail(strict=False)``
-with the reason; they pass once that code is fixed.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ from manifold_probe import _validation as val
 
 torch = pytest.importorskip("torch")
 
-TOPOLOGY = "persistence / diagram distances: topology/, fixed separately"
 
 
 @pytest.fixture
@@ -107,7 +103,6 @@ def test_geodesic_distances_at_extreme_magnitude(cloud):
     np.testing.assert_allclose(got, ref * 1e-300, rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=False, reason=TOPOLOGY)
 def test_persistence_keeps_h1_bars_at_extreme_magnitude():
     t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
     C = np.c_[np.cos(t), np.sin(t)]
@@ -116,7 +111,6 @@ def test_persistence_keeps_h1_bars_at_extreme_magnitude():
         assert len(dg[1]) == len(mp.persistence(C, maxdim=1)[1])
 
 
-@pytest.mark.xfail(strict=False, reason=TOPOLOGY)
 def test_diagram_distance_sees_a_rescaled_diagram():
     d = np.array([[0.0, 1.0], [0.5, 2.0], [0.2, 0.3]])
     got = mp.diagram_distance(d, d * 1e300, "wasserstein")
@@ -226,6 +220,8 @@ def test_half_precision_tensors_reach_every_entry_point(cloud, dtype):
             np.testing.assert_array_equal(call(T), call(ref))
     got = mp.geodesic_distortion(Dt, 2 * Dt)
     assert got.spread == mp.geodesic_distortion(Dr, 2 * Dr).spread
+    assert mp.diagram_distance(T[:, :2].sort(dim=1).values, Dt[:5, :2].sort(dim=1).values) == (
+        mp.diagram_distance(np.sort(ref[:, :2], axis=1), np.sort(Dr[:5, :2], axis=1)))
 
 
 @pytest.mark.parametrize("seed", [-1, np.int64(-7), -(2**40)])
@@ -412,3 +408,32 @@ def test_trajectory_batch_of_mixed_magnitudes():
     C = np.c_[np.cos(t), np.sin(t)]
     got = mp.trajectory_curvature(np.stack([np.ldexp(C, -1000), np.ldexp(C, 1000), C]))
     np.testing.assert_array_equal(got, np.full(3, mp.trajectory_curvature(C)))
+
+
+@pytest.mark.parametrize("power", [-1000, -900, 900, 1000])
+def test_persistence_and_diagram_distance_rescale_exactly(power):
+    # Rips diagrams scale with the cloud and diagram distances are homogeneous of degree 1;
+    # powers of two commute with every rounding, so both are exact multiples
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0, 2 * np.pi, 80)
+    C = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.standard_normal((80, 2))
+    ref = mp.persistence(C, maxdim=1, seed=0)
+    got = mp.persistence(np.ldexp(C, power), maxdim=1, seed=0)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, np.ldexp(b, power))
+    for kind in ("bottleneck", "wasserstein"):
+        d = mp.diagram_distance(ref[1], 2 * ref[1], kind)
+        assert d > 0
+        assert mp.diagram_distance(np.ldexp(ref[1], power), np.ldexp(2 * ref[1], power),
+                                   kind) == np.ldexp(d, power)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_betti_numbers_are_scale_invariant(scale):
+    # was ValueError from the simplex-count guard at 1e-300 (every Rips edge underflowed)
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 200)
+    C = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.standard_normal((200, 2))
+    assert mp.betti_numbers(C * scale, seed=0) == mp.betti_numbers(C, seed=0) == (1, 1)
+    got = mp.topology_preserved(C * scale, 2 * C * scale, seed=0)
+    assert got.preserved and got.distances == pytest.approx((0.0, 0.0), abs=1e-9)
