@@ -44,6 +44,7 @@ __all__ = [
     "memory_budget",
     "scale_exponent",
     "normalize_scale",
+    "normalize_cloud",
     "check_distinct",
     "clip_dimension",
     "rescale",
@@ -325,6 +326,30 @@ def normalize_scale(A: np.ndarray) -> tuple[np.ndarray, int]:
     if e == 0:
         return A, 0
     return np.ldexp(A, -e), e
+
+
+def normalize_cloud(A: np.ndarray | None, neighbors: Any = None) -> tuple[Any, Any, int]:
+    """:func:`normalize_scale` for a cloud and its precomputed kNN graph together.
+
+    Returns ``(A * 2.0**-e, neighbors', e)``: ``e`` is the exponent of ``A`` (of the graph's
+    largest finite distance when ``A`` is None), and a Euclidean graph gets its distances
+    multiplied by the same ``2.0**-e``, so that points and graph stay consistent. Cosine
+    graphs (``1 - cos``, scale-free) and ``None`` are returned unchanged; anything that is not
+    a graph is left for the caller's validation to refuse. Lengths computed from the result are
+    in units of ``2**e`` and go back with :func:`rescale` (``unit_power=1``).
+    """
+    import dataclasses
+
+    # duck-typed (a Neighbors dataclass), so that the gate imports nothing of the package
+    graph = dataclasses.is_dataclass(neighbors) and getattr(neighbors, "metric", None) == "euclidean"
+    if A is not None:
+        A, e = normalize_scale(A)
+    else:
+        dist = np.asarray(neighbors.distances, dtype=np.float64) if graph else np.zeros(0)
+        e = scale_exponent(dist[np.isfinite(dist)])
+    if graph and e:
+        neighbors = dataclasses.replace(neighbors, distances=np.ldexp(neighbors.distances, -e))
+    return A, neighbors, e
 
 
 def rescale(values: Any, exponent: int, *, what: str, unit_power: int) -> Any:

@@ -18,6 +18,8 @@ from manifold_probe._validation import (
     InputError,
     check_float,
     check_option,
+    normalize_cloud,
+    rescale,
     to_numpy,
 )
 from manifold_probe.dimension._mle import levina_bickel
@@ -28,6 +30,7 @@ __all__ = ["geodesic_distances", "geodesic_distortion", "GeodesicDistortion"]
 METHODS = ("shortcut", "graph")
 _REF_K = 10  # the shortcut span is measured in units of the median distance to the 10th neighbour
 _MEMORY_BUDGET = 128 * 2**20  # bytes of scratch per block of sources in the shortcut pass
+_WHAT = "the geodesic distance"
 
 
 def _join_components(G, A: np.ndarray, labels: np.ndarray):
@@ -239,7 +242,8 @@ def geodesic_distances(
     InputError
         Bad points, ``k``, ``sources``, ``method`` or ``span``; ``X`` missing where needed;
         a result matrix (``8 * n_sources * N`` bytes, twice that for all sources) above the
-        memory budget of half the physical memory — checked before any work.
+        memory budget of half the physical memory — checked before any work; a finite
+        distance beyond the range of float64 (about 1.8e308) in the units of ``X``.
 
     Warns
     -----
@@ -256,7 +260,11 @@ def geodesic_distances(
     15–30 ms per source row for k = 10–20, i.e. 2–4 minutes for all pairs (plain graph: about
     half; scikit-learn's Isomap, all pairs plus its embedding: 1–1.7 minutes). Pass ``sources``
     when only some rows are needed; memory is ``len(sources) * N`` floats plus blocked scratch.
-    Exact duplicate points are joined by zero-length edges.
+    Exact duplicate points are joined by zero-length edges. Magnitude: the paths are computed on
+    the points (and a given Euclidean graph) rescaled by an exact power of two so that the
+    largest coordinate is about 1, and the distances are scaled back exactly, so that
+    ``geodesic_distances(c * X)`` is ``c`` times ``geodesic_distances(X)`` from ``1e-300`` to
+    ``1e300``.
 
     References
     ----------
@@ -281,10 +289,11 @@ def geodesic_distances(
     # cost guard, before the graph or any distance is computed: the result is a dense
     # (n_sources, N) float64 matrix; refused above the memory budget, warned about when the
     # Dijkstra runs (n_sources * N * k * log N) are estimated to take minutes
+    A = None if X is None else check_points(X, what="geodesic_distances")
     if isinstance(neighbors, Neighbors):
         n_pts = neighbors.n_points
     else:
-        n_pts = check_points(X).shape[0] if X is not None else 0
+        n_pts = A.shape[0] if A is not None else 0
     n_src = n_pts if sources is None else int(np.size(to_numpy(sources)))
     check_memory(
         8.0 * n_src * n_pts * (2 if sources is None else 1),
@@ -301,7 +310,12 @@ def geodesic_distances(
     span = check_float(span, name="span", low=0.0, low_open=True)
     if not isinstance(connect_components, (bool, np.bool_)):
         raise InputError(f"connect_components must be True or False; got {connect_components!r}")
-    A, nb = resolve_neighbors(X, k, neighbors=neighbors, min_k=1, what="geodesic_distances")
+    # magnitude: the paths are computed on the cloud (and graph) rescaled by an exact power of
+    # two, so that squared chords neither overflow nor underflow; distances scale back exactly
+    A, neighbors, e = normalize_cloud(A, neighbors)
+    A, nb = resolve_neighbors(A, k, neighbors=neighbors, min_k=1, what="geodesic_distances")
+    if nb.metric != "euclidean":  # cosine: chords of the unit-normalised points, no units
+        e = 0
     n = nb.n_points
     if A is None and (method == "shortcut" or connect_components):
         need = "method='shortcut'" if method == "shortcut" else "connect_components=True"
@@ -328,7 +342,7 @@ def geodesic_distances(
 
     if method == "graph":
         out = dijkstra(G, directed=False, indices=src)
-        return np.ascontiguousarray(out, dtype=np.float64)
+        return rescale(np.ascontiguousarray(out, dtype=np.float64), e, what=_WHAT, unit_power=1)
 
     L = span * _reference_radius(nb)
     per_source = n * 8 * 24  # arrays of the shortcut pass per source row (32 lifting levels max)
@@ -340,7 +354,7 @@ def geodesic_distances(
         out[b0 : b0 + block] = _shortcut(A, D, P.astype(np.int64), idx, L)
     if sources is None:
         out = 0.5 * (out + out.T)
-    return out
+    return rescale(out, e, what=_WHAT, unit_power=1)
 
 
 @dataclass(frozen=True)

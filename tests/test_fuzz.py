@@ -290,8 +290,6 @@ def _image(X):
 
 
 # ------------------------------------------------------------------------------ entry points
-OTHERS = "cause in neighbors.knn (overflow at 1e200) / dimension/_twonn.py, fixed separately"
-
 ENTRY_POINTS = {
     "knn": (lambda X: mp.knn(X, k=3), check_knn),
     "id_twonn": (lambda X: mp.intrinsic_dimension(X, method="twonn"), check_dimension),
@@ -321,21 +319,9 @@ ENTRY_POINTS = {
     "warp": (lambda X: mp.warp(X, _image(X), k=3), check_warp),
 }
 
-# entry points with remaining violations whose cause is in code fixed separately: kNN distances
-# overflow at |x| ~ 1e200 (neighbors.knn); TwoNN IndexError when all ratios are degenerate
-# (dimension/_twonn.py). The others pass and guard against regressions.
-KNOWN_ELSEWHERE = {"knn", "id_twonn"}
-
-
-def _marks(name):
-    if name in KNOWN_ELSEWHERE:
-        return [pytest.mark.xfail(strict=False, reason=OTHERS)]
-    return []
-
-
 @pytest.mark.parametrize("valid_shape", [False, True], ids=["any-shape", "2d-float"])
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_marks(n), id=n) for n in ENTRY_POINTS]
+    "name", list(ENTRY_POINTS)
 )
 def test_contract(name, valid_shape):
     fn, check = ENTRY_POINTS[name]

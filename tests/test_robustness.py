@@ -1,8 +1,5 @@
 """Regression tests: every reproducer of issue 13 (hostile magnitudes, dtypes, seeds, types,
 degenerate clouds, cost guards).
-
-Tests whose cause lies in code fixed separately (kNN internals, TwoNN, topology) are marked
-``xfail(strict=False)`` with the reason; they pass once that code is fixed.
 """
 
 from __future__ import annotations
@@ -18,9 +15,6 @@ from manifold_probe import _validation as val
 
 torch = pytest.importorskip("torch")
 
-KNN_INTERNALS = "kNN distances at extreme magnitude are fixed inside neighbors.knn (separately)"
-TWONN = "TwoNN at extreme magnitude: dimension/_twonn.py, fixed separately"
-TOPOLOGY = "persistence / diagram distances: topology/, fixed separately"
 
 
 @pytest.fixture
@@ -86,7 +80,6 @@ def test_curvature_at_1e150_is_finite_and_right(cloud):
     assert np.median(got) * 1e300 == pytest.approx(2.0, rel=0.1)
 
 
-@pytest.mark.xfail(strict=False, reason=TWONN)
 def test_twonn_at_1e_minus_300(cloud):
     X, _ = cloud
     assert mp.intrinsic_dimension(X * 1e-300, method="twonn").dimension == pytest.approx(
@@ -94,7 +87,6 @@ def test_twonn_at_1e_minus_300(cloud):
     )
 
 
-@pytest.mark.xfail(strict=False, reason=KNN_INTERNALS)
 @pytest.mark.parametrize("scale", [1e-300, 1e150, 1e200])
 def test_knn_at_extreme_magnitude(cloud, scale):
     X, _ = cloud
@@ -104,7 +96,6 @@ def test_knn_at_extreme_magnitude(cloud, scale):
     np.testing.assert_allclose(got.distances, ref.distances * scale, rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=False, reason=KNN_INTERNALS)
 def test_geodesic_distances_at_extreme_magnitude(cloud):
     _, S = cloud
     ref = mp.geodesic_distances(S, k=8)
@@ -112,7 +103,6 @@ def test_geodesic_distances_at_extreme_magnitude(cloud):
     np.testing.assert_allclose(got, ref * 1e-300, rtol=1e-9)
 
 
-@pytest.mark.xfail(strict=False, reason=TOPOLOGY)
 def test_persistence_keeps_h1_bars_at_extreme_magnitude():
     t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
     C = np.c_[np.cos(t), np.sin(t)]
@@ -121,7 +111,6 @@ def test_persistence_keeps_h1_bars_at_extreme_magnitude():
         assert len(dg[1]) == len(mp.persistence(C, maxdim=1)[1])
 
 
-@pytest.mark.xfail(strict=False, reason=TOPOLOGY)
 def test_diagram_distance_sees_a_rescaled_diagram():
     d = np.array([[0.0, 1.0], [0.5, 2.0], [0.2, 0.3]])
     got = mp.diagram_distance(d, d * 1e300, "wasserstein")
@@ -200,6 +189,41 @@ def test_bfloat16_and_float16_tensors_are_upcast(cloud):
     )
 
 
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_tensors_reach_every_entry_point(cloud, dtype):
+    # every public function that takes points gives, on a half-precision tensor, exactly its
+    # result on the float64 upcast of that tensor (the gate's to_numpy upcast)
+    X, _ = cloud
+    T = torch.as_tensor(X, dtype=torch.float32).to(getattr(torch, dtype))
+    ref = np.asarray(T.to(torch.float64).numpy())
+    D = np.sqrt(((ref[:, None] - ref[None]) ** 2).sum(-1))
+    Dt = torch.as_tensor(D, dtype=torch.float32).to(getattr(torch, dtype))
+    Dr = np.asarray(Dt.to(torch.float64).numpy())
+    calls = [
+        lambda A: mp.intrinsic_dimension(A, method="twonn").dimension,
+        lambda A: mp.intrinsic_dimension(A, method="gride").dimension,
+        lambda A: mp.intrinsic_dimension(A, method="phd", min_points=20, max_points=120,
+                                         n_sizes=4, seed=0).dimension,
+        lambda A: mp.TwoNN().fit(A).dimension_,
+        lambda A: mp.scalar_curvature(A, dim=2, method="ball_volume", ball_fraction=0.3),
+        lambda A: mp.geodesic_distances(A, k=5),
+        lambda A: mp.trajectory_curvature(A.reshape(4, 30, 3)),
+        lambda A: mp.persistence(A, maxdim=1, seed=0)[1],
+        lambda A: mp.betti_numbers(A, maxdim=1, seed=0),
+        lambda A: mp.topology_preserved(A, 2 * A, maxdim=1, seed=0).distances,
+        lambda A: (lambda w: (w.knn_overlap, w.trustworthiness, w.continuity,
+                              w.geodesic_distortion))(mp.warp(A, A[:, :2], k=5)),
+    ]
+    for call in calls:  # was TypeError: Got unsupported ScalarType BFloat16
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            np.testing.assert_array_equal(call(T), call(ref))
+    got = mp.geodesic_distortion(Dt, 2 * Dt)
+    assert got.spread == mp.geodesic_distortion(Dr, 2 * Dr).spread
+    assert mp.diagram_distance(T[:, :2].sort(dim=1).values, Dt[:5, :2].sort(dim=1).values) == (
+        mp.diagram_distance(np.sort(ref[:, :2], axis=1), np.sort(Dr[:5, :2], axis=1)))
+
+
 @pytest.mark.parametrize("seed", [-1, np.int64(-7), -(2**40)])
 def test_negative_seeds_are_an_input_error(cloud, seed):
     X, _ = cloud
@@ -233,7 +257,6 @@ def test_parameter_types(cloud, k):
             call()
 
 
-@pytest.mark.xfail(strict=False, reason="device handling is inside neighbors.knn (separately)")
 def test_absent_device_is_an_input_error(cloud):
     X, _ = cloud
     if torch.cuda.is_available():
@@ -290,10 +313,8 @@ def test_ball_volume_rescales_exactly_with_graph_or_distances(power):
 
 
 # --------------------------------------------------------------------------- found by the probes
-# scale-invariant results that are still wrong at extreme magnitude; each cause is upstream of
-# the estimator (kNN distances overflow/underflow) or in a module fixed separately
-@pytest.mark.xfail(strict=False, reason="trajectory_curvature does not normalise magnitude "
-                   "(curvature/_trajectory.py, outside this change): NaN at 1e±300")
+# scale-invariant results that were wrong at extreme magnitude (NaN turning angles; Ollivier-Ricci
+# and warp through geodesic distances whose squared chords overflowed or underflowed)
 @pytest.mark.parametrize("scale", [1e-300, 1e200, 1e300])
 def test_trajectory_turning_angle_is_scale_invariant(scale):
     t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
@@ -302,7 +323,6 @@ def test_trajectory_turning_angle_is_scale_invariant(scale):
                                                               rel=1e-9)
 
 
-@pytest.mark.xfail(strict=False, reason=KNN_INTERNALS)
 @pytest.mark.parametrize("scale", [1e-300, 2.0**100, 1e200, 1e300])  # 2**100: float32 overflow
 def test_graph_methods_are_scale_invariant(cloud, scale):
     _, S = cloud
@@ -313,3 +333,107 @@ def test_graph_methods_are_scale_invariant(cloud, scale):
     ref = mp.ollivier_ricci(S, k=8).node_curvature
     np.testing.assert_allclose(mp.ollivier_ricci(S * scale, k=8).node_curvature, ref, rtol=1e-6)
     assert mp.warp(S * scale, 2 * S * scale, k=5).knn_overlap == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_warp_rank_measures_are_scale_invariant(scale):
+    # a map that changes neighbourhoods, so that trustworthiness and continuity rank distances
+    # (was: squared distances of 0 or inf, trustworthiness off by -0.16 at 1e-300, +0.01 at 1e200)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 3))
+    Y = np.c_[X, np.sin(3 * X[:, :1])]
+    ref = mp.warp(X, Y, k=5)
+    got = mp.warp(X * scale, Y * scale, k=5)
+    assert ref.trustworthiness < 1 and ref.continuity < 1  # the ranks are exercised
+    assert got.trustworthiness == ref.trustworthiness
+    assert got.continuity == ref.continuity
+    assert got.geodesic_distortion == pytest.approx(ref.geodesic_distortion, abs=1e-12)
+
+
+@pytest.mark.parametrize("power", [-1000, -900, 900, 1000])
+def test_geodesic_distances_rescale_exactly(cloud, power):
+    # power-of-two scaling commutes with every rounding, so the distances are exact multiples,
+    # from points, from points with their graph, and from the graph alone
+    _, S = cloud
+    A = np.ldexp(S, power)
+    for method in ("shortcut", "graph"):
+        ref = mp.geodesic_distances(S, k=8, method=method)
+        np.testing.assert_array_equal(
+            mp.geodesic_distances(A, k=8, method=method), np.ldexp(ref, power))
+        nb = mp.knn(A, k=8)
+        np.testing.assert_array_equal(
+            mp.geodesic_distances(A, k=8, neighbors=nb, method=method), np.ldexp(ref, power))
+    ref = mp.geodesic_distances(neighbors=mp.knn(S, k=8), k=8, method="graph")
+    got = mp.geodesic_distances(neighbors=mp.knn(A, k=8), k=8, method="graph")
+    np.testing.assert_array_equal(got, np.ldexp(ref, power))
+
+
+def test_geodesic_distance_beyond_float64_is_refused():
+    # corners of a 4-cube of side 1e308: opposite corners are 4 edges = 4e308 apart along the
+    # graph, no float64 number (inf would read "disconnected"); 1e308 itself is fine
+    X = np.array(np.meshgrid(*[[0.0, 1e308]] * 4)).reshape(4, -1).T
+    with pytest.raises(InputError, match="beyond the range of float64"):
+        mp.geodesic_distances(X, k=4, sources=[0], method="graph")
+    D = mp.geodesic_distances(X / 4, k=4, sources=[0], method="graph")
+    assert D.max() == pytest.approx(1e308)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_ollivier_edge_length_is_in_the_units_of_x(cloud, scale):
+    _, S = cloud
+    ref = mp.ollivier_ricci(S, k=8, ground="euclidean")
+    got = mp.ollivier_ricci(S * scale, k=8, ground="euclidean")
+    np.testing.assert_allclose(got.edge_curvature, ref.edge_curvature, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got.edge_length, ref.edge_length * scale, rtol=1e-9)
+
+
+def test_twonn_is_never_above_the_ambient_dimension():
+    # 12 points on a line: the raw estimate reads about 2.2 (found by the fuzz suite)
+    x = np.random.default_rng(0).standard_normal((12, 1))
+    hits = 0
+    for seed in range(20):
+        x = np.random.default_rng(seed).standard_normal((12, 1))
+        est = mp.intrinsic_dimension(x, method="twonn")
+        assert 0 < est.dimension <= 1
+        assert est.interval[0] <= est.dimension <= est.interval[1]
+        if "unclipped" in est.details:
+            hits += 1
+            assert est.details["unclipped"] > 1
+    assert hits > 0  # the clipping was exercised
+
+
+def test_trajectory_batch_of_mixed_magnitudes():
+    # each trajectory is normalised by its own power of two
+    t = np.linspace(0, 2 * np.pi, 60, endpoint=False)
+    C = np.c_[np.cos(t), np.sin(t)]
+    got = mp.trajectory_curvature(np.stack([np.ldexp(C, -1000), np.ldexp(C, 1000), C]))
+    np.testing.assert_array_equal(got, np.full(3, mp.trajectory_curvature(C)))
+
+
+@pytest.mark.parametrize("power", [-1000, -900, 900, 1000])
+def test_persistence_and_diagram_distance_rescale_exactly(power):
+    # Rips diagrams scale with the cloud and diagram distances are homogeneous of degree 1;
+    # powers of two commute with every rounding, so both are exact multiples
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0, 2 * np.pi, 80)
+    C = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.standard_normal((80, 2))
+    ref = mp.persistence(C, maxdim=1, seed=0)
+    got = mp.persistence(np.ldexp(C, power), maxdim=1, seed=0)
+    for a, b in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(a, np.ldexp(b, power))
+    for kind in ("bottleneck", "wasserstein"):
+        d = mp.diagram_distance(ref[1], 2 * ref[1], kind)
+        assert d > 0
+        assert mp.diagram_distance(np.ldexp(ref[1], power), np.ldexp(2 * ref[1], power),
+                                   kind) == np.ldexp(d, power)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_betti_numbers_are_scale_invariant(scale):
+    # was ValueError from the simplex-count guard at 1e-300 (every Rips edge underflowed)
+    rng = np.random.default_rng(0)
+    t = rng.uniform(0, 2 * np.pi, 200)
+    C = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.standard_normal((200, 2))
+    assert mp.betti_numbers(C * scale, seed=0) == mp.betti_numbers(C, seed=0) == (1, 1)
+    got = mp.topology_preserved(C * scale, 2 * C * scale, seed=0)
+    assert got.preserved and got.distances == pytest.approx((0.0, 0.0), abs=1e-9)

@@ -21,6 +21,7 @@ from manifold_probe._validation import (
     check_int,
     check_points,
     check_seed,
+    normalize_scale,
 )
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
@@ -166,6 +167,7 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
     The rank counts the other points strictly closer to i than j, ties broken by the smaller
     index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
     """
+    A = normalize_scale(A)[0]  # ranks are scale-invariant; squared distances then stay finite
     n = A.shape[0]
     k = own.shape[1]
     sq = np.einsum("ij,ij->i", A, A)

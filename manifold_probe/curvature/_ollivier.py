@@ -13,7 +13,10 @@ from manifold_probe._validation import (
     check_float,
     check_int,
     check_option,
+    check_points,
     check_seed,
+    normalize_cloud,
+    rescale,
     to_numpy,
 )
 from manifold_probe.dimension._mle import levina_bickel
@@ -353,6 +356,9 @@ def ollivier_ricci(
 
     Notes
     -----
+    Magnitude: :math:`\kappa` is scale-invariant; it is computed on the points (and a given
+    Euclidean graph) rescaled by an exact power of two, and only ``edge_length`` is scaled
+    back to the units of ``X``, so results agree from ``1e-300`` to ``1e300``.
     Cost: one transport problem of size :math:`(s+1)^2` per edge, about 3 ms at ``scale=100``,
     plus one row of ground distances per point in the selected nodes' measures.
     Complete graph check: on :math:`K_m` (the vertices of a regular simplex with
@@ -381,9 +387,15 @@ def ollivier_ricci(
     n_ref = check_int(reference_nodes, name="reference_nodes", minimum=1)
     s = k if scale is None else check_int(scale, name="scale", minimum=1)
     k = check_int(k, name="k", minimum=1)
+    # magnitude: kappa is scale-invariant, so everything runs on the cloud (and a given
+    # Euclidean graph) rescaled by an exact power of two; only edge_length has units
+    A = None if X is None else check_points(X, what="ollivier_ricci")
+    A, neighbors, e = normalize_cloud(A, neighbors)
     A, nb_all = resolve_neighbors(
-        X, max(k, s), neighbors=neighbors, min_k=1, what="ollivier_ricci"
+        A, max(k, s), neighbors=neighbors, min_k=1, what="ollivier_ricci"
     )
+    if nb_all.metric != "euclidean":
+        e = 0
     n = nb_all.n_points
     if A is None and ground != "graph":
         raise InputError(
@@ -421,7 +433,7 @@ def ollivier_ricci(
         edge_curvature=kappa,
         node_curvature=node,
         curvature=float(np.average(kappa, weights=length)) if len(kappa) else float("nan"),
-        edge_length=length,
+        edge_length=rescale(length, e, what="the edge length", unit_power=1),
         raw_edge_curvature=raw,
         offset=offset,
         alpha=alpha,

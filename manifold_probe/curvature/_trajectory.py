@@ -27,6 +27,13 @@ def _angles(v: np.ndarray) -> np.ndarray:
     return 2.0 * np.arctan2(np.linalg.norm(a - b, axis=-1), np.linalg.norm(a + b, axis=-1))
 
 
+def _unit_scale(B: np.ndarray) -> np.ndarray:
+    """Each ``B[i]`` times the power of two that brings its largest entry into ``[0.5, 1)``."""
+    top = np.max(np.abs(B), axis=(1, 2))
+    e = np.frexp(top)[1]  # 0 for an all-zero trajectory
+    return np.ldexp(B, -e[:, None, None])
+
+
 def trajectory_curvature(T: Any, *, degrees: bool = True) -> float | np.ndarray:
     r"""Mean turning angle of trajectories (curvature of a sequence of representations).
 
@@ -40,7 +47,9 @@ def trajectory_curvature(T: Any, *, degrees: bool = True) -> float | np.ndarray:
 
     in degrees by default: 0 for a straight line traversed in one direction, 180 for a path that
     reverses at every step, :math:`360/p` on a closed regular p-gon (its exterior angle).
-    Invariant to rotations, translations and scaling of the representation space.
+    Invariant to rotations, translations and scaling of the representation space; computed
+    on each trajectory rescaled by an exact power of two, so that it holds from ``1e-300`` to
+    ``1e300``.
 
     Zero-length steps (a token whose representation repeats the previous one exactly, to a
     relative :math:`10^{-12}` of the longest step) have no direction: they are dropped, and
@@ -105,8 +114,11 @@ def trajectory_curvature(T: Any, *, degrees: bool = True) -> float | np.ndarray:
         )
     batch = A.shape[:-2]
     m, d = A.shape[-2:]
-    flat = A.reshape(-1, m, d)
-    v = np.diff(flat, axis=1)
+    # magnitude: angles are scale-invariant, so each trajectory is rescaled by an exact power
+    # of two (points first, so that the steps cannot overflow; then the steps, so that their
+    # squared norms neither overflow nor underflow)
+    flat = _unit_scale(A.reshape(-1, m, d))
+    v = _unit_scale(np.diff(flat, axis=1))
     norms = np.linalg.norm(v, axis=-1)
     longest = norms.max(axis=1, keepdims=True)
     zero = norms <= _ZERO_STEP * longest

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_float, check_option
+from manifold_probe._validation import InputError, check_float, check_option, clip_dimension
 from manifold_probe.dimension._base import (
     DimensionEstimate,
     distinct_graph,
@@ -85,6 +85,16 @@ def _interval(est: float, n_keep: int) -> tuple[float, float]:
     return (float(gammaincinv(n_keep, 0.025) * scale), float(gammaincinv(n_keep, 0.975) * scale))
 
 
+def _clip(est: float, interval, ambient: int | None) -> tuple[float, tuple[float, float], dict]:
+    """The estimate clipped to the ambient dimension (raw value in ``details["unclipped"]``),
+    with the interval clipped so that it still contains the estimate."""
+    lo, hi = float(interval[0]), float(interval[1])
+    clipped, unclipped = clip_dimension(float(est), ambient)
+    if unclipped is None:
+        return float(est), (lo, hi), {}
+    return clipped, (min(lo, clipped), clipped), {"unclipped": unclipped}
+
+
 def twonn(
     X: Any = None,
     *,
@@ -148,6 +158,10 @@ def twonn(
     infinity. When at least half of the ratios share one value an ``InputError`` is raised
     (the sample median then contradicts the Pareto law for every :math:`n`); from 1% a
     ``RuntimeWarning`` says the estimate is biased upwards.
+
+    **Ambient bound.** A cloud in :math:`\mathbb{R}^D` has dimension at most :math:`D`; on
+    few points the estimate can exceed it (12 points on a line can read 2.2), and is then
+    reported as :math:`D` with the raw value in ``details["unclipped"]``.
 
     **Duplicates.** Exact duplicate rows are collapsed before the ratios are taken (the
     estimate is computed on the distinct rows, so neither ``r1 = 0`` nor a duplicated pair of
@@ -213,8 +227,10 @@ def twonn(
     n_keep = max(2, int(len(log_mu) * (1.0 - discard_fraction)))
     interval = _interval(est, n_keep)
     if not correct_bias:
+        est, interval, details = _clip(est, interval, g.ambient_dim)
         return DimensionEstimate(
-            dimension=float(est), interval=interval, method="twonn", n_distinct=g.n_distinct
+            dimension=float(est), interval=interval, method="twonn", n_distinct=g.n_distinct,
+            details=details,
         )
     c = correct(
         est,
@@ -226,11 +242,12 @@ def twonn(
         max_dim=g.ambient_dim,
         family=reference,
     )
+    dim, interval, details = _clip(float(c.estimate), c.interval, g.ambient_dim)
     return DimensionEstimate(
-        dimension=float(c.estimate),
-        interval=(float(c.interval[0]), float(c.interval[1])),
+        dimension=float(dim),
+        interval=interval,
         method="twonn",
         raw=float(est),
         n_distinct=g.n_distinct,
-        details={"correction_applied": c.applied, "correction_mc_se": c.mc_se},
+        details={"correction_applied": c.applied, "correction_mc_se": c.mc_se, **details},
     )

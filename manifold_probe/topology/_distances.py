@@ -6,7 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_float, check_option
+from manifold_probe._validation import (
+    InputError,
+    check_float,
+    check_option,
+    rescale,
+    scale_exponent,
+    to_numpy,
+)
 
 __all__ = ["diagram_distance", "as_diagram"]
 
@@ -16,8 +23,8 @@ KINDS = ("bottleneck", "wasserstein")
 def as_diagram(D: Any, name: str = "D") -> np.ndarray:
     """Validate one diagram: shape (m, 2), real, no NaN, birth <= death, births finite."""
     try:
-        A = np.asarray(D, dtype=np.float64)
-    except (TypeError, ValueError):
+        A = np.asarray(to_numpy(D), dtype=np.float64)  # torch tensors of any float dtype too
+    except (TypeError, ValueError):  # InputError included
         raise InputError(
             f"{name} must be a persistence diagram: an array of shape (m, 2) with rows "
             f"(birth, death); got {type(D).__name__}"
@@ -84,6 +91,10 @@ def diagram_distance(
     number uses it for both). :func:`topology_preserved` uses the median pairwise distance of
     each cloud's landmarks, so its distances are unitless and invariant under scaling.
 
+    Magnitude: both diagrams are brought to one common scale by an exact power of two before
+    the distance is taken, and the distance is scaled back, so diagrams of any magnitude from
+    ``1e-300`` to ``1e300`` compare correctly (``d(D, 1e300 D)`` is about ``1e300``).
+
     Parameters
     ----------
     D1, D2 : array-like of shape (m, 2)
@@ -125,6 +136,17 @@ def diagram_distance(
     B = as_diagram(D2, "D2")
     s1, s2 = _scales(normalize)
     A, B = A / s1, B / s2
+    # magnitude: the distance is homogeneous of degree 1, d(cA, cB) = c d(A, B); both diagrams
+    # go to one common exact power-of-two scale (largest finite entry ~1), so that the
+    # backends' squared costs neither overflow nor underflow, and the distance scales back
+    finite = np.concatenate([A[np.isfinite(A)], B[np.isfinite(B)]])
+    e = scale_exponent(finite)
+    A, B = np.ldexp(A, -e), np.ldexp(B, -e)
+    return float(rescale(_distance(A, B, kind, order, internal_p), e,
+                         what="the diagram distance", unit_power=1))
+
+
+def _distance(A: np.ndarray, B: np.ndarray, kind: str, order: Any, internal_p: Any) -> float:
     if kind == "bottleneck":
         if internal_p is not None and not (
             isinstance(internal_p, (int, float, np.number)) and np.isposinf(internal_p)

@@ -14,6 +14,8 @@ from manifold_probe._validation import (
     check_int,
     check_points,
     check_seed,
+    normalize_scale,
+    rescale,
     unique_rows,
 )
 
@@ -279,6 +281,10 @@ def persistence(
       sampling scale keeps the essential classes (as infinite bars) at a fraction of the cost.
       :func:`betti_numbers` sets one itself; here the default is no threshold.
 
+    Magnitude: the diagrams are computed on the cloud rescaled by an exact power of two and
+    scaled back, so ``persistence(c * X)`` is ``c`` times ``persistence(X)`` from ``1e-300``
+    to ``1e300``.
+
     The backend is gudhi (Rips complex, edge collapse, :math:`\mathbb{Z}/2` coefficients),
     chosen by measurement over ripser (see ``benchmarks/bench_topology.py``).
 
@@ -335,10 +341,14 @@ def persistence(
 
 
 def _landmark_rips(X, maxdim, n_landmarks, seed, threshold, sparse=None) -> _LandmarkRips:
-    X = check_points(X, min_points=1, what="persistence")
+    # magnitude: Rips diagrams scale with the cloud, D(2^e X) = 2^e D(X), so they are computed
+    # on the cloud rescaled by an exact power of two (squared distances of points near 1e-300
+    # or 1e200 would underflow or overflow) and scaled back exactly
+    X, e = normalize_scale(check_points(X, min_points=1, what="persistence"))
     maxdim = check_maxdim(maxdim)
     m = check_n_landmarks(n_landmarks, maxdim)
     thr = check_threshold(threshold)
+    thr_n = float(np.ldexp(thr, -e))
     sparse = check_sparse(sparse)
     rng = check_seed(seed)
     first, _, _ = unique_rows(X)
@@ -350,7 +360,9 @@ def _landmark_rips(X, maxdim, n_landmarks, seed, threshold, sparse=None) -> _Lan
     else:
         L, eps = np.arange(n, dtype=np.int64), 0.0
     D = pairwise_distances(U[L])
-    return _LandmarkRips(rips_diagrams(D, maxdim, thr, sparse=sparse), L, eps, thr)
+    dgms = [rescale(d, e, what="a persistence diagram", unit_power=1)
+            for d in rips_diagrams(D, maxdim, thr_n, sparse=sparse)]
+    return _LandmarkRips(dgms, L, float(np.ldexp(eps, e)), thr)
 
 
 def check_sparse(sparse: Any) -> float | None:

@@ -13,6 +13,8 @@ from manifold_probe._validation import (
     check_int,
     check_points,
     check_seed,
+    normalize_scale,
+    rescale,
     unique_rows,
 )
 from manifold_probe.topology._persistence import (
@@ -195,7 +197,9 @@ def significant_features(
     threshold: float | str | None = "auto",
 ) -> SignificantFeatures:
     """The computation behind :func:`betti_numbers`, with everything it found."""
-    X = check_points(X, min_points=1, what="betti_numbers")
+    # magnitude: computed on the cloud rescaled by an exact power of two (Rips filtrations of
+    # points near 1e-300 lose every edge to underflow); lengths are scaled back at the end
+    X, e = normalize_scale(check_points(X, min_points=1, what="betti_numbers"))
     maxdim = check_maxdim(maxdim)
     confidence = check_float(confidence, name="confidence", low=0.0, high=1.0, low_open=True,
                              high_open=True)
@@ -205,6 +209,7 @@ def significant_features(
         check_int(n_bootstrap, name="n_bootstrap", minimum=0)  # accepted, no longer used
     auto = threshold is None or (isinstance(threshold, str) and threshold == "auto")
     thr = np.inf if auto else check_threshold(threshold)
+    thr_n = float(np.ldexp(thr, -e))
     rng = check_seed(seed)
 
     first, _, _ = unique_rows(X)
@@ -213,16 +218,18 @@ def significant_features(
     L, eps = maxmin_landmarks(min(m, n), int(rng.integers(n)), X=U)  # greedy order
     DL = pairwise_distances(U[L])
     sparse = SPARSE_EPS if len(L) > 3 else None
-    dgms = rips_diagrams(DL, maxdim, thr, sparse=sparse)
+    dgms = rips_diagrams(DL, maxdim, thr_n, sparse=sparse)
     # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
     # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars)
     m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
     tested = _tested_bars(dgms, DL[:m0, :m0],
-                          thr if np.isfinite(thr) else float(DL.max(initial=0.0)))
+                          thr_n if np.isfinite(thr) else float(DL.max(initial=0.0)))
     pvals, betti = _significance(tested[: maxdim + 1], 1.0 - confidence, m0)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
+    dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
+    tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
     return SignificantFeatures(betti, dgms, pvals, tuple(tested[: maxdim + 1]), float(thr),
-                               eps, scale)
+                               float(np.ldexp(eps, e)), float(np.ldexp(scale, e)))
 
 
 def betti_numbers(
