@@ -97,49 +97,79 @@ def ball_volume_curvature(
     n_radii = check_int(n_radii, name="n_radii", minimum=3)
     density_k = check_int(density_k, name="density_k", minimum=1)
     if distances is not None:
-        Dm = check_distance_matrix(distances)
-        N = Dm.shape[0]
-        if X is not None:
-            A = check_points(X, min_points=3, what="scalar_curvature")
-            if A.shape[0] != N:
-                raise InputError(
-                    f"distances is {N} x {N} but X has {A.shape[0]} points; pass matching inputs"
-                )
-        if density_k + 1 >= N:
-            raise InputError(f"density_k={density_k} must be below {N - 1}")
-        part = np.partition(Dm, (density_k, density_k + 1), axis=1)
-        r_m, r_m1 = part[:, density_k], part[:, density_k + 1]
-
-        def rows(s: int, e: int) -> np.ndarray:
-            return Dm[s:e]
+        N, r_m, r_m1, rows = _given_distance_rows(X, distances, density_k)
     else:
-        if X is None:
-            raise InputError(
-                "method='ball_volume' needs the points X or a geodesic distance matrix distances="
-            )
-        from manifold_probe.geodesic import geodesic_distances
+        N, r_m, r_m1, rows = _geodesic_rows(X, k, neighbors, density_k)
+    w, w1 = _density_weights(r_m, r_m1, n)
+    m_ball = max(density_k + 1, int(math.ceil(ball_fraction * N)))
+    if m_ball >= N:
+        raise InputError(f"ball_fraction={ball_fraction} leaves no room: use a smaller fraction")
+    # per block: the distance rows, the weights and a comparison mask, N floats each per row
+    check_memory(
+        3 * 8.0 * min(block, N) * N + 8.0 * N * n_radii,
+        what=f"ball-volume curvature of {N} points",
+        fix="subsample the points or use method='quadratic'",
+    )
+    ratio, radii, size, r_hi = _volume_ratios(rows, N, r_m, w, w1, n, m_ball, n_radii, block)
+    S, se = _fit_curvature(ratio, radii, n)
+    return S, se, size, float(r_hi)
 
-        kk = 20 if k is None else k
+
+def _given_distance_rows(X, distances, density_k: int):
+    """``N``, the m-th and (m+1)-th neighbour distances, and a row reader, from a matrix."""
+    Dm = check_distance_matrix(distances)
+    N = Dm.shape[0]
+    if X is not None:
         A = check_points(X, min_points=3, what="scalar_curvature")
-        N = A.shape[0]
-        # every point needs its geodesic distances to all others: N Dijkstra runs on the graph
-        warn_cost(
-            float(N) * N * kk * max(math.log2(N), 1.0),
-            what=f"ball-volume curvature of {N} points (all-pairs graph geodesics)",
-            fix="subsample the points, pass precomputed distances=, or use method='quadratic'",
-        )
-        A, nb = resolve_neighbors(
-            A, max(kk, density_k + 1), neighbors=neighbors, min_k=1, what="scalar_curvature"
-        )
-        r_m, r_m1 = nb.distances[:, density_k - 1], nb.distances[:, density_k]
-        geo_nb = nb.truncate(kk)
+        if A.shape[0] != N:
+            raise InputError(
+                f"distances is {N} x {N} but X has {A.shape[0]} points; pass matching inputs"
+            )
+    if density_k + 1 >= N:
+        raise InputError(f"density_k={density_k} must be below {N - 1}")
+    part = np.partition(Dm, (density_k, density_k + 1), axis=1)
 
-        def rows(s: int, e: int) -> np.ndarray:
-            return geodesic_distances(A, k=kk, sources=np.arange(s, e), neighbors=geo_nb)
+    def rows(s: int, e: int) -> np.ndarray:
+        return Dm[s:e]
 
-    # weights proportional to 1 / density; leave-one-out: where the centre x is among y's m
-    # nearest, y's density is read from its (m+1)-th neighbour instead, so that the weights
-    # of the points near x do not depend on x being in the sample
+    return N, part[:, density_k], part[:, density_k + 1], rows
+
+
+def _geodesic_rows(X, k, neighbors, density_k: int):
+    """As :func:`_given_distance_rows`, with rows of graph geodesic distances from the points."""
+    if X is None:
+        raise InputError(
+            "method='ball_volume' needs the points X or a geodesic distance matrix distances="
+        )
+    from manifold_probe.geodesic import geodesic_distances
+
+    kk = 20 if k is None else k
+    A = check_points(X, min_points=3, what="scalar_curvature")
+    N = A.shape[0]
+    # every point needs its geodesic distances to all others: N Dijkstra runs on the graph
+    warn_cost(
+        float(N) * N * kk * max(math.log2(N), 1.0),
+        what=f"ball-volume curvature of {N} points (all-pairs graph geodesics)",
+        fix="subsample the points, pass precomputed distances=, or use method='quadratic'",
+    )
+    A, nb = resolve_neighbors(
+        A, max(kk, density_k + 1), neighbors=neighbors, min_k=1, what="scalar_curvature"
+    )
+    geo_nb = nb.truncate(kk)
+
+    def rows(s: int, e: int) -> np.ndarray:
+        return geodesic_distances(A, k=kk, sources=np.arange(s, e), neighbors=geo_nb)
+
+    return N, nb.distances[:, density_k - 1], nb.distances[:, density_k], rows
+
+
+def _density_weights(r_m: np.ndarray, r_m1: np.ndarray, n: int):
+    """Inverse-density weights ``r_m**n`` (and ``r_{m+1}**n`` for leave-one-out), mean 1.
+
+    Where the centre x is among y's m nearest, y's density is read from its (m+1)-th
+    neighbour instead, so that the weights of the points near x do not depend on x being in
+    the sample.
+    """
     pos = r_m[r_m > 0]
     spread = max(float(np.max(r_m1)) / float(pos.min()) if pos.size else 1.0, 4.0)
     if n * math.log(spread) > _MAX_LOG_SPREAD:
@@ -152,23 +182,16 @@ def ball_volume_curvature(
     r_top = float(np.max(r_m1)) if np.max(r_m1) > 0 else 1.0
     w = (r_m / r_top) ** n
     w_scale = float(np.mean(w))
-    w = w / w_scale
-    w1 = (r_m1 / r_top) ** n / w_scale
-    m_ball = max(density_k + 1, int(math.ceil(ball_fraction * N)))
-    if m_ball >= N:
-        raise InputError(f"ball_fraction={ball_fraction} leaves no room: use a smaller fraction")
-    # per block: the distance rows, the weights and a comparison mask, N floats each per row
-    check_memory(
-        3 * 8.0 * min(block, N) * N + 8.0 * N * n_radii,
-        what=f"ball-volume curvature of {N} points",
-        fix="subsample the points or use method='quadratic'",
-    )
+    return w / w_scale, (r_m1 / r_top) ** n / w_scale
+
+
+def _volume_ratios(rows, N, r_m, w, w1, n, m_ball, n_radii, block):
+    """Weighted ball volumes over ``rho^n`` at ``n_radii`` radii, per point, block by block."""
     size = np.empty(N, dtype=np.int64)
     ratios = []
-    r_hi = None
-    blocks = list(range(0, N, block))
+    r_hi = radii = None
     # the radius grid is global: fix it from the first block's ball radii
-    for s in blocks:
+    for s in range(0, N, block):
         e = min(N, s + block)
         R = np.array(rows(s, e), dtype=np.float64)
         # the centre itself adds a constant to every ball, a spurious 1/rho^n term
@@ -187,7 +210,11 @@ def ball_volume_curvature(
         ratios.append(vol / (radii[None, :] / r_hi) ** n)
     # proportional to vol B / (omega_n rho^n): the factors r_hi**n and omega_n are common to
     # every radius and absorbed by the free intercept a (S = 6(n+2) b / a does not see them)
-    ratio = np.concatenate(ratios)
+    return np.concatenate(ratios), radii, size, r_hi
+
+
+def _fit_curvature(ratio: np.ndarray, radii: np.ndarray, n: int):
+    """``S = 6(n+2) b/a`` from the fit ``a - b rho^2`` per point, with its delta-method SE."""
     x = radii**2
     Xd = np.stack([np.ones_like(x), -x], axis=1)
     coef, *_ = np.linalg.lstsq(Xd, ratio.T, rcond=None)  # (2, N)
@@ -210,10 +237,10 @@ def ball_volume_curvature(
         S = np.where(empty, np.nan, S)
         se = np.where(empty, np.nan, se)
         warnings.warn(
-            f"ball-volume curvature is NaN at {int(empty.sum())} of {N} points whose balls hold "
-            "no other point (isolated or disconnected points); raise ball_fraction or k, or "
-            "drop those points",
+            f"ball-volume curvature is NaN at {int(empty.sum())} of {len(S)} points whose "
+            "balls hold no other point (isolated or disconnected points); raise ball_fraction "
+            "or k, or drop those points",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return S, se, size, float(r_hi)
+    return S, se
