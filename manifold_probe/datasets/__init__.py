@@ -19,15 +19,12 @@ from typing import Any
 
 from manifold_probe._validation import InputError
 from manifold_probe.datasets._benchmark import BENCHMARK_TABLE, benchmark, benchmark_names
+from manifold_probe.datasets._hyperbolic import hyperbolic
 from manifold_probe.datasets._manifolds import (
     ManifoldSample,
     flat_torus,
-    hyperbolic,
-    pseudosphere,
     random_isometric_embedding,
-    ring_torus,
     sphere,
-    swiss_roll,
 )
 from manifold_probe.datasets._shapes import (
     KNOWN_HOMOLOGY,
@@ -45,6 +42,7 @@ from manifold_probe.datasets._shapes import (
     swiss_roll_shape,
     torus_shape,
 )
+from manifold_probe.datasets._surfaces import pseudosphere, ring_torus, swiss_roll
 
 __all__ = [
     "ManifoldSample",

@@ -29,9 +29,9 @@ from manifold_probe.datasets._manifolds import (
     _euclidean_block,
     _finish,
     _seed_repr,
-    _spiral_arclength,
     sphere,
 )
+from manifold_probe.datasets._surfaces import _spiral_arclength
 
 __all__ = ["benchmark", "benchmark_names", "BENCHMARK_TABLE"]
 
