@@ -69,21 +69,34 @@ def run_profile_step(config, acts, meta, out: Path) -> dict:
 
     stage1, stage2 = plan_tasks(config, out, acts, meta, {})
     per_kind: dict[str, dict[str, float]] = {}
+    values = {}
     for spec in stage1 + stage2:
         c0, w0 = time.process_time(), time.perf_counter()
-        run_task(spec)
+        result = run_task(spec)
+        if spec["kind"] != "knn":  # full-precision values (profile.csv rounds), for --compare
+            values[spec["id"].rsplit("-", 1)[0]] = result
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
         entry = per_kind.setdefault(spec["kind"], {"cpu_s": 0.0, "wall_s": 0.0, "tasks": 0})
         entry["cpu_s"] += cpu
         entry["wall_s"] += wall
         entry["tasks"] += 1
     write_tables(out, meta, stage2)
-    return per_kind
+    return per_kind, values
 
 
 def compare(before: Path, after: Path) -> dict[str, float | str]:
-    """Max absolute difference per column of two profile.csv files (text columns: equal?)."""
+    """Max absolute difference per column of two saved profiles (text columns: equal?).
+
+    Compares the full-precision task values saved beside each profile.csv
+    (``<name>.tasks.json``) when both exist, else the CSV files themselves.
+    """
     def rows(path):
+        tasks = path.with_suffix(".tasks.json")
+        if tasks.exists() and before.with_suffix(".tasks.json").exists() \
+                and after.with_suffix(".tasks.json").exists():
+            data = json.loads(tasks.read_text())
+            return [{k: v for k, v in vals.items() if not isinstance(v, list)}
+                    for _, vals in sorted(data.items())]
         with open(path, newline="") as fh:
             return list(csv.DictReader(fh))
 
@@ -95,6 +108,7 @@ def compare(before: Path, after: Path) -> dict[str, float | str]:
         diffs, text_equal = [], True
         for ra, rb in zip(a, b, strict=True):
             va, vb = ra.get(col, ""), rb.get(col, "")
+            va, vb = ("" if va is None else va), ("" if vb is None else vb)
             try:
                 fa, fb = float(va), float(vb)
             except ValueError:
@@ -134,13 +148,14 @@ def main(argv=None) -> None:
             import cProfile
 
             prof = cProfile.Profile()
-            per_kind = prof.runcall(run_profile_step, config, acts, meta, out)
+            per_kind, values = prof.runcall(run_profile_step, config, acts, meta, out)
             prof.dump_stats(str(args.cprofile))
         else:
-            per_kind = run_profile_step(config, acts, meta, out)
+            per_kind, values = run_profile_step(config, acts, meta, out)
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
         if args.save_profile:
             shutil.copyfile(out / "profile.csv", args.save_profile)
+            args.save_profile.with_suffix(".tasks.json").write_text(json.dumps(values))
     finally:
         shutil.rmtree(out, ignore_errors=True)
     load1 = os.getloadavg()
