@@ -27,9 +27,9 @@ def test_reused_result_equals_a_fresh_computation_and_is_read_only():
         assert again is first and not first.flags.writeable
         np.testing.assert_array_equal(first, want)
         got[method] = first
-    # graph path from point 0 to point 150 of a unit circle of 300 points: 150 chords,
-    # 300 sin(pi / 300) = pi - 5.7e-5
-    assert abs(got["graph"][0, 150] - 300 * np.sin(np.pi / 300)) < 1e-9
+    # graph path from point 0 to point 150 of a unit circle of 300 points, k=10 (edges up to
+    # 5 points along): 30 chords of 5 steps, 60 sin(pi / 60)
+    assert abs(got["graph"][0, 150] - 60 * np.sin(np.pi / 60)) < 1e-9
 
 
 def test_changed_points_or_sources_are_recomputed():
