@@ -104,7 +104,7 @@ def compare(before: Path, after: Path) -> dict[str, float | str]:
     if len(a) != len(b):
         raise SystemExit(f"{before} has {len(a)} rows, {after} has {len(b)}")
     out: dict[str, float | str] = {}
-    for col in sorted(set(a[0]) | set(b[0])):
+    for col in sorted({c for r in a + b for c in r}):
         diffs, text_equal = [], True
         for ra, rb in zip(a, b, strict=True):
             va, vb = ra.get(col, ""), rb.get(col, "")

@@ -115,12 +115,20 @@ def _bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return torch.bmm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
 
 
-def _minus_bmm(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``c - a @ b`` for batches, in one fused torch call (a new array)."""
+def _minus_bmm(c: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+               ) -> np.ndarray:
+    """``c - a @ b`` for batches, in one fused torch call (into ``out`` when given: a
+    C-contiguous array of the result's shape, which may be ``c`` itself)."""
     import torch
 
-    return torch.baddbmm(torch.from_numpy(c), torch.from_numpy(a), torch.from_numpy(b),
-                         alpha=-1.0).numpy()
+    tc, ta, tb = torch.from_numpy(c), torch.from_numpy(a), torch.from_numpy(b)
+    if out is None:
+        return torch.baddbmm(tc, ta, tb, alpha=-1.0).numpy()
+    to = torch.from_numpy(out)
+    if out is not c:
+        to.copy_(tc)
+    to.baddbmm_(ta, tb, alpha=-1.0)
+    return out
 
 
 def ladder_fit(
@@ -188,7 +196,10 @@ def ladder_fit(
         U = U.reshape(B * k, n)[flat].reshape(B, k, n)
         Y = Y.reshape(B * k, D)[flat].reshape(B, k, D)
         r2 = np.take_along_axis(r2, order, axis=1)
-    V = _minus_bmm(Y, U, np.ascontiguousarray(np.transpose(T, (0, 2, 1))))  # (B, k, D)
+    # V = Y - U T^T, (B, k, D); in place when Y is already this function's sorted copy
+    V = _minus_bmm(Y, U, np.ascontiguousarray(np.transpose(T, (0, 2, 1))),
+                   out=Y if sort_tangent else None)
+    R_buf = np.empty(V.size)  # the residuals of every level, written in turn into one buffer
     rho_run = np.sqrt(np.maximum.accumulate(r2, axis=1))
     rho = rho_run[:, levels - 1]  # (B, L)
     scale0 = np.where(rho[:, -1] > 0, rho[:, -1], 1.0)
@@ -217,7 +228,8 @@ def ladder_fit(
         M = _sym_inverse(AtA)
         C = _bmm(M, AtV)  # (B, p, D), in scaled coordinates
         Mq = M[:, quad, quad] * cs[:, :, None] * cs[:, None, :]
-        R = _minus_bmm(V[:, :stop], A[:, :stop], C)  # residuals (B, k_l, D)
+        R = _minus_bmm(V[:, :stop], A[:, :stop], C,
+                       out=R_buf[: B * stop * D].reshape(B, stop, D))  # residuals (B, k_l, D)
         dof = max(int(stop) - p, 1)
         C = C * coef_scale[:, :, None]
         Cl = C[:, lin, :]
