@@ -10,7 +10,7 @@ directory, and prints the CPU and wall time of each measure kind. CPU time
 
 Usage::
 
-    PYTHONPATH=. OMP_NUM_THREADS=2 python benchmarks/bench_main_job.py            # -> results JSON
+    PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_main_job.py --label after  # -> JSON
     python benchmarks/bench_main_job.py --save-profile /tmp/after.csv              # keep profile.csv
     python benchmarks/bench_main_job.py --compare /tmp/before.csv /tmp/after.csv   # max |diff|/column
     python benchmarks/bench_main_job.py --cprofile /tmp/main_job.prof              # cProfile dump
