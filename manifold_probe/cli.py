@@ -200,6 +200,11 @@ def run(
         f"profile: {result['profile_csv']}"
         + (f"; report: {result['report']}" if "report" in result else "")
     )
+    times = sorted((k[5:-2], v) for k, v in result.items()
+                   if k.startswith("time_") and k.endswith("_s"))
+    if times:
+        console.print("time per measure (all tasks, also those reused): "
+                      + ", ".join(f"{name} {v:.1f} s" for name, v in times))
 
 
 @app.command()

@@ -447,7 +447,8 @@ def warp(
 
     fields: dict[str, Any] = {}
     if geodesic:
-        from manifold_probe.geodesic import geodesic_distances, geodesic_distortion
+        from manifold_probe.analysis._reuse import cached_geodesic_distances
+        from manifold_probe.geodesic import geodesic_distortion
 
         if n_sources is None or n_sources >= n:
             sources = None
@@ -457,8 +458,9 @@ def warp(
         with warnings.catch_warnings():
             # pairs in different components of a graph (inf) are left out of the log-ratios
             warnings.filterwarnings("ignore", message=".*connected components", category=UserWarning)
-            DX = geodesic_distances(A, k=k, sources=sources, neighbors=nx, method=geodesic_method)
-            DY = geodesic_distances(B, k=k, sources=sources, neighbors=ny, method=geodesic_method)
+            # a layer in several pairs: its distances are computed once (content-keyed reuse)
+            DX = cached_geodesic_distances(A, nx, k, sources, geodesic_method)
+            DY = cached_geodesic_distances(B, ny, k, sources, geodesic_method)
         result = geodesic_distortion(DX, DY)
         fields["geodesic"] = result
         fields["geodesic_log_ratio_median"] = float(result.scale)

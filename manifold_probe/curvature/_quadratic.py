@@ -87,26 +87,25 @@ def _design_t(U: np.ndarray, degree: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(cols, 0, 1))
 
 
-def _sym_solve(N: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve ``N x = rhs`` for a batch of symmetric positive semi-definite ``N`` (B, p, p)
-    (Jacobi-equilibrated Cholesky in torch; least squares via a pseudo-inverse for the
-    rank-deficient ones)."""
+def _sym_inverse(N: np.ndarray) -> np.ndarray:
+    """Inverse of a batch of symmetric positive semi-definite ``N`` (B, p, p)
+    (Jacobi-equilibrated Cholesky in torch; a pseudo-inverse for the rank-deficient ones, so
+    that ``inverse @ rhs`` is their minimum-norm least-squares solution)."""
     import torch
 
     t = torch.from_numpy(N)
-    b = torch.from_numpy(rhs)
     p = N.shape[-1]
     dg = torch.sqrt(torch.clamp(torch.diagonal(t, dim1=1, dim2=2), min=1e-300))
     Ns = t / (dg[:, :, None] * dg[:, None, :])
-    bs = b / dg[:, :, None]
     L, info = torch.linalg.cholesky_ex(Ns)
     bad = torch.nonzero(info).flatten()
     if len(bad):
         L[bad] = torch.eye(p, dtype=L.dtype)
-    x = torch.cholesky_solve(bs, L)
+    # one inverse per matrix: cheaper than a batched triangular solve with D + q columns
+    Minv = torch.cholesky_inverse(L)
     if len(bad):
-        x[bad] = torch.linalg.pinv(Ns[bad], rtol=p * 1e-13, hermitian=True) @ bs[bad]
-    return (x / dg[:, :, None]).numpy()
+        Minv[bad] = torch.linalg.pinv(Ns[bad], rtol=p * 1e-13, hermitian=True)
+    return (Minv / (dg[:, :, None] * dg[:, None, :])).numpy()
 
 
 def _bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -114,6 +113,22 @@ def _bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     import torch
 
     return torch.bmm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+
+
+def _minus_bmm(c: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+               ) -> np.ndarray:
+    """``c - a @ b`` for batches, in one fused torch call (into ``out`` when given: a
+    C-contiguous array of the result's shape, which may be ``c`` itself)."""
+    import torch
+
+    tc, ta, tb = torch.from_numpy(c), torch.from_numpy(a), torch.from_numpy(b)
+    if out is None:
+        return torch.baddbmm(tc, ta, tb, alpha=-1.0).numpy()
+    to = torch.from_numpy(out)
+    if out is not c:
+        to.copy_(tc)
+    to.baddbmm_(ta, tb, alpha=-1.0)
+    return out
 
 
 def ladder_fit(
@@ -176,15 +191,20 @@ def ladder_fit(
     if sort_tangent:
         # nested discs in the tangent plane: their selection ignores the normal noise
         order = np.argsort(r2, axis=1, kind="stable")
-        U = np.take_along_axis(U, order[:, :, None], axis=1)
-        Y = np.take_along_axis(Y, order[:, :, None], axis=1)
+        # whole-row gathers (a fancy index on the first axis copies rows, not elements)
+        flat = (order + (np.arange(B) * k)[:, None]).ravel()
+        U = U.reshape(B * k, n)[flat].reshape(B, k, n)
+        Y = Y.reshape(B * k, D)[flat].reshape(B, k, D)
         r2 = np.take_along_axis(r2, order, axis=1)
-    V = Y - np.matmul(U, np.transpose(T, (0, 2, 1)))  # (B, k, D)
+    # V = Y - U T^T, (B, k, D); in place when Y is already this function's sorted copy
+    V = _minus_bmm(Y, U, np.ascontiguousarray(np.transpose(T, (0, 2, 1))),
+                   out=Y if sort_tangent else None)
+    R_buf = np.empty(V.size)  # the residuals of every level, written in turn into one buffer
     rho_run = np.sqrt(np.maximum.accumulate(r2, axis=1))
     rho = rho_run[:, levels - 1]  # (B, L)
     scale0 = np.where(rho[:, -1] > 0, rho[:, -1], 1.0)
     At = _design_t(U / scale0[:, None, None], degree)  # (B, p, k)
-    A = np.transpose(At, (0, 2, 1))
+    A = np.ascontiguousarray(np.transpose(At, (0, 2, 1)))
     E = monomial_exponents(n, degree)
     p = len(E)
     deg_of = E.sum(axis=1).astype(np.float64)
@@ -194,9 +214,6 @@ def ladder_fit(
     quad = slice(1 + n, 1 + n + n * (n + 1) // 2)
     F, _ = _hessian_map(n)
     AtA = np.zeros((B, p, p))
-    q = n * (n + 1) // 2
-    eye_q = np.zeros((B, p, q))
-    eye_q[:, 1 + n :, :][:, :q, :] = np.eye(q)[None]
     cs = coef_scale[:, quad]
     AtV = np.zeros((B, p, D))
     S_out = np.full((B, L), np.nan)
@@ -207,11 +224,12 @@ def ladder_fit(
         AtA += _bmm(seg, np.transpose(seg, (0, 2, 1)))
         AtV += _bmm(seg, V[:, start:stop])
         start = stop
-        # one solve gives the coefficients and the quadratic block of M = (A^T A)^{-1}
-        X = _sym_solve(AtA, np.concatenate([AtV, eye_q], axis=2))
-        C = X[:, :, :D]  # (B, p, D), in scaled coordinates
-        Mq = X[:, quad, D:] * cs[:, :, None] * cs[:, None, :]
-        R = V[:, :stop] - _bmm(A[:, :stop], C)  # residuals (B, k_l, D)
+        # M = (A^T A)^{-1} gives the coefficients and its own quadratic block
+        M = _sym_inverse(AtA)
+        C = _bmm(M, AtV)  # (B, p, D), in scaled coordinates
+        Mq = M[:, quad, quad] * cs[:, :, None] * cs[:, None, :]
+        R = _minus_bmm(V[:, :stop], A[:, :stop], C,
+                       out=R_buf[: B * stop * D].reshape(B, stop, D))  # residuals (B, k_l, D)
         dof = max(int(stop) - p, 1)
         C = C * coef_scale[:, :, None]
         Cl = C[:, lin, :]
@@ -229,7 +247,7 @@ def ladder_fit(
         S = np.einsum("bad,bad->b", II_n, QII) + np.einsum("bam,bam->b", Z, np.matmul(Q, Z))
         QM = np.matmul(Q, Mq)
         # residual covariance Sigma = R^T R / dof enters through rotation-invariant traces
-        RH = np.matmul(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
+        RH = _bmm(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
         tr_sigma = np.einsum("bkd,bkd->b", R, R) / dof
         if R.shape[1] < D:
             RR = np.matmul(R, np.transpose(R, (0, 2, 1)))

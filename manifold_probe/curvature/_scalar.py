@@ -121,7 +121,8 @@ def _quadratic(
     for s in range(0, N, batch_size):
         e = min(N, s + batch_size)
         idx = nb.indices[s:e]
-        Y = A[idx] - A[s:e, None, :]  # (B, k, D)
+        Y = A[idx]  # (B, k, D), relative to the base points (in place: one allocation)
+        Y -= A[s:e, None, :]
         T = _tangent_basis(Y[:, :k_pca], n)
         Sl, sel, _ = ladder_fit(Y, T, levels, degree)
         choice = _lepski(Sl, sel, kappa)

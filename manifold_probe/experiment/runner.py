@@ -60,6 +60,7 @@ __all__ = [
     "plan_tasks",
     "run_experiment",
     "run_task",
+    "task_times",
 ]
 
 
@@ -259,22 +260,52 @@ def run_task(spec: Mapping[str, Any]) -> dict:
 
     A top-level function of picklable arguments, so dask workers can run it. ``knn`` tasks
     save a layer's graph; every other kind is looked up in
-    :data:`manifold_probe.analysis.tasks.TASKS`.
+    :data:`manifold_probe.analysis.tasks.TASKS`. Each task's wall time (``seconds``) and CPU
+    time of its process (``cpu_seconds``, ``time.process_time``: with several tasks in one
+    process at once it counts theirs too) are recorded with its result; a ``knn`` task returns
+    them.
     """
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     kind, i = spec["kind"], spec["layer"]
     if kind == "knn":
         nb = knn(DiskSource(spec).cloud(i), spec["k"])
         buf = io.BytesIO()
         np.savez(buf, distances=nb.distances, indices=nb.indices)
         atomic_write_bytes(layer_file(spec["graphs"], i, "npz"), buf.getvalue())
-        return {"k": nb.k}
+        return {"k": nb.k, "seconds": time.perf_counter() - start,
+                "cpu_seconds": time.process_time() - cpu_start}
     task = Task(kind, i, spec.get("seed", 0), spec.get("other"))
     values = run_analysis_task(DiskSource(spec), task, spec["estimators"])
     atomic_write_json(task_path(spec), {"id": spec["id"], "kind": kind, "layer": i,
                                         "seed": task.seed, "values": values,
-                                        "seconds": time.perf_counter() - start})
+                                        "seconds": time.perf_counter() - start,
+                                        "cpu_seconds": time.process_time() - cpu_start})
     return values
+
+
+def task_times(specs, knn_results=()) -> dict[str, float]:
+    """Time per measure kind: ``time_<kind>_s`` (wall) and ``cpu_time_<kind>_s`` (CPU).
+
+    Sums the ``seconds``/``cpu_seconds`` recorded in the measure tasks' result files (reused
+    tasks count with the time they took when they ran) and those of the ``knn`` results given
+    (the graphs computed in this call).
+    """
+    wall: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+
+    def add(kind, rec):
+        if isinstance(rec, dict) and "seconds" in rec:
+            wall[kind] = wall.get(kind, 0.0) + float(rec["seconds"])
+            cpu[kind] = cpu.get(kind, 0.0) + float(rec.get("cpu_seconds", float("nan")))
+
+    for rec in knn_results:
+        add("knn", rec)
+    for spec in specs:
+        if spec["kind"] != "knn":
+            add(spec["kind"], read_json(task_path(spec)))
+    out = {f"time_{kind}_s": round(v, 3) for kind, v in wall.items()}
+    out.update({f"cpu_time_{kind}_s": round(v, 3) for kind, v in cpu.items()})
+    return out
 
 
 # --------------------------------------------------------------------------- the experiment
@@ -305,8 +336,9 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
     Steps: capture the activations (skipped when saved), capture each perturbed model,
     compute each layer's kNN graph once, run every (layer × measure × seed) task through the
     executor (each writes its own result atomically; finished tasks are skipped), then write
-    ``profile.csv``/``profile.json``, ``perturbations.csv``, ``config.json``, the figures and
-    ``report.html``.
+    ``profile.csv``/``profile.json``, ``perturbations.csv``, ``config.json``, ``run.json``
+    (tasks run and reused, and the time per measure kind of :func:`task_times`), the figures
+    and ``report.html``.
 
     One run writes a directory at a time (:class:`~manifold_probe.experiment.layout.RunLock`;
     a second raises ``LockHeldError`` naming the first). Every file written is recorded in
@@ -317,7 +349,8 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
 
     Returns
     -------
-    dict with the output paths and the numbers of tasks run and skipped.
+    dict with the output paths, the numbers of tasks run and skipped, and the
+    ``time_<kind>_s``/``cpu_time_<kind>_s`` of :func:`task_times`.
     """
     progress = progress or ProgressSink()
     out = Path(out if out is not None else config.out)
@@ -360,25 +393,31 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
                                        state, manifest) if config.perturbations else {})
     stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders)
     counts = {"run": 0, "skipped": 0}
+    knn_results = []
     for stage, specs in (("kNN graphs", stage1), ("measures", stage2)):
         todo = _todo(manifest, specs, progress)
         counts["skipped"] += len(specs) - len(todo)
         progress.begin(stage, len(specs))
         progress.advance(stage, len(specs) - len(todo))
-        for spec, _ in executor.map_unordered(run_task, todo):
+        for spec, values in executor.map_unordered(run_task, todo):
             manifest.record(_output_file(spec))
             manifest.save(force=False)
             counts["run"] += 1
+            if spec["kind"] == "knn":
+                knn_results.append(values)
             progress.advance(stage)
         progress.end(stage)
     paths = _write_tables_and_config(config, out, meta, stage2, manifest)
+    timing = task_times(stage2, knn_results)
+    atomic_write_json(out / "run.json", {**counts, **timing})
+    paths["run_json"] = str(out / "run.json")
     if make_report:
         from manifold_probe.report import report_is_current, write_report
 
         # redrawn unless identical: same tables, same drawing code, figures all there
         paths.update({"report": str(out / "report.html")} if report_is_current(out)
                      else write_report(out))
-    return {**paths, **counts, "out": str(out)}
+    return {**paths, **counts, **timing, "out": str(out)}
 
 
 # --------------------------------------------------------------------------- integrity
