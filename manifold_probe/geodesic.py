@@ -284,28 +284,10 @@ def geodesic_distances(
     """
     from scipy.sparse.csgraph import connected_components, dijkstra
 
-    from manifold_probe._validation import check_memory, check_points, warn_cost
+    from manifold_probe._validation import check_points
 
-    # cost guard, before the graph or any distance is computed: the result is a dense
-    # (n_sources, N) float64 matrix; refused above the memory budget, warned about when the
-    # Dijkstra runs (n_sources * N * k * log N) are estimated to take minutes
     A = None if X is None else check_points(X, what="geodesic_distances")
-    if isinstance(neighbors, Neighbors):
-        n_pts = neighbors.n_points
-    else:
-        n_pts = A.shape[0] if A is not None else 0
-    n_src = n_pts if sources is None else int(np.size(to_numpy(sources)))
-    check_memory(
-        8.0 * n_src * n_pts * (2 if sources is None else 1),
-        what=f"geodesic_distances from {n_src} sources to {n_pts} points",
-        fix="pass sources= (a subset of row indices, in blocks) or subsample the points",
-    )
-    k_cost = k if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else 10
-    warn_cost(
-        float(n_src) * n_pts * max(int(k_cost), 1) * max(np.log2(max(n_pts, 2)), 1.0),
-        what=f"geodesic_distances from {n_src} sources to {n_pts} points",
-        fix="pass sources= with the rows you need, or subsample the points",
-    )
+    _check_cost(A, neighbors, sources, k)
     method = check_option(method, METHODS, name="method")
     span = check_float(span, name="span", low=0.0, low_open=True)
     if not isinstance(connect_components, (bool, np.bool_)):
@@ -344,16 +326,7 @@ def geodesic_distances(
         out = dijkstra(G, directed=False, indices=src)
         return rescale(np.ascontiguousarray(out, dtype=np.float64), e, what=_WHAT, unit_power=1)
 
-    L = span * _reference_radius(nb)
-    per_source = n * 8 * 24  # arrays of the shortcut pass per source row (32 lifting levels max)
-    block = max(1, min(len(src), _MEMORY_BUDGET // per_source))
-    out = np.empty((len(src), n), dtype=np.float64)
-    for b0 in range(0, len(src), block):
-        idx = src[b0 : b0 + block]
-        D, P = dijkstra(G, directed=False, indices=idx, return_predecessors=True)
-        out[b0 : b0 + block] = _shortcut(A, D, P.astype(np.int64), idx, L)
-    if sources is None:
-        out = 0.5 * (out + out.T)
+    out = _shortcut_paths(A, G, nb, src, span, symmetric=sources is None)
     return rescale(out, e, what=_WHAT, unit_power=1)
 
 
@@ -391,6 +364,50 @@ class GeodesicDistortion:
     fraction_distorted: float
     factor: float
     n_pairs: int
+
+
+
+def _check_cost(A, neighbors, sources, k) -> None:
+    """Refuse or warn before the graph or any distance is computed (see the Cost section)."""
+    from manifold_probe._validation import check_memory, warn_cost
+
+    # cost guard, before the graph or any distance is computed: the result is a dense
+    # (n_sources, N) float64 matrix; refused above the memory budget, warned about when the
+    # Dijkstra runs (n_sources * N * k * log N) are estimated to take minutes
+    if isinstance(neighbors, Neighbors):
+        n_pts = neighbors.n_points
+    else:
+        n_pts = A.shape[0] if A is not None else 0
+    n_src = n_pts if sources is None else int(np.size(to_numpy(sources)))
+    check_memory(
+        8.0 * n_src * n_pts * (2 if sources is None else 1),
+        what=f"geodesic_distances from {n_src} sources to {n_pts} points",
+        fix="pass sources= (a subset of row indices, in blocks) or subsample the points",
+    )
+    k_cost = k if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else 10
+    warn_cost(
+        float(n_src) * n_pts * max(int(k_cost), 1) * max(np.log2(max(n_pts, 2)), 1.0),
+        what=f"geodesic_distances from {n_src} sources to {n_pts} points",
+        fix="pass sources= with the rows you need, or subsample the points",
+    )
+
+
+def _shortcut_paths(A, G, nb, src, span: float, *, symmetric: bool) -> np.ndarray:
+    """Dijkstra paths from ``src`` with chord shortcutting, in memory-bounded blocks."""
+    from scipy.sparse.csgraph import dijkstra
+
+    n = nb.n_points
+    L = span * _reference_radius(nb)
+    per_source = n * 8 * 24  # arrays of the shortcut pass per source row (32 lifting levels max)
+    block = max(1, min(len(src), _MEMORY_BUDGET // per_source))
+    out = np.empty((len(src), n), dtype=np.float64)
+    for b0 in range(0, len(src), block):
+        idx = src[b0 : b0 + block]
+        D, P = dijkstra(G, directed=False, indices=idx, return_predecessors=True)
+        out[b0 : b0 + block] = _shortcut(A, D, P.astype(np.int64), idx, L)
+    if symmetric:
+        out = 0.5 * (out + out.T)
+    return out
 
 
 def geodesic_distortion(DX: Any, DY: Any, *, factor: float = 1.5) -> GeodesicDistortion:

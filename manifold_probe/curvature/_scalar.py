@@ -406,6 +406,23 @@ def scalar_curvature(
             return int(degree)
         return 4 if n_coefficients(n, 4) <= _MAX_QUARTIC_COEFFICIENTS else 2
 
+    A, nb, n = _graph_and_dim(A, dim, k, neighbors, choose_degree)
+    deg = choose_degree(n)
+    p = n_coefficients(n, deg)
+    if n_distinct <= p + 1:
+        raise InputError(
+            f"scalar_curvature needs more than {p + 1} distinct points for a degree-{deg} fit "
+            f"in dimension {n}; X has {n_distinct} distinct rows. Pass more distinct points "
+            "or degree=2"
+        )
+    est = _quadratic(A, nb, n, deg, kappa, batch_size)
+    est = _flag_and_rescale(est, e)
+    return est if return_se else est.curvature
+
+
+def _graph_and_dim(A, dim, k, neighbors, choose_degree):
+    """The neighbour graph and the fit dimension: ``dim``, or estimated by local PCA."""
+    N, D = A.shape
     if dim is None:
         if k is not None:
             k_graph = k
@@ -427,15 +444,12 @@ def scalar_curvature(
         else:
             k_graph = k
         A, nb = resolve_neighbors(A, k_graph, neighbors=neighbors, what="scalar_curvature")
-    deg = choose_degree(n)
-    p = n_coefficients(n, deg)
-    if n_distinct <= p + 1:
-        raise InputError(
-            f"scalar_curvature needs more than {p + 1} distinct points for a degree-{deg} fit "
-            f"in dimension {n}; X has {n_distinct} distinct rows. Pass more distinct points "
-            "or degree=2"
-        )
-    est = _quadratic(A, nb, n, deg, kappa, batch_size)
+    return A, nb, n
+
+
+def _flag_and_rescale(est: CurvatureEstimate, e: int) -> CurvatureEstimate:
+    """NaN (with one warning) where every nested fit is degenerate; units back by ``2**-2e``."""
+    N = len(est.curvature)
     bad = ~np.isfinite(est.curvature)
     if bad.any():  # every nested fit degenerate at these points: say so, never silently
         import warnings
@@ -446,11 +460,11 @@ def scalar_curvature(
             f"scalar curvature is NaN at {int(bad.sum())} of {N} points where every local fit "
             "is degenerate (neighbours on a lower-dimensional set); pass dim= or a larger k",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     est = replace(
         est,
         curvature=rescale(est.curvature, e, what="the scalar curvature", unit_power=-2),
         standard_error=rescale(est.standard_error, e, what="the scalar curvature", unit_power=-2),
     )
-    return est if return_se else est.curvature
+    return est
