@@ -231,34 +231,44 @@ def ladder_fit(
         R = _minus_bmm(V[:, :stop], A[:, :stop], C,
                        out=R_buf[: B * stop * D].reshape(B, stop, D))  # residuals (B, k_l, D)
         dof = max(int(stop) - p, 1)
-        C = C * coef_scale[:, :, None]
-        Cl = C[:, lin, :]
-        Cq = C[:, quad, :]
-
-        g = np.eye(n)[None] + np.matmul(Cl, np.transpose(Cl, (0, 2, 1)))
-        ginv = np.linalg.inv(g)
-        K = np.einsum("bik,bjl->bikjl", ginv, ginv) - np.einsum("bil,bjk->bikjl", ginv, ginv)
-        K = K.reshape(B, n * n, n * n)
-        Q = np.matmul(np.matmul(F.T[None], K), F[None])  # (B, q, q)
-        Wt = np.matmul(Cq, np.transpose(Cl, (0, 2, 1)))  # <H_a, d_l phi>, (B, q, n)
-        Z = np.matmul(Wt, ginv)
-        II_n = Cq - np.matmul(Z, Cl)
-        QII = np.matmul(Q, II_n)
-        S = np.einsum("bad,bad->b", II_n, QII) + np.einsum("bam,bam->b", Z, np.matmul(Q, Z))
-        QM = np.matmul(Q, Mq)
-        # residual covariance Sigma = R^T R / dof enters through rotation-invariant traces
-        RH = _bmm(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
-        tr_sigma = np.einsum("bkd,bkd->b", R, R) / dof
-        if R.shape[1] < D:
-            RR = np.matmul(R, np.transpose(R, (0, 2, 1)))
-        else:
-            RR = np.matmul(np.transpose(R, (0, 2, 1)), R)
-        tr_sigma2 = np.einsum("bij,bij->b", RR, RR) / dof**2
-        S = S - tr_sigma * np.einsum("baa->b", QM)
-        # Var: 4 tr(Sigma H^T QMQ H) + 2 tr(Sigma^2) tr((QM)^2)
-        QMQ = np.matmul(QM, Q)
-        var1 = 4.0 * np.einsum("bka,bka->b", np.matmul(RH, QMQ), RH) / dof
-        var2 = 2.0 * tr_sigma2 * np.einsum("bae,bea->b", QM, QM)
-        S_out[:, li] = S
-        se_out[:, li] = np.sqrt(np.maximum(var1 + var2, 0.0))
+        S_out[:, li], se_out[:, li] = _gauss_curvature(C * coef_scale[:, :, None], Mq, R, dof,
+                                                       F, n, lin, quad)
     return S_out, se_out, rho
+
+
+def _gauss_curvature(C, Mq, R, dof: int, F, n: int, lin: slice, quad: slice):
+    """Scalar curvature of one level's fitted graph at the base point, and its standard error.
+
+    ``C`` (B, p, D): polynomial coefficients in original units; ``Mq``: the quadratic block of
+    :math:`(A^\\top A)^{-1}`; ``R`` (B, k_l, D): residuals with ``dof`` degrees of freedom.
+    The Gauss equation, the noise-bias correction and the variance of :func:`ladder_fit`.
+    """
+    B, _, D = C.shape
+    Cl = C[:, lin, :]
+    Cq = C[:, quad, :]
+
+    g = np.eye(n)[None] + np.matmul(Cl, np.transpose(Cl, (0, 2, 1)))
+    ginv = np.linalg.inv(g)
+    K = np.einsum("bik,bjl->bikjl", ginv, ginv) - np.einsum("bil,bjk->bikjl", ginv, ginv)
+    K = K.reshape(B, n * n, n * n)
+    Q = np.matmul(np.matmul(F.T[None], K), F[None])  # (B, q, q)
+    Wt = np.matmul(Cq, np.transpose(Cl, (0, 2, 1)))  # <H_a, d_l phi>, (B, q, n)
+    Z = np.matmul(Wt, ginv)
+    II_n = Cq - np.matmul(Z, Cl)
+    QII = np.matmul(Q, II_n)
+    S = np.einsum("bad,bad->b", II_n, QII) + np.einsum("bam,bam->b", Z, np.matmul(Q, Z))
+    QM = np.matmul(Q, Mq)
+    # residual covariance Sigma = R^T R / dof enters through rotation-invariant traces
+    RH = _bmm(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
+    tr_sigma = np.einsum("bkd,bkd->b", R, R) / dof
+    if R.shape[1] < D:
+        RR = np.matmul(R, np.transpose(R, (0, 2, 1)))
+    else:
+        RR = np.matmul(np.transpose(R, (0, 2, 1)), R)
+    tr_sigma2 = np.einsum("bij,bij->b", RR, RR) / dof**2
+    S = S - tr_sigma * np.einsum("baa->b", QM)
+    # Var: 4 tr(Sigma H^T QMQ H) + 2 tr(Sigma^2) tr((QM)^2)
+    QMQ = np.matmul(QM, Q)
+    var1 = 4.0 * np.einsum("bka,bka->b", np.matmul(RH, QMQ), RH) / dof
+    var2 = 2.0 * tr_sigma2 * np.einsum("bae,bea->b", QM, QM)
+    return S, np.sqrt(np.maximum(var1 + var2, 0.0))
