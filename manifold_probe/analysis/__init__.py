@@ -7,13 +7,20 @@
 - :mod:`~manifold_probe.analysis.table` — the profile's columns, seeds combined into rows;
 - :mod:`~manifold_probe.analysis.tasks` — the one task table (``{kind: function}``) run by
   :func:`profile_layers` in memory and by the experiment runner through an executor;
-- :mod:`~manifold_probe.analysis.settings` — estimator settings as frozen dataclasses.
+- :mod:`~manifold_probe.analysis.settings` — estimator settings as frozen dataclasses;
+- :mod:`~manifold_probe.analysis.regions` / :mod:`~manifold_probe.analysis.labels` — semantic
+  regions of a layer, their agreement with labels, merges and splits between layers;
+- :mod:`~manifold_probe.analysis.structure` — a known structure of the inputs (cycle, line,
+  tree) tested in the subspace where it is clearest.
 
 This layer never imports the interfaces (config, executor, report, the experiment runner, the
 CLI); ``tests/test_architecture.py`` checks it.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from manifold_probe.analysis.profile import profile_layers
 from manifold_probe.analysis.settings import EstimatorSettings
@@ -28,3 +35,14 @@ __all__ = [
     "profile_layers",
     "warp",
 ]
+
+_SUBMODULES = ("regions", "labels", "structure")
+
+
+def __getattr__(name: str) -> Any:
+    # the region and structure analyses load on first use (they pull in scikit-learn)
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"manifold_probe.analysis.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'manifold_probe.analysis' has no attribute {name!r}")
