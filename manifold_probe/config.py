@@ -146,6 +146,37 @@ class TrajectoryConfig(_Strict):
     enabled: bool = True
 
 
+class RegionsConfig(_Strict):
+    enabled: bool = _D.regions.enabled
+    k: int = Field(_D.regions.k, ge=2, description="neighbours of the density (distance to measure) and graph")
+    alpha: float = Field(_D.regions.alpha, gt=0, lt=1, description="level of the bootstrap band")
+    n_boot: int = Field(_D.regions.n_boot, ge=10, description="bootstrap replicates of the band")
+    band: Literal["sup", "bottleneck"] = Field(
+        _D.regions.band, description='"sup": sup-norm density band (Fasy et al. 2014, guaranteed); '
+        '"bottleneck": H0 bottleneck bootstrap (Chazal et al. 2018, more power)')
+    max_points: int | None = Field(_D.regions.max_points, ge=20, description="subsample (None: all)")
+    label: str = Field(_D.regions.label, description="input label compared with the regions")
+
+
+class StructureConfig(_Strict):
+    enabled: bool = _D.structure.enabled
+    probe: Literal["pca", "lda"] = _D.structure.probe
+    n_perm: int = Field(_D.structure.n_perm, ge=19, description="permutations of the null")
+    alpha: float = Field(_D.structure.alpha, gt=0, lt=1,
+                         description="level at which a structure counts as present (verdicts)")
+
+
+class VerdictConfig(_Strict):
+    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: list(_D.verdict.seeds), min_length=1,
+        description="seed offsets at which every verdict is repeated")
+    sizes: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: list(_D.verdict.sizes), min_length=1,
+        description="subsample sizes, as fractions of topology.max_points")
+    layer_pairs: bool = Field(_D.verdict.layer_pairs, description="also give each consecutive "
+                              "layer pair a verdict (topology_verdict_prev)")
+
+
 class EstimatorsConfig(_Strict):
     knn: KnnConfig = KnnConfig()
     twonn: TwoNNConfig = TwoNNConfig()
@@ -155,6 +186,9 @@ class EstimatorsConfig(_Strict):
     geodesic: GeodesicConfig = GeodesicConfig()
     topology: TopologyConfig = TopologyConfig()
     trajectory: TrajectoryConfig = TrajectoryConfig()
+    regions: RegionsConfig = RegionsConfig()
+    structure: StructureConfig = StructureConfig()
+    verdict: VerdictConfig = VerdictConfig()
 
     def to_settings(self) -> EstimatorSettings:
         """The same settings as the analysis layer's frozen dataclasses."""
@@ -168,21 +202,39 @@ class EstimatorsConfig(_Strict):
 class PerturbationConfig(_Strict):
     """One change to the model, compared with the unperturbed model at every later layer."""
 
-    kind: Literal["ablate_block", "zero_head", "noise", "scale"]
+    kind: Literal["ablate_block", "zero_head", "noise", "scale", "transform"]
     layer: int = Field(ge=0, description="block index (0 = first block)")
     head: int | None = Field(None, ge=0, description="attention head (zero_head only)")
     norm: float | None = Field(None, gt=0, description="noise norm per vector (noise only)")
     factor: float | None = Field(None, description="output scale factor (scale only)")
+    transform: Literal["rotate", "rescale", "linear", "warp", "project", "glue", "tear"] | None = \
+        Field(None, description="transform only: a keep control (rotate, rescale, linear, warp; "
+              "inverted at the next block) or a break control (project, glue, tear; fed forward); "
+              "see manifold_probe.capture.transforms")
+    amount: float | None = Field(None, description="transform only: rescale factor, linear "
+                                 "condition number, warp strength, tear angle factor, or "
+                                 "project: number of class-mean planes removed (default: all "
+                                 "but the first direction)")
+    structure: str | None = Field(None, description="transform only: the input label the fit "
+                                  "uses (project, tear: e.g. 'day', 'answer'; glue: 'category')")
+    categories: list[str] | None = Field(None, description="glue only: [from, onto] label values")
     name: str | None = None
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> PerturbationConfig:
-        needed = {"zero_head": "head", "noise": "norm", "scale": "factor"}.get(self.kind)
+        needed = {"zero_head": "head", "noise": "norm", "scale": "factor",
+                  "transform": "transform"}.get(self.kind)
         if needed and getattr(self, needed) is None:
             raise ValueError(f"kind {self.kind!r} needs the key {needed!r}")
-        for other in ("head", "norm", "factor"):
-            if other != needed and getattr(self, other) is not None:
+        allowed = {needed} | ({"amount", "structure", "categories"}
+                              if self.kind == "transform" else set())
+        for other in ("head", "norm", "factor", "transform", "amount", "structure", "categories"):
+            if other not in allowed and getattr(self, other) is not None:
                 raise ValueError(f"key {other!r} does not apply to kind {self.kind!r}")
+        if self.transform in ("project", "tear") and self.structure is None:
+            raise ValueError(f"transform {self.transform!r} needs the key 'structure' (a label)")
+        if self.transform == "glue" and (self.categories is None or len(self.categories) != 2):
+            raise ValueError("transform 'glue' needs categories = [from, onto]")
         return self
 
     @property
@@ -195,6 +247,8 @@ class PerturbationConfig(_Strict):
             extra = f"n{self.norm:g}"
         elif self.kind == "scale":
             extra = f"x{self.factor:g}"
+        elif self.kind == "transform":
+            extra = str(self.transform)
         else:
             extra = ""
         return f"{self.kind}@{self.layer}" + (f"-{extra}" if extra else "")

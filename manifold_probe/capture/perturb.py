@@ -71,11 +71,14 @@ def find_head_projection(block: Any) -> tuple[Any, int]:
     )
 
 
-def apply_perturbation(handle: Any, perturbation: Any, seed: int = 0) -> list[Any]:
+def apply_perturbation(handle: Any, perturbation: Any, seed: int = 0,
+                       context: Any = None) -> list[Any]:
     """Install the hooks of one perturbation on ``handle.blocks``; returns the hook handles.
 
     ``perturbation`` has ``kind``, ``layer`` (block index) and ``head`` / ``norm`` / ``factor``
-    as its kind needs (a :class:`manifold_probe.config.PerturbationConfig`).
+    as its kind needs (a :class:`manifold_probe.config.PerturbationConfig`). ``kind="transform"``
+    (the keep/break controls of :mod:`manifold_probe.capture.transforms`) also needs
+    ``context``, a :class:`~manifold_probe.capture.transforms.TransformContext`.
     """
     import torch
 
@@ -126,13 +129,18 @@ def apply_perturbation(handle: Any, perturbation: Any, seed: int = 0) -> list[An
             return (z, *args[1:])
 
         return [proj.register_forward_pre_hook(pre_hook)]
+    if kind == "transform":
+        from manifold_probe.capture.transforms import install_transform
+
+        return install_transform(blocks, b, perturbation, context, seed, _first_tensor,
+                                 _replace_first, f"layer_{b + 1}")
     raise InputError(f"unknown perturbation kind {kind!r}")
 
 
 @contextlib.contextmanager
-def perturbed(handle: Any, perturbation: Any, seed: int = 0) -> Iterator[Any]:
+def perturbed(handle: Any, perturbation: Any, seed: int = 0, context: Any = None) -> Iterator[Any]:
     """Within the block, ``handle``'s model runs with the perturbation; the hooks are removed after."""
-    hooks = apply_perturbation(handle, perturbation, seed)
+    hooks = apply_perturbation(handle, perturbation, seed, context)
     try:
         yield handle
     finally:

@@ -98,3 +98,11 @@ class DiskSource:
 
     def perturbed_cloud(self, i: int) -> np.ndarray:
         return load_layer(self.spec["perturbed"], i)
+
+    def labels(self) -> dict[str, np.ndarray] | None:
+        """The inputs' labels saved beside the clean capture (``labels.npz``), if any."""
+        path = Path(self.spec["activations"]) / "labels.npz"
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}

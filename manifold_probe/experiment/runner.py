@@ -52,6 +52,7 @@ __all__ = [
     "capture_hash",
     "capture_to_folder",
     "experiment_inputs",
+    "experiment_labels",
     "load_handle",
     "plan_tasks",
     "run_experiment",
@@ -113,6 +114,41 @@ def experiment_inputs(config, handle) -> Any:
     )
 
 
+def experiment_labels(config, state) -> dict[str, np.ndarray]:
+    """The inputs' labels (see :mod:`manifold_probe.analysis.semantic`), one value per input.
+
+    Corpus: ``category`` and the corpus's label columns (``day``, ``month``, ...). The
+    modular-addition model: ``answer`` = (a + b) mod p, ``a``, ``b`` and ``answer_order``, the
+    answer classes in the cyclic order of the unembedding's strongest Fourier frequency.
+    ``state()`` returns the model handle and inputs (called only when the model is needed).
+    """
+    if config.data.source == "corpus":
+        from manifold_probe.datasets import load_corpus
+
+        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0])
+        return {"category": np.asarray(corpus.categories).astype(str),
+                **{k: np.asarray(v) for k, v in corpus.labels.items()}}
+    handle, inputs = state()
+    p = (getattr(handle, "extra", None) or {}).get("p")
+    if getattr(handle, "kind", None) != "toy" or p is None:
+        return {}
+    from manifold_probe.capture.toy import fourier_key_frequencies
+
+    pairs = np.asarray(inputs)
+    f = int(fourier_key_frequencies(handle.model.unembed.weight.detach().cpu().numpy(), n=1)[0])
+    return {"answer": (pairs[:, 0] + pairs[:, 1]) % p, "a": pairs[:, 0], "b": pairs[:, 1],
+            "answer_order": (np.arange(p) * pow(f, -1, p)) % p}
+
+
+def load_labels(acts) -> dict[str, np.ndarray]:
+    """The labels saved beside a capture (empty when there are none)."""
+    path = Path(acts) / "labels.npz"
+    if not path.exists():
+        return {}
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
 def capture_to_folder(config, handle, folder, inputs) -> dict:
     """Capture every layer of ``inputs`` and save them to ``folder`` (meta.json written last)."""
     pooling = "all" if config.capture.pooling == "tokens" else config.capture.pooling
@@ -159,7 +195,8 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tupl
                 "id": tid, **extra}
 
     stage2 = [spec(t) for t in schedule(n_layers, est, config.seeds,
-                                        has_sentence_ids=bool(meta.get("has_sentence_ids")))]
+                                        has_sentence_ids=bool(meta.get("has_sentence_ids")),
+                                        labels=load_labels(acts))]
     for label, (folder, changed) in pert_folders.items():
         stage2 += [spec(t, label=label, perturbed=str(folder))
                    for t in perturbation_schedule(changed, config.seeds)]
@@ -193,16 +230,28 @@ def run_task(spec: Mapping[str, Any]) -> dict:
 def _capture_perturbed(config, out, acts, chash, n_layers, progress, state) -> dict:
     """Capture each perturbed model (skipped when saved); label -> (folder, changed layers)."""
     from manifold_probe.capture.perturb import perturbed
+    from manifold_probe.capture.transforms import TransformContext
 
     folders: dict[str, tuple[Path, list[int]]] = {}
+    names = read_json(acts / "meta.json")["layers"]
+
+    def clean(name: str) -> np.ndarray:
+        if name not in names:
+            raise InputError(f"a fitted transform reads the clean layer {name!r}, which was not "
+                             f"captured ({names}); add it to capture.layers")
+        return load_layer(acts, names.index(name))
+
+    context = TransformContext(clean=clean, labels=load_labels(acts))
     progress.begin("perturbed capture", len(config.perturbations))
     for p in config.perturbations:
         folder = out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}"
         if not activations_complete(folder):
             handle, inputs = state()
-            with perturbed(handle, p, seed=config.seeds[0]):
+            with perturbed(handle, p, seed=config.seeds[0], context=context):
                 capture_to_folder(config, handle, folder, inputs)
-        folders[p.label] = (folder, changed_layers(acts, folder, n_layers))
+        changed = changed_layers(acts, folder, n_layers)
+        # one row per later layer, also where a keep control's inverse restores it exactly
+        folders[p.label] = (folder, list(range(changed[0], n_layers)) if changed else [])
         progress.advance("perturbed capture")
     progress.end("perturbed capture")
     return folders
@@ -246,6 +295,10 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
         capture_to_folder(config, handle, acts, inputs)
         progress.advance("capture")
         progress.end("capture")
+    if not (acts / "labels.npz").exists():
+        buf = io.BytesIO()
+        np.savez(buf, **experiment_labels(config, state))
+        atomic_write_bytes(acts / "labels.npz", buf.getvalue())
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
                                        state) if config.perturbations else {})
