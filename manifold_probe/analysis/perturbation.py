@@ -7,7 +7,11 @@ with three kinds of evidence, each of which a homeomorphism of the cloud keeps:
     (:func:`manifold_probe.topology_preserved`);
 (b) **regions** — the semantic regions (:func:`~manifold_probe.analysis.regions.regions`, H0
     of the density at the scale of the data) of the same subsample: same number, and no region
-    merged or split (:func:`~manifold_probe.analysis.labels.compare_regions`);
+    merged or split (:func:`~manifold_probe.analysis.labels.compare_regions`); and, when the
+    inputs carry a category label (at most 12 values), the labelled regions: for every pair of
+    categories the kNN two-sample test (:func:`~manifold_probe.analysis.semantic.label_separation`)
+    — a pair separated before (``p < alpha / n_pairs``, Bonferroni) and not after (``p >=
+    alpha``) has been glued;
 (c) **known structure** — for every structure the inputs' labels carry (days/months cycles,
     number line, the modular-addition answer cycle, a hypernym tree): the permutation test in
     the structure's class-mean subspace (:func:`~manifold_probe.analysis.structure.known_structure`)
@@ -45,6 +49,7 @@ from manifold_probe.analysis.measures import compare_topology, short_message, su
 from manifold_probe.analysis.semantic import (
     KnownStructure,
     input_structures,
+    label_separation,
     region_labels,
     structure_test,
 )
@@ -137,6 +142,16 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
                 rx, ry = region_labels(X, idx, est, s), region_labels(Y, idx, est, s)
                 t = compare_regions(rx.labels, ry.labels)
                 same["regions"] = rx.n_regions == ry.n_regions and not t.merged and not t.split
+            y = None if not labels else labels.get(est.regions.label)
+            if est.regions.enabled and y is not None and len(np.unique(np.asarray(y))) <= 12:
+                px = label_separation(X[idx], np.asarray(y)[idx], est.knn.k, seed=s)
+                py = label_separation(Y[idx], np.asarray(y)[idx], est.knn.k, seed=s)
+                level = est.structure.alpha / max(len(px), 1)
+                glued = [f"{a}+{b}" for (a, b), p in px.items()
+                         if p < level and py[(a, b)] >= est.structure.alpha]
+                same["label_regions"] = not glued
+                if glued:
+                    first.setdefault("glued", ";".join(glued))
             ex = _structure_evidence(X, structures, m, est, s)
             ey = _structure_evidence(Y, structures, m, est, s)
             for key, present in ex.items():

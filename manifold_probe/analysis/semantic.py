@@ -22,7 +22,8 @@ from manifold_probe._validation import InputError
 from manifold_probe.analysis.measures import short_message, subsample_indices
 from manifold_probe.analysis.settings import EstimatorSettings
 
-__all__ = ["KnownStructure", "input_structures", "measure_regions", "measure_structures",
+__all__ = ["KnownStructure", "input_structures", "label_separation", "measure_regions",
+           "measure_structures",
            "region_labels", "structure_test"]
 
 
@@ -120,4 +121,42 @@ def measure_regions(X: np.ndarray, X_prev: np.ndarray | None, labels: Mapping[st
             out.update(regions_merged_prev=bool(t.merged), regions_split_prev=bool(t.split))
         except InputError as exc:
             out["regions_note"] = short_message(exc)
+    return out
+
+
+def label_separation(X: np.ndarray, y: np.ndarray, k: int = 10, n_perm: int = 999,
+                     seed: int = 0, min_points: int = 10) -> dict[tuple[str, str], float]:
+    r"""Whether each pair of labelled groups occupies separate regions: a kNN two-sample test.
+
+    For groups ``A`` and ``B`` (labels ``y``), on the kNN graph of :math:`A \cup B` the
+    statistic is the share of same-group neighbours,
+    :math:`T = \frac{1}{k|A \cup B|}\sum_i \#\{j \in N_k(i): y_j = y_i\}` (Schilling 1986);
+    if ``A`` and ``B`` are samples of one distribution (one glued region) the group labels are
+    exchangeable, so the permutation p-value :math:`(1 + \#\{T^* \ge T\})/(1 + B)` is valid
+    (Phipson & Smyth 2010). Groups with fewer than ``min_points`` points are left out.
+
+    Returns
+    -------
+    dict mapping ``(a, b)`` (sorted label strings) to the p-value.
+
+    References
+    ----------
+    Schilling (1986), "Multivariate two-sample tests based on nearest neighbors", JASA 81(395).
+    """
+    from manifold_probe.neighbors import knn
+
+    ys = np.asarray(y).astype(str)
+    rng = np.random.default_rng(seed)
+    groups = [g for g in np.unique(ys) if g not in ("", "-1") and (ys == g).sum() >= min_points]
+    out = {}
+    for i, a in enumerate(groups):
+        for b in groups[i + 1:]:
+            rows = np.flatnonzero((ys == a) | (ys == b))
+            kk = min(k, len(rows) - 1)
+            nb = knn(X[rows], kk).indices
+            lab = (ys[rows] == a).astype(np.int8)
+            obs = float((lab[nb] == lab[:, None]).mean())
+            perms = np.stack([rng.permutation(lab) for _ in range(n_perm)])
+            null = (perms[:, nb] == perms[:, :, None]).mean(axis=(1, 2))
+            out[(a, b)] = float((1 + np.sum(null >= obs)) / (1 + n_perm))
     return out

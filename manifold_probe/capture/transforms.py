@@ -34,8 +34,10 @@ Break controls (fed forward, no inverse)
                  a line, so no cycle survives) or the first ``amount`` planes' directions. For
                  the modular-addition model with ``structure="answer"`` the class-mean PCA
                  spans the Fourier planes that carry the circles (Nanda et al. 2023).
-    ``glue``     map one category's points onto another's: every input of category ``A`` is
-                 moved by :math:`m_B - m_A` (the clean class means), so the two regions overlap.
+    ``glue``     map one category's points onto another's: input ``i`` of category ``A`` is
+                 moved to :math:`x_{\pi(i)} + (x_i - m_A)/10`, with :math:`\pi(i)` a random
+                 input of category ``B`` and :math:`m_A` the clean mean of ``A``: ``A`` now
+                 follows ``B``'s distribution (up to a tenth of its own spread), one region.
     ``tear``     open a known loop: in the top class-mean plane of ``structure`` (centre
                  :math:`c` = centroid of the class means) the angle about :math:`c`, measured
                  from a cut placed in the widest gap between class means, is mapped
@@ -208,9 +210,11 @@ def fit_transform(p: Any, width: int, name: str, ctx: TransformContext | None,
                 f"glue needs categories = [from, onto], two values of label {p.structure!r} present "
                 f"in the inputs; got {cats} (missing: {missing}); present: {sorted(set(ys))[:12]}"
             )
-        a, b = (ys == str(cats[0])), (ys == str(cats[1]))
+        a, b = np.flatnonzero(ys == str(cats[0])), np.flatnonzero(ys == str(cats[1]))
+        onto = rng.choice(b, size=len(a), replace=len(a) > len(b))
         offsets = np.zeros_like(X)
-        offsets[a] = X[b].mean(axis=0) - X[a].mean(axis=0)
+        # onto a B point, keeping a tenth of the A point's own deviation (no exact duplicates)
+        offsets[a] = X[onto] + 0.1 * (X[a] - X[a].mean(axis=0)) - X[a]
         return _Fitted(offsets=offsets)
     if kind == "tear":
         X, y = _need(ctx, kind, name, p.structure)
