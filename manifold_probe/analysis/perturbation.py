@@ -45,7 +45,12 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError
-from manifold_probe.analysis.measures import compare_topology, short_message, subsample_indices, warp_with
+from manifold_probe.analysis.measures import (
+    compare_topology,
+    short_message,
+    subsample_indices,
+    warp_with,
+)
 from manifold_probe.analysis.semantic import (
     KnownStructure,
     input_structures,
@@ -56,7 +61,7 @@ from manifold_probe.analysis.semantic import (
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["VERDICTS", "measure_perturbation", "verdict"]
+__all__ = ["VERDICTS", "measure_perturbation", "measure_verdict_pair", "verdict"]
 
 VERDICTS = ("kept", "broken", "undecided")
 
