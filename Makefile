@@ -26,8 +26,9 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/manifold-probe run
 
+# the notebooks in examples/ run in the same call (nbmake executes each one top to bottom)
 test: $(STAMP)
-	$(PY) -m pytest -n 2 -q tests --doctest-modules manifold_probe
+	$(PY) -m pytest -n 2 -q tests --doctest-modules manifold_probe --nbmake examples
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

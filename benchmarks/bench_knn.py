@@ -1,25 +1,40 @@
-"""Exact kNN: throughput as a fraction of float32 GEMM speed, bounded memory, vs scikit-learn.
+"""Exact kNN: manifold_probe vs faiss-cpu (exact IndexFlatL2) vs scikit-learn, same data/threads.
 
-    python benchmarks/bench_knn.py [--n 100000] [--d 384] [--k 20] [--threads 2]
+    OMP_NUM_THREADS=2 python benchmarks/bench_knn.py             # 20,000 x 384 and x 768 (minutes)
+    OMP_NUM_THREADS=2 python benchmarks/bench_knn.py --large     # also 100,000 x 384 / 768
+    OMP_NUM_THREADS=2 python benchmarks/bench_knn.py --k-cost    # cost of k (CACHE_MIN_K)
+    OMP_NUM_THREADS=2 python benchmarks/bench_knn.py --before 7a6a235   # an older knn beside
 
-Prints a table and saves benchmarks/results/bench_knn.json. The GEMM-equivalent work of a
-brute-force kNN is 2 N^2 D flops (the Gram products); throughput = that / wall time, reported
-against the measured float32 GEMM speed of this machine on the same threads: a 2048^2 square
-product (the peak) and the (1024 x D) @ (D x N) product that kNN's tiles actually compute.
-Peak memory is the process's resident growth: it includes the float64 centred copy and the
-float32 copy of X (O(N D)); the N^2 distance tiles stay within ``memory_budget``.
+Data: a 10-dimensional manifold (tanh of a random linear map) plus 1% noise in R^D, k=20
+(self excluded), every library on the same number of threads (``--threads``, default 2).
+faiss's exact flat index searches float32 data and returns float32 squared distances; its
+neighbours are compared with ours row by row (``identical_rows``: same neighbour list in the
+same order; ``identical_sets``: same set). scikit-learn's brute force runs at 20,000 only.
+
+Every measurement records wall seconds, CPU seconds of the process (less sensitive to other
+load on the machine), the resident-memory peak above the start (sampled, MB) and the 1-minute
+load average before and after, so runs on a busy machine can be told apart from idle ones.
+Results: benchmarks/results/bench_knn.json (``--large``: bench_knn_large.json; ``--k-cost``:
+bench_knn_k_cost.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
 import numpy as np
 import torch
-from _common import PeakRSS, save, timed
+from _common import PeakRSS, save
 
 import manifold_probe as mp
-from manifold_probe.neighbors import _gemm_gflops
 
 
 def manifold_cloud(n: int, d: int, intrinsic: int = 10, seed: int = 0) -> np.ndarray:
@@ -29,92 +44,194 @@ def manifold_cloud(n: int, d: int, intrinsic: int = 10, seed: int = 0) -> np.nda
     return np.tanh(Z @ W) + 0.01 * rng.normal(size=(n, d))
 
 
-def same_shape_gemm_gflops(X: np.ndarray, rows: int = 1024, repeats: int = 3) -> float:
-    """GEMM speed for the shape kNN's tiles multiply: (rows x D) @ (D x N), float32."""
-    Xt = torch.from_numpy(X.astype(np.float32))
-    Q = Xt[:rows]
-    Q @ Xt.T
-    _, t = timed(lambda: [Q @ Xt.T for _ in range(repeats)])
-    return repeats * 2 * rows * X.shape[1] * X.shape[0] / t / 1e9
+def gemm_gflops(n: int = 2048, repeats: int = 3) -> float:
+    """Measured float32 GEMM speed of this machine in GFLOP/s (the peak kNN can approach)."""
+    a = torch.randn(n, n)
+    b = torch.randn(n, n)
+    a @ b
+    best = math.inf
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def measure(fn, *args, **kwargs) -> tuple:
+    """Run ``fn`` once: (result, record with seconds, cpu_seconds, peak_extra_mb, load)."""
+    load0 = os.getloadavg()[0]
+    with PeakRSS() as mem:
+        c = time.process_time()
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        wall = time.perf_counter() - t
+        cpu = time.process_time() - c
+    return out, {
+        "seconds": wall,
+        "cpu_seconds": cpu,
+        "peak_extra_mb": mem.peak_mb,
+        "load_1min_before": load0,
+        "load_1min_after": os.getloadavg()[0],
+    }
+
+
+def faiss_knn(X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact kNN with faiss.IndexFlatL2 (float32), self removed: (distances, indices)."""
+    import faiss
+
+    Xf = np.ascontiguousarray(X, dtype=np.float32)
+    index = faiss.IndexFlatL2(Xf.shape[1])
+    index.add(Xf)
+    D2, idx = index.search(Xf, k + 1)
+    keep = idx != np.arange(len(Xf))[:, None]
+    # a row whose self is not among its k+1 results (ties at distance 0) keeps its first k
+    keep[keep.sum(axis=1) > k, k] = False
+    idx = idx[keep].reshape(len(Xf), k)
+    D = np.sqrt(np.maximum(D2[keep].reshape(len(Xf), k), 0))
+    return D, idx
+
+
+def sklearn_knn(X: np.ndarray, k: int, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.neighbors import NearestNeighbors
+
+    dist, idx = (
+        NearestNeighbors(n_neighbors=k + 1, algorithm="brute", n_jobs=threads).fit(X).kneighbors(X)
+    )
+    return dist[:, 1:], idx[:, 1:]
+
+
+def agreement(ours: mp.Neighbors, idx: np.ndarray, dist: np.ndarray) -> dict:
+    return {
+        "identical_rows": float(np.mean(np.all(idx == ours.indices, axis=1))),
+        "identical_sets": float(
+            np.mean(np.all(np.sort(idx, axis=1) == np.sort(ours.indices, axis=1), axis=1))
+        ),
+        "max_abs_distance_difference": float(np.max(np.abs(dist - ours.distances))),
+    }
+
+
+def load_before(rev: str):
+    """``knn`` from ``manifold_probe/neighbors.py`` at git revision ``rev`` (for before/after)."""
+    root = Path(__file__).resolve().parent.parent
+    src = subprocess.run(
+        ["git", "show", f"{rev}:manifold_probe/neighbors.py"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "neighbors_before.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("neighbors_before", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["neighbors_before"] = module
+    spec.loader.exec_module(module)
+    return module.knn
+
+
+def compare(sizes, k: int, threads: int, sklearn_max: int, before_rev: str | None) -> list[dict]:
+    knn_before = load_before(before_rev) if before_rev else None
+    rows = []
+    for n, d in sizes:
+        X = manifold_cloud(n, d)
+        mp.knn(X[:500], 5)  # warm-up
+        ours, r_ours = measure(mp.knn, X, k)
+        (fd, fi), r_faiss = measure(faiss_knn, X, k)
+        row = {
+            "n": n,
+            "d": d,
+            "k": k,
+            "threads": threads,
+            "ours": r_ours,
+            "faiss": {**r_faiss, **agreement(ours, fi, fd)},
+            "speedup_vs_faiss": r_faiss["seconds"] / r_ours["seconds"],
+            "gflops_equiv_ours": 2 * n * n * d / r_ours["seconds"] / 1e9,
+        }
+        if knn_before is not None:
+            old, r_old = measure(knn_before, X, k)
+            row["before"] = {
+                "rev": before_rev,
+                **r_old,
+                "identical_indices": bool(np.array_equal(old.indices, ours.indices)),
+                "max_relative_distance_difference": float(
+                    np.max(
+                        np.abs(old.distances - ours.distances) / np.maximum(ours.distances, 1e-300)
+                    )
+                ),
+            }
+            row["speedup_vs_before"] = r_old["seconds"] / r_ours["seconds"]
+        if n <= sklearn_max:
+            (sd, si), r_sk = measure(sklearn_knn, X, k, threads)
+            row["sklearn"] = {**r_sk, **agreement(ours, si, sd)}
+            row["speedup_vs_sklearn"] = r_sk["seconds"] / r_ours["seconds"]
+        rows.append(row)
+        line = (
+            f"N={n:>7} D={d:>4}: ours {r_ours['seconds']:7.2f}s ({r_ours['peak_extra_mb']:6.0f} MB)"
+            f"  faiss {r_faiss['seconds']:7.2f}s ({r_faiss['peak_extra_mb']:6.0f} MB, "
+            f"{row['faiss']['identical_rows']:.4f} identical)"
+        )
+        if "sklearn" in row:
+            line += f"  sklearn {row['sklearn']['seconds']:7.2f}s"
+        if "before" in row:
+            line += f"  before {row['before']['seconds']:7.2f}s"
+        print(line + f"  load {os.getloadavg()[0]:.1f}", flush=True)
+    return rows
+
+
+def k_cost(n: int, d: int, ks=(2, 10, 20, 30, 50), repeats: int = 2) -> list[dict]:
+    """CPU and wall time of one search for several k (the price of CACHE_MIN_K)."""
+    X = manifold_cloud(n, d)
+    mp.knn(X[:500], 5)
+    out = {k: [] for k in ks}
+    for _ in range(repeats):  # interleaved, so that a change of load hits every k alike
+        for k in ks:
+            out[k].append(measure(mp.knn, X, k)[1])
+    rows = []
+    for k in ks:
+        best = min(out[k], key=lambda r: r["cpu_seconds"])
+        rows.append({"n": n, "d": d, "k": k, **best})
+    base = rows[0]["cpu_seconds"]
+    for r in rows:
+        r["cpu_relative_to_first"] = r["cpu_seconds"] / base
+        print(f"k={r['k']:>3}: cpu {r['cpu_seconds']:.2f}s ({r['cpu_relative_to_first']:.2f}x)")
+    return rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--n", type=int, default=100_000)
-    ap.add_argument("--d", type=int, default=384)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--sklearn-n", type=int, default=20_000, help="size of the side-by-side run")
+    ap.add_argument("--n", type=int, default=20_000, help="size of the default runs")
+    ap.add_argument("--large", action="store_true", help="also 100,000 x 384 and x 768")
+    ap.add_argument("--k-cost", action="store_true", help="only the cost of k, one thread")
+    ap.add_argument("--before", default=None, help="git revision of an older knn to time beside")
+    ap.add_argument("--tag", default="", help="suffix of the results file name")
     args = ap.parse_args()
+
+    if args.k_cost:
+        torch.set_num_threads(1)
+        rows = k_cost(min(args.n, 10_000), 384)
+        print("saved", save("bench_knn_k_cost", {"threads": 1, "runs": rows}))
+        return
+
     torch.set_num_threads(args.threads)
+    import faiss
 
-    gemm = _gemm_gflops()
-    rows = []
-    X = manifold_cloud(args.n, args.d)
-    gemm_shape = same_shape_gemm_gflops(X)
-    for budget_mb in (64, 256):  # 64 MiB is the default
-        with PeakRSS() as mem:
-            nb, t = timed(mp.knn, X, args.k, memory_budget=budget_mb * 2**20)
-        gflops = 2 * args.n**2 * args.d / t / 1e9
-        rows.append(
-            {
-                "impl": "manifold_probe.knn",
-                "n": args.n,
-                "d": args.d,
-                "k": args.k,
-                "budget_mb": budget_mb,
-                "seconds": t,
-                "peak_extra_mb": mem.peak_mb,
-                "gflops_equiv": gflops,
-                "fraction_of_gemm": gflops / gemm,
-                "fraction_of_gemm_same_shape": gflops / gemm_shape,
-            }
-        )
-    # side by side with scikit-learn's brute-force search on the same data (a subset)
-    from sklearn.neighbors import NearestNeighbors
-
-    Xs = X[: args.sklearn_n]
-    ours, t_ours = timed(mp.knn, Xs, args.k)
-    with PeakRSS() as mem:
-        (dist, idx), t_sk = timed(
-            lambda: NearestNeighbors(n_neighbors=args.k + 1, algorithm="brute", n_jobs=args.threads)
-            .fit(Xs)
-            .kneighbors(Xs)
-        )
-    agree = float(np.mean(np.sort(idx[:, 1:], axis=1) == np.sort(ours.indices, axis=1)))
-    max_dd = float(np.max(np.abs(dist[:, 1:] - ours.distances)))
-    side = {
-        "n": args.sklearn_n,
-        "ours_seconds": t_ours,
-        "sklearn_seconds": t_sk,
-        "speedup": t_sk / t_ours,
-        "index_agreement": agree,
-        "max_abs_distance_difference": max_dd,
-        "sklearn_peak_extra_mb": mem.peak_mb,
+    faiss.omp_set_num_threads(args.threads)
+    gemm = gemm_gflops()
+    print(f"float32 GEMM on {args.threads} threads: {gemm:.1f} GFLOP/s (2048^2)")
+    sizes = [(args.n, 384), (args.n, 768)]
+    if args.large:
+        sizes = [(100_000, 384), (100_000, 768)]
+    rows = compare(sizes, args.k, args.threads, 20_000, args.before)
+    name = ("bench_knn_large" if args.large else "bench_knn") + (f"_{args.tag}" if args.tag else "")
+    payload = {
+        "gemm_gflops": gemm,
+        "threads": args.threads,
+        "faiss_version": faiss.__version__,
+        "runs": rows,
     }
-    print(
-        f"float32 GEMM on {args.threads} threads: {gemm:.1f} GFLOP/s (2048^2 square), "
-        f"{gemm_shape:.1f} GFLOP/s for (1024 x {args.d}) @ ({args.d} x {args.n})"
-    )
-    print(
-        f"{'budget':>8} {'N':>8} {'D':>5} {'sec':>8} {'peak MB':>8} {'GFLOP/s':>8} "
-        f"{'of GEMM':>8} {'of same-shape GEMM':>19}"
-    )
-    for r in rows:
-        print(
-            f"{r['budget_mb']:>6}MB {r['n']:>8} {r['d']:>5} {r['seconds']:>8.2f} "
-            f"{r['peak_extra_mb']:>8.0f} {r['gflops_equiv']:>8.1f} {r['fraction_of_gemm']:>8.0%} "
-            f"{r['fraction_of_gemm_same_shape']:>19.0%}"
-        )
-    print(
-        f"side by side at N={side['n']}: ours {t_ours:.2f}s, sklearn brute {t_sk:.2f}s "
-        f"({side['speedup']:.1f}x), neighbour agreement {agree:.4f}, max |dd| {max_dd:.2e}"
-    )
-    path = save(
-        "bench_knn",
-        {"gemm_gflops": gemm, "gemm_gflops_same_shape": gemm_shape, "runs": rows, "side_by_side": side},
-    )
-    print("saved", path)
+    print("saved", save(name, payload))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from manifold_probe._version import __version__
 _EXPORTS: dict[str, str] = {
     "Neighbors": "manifold_probe.neighbors",
     "knn": "manifold_probe.neighbors",
+    "knn_cache": "manifold_probe.neighbors",
+    "KnnCacheState": "manifold_probe.neighbors",
     "DimensionEstimate": "manifold_probe.dimension",
     "intrinsic_dimension": "manifold_probe.dimension",
     "TwoNN": "manifold_probe.dimension",

@@ -15,11 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from manifold_probe._validation import InputError
 from manifold_probe.analysis.settings import EstimatorSettings
@@ -203,7 +211,8 @@ class PerturbationConfig(_Strict):
     """One change to the model, compared with the unperturbed model at every later layer."""
 
     kind: Literal["ablate_block", "zero_head", "noise", "scale", "transform"]
-    layer: int = Field(ge=0, description="block index (0 = first block)")
+    layer: int = Field(ge=1, description="layer l = block l, 1-based like the layer names "
+                       "('layer_l' is block l's output); an int or the name 'layer_l'")
     head: int | None = Field(None, ge=0, description="attention head (zero_head only)")
     norm: float | None = Field(None, gt=0, description="noise norm per vector (noise only)")
     factor: float | None = Field(None, description="output scale factor (scale only)")
@@ -219,6 +228,19 @@ class PerturbationConfig(_Strict):
                                   "uses (project, tear: e.g. 'day', 'answer'; glue: 'category')")
     categories: list[str] | None = Field(None, description="glue only: [from, onto] label values")
     name: str | None = None
+
+    @field_validator("layer", mode="before")
+    @classmethod
+    def _layer_name(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            m = re.fullmatch(r"layer_(\d+)", value.strip())
+            if not m:
+                raise ValueError(f"layer {value!r}: use the block number l or the name 'layer_l'")
+            return int(m.group(1))
+        if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+            raise ValueError("layer 0 is the embeddings, which no block produces; layers are "
+                             "1-based like their names (layer l = block l, 'layer_l')")
+        return value
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> PerturbationConfig:
@@ -322,8 +344,6 @@ method = "graph"  # default "shortcut" (less biased); plain graph paths are fast
 maxdim = 1
 max_points = 400
 confidence = 0.95
-n_landmarks = 150
-n_bootstrap = 10  # default 20; 10 keeps the run under 3 minutes
 """
 
 

@@ -7,274 +7,231 @@ resulting :class:`Neighbors` on through the ``neighbors=`` argument of those fun
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
+from manifold_probe._knn_search import knn  # the search kernel, re-exported
+from manifold_probe._neighbors_type import METRICS, Neighbors
 from manifold_probe._validation import (
     InputError,
     check_int,
     check_k,
-    check_option,
     check_points,
+    normalize_scale,
 )
 
-__all__ = ["Neighbors", "check_graph", "knn", "resolve_neighbors"]
+__all__ = [
+    "METRICS",
+    "KnnCacheState",
+    "Neighbors",
+    "cached_knn",
+    "check_graph",
+    "knn",
+    "knn_cache",
+    "resolve_neighbors",
+]
 
-METRICS = ("euclidean", "cosine")
-_EPS32 = float(np.finfo(np.float32).eps)
+# A cache miss computes at least this many neighbours. Measured (benchmarks/bench_knn.py
+# --k-cost, 10,000 x 384, one thread, results/bench_knn_k_cost.json): k=20 costs 1.2-1.3x the
+# CPU time of k=2 (the Gram products dominate), while a second search costs 2x; 20 is the
+# default k of MLE, LocalPCA and the k-based estimators, so TwoNN (k=2) followed by any of
+# them at their default searches once.
+CACHE_MIN_K = 20
 
 
-@dataclass(frozen=True)
-class Neighbors:
-    """The k nearest neighbours of every point (self excluded).
+class _GraphCache:
+    """Bounded LRU store of exact kNN graphs, keyed by a SHA-256 digest of the points.
+
+    The key is the digest of the float64 points actually searched (shape, metric and every
+    byte), so an array changed in place gets a new key and is searched again: a stored graph
+    can only be served for identical points, for which it is the exact answer. Only graphs are
+    kept (16 bytes per point and neighbour), never the points. Each entry keeps the largest k
+    computed for its points; smaller requests are served by truncation, which is exact because
+    the graph is sorted by (distance, index).
+    """
+
+    def __init__(self, max_graphs: int = 8, max_bytes: int = 256 * 2**20):
+        self.enabled = True
+        self.max_graphs = max_graphs
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.builds = 0
+        self._store: OrderedDict[bytes, Neighbors] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(A: np.ndarray, metric: str) -> bytes:
+        h = hashlib.sha256(f"{A.shape}|{A.dtype.str}|{metric}|".encode())
+        h.update(memoryview(np.ascontiguousarray(A)).cast("B"))
+        return h.digest()
+
+    @property
+    def nbytes(self) -> int:
+        return sum(nb.distances.nbytes + nb.indices.nbytes for nb in self._store.values())
+
+    def get(self, key: bytes, k: int) -> Neighbors | None:
+        with self._lock:
+            nb = self._store.get(key)
+            if nb is None or nb.k < k:
+                return None
+            self._store.move_to_end(key)
+            self.hits += 1
+        # copies: a caller editing its graph in place cannot change the stored one
+        return Neighbors(nb.distances[:, :k].copy(), nb.indices[:, :k].copy(), nb.metric)
+
+    def put(self, key: bytes, nb: Neighbors) -> None:
+        size = nb.distances.nbytes + nb.indices.nbytes
+        with self._lock:
+            self.builds += 1
+            if size > self.max_bytes or self.max_graphs < 1:
+                return
+            self._store[key] = Neighbors(nb.distances.copy(), nb.indices.copy(), nb.metric)
+            self._store.move_to_end(key)
+            while len(self._store) > self.max_graphs or self.nbytes > self.max_bytes:
+                self._store.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._store.clear()
+            self.hits = 0
+            self.builds = 0
+
+
+_GRAPHS = _GraphCache()
+
+
+class KnnCacheState:
+    """What :func:`knn_cache` returns: the cache's state, and a context manager.
 
     Attributes
     ----------
-    distances : ndarray of float64, shape (n_points, k)
-        Distance to each neighbour, ascending along a row. Exact: recomputed in float64 from the
-        coordinates (for ``metric="cosine"``, ``1 - cos`` of the angle between the points).
-    indices : ndarray of int64, shape (n_points, k)
-        Row index of each neighbour. Ties (equal distances, exact duplicates included) are
-        broken by the smaller index, so the graph is deterministic.
-    metric : str
-        ``"euclidean"`` or ``"cosine"``.
+    enabled : bool
+        Whether estimators reuse stored graphs.
+    graphs : int
+        Number of stored graphs.
+    nbytes : int
+        Memory held by the stored graphs.
+    hits, builds : int
+        Requests served from the cache, and graphs computed through it, since the last clear.
+    max_graphs, max_bytes : int
+        The bounds.
+
+    Used in a ``with`` block, the previous ``enabled`` setting (and bounds) come back on exit.
     """
 
-    distances: np.ndarray
-    indices: np.ndarray
-    metric: str = "euclidean"
+    def __init__(self, previous: tuple[bool, int, int]):
+        self._previous = previous
+        self.enabled = _GRAPHS.enabled
+        self.graphs = len(_GRAPHS._store)
+        self.nbytes = _GRAPHS.nbytes
+        self.hits = _GRAPHS.hits
+        self.builds = _GRAPHS.builds
+        self.max_graphs = _GRAPHS.max_graphs
+        self.max_bytes = _GRAPHS.max_bytes
 
-    @property
-    def k(self) -> int:
-        return int(self.indices.shape[1])
+    def __enter__(self) -> KnnCacheState:
+        return self
 
-    @property
-    def n_points(self) -> int:
-        return int(self.indices.shape[0])
+    def __exit__(self, *exc: Any) -> None:
+        _GRAPHS.enabled, _GRAPHS.max_graphs, _GRAPHS.max_bytes = self._previous
 
-    def truncate(self, k: int) -> Neighbors:
-        """The first ``k`` neighbours of every point (the kNN graph for a smaller k)."""
-        k = check_int(k, name="k", minimum=1)
-        if k > self.k:
-            raise InputError(
-                f"this neighbour graph has k={self.k}; cannot truncate to k={k}. "
-                f"Recompute it with mp.knn(X, k={k})"
-            )
-        if k == self.k:
-            return self
-        return Neighbors(self.distances[:, :k], self.indices[:, :k], self.metric)
+    def __repr__(self) -> str:
+        return (
+            f"KnnCacheState(enabled={self.enabled}, graphs={self.graphs}, nbytes={self.nbytes}, "
+            f"hits={self.hits}, builds={self.builds})"
+        )
 
 
-_CHUNK = 64
-
-
-def _smallest(D2, m: int):
-    """The ``m`` smallest entries of each row of ``D2`` (values, column indices), unsorted.
-
-    Ranking a whole row is the costly part of a kNN tile, so columns are cut into chunks of
-    64: a row's m smallest entries lie in at most m chunks, and those chunks have the m
-    smallest chunk minima (any chunk whose minimum is below the m-th smallest entry holds one
-    of them). Only those m chunks are ranked, which is exact and several times cheaper.
-    """
-    import torch
-
-    R, C = D2.shape
-    nch = C // _CHUNK
-    if nch < 4 * m:
-        return torch.topk(D2, m, dim=1, largest=False, sorted=False)
-    Cm = nch * _CHUNK
-    chunks = D2[:, :Cm].unflatten(1, (nch, _CHUNK))
-    _, ch = torch.topk(chunks.amin(dim=2), m, dim=1, largest=False, sorted=False)
-    vals = torch.gather(chunks, 1, ch[:, :, None].expand(R, m, _CHUNK)).reshape(R, m * _CHUNK)
-    cols = (ch[:, :, None] * _CHUNK + torch.arange(_CHUNK, device=D2.device)).reshape(R, -1)
-    if Cm < C:  # the columns after the last whole chunk are candidates as they are
-        vals = torch.cat([vals, D2[:, Cm:]], dim=1)
-        tail = torch.arange(Cm, C, device=D2.device).expand(R, C - Cm)
-        cols = torch.cat([cols, tail], dim=1)
-    v, j = torch.topk(vals, m, dim=1, largest=False, sorted=False)
-    return v, torch.gather(cols, 1, j)
-
-
-def _torch_device(device: Any):
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Squared distances ``|X[rows[i]] - X[cols[i, j]]|^2`` in float64, from differences."""
-    diff = np.take(X, cols, axis=0)
-    diff -= X[rows][:, None, :]
-    return np.einsum("ijk,ijk->ij", diff, diff)
-
-
-def knn(
-    X: Any,
-    k: int = 10,
-    metric: str = "euclidean",
+def knn_cache(
+    enabled: bool | None = None,
     *,
-    device: Any = None,
-    memory_budget: int = 64 * 2**20,
-    margin: int | None = None,
-) -> Neighbors:
-    r"""Exact k nearest neighbours of every point, self excluded.
+    max_graphs: int | None = None,
+    max_bytes: int | None = None,
+    clear: bool = False,
+) -> KnnCacheState:
+    """Switch, bound, clear or inspect the neighbour-graph cache of the estimators.
 
-    Candidates are found by blocked matrix products in float32 with torch (on CUDA when it is
-    available), using :math:`\|x-y\|^2 = \|x\|^2 + \|y\|^2 - 2 x\cdot y` on centred data, and
-    then the distances of the selected candidates are recomputed exactly in float64 from the
-    coordinate differences. The shortcut loses precision for near-duplicates (relative error
-    about :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
-    ``k + margin`` candidates and every row whose k-th exact distance cannot be certified
-    against that error bound is recomputed exactly over all points in float64. The result is
-    therefore the exact kNN graph, whatever the precision of the first pass.
+    Every estimator that is given points without ``neighbors=`` (``intrinsic_dimension``,
+    ``scalar_curvature``, ``geodesic_distances``, ``ollivier_ricci``, ...) gets its kNN graph
+    through a small in-memory cache, so that calling several of them on the same array
+    searches its neighbours once: ``mp.intrinsic_dimension(X, method="twonn")`` then
+    ``method="mle"`` compute one graph. The cache is keyed by a SHA-256 digest of the points'
+    content (about 0.1 s per 60 MB), so an array modified in place is searched again; it
+    stores graphs only (16 bytes per point and neighbour), at most ``max_graphs`` of them
+    within ``max_bytes``, least recently used evicted first. A miss computes at least
+    ``CACHE_MIN_K = 20`` neighbours (1.2-1.3x the time of k=2; a second search would cost
+    2x), so smaller and later larger requests up to 20 are served by exact truncation.
+    :func:`knn` itself never uses the cache; passing ``neighbors=mp.knn(X, k)`` bypasses it.
 
     Parameters
     ----------
-    X : array-like of shape (n_points, n_features)
-        The point cloud (numpy array or torch tensor).
-    k : int, default=10
-        Number of neighbours, ``1 <= k < n_points``.
-    metric : {"euclidean", "cosine"}, default="euclidean"
-        ``"cosine"`` gives the cosine distance :math:`1 - \cos\theta` (rows are normalised
-        first; zero rows are refused).
-    device : str or torch.device, optional
-        Where the float32 pass runs; default CUDA when available, else CPU.
-    memory_budget : int, default=64 MiB
-        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
-        queries and of reference points are sized to it, so it holds whatever ``n_points`` is.
-    margin : int, optional
-        Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
+    enabled : bool, optional
+        ``True``/``False`` switch the cache on/off (default on); ``None`` leaves it.
+    max_graphs : int, optional
+        Most graphs kept (default 8). ``0`` keeps none.
+    max_bytes : int, optional
+        Most memory the stored graphs may hold (default 256 MiB).
+    clear : bool, default=False
+        Drop every stored graph and reset the counters.
 
     Returns
     -------
-    Neighbors
-        ``distances`` (float64, ascending) and ``indices`` (int64), both ``(n_points, k)``.
-        Ties are broken by the smaller index, so exact duplicates come out deterministically:
-        a point with a duplicate has it as first neighbour at distance 0.
-
-    Raises
-    ------
-    InputError
-        Bad points (see :func:`manifold_probe.InputError`), ``k >= n_points``, unknown metric,
-        or zero vectors with ``metric="cosine"``.
+    KnnCacheState
+        The state after the call; as a context manager it restores the previous setting, so
+        ``with mp.knn_cache(False): ...`` turns the cache off inside the block only.
 
     Examples
     --------
-    >>> import numpy as np, manifold_probe as mp
-    >>> nb = mp.knn(np.array([[0.0], [1.0], [3.0]]), k=1)
-    >>> nb.indices.ravel().tolist(), nb.distances.ravel().tolist()
-    ([1, 0, 1], [1.0, 1.0, 2.0])
+    >>> import manifold_probe as mp
+    >>> with mp.knn_cache(False) as state:
+    ...     state.enabled
+    False
     """
-    import torch
+    previous = (_GRAPHS.enabled, _GRAPHS.max_graphs, _GRAPHS.max_bytes)
+    if enabled is not None:
+        if not isinstance(enabled, (bool, np.bool_)):
+            raise InputError(f"enabled must be True, False or None; got {enabled!r}")
+        _GRAPHS.enabled = bool(enabled)
+    if max_graphs is not None:
+        _GRAPHS.max_graphs = check_int(max_graphs, name="max_graphs", minimum=0)
+    if max_bytes is not None:
+        _GRAPHS.max_bytes = check_int(max_bytes, name="max_bytes", minimum=0)
+    if clear:
+        _GRAPHS.clear()
+    elif max_graphs is not None or max_bytes is not None:
+        with _GRAPHS._lock:  # apply the new bounds now
+            while _GRAPHS._store and (
+                len(_GRAPHS._store) > _GRAPHS.max_graphs or _GRAPHS.nbytes > _GRAPHS.max_bytes
+            ):
+                _GRAPHS._store.popitem(last=False)
+    return KnnCacheState(previous)
 
-    metric = check_option(metric, METRICS, name="metric")
-    A = check_points(X, min_points=2, what="knn")
-    n, d = A.shape
-    k = check_k(k, n)
-    if metric == "cosine":
-        norms = np.linalg.norm(A, axis=1)
-        zero = np.flatnonzero(norms == 0)
-        if len(zero):
-            raise InputError(
-                f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
-                "distance is undefined for them: drop them or use metric='euclidean'"
-            )
-        A = A / norms[:, None]
-    A = A - A.mean(axis=0)  # centring reduces cancellation in the float32 shortcut
-    if margin is None:
-        margin = max(8, k // 2)
-    n_cand = min(n - 1, k + check_int(margin, name="margin", minimum=0))
 
-    dev = _torch_device(device)
-    Xt = torch.from_numpy(A.astype(np.float32)).to(dev)
-    sq = (Xt * Xt).sum(dim=1)
-    sq64 = np.einsum("ij,ij->i", A, A)
+def cached_knn(A: np.ndarray, k: int, metric: str = "euclidean") -> Neighbors:
+    """``knn(A, k, metric)`` through the estimators' graph cache (see :func:`knn_cache`).
 
-    # Block sizes: a (rows x cols) float32 tile plus its top-k scratch stays within the budget.
-    bytes_per_entry = 4 * 3
-    entries = max(1, memory_budget // bytes_per_entry)
-    cols = int(min(n, max(n_cand + 1, entries // 256)))
-    rows = int(max(1, min(n, entries // cols, 4096)))
-
-    cand_idx = np.empty((n, n_cand), dtype=np.int64)
-    cand_far = np.empty(n, dtype=np.float64)  # largest approximate sq-distance among candidates
-    for r0 in range(0, n, rows):
-        r1 = min(n, r0 + rows)
-        Q = Xt[r0:r1]
-        best_v = None
-        best_i = None
-        for c0 in range(0, n, cols):
-            c1 = min(n, c0 + cols)
-            # |y|^2 - 2 x.y ranks the columns of a row like |x - y|^2 does; |x|^2 is added to
-            # the few selected candidates only (one pass over the tile fewer).
-            D2 = torch.addmm(sq[None, c0:c1], Q, Xt[c0:c1].T, alpha=-2.0)
-            lo, hi = max(r0, c0), min(r1, c1)
-            if lo < hi:  # self excluded
-                ar = torch.arange(lo, hi, device=dev)
-                D2[ar - r0, ar - c0] = float("inf")
-            m = min(n_cand, c1 - c0)
-            v, i = _smallest(D2, m)
-            i = i + c0
-            if best_v is None:
-                best_v, best_i = v, i
-            else:
-                v = torch.cat([best_v, v], dim=1)
-                i = torch.cat([best_i, i], dim=1)
-                m = min(n_cand, v.shape[1])
-                v, sel = torch.topk(v, m, dim=1, largest=False, sorted=False)
-                best_v, best_i = v, torch.gather(i, 1, sel)
-        cand_idx[r0:r1] = best_i.cpu().numpy()
-        cand_far[r0:r1] = (best_v.max(dim=1).values + sq[r0:r1]).double().cpu().numpy()
-
-    # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
-    out_d = np.empty((n, k), dtype=np.float64)
-    out_i = np.empty((n, k), dtype=np.int64)
-    # small row blocks keep the gathered differences in cache
-    step = int(max(1, min(256, memory_budget // max(1, 8 * n_cand * d * 2))))
-    need_full = []
-    max_sq = float(sq64.max())
-    tol_scale = 4.0 * (d + 2) * _EPS32
-    for r0 in range(0, n, step):
-        r1 = min(n, r0 + step)
-        ridx = np.arange(r0, r1)
-        ci = cand_idx[r0:r1]
-        d2 = _exact_sq_dists(A, ridx, ci)
-        order = np.lexsort((ci, d2), axis=1)
-        d2 = np.take_along_axis(d2, order, axis=1)
-        ci = np.take_along_axis(ci, order, axis=1)
-        out_d[r0:r1] = d2[:, :k]
-        out_i[r0:r1] = ci[:, :k]
-        if n_cand < n - 1:
-            # Every non-candidate has approximate sq-distance >= cand_far; its exact value is
-            # >= cand_far - tol. Certified if that exceeds the k-th exact sq-distance.
-            tol = tol_scale * (sq64[r0:r1] + max_sq) + 1e-300
-            bad = cand_far[r0:r1] - tol <= d2[:, k - 1]
-            need_full.extend((ridx[bad]).tolist())
-    for i in need_full:  # exact over all points, blocked
-        best = []
-        for c0 in range(0, n, 65536):
-            c1 = min(n, c0 + 65536)
-            diff = A[c0:c1] - A[i]
-            best.append(np.einsum("ij,ij->i", diff, diff))
-        d2 = np.concatenate(best)
-        d2[i] = np.inf
-        idx = np.arange(n)
-        part = np.argpartition(d2, k)[: k + 1]
-        kth = np.sort(d2[part])[k - 1]
-        pool = np.flatnonzero(d2 <= kth)
-        order = np.lexsort((pool, d2[pool]))[:k]
-        out_d[i] = d2[pool[order]]
-        out_i[i] = idx[pool[order]]
-
-    np.sqrt(out_d, out=out_d)
-    if metric == "cosine":
-        out_d = 0.5 * out_d**2  # 1 - cos = |a - b|^2 / 2 for unit vectors
-    return Neighbors(out_d, out_i, metric)
+    ``A`` is a validated float64 array (the output of the input gate). The result is equal to
+    ``knn(A, k, metric)``, element for element.
+    """
+    if not _GRAPHS.enabled:
+        return knn(A, k, metric)
+    # Keyed on the cloud rescaled by an exact power of two (normalize_scale), so that the
+    # scale-invariant estimators, which rescale their input, share the graph of the same data;
+    # distances scale back exactly (a power-of-two factor commutes with every rounding).
+    An, e = normalize_scale(A)
+    key = _GRAPHS.key(An, metric)
+    nb = _GRAPHS.get(key, k)
+    if nb is None:
+        nb = knn(An, min(A.shape[0] - 1, max(k, CACHE_MIN_K)), metric)
+        _GRAPHS.put(key, nb)
+    nb = nb if nb.k == k else nb.truncate(k)
+    if e and metric == "euclidean":
+        nb = Neighbors(np.ldexp(nb.distances, e), nb.indices, nb.metric)
+    return nb
 
 
 def check_graph(
@@ -318,7 +275,9 @@ def resolve_neighbors(
     k : int
         Neighbourhood size the caller needs.
     neighbors : Neighbors, optional
-        A precomputed graph with at least ``k`` columns; it is truncated to ``k``.
+        A precomputed graph with at least ``k`` columns; it is truncated to ``k``. Without
+        it the graph comes from :func:`cached_knn` (computed once per cloud, see
+        :func:`knn_cache`).
 
     Returns
     -------
@@ -333,24 +292,7 @@ def resolve_neighbors(
     if A is None:
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
     k = check_k(k, A.shape[0], min_k=min_k, what=what)
-    return A, knn(A, k, metric)
-
-
-def _gemm_gflops(n: int = 2048, repeats: int = 3) -> float:
-    """Measured float32 GEMM speed of this machine in GFLOP/s (for throughput reports)."""
-    import time
-
-    import torch
-
-    a = torch.randn(n, n)
-    b = torch.randn(n, n)
-    a @ b
-    best = math.inf
-    for _ in range(repeats):
-        t = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t)
-    return 2 * n**3 / best / 1e9
+    return A, cached_knn(A, k, metric)
 
 
 def chord_lengths(nb: Neighbors) -> np.ndarray:

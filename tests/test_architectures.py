@@ -20,6 +20,16 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from tiny_models import (  # noqa: E402
+    N_BLOCKS,
+    N_HEADS,
+    VOCAB,
+    WIDTH,
+    bpe_tokenizer,
+    corpus_sentences,
+)
+from tiny_models import build as _build  # noqa: E402
+
 from manifold_probe import InputError  # noqa: E402
 from manifold_probe.capture import (  # noqa: E402
     block_index,
@@ -32,66 +42,9 @@ from manifold_probe.capture import (  # noqa: E402
 # The same float32 forward pass of a sentence alone and inside a right-padded batch differs by
 # rounding only (masked attention over a different key count): a few ulps of O(1) values.
 ATOL = 2e-5
-WIDTH, N_BLOCKS, N_HEADS, VOCAB = 32, 2, 4, 160
-
-
-def _corpus_sentences(n: int, seed: int = 0) -> list[str]:
-    from manifold_probe.datasets.corpus import load_corpus
-
-    return list(load_corpus(n=n, seed=seed).sentences)
-
-
+_corpus_sentences = corpus_sentences
+_bpe_tokenizer = bpe_tokenizer
 SENTENCES = _corpus_sentences(12)
-
-
-def _bpe_tokenizer(vocab_size: int = VOCAB):
-    """A byte-pair tokenizer trained on 300 corpus sentences; it prepends a BOS token ``<s>``
-    (so every input starts with the same token, as in Llama) and has no pad token (as GPT-2)."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, processors, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.BPE(unk_token="<unk>"))
-    tk.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"])
-    tk.train_from_iterator(_corpus_sentences(300, seed=1), trainer)
-    tk.post_processor = processors.TemplateProcessing(
-        single="<s> $A", special_tokens=[("<s>", tk.token_to_id("<s>"))]
-    )
-    return PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", bos_token="<s>",
-                                   eos_token="</s>", model_max_length=64)
-
-
-def _build(family: str, *, head_model: bool = False):
-    import transformers as tf
-
-    common = dict(vocab_size=VOCAB, num_hidden_layers=N_BLOCKS, num_attention_heads=N_HEADS,
-                  max_position_embeddings=64)
-    torch.manual_seed(0)
-    if family == "bert":
-        cfg = tf.BertConfig(hidden_size=WIDTH, intermediate_size=64, **common)
-        model = tf.BertModel(cfg)
-    elif family == "gpt2":
-        cfg = tf.GPT2Config(vocab_size=VOCAB, n_embd=WIDTH, n_layer=N_BLOCKS, n_head=N_HEADS,
-                            n_positions=64, bos_token_id=1, eos_token_id=2)
-        model = tf.GPT2LMHeadModel(cfg) if head_model else tf.GPT2Model(cfg)
-    elif family == "gpt_neox":
-        cfg = tf.GPTNeoXConfig(hidden_size=WIDTH, intermediate_size=64, bos_token_id=1,
-                               eos_token_id=2, **common)
-        model = tf.GPTNeoXModel(cfg)
-    elif family == "llama":
-        cfg = tf.LlamaConfig(hidden_size=WIDTH, intermediate_size=64, num_key_value_heads=2, **common)
-        model = tf.LlamaForCausalLM(cfg) if head_model else tf.LlamaModel(cfg)
-    elif family == "mistral":
-        cfg = tf.MistralConfig(hidden_size=WIDTH, intermediate_size=64, num_key_value_heads=2, **common)
-        model = tf.MistralModel(cfg)
-    elif family == "qwen2":
-        # head_dim 4 != width / heads: the heads are split on o_proj's input (16 wide), not d_model
-        cfg = tf.Qwen2Config(hidden_size=WIDTH, intermediate_size=64, num_key_value_heads=2,
-                             head_dim=4, **common)
-        model = tf.Qwen2Model(cfg)
-    else:  # pragma: no cover
-        raise ValueError(family)
-    return model.eval()
 
 
 FAMILIES = ["bert", "gpt2", "gpt_neox", "llama", "mistral", "qwen2"]
@@ -574,3 +527,34 @@ def test_real_transformer_lens_bridge(tmp_path):
     for name, key in [("embeddings", "blocks.0.hook_resid_pre"), ("layer_1", "blocks.0.hook_resid_post"),
                       ("layer_2", "blocks.1.hook_resid_post")]:
         np.testing.assert_allclose(acts[name], cache[key][0].numpy(), atol=1e-5)
+
+
+# --- perturbations follow the layer names ------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gpt_neox", "llama"])
+@pytest.mark.parametrize("kind", ["zero_head", "ablate_block"])
+def test_perturbation_at_layer_l_acts_on_block_l(family, kind, tok):
+    from types import SimpleNamespace
+
+    from manifold_probe.capture import perturbed
+
+    handle = load_model(_build(family), tokenizer=tok)
+    clean = handle.capture(SENTENCES[:4], pooling="all")
+    for layer in (2, "layer_2"):
+        p = SimpleNamespace(kind=kind, layer=layer, head=1 if kind == "zero_head" else None)
+        with perturbed(handle, p):
+            pert = handle.capture(SENTENCES[:4], pooling="all")
+        # block 2 changes layer_2 only; the states before it are bit for bit the same
+        np.testing.assert_array_equal(pert["embeddings"], clean["embeddings"])
+        np.testing.assert_array_equal(pert["layer_1"], clean["layer_1"])
+        assert np.abs(pert["layer_2"] - clean["layer_2"]).max() > 1e-4
+    after = handle.capture(SENTENCES[:4], pooling="all")  # hooks removed
+    np.testing.assert_array_equal(after["layer_2"], clean["layer_2"])
+    for bad, match in ((0, "embeddings"), (3, "outside 1..2"), ("layer_3", "outside 1..2")):
+        with pytest.raises(InputError, match=match):
+            with perturbed(handle, SimpleNamespace(kind=kind, layer=bad, head=0)):
+                pass
+    with pytest.raises(InputError, match="unknown perturbation kind"):
+        with perturbed(handle, SimpleNamespace(kind="melt", layer=1)):
+            pass

@@ -44,18 +44,18 @@ n_sources = 15
 max_points = 40
 [[perturbations]]
 kind = "ablate_block"
-layer = 0
+layer = 1
 [[perturbations]]
 kind = "zero_head"
-layer = 1
+layer = "layer_2"
 head = 1
 [[perturbations]]
 kind = "noise"
-layer = 0
+layer = 1
 norm = 0.5
 [[perturbations]]
 kind = "scale"
-layer = 1
+layer = 2
 factor = 3.0
 """
 
@@ -137,17 +137,20 @@ def test_tiny_random_bert_end_to_end(reference_run):
 
     pert = _read_csv(out / "perturbations.csv")
     labels = {r["perturbation"] for r in pert}
-    assert labels == {"ablate_block@0", "zero_head@1-h1", "noise@0-n0.5", "scale@1-x3"}
+    assert labels == {"ablate_block@1", "zero_head@2-h1", "noise@1-n0.5", "scale@2-x3"}
     for r in pert:
         assert r["topology_preserved"] in ("true", "false")
-        # compared only at layers the change reaches: block b changes states b+1, b+2, ...
+        # compared only at layers the change reaches: a change at layer l (block l) first
+        # shows in layer l, the output of block l
         layer = int(r["layer"])
-        block = int(r["perturbation"].split("@")[1].split("-")[0])
-        assert layer >= block + 1
-    # ablating block 0 makes state 1 equal to state 0: nothing of the embedding is lost
-    abl = [r for r in pert if r["perturbation"] == "ablate_block@0"]
+        at = int(r["perturbation"].split("@")[1].split("-")[0])
+        assert layer >= at
+    # ablating block 1 makes state 1 equal to state 0: nothing of the embedding is lost
+    abl = [r for r in pert if r["perturbation"] == "ablate_block@1"]
     assert [int(r["layer"]) for r in abl] == [1, 2]
-    scale = {int(r["layer"]): r for r in pert if r["perturbation"] == "scale@1-x3"}
+    zh = [int(r["layer"]) for r in pert if r["perturbation"] == "zero_head@2-h1"]
+    assert zh == [2]  # head 1 of block 2 changes only layer_2
+    scale = {int(r["layer"]): r for r in pert if r["perturbation"] == "scale@2-x3"}
     # scaling the last state by 3 is a similarity: neighbourhoods, topology and the shape of
     # geodesics are kept exactly, distances grow by log(3)
     assert list(scale) == [2]

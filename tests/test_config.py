@@ -52,6 +52,9 @@ def test_graph_k_covers_every_estimator():
         ("[[perturbations]]\nkind = 'noise'\nlayer = 1", "perturbations.0"),
         ("[[perturbations]]\nkind = 'scale'\nlayer = 1\nfactor = 2\nhead = 1", "perturbations.0"),
         ("[[perturbations]]\nkind = 'melt'\nlayer = 1", "perturbations.0.kind"),
+        # layers are 1-based like their names: 0 is the embeddings, no block makes it
+        ("[[perturbations]]\nkind = 'scale'\nlayer = 0\nfactor = 2", "perturbations.0.layer"),
+        ("[[perturbations]]\nkind = 'scale'\nlayer = 'emb'\nfactor = 2", "perturbations.0.layer"),
         ("[executor]\nworkers = 2\nscheduler = 'tcp://x:1'", "executor"),
     ],
 )
@@ -84,9 +87,9 @@ def test_config_error_is_an_input_error():
 def test_perturbation_labels_and_hash():
     cfg = parse_config(
         "[[perturbations]]\nkind='zero_head'\nlayer=1\nhead=3\n"
-        "[[perturbations]]\nkind='noise'\nlayer=0\nnorm=0.5\n"
+        "[[perturbations]]\nkind='noise'\nlayer='layer_2'\nnorm=0.5\n"
     )
-    assert [p.label for p in cfg.perturbations] == ["zero_head@1-h3", "noise@0-n0.5"]
+    assert [p.label for p in cfg.perturbations] == ["zero_head@1-h3", "noise@2-n0.5"]
     # the hash names cached results: equal configs hash equal, a changed value changes it
     assert config_hash(cfg) == config_hash(parse_config(cfg.model_dump(mode="json")))
     other = parse_config("[[perturbations]]\nkind='zero_head'\nlayer=1\nhead=4\n")

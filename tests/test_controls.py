@@ -65,7 +65,7 @@ def _setup(n: int = 40, d: int = 6, seed: int = 0):
 @pytest.mark.parametrize("transform", ["rotate", "rescale", "linear", "warp"])
 def test_keep_transform_changes_its_layer_and_is_undone_at_the_next_block(transform):
     handle, x, clean, ctx = _setup()
-    p = PerturbationConfig(kind="transform", transform=transform, layer=0)
+    p = PerturbationConfig(kind="transform", transform=transform, layer=1)
     with perturbed(handle, p, seed=3, context=ctx):
         out = handle.run(x)
     assert not np.allclose(out[0], clean[0])
@@ -84,7 +84,7 @@ def test_keep_transform_changes_its_layer_and_is_undone_at_the_next_block(transf
 
 def test_warp_is_bi_lipschitz_with_its_stated_constant():
     handle, x, clean, ctx = _setup()
-    p = PerturbationConfig(kind="transform", transform="warp", amount=0.3, layer=2)
+    p = PerturbationConfig(kind="transform", transform="warp", amount=0.3, layer=3)
     with perturbed(handle, p, seed=1, context=ctx):
         out = handle.run(x)[2]
     dx = np.linalg.norm(clean[2][:, None] - clean[2][None], axis=-1)
@@ -98,7 +98,7 @@ def test_warp_is_bi_lipschitz_with_its_stated_constant():
 def test_break_offsets_make_the_pooled_cloud_exactly_the_map():
     handle, x, clean, ctx = _setup()
     glue = PerturbationConfig(kind="transform", transform="glue", structure="category",
-                              categories=["a", "b"], layer=0)
+                              categories=["a", "b"], layer=1)
     with perturbed(handle, glue, seed=0, context=ctx):
         out = handle.run(x)
     a, b = slice(0, 20), slice(20, 40)
@@ -107,7 +107,7 @@ def test_break_offsets_make_the_pooled_cloud_exactly_the_map():
     dev = 0.1 * np.linalg.norm(clean[0][a] - clean[0][a].mean(0), axis=1)
     nearest = np.linalg.norm(out[0][a][:, None] - clean[0][b][None], axis=-1).min(axis=1)
     assert np.all(nearest <= dev + 1e-9)
-    tear = PerturbationConfig(kind="transform", transform="tear", structure="day", layer=1)
+    tear = PerturbationConfig(kind="transform", transform="tear", structure="day", layer=2)
     with perturbed(handle, tear, seed=0, context=ctx):
         torn = handle.run(x)
     np.testing.assert_allclose(torn[0], clean[0])
@@ -116,7 +116,7 @@ def test_break_offsets_make_the_pooled_cloud_exactly_the_map():
 
 def test_fitted_transform_without_context_is_an_input_error():
     handle, x, _, _ = _setup()
-    p = PerturbationConfig(kind="transform", transform="tear", structure="day", layer=0)
+    p = PerturbationConfig(kind="transform", transform="tear", structure="day", layer=1)
     with pytest.raises(InputError, match="clean run"):
         with perturbed(handle, p):
             handle.run(x)
@@ -124,19 +124,19 @@ def test_fitted_transform_without_context_is_an_input_error():
 
 def test_config_checks_transform_keys():
     with pytest.raises(InputError, match="structure"):
-        parse_config({"perturbations": [{"kind": "transform", "transform": "tear", "layer": 0}]})
+        parse_config({"perturbations": [{"kind": "transform", "transform": "tear", "layer": 1}]})
     with pytest.raises(InputError, match="does not apply"):
-        parse_config({"perturbations": [{"kind": "noise", "norm": 1.0, "amount": 2.0, "layer": 0}]})
+        parse_config({"perturbations": [{"kind": "noise", "norm": 1.0, "amount": 2.0, "layer": 1}]})
     cfg = parse_config({"perturbations": [{"kind": "transform", "transform": "rotate", "layer": 1}]})
     assert cfg.perturbations[0].label == "transform@1-rotate"
 
 
 # --------------------------------------------------------------------------- the verdict
 def _ring(n=420, seed=0, noise=0.08):
-    """Seven classes around a circle in 2 of 8 dimensions."""
+    """Seven classes filling a circle (each its own arc) in 2 of 8 dimensions."""
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 7
-    t = 2 * np.pi * y / 7 + rng.normal(0, 0.15, n)
+    t = 2 * np.pi * y / 7 + rng.uniform(-np.pi / 7, np.pi / 7, n)  # classes fill the ring
     X = np.c_[np.cos(t), np.sin(t), np.zeros((n, 6))] + noise * rng.normal(size=(n, 8))
     return X, y
 

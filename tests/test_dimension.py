@@ -342,8 +342,9 @@ def test_invert_linear_reference():
 
 
 def test_one_graph(monkeypatch, rng):
-    import manifold_probe.dimension._base as base
+    import manifold_probe.neighbors as base  # every graph of the estimators is a neighbors.knn
 
+    mp.knn_cache(clear=True)
     calls = []
     real = base.knn
 
@@ -364,7 +365,10 @@ def test_one_graph(monkeypatch, rng):
     mp.intrinsic_dimension(X, "mle")
     assert calls == [True]
     calls.clear()
-    mp.intrinsic_dimension(X, correct_bias=True)  # one graph of the data, the rest is reference
+    mp.intrinsic_dimension(X)  # served from the graph cache: no new search of the data
+    assert sum(calls) == 0
+    with mp.knn_cache(False):
+        mp.intrinsic_dimension(X, correct_bias=True)  # corrected TwoNN: one graph of the data, the rest is reference
     assert sum(calls) == 1
 
 

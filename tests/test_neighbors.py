@@ -128,3 +128,105 @@ def test_chunked_row_selection_is_exact(rng, budget):
     np.testing.assert_allclose(nb.distances, dist[:, 1:], rtol=1e-12, atol=1e-15)
     group = [7, *range(100, 140)]
     assert nb.indices[7].tolist() == group[1:6]
+
+
+# ----------------------------------------------------------------------------------------------
+# Magnitude, dtypes and devices (issue 13): any float64-representable scale is searched exactly
+
+
+@pytest.mark.parametrize("scale", [1e150, 1e200, 1e-300, 1e-150, 2.0**900])
+def test_magnitude_is_exact_and_scale_equivariant(rng, scale):
+    X = rng.normal(size=(60, 3))
+    ref = mp.knn(X, 3)
+    nb = mp.knn(X * scale, 3)
+    assert not np.any(nb.indices == np.arange(60)[:, None])  # never its own neighbour
+    assert np.all(np.isfinite(nb.distances)) and np.all(nb.distances > 0)
+    np.testing.assert_array_equal(nb.indices, ref.indices)
+    # X * scale rounds each coordinate once (relative 2^-53), so distances agree to ~1e-15
+    # relative, except when scale is a power of two: then X * scale is exact and so are they
+    rtol = 0 if scale == 2.0**900 else 1e-13
+    np.testing.assert_allclose(nb.distances, ref.distances * scale, rtol=rtol)
+
+
+def test_magnitude_cosine(rng):
+    X = rng.normal(size=(50, 4))
+    ref = mp.knn(X, 3, metric="cosine")
+    for scale in (1e200, 1e-300):
+        nb = mp.knn(X * scale, 3, metric="cosine")
+        np.testing.assert_array_equal(nb.indices, ref.indices)
+        np.testing.assert_allclose(nb.distances, ref.distances, rtol=1e-12)
+
+
+def test_unrepresentable_distances_refused():
+    # two points 2 x 1.5e308 apart: the distance is above the largest float64 (~1.8e308)
+    X = np.array([[-1.5e308], [1.5e308], [1.4e308]])
+    with pytest.raises(mp.InputError, match="float64 range"):
+        mp.knn(X, 2)
+
+
+def test_half_precision_inputs_upcast(rng):
+    import torch
+
+    X = rng.normal(size=(40, 3))
+    for t in (torch.float16, torch.bfloat16):
+        T = torch.from_numpy(X).to(t)
+        nb = mp.knn(T, 4)
+        ref = mp.knn(T.to(torch.float64).numpy(), 4)  # the same (rounded) points in float64
+        np.testing.assert_array_equal(nb.indices, ref.indices)
+        np.testing.assert_array_equal(nb.distances, ref.distances)
+    nb16 = mp.knn(X.astype(np.float16), 4)
+    np.testing.assert_array_equal(nb16.indices, mp.knn(X.astype(np.float16).astype(float), 4).indices)
+
+
+def test_absent_device_is_an_input_error(rng):
+    import torch
+
+    X = rng.normal(size=(20, 3))
+    if not torch.cuda.is_available():
+        with pytest.raises(mp.InputError, match="CUDA"):
+            mp.knn(X, 2, device="cuda")
+    with pytest.raises(mp.InputError, match="device"):
+        mp.knn(X, 2, device="not-a-device")
+
+
+@pytest.mark.parametrize("budget", [4096, 150_000, 64 * 2**20])
+@pytest.mark.parametrize("case", ["random", "duplicates", "near_duplicates", "lattice"])
+def test_symmetric_blocks_match_brute_force(rng, budget, case):
+    # small budgets cut the cloud into many blocks: candidates reach a row both from its own
+    # tiles and, transposed, from the tiles of earlier blocks; the result must not depend on it
+    X = rng.normal(size=(700, 6))
+    if case == "duplicates":
+        X[300:340] = X[5]  # a duplicate group spanning blocks, larger than k + margin
+        X[650:] = X[20]
+    elif case == "near_duplicates":
+        X = X + 1000.0
+        X[1::2] = X[::2] + 1e-9 * rng.normal(size=(350, 6))
+    elif case == "lattice":  # many exactly equal distances
+        g = np.arange(9.0)
+        X = np.stack(np.meshgrid(g, g, g), -1).reshape(-1, 3)[:700]
+    k = 6
+    nb = mp.knn(X, k, memory_budget=budget, margin=1)
+    D, idx = brute_force(X, k)
+    np.testing.assert_array_equal(nb.indices, idx)
+    # cdist computes |x - y| without centring: a few ulps of the coordinates' magnitude
+    np.testing.assert_allclose(nb.distances, D, rtol=1e-9, atol=1e-9 * (1 + np.abs(X).max()))
+    ref = mp.knn(X, k)  # default budget: one block
+    np.testing.assert_array_equal(nb.indices, ref.indices)
+    np.testing.assert_array_equal(nb.distances, ref.distances)
+
+
+def test_blocks_whose_neighbours_lie_in_another_block(rng):
+    # rows 0..29 spread 100 apart on a line, rows 30..59 a tight cluster around row 0: the row
+    # of point 0 finds every cluster point below its first threshold (the whole-tile ranking)
+    X = np.zeros((60, 2))
+    X[:30, 0] = 100.0 * np.arange(30)
+    X[30:] = 0.01 * rng.normal(size=(30, 2))
+    # and 30 points 100 apart along the axes (pairwise 141 apart) around a cluster at the
+    # origin: every entry of their tiles with the cluster passes their first threshold
+    Y = np.concatenate([100.0 * np.eye(30), 0.01 * rng.normal(size=(30, 30))])
+    for Z in (X, Y):
+        for budget in (4096, 64 * 2**20):
+            nb = mp.knn(Z, 2, margin=0, memory_budget=budget)
+            D, idx = brute_force(Z, 2)
+            np.testing.assert_array_equal(nb.indices, idx)
+            np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-15)

@@ -39,7 +39,7 @@ def _rotation(d, seed):
 def test_similarity_chain_keeps_everything():
     X = _circle()
     layers = {"a": X, "b": 2.0 * X @ _rotation(5, 1), "c": 2.0 * X @ _rotation(5, 1) + 3.0}
-    rows = profile_layers(layers, estimators=FAST)
+    rows = profile_layers(layers, estimators=FAST, as_rows=True)
     assert [r["layer_name"] for r in rows] == ["a", "b", "c"]
     assert set(PROFILE_COLUMNS) <= set(rows[0])
     for r in rows:
@@ -69,7 +69,8 @@ def test_topology_of_a_circle_through_layers():
     est = {"curvature": {"enabled": False}, "geodesic": {"n_sources": 30},
            "topology": {"max_points": 200}}
     rows = profile_layers({"a": X, "b": 1.5 * X, "c": folded + 1e-3 *
-                           np.random.default_rng(0).normal(size=X.shape)}, estimators=est)
+                           np.random.default_rng(0).normal(size=X.shape)}, estimators=est,
+                          as_rows=True)
     # a noisy circle (noise 1% of the radius): one component, one loop
     assert (rows[0]["betti_0"], rows[0]["betti_1"]) == (1, 1)
     assert (rows[1]["betti_0"], rows[1]["betti_1"]) == (1, 1)
@@ -81,10 +82,10 @@ def test_topology_of_a_circle_through_layers():
 def test_seeds_are_combined_and_deterministic():
     X = _circle(200, seed=3)
     Y = np.tanh(2 * X)
-    a = profile_layers([X, Y], estimators=FAST, seeds=[0, 1])
-    b = profile_layers([X, Y], estimators=FAST, seeds=[0, 1])
-    one = profile_layers([X, Y], estimators=FAST, seeds=[0])
-    two = profile_layers([X, Y], estimators=FAST, seeds=[1])
+    a = profile_layers([X, Y], estimators=FAST, seeds=[0, 1], as_rows=True)
+    b = profile_layers([X, Y], estimators=FAST, seeds=[0, 1], as_rows=True)
+    one = profile_layers([X, Y], estimators=FAST, seeds=[0], as_rows=True)
+    two = profile_layers([X, Y], estimators=FAST, seeds=[1], as_rows=True)
     assert a == b
     # geodesic sources depend on the seed; the two-seed value is the mean of the one-seed ones
     expected = 0.5 * (one[1]["geodesic_distortion_prev"] + two[1]["geodesic_distortion_prev"])
@@ -161,3 +162,89 @@ def test_per_layer_verdict_equals_topology_preserved():
         assert (bx["betti_0"], bx["betti_1"]) == cmp.betti_x
         assert (by["betti_0"], by["betti_1"]) == cmp.betti_y
         assert topology_seed(seed) == int(np.random.default_rng(seed).integers(2**63))
+
+
+def _with_bos_duplicates(n=240, n_sentences=24, seed=7):
+    """A token-level cloud: every sentence starts with the same BOS vector (exact duplicates,
+    as a causal model gives at position 0), the other rows a noisy circle."""
+    X = _circle(n, ambient=6, seed=seed)
+    starts = np.arange(0, n, n // n_sentences)
+    X[starts] = X[starts[0]]
+    return X, np.repeat(np.arange(n_sentences), n // n_sentences), len(starts) - 1
+
+
+def test_duplicate_rows_run_every_measure_on_the_distinct_rows():
+    X, sid, n_dup = _with_bos_duplicates()
+    Y = 2.0 * X @ _rotation(6, 3)
+    est = {"geodesic": {"n_sources": 30}, "topology": {"max_points": 150, "n_bootstrap": 5},
+           "curvature": {"max_points": 80, "dim": 1}, "gride": {"scales": [1, 2]}}
+    rows = profile_layers({"a": X, "b": Y}, estimators=est, sentence_ids=sid, as_rows=True)
+    for r in rows:
+        # the duplicates are collapsed once: every estimator sees n - n_dup distinct rows
+        assert r["n_distinct"] == X.shape[0] - n_dup
+        # a circle is 1-dimensional (TwoNN sampling sd ~ 1/sqrt(200) ~ 0.07)
+        assert r["id_twonn"] == pytest.approx(1.0, abs=0.25)
+        assert np.isfinite(r["curvature_median"])
+        assert (r["betti_0"], r["betti_1"]) == (1, 1)
+        assert "dimension_note" not in r or r["dimension_note"] is None
+    # a similarity keeps every neighbourhood of the distinct rows
+    assert rows[1]["knn_overlap_prev"] == 1.0
+    assert rows[1]["geodesic_log_ratio_prev"] == pytest.approx(np.log(2.0), abs=1e-9)
+    assert rows[1]["topology_preserved_prev"] is True
+
+
+def test_duplicates_are_collapsed_before_the_graph_so_the_distinct_view_is_exact():
+    from manifold_probe.analysis.measures import distinct_layer, distinct_pair
+    from manifold_probe.neighbors import knn
+
+    X, _, n_dup = _with_bos_duplicates()
+    U, g, rows = distinct_layer(X, knn(X, 5))
+    assert U.shape[0] == X.shape[0] - n_dup and len(np.unique(U, axis=0)) == U.shape[0]
+    assert (g.distances[:, 0] > 0).all()  # no zero-distance edge is left
+    # a cloud without duplicates passes through unchanged: same arrays, same graph
+    Z = _circle(50)
+    nb = knn(Z, 5)
+    Z2, g2, r2 = distinct_layer(Z, nb)
+    assert Z2 is Z and g2 is nb and r2 is None
+    # pairs keep rows distinct in both layers (here X has copies that Y does not)
+    Y = X + np.random.default_rng(0).normal(scale=1e-3, size=X.shape)
+    Xr, Yr, _, _, prow = distinct_pair(X, Y, None, None)
+    assert len(prow) == X.shape[0] - n_dup and len(np.unique(Xr, axis=0)) == len(Xr)
+
+
+def test_an_estimator_that_cannot_run_leaves_nan_and_a_note():
+    # 40 rows of which only 2 are distinct: no estimator can run, the profile still finishes
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(2, 4))
+    X = base[rng.integers(0, 2, 40)]
+    X[:2] = base
+    rows = profile_layers({"a": X, "b": 2 * X}, estimators={"geodesic": {"n_sources": 5},
+                          "topology": {"enabled": False}}, as_rows=True)
+    assert np.isnan(rows[0]["id_twonn"]) and rows[0]["dimension_note"]
+    assert np.isnan(rows[0]["curvature_median"]) and rows[0]["curvature_note"]
+    assert np.isnan(rows[1]["knn_overlap_prev"]) and rows[1]["warp_prev_note"]
+
+
+def test_profile_dataset_layer_seed_point_and_pandas():
+    import json
+
+    from manifold_probe.analysis.table import dataset_rows
+
+    X = _circle(200, seed=3)
+    Y = np.tanh(2 * X)
+    ds = profile_layers({"x": X, "y": Y}, estimators=FAST, seeds=[0, 1])
+    rows = profile_layers({"x": X, "y": Y}, estimators=FAST, seeds=[0, 1], as_rows=True)
+    assert dict(ds.sizes) == {"layer": 2, "seed": 2, "point": 200}
+    assert list(ds["layer_name"].values) == ["x", "y"]
+    # the combined column is the mean over the seed dim of its per-seed values
+    per_seed = ds["geodesic_distortion_prev_by_seed"].values[1]
+    assert float(ds["geodesic_distortion_prev"][1]) == pytest.approx(per_seed.mean(), rel=1e-12)
+    # per-point local dimension: a circle is 1-dimensional, the median local MLE near 1
+    assert float(np.median(ds["point_id_mle"].values[0])) == pytest.approx(1.0, abs=0.25)
+    table = ds.drop_dims(["seed", "point"], errors="ignore").to_dataframe()
+    assert list(table.index) == [0, 1]
+    assert table["id_twonn"].tolist() == pytest.approx([r["id_twonn"] for r in rows], rel=1e-12)
+    assert json.loads(ds.attrs["columns"]) == list(rows[0])
+    back = dataset_rows(ds)
+    assert back[1]["knn_overlap_prev"] == pytest.approx(rows[1]["knn_overlap_prev"], rel=1e-12)
+    assert json.loads(ds.attrs["seeds"]) == [0, 1]

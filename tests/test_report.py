@@ -28,7 +28,8 @@ def run_dir(tmp_path_factory):
                                       "geodesic": {"n_sources": 20},
                                       "gride": {"scales": [1, 2, 4]},
                                       "topology": {"max_points": 80, "n_landmarks": 40,
-                                                   "n_bootstrap": 4}})
+                                                   "n_bootstrap": 4}},
+                          as_rows=True)
     out = tmp_path_factory.mktemp("run")
     cols = column_order(rows)
     clean = [{c: (None if isinstance(r.get(c), float) and not np.isfinite(r[c]) else r.get(c))

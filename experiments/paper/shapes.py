@@ -1,22 +1,35 @@
-"""Small ground-truth clouds with known homology, written inline (a few lines of numpy each).
+"""Ground-truth clouds with known homology for the paper's experiments, from ``mp.datasets``.
 
-Used by the validation experiments so that they depend only on the estimator under test, not on
-``manifold_probe.datasets``. Each cloud is embedded isometrically into R^D by a random rotation
-and then receives isotropic Gaussian noise of standard deviation ``noise`` in all D coordinates.
+Each cloud is a ``mp.datasets`` known-homology shape (unit feature size), embedded
+isometrically into R^D by a random rotation, with isotropic Gaussian noise of standard
+deviation ``noise`` in all D coordinates.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# name -> (Betti numbers b_0, b_1, ..., intrinsic dimension)
+# name -> (mp.datasets.homology_shape name, options); the Betti numbers come with the sample
+_SHAPES = {
+    "circle": ("circle", {}),
+    "two_circles": ("circles", {"k": 2}),
+    "figure_eight": ("figure_eight", {}),
+    "sphere": ("sphere", {"dim": 2}),
+    "torus": ("flat_torus", {"d": 2}),
+    "blob": ("blobs", {"k": 1}),
+}
+
+
+# name -> (Betti numbers b_0, b_1, ..., intrinsic dimension): ShapeSample.truth(maxdim) and
+# .intrinsic_dim of the shapes above (kept literal so that importing this module does not
+# import manifold_probe; tests/test_topology.py checks that they agree)
 HOMOLOGY: dict[str, tuple[tuple[int, ...], int]] = {
     "circle": ((1, 1), 1),
     "two_circles": ((2, 2), 1),
     "figure_eight": ((1, 2), 1),
     "sphere": ((1, 0, 1), 2),
     "torus": ((1, 2, 1), 2),
-    "blob": ((1, 0), 2),
+    "blob": ((1, 0), 3),
 }
 
 
@@ -36,24 +49,11 @@ def sample_sphere(n: int, dim: int, rng: np.random.Generator, radius: float = 1.
 
 
 def shape(name: str, n: int, ambient_dim: int, noise: float, seed: int) -> np.ndarray:
-    """``n`` points of the named shape (unit scale), rotated into R^ambient_dim, plus noise."""
-    rng = np.random.default_rng(seed)
-    t = rng.uniform(0, 2 * np.pi, n)
-    if name == "circle":
-        Y = np.c_[np.cos(t), np.sin(t)]
-    elif name == "two_circles":
-        side = rng.integers(0, 2, n)
-        Y = np.c_[np.cos(t) + 3.0 * side, np.sin(t)]
-    elif name == "figure_eight":
-        side = rng.integers(0, 2, n)
-        Y = np.c_[np.cos(t) + (2 * side - 1), np.sin(t)]  # two unit circles touching at 0
-    elif name == "sphere":
-        Y = sample_sphere(n, 2, rng)
-    elif name == "torus":
-        s = rng.uniform(0, 2 * np.pi, n)
-        Y = np.c_[np.cos(t), np.sin(t), np.cos(s), np.sin(s)] / np.sqrt(2)  # flat Clifford torus
-    elif name == "blob":
-        Y = rng.standard_normal((n, 2)) * 0.5
-    else:
+    """``n`` points of the named shape, rotated into R^ambient_dim, plus noise."""
+    from manifold_probe.datasets import homology_shape
+
+    if name not in _SHAPES:
         raise ValueError(f"unknown shape {name!r}; known: {', '.join(HOMOLOGY)}")
-    return _embed(Y, ambient_dim, noise, rng)
+    family, options = _SHAPES[name]
+    return homology_shape(family, n, seed=seed, ambient_dim=ambient_dim, noise=noise,
+                          **options).points

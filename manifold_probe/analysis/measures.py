@@ -5,6 +5,13 @@ returns a flat dict whose keys are columns of the profile table
 (:data:`manifold_probe.analysis.table.PROFILE_COLUMNS`). A measure that cannot run on a layer
 (e.g. a layer where most rows coincide) gives NaN and a ``*_note`` column instead of raising,
 so one degenerate layer never stops a profile.
+
+**Duplicates.** Per-token clouds hold exact duplicate rows (a BOS or [CLS] token at position 0
+gives the same vector for every input in a causal model; padding never makes a row). They are
+handled here, once, for every measure: :func:`distinct_layer` and :func:`distinct_pair` keep
+the first occurrence of each distinct row (of each layer of a pair) and give the kNN graph among
+the kept rows, and every measure runs on that view. A cloud without duplicates passes through
+unchanged (no copy, no new graph).
 """
 
 from __future__ import annotations
@@ -13,12 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError
+from manifold_probe._validation import InputError, unique_rows
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.warping import rounded_twonn_dimension, warp
-from manifold_probe.neighbors import Neighbors
+from manifold_probe.neighbors import Neighbors, knn
 
 __all__ = [
+    "distinct_layer",
+    "distinct_pair",
     "measure_curvature",
     "measure_dimension",
     "measure_pair",
@@ -52,18 +61,101 @@ def short_message(exc: Exception) -> str:
     return str(exc).split(";")[0][:160]
 
 
+def _first_occurrences(X: np.ndarray, nb: Neighbors | None) -> np.ndarray | None:
+    """Rows that are the first occurrence of their value (increasing), or None if all distinct.
+
+    With an exact kNN graph a row that has a copy has it as nearest neighbour at distance 0, so
+    a graph whose first column has no zero proves there are no duplicates without sorting X.
+    """
+    if nb is not None and nb.n_points == X.shape[0] and not (nb.distances[:, 0] == 0.0).any():
+        return None
+    first = unique_rows(X)[0]
+    return None if len(first) == X.shape[0] else first
+
+
+def _graph_on(points: np.ndarray, k: int) -> Neighbors:
+    if points.shape[0] < 3:
+        raise InputError(
+            f"only {points.shape[0]} distinct rows after collapsing exact duplicates; a layer "
+            "needs at least 3 distinct points (capture more inputs or another pooling)"
+        )
+    return knn(points, min(k, points.shape[0] - 1))
+
+
+def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
+                   ) -> tuple[np.ndarray, Neighbors | None, np.ndarray | None]:
+    """One layer's distinct rows and their kNN graph: the view every per-layer measure uses.
+
+    Parameters
+    ----------
+    X : ndarray (n_points, d)
+    nb : Neighbors or None
+        The layer's shared exact kNN graph (or None: only the rows are reduced).
+    k : int, optional
+        Neighbours of the new graph when duplicates are dropped (default: ``nb.k``).
+
+    Returns
+    -------
+    (points, graph, rows)
+        ``rows`` (increasing indices into X of the kept first occurrences) is None and
+        ``points``/``graph`` are ``X``/``nb`` themselves when X has no exact duplicates.
+        Otherwise the graph is recomputed on the distinct rows (``min(k, m - 1)`` neighbours):
+        one kNN search, paid only by clouds that have duplicates.
+    """
+    rows = _first_occurrences(X, nb)
+    if rows is None:
+        return X, nb, None
+    U = X[rows]
+    if nb is None and k is None:
+        return U, None, rows
+    return U, _graph_on(U, k if k is not None else nb.k), rows
+
+
+def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neighbors | None,
+                  k: int | None = None):
+    """Rows distinct in both X and Y (row ``i`` the same input in each), with their graphs.
+
+    A row is kept when it is the first occurrence of its value in X **and** in Y, so both
+    reduced clouds are free of duplicates and stay paired. Returns ``(X', Y', nbx', nby',
+    rows)``; ``rows`` is None and everything is returned unchanged when neither has duplicates.
+    """
+    rx, ry = _first_occurrences(X, nbx), _first_occurrences(Y, nby)
+    if rx is None and ry is None:
+        return X, Y, nbx, nby, None
+    rows = np.arange(X.shape[0]) if rx is None else rx
+    if ry is not None:
+        rows = np.intersect1d(rows, ry)
+    Xr, Yr = X[rows], Y[rows]
+
+    def graph(points, nb):
+        if nb is None and k is None:
+            return None
+        return _graph_on(points, k if k is not None else nb.k)
+
+    return Xr, Yr, graph(Xr, nbx), graph(Yr, nby), rows
+
+
 def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> dict:
-    """TwoNN (with interval), MLE and the GRIDE scale curve of one layer, from its kNN graph."""
+    """TwoNN (with interval), MLE and the GRIDE scale curve of one layer, from its kNN graph.
+
+    Computed on the layer's distinct rows (:func:`distinct_layer`); ``n_distinct`` says how many.
+    ``point_id_mle`` is the local MLE dimension of every row (Levina & Bickel 2005, "Maximum
+    likelihood estimation of intrinsic dimension"; a copy gets its distinct row's value).
+    """
     from manifold_probe.dimension import intrinsic_dimension
 
-    def estimate(method, k_graph, **options):
-        try:
-            return intrinsic_dimension(X, method=method, neighbors=nb.truncate(k_graph), **options)
-        except InputError:
-            # duplicates: let the estimator collapse them and build its own graph
-            return intrinsic_dimension(X, method=method, **options)
+    try:
+        U, g, rows = distinct_layer(X, nb)
+    except InputError as exc:
+        return {"n_distinct": len(unique_rows(X)[0]), "id_twonn": np.nan, "id_twonn_lo": np.nan,
+                "id_twonn_hi": np.nan, "id_mle": np.nan, "dimension_note": short_message(exc)}
 
-    out: dict[str, Any] = {}
+    def estimate(method, k_graph, **options):
+        if k_graph > g.k:
+            raise InputError(f"{method} needs {k_graph} neighbours; only {U.shape[0]} distinct rows")
+        return intrinsic_dimension(U, method=method, neighbors=g.truncate(k_graph), **options)
+
+    out: dict[str, Any] = {"n_distinct": int(U.shape[0])}
     notes = []
     if est.twonn.enabled:
         out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
@@ -78,7 +170,13 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
         k = est.mle.k
         out["id_mle"] = np.nan
         try:
-            out["id_mle"] = float(estimate("mle", k, k=k).dimension)
+            r = estimate("mle", k, k=k)
+            out["id_mle"] = float(r.dimension)
+            if r.pointwise is not None:
+                local = np.asarray(r.pointwise, dtype=np.float64)
+                if rows is not None:  # every copy gets its distinct row's value
+                    local = local[unique_rows(X)[1]]
+                out["point_id_mle"] = local.tolist()
         except InputError as exc:
             notes.append(f"mle: {short_message(exc)}")
     if est.gride.enabled and est.gride.scales:
@@ -99,17 +197,21 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
 
 
 def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed: int) -> dict:
-    """Median and quartiles of the scalar curvature, at up to ``max_points`` points."""
+    """Median and quartiles of the scalar curvature, at up to ``max_points`` distinct points."""
     from threadpoolctl import threadpool_limits
 
     from manifold_probe.curvature import scalar_curvature
 
     cfg = est.curvature
-    idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     nan = {"curvature_median": np.nan, "curvature_q25": np.nan, "curvature_q75": np.nan}
-    # default: the layer's TwoNN dimension (from the shared graph); local PCA's eigengap sees
-    # the noise directions of real activations and asks for infeasibly large fits
-    dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)
+    try:
+        X, nb, _ = distinct_layer(X, nb)
+        # default: the layer's TwoNN dimension (from the shared graph); local PCA's eigengap
+        # sees the noise directions of real activations and asks for infeasibly large fits
+        dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)
+    except InputError as exc:
+        return {**nan, "curvature_note": short_message(exc)}
+    idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     try:
         # on a subsample the estimate sees a sparser sample of the same manifold; one BLAS
         # thread: its many small products run up to 10x slower with 2 threads on a busy machine
@@ -129,21 +231,20 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
 
 
 def topology_seed(seed: int) -> int:
-    """The seed :func:`manifold_probe.topology_preserved` hands to both of its analyses.
+    """The seed :func:`manifold_probe.topology_preserved` hands to both of its analyses
+    (:func:`manifold_probe.topology.shared_seed`): analysing every layer alone with it gives the
+    Betti numbers that the pairwise verdict would compute, so each layer is analysed once."""
+    from manifold_probe.topology import shared_seed
 
-    ``topology_preserved(X, Y, seed=s)`` analyses X and Y with one shared seed drawn from
-    ``s``; analysing every layer alone with that same seed gives the same Betti numbers, so
-    the verdict "preserved" of consecutive layers follows from the per-layer results without
-    analysing each layer twice.
-    """
-    return int(np.random.default_rng(seed).integers(2**63))
+    return shared_seed(seed)
 
 
 def measure_topology(X: np.ndarray, est: EstimatorSettings, seed: int) -> dict:
-    """Significant Betti numbers of a paired subsample of ``max_points`` rows."""
+    """Significant Betti numbers of a paired subsample of ``max_points`` distinct rows."""
     from manifold_probe.topology import betti_numbers
 
     cfg = est.topology
+    X = distinct_layer(X, None)[0]
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     try:
         betti = betti_numbers(X[idx], maxdim=cfg.maxdim, confidence=cfg.confidence,
@@ -155,10 +256,12 @@ def measure_topology(X: np.ndarray, est: EstimatorSettings, seed: int) -> dict:
 
 
 def compare_topology(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int):
-    """:func:`manifold_probe.topology_preserved` of X and Y on the same paired subsample."""
+    """:func:`manifold_probe.topology_preserved` of X and Y on the same paired subsample
+    (of the rows distinct in both, :func:`distinct_pair`)."""
     from manifold_probe.topology import topology_preserved
 
     cfg = est.topology
+    X, Y, _, _, _ = distinct_pair(X, Y, None, None)
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     return topology_preserved(X[idx], Y[idx], maxdim=cfg.maxdim, seed=seed,
                               confidence=cfg.confidence, n_landmarks=cfg.n_landmarks,
@@ -168,7 +271,11 @@ def compare_topology(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed:
 def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int,
                           suffix: str = "prev") -> dict:
     """``topology_preserved`` from X to Y on the same paired subsample."""
-    cmp = compare_topology(X, Y, est, seed)
+    try:
+        cmp = compare_topology(X, Y, est, seed)
+    except InputError as exc:
+        return {f"topology_preserved_{suffix}": None, f"diagram_distance_{suffix}": np.nan,
+                f"topology_{suffix}_note": short_message(exc)}
     dist = [float(d) for d in cmp.distances]
     return {
         f"topology_preserved_{suffix}": bool(cmp.preserved),
@@ -180,8 +287,10 @@ def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, 
 
 def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | None,
               est: EstimatorSettings, seed: int, *, dimension: bool):
-    """:func:`~manifold_probe.warp` of X -> Y with the profile's settings and shared graphs."""
+    """:func:`~manifold_probe.warp` of X -> Y with the profile's settings and shared graphs,
+    on the rows distinct in both (:func:`distinct_pair`)."""
     k = est.knn.k
+    X, Y, nbx, nby, _ = distinct_pair(X, Y, nbx, nby)
     return warp(
         X, Y, k=k, neighbors_x=nbx.truncate(k),
         neighbors_y=nby.truncate(k) if nby is not None else None,
@@ -193,7 +302,13 @@ def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | Non
 def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
                  est: EstimatorSettings, seed: int, suffix: str = "prev") -> dict:
     """Warp from X to Y: geodesic distortion and neighbourhood preservation."""
-    s = warp_with(X, Y, nbx, nby, est, seed, dimension=False)
+    try:
+        s = warp_with(X, Y, nbx, nby, est, seed, dimension=False)
+    except InputError as exc:
+        keys = ("geodesic_distortion", "geodesic_log_ratio", "knn_overlap", "trustworthiness",
+                "continuity")
+        return {**{f"{key}_{suffix}": np.nan for key in keys},
+                f"warp_{suffix}_note": short_message(exc)}
     return {
         f"geodesic_distortion_{suffix}": s.geodesic_distortion,
         f"geodesic_log_ratio_{suffix}": s.geodesic_log_ratio_median,

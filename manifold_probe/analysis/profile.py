@@ -23,7 +23,13 @@ import numpy as np
 
 from manifold_probe._validation import InputError, check_points
 from manifold_probe.analysis.settings import EstimatorSettings
-from manifold_probe.analysis.table import assemble_rows, column_order
+from manifold_probe.analysis.table import (
+    POINT_PREFIX,
+    SEEDED_KINDS,
+    assemble_rows,
+    column_order,
+    profile_dataset,
+)
 from manifold_probe.analysis.tasks import run_task, schedule
 from manifold_probe.neighbors import Neighbors, knn
 
@@ -56,32 +62,57 @@ def profile_layers(
     estimators: Any = None,
     seeds: Sequence[int] = (0,),
     sentence_ids: Any = None,
-) -> list[dict]:
-    """The layer profile of point clouds held in memory.
+    as_rows: bool = False,
+):
+    """The layer profile of point clouds held in memory, as an :class:`xarray.Dataset`.
 
     Parameters
     ----------
     layers : mapping of layer name to array (n_points, d_l), or a sequence of arrays
-        Row ``i`` of every layer is the same input; widths may differ.
+        Row ``i`` of every layer is the same input; widths may differ. Exact duplicate rows
+        (per-token clouds: BOS/[CLS]) are allowed: every measure runs on the distinct rows.
     estimators : EstimatorSettings or nested dict, optional
         Estimator settings (:class:`manifold_probe.analysis.EstimatorSettings`; a dict such as
         ``{"topology": {"enabled": False}}`` overrides the defaults it names).
     seeds : sequence of int, default=(0,)
         Seeds of the randomised measures (geodesic sources, subsamples, bootstrap); results
-        over seeds are combined column by column.
+        over seeds are combined column by column (floats averaged, booleans and-ed).
     sentence_ids : array-like of int, optional
         For token-level rows: the input each row comes from (enables trajectory curvature).
+    as_rows : bool, default=False
+        Return the table as a list of dicts (one per layer, the columns of profile.csv)
+        instead of the Dataset.
 
     Returns
     -------
-    list of dict, one per layer, with the columns of
-    :data:`~manifold_probe.analysis.table.PROFILE_COLUMNS` (NaN or None where a measure is
-    disabled or undefined, e.g. ``*_prev`` at layer 0).
+    xarray.Dataset (or list of dict with ``as_rows=True``)
+        Dims ``layer`` (coordinates ``layer`` = 0 … L and ``layer_name``), ``seed`` and
+        ``point``: every column of
+        :data:`~manifold_probe.analysis.table.PROFILE_COLUMNS` on ``layer`` (NaN where a
+        measure is disabled or undefined, e.g. ``*_prev`` at layer 0; ``*_note`` text where an
+        estimator could not run); ``<column>_by_seed`` on ``(layer, seed)`` for the seeded
+        measures before combining; ``point_id_mle`` (local MLE dimension of every row) on
+        ``(layer, point)``; the settings in ``attrs``. See
+        :func:`~manifold_probe.analysis.table.profile_dataset`.
+
+        To pandas: ``ds.drop_dims(["seed", "point"], errors="ignore").to_dataframe()`` is the
+        table (one row per layer); ``ds["id_twonn"].to_pandas()`` one column;
+        ``ds["curvature_median_by_seed"].to_pandas()`` a layer × seed frame.
 
     Notes
     -----
     Each layer's kNN graph is computed once (with as many neighbours as the largest estimator
     needs) and shared by every measure.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.random.default_rng(0).uniform(0, 2 * np.pi, 200)
+    >>> X = np.c_[np.cos(t), np.sin(t), np.zeros(200)]
+    >>> ds = profile_layers({"a": X, "b": 2 * X}, estimators={"curvature": {"enabled": False},
+    ...                     "topology": {"enabled": False}, "geodesic": {"n_sources": 20}})
+    >>> ds.sizes["layer"], list(ds["layer_name"].values), round(float(ds["knn_overlap_prev"][1]), 6)
+    (2, ['a', 'b'], 1.0)
     """
     if isinstance(layers, Mapping):
         names = [str(n) for n in layers]
@@ -102,11 +133,32 @@ def profile_layers(
                 f"layer {name!r} has {A.shape[0]} rows but layer {names[0]!r} has {n}; row i must "
                 "be the same input in every layer"
             )
+    if sentence_ids is not None:
+        sentence_ids = np.asarray(sentence_ids)
+        if sentence_ids.shape != (n,):
+            raise InputError(
+                f"sentence_ids has shape {sentence_ids.shape}; it needs one entry per row ({n},)"
+            )
     source = _InMemory(clouds, [knn(A, k_graph) for A in clouds], sentence_ids)
     results: dict[int, list[dict]] = {}
-    for task in schedule(len(clouds), est, list(seeds), has_sentence_ids=sentence_ids is not None):
-        results.setdefault(task.layer, []).append(run_task(source, task, est))
+    by_seed: dict[tuple[int, int], list[dict]] = {}
+    points: dict[int, dict[str, Any]] = {}
+    seeds = [int(s) for s in seeds]
+    for task in schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None):
+        values = run_task(source, task, est)
+        scalars = {k: v for k, v in values.items() if not k.startswith(POINT_PREFIX)}
+        points.setdefault(task.layer, {}).update(
+            {k: v for k, v in values.items() if k.startswith(POINT_PREFIX)})
+        results.setdefault(task.layer, []).append(scalars)
+        if task.kind in SEEDED_KINDS:
+            by_seed.setdefault((task.layer, task.seed), []).append(scalars)
     base = [{"n_points": int(A.shape[0]), "dim_ambient": int(A.shape[1])} for A in clouds]
     rows = assemble_rows(names, base, results)
     columns = column_order(rows)
-    return [{c: row.get(c) for c in columns} for row in rows]
+    rows = [{c: row.get(c) for c in columns} for row in rows]
+    if as_rows:
+        return rows
+    return profile_dataset(rows, columns, by_seed=by_seed, points=points,
+                           sentence_ids=sentence_ids,
+                           attrs={"estimators": est.as_dict(), "seeds": seeds,
+                                  "source": "manifold_probe.profile_layers"})

@@ -115,7 +115,7 @@ class TopologySettings:
     maxdim: int = signature_default(betti_numbers, "maxdim")
     max_points: int = 400
     confidence: float = signature_default(betti_numbers, "confidence")
-    n_landmarks: int | None = 150
+    n_landmarks: int | None = signature_default(betti_numbers, "n_landmarks")
     n_bootstrap: int = signature_default(betti_numbers, "n_bootstrap")
     diagram_distances: bool = False
 

@@ -1,4 +1,5 @@
-"""The per-layer table: the columns of the profile, and seeds combined into one row per layer."""
+"""The per-layer table: the columns of the profile, seeds combined into one row per layer, and
+the same results as an :class:`xarray.Dataset` (:func:`profile_dataset`)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,24 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "POINT_PREFIX",
     "PROFILE_COLUMNS",
     "REQUIRED_COLUMNS",
+    "SEEDED_KINDS",
     "assemble_rows",
     "column_order",
     "combine",
     "combine_rows",
+    "dataset_rows",
+    "profile_dataset",
 ]
+
+#: Result keys starting with this prefix hold one value per input row (a list): they go on the
+#: Dataset's ``point`` dimension, never into profile.csv.
+POINT_PREFIX = "point_"
+
+#: Task kinds whose result depends on the seed (kept per seed on the Dataset's ``seed`` dim).
+SEEDED_KINDS = ("curvature", "topology", "pair_prev", "topology_prev", "pair_input")
 
 REQUIRED_COLUMNS = (
     "layer", "n_points", "dim_ambient", "id_twonn", "id_mle", "curvature_median",
@@ -123,11 +135,144 @@ def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     extra = []
     for row in rows:
         for key in row:
-            if key not in cols and key not in extra and not key.startswith("betti_x_") \
-                    and not key.startswith("betti_y_"):
+            if key not in cols and key not in extra and not key.startswith(
+                    ("betti_x_", "betti_y_", POINT_PREFIX)):
                 extra.append(key)
     gride = sorted((c for c in extra if c.startswith("id_gride_")), key=lambda c: int(c.split("_")[-1]))
     rest = [c for c in extra if not c.startswith("id_gride_")]
     at = cols.index("id_mle") + 1
     cols[at:at] = gride
     return cols + rest
+
+
+def _variable(values: list[Any]) -> np.ndarray:
+    """One column as an array: bools (None kept) as object, numbers as float64 (None -> NaN)
+    or int64 when complete, text as object."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
+        if len(present) == len(values):
+            return np.asarray(values, dtype=bool)
+        return np.asarray(values, dtype=object)
+    if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present) \
+            and len(present) == len(values):
+        return np.asarray(values, dtype=np.int64)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+           for v in present):
+        return np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    return np.asarray(["" if v is None else str(v) for v in values], dtype=object)
+
+
+def profile_dataset(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    by_seed: Mapping[tuple[int, int], Sequence[Mapping[str, Any]]] | None = None,
+    points: Mapping[int, Mapping[str, Any]] | None = None,
+    sentence_ids: Any = None,
+    attrs: Mapping[str, Any] | None = None,
+):
+    """The profile as an :class:`xarray.Dataset`.
+
+    Parameters
+    ----------
+    rows, columns
+        The combined table (:func:`assemble_rows`, :func:`column_order`).
+    by_seed : mapping ``(layer, seed) -> list of result dicts``, optional
+        Results of the seeded tasks (:data:`SEEDED_KINDS`) before seeds are combined.
+    points : mapping ``layer -> {"point_*": list of n_points values}``, optional
+    sentence_ids : array (n_points,), optional
+        For token-level rows: the input each row comes from (a coordinate on ``point``).
+    attrs : mapping, optional
+        Settings to keep (values that are not str/int/float are stored as JSON strings).
+
+    Returns
+    -------
+    xarray.Dataset
+        - dim ``layer`` (coordinate: 0 … L, plus ``layer_name``): every column of profile.csv;
+        - dims ``(layer, seed)``: ``<column>_by_seed``, each float/bool column of a seeded
+          measure before the seeds are combined (their mean, or all() for booleans, is the
+          column itself);
+        - dims ``(layer, point)``: ``point_*`` arrays, one value per input row (e.g.
+          ``point_id_mle``, the local MLE dimension of each row);
+        - ``attrs["columns"]``: the JSON list of profile.csv's columns, in order.
+
+        ``dataset_rows(ds)`` gives back the list of row dicts;
+        ``ds[json.loads(ds.attrs["columns"])[1:]].to_dataframe()`` (or
+        ``ds.drop_dims(["seed", "point"], errors="ignore").to_dataframe()``) the table as a
+        pandas DataFrame indexed by layer.
+    """
+    import json
+
+    import xarray as xr
+
+    n = len(rows)
+    layer_ids = np.arange(n)
+    coords: dict[str, Any] = {
+        "layer": ("layer", layer_ids),
+        "layer_name": ("layer", np.asarray([str(r.get("layer_name", i)) for i, r in enumerate(rows)],
+                                           dtype=object)),
+    }
+    data: dict[str, Any] = {}
+    for col in columns:
+        if col in ("layer", "layer_name"):
+            continue
+        data[col] = (("layer",), _variable([r.get(col) for r in rows]))
+    if by_seed:
+        seeds = sorted({s for (_, s) in by_seed})
+        coords["seed"] = ("seed", np.asarray(seeds, dtype=np.int64))
+        keys: list[str] = []
+        for results in by_seed.values():
+            for res in results:
+                for key, value in res.items():
+                    if key not in keys and isinstance(value, (bool, float, np.floating, np.bool_)):
+                        keys.append(key)
+        for key in keys:
+            arr = np.full((n, len(seeds)), np.nan)
+            for (layer, seed), results in by_seed.items():
+                vals = [r[key] for r in results if r.get(key) is not None]
+                if vals and layer < n:
+                    arr[layer, seeds.index(seed)] = float(vals[0])
+            data[f"{key}_by_seed"] = (("layer", "seed"), arr)
+    if points:
+        n_points = {len(v) for res in points.values() for v in res.values()}
+        if len(n_points) == 1:
+            width = n_points.pop()
+            coords["point"] = ("point", np.arange(width))
+            if sentence_ids is not None:
+                coords["sentence_id"] = ("point", np.asarray(sentence_ids, dtype=np.int64))
+            for key in sorted({k for res in points.values() for k in res}):
+                arr = np.full((n, width), np.nan)
+                for layer, res in points.items():
+                    if key in res and layer < n:
+                        arr[layer] = np.asarray(res[key], dtype=np.float64)
+                data[key] = (("layer", "point"), arr)
+    plain = {}
+    for key, value in dict(attrs or {}).items():
+        plain[key] = value if isinstance(value, (str, int, float)) and not isinstance(value, bool) \
+            else json.dumps(value, sort_keys=True, default=str)
+    plain["columns"] = json.dumps(list(columns))
+    return xr.Dataset(data, coords=coords, attrs=plain)
+
+
+def dataset_rows(ds) -> list[dict]:
+    """The rows of profile.csv (one dict per layer) from :func:`profile_dataset`'s Dataset."""
+    import json
+
+    columns = json.loads(ds.attrs["columns"])
+    rows = []
+    for i in range(ds.sizes["layer"]):
+        row: dict[str, Any] = {}
+        for col in columns:
+            if col == "layer":
+                value: Any = int(ds["layer"].values[i])
+            elif col in ds.variables:
+                value = ds[col].values[i]
+            else:
+                value = None
+            if isinstance(value, np.generic):
+                value = value.item()
+            if isinstance(value, str) and value == "" and col != "layer_name":
+                value = None
+            row[col] = value
+        rows.append(row)
+    return rows

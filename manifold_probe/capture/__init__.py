@@ -29,9 +29,10 @@ Public names
     Token pooling that never lets padding in.
 ``hf_layer_names(n_layers)``
     ``("embeddings", "layer_1", ..., "layer_L")``.
-``perturbed(handle, perturbation, seed=0)`` / ``apply_perturbation`` / ``find_head_projection``
-    Forward hooks that change a model (ablate a block, zero a head, add noise, scale); a side
-    effect on the model, so it lives here with the other hooks (:mod:`.perturb`).
+``perturbed(handle, perturbation, seed=0)`` / ``apply_perturbation``
+    Forward hooks that change a model (ablate a block, zero a head, add noise, scale) at layer
+    ``l`` (1-based: block ``l``, or ``"layer_l"``); a side effect on the model, so it lives here
+    with the other hooks (:mod:`.perturb`, one function per kind in ``PERTURBATIONS``).
 
 Pooling
 -------
@@ -53,7 +54,9 @@ A perturbation at layer ``l`` acts on block ``l`` = ``blocks[l - 1]`` and first 
 ``"layer_l"``. ``hook_resid_mid`` is not a block output: the toy model exposes it as
 ``"layer_1_mid"``; for other models hook the attention sub-layer with :func:`capture_modules`.
 
-Heavy dependencies (torch, transformers) are imported on first use.
+Modules: :mod:`.loaders` (one loader per model source), :mod:`.models` (``ModelHandle``),
+:mod:`.hidden_states` (text capture, offline loading), :mod:`.architectures`, :mod:`.core`,
+:mod:`.perturb`, :mod:`.toy`. Heavy dependencies (torch, transformers) are imported on first use.
 """
 
 from __future__ import annotations
@@ -70,10 +73,10 @@ _EXPORTS = {
     "apply_perturbation": "manifold_probe.capture.perturb",
     "perturbed": "manifold_probe.capture.perturb",
     "ModelHandle": "manifold_probe.capture.models",
-    "load_model": "manifold_probe.capture.models",
-    "capture_hidden_states": "manifold_probe.capture.models",
-    "hf_layer_names": "manifold_probe.capture.models",
-    "offline_loading": "manifold_probe.capture.models",
+    "load_model": "manifold_probe.capture.loaders",
+    "capture_hidden_states": "manifold_probe.capture.hidden_states",
+    "hf_layer_names": "manifold_probe.capture.hidden_states",
+    "offline_loading": "manifold_probe.capture.hidden_states",
     "Architecture": "manifold_probe.capture.architectures",
     "HeadProjection": "manifold_probe.capture.architectures",
     "detect_architecture": "manifold_probe.capture.architectures",

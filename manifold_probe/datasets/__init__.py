@@ -29,6 +29,22 @@ from manifold_probe.datasets._manifolds import (
     sphere,
     swiss_roll,
 )
+from manifold_probe.datasets._shapes import (
+    KNOWN_HOMOLOGY,
+    ShapeSample,
+    circle,
+    circles,
+    clifford_torus,
+    cube,
+    ellipse,
+    figure_eight,
+    gaussian_blobs,
+    homology_shape,
+    klein_bottle,
+    round_sphere,
+    swiss_roll_shape,
+    torus_shape,
+)
 
 __all__ = [
     "ManifoldSample",
@@ -44,6 +60,21 @@ __all__ = [
     "generate",
     "random_isometric_embedding",
     "load_corpus",
+    # known homology (each sample carries its Betti numbers)
+    "ShapeSample",
+    "KNOWN_HOMOLOGY",
+    "homology_shape",
+    "circle",
+    "ellipse",
+    "figure_eight",
+    "circles",
+    "round_sphere",
+    "torus_shape",
+    "klein_bottle",
+    "clifford_torus",
+    "gaussian_blobs",
+    "cube",
+    "swiss_roll_shape",
 ]
 
 _MANIFOLDS = {

@@ -22,7 +22,7 @@ from manifold_probe._validation import (
     check_seed,
     unique_rows,
 )
-from manifold_probe.neighbors import Neighbors, check_graph, knn
+from manifold_probe.neighbors import Neighbors, cached_knn, check_graph
 
 __all__ = [
     "DimensionEstimate",
@@ -213,7 +213,7 @@ def distinct_graph(
             f"{what} needs more than k={k} distinct points; X has {U.shape[0]} distinct rows "
             f"({A.shape[0]} in all). Pass more points or choose a smaller k"
         )
-    return U, DistinctGraph(_chordal(knn(U, k, metric)), inverse, A.shape[1])
+    return U, DistinctGraph(_chordal(cached_knn(U, k, metric)), inverse, A.shape[1])
 
 
 def _chordal(nb: Neighbors) -> Neighbors:

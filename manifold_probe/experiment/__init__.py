@@ -4,7 +4,7 @@
   and the picklable :func:`run_task` the executors run;
 - :mod:`~manifold_probe.experiment.layout` — the run directory and reading it back;
 - :mod:`~manifold_probe.experiment.tables` — ``profile.csv``, ``profile.json``,
-  ``perturbations.csv``.
+  ``profile.nc`` (xarray Dataset), ``perturbations.csv``.
 """
 
 from __future__ import annotations

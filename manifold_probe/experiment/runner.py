@@ -53,6 +53,7 @@ __all__ = [
     "capture_to_folder",
     "experiment_inputs",
     "experiment_labels",
+    "inputs_hash",
     "load_handle",
     "plan_tasks",
     "run_experiment",
@@ -77,12 +78,46 @@ class ProgressSink:
 
 
 # --------------------------------------------------------------------------- capture
-def capture_hash(config) -> str:
-    """The cache key of a config's activations: model, data, capture settings, first seed."""
+def capture_hash(config, handle=None, inputs=None) -> str:
+    """The cache key of a config's activations; it cannot go stale.
+
+    It hashes the model spec, data, capture settings and first seed **and** what the model and
+    inputs are: :meth:`~manifold_probe.capture.ModelHandle.fingerprint` (SHA-256 of every
+    weight, the model config and the tokenizer) and :func:`inputs_hash` of the inputs. A
+    changed weight file or corpus gives a new key, so every capture and task of the old model
+    is recomputed rather than reused. ``handle``/``inputs`` default to loading them from the
+    config (pass them when already loaded: loading and fingerprinting cost one pass over the
+    weights).
+    """
+    if handle is None:
+        handle = load_handle(config)
+    if inputs is None:
+        inputs = experiment_inputs(config, handle)
+    fingerprint = handle.fingerprint() if hasattr(handle, "fingerprint") else None
     return config_hash({"model": config.model.model_dump(mode="json"),
                         "data": config.data.model_dump(mode="json"),
                         "capture": config.capture.model_dump(mode="json"),
-                        "seed": config.seeds[0]})
+                        "seed": config.seeds[0],
+                        "weights": fingerprint,
+                        "inputs": inputs_hash(inputs),
+                        # perturbation layers became 1-based (layer l = block l) with this key
+                        "layers": "1-based"})
+
+
+def inputs_hash(inputs: Any) -> str:
+    """SHA-256 of an experiment's inputs: a list of sentences, or an array of token ids."""
+    import hashlib
+
+    from manifold_probe.capture.core import hash_sentences
+
+    if isinstance(inputs, (list, tuple)) and all(isinstance(s, str) for s in inputs):
+        return hash_sentences(inputs)
+    if hasattr(inputs, "detach"):  # a torch tensor
+        inputs = inputs.detach().cpu().numpy()
+    arr = np.ascontiguousarray(np.asarray(inputs))
+    h = hashlib.sha256(f"{arr.dtype.str}{arr.shape}".encode())
+    h.update(arr.tobytes())
+    return h.hexdigest()
 
 
 def load_handle(config):
@@ -277,16 +312,14 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
     out = Path(out if out is not None else config.out)
     out.mkdir(parents=True, exist_ok=True)
     write_if_changed(out / "config.json", json_bytes(config.model_dump(mode="json")))
-    chash = capture_hash(config)
+    # the model is always loaded: the cache key holds its weights' fingerprint
+    handle = load_handle(config)
+    inputs = experiment_inputs(config, handle)
+    chash = capture_hash(config, handle, inputs)
     acts = out / "activations" / chash
-    loaded: dict[str, Any] = {}
 
     def state():
-        """The model handle and inputs, loaded once and only when a capture needs them."""
-        if not loaded:
-            loaded["handle"] = load_handle(config)
-            loaded["inputs"] = experiment_inputs(config, loaded["handle"])
-        return loaded["handle"], loaded["inputs"]
+        return handle, inputs
 
     if not activations_complete(acts):
         progress.message(f"capturing activations of {config.model.spec}")

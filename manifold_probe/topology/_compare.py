@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_points, check_seed
+from manifold_probe._validation import InputError, check_points
 from manifold_probe.topology._distances import diagram_distance
 from manifold_probe.topology._persistence import check_maxdim
-from manifold_probe.topology._significance import DEFAULT_BOOTSTRAP, significant_features
+from manifold_probe.topology._significance import shared_seed, significant_features
 
 __all__ = ["TopologyComparison", "topology_preserved"]
 
@@ -46,7 +46,7 @@ def topology_preserved(
     *,
     confidence: float = 0.95,
     n_landmarks: int | None = None,
-    n_bootstrap: int = DEFAULT_BOOTSTRAP,
+    n_bootstrap: int | None = None,
 ) -> TopologyComparison:
     r"""Compare the topology of two representations of the same inputs.
 
@@ -74,7 +74,8 @@ def topology_preserved(
     maxdim : int, default=1
         Highest homology dimension compared.
     seed : None, int or numpy.random.Generator, default=None
-        Seeds both analyses (landmarks and bootstrap); same seed, same verdict.
+        Seeds both analyses through :func:`shared_seed`; same seed, same verdict, and
+        ``betti_x == betti_numbers(X, maxdim, seed=shared_seed(seed))``.
     confidence, n_landmarks, n_bootstrap
         As in :func:`betti_numbers`.
 
@@ -100,10 +101,9 @@ def topology_preserved(
             f"{Y.shape[0]}. Pass Y[i] = the representation of input X[i]"
         )
     maxdim = check_maxdim(maxdim)
-    rng = check_seed(seed)
-    # One seed for both: the same first landmark and the same resamples, so that an isometry
-    # gives identical diagrams.
-    shared = int(rng.integers(2**63))
+    # One seed for both (the same first landmark), so that an isometry gives identical
+    # diagrams, and betti_numbers(X, seed=shared_seed(seed)) == betti_x.
+    shared = shared_seed(seed)
     fx = significant_features(X, maxdim, confidence, shared, n_landmarks, n_bootstrap)
     fy = significant_features(Y, maxdim, confidence, shared, n_landmarks, n_bootstrap)
     sx = fx.scale if fx.scale > 0 else 1.0

@@ -26,6 +26,13 @@ _DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
 _DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
 # Simplices allowed in one flag complex (gudhi needs ~100-200 bytes each, persistence more).
 MAX_SIMPLICES = 2e7
+# Edges allowed into one (dense) Rips graph before edge collapse. Checked from the input sizes
+# before any distance matrix or simplex tree is allocated. Measured (benchmarks/
+# validate_topology.py --cost): collapsing the 45,150 edges of 300 sphere landmarks takes ~2 s;
+# collapse time grows faster than the edge count, and 2e6 edges (2000 points) took 282 s.
+MAX_EDGES = 2e5
+# Points whose distance matrix may be held (float64): 8 * 6000^2 bytes = 288 MB.
+MAX_DENSE_POINTS = 6000
 
 
 def default_landmarks(maxdim: int) -> int:
@@ -78,14 +85,67 @@ def maxmin_landmarks(
     return out, float(d.max()) if m < n else 0.0
 
 
+def cone_radius(dist: np.ndarray) -> float:
+    r"""Smallest :math:`r` at which the Rips complex of ``dist`` is a cone:
+    :math:`r_c = \min_i \max_j D_{ij}`. Above it the complex is contractible, so every class
+    of dimension >= 1 has died by :math:`r_c` and cutting the filtration there is exact."""
+    return float(dist.max(axis=1).min()) if dist.shape[0] else 0.0
+
+
+def sparse_rips_graph(dist: np.ndarray, eps: float, threshold: float = np.inf):
+    r"""The sparse Rips graph of Cavanna, Jahanseir & Sheehy (2015), as a gudhi simplex tree.
+
+    The points are put in greedy (farthest-point) order from the first row, with insertion
+    radii :math:`\lambda_0 = \infty`, :math:`\lambda_j = \min_{i<j} D_{ij}`. For :math:`i < j`
+    (so :math:`\lambda_j \le \lambda_i`) the edge enters at
+
+    .. math::
+
+        lpha_{ij} = D_{ij} \ 	ext{if}\ \epsilon D_{ij} \le 2\lambda_j, \quad
+        lpha_{ij} = 2(D_{ij} - \lambda_j/\epsilon) \ 	ext{if}        \epsilon D_{ij} \le \lambda_i + \lambda_j \ 	ext{and}        lpha_{ij}\,\epsilon(1-\epsilon)/2 \le \lambda_j,
+
+    and never otherwise (Rips, edge-length convention, as in gudhi's ``sparse=``; its flag
+    filtration is :math:`(1+\epsilon)`-interleaved with the Rips filtration). Written here
+    rather than taken from gudhi because gudhi starts its greedy order at a random point
+    that cannot be seeded; here the order starts at row 0, so results are deterministic.
+    """
+    import gudhi
+    from scipy.sparse import coo_matrix
+
+    n = dist.shape[0]
+    order, _ = maxmin_landmarks(n, 0, dist=dist)
+    D = dist[np.ix_(order, order)]
+    lam = np.full(n, np.inf)
+    lam[1:] = [D[j, :j].min() for j in range(1, n)]
+    i, j = np.triu_indices(n, 1)
+    d, li, lj = D[i, j], lam[i], lam[j]
+    alpha = np.where(eps * d <= 2 * lj, d, 2 * (d - lj / eps))
+    keep = (eps * d <= 2 * lj) | (
+        (eps * d <= li + lj) & ~((eps < 1) & (alpha * eps * (1 - eps) / 2 > lj))
+    )
+    keep &= alpha <= threshold
+    st = gudhi.SimplexTree()
+    st.insert_batch(order[None, :].astype(np.int32), np.zeros(n))
+    st.insert_edges_from_coo_matrix(
+        coo_matrix((alpha[keep], (order[i[keep]], order[j[keep]])), shape=(n, n))
+    )
+    return st
+
+
 def rips_diagrams(
-    dist: np.ndarray, maxdim: int, threshold: float = np.inf, max_simplices: float = MAX_SIMPLICES
+    dist: np.ndarray,
+    maxdim: int,
+    threshold: float = np.inf,
+    max_simplices: float = MAX_SIMPLICES,
+    sparse: float | None = None,
 ) -> list[np.ndarray]:
     """Rips persistence diagrams of a distance matrix with gudhi (edge collapse, Z/2).
 
     The filtration value of a simplex is its diameter (longest edge). Edge collapse
     (Boissonnat & Pritam 2020) shrinks the flag complex without changing its diagrams.
-    Classes still alive at ``threshold`` get death ``inf``.
+    Classes still alive at ``threshold`` get death ``inf``. With ``sparse=eps`` the sparse
+    Rips filtration of Cavanna, Jahanseir & Sheehy (2015) replaces the full one: its diagrams
+    are (1 + eps)-multiplicatively interleaved with the Rips diagrams.
     """
     import gudhi
 
@@ -93,8 +153,13 @@ def rips_diagrams(
     if n == 1:
         out = [np.array([[0.0, np.inf]])]
         return out + [np.zeros((0, 2)) for _ in range(maxdim)]
-    rc = gudhi.RipsComplex(distance_matrix=dist, max_edge_length=float(threshold))
-    st = rc.create_simplex_tree(max_dimension=1)
+    if sparse is None:
+        if maxdim >= 1 and not np.isfinite(threshold):
+            threshold = cone_radius(dist)  # exact: nothing of dimension >= 1 lives past it
+        rc = gudhi.RipsComplex(distance_matrix=dist, max_edge_length=float(threshold))
+        st = rc.create_simplex_tree(max_dimension=1)
+    else:
+        st = sparse_rips_graph(dist, float(sparse), float(threshold))
     if maxdim >= 1:
         st.collapse_edges()
         # Guard memory before the clique expansion: with mean degree g of the collapsed graph
@@ -182,6 +247,7 @@ def persistence(
     seed: Any = None,
     *,
     threshold: float | None = None,
+    sparse: float | None = None,
 ) -> list[np.ndarray]:
     r"""Persistence diagrams of the Vietoris–Rips filtration of a point cloud.
 
@@ -228,7 +294,14 @@ def persistence(
     seed : None, int or numpy.random.Generator, default=None
         Chooses the first landmark; the rest follow deterministically.
     threshold : float or None, default=None
-        Largest edge length in the filtration (``None``: no limit).
+        Largest edge length in the filtration (``None``: no limit; the filtration is then
+        cut, exactly, at the cone radius :math:`\min_i \max_j \|x_i - x_j\|`, past which
+        the complex is contractible).
+    sparse : float or None, default=None
+        ``eps`` > 0: the sparse Rips filtration (Cavanna, Jahanseir & Sheehy 2015; gudhi's
+        ``sparse=``), whose diagrams are (1 + eps)-multiplicatively interleaved with the
+        Rips diagrams: a bar (b, d) of one has a partner within a factor 1 + eps at each
+        end, or lies within that factor of the diagonal. Size grows linearly in the points.
 
     Returns
     -------
@@ -240,7 +313,9 @@ def persistence(
     ------
     InputError
         Bad points (not 2-D, NaN/inf, fewer than 2 rows) or bad parameters; or the complex
-        would exceed about 2e7 simplices (lower ``threshold``, ``n_landmarks`` or ``maxdim``).
+        would not fit: checked from the sizes before anything is allocated (more than 6000
+        points entering it, or more than 2e5 edges without a threshold or ``sparse``), and
+        after the edge collapse (about 2e7 simplices). The message names the fix.
 
     References
     ----------
@@ -256,21 +331,55 @@ def persistence(
     >>> len(dgms[1]), bool(dgms[1][0, 1] - dgms[1][0, 0] > 1.5)
     (1, True)
     """
-    return _landmark_rips(X, maxdim, n_landmarks, seed, threshold).diagrams
+    return _landmark_rips(X, maxdim, n_landmarks, seed, threshold, sparse).diagrams
 
 
-def _landmark_rips(X, maxdim, n_landmarks, seed, threshold) -> _LandmarkRips:
+def _landmark_rips(X, maxdim, n_landmarks, seed, threshold, sparse=None) -> _LandmarkRips:
     X = check_points(X, min_points=1, what="persistence")
     maxdim = check_maxdim(maxdim)
     m = check_n_landmarks(n_landmarks, maxdim)
     thr = check_threshold(threshold)
+    sparse = check_sparse(sparse)
     rng = check_seed(seed)
     first, _, _ = unique_rows(X)
     U = X[first]
     n = len(U)
+    check_cost(min(m, n), maxdim, thr, sparse)
     if m < n:
         L, eps = maxmin_landmarks(m, int(rng.integers(n)), X=U)
     else:
         L, eps = np.arange(n, dtype=np.int64), 0.0
     D = pairwise_distances(U[L])
-    return _LandmarkRips(rips_diagrams(D, maxdim, thr), L, eps, thr)
+    return _LandmarkRips(rips_diagrams(D, maxdim, thr, sparse=sparse), L, eps, thr)
+
+
+def check_sparse(sparse: Any) -> float | None:
+    if sparse is None:
+        return None
+    return check_float(sparse, name="sparse", low=0.0, low_open=True, high=10.0)
+
+
+def check_cost(m: int, maxdim: int, threshold: float, sparse: float | None) -> None:
+    """Refuse, from the sizes alone, a Rips computation that would not fit (before allocating).
+
+    ``m`` points enter the complex. Their distance matrix takes :math:`8 m^2` bytes; without a
+    threshold or sparsification every one of the :math:`m(m-1)/2` edges enters the graph that
+    is collapsed. Both are bounded (``MAX_DENSE_POINTS``, ``MAX_EDGES``); the clique expansion
+    is bounded after the collapse (``MAX_SIMPLICES``).
+    """
+    if m > MAX_DENSE_POINTS:
+        raise ComplexTooLarge(
+            f"{m} points would enter the Rips complex; their distance matrix alone needs "
+            f"{8 * m * m / 2**30:.1f} GiB (limit {MAX_DENSE_POINTS} points). Pass "
+            f"n_landmarks={MAX_DENSE_POINTS // 4} or fewer (maxmin landmarks keep the diagrams "
+            "within twice their covering radius)"
+        )
+    edges = m * (m - 1) / 2
+    if maxdim >= 1 and sparse is None and not np.isfinite(threshold) and edges > MAX_EDGES:
+        limit = int((1 + math.sqrt(1 + 8 * MAX_EDGES)) / 2)
+        raise ComplexTooLarge(
+            f"the full Rips complex of {m} points starts from {edges:.3g} edges (limit "
+            f"{MAX_EDGES:.0e}, about {limit} points); edge collapse alone would take minutes. "
+            f"Pass n_landmarks <= {limit}, a threshold, or sparse=0.5 (a (1+eps)-approximate "
+            "sparse Rips filtration)"
+        )

@@ -1,0 +1,390 @@
+"""Exact k-nearest-neighbour search: blocked float32 GEMM, certified, float64 distances.
+
+The engine behind :func:`manifold_probe.neighbors.knn` (re-exported there).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._neighbors_type import _EPS32, METRICS, Neighbors
+from manifold_probe._validation import (
+    InputError,
+    check_int,
+    check_k,
+    check_option,
+    check_points,
+)
+
+__all__ = ["knn"]
+
+
+_CHUNK = 64
+
+
+def _smallest(D2, m: int, chunk: int = _CHUNK):
+    """The ``m`` smallest entries of each row of ``D2`` (values, column indices), unsorted.
+
+    Ranking a whole row is the costly part of a kNN tile, so columns are cut into chunks of
+    64: a row's m smallest entries lie in at most m chunks, and those chunks have the m
+    smallest chunk minima (any chunk whose minimum is below the m-th smallest entry holds one
+    of them). Only those m chunks are ranked, which is exact and several times cheaper.
+    """
+    import torch
+
+    R, C = D2.shape
+    nch = C // chunk
+    if nch < 4 * m:
+        return torch.topk(D2, m, dim=1, largest=False, sorted=False)
+    Cm = nch * chunk
+    chunks = D2[:, :Cm].unflatten(1, (nch, chunk))
+    _, ch = torch.topk(chunks.amin(dim=2), m, dim=1, largest=False, sorted=False)
+    vals = torch.gather(chunks, 1, ch[:, :, None].expand(R, m, chunk)).reshape(R, m * chunk)
+    cols = (ch[:, :, None] * chunk + torch.arange(chunk, device=D2.device)).reshape(R, -1)
+    if Cm < C:  # the columns after the last whole chunk are candidates as they are
+        vals = torch.cat([vals, D2[:, Cm:]], dim=1)
+        tail = torch.arange(Cm, C, device=D2.device).expand(R, C - Cm)
+        cols = torch.cat([cols, tail], dim=1)
+    v, j = torch.topk(vals, m, dim=1, largest=False, sorted=False)
+    return v, torch.gather(cols, 1, j)
+
+
+def _torch_device(device: Any):
+    """The torch device of the float32 pass; an absent or unknown device is an InputError."""
+    import torch
+
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(
+            f"device={device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or None (CUDA "
+            "when available, else CPU)"
+        ) from None
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise InputError(
+                f"device={device!r} asks for CUDA, but torch sees no CUDA device on this machine "
+                "(torch.cuda.is_available() is False); use device='cpu' or device=None"
+            )
+        if dev.index is not None and dev.index >= count:
+            raise InputError(
+                f"device={device!r}: this machine has {count} CUDA device(s) (0..{count - 1})"
+            )
+    elif dev.type != "cpu":
+        raise InputError(
+            f"device={device!r}: the neighbour search runs on 'cpu' or 'cuda'; got {dev.type!r}"
+        )
+    return dev
+
+
+def _as_points(X: Any) -> Any:
+    """Torch tensors of dtypes numpy lacks (bfloat16, ...) upcast to float32 before the gate."""
+    if type(X).__module__.startswith("torch"):
+        import torch
+
+        if isinstance(X, torch.Tensor) and X.is_floating_point() and X.dtype not in (
+            torch.float16,
+            torch.float32,
+            torch.float64,
+        ):
+            return X.detach().to(torch.float32)
+    return X
+
+
+def _binary_exponent(A: np.ndarray) -> int:
+    """``e`` such that ``max|A| * 2**-e`` lies in [0.5, 1) (0 for an all-zero array)."""
+    m = float(np.max(np.abs(A))) if A.size else 0.0
+    return int(np.frexp(m)[1]) if m > 0 else 0
+
+
+def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Squared distances ``|X[rows[i]] - X[cols[i, j]]|^2`` in float64, from differences."""
+    diff = np.take(X, cols, axis=0)
+    diff -= X[rows][:, None, :]
+    return np.einsum("ijk,ijk->ij", diff, diff)
+
+
+def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
+    """Offer the entries of the tile ``D2`` to the current ``m`` best ``(R, m)`` of its row
+    points (candidates ``offset + column``), or with ``columns=True`` of its column points
+    (candidates ``offset + row``); only entries below a point's threshold ``tau`` can enter.
+
+    Usually few entries pass the threshold (a few per point), and they are merged sparsely;
+    when many do (an order of the points in which another block holds their neighbours), the
+    tile is ranked instead, so the scratch memory stays of the order of the tile.
+    """
+    import torch
+
+    R, m = best_v.shape
+    mask = D2 < (tau[None, :] if columns else tau[:, None])
+    total = int(torch.count_nonzero(mask))
+    if total == 0:
+        return best_v, best_i
+    if total > 4 * m * R:
+        new_v, new_i = _smallest(D2.T.contiguous() if columns else D2, m)
+        new_v = torch.cat([best_v, new_v], dim=1)
+        new_i = torch.cat([best_i, new_i + offset], dim=1)
+        v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
+        return v, torch.gather(new_i, 1, sel)
+    r, c = torch.nonzero(mask, as_tuple=True)  # sorted by r
+    vals = D2[r, c]
+    pts, cand = (c, r) if columns else (r, c)
+    counts = torch.bincount(pts, minlength=R)
+    width = int(counts.max())
+    if width <= 4 * m:  # few per point: pad them to (R, width) and rank with the current best
+        if columns:  # the offered entries in point order
+            o = torch.argsort(pts, stable=True)
+            pts, cand, vals = pts[o], cand[o], vals[o]
+        pos = torch.arange(len(pts), device=pts.device) - (torch.cumsum(counts, 0) - counts)[pts]
+        new_v = torch.full((R, width), float("inf"), device=pts.device, dtype=best_v.dtype)
+        new_i = torch.zeros((R, width), device=pts.device, dtype=best_i.dtype)
+        new_v[pts, pos] = vals
+        new_i[pts, pos] = cand + offset
+        new_v = torch.cat([best_v, new_v], dim=1)
+        new_i = torch.cat([best_i, new_i], dim=1)
+        v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
+        return v, torch.gather(new_i, 1, sel)
+    # a few points with many: all current and offered entries sorted by (point, value), the
+    # first m of each point kept
+    pts = torch.cat([torch.arange(R, device=pts.device).repeat_interleave(m), pts])
+    vals = torch.cat([best_v.reshape(-1), vals])
+    cand = torch.cat([best_i.reshape(-1), cand + offset])
+    o = torch.argsort(vals, stable=True)
+    o = o[torch.argsort(pts[o], stable=True)]
+    counts = torch.bincount(pts, minlength=R)
+    rank = torch.arange(len(o), device=o.device) - (torch.cumsum(counts, 0) - counts)[pts[o]]
+    keep = o[rank < m]  # m per point, in point order
+    return vals[keep].view(R, m), cand[keep].view(R, m)
+
+
+def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
+    """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
+
+    The squared distances form a symmetric matrix, so only its tiles ``I <= J`` (square blocks
+    of rows) are computed: half the Gram products of the full matrix. The diagonal tiles give
+    every row its first ``n_cand`` candidates (the blocks have more rows than that) and a
+    threshold, the largest of them; an off-diagonal tile then offers each of its entries to its
+    row and to its column, and only the entries below that point's current threshold (a small
+    fraction) are merged (:func:`_offer`), each merge lowering the threshold. Every entry dropped is at least the
+    threshold at that time, which is at least the final one, so every non-candidate has an
+    approximation at least as large as the row's largest candidate, as the certificate needs.
+
+    Returns the candidate indices ``(n, n_cand)`` and, per row, the largest approximate squared
+    distance among its candidates.
+    """
+    import torch
+
+    n = Xt.shape[0]
+    # a B x B float32 tile, its masks and the selection scratch: ~12 bytes an entry
+    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
+    nblk = -(-n // B)
+    # near-equal blocks: more than B/2 >= n_cand + 1 rows each (or a single block of n rows)
+    starts = [(s * n) // nblk for s in range(nblk + 1)]
+    best_v, best_i = [], []
+    for a in range(nblk):  # diagonal tiles
+        r0, r1 = starts[a], starts[a + 1]
+        Q = Xt[r0:r1]
+        D2 = torch.addmm(sq[None, r0:r1], Q, Q.T, alpha=-2.0)
+        D2 += sq[r0:r1, None]
+        D2.fill_diagonal_(float("inf"))  # self excluded
+        v, i = _smallest(D2, n_cand)
+        best_v.append(v)
+        best_i.append(i + r0)
+    tau = [v.amax(dim=1) for v in best_v]
+    for a in range(nblk):
+        r0, r1 = starts[a], starts[a + 1]
+        Q = Xt[r0:r1]
+        for b in range(a + 1, nblk):
+            c0, c1 = starts[b], starts[b + 1]
+            D2 = torch.addmm(sq[None, c0:c1], Q, Xt[c0:c1].T, alpha=-2.0)
+            D2 += sq[r0:r1, None]
+            # each entry is offered to its row's point and to its column's point
+            best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
+            tau[a] = best_v[a].amax(dim=1)
+            best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
+            tau[b] = best_v[b].amax(dim=1)
+    cand_idx = torch.cat(best_i).cpu().numpy()
+    cand_far = torch.cat(tau).double().cpu().numpy()
+    return cand_idx, cand_far
+
+
+def knn(
+    X: Any,
+    k: int = 10,
+    metric: str = "euclidean",
+    *,
+    device: Any = None,
+    memory_budget: int = 64 * 2**20,
+    margin: int | None = None,
+) -> Neighbors:
+    r"""Exact k nearest neighbours of every point, self excluded.
+
+    Candidates are found by blocked matrix products in float32 with torch (on CUDA when it is
+    available), using :math:`\|x-y\|^2 = \|x\|^2 + \|y\|^2 - 2 x\cdot y` on centred data, and
+    then the distances of the selected candidates are recomputed exactly in float64 from the
+    coordinate differences. The squared distances form a symmetric matrix, so only its blocks
+    on and above the diagonal are computed, each offering candidates to both its rows and its
+    columns (half the products of a full search). The shortcut loses precision for
+    near-duplicates (relative error about
+    :math:`D\,\varepsilon_{32}(\|x\|^2+\|y\|^2)/\|x-y\|^2`), so the float32 pass keeps
+    ``k + margin`` candidates and every row whose k-th exact distance cannot be certified
+    against that error bound is recomputed exactly over all points in float64. The result is
+    therefore the exact kNN graph, whatever the precision of the first pass.
+
+    Magnitude: clouds at any scale representable in float64 (``1e-300`` or ``1e200``) are
+    searched with full precision. Beyond :math:`2^{\pm 500}` the points are multiplied
+    internally by an exact power of two, and the float32 pass always sees the centred points
+    scaled by one, so no square overflows or underflows; distances are scaled back exactly, so
+    the result is that of the same cloud at a moderate scale, bit for bit.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_points, n_features)
+        The point cloud (numpy array or torch tensor; float16 and bfloat16 are upcast).
+    k : int, default=10
+        Number of neighbours, ``1 <= k < n_points``.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        ``"cosine"`` gives the cosine distance :math:`1 - \cos\theta` (rows are normalised
+        first; zero rows are refused).
+    device : str or torch.device, optional
+        Where the float32 pass runs; default CUDA when available, else CPU. Asking for CUDA
+        on a machine without it is an :class:`InputError`.
+    memory_budget : int, default=64 MiB
+        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
+        points are sized to it, so it holds whatever ``n_points`` is.
+    margin : int, optional
+        Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
+
+    Returns
+    -------
+    Neighbors
+        ``distances`` (float64, ascending) and ``indices`` (int64), both ``(n_points, k)``.
+        Ties are broken by the smaller index, so exact duplicates come out deterministically:
+        a point with a duplicate has it as first neighbour at distance 0.
+
+    Raises
+    ------
+    InputError
+        Bad points (see :func:`manifold_probe.InputError`), ``k >= n_points``, unknown metric,
+        zero vectors with ``metric="cosine"``, an absent device, or neighbour distances that
+        float64 cannot represent (above ~1.8e308, or non-zero below ~5e-324).
+
+    Examples
+    --------
+    >>> import numpy as np, manifold_probe as mp
+    >>> nb = mp.knn(np.array([[0.0], [1.0], [3.0]]), k=1)
+    >>> nb.indices.ravel().tolist(), nb.distances.ravel().tolist()
+    ([1, 0, 1], [1.0, 1.0, 2.0])
+    """
+    import torch
+
+    metric = check_option(metric, METRICS, name="metric")
+    A = check_points(_as_points(X), min_points=2, what="knn")
+    n, d = A.shape
+    k = check_k(k, n)
+    dev = _torch_device(device)
+    if margin is None:
+        margin = max(8, k // 2)
+    n_cand = min(n - 1, k + check_int(margin, name="margin", minimum=0))
+
+    # Magnitude: outside [2^-500, 2^500] the squares of the coordinates could leave float64's
+    # range, so the points are multiplied by an exact power of two (no rounding) bringing the
+    # largest coordinate to [0.5, 1); the distances are scaled back exactly at the end.
+    amax = float(np.max(np.abs(A)))
+    e_in = 0
+    if amax > 2.0**500 or 0 < amax < 2.0**-500:
+        e_in = _binary_exponent(A)
+        A = np.ldexp(A, -e_in)  # a new array: X itself is never modified
+    e_out = e_in
+    if metric == "cosine":
+        norms = np.linalg.norm(A, axis=1)
+        zero = np.flatnonzero(norms == 0)
+        if len(zero):
+            raise InputError(
+                f"{len(zero)} row(s) of X are zero vectors (first: row {int(zero[0])}); the cosine "
+                "distance is undefined for them: drop them or use metric='euclidean'"
+            )
+        A = A / norms[:, None]
+        e_out = 0
+    # The float32 pass sees the centred points (centring reduces cancellation in the shortcut),
+    # scaled again so that the largest centred coordinate lies in [0.5, 1); the exact float64
+    # distances come from differences of the (uncentred) points A, so that equal distances
+    # (lattices, duplicates) are computed equal and ties are broken by index.
+    C = A - A.mean(axis=0)
+    e_c = _binary_exponent(C)
+    np.ldexp(C, -e_c, out=C)
+    Xt = torch.from_numpy(C.astype(np.float32)).to(dev)
+    sq = (Xt * Xt).sum(dim=1)
+    sq64 = np.einsum("ij,ij->i", C, C)
+    del C
+    cand_idx, cand_far = _self_candidates(Xt, sq, n_cand, memory_budget)
+    cand_far = np.ldexp(cand_far, 2 * e_c)  # back to the units of A (exact)
+
+    # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
+    out_d = np.empty((n, k), dtype=np.float64)
+    out_i = np.empty((n, k), dtype=np.int64)
+    # small row blocks keep the gathered differences in cache
+    step = int(max(1, min(256, memory_budget // max(1, 8 * n_cand * d * 2))))
+    need_full = []
+    max_sq = float(sq64.max())
+    tol_scale = 4.0 * (d + 2) * _EPS32
+    for r0 in range(0, n, step):
+        r1 = min(n, r0 + step)
+        ridx = np.arange(r0, r1)
+        ci = cand_idx[r0:r1]
+        d2 = _exact_sq_dists(A, ridx, ci)
+        order = np.lexsort((ci, d2), axis=1)
+        d2 = np.take_along_axis(d2, order, axis=1)
+        ci = np.take_along_axis(ci, order, axis=1)
+        out_d[r0:r1] = d2[:, :k]
+        out_i[r0:r1] = ci[:, :k]
+        if n_cand < n - 1:
+            # Every non-candidate has approximate sq-distance >= cand_far; its exact value is
+            # >= cand_far - tol. Certified if that exceeds the k-th exact sq-distance.
+            tol = np.ldexp(tol_scale * (sq64[r0:r1] + max_sq), 2 * e_c) + 1e-300
+            bad = cand_far[r0:r1] - tol <= d2[:, k - 1]
+            need_full.extend((ridx[bad]).tolist())
+    for i in need_full:  # exact over all points, blocked
+        best = []
+        for c0 in range(0, n, 65536):
+            c1 = min(n, c0 + 65536)
+            diff = A[c0:c1] - A[i]
+            best.append(np.einsum("ij,ij->i", diff, diff))
+        d2 = np.concatenate(best)
+        d2[i] = np.inf
+        idx = np.arange(n)
+        part = np.argpartition(d2, k)[: k + 1]
+        kth = np.sort(d2[part])[k - 1]
+        pool = np.flatnonzero(d2 <= kth)
+        order = np.lexsort((pool, d2[pool]))[:k]
+        out_d[i] = d2[pool[order]]
+        out_i[i] = idx[pool[order]]
+
+    np.sqrt(out_d, out=out_d)
+    with np.errstate(over="ignore", under="ignore"):
+        scaled = np.ldexp(out_d, e_out)  # exact unless the distances leave float64's range
+    if e_out > 0 and not np.isfinite(scaled).all():
+        raise InputError(
+            "some neighbour distances exceed the float64 range (~1.8e308): the cloud is too "
+            f"large in magnitude (max |x| = {amax:.1e}); divide X by a constant"
+        )
+    if e_out < 0 and np.any((scaled == 0) & (out_d > 0)):
+        raise InputError(
+            "some neighbour distances are below the float64 range (~5e-324) and would read as "
+            f"0: the cloud is too small in magnitude (max |x| = {amax:.1e}); "
+            "multiply X by a constant"
+        )
+    out_d = scaled
+    if metric == "cosine":
+        out_d = 0.5 * out_d**2  # 1 - cos = |a - b|^2 / 2 for unit vectors
+    return Neighbors(out_d, out_i, metric)
+
+
+# ----------------------------------------------------------------------------------------------
+# One graph per cloud: a small cache of kNN graphs, keyed by the points' content
