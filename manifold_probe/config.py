@@ -78,6 +78,9 @@ class DataConfig(_Strict):
     )
     n: int | None = Field(2000, ge=10, description="number of inputs (None: all)")
     labels: list[str] | None = Field(None, description="corpus categories to keep (None: all)")
+    corpus: Literal["templates", "wordnet"] = Field(
+        "templates", description='"templates": our labelled sentences; "wordnet": the shipped '
+        "WordNet 3.0 subset (glosses and examples; labels name lexicographer categories)")
 
 
 class CaptureConfig(_Strict):
@@ -344,6 +347,11 @@ method = "graph"  # default "shortcut" (less biased); plain graph paths are fast
 maxdim = 1
 max_points = 400
 confidence = 0.95
+
+[estimators.regions]
+label = "category"
+band = "bottleneck"  # default "sup" (guaranteed, but reads one region on these clouds)
+max_points = 1000
 """
 
 

@@ -132,7 +132,8 @@ def experiment_inputs(config, handle) -> Any:
     if config.data.source == "corpus":
         from manifold_probe.datasets import load_corpus
 
-        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0])
+        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0],
+                             source=config.data.corpus)
         return list(corpus.sentences)
     for attr in ("default_inputs", "inputs"):
         value = getattr(handle, attr, None)
@@ -160,7 +161,8 @@ def experiment_labels(config, state) -> dict[str, np.ndarray]:
     if config.data.source == "corpus":
         from manifold_probe.datasets import load_corpus
 
-        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0])
+        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0],
+                             source=config.data.corpus)
         return {"category": np.asarray(corpus.categories).astype(str),
                 **{k: np.asarray(v) for k, v in corpus.labels.items()}}
     handle, inputs = state()
