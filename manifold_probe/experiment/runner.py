@@ -331,8 +331,12 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
         progress.advance("capture")
         progress.end("capture")
     if not (acts / "labels.npz").exists():
+        labels = experiment_labels(config, state)
+        if (acts / "sentence_ids.npy").exists():  # token rows: each row takes its input's label
+            sid = np.load(acts / "sentence_ids.npy")
+            labels = {k: v if k.endswith("_order") else v[sid] for k, v in labels.items()}
         buf = io.BytesIO()
-        np.savez(buf, **experiment_labels(config, state))
+        np.savez(buf, **labels)
         atomic_write_bytes(acts / "labels.npz", buf.getvalue())
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
