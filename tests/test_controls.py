@@ -216,3 +216,22 @@ def test_control_rule_full_configs(name, tmp_path):
     rows = _run(load_config(ROOT / "experiments" / "configs" / f"{name}.toml"), tmp_path)
     first = min(int(r["layer"]) for r in rows)
     assert _rule(rows, first) == []
+
+
+# --------------------------------------------------------------------------- profile wiring
+def test_profile_tasks_and_columns_for_labelled_inputs():
+    from manifold_probe.analysis.semantic import measure_regions, measure_structures
+    from manifold_probe.analysis.tasks import schedule
+
+    X, y = _ring()
+    labels = {"day": y, "category": np.where(y < 3, "early", "late")}
+    kinds = {t.kind for t in schedule(2, _FAST, [0], labels=labels)}
+    assert {"regions", "structure"} <= kinds
+    assert "structure" not in {t.kind for t in schedule(2, _FAST, [0], labels={"category": y})}
+    cols = measure_structures(X, labels, _FAST, 0)
+    assert set(cols) == {"structure_days_stat", "structure_days_p", "structure_days_variance"}
+    assert cols["structure_days_p"] < 0.05  # seven classes in cyclic order on a circle
+    reg = measure_regions(X, X[:, ::-1].copy(), labels, _FAST, 0)
+    assert {"n_regions", "regions_ari", "regions_nmi", "label_purity", "regions_merged_prev",
+            "regions_split_prev"} <= set(reg)
+    assert reg["n_regions"] >= 1 and 0 <= reg["label_purity"] <= 1
