@@ -196,6 +196,8 @@ def test_control_rule_on_the_toy_model_small(tmp_path):
     """Toy model, 800 inputs: rotate and rescale kept, tearing and projecting the answer circle
     broken (a < 90 s slice of controls_toy.toml)."""
     cfg = load_config(ROOT / "experiments" / "configs" / "controls_toy.toml").model_dump()
+    if cfg["estimators"]["topology"].get("n_bootstrap") is None:  # None dumps but does not parse
+        cfg["estimators"]["topology"].pop("n_bootstrap", None)
     cfg["data"]["n"] = 800
     cfg["estimators"]["topology"]["max_points"] = 160
     cfg["estimators"]["regions"]["n_boot"] = 50

@@ -29,6 +29,8 @@ def _config(path: str, params: dict[str, Any]):
     from manifold_probe.config import load_config, parse_config
 
     cfg = load_config(ROOT / path).model_dump()
+    if cfg["estimators"]["topology"].get("n_bootstrap") is None:  # None dumps but does not parse
+        cfg["estimators"]["topology"].pop("n_bootstrap", None)
     if params.get("n"):
         cfg["data"]["n"] = int(params["n"])
     if params.get("max_points"):
