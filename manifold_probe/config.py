@@ -144,7 +144,7 @@ class TopologyConfig(_Strict):
     n_landmarks: int | None = Field(
         _D.topology.n_landmarks, ge=10, description="maxmin landmarks of the Rips complex"
     )
-    n_bootstrap: int = Field(
+    n_bootstrap: int | None = Field(
         _D.topology.n_bootstrap, ge=2, description="bootstrap resamples of the confidence band"
     )
     diagram_distances: bool = Field(
