@@ -30,7 +30,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -38,7 +37,7 @@ from pydantic import (
 )
 
 from manifold_probe._validation import InputError
-from manifold_probe.analysis.settings import EstimatorSettings
+from manifold_probe.config_sections import EstimatorsConfig, _Strict
 
 __all__ = [
     "DEFAULT_TOML",
@@ -53,10 +52,6 @@ __all__ = [
 
 class ConfigError(InputError):
     """A config that does not validate; the message is one line naming the bad key."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ModelConfig(_Strict):
@@ -107,6 +102,9 @@ class DataConfig(_Strict):
     )
     n: int | None = Field(2000, ge=10, description="number of inputs (None: all)")
     labels: list[str] | None = Field(None, description="corpus categories to keep (None: all)")
+    corpus: Literal["templates", "wordnet"] = Field(
+        "templates", description='"templates": our labelled sentences; "wordnet": the shipped '
+        "WordNet 3.0 subset (glosses and examples; labels name lexicographer categories)")
 
 
 class CaptureConfig(_Strict):
@@ -115,103 +113,26 @@ class CaptureConfig(_Strict):
     batch_size: int = Field(64, ge=1)
 
 
-# Defaults are read from the analysis settings, which read the estimators' signatures: one
-# home per default.
-_D = EstimatorSettings()
-
-
-class KnnConfig(_Strict):
-    k: int = Field(_D.knn.k, ge=2, description="neighbourhood size of the warp measures' kNN graphs")
-
-
-class TwoNNConfig(_Strict):
-    enabled: bool = _D.twonn.enabled
-    k: int = Field(_D.twonn.k, ge=2)
-
-
-class MLEConfig(_Strict):
-    enabled: bool = _D.mle.enabled
-    k: int = Field(_D.mle.k, ge=3)
-
-
-class GrideConfig(_Strict):
-    enabled: bool = True
-    scales: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: list(_D.gride.scales),
-        description="n1 values; GRIDE uses n2 = 2 n1, so the graph needs k >= 2 max(n1)",
-    )
-
-
-class CurvatureConfig(_Strict):
-    enabled: bool = True
-    method: Literal["quadratic", "ball_volume"] = _D.curvature.method
-    max_points: int | None = Field(
-        _D.curvature.max_points, ge=20, description="estimate on this many points drawn with the seed (None: all)"
-    )
-    dim: int | None = Field(
-        None, ge=1, description="intrinsic dimension of the fit (None: the layer's rounded TwoNN)"
-    )
-
-
-class GeodesicConfig(_Strict):
-    enabled: bool = True
-    n_sources: int = Field(_D.geodesic.n_sources, ge=2, description="geodesic sources drawn with the seed")
-    method: Literal["graph", "shortcut"] = Field(
-        _D.geodesic.method, description="mp.geodesic_distances method: plain kNN-graph paths (fast) or "
-        "chord-shortcut paths (less biased, slower)"
-    )
-
-
-class TopologyConfig(_Strict):
-    enabled: bool = True
-    maxdim: int = Field(_D.topology.maxdim, ge=0, le=2)
-    max_points: int = Field(_D.topology.max_points, ge=20, description="subsample for persistent homology")
-    confidence: float = Field(_D.topology.confidence, gt=0, lt=1)
-    n_landmarks: int | None = Field(
-        _D.topology.n_landmarks, ge=10, description="maxmin landmarks of the Rips complex"
-    )
-    n_bootstrap: int | None = Field(
-        _D.topology.n_bootstrap, ge=2,
-        description="ignored: the significance test needs no bootstrap (kept so older configs load)"
-    )
-    diagram_distances: bool = Field(
-        _D.topology.diagram_distances, description="also compare the diagrams of consecutive layers (bottleneck "
-        "distance; runs mp.topology_preserved, about twice the cost)"
-    )
-
-
-class TrajectoryConfig(_Strict):
-    enabled: bool = True
-
-
-class EstimatorsConfig(_Strict):
-    knn: KnnConfig = KnnConfig()
-    twonn: TwoNNConfig = TwoNNConfig()
-    mle: MLEConfig = MLEConfig()
-    gride: GrideConfig = GrideConfig()
-    curvature: CurvatureConfig = CurvatureConfig()
-    geodesic: GeodesicConfig = GeodesicConfig()
-    topology: TopologyConfig = TopologyConfig()
-    trajectory: TrajectoryConfig = TrajectoryConfig()
-
-    def to_settings(self) -> EstimatorSettings:
-        """The same settings as the analysis layer's frozen dataclasses."""
-        return EstimatorSettings.from_mapping(self.model_dump())
-
-    def graph_k_needed(self) -> int:
-        """Columns of the one shared kNN graph (see :meth:`EstimatorSettings.graph_k_needed`)."""
-        return self.to_settings().graph_k_needed()
-
-
 class PerturbationConfig(_Strict):
     """One change to the model, compared with the unperturbed model at every later layer."""
 
-    kind: Literal["ablate_block", "zero_head", "noise", "scale"]
+    kind: Literal["ablate_block", "zero_head", "noise", "scale", "transform"]
     layer: int = Field(ge=1, description="layer l = block l, 1-based like the layer names "
                        "('layer_l' is block l's output); an int or the name 'layer_l'")
     head: int | None = Field(None, ge=0, description="attention head (zero_head only)")
     norm: float | None = Field(None, gt=0, description="noise norm per vector (noise only)")
     factor: float | None = Field(None, description="output scale factor (scale only)")
+    transform: Literal["rotate", "rescale", "linear", "warp", "project", "glue", "tear"] | None = \
+        Field(None, description="transform only: a keep control (rotate, rescale, linear, warp; "
+              "inverted at the next block) or a break control (project, glue, tear; fed forward); "
+              "see manifold_probe.capture.transforms")
+    amount: float | None = Field(None, description="transform only: rescale factor, linear "
+                                 "condition number, warp strength, tear angle factor, or "
+                                 "project: number of class-mean planes removed (default: all "
+                                 "but the first direction)")
+    structure: str | None = Field(None, description="transform only: the input label the fit "
+                                  "uses (project, tear: e.g. 'day', 'answer'; glue: 'category')")
+    categories: list[str] | None = Field(None, description="glue only: [from, onto] label values")
     name: str | None = None
 
     @field_validator("layer", mode="before")
@@ -229,12 +150,19 @@ class PerturbationConfig(_Strict):
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> PerturbationConfig:
-        needed = {"zero_head": "head", "noise": "norm", "scale": "factor"}.get(self.kind)
+        needed = {"zero_head": "head", "noise": "norm", "scale": "factor",
+                  "transform": "transform"}.get(self.kind)
         if needed and getattr(self, needed) is None:
             raise ValueError(f"kind {self.kind!r} needs the key {needed!r}")
-        for other in ("head", "norm", "factor"):
-            if other != needed and getattr(self, other) is not None:
+        allowed = {needed} | ({"amount", "structure", "categories"}
+                              if self.kind == "transform" else set())
+        for other in ("head", "norm", "factor", "transform", "amount", "structure", "categories"):
+            if other not in allowed and getattr(self, other) is not None:
                 raise ValueError(f"key {other!r} does not apply to kind {self.kind!r}")
+        if self.transform in ("project", "tear") and self.structure is None:
+            raise ValueError(f"transform {self.transform!r} needs the key 'structure' (a label)")
+        if self.transform == "glue" and (self.categories is None or len(self.categories) != 2):
+            raise ValueError("transform 'glue' needs categories = [from, onto]")
         return self
 
     @property
@@ -247,6 +175,8 @@ class PerturbationConfig(_Strict):
             extra = f"n{self.norm:g}"
         elif self.kind == "scale":
             extra = f"x{self.factor:g}"
+        elif self.kind == "transform":
+            extra = str(self.transform)
         else:
             extra = ""
         return f"{self.kind}@{self.layer}" + (f"-{extra}" if extra else "")
@@ -368,6 +298,11 @@ method = "graph"  # default "shortcut" (less biased); plain graph paths are fast
 maxdim = 1
 max_points = 400
 confidence = 0.95
+
+[estimators.regions]
+label = "category"
+band = "bottleneck"  # default "sup" (guaranteed, but reads one region on these clouds)
+max_points = 1000
 """
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "manifold_probe"
-INTERFACES = ("cli", "config", "executor", "report", "experiment")
+INTERFACES = ("cli", "config", "config_sections", "executor", "report", "experiment")
 MATHS = ("dimension", "curvature", "geodesic", "topology")
 LOWER = ("capture", "datasets", "store", "neighbors", *MATHS, "analysis")
 MAX_LINES = 500

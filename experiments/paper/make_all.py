@@ -46,6 +46,7 @@ EXPERIMENTS = (
     "betti_noise",
     "curvature_vs_n",
     "calendar_circles",
+    "controls",
     "minilm_profile",
 )
 

@@ -1,42 +1,216 @@
-"""The verdict on one perturbation of a model at one layer: clean vs perturbed activations.
+r"""The verdict on a change of representation: clean vs perturbed (or one layer vs the next).
 
-Row ``i`` of ``X`` (clean) and ``Y`` (perturbed) is the same input. The verdict is
-:func:`manifold_probe.topology_preserved` on a paired subsample, beside how the perturbation
-moves the points (median relative change) and how it warps the cloud (:func:`~manifold_probe.warp`).
-The model hooks that make the perturbed activations are in :mod:`manifold_probe.capture.perturb`.
+Row ``i`` of ``X`` (before) and ``Y`` (after) is the same input. :func:`verdict` compares them
+with three kinds of evidence, each of which a homeomorphism of the cloud keeps:
+
+(a) **topology** — the significant Betti numbers of a paired subsample agree
+    (:func:`manifold_probe.topology_preserved`);
+(b) **regions** — the semantic regions (:func:`~manifold_probe.analysis.regions.regions`, H0
+    of the density at the scale of the data) of the same subsample: same number, and no region
+    merged or split (:func:`~manifold_probe.analysis.labels.compare_regions`); and, when the
+    inputs carry a category label (at most 12 values), the labelled regions: for every pair of
+    categories the kNN two-sample test (:func:`~manifold_probe.analysis.semantic.label_separation`)
+    — a pair separated before (``p < alpha / n_pairs``, Bonferroni) and not after (``p >=
+    alpha``) has been glued;
+(c) **known structure** — for every structure the inputs' labels carry (days/months cycles,
+    number line, the modular-addition answer cycle, a hypernym tree): the permutation test in
+    the structure's class-mean subspace (:func:`~manifold_probe.analysis.structure.known_structure`)
+    and, for a cycle, the loop itself — a significant :math:`\beta_1` of the labelled points
+    projected on their top class-mean plane. A piece of evidence is *broken* when it is
+    significant before (``p < alpha``, or :math:`\beta_1 \ge 1`) and not after; a structure
+    that appears is not counted (a change that adds structure is not a tear or a collapse).
+    Classes whose means coincide (between-class share of the variance
+    :math:`\eta^2 \le 10^{-8}`, i.e. equal to float32 rounding) carry no structure.
+
+The rule. Each check is repeated at every seed offset (``verdict.seeds``) and every subsample
+size (``verdict.sizes`` × ``topology.max_points``): a *configuration*. In one configuration the
+change *keeps* when (a), (b) and every (c) agree. The verdict is ``"kept"`` when every
+configuration keeps, ``"broken"`` when none does, and ``"undecided"`` when they disagree —
+the answer depends on the seed or the sample size, so it is not reported as a confident flip.
+``topology_preserved`` is true only for ``"kept"``. ``broken_by`` names the checks that differ
+in every configuration, ``unstable`` those that differ in some, ``scales`` the sizes and seeds.
+
+The model hooks that make the perturbed activations are in :mod:`manifold_probe.capture.perturb`
+and :mod:`manifold_probe.capture.transforms` (the keep/break controls).
+
+References
+----------
+Naitzat, Zhitnikov & Lim (2020), "Topology of deep neural networks", JMLR 21(184).
+Fasy et al. (2014), "Confidence sets for persistence diagrams", Annals of Statistics 42(6).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 
-from manifold_probe.analysis.measures import compare_topology, warp_with
+from manifold_probe._validation import InputError
+from manifold_probe.analysis.measures import (
+    compare_topology,
+    short_message,
+    subsample_indices,
+    warp_with,
+)
+from manifold_probe.analysis.semantic import (
+    KnownStructure,
+    input_structures,
+    label_separation,
+    region_labels,
+    structure_test,
+)
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["measure_perturbation"]
+__all__ = ["VERDICTS", "measure_perturbation", "measure_verdict_pair", "verdict"]
+
+VERDICTS = ("kept", "broken", "undecided")
 
 
-def measure_perturbation(X: np.ndarray, nbx: Neighbors, Y: np.ndarray, est: EstimatorSettings,
-                         seed: int) -> dict:
-    """One row of the perturbation table for one layer.
+def _loop(X: np.ndarray, s: KnownStructure, m: int, est: EstimatorSettings, seed: int) -> bool:
+    """Whether the labelled points, projected on their top class-mean plane, carry a loop."""
+    from manifold_probe.topology import betti_numbers
+
+    rows = np.flatnonzero(s.labels >= 0)
+    y = s.labels[rows]
+    classes = np.unique(y)
+    M = np.stack([X[rows[y == c]].mean(axis=0) for c in classes])
+    centre = M.mean(axis=0)
+    _, _, vt = np.linalg.svd(M - centre, full_matrices=False)
+    pick = rows[subsample_indices(len(rows), m, seed)]
+    Z = (X[pick] - centre) @ vt[:2].T
+    b = betti_numbers(Z, maxdim=1, confidence=est.topology.confidence, seed=seed,
+                      n_bootstrap=est.topology.n_bootstrap)
+    return len(b) > 1 and b[1] >= 1
+
+
+def _structure_evidence(X: np.ndarray, structures: list[KnownStructure], m: int,
+                        est: EstimatorSettings, seed: int) -> dict[str, bool]:
+    """Which known structures are present in X: name -> significant."""
+    out = {}
+    for s in structures:
+        try:
+            rows = s.labels >= 0
+            Xl, yl = X[rows], s.labels[rows]
+            centred = Xl - Xl.mean(axis=0)
+            between = sum((yl == c).sum() * np.sum(centred[yl == c].mean(axis=0) ** 2)
+                          for c in np.unique(yl))
+            # class means that coincide to float32 precision (eta^2 ~ 1e-14) carry no arrangement
+            # to test: the cycle statistic, which reads only angles, would read rounding noise
+            if between <= 1e-8 * float(np.sum(centred**2)):
+                out[f"structure_{s.name}"] = False
+                continue
+            out[f"structure_{s.name}"] = structure_test(X, s, est, seed).p_value < est.structure.alpha
+            if s.kind == "cycle":
+                out[f"loop_{s.name}"] = _loop(X, s, m, est, seed)
+        except InputError:
+            continue
+    return out
+
+
+def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, seed: int = 0,
+            labels: Mapping[str, Any] | None = None) -> dict:
+    """The scale-aware verdict on the change ``X -> Y`` (rule in the module docstring).
+
+    Parameters
+    ----------
+    X, Y : ndarray (n, d_x), (n, d_y)
+        The same inputs before and after.
+    est : EstimatorSettings, optional
+        ``topology`` (subsample, confidence, landmarks, bootstrap), ``regions``,
+        ``structure`` and ``verdict`` (seeds, sizes) sections.
+    seed : int
+        Base seed; configuration seeds are ``seed + offset``.
+    labels : mapping of label name to per-input values, optional
+        ``category`` and the structure labels (see :mod:`manifold_probe.analysis.semantic`).
 
     Returns
     -------
     dict
-        ``topology_preserved``, the Betti numbers clean and perturbed (``"1-1"``), the largest
-        diagram distance, the median relative change :math:`|y_i - x_i| / |x_i|`, kNN overlap,
-        trustworthiness, continuity, geodesic distortion and log-ratio, and the TwoNN
-        dimensions clean and perturbed.
+        ``verdict`` (one of :data:`VERDICTS`), ``topology_preserved`` (``verdict == "kept"``),
+        ``broken_by`` and ``unstable`` (``;``-joined check names), ``configs_kept`` (e.g.
+        ``"3/4"``), ``scales`` (``"n=150,300 seeds=0,1"``), and the first configuration's Betti
+        numbers, diagram distance and region counts.
+    """
+    est = EstimatorSettings.from_mapping(est)
+    n = X.shape[0]
+    if Y.shape[0] != n:
+        raise InputError(f"X has {n} rows and Y {Y.shape[0]}; row i must be the same input in both")
+    sizes = sorted({max(20, min(n, int(round(f * est.topology.max_points))))
+                    for f in est.verdict.sizes})
+    seeds = [seed + int(o) for o in est.verdict.seeds]
+    structures = input_structures(labels) if est.structure.enabled else []
+    configs: list[dict[str, bool]] = []
+    first: dict[str, Any] = {}
+    for s in seeds:
+        for m in sizes:
+            idx = subsample_indices(n, m, s)
+            same: dict[str, bool] = {}
+            try:
+                cmp = compare_topology(X[idx], Y[idx], est, s)
+                same["topology"] = bool(cmp.preserved)
+            except InputError as exc:
+                first.setdefault("verdict_note", short_message(exc))
+                cmp = None
+            if est.regions.enabled:
+                from manifold_probe.analysis.labels import compare_regions
+
+                rx, ry = region_labels(X, idx, est, s), region_labels(Y, idx, est, s)
+                t = compare_regions(rx.labels, ry.labels)
+                same["regions"] = rx.n_regions == ry.n_regions and not t.merged and not t.split
+            y = None if not labels else labels.get(est.regions.label)
+            if est.regions.enabled and y is not None and len(np.unique(np.asarray(y))) <= 12:
+                px = label_separation(X[idx], np.asarray(y)[idx], est.knn.k, seed=s)
+                py = label_separation(Y[idx], np.asarray(y)[idx], est.knn.k, seed=s)
+                level = est.structure.alpha / max(len(px), 1)
+                glued = [f"{a}+{b}" for (a, b), p in px.items()
+                         if p < level and py[(a, b)] >= est.structure.alpha]
+                same["label_regions"] = not glued
+                if glued:
+                    first.setdefault("glued", ";".join(glued))
+            ex = _structure_evidence(X, structures, m, est, s)
+            ey = _structure_evidence(Y, structures, m, est, s)
+            for key, present in ex.items():
+                same[key] = not (present and not ey.get(key, False))
+            if not first:
+                first = {"n_regions_clean": int(rx.n_regions) if est.regions.enabled else None,
+                         "n_regions_perturbed": int(ry.n_regions) if est.regions.enabled else None,
+                         **({} if cmp is None else {
+                             "betti_clean": "-".join(map(str, cmp.betti_x)),
+                             "betti_perturbed": "-".join(map(str, cmp.betti_y)),
+                             "diagram_distance": float(max(cmp.distances)) if len(cmp.distances)
+                             else float("nan")}),
+                         "structures_clean": ";".join(k for k, v in ex.items() if v)}
+            configs.append(same)
+    kept = [all(c.values()) for c in configs]
+    checks = sorted({k for c in configs for k in c})
+    broken_by = [k for k in checks if all(not c.get(k, True) for c in configs)]
+    unstable = [k for k in checks if k not in broken_by and any(not c.get(k, True) for c in configs)]
+    word = "kept" if all(kept) else "broken" if not any(kept) else "undecided"
+    return {"verdict": word, "topology_preserved": word == "kept",
+            "broken_by": ";".join(broken_by), "unstable": ";".join(unstable),
+            "configs_kept": f"{sum(kept)}/{len(kept)}",
+            "scales": f"n={','.join(map(str, sizes))} seeds={','.join(map(str, seeds))}",
+            **first}
+
+
+def measure_perturbation(X: np.ndarray, nbx: Neighbors, Y: np.ndarray, est: EstimatorSettings,
+                         seed: int, labels: Mapping[str, Any] | None = None) -> dict:
+    """One row of the perturbation table for one layer: :func:`verdict` plus how the change
+    moves the points.
+
+    Returns
+    -------
+    dict
+        The :func:`verdict` columns, the median relative change :math:`|y_i - x_i| / |x_i|`,
+        kNN overlap, trustworthiness, continuity, geodesic distortion and log-ratio, and the
+        TwoNN dimensions clean and perturbed.
     """
     s = warp_with(X, Y, nbx, None, est, seed, dimension=True)
-    cmp = compare_topology(X, Y, est, seed)
     rel = np.linalg.norm(Y - X, axis=1) / np.maximum(np.linalg.norm(X, axis=1), 1e-300)
     return {
-        "topology_preserved": bool(cmp.preserved),
-        "betti_clean": "-".join(map(str, cmp.betti_x)),
-        "betti_perturbed": "-".join(map(str, cmp.betti_y)),
-        "diagram_distance": float(max(cmp.distances)) if len(cmp.distances) else float("nan"),
+        **verdict(X, Y, est, seed, labels),
         "relative_change": float(np.median(rel)),
         "knn_overlap": s.knn_overlap,
         "trustworthiness": s.trustworthiness,
@@ -46,3 +220,11 @@ def measure_perturbation(X: np.ndarray, nbx: Neighbors, Y: np.ndarray, est: Esti
         "id_clean": s.id_x,
         "id_perturbed": s.id_y,
     }
+
+
+def measure_verdict_pair(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int,
+                         labels: Mapping[str, Any] | None = None) -> dict:
+    """``topology_verdict_prev`` (and its detail columns) from layer ``X`` to the next, ``Y``."""
+    v = verdict(X, Y, est, seed, labels)
+    return {"topology_verdict_prev": v["verdict"], "verdict_broken_by_prev": v["broken_by"],
+            "verdict_unstable_prev": v["unstable"], "verdict_scales_prev": v["scales"]}

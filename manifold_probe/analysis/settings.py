@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from manifold_probe._validation import InputError
+from manifold_probe.analysis.regions import regions
+from manifold_probe.analysis.structure import known_structure
 from manifold_probe.analysis.warping import warp
 from manifold_probe.curvature import scalar_curvature
 from manifold_probe.dimension._mle import mle
@@ -40,9 +42,12 @@ __all__ = [
     "GrideSettings",
     "KnnSettings",
     "MLESettings",
+    "RegionsSettings",
+    "StructureSettings",
     "TopologySettings",
     "TrajectorySettings",
     "TwoNNSettings",
+    "VerdictSettings",
 ]
 
 
@@ -120,6 +125,45 @@ class TrajectorySettings:
     enabled: bool = True
 
 
+@dataclass(frozen=True)
+class RegionsSettings:
+    """Semantic regions (:func:`~manifold_probe.analysis.regions.regions`) of a ``max_points``
+    subsample, and their agreement with the inputs' label ``label`` (when the inputs have it)."""
+
+    enabled: bool = True
+    k: int = signature_default(regions, "k")
+    alpha: float = signature_default(regions, "alpha")
+    n_boot: int = signature_default(regions, "n_boot")
+    band: str = signature_default(regions, "band")
+    max_points: int | None = 1000
+    label: str = "category"
+
+
+@dataclass(frozen=True)
+class StructureSettings:
+    """Known input structures (:func:`~manifold_probe.analysis.structure.known_structure`):
+    days/months cycles, the number line, the toy model's answer cycle, the WordNet tree —
+    whichever the inputs' labels carry. ``alpha`` is the level at which a structure counts as
+    present (the verdict's "significant before and not after")."""
+
+    enabled: bool = True
+    probe: str = signature_default(known_structure, "probe")
+    n_perm: int = signature_default(known_structure, "n_perm")
+    alpha: float = 0.05
+
+
+@dataclass(frozen=True)
+class VerdictSettings:
+    """The scale-aware verdict (:func:`~manifold_probe.analysis.perturbation.verdict`): it is
+    repeated at every seed offset in ``seeds`` and every subsample size ``sizes`` (fractions of
+    ``topology.max_points``); ``layer_pairs`` also gives each consecutive layer pair a verdict
+    (``topology_verdict_prev``)."""
+
+    seeds: tuple[int, ...] = (0, 1)
+    sizes: tuple[float, ...] = (0.5, 1.0)
+    layer_pairs: bool = False
+
+
 _SECTIONS: dict[str, type] = {
     "knn": KnnSettings,
     "twonn": TwoNNSettings,
@@ -129,6 +173,9 @@ _SECTIONS: dict[str, type] = {
     "geodesic": GeodesicSettings,
     "topology": TopologySettings,
     "trajectory": TrajectorySettings,
+    "regions": RegionsSettings,
+    "structure": StructureSettings,
+    "verdict": VerdictSettings,
 }
 
 
@@ -144,6 +191,9 @@ class EstimatorSettings:
     geodesic: GeodesicSettings = field(default_factory=GeodesicSettings)
     topology: TopologySettings = field(default_factory=TopologySettings)
     trajectory: TrajectorySettings = field(default_factory=TrajectorySettings)
+    regions: RegionsSettings = field(default_factory=RegionsSettings)
+    structure: StructureSettings = field(default_factory=StructureSettings)
+    verdict: VerdictSettings = field(default_factory=VerdictSettings)
 
     def graph_k_needed(self) -> int:
         """Columns of the one shared kNN graph: enough for every enabled estimator."""
@@ -204,5 +254,6 @@ def _section(name: str, values: Any) -> Any:
             raise InputError(
                 f"estimator setting '{name}.{key}' is unknown; known: {', '.join(known)}"
             )
-    values = {k: tuple(int(s) for s in v) if k == "scales" else v for k, v in values.items()}
+    values = {k: tuple(int(s) for s in v) if k in ("scales", "seeds") else
+              tuple(float(s) for s in v) if k == "sizes" else v for k, v in values.items()}
     return kind(**values)

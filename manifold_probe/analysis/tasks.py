@@ -7,7 +7,8 @@ memory for :func:`~manifold_probe.analysis.profile_layers`, files in a run direc
 experiment runner, in process or on Dask workers). Both paths run the same table.
 
 >>> est = EstimatorSettings.from_mapping({"curvature": {"enabled": False},
-...                                       "topology": {"enabled": False}})
+...                                       "topology": {"enabled": False},
+...                                       "regions": {"enabled": False}})
 >>> [(t.kind, t.layer, t.other) for t in schedule(3, est, seeds=[0])]  # doctest: +NORMALIZE_WHITESPACE
 [('dimension', 0, None), ('dimension', 1, None), ('pair_prev', 1, 0),
  ('dimension', 2, None), ('pair_prev', 2, 1), ('pair_input', 2, 0)]
@@ -15,7 +16,7 @@ experiment runner, in process or on Dask workers). Both paths run the same table
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,7 +30,8 @@ from manifold_probe.analysis.measures import (
     measure_topology_pair,
     measure_trajectory,
 )
-from manifold_probe.analysis.perturbation import measure_perturbation
+from manifold_probe.analysis.perturbation import measure_perturbation, measure_verdict_pair
+from manifold_probe.analysis.semantic import input_structures, measure_regions, measure_structures
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.neighbors import Neighbors
 
@@ -65,6 +67,14 @@ class LayerSource(Protocol):
 
     def perturbed_cloud(self, i: int) -> np.ndarray: ...
 
+    # optional: ``labels() -> dict[str, ndarray] | None``, the inputs' labels (see
+    # :mod:`manifold_probe.analysis.semantic`); a source without it has no labels
+
+
+def _labels(src: LayerSource) -> dict | None:
+    get = getattr(src, "labels", None)
+    return get() if callable(get) else None
+
 
 def _dimension(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
     return measure_dimension(src.cloud(t.layer), src.graph(t.layer), est)
@@ -96,7 +106,20 @@ def _topology_prev(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
 
 def _perturb(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
     return measure_perturbation(src.cloud(t.layer), src.graph(t.layer),
-                                src.perturbed_cloud(t.layer), est, t.seed)
+                                src.perturbed_cloud(t.layer), est, t.seed, _labels(src))
+
+
+def _regions(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    prev = src.cloud(t.layer - 1) if t.layer >= 1 else None
+    return measure_regions(src.cloud(t.layer), prev, _labels(src), est, t.seed)
+
+
+def _structure(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_structures(src.cloud(t.layer), _labels(src), est, t.seed)
+
+
+def _verdict_prev(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
+    return measure_verdict_pair(src.cloud(t.other), src.cloud(t.layer), est, t.seed, _labels(src))
 
 
 #: kind -> the function computing it (``fn(source, task, settings) -> dict of columns``).
@@ -109,6 +132,9 @@ TASKS: dict[str, Callable[[LayerSource, Task, EstimatorSettings], dict]] = {
     "topology_prev": _topology_prev,
     "pair_input": _pair("input"),
     "perturb": _perturb,
+    "regions": _regions,
+    "structure": _structure,
+    "verdict_prev": _verdict_prev,
 }
 
 #: kind -> the settings sections its result depends on (what a cached result is keyed by).
@@ -120,13 +146,21 @@ TASK_SETTINGS: dict[str, tuple[str, ...]] = {
     "pair_prev": ("knn", "geodesic"),
     "topology_prev": ("topology",),
     "pair_input": ("knn", "geodesic"),
-    "perturb": ("knn", "geodesic", "topology"),
+    "perturb": ("knn", "geodesic", "topology", "regions", "structure", "verdict"),
+    "regions": ("knn", "regions"),
+    "structure": ("structure",),
+    "verdict_prev": ("topology", "regions", "structure", "verdict"),
 }
 
 
 def schedule(n_layers: int, est: EstimatorSettings, seeds: Sequence[int], *,
-             has_sentence_ids: bool = False) -> list[Task]:
-    """Every task of a profile of ``n_layers`` layers, in a fixed order."""
+             has_sentence_ids: bool = False, labels: Mapping | None = None) -> list[Task]:
+    """Every task of a profile of ``n_layers`` layers, in a fixed order.
+
+    ``regions`` runs on every layer; ``structure`` only when ``labels`` (the inputs' labels)
+    carry a known structure; ``verdict_prev`` only when ``verdict.layer_pairs`` is set.
+    """
+    structures = est.structure.enabled and bool(input_structures(labels))
     tasks = []
     for i in range(n_layers):
         if est.dimension_enabled:
@@ -138,10 +172,16 @@ def schedule(n_layers: int, est: EstimatorSettings, seeds: Sequence[int], *,
                 tasks.append(Task("curvature", i, seed))
             if est.topology.enabled:
                 tasks.append(Task("topology", i, seed))
+            if est.regions.enabled:
+                tasks.append(Task("regions", i, seed))
+            if structures:
+                tasks.append(Task("structure", i, seed))
             if i >= 1:
                 tasks.append(Task("pair_prev", i, seed, i - 1))
                 if est.topology.enabled and est.topology.diagram_distances:
                     tasks.append(Task("topology_prev", i, seed, i - 1))
+                if est.verdict.layer_pairs:
+                    tasks.append(Task("verdict_prev", i, seed, i - 1))
             if i >= 2:
                 tasks.append(Task("pair_input", i, seed, 0))
     return tasks

@@ -102,12 +102,15 @@ PERTURBATIONS: dict[str, Callable[[Any, int, Any, int], list[Any]]] = {
 }
 
 
-def apply_perturbation(handle: Any, perturbation: Any, seed: int = 0) -> list[Any]:
+def apply_perturbation(handle: Any, perturbation: Any, seed: int = 0,
+                       context: Any = None) -> list[Any]:
     """Install the hooks of one perturbation on ``handle.blocks``; returns the hook handles.
 
     ``perturbation`` has ``kind``, ``layer`` (``l`` in ``1 … L`` or ``"layer_l"``: block ``l``,
     whose output is ``"layer_l"``) and ``head`` / ``norm`` / ``factor`` as its kind needs (a
-    :class:`manifold_probe.config.PerturbationConfig`).
+    :class:`manifold_probe.config.PerturbationConfig`). ``kind="transform"`` (the keep/break
+    controls of :mod:`manifold_probe.capture.transforms`) also needs ``context``, a
+    :class:`~manifold_probe.capture.transforms.TransformContext`.
 
     Raises
     ------
@@ -116,20 +119,25 @@ def apply_perturbation(handle: Any, perturbation: Any, seed: int = 0) -> list[An
         produces).
     """
     kind = perturbation.kind
-    if kind not in PERTURBATIONS:
+    if kind not in PERTURBATIONS and kind != "transform":
         raise InputError(f"unknown perturbation kind {kind!r}; use one of {sorted(PERTURBATIONS)}")
     n_blocks = len(handle.blocks)
     try:
         b = block_index(perturbation.layer, n_blocks)
     except InputError as exc:
         raise InputError(f"perturbation {kind} at layer {perturbation.layer!r}: {exc}") from None
+    if kind == "transform":
+        from manifold_probe.capture.transforms import install_transform
+
+        return install_transform(list(handle.blocks), b, perturbation, context, seed,
+                                 _first_tensor, _replace_first, f"layer_{b + 1}")
     return PERTURBATIONS[kind](handle, b, perturbation, seed)
 
 
 @contextlib.contextmanager
-def perturbed(handle: Any, perturbation: Any, seed: int = 0) -> Iterator[Any]:
+def perturbed(handle: Any, perturbation: Any, seed: int = 0, context: Any = None) -> Iterator[Any]:
     """Within the block, ``handle``'s model runs with the perturbation; the hooks are removed after."""
-    hooks = apply_perturbation(handle, perturbation, seed)
+    hooks = apply_perturbation(handle, perturbation, seed, context)
     try:
         yield handle
     finally:

@@ -202,6 +202,14 @@ class DiskSource:
     def perturbed_cloud(self, i: int) -> np.ndarray:
         return load_layer(self.spec["perturbed"], i, self._digest("perturbed", f"L{i:02d}.npy"))
 
+    def labels(self) -> dict[str, np.ndarray] | None:
+        """The inputs' labels saved beside the clean capture (``labels.npz``), if any."""
+        path = Path(self.spec["activations"]) / "labels.npz"
+        if not path.exists():
+            return None
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+
 
 def capture_files(folder: str | Path, meta: Mapping[str, Any]) -> list[Path]:
     """The files of a finished capture folder: its layers, sentence ids and ``meta.json``."""

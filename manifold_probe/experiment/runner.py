@@ -21,9 +21,7 @@ from manifold_probe._io import (
     atomic_save_npy,
     atomic_write_bytes,
     atomic_write_json,
-    json_bytes,
     read_json,
-    write_if_changed,
 )
 from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.analysis.measures import subsample_indices
@@ -35,17 +33,22 @@ from manifold_probe.analysis.tasks import (
 )
 from manifold_probe.analysis.tasks import run_task as run_analysis_task
 from manifold_probe.config import ConfigError, config_hash
+from manifold_probe.experiment.integrity import (
+    _capture_ok,
+    _output_file,
+    _record_capture,
+    _todo,
+    _write_tables_and_config,
+)
 from manifold_probe.experiment.layout import (
     DiskSource,
     RunLock,
     RunManifest,
-    capture_files,
     changed_layers,
     layer_file,
-    task_done,
+    load_layer,
     task_path,
 )
-from manifold_probe.experiment.tables import write_tables
 from manifold_probe.neighbors import knn
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "capture_to_folder",
     "check_tables",
     "experiment_inputs",
+    "experiment_labels",
     "inputs_hash",
     "load_handle",
     "plan_tasks",
@@ -142,7 +146,8 @@ def experiment_inputs(config, handle) -> Any:
                 'function, or use source = "model" with a ModelHandle that offers inputs'
             )
 
-        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0])
+        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0],
+                             source=config.data.corpus)
         return list(corpus.sentences)
     for attr in ("default_inputs", "inputs"):
         value = getattr(handle, attr, None)
@@ -157,6 +162,42 @@ def experiment_inputs(config, handle) -> Any:
         f"config error at data.source: model {config.model.spec!r} offers no inputs of its own; "
         'use source = "corpus"'
     )
+
+
+def experiment_labels(config, state) -> dict[str, np.ndarray]:
+    """The inputs' labels (see :mod:`manifold_probe.analysis.semantic`), one value per input.
+
+    Corpus: ``category`` and the corpus's label columns (``day``, ``month``, ...). The
+    modular-addition model: ``answer`` = (a + b) mod p, ``a``, ``b`` and ``answer_order``, the
+    answer classes in the cyclic order of the unembedding's strongest Fourier frequency.
+    ``state()`` returns the model handle and inputs (called only when the model is needed).
+    """
+    if config.data.source == "corpus":
+        from manifold_probe.datasets import load_corpus
+
+        corpus = load_corpus(labels=config.data.labels, n=config.data.n, seed=config.seeds[0],
+                             source=config.data.corpus)
+        return {"category": np.asarray(corpus.categories).astype(str),
+                **{k: np.asarray(v) for k, v in corpus.labels.items()}}
+    handle, inputs = state()
+    p = (getattr(handle, "extra", None) or {}).get("p")
+    if getattr(handle, "kind", None) != "toy" or p is None:
+        return {}
+    from manifold_probe.capture.toy import fourier_key_frequencies
+
+    pairs = np.asarray(inputs)
+    f = int(fourier_key_frequencies(handle.model.unembed.weight.detach().cpu().numpy(), n=1)[0])
+    return {"answer": (pairs[:, 0] + pairs[:, 1]) % p, "a": pairs[:, 0], "b": pairs[:, 1],
+            "answer_order": (np.arange(p) * pow(f, -1, p)) % p}
+
+
+def load_labels(acts) -> dict[str, np.ndarray]:
+    """The labels saved beside a capture (empty when there are none)."""
+    path = Path(acts) / "labels.npz"
+    if not path.exists():
+        return {}
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
 
 
 def capture_to_folder(config, handle, folder, inputs) -> dict:
@@ -248,7 +289,8 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tupl
                 "id": tid, **extra}
 
     stage2 = [spec(t) for t in schedule(n_layers, est, config.seeds,
-                                        has_sentence_ids=bool(meta.get("has_sentence_ids")))]
+                                        has_sentence_ids=bool(meta.get("has_sentence_ids")),
+                                        labels=load_labels(acts))]
     for label, (folder, changed) in pert_folders.items():
         stage2 += [spec(t, label=label, perturbed=str(folder))
                    for t in perturbation_schedule(changed, config.seeds)]
@@ -312,18 +354,31 @@ def task_times(specs, knn_results=()) -> dict[str, float]:
 def _capture_perturbed(config, out, acts, chash, n_layers, progress, state, manifest) -> dict:
     """Capture each perturbed model (skipped when saved); label -> (folder, changed layers)."""
     from manifold_probe.capture.perturb import perturbed
+    from manifold_probe.capture.transforms import TransformContext
 
     folders: dict[str, tuple[Path, list[int]]] = {}
+    names = read_json(acts / "meta.json")["layers"]
+
+    def clean(name: str) -> np.ndarray:
+        if name not in names:
+            raise InputError(f"a fitted transform reads the clean layer {name!r}, which was not "
+                             f"captured ({names}); add it to capture.layers")
+        i = names.index(name)
+        return load_layer(acts, i, manifest.digest(layer_file(acts, i)))
+
+    context = TransformContext(clean=clean, labels=load_labels(acts))
     progress.begin("perturbed capture", len(config.perturbations))
     for p in config.perturbations:
         folder = out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}"
         old = manifest.folder_digests(folder)
         if not _capture_ok(manifest, folder, progress):
             handle, inputs = state()
-            with perturbed(handle, p, seed=config.seeds[0]):
+            with perturbed(handle, p, seed=config.seeds[0], context=context):
                 meta = capture_to_folder(config, handle, folder, inputs)
             _record_capture(manifest, folder, meta, old, progress)
-        folders[p.label] = (folder, changed_layers(acts, folder, n_layers))
+        changed = changed_layers(acts, folder, n_layers)
+        # one row per later layer, also where a keep control's inverse restores it exactly
+        folders[p.label] = (folder, list(range(changed[0], n_layers)) if changed else [])
         progress.advance("perturbed capture")
     progress.end("perturbed capture")
     return folders
@@ -388,6 +443,14 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
                         progress)
         progress.advance("capture")
         progress.end("capture")
+    if not (acts / "labels.npz").exists():
+        labels = experiment_labels(config, state)
+        if (acts / "sentence_ids.npy").exists():  # token rows: each row takes its input's label
+            sid = np.load(acts / "sentence_ids.npy")
+            labels = {k: v if k.endswith("_order") else v[sid] for k, v in labels.items()}
+        buf = io.BytesIO()
+        np.savez(buf, **labels)
+        atomic_write_bytes(acts / "labels.npz", buf.getvalue())
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
                                        state, manifest) if config.perturbations else {})
@@ -418,94 +481,3 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
         paths.update({"report": str(out / "report.html")} if report_is_current(out)
                      else write_report(out))
     return {**paths, **counts, **timing, "out": str(out)}
-
-
-# --------------------------------------------------------------------------- integrity
-def _report(progress, problems: list[str]) -> None:
-    """One line per unusable file (the first ten, then a count)."""
-    for line in problems[:10]:
-        progress.message(line)
-    if len(problems) > 10:
-        progress.message(f"... and {len(problems) - 10} more files to recompute")
-
-
-def _capture_ok(manifest, folder: Path, progress) -> bool:
-    """Whether a capture folder is complete and every file matches its checksum (else report)."""
-    meta_path = folder / "meta.json"
-    problem = manifest.problem(meta_path)
-    meta = read_json(meta_path) if problem is None else None
-    if problem is None and not (isinstance(meta, dict) and "layers" in meta):
-        problem = "not a capture's meta.json"
-    bad = [] if problem is None else [(meta_path, problem)]
-    if meta is not None and not bad:
-        bad = [(f, p) for f in capture_files(folder, meta) if (p := manifest.problem(f))]
-    if not bad:
-        return True
-    if bad != [(meta_path, "missing")]:
-        _report(progress, [f"run directory: {f}: {p}; capturing again" for f, p in bad])
-    manifest.forget(under=folder)
-    return False
-
-
-def _record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mapping[str, str],
-                    progress) -> None:
-    """Record a fresh capture; if it differs from the files it replaced (a capture that is not
-    bit-reproducible), forget every graph and task result computed from those."""
-    for f in capture_files(folder, meta):
-        manifest.record(f)
-    new = manifest.folder_digests(folder)
-    if any(new.get(name) not in (None, digest) for name, digest in old.items()):
-        progress.message(f"run directory: the new capture in {folder} differs from the one it "
-                         "replaces; its kNN graphs and task results are recomputed")
-        manifest.forget(under=manifest.out / "tasks")
-        for g in (manifest.out / "graphs").glob(f"{folder.name}-k*"):
-            manifest.forget(under=g)
-    manifest.save()
-
-
-def _output_file(spec: Mapping[str, Any]) -> Path:
-    if spec["kind"] == "knn":
-        return layer_file(spec["graphs"], spec["layer"], "npz")
-    return task_path(spec)
-
-
-def _todo(manifest, specs: list, progress) -> list:
-    """The specs whose result is missing or unusable, each given the checksums of its inputs."""
-    todo, problems, sums = [], [], {}
-    for s in specs:
-        problem = manifest.problem(_output_file(s))
-        if problem is None and s["kind"] != "knn" and not task_done(s):
-            problem = "not this task's result"
-        if problem is None:
-            continue
-        if problem != "missing":
-            problems.append(f"run directory: {_output_file(s)}: {problem}; recomputing")
-            manifest.forget([_output_file(s)])
-        checks = {}
-        for role in ("activations", "graphs", "perturbed"):
-            if role in s:
-                if s[role] not in sums:
-                    sums[s[role]] = manifest.folder_digests(s[role])
-                checks[role] = sums[s[role]]
-        todo.append({**s, "checksums": checks})
-    _report(progress, problems)
-    return todo
-
-
-def _write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
-    """Check every task result, then write the tables and (after them) ``config.json``."""
-    bad = [f"{task_path(s)}: {p}" for s in stage2 if (p := manifest.problem(task_path(s)))]
-    if bad:
-        raise IntegrityError(f"run directory changed during the run: {bad[0]}; rerun to recompute it")
-    config_json = json_bytes(config.model_dump(mode="json"))
-    config_path = out / "config.json"
-    if config_path.exists() and config_path.read_bytes() != config_json:
-        config_path.unlink()  # the tables about to be replaced no longer match it
-    paths = write_tables(out, meta, stage2)
-    write_if_changed(config_path, config_json)
-    for p in (config_path, *(Path(v) for v in paths.values())):
-        manifest.record(p)
-    if "perturbations_csv" not in paths:
-        manifest.forget([out / "perturbations.csv"])
-    manifest.save()
-    return paths

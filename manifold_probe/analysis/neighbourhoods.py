@@ -1,0 +1,157 @@
+"""How well a map keeps neighbourhoods: kNN overlap, trustworthiness and continuity.
+
+Split from :mod:`manifold_probe.analysis.warping` (which re-exports these names).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from manifold_probe._validation import (
+    InputError,
+    check_points,
+    normalize_scale,
+)
+from manifold_probe.neighbors import Neighbors, resolve_neighbors
+
+__all__ = ["continuity", "knn_overlap", "trustworthiness"]
+
+
+def knn_overlap(neighbors_x: Neighbors, neighbors_y: Neighbors) -> np.ndarray:
+    r"""Per-point Jaccard overlap of two k-nearest-neighbour sets.
+
+    .. math::
+
+        J_i = \frac{|N_X(i) \cap N_Y(i)|}{|N_X(i) \cup N_Y(i)|}
+            = \frac{m_i}{2k - m_i}, \qquad m_i = |N_X(i) \cap N_Y(i)|.
+
+    Parameters
+    ----------
+    neighbors_x, neighbors_y : Neighbors
+        Graphs of the same points in two representations, with the same k.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_points,)
+    """
+    _check_pair(neighbors_x, neighbors_y)
+    k = neighbors_x.k
+    both = np.sort(np.concatenate([neighbors_x.indices, neighbors_y.indices], axis=1), axis=1)
+    shared = (both[:, 1:] == both[:, :-1]).sum(axis=1).astype(np.float64)
+    return shared / (2 * k - shared)
+
+
+def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
+    for name, nb in (("neighbors_x", nx), ("neighbors_y", ny)):
+        if not isinstance(nb, Neighbors):
+            raise InputError(f"{name} must be a Neighbors from mp.knn; got {type(nb).__name__}")
+    if nx.n_points != ny.n_points:
+        raise InputError(
+            f"the two graphs cover {nx.n_points} and {ny.n_points} points; X[i] and Y[i] must "
+            "be the same input, so pass graphs of equally many points"
+        )
+    if nx.k != ny.k:
+        raise InputError(
+            f"the two graphs have k={nx.k} and k={ny.k}; truncate both to the same k "
+            "with Neighbors.truncate(k)"
+        )
+
+
+def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256) -> float:
+    """Sum over i and j in candidates[i] \\ own[i] of (rank of j among i's distances in A) - k.
+
+    The rank counts the other points strictly closer to i than j, ties broken by the smaller
+    index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
+    """
+    A = normalize_scale(A)[0]  # ranks are scale-invariant; squared distances then stay finite
+    n = A.shape[0]
+    k = own.shape[1]
+    sq = np.einsum("ij,ij->i", A, A)
+    total = 0.0
+    idx = np.arange(n)
+    for start in range(0, n, block):
+        rows = np.arange(start, min(n, start + block))
+        # only points that appear in the other neighbourhood but not in this one are ranked
+        cand = candidates[rows]
+        new = ~(cand[:, :, None] == own[rows][:, None, :]).any(axis=2)
+        if not new.any():
+            continue
+        D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
+        D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
+        r_idx, c_idx = np.nonzero(new)
+        j = cand[r_idx, c_idx]
+        dj = D[r_idx, j]
+        Drow = D[r_idx]
+        closer = (Drow < dj[:, None]) | ((Drow == dj[:, None]) & (idx[None, :] < j[:, None]))
+        ranks = closer.sum(axis=1) + 1
+        total += float(np.sum(ranks - k))
+    return total
+
+
+def _venna_kaski(total: float, n: int, k: int) -> float:
+    if not 2 * n - 3 * k - 1 > 0:
+        raise InputError(
+            f"trustworthiness needs 3k + 1 < 2N; got k={k} for N={n} points. Use a smaller k"
+        )
+    return 1.0 - 2.0 / (n * k * (2.0 * n - 3.0 * k - 1.0)) * total
+
+
+def trustworthiness(
+    X: Any, Y: Any, k: int = 10, *, neighbors_x: Neighbors | None = None,
+    neighbors_y: Neighbors | None = None,
+) -> float:
+    r"""Trustworthiness of the map ``X[i] -> Y[i]`` (Venna & Kaski 2001).
+
+    .. math::
+
+        T(k) = 1 - \frac{2}{N k (2N - 3k - 1)} \sum_{i=1}^{N} \sum_{j \in U_k(i)} (r(i, j) - k),
+
+    where :math:`U_k(i)` holds the points among i's k nearest neighbours in Y that are not
+    among its k nearest in X, and :math:`r(i, j)` is the rank of j by distance from i in X
+    (1 for the nearest, i excluded). T = 1 when the map creates no false neighbours.
+    Equal to ``sklearn.manifold.trustworthiness(X, Y, n_neighbors=k)`` when there are no ties.
+
+    References
+    ----------
+    Venna, J. & Kaski, S. (2001). Neighborhood preservation in nonlinear projection methods:
+    an experimental study. ICANN 2001, LNCS 2130, 485–491.
+    """
+    A, nx, ny = _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need="X")
+    return _venna_kaski(_rank_excess(A, ny.indices, nx.indices), A.shape[0], nx.k)
+
+
+def continuity(
+    X: Any, Y: Any, k: int = 10, *, neighbors_x: Neighbors | None = None,
+    neighbors_y: Neighbors | None = None,
+) -> float:
+    r"""Continuity of the map ``X[i] -> Y[i]`` (Venna & Kaski 2001).
+
+    The trustworthiness formula with the roles of X and Y swapped: it penalises the neighbours
+    in X that the map moves out of the k-neighbourhood in Y, by their rank in Y.
+
+    .. math::
+
+        C(k) = 1 - \frac{2}{N k (2N - 3k - 1)} \sum_{i=1}^{N} \sum_{j \in V_k(i)} (\hat r(i, j) - k).
+
+    References
+    ----------
+    Venna, J. & Kaski, S. (2001). Neighborhood preservation in nonlinear projection methods:
+    an experimental study. ICANN 2001, LNCS 2130, 485–491.
+    """
+    _, nx, ny = _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need=None)
+    B = check_points(Y, min_points=k + 2, name="Y", what="continuity")
+    return _venna_kaski(_rank_excess(B, nx.indices, ny.indices), B.shape[0], nx.k)
+
+
+def _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need):
+    A, nx = resolve_neighbors(X, k, neighbors=neighbors_x, min_k=1, what="warp")
+    B, ny = resolve_neighbors(Y, k, neighbors=neighbors_y, min_k=1, what="warp")
+    if A is not None and B is not None and A.shape[0] != B.shape[0]:
+        raise InputError(
+            f"X has {A.shape[0]} rows and Y has {B.shape[0]}; X[i] and Y[i] must be the same "
+            "input in two representations, so they need equally many rows"
+        )
+    _check_pair(nx, ny)
+    return A, nx, ny

@@ -1,0 +1,115 @@
+"""Integrity of a run directory: which saved files can be reused, and recording new ones.
+
+Used by :mod:`manifold_probe.experiment.runner`; the checksums live in
+:class:`~manifold_probe.experiment.layout.RunManifest`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from manifold_probe._io import (
+    json_bytes,
+    read_json,
+    write_if_changed,
+)
+from manifold_probe._validation import IntegrityError
+from manifold_probe.experiment.layout import (
+    capture_files,
+    layer_file,
+    task_done,
+    task_path,
+)
+from manifold_probe.experiment.tables import write_tables
+
+
+def _report(progress, problems: list[str]) -> None:
+    """One line per unusable file (the first ten, then a count)."""
+    for line in problems[:10]:
+        progress.message(line)
+    if len(problems) > 10:
+        progress.message(f"... and {len(problems) - 10} more files to recompute")
+
+
+def _capture_ok(manifest, folder: Path, progress) -> bool:
+    """Whether a capture folder is complete and every file matches its checksum (else report)."""
+    meta_path = folder / "meta.json"
+    problem = manifest.problem(meta_path)
+    meta = read_json(meta_path) if problem is None else None
+    if problem is None and not (isinstance(meta, dict) and "layers" in meta):
+        problem = "not a capture's meta.json"
+    bad = [] if problem is None else [(meta_path, problem)]
+    if meta is not None and not bad:
+        bad = [(f, p) for f in capture_files(folder, meta) if (p := manifest.problem(f))]
+    if not bad:
+        return True
+    if bad != [(meta_path, "missing")]:
+        _report(progress, [f"run directory: {f}: {p}; capturing again" for f, p in bad])
+    manifest.forget(under=folder)
+    return False
+
+
+def _record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mapping[str, str],
+                    progress) -> None:
+    """Record a fresh capture; if it differs from the files it replaced (a capture that is not
+    bit-reproducible), forget every graph and task result computed from those."""
+    for f in capture_files(folder, meta):
+        manifest.record(f)
+    new = manifest.folder_digests(folder)
+    if any(new.get(name) not in (None, digest) for name, digest in old.items()):
+        progress.message(f"run directory: the new capture in {folder} differs from the one it "
+                         "replaces; its kNN graphs and task results are recomputed")
+        manifest.forget(under=manifest.out / "tasks")
+        for g in (manifest.out / "graphs").glob(f"{folder.name}-k*"):
+            manifest.forget(under=g)
+    manifest.save()
+
+
+def _output_file(spec: Mapping[str, Any]) -> Path:
+    if spec["kind"] == "knn":
+        return layer_file(spec["graphs"], spec["layer"], "npz")
+    return task_path(spec)
+
+
+def _todo(manifest, specs: list, progress) -> list:
+    """The specs whose result is missing or unusable, each given the checksums of its inputs."""
+    todo, problems, sums = [], [], {}
+    for s in specs:
+        problem = manifest.problem(_output_file(s))
+        if problem is None and s["kind"] != "knn" and not task_done(s):
+            problem = "not this task's result"
+        if problem is None:
+            continue
+        if problem != "missing":
+            problems.append(f"run directory: {_output_file(s)}: {problem}; recomputing")
+            manifest.forget([_output_file(s)])
+        checks = {}
+        for role in ("activations", "graphs", "perturbed"):
+            if role in s:
+                if s[role] not in sums:
+                    sums[s[role]] = manifest.folder_digests(s[role])
+                checks[role] = sums[s[role]]
+        todo.append({**s, "checksums": checks})
+    _report(progress, problems)
+    return todo
+
+
+def _write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
+    """Check every task result, then write the tables and (after them) ``config.json``."""
+    bad = [f"{task_path(s)}: {p}" for s in stage2 if (p := manifest.problem(task_path(s)))]
+    if bad:
+        raise IntegrityError(f"run directory changed during the run: {bad[0]}; rerun to recompute it")
+    config_json = json_bytes(config.model_dump(mode="json"))
+    config_path = out / "config.json"
+    if config_path.exists() and config_path.read_bytes() != config_json:
+        config_path.unlink()  # the tables about to be replaced no longer match it
+    paths = write_tables(out, meta, stage2)
+    write_if_changed(config_path, config_json)
+    for p in (config_path, *(Path(v) for v in paths.values())):
+        manifest.record(p)
+    if "perturbations_csv" not in paths:
+        manifest.forget([out / "perturbations.csv"])
+    manifest.save()
+    return paths
