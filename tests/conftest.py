@@ -8,6 +8,14 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+# Property tests draw their examples from a fixed seed: the same examples on every run and in
+# CI, so a result never depends on the day. A failure found by exploring (set
+# HYPOTHESIS_PROFILE=explore) becomes a named regression test.
+settings.register_profile("deterministic", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 
 @pytest.fixture(autouse=True, scope="session")
