@@ -151,18 +151,18 @@ def test_mode_prominences_match_gudhi_diagram():
     # Two independent computations of the same H0 persistence: our union-find (elder rule)
     # and gudhi's lower-star filtration of -g on the same graph.
     from manifold_probe.analysis.regions import (
+        _adjacency,
         _dtm_log,
         _edge_list,
         _h0_diagram,
         _mode_persistence,
-        _symmetric_adjacency,
     )
     from manifold_probe.neighbors import knn
 
     X, _ = blobs(3, 5.0, 3, 300, seed=2)
     nb = knn(X, k=15)
     g = -_dtm_log(nb.distances, None, 15)
-    adj = _symmetric_adjacency(nb.indices, len(X))
+    adj = _adjacency(nb)
     _, prom, *_ = _mode_persistence(g, adj)
     dgm = _h0_diagram(g, _edge_list(adj))
     finite = np.sort(dgm[np.isfinite(dgm[:, 1])] @ [-1.0, 1.0])[::-1]

@@ -1,4 +1,4 @@
-"""Geodesic distances reused between the pair measures of one profile.
+"""Results reused between the tasks of one profile: geodesic distances and region labels.
 
 A layer's geodesic distances from the profile's sources enter every pair it belongs to (as
 the later layer of ``pair_prev``, the earlier one of the next ``pair_prev``, the later one of
@@ -6,7 +6,9 @@ the later layer of ``pair_prev``, the earlier one of the next ``pair_prev``, the
 the seed and the number of points. :func:`cached_geodesic_distances` keeps the last few
 results in memory, keyed by a digest of everything the result depends on (the points, the
 graph, the sources, ``k`` and the method), so a repeated call returns the same matrix
-without a new Dijkstra pass and a changed array can never get a stale result.
+without a new Dijkstra pass and a changed array can never get a stale result. A layer's
+semantic regions enter its own ``regions`` task and the next layer's (merges and splits):
+:func:`reused` serves both from one computation, with the same content key.
 """
 
 from __future__ import annotations
@@ -14,25 +16,27 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["cached_geodesic_distances", "clear_geodesic_cache"]
+__all__ = ["cached_geodesic_distances", "clear_geodesic_cache", "reused"]
 
 #: Results kept (least recently used evicted), and the largest one kept (bytes).
 MAX_ENTRIES = 8
 MAX_ENTRY_BYTES = 32 * 2**20
 
-_cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
+_cache: OrderedDict[bytes, Any] = OrderedDict()
 _lock = threading.Lock()
 
 
-def _digest(A: np.ndarray, nb: Neighbors, k: int, sources: np.ndarray | None, method: str) -> bytes:
+def _digest(tag: str, *arrays) -> bytes:
     h = hashlib.blake2b(digest_size=32)
-    h.update(f"{method}|{k}|{nb.metric}".encode())
-    for arr in (A, nb.indices, nb.distances, sources):
+    h.update(tag.encode())
+    for arr in arrays:
         if arr is None:
             h.update(b"None")
             continue
@@ -40,6 +44,27 @@ def _digest(A: np.ndarray, nb: Neighbors, k: int, sources: np.ndarray | None, me
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(memoryview(a).cast("B"))
     return h.digest()
+
+
+def reused(tag: str, arrays: tuple, compute: Callable[[], Any], nbytes: Callable[[Any], int]):
+    """``compute()``, or the result kept from a call with the same ``tag`` and array contents.
+
+    ``tag`` names every non-array argument the result depends on; results larger than
+    :data:`MAX_ENTRY_BYTES` (by ``nbytes``) are returned but not kept.
+    """
+    key = _digest(tag, *arrays)
+    with _lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    value = compute()
+    if nbytes(value) <= MAX_ENTRY_BYTES:
+        with _lock:
+            _cache[key] = value
+            while len(_cache) > MAX_ENTRIES:
+                _cache.popitem(last=False)
+    return value
 
 
 def cached_geodesic_distances(A: np.ndarray, nb: Neighbors, k: int, sources: np.ndarray | None,
@@ -50,20 +75,13 @@ def cached_geodesic_distances(A: np.ndarray, nb: Neighbors, k: int, sources: np.
     """
     from manifold_probe.geodesic import geodesic_distances
 
-    key = _digest(A, nb, k, sources, method)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit
-    D = geodesic_distances(A, k=k, sources=sources, neighbors=nb, method=method)
-    D.setflags(write=False)
-    if D.nbytes <= MAX_ENTRY_BYTES:
-        with _lock:
-            _cache[key] = D
-            while len(_cache) > MAX_ENTRIES:
-                _cache.popitem(last=False)
-    return D
+    def compute() -> np.ndarray:
+        D = geodesic_distances(A, k=k, sources=sources, neighbors=nb, method=method)
+        D.setflags(write=False)
+        return D
+
+    return reused(f"geodesic|{method}|{k}|{nb.metric}", (A, nb.indices, nb.distances, sources),
+                  compute, lambda D: D.nbytes)
 
 
 def clear_geodesic_cache() -> None:

@@ -311,7 +311,7 @@ def regions(
     dist, idx = nb.distances, nb.indices
     g = -_dtm_log(dist, None, k)
 
-    adj = _symmetric_adjacency(idx[:, :k], n)
+    adj = _adjacency(nb.truncate(k))
     edges = _edge_list(adj)
 
     # Bootstrap: multinomial weights, the DTM of the reweighted sample at every point, and the
@@ -364,12 +364,11 @@ def regions(
     )
 
 
-def _symmetric_adjacency(idx: np.ndarray, n: int) -> list[np.ndarray]:
-    rows = np.repeat(np.arange(n), idx.shape[1])
-    cols = idx.ravel()
-    a = np.concatenate([rows, cols])
-    b = np.concatenate([cols, rows])
-    order = np.lexsort((b, a))
-    a, b = a[order], b[order]
-    starts = np.searchsorted(a, np.arange(n + 1))
-    return [np.unique(b[starts[i] : starts[i + 1]]) for i in range(n)]
+def _adjacency(nb) -> list[np.ndarray]:
+    """Sorted neighbour lists of the symmetrised kNN graph (an edge if either end is among
+    the other's k nearest): :func:`manifold_probe.neighbors.symmetric_graph`'s pattern."""
+    from manifold_probe.neighbors import symmetric_graph
+
+    G = symmetric_graph(nb, nb.n_points)
+    G.sort_indices()
+    return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(nb.n_points)]

@@ -91,11 +91,17 @@ def measure_structures(X: np.ndarray, labels: Mapping[str, Any] | None, est: Est
 
 def region_labels(X: np.ndarray, idx: np.ndarray, est: EstimatorSettings, seed: int):
     """:func:`~manifold_probe.analysis.regions.regions` of ``X[idx]`` with the profile's settings."""
+    from manifold_probe.analysis._reuse import reused
     from manifold_probe.analysis.regions import regions
 
     cfg = est.regions
-    return regions(X[idx], k=min(cfg.k, len(idx) - 2), alpha=cfg.alpha, n_boot=cfg.n_boot,
-                   seed=seed, band=cfg.band)
+    k = min(cfg.k, len(idx) - 2)
+    A = np.asarray(X)[idx]
+    # a layer's regions enter its own task and the next layer's merge/split: computed once
+    return reused(f"regions|{k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}", (A,),
+                  lambda: regions(A, k=k, alpha=cfg.alpha, n_boot=cfg.n_boot, seed=seed,
+                                  band=cfg.band),
+                  lambda r: r.labels.nbytes)
 
 
 def measure_regions(X: np.ndarray, X_prev: np.ndarray | None, labels: Mapping[str, Any] | None,
