@@ -225,6 +225,25 @@ def calibrate(seeds=8, alpha=0.05):
         out["fits"].append({"quantiles": q, "false_positive_diagrams": total,
                             "fwer": total / out["diagrams"], "per_shape": errors})
         print("calibrate", q, f"FWER {total}/{out['diagrams']}", flush=True)
+    # power: the same fits on the families with features (H1..Hmaxdim, 3 seeds, noise 1%)
+    runs = []
+    for label, family, options, n, maxdim in FAMILIES:
+        if maxdim < 1:
+            continue
+        for seed in range(3):
+            s = sample(family, options, n, seed, 0.01, AMBIENT[seed % len(AMBIENT)])
+            f = significant_features(s.points, maxdim, seed=seed)
+            runs.append((label, seed, s.truth(maxdim)[1:], [t[:, 1] / t[:, 0] for t in f.tested[1:]]))
+    for entry in out["fits"]:
+        q, misses = tuple(entry["quantiles"]), []
+        for label, seed, truth, ratios in runs:
+            got = tuple(int(np.sum(np.minimum(1.0, gumbel_pvalues(r, quantiles=q) * len(r)) < alpha))
+                        if len(r) >= MIN_FIT else None for r in ratios)
+            if any(g is not None and g != t for g, t in zip(got, truth, strict=True)):
+                misses.append([label, seed, list(truth), list(got)])
+        entry["feature_runs"] = len(runs)
+        entry["feature_runs_wrong_h1_up"] = misses
+        print("calibrate power", q, f"{len(runs) - len(misses)}/{len(runs)} exact in H1..", flush=True)
     return out
 
 
