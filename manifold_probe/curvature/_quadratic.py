@@ -264,11 +264,11 @@ def _gauss_curvature(C, Mq, R, dof: int, F, n: int, lin: slice, quad: slice):
     QM = np.matmul(Q, Mq)
     # residual covariance Sigma = R^T R / dof enters through rotation-invariant traces
     RH = _bmm(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
-    tr_sigma = np.einsum("bkd,bkd->b", R, R) / dof
     if R.shape[1] < D:
         RR = np.matmul(R, np.transpose(R, (0, 2, 1)))
     else:
         RR = np.matmul(np.transpose(R, (0, 2, 1)), R)
+    tr_sigma = np.einsum("bii->b", RR) / dof  # = |R|_F^2, without another pass over R
     tr_sigma2 = np.einsum("bij,bij->b", RR, RR) / dof**2
     S = S - tr_sigma * np.einsum("baa->b", QM)
     # Var: 4 tr(Sigma H^T QMQ H) + 2 tr(Sigma^2) tr((QM)^2)
