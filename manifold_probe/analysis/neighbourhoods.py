@@ -106,10 +106,13 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
         D = full[start:stop] if full is not None else _sq_distance_rows(A, sq, start, stop)
         r_idx, c_idx = np.nonzero(new)
         j = cand[r_idx, c_idx]
-        dj = D[r_idx, j]
+        dj = D[r_idx, j][:, None]
         Drow = D[r_idx]
-        closer = (Drow < dj[:, None]) | ((Drow == dj[:, None]) & (idx[None, :] < j[:, None]))
-        ranks = closer.sum(axis=1) + 1
+        ranks = np.count_nonzero(Drow < dj, axis=1) + 1
+        tied = np.flatnonzero(np.count_nonzero(Drow == dj, axis=1) > 1)  # j itself is equal
+        if len(tied):  # equal distances: the smaller index counts as closer
+            ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
+                                            & (idx[None, :] < j[tied, None]), axis=1)
         total += float(np.sum(ranks - k))
     return total
 
