@@ -13,6 +13,7 @@ Usage::
     PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/bench_main_job.py --label after  # -> JSON
     python benchmarks/bench_main_job.py --save-profile /tmp/after.csv              # keep profile.csv
     python benchmarks/bench_main_job.py --compare /tmp/before.csv /tmp/after.csv   # max |diff|/column
+    python benchmarks/bench_main_job.py --compare B.csv A.csv --label x  # ... also kept in the JSON
     python benchmarks/bench_main_job.py --cprofile /tmp/main_job.prof              # cProfile dump
 """
 
@@ -133,7 +134,19 @@ def main(argv=None) -> None:
     ap.add_argument("--no-write", action="store_true", help="do not update the results JSON")
     args = ap.parse_args(argv)
     if args.compare:
-        print(json.dumps(compare(*args.compare), indent=1))
+        diffs = compare(*args.compare)
+        print(json.dumps(diffs, indent=1))
+        if not args.no_write and args.label != "current":  # record it under "comparisons"
+            path = RESULTS / "bench_main_job.json"
+            data = json.loads(path.read_text()) if path.exists() else {}
+            data.setdefault("comparisons", {})[args.label] = {
+                "before": str(args.compare[0]), "after": str(args.compare[1]),
+                "columns": len(diffs),
+                "identical": sorted(c for c, v in diffs.items() if v in (0.0, "equal")),
+                "max_abs_diff": {c: v for c, v in diffs.items() if v not in (0.0, "equal")},
+            }
+            path.write_text(json.dumps(data, indent=1) + "\n")
+            print(f"wrote {path}")
         return
 
     from manifold_probe.config import default_config

@@ -182,3 +182,32 @@ def test_sup_band_is_more_conservative():
     assert b.n_regions >= s.n_regions
     with pytest.raises(InputError, match="band"):
         regions(X, band="wide")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_h0_diagram_of_the_spanning_forest_is_the_graph_diagram(seed):
+    # Cut property: every sublevel graph has the components of its minimum spanning forest, so
+    # the two H0 diagrams are the same multiset of pairs, exactly (no rounding enters). Values
+    # rounded to a coarse grid make many ties, and a second component tests a forest.
+    from manifold_probe.analysis.regions import (
+        _adjacency,
+        _dtm_log,
+        _edge_list,
+        _forest_edges,
+        _h0_diagram,
+    )
+    from manifold_probe.neighbors import knn
+
+    X, _ = blobs(3, 4.0, 3, 240, seed=seed)
+    X[:40] += 100.0  # a separate component of the kNN graph
+    nb = knn(X, k=10)
+    edges = _edge_list(_adjacency(nb))
+    forest = _forest_edges(edges, len(X))
+    rng = np.random.default_rng(seed)
+    g0 = -_dtm_log(nb.distances, None, 10)
+    for g in (g0, np.round(g0, 1), np.round(g0 + rng.normal(scale=0.1, size=len(g0)), 1)):
+        full, reduced = _h0_diagram(g, edges), _h0_diagram(g, forest(g))
+        def key(d):
+            return d[np.lexsort((d[:, 1], d[:, 0]))]
+        assert forest(g).shape[1] == len(X) - 2  # two components
+        np.testing.assert_array_equal(key(full), key(reduced))

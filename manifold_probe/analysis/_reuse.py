@@ -25,11 +25,14 @@ from manifold_probe.neighbors import Neighbors
 
 __all__ = ["cached_geodesic_distances", "clear_geodesic_cache", "reused"]
 
-#: Results kept (least recently used evicted), and the largest one kept (bytes).
-MAX_ENTRIES = 8
+#: Results kept (least recently used evicted), the largest one kept and all of them together
+#: (bytes). A profile step holds, per layer, its regions, its geodesic distances and its squared
+#: distances (32 MB at 2000 points), of the two latest layers and of the input layer.
+MAX_ENTRIES = 16
 MAX_ENTRY_BYTES = 32 * 2**20
+MAX_TOTAL_BYTES = 256 * 2**20
 
-_cache: OrderedDict[bytes, Any] = OrderedDict()
+_cache: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()  # key -> (value, its bytes)
 _lock = threading.Lock()
 
 
@@ -57,12 +60,14 @@ def reused(tag: str, arrays: tuple, compute: Callable[[], Any], nbytes: Callable
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
-            return hit
+            return hit[0]
     value = compute()
-    if nbytes(value) <= MAX_ENTRY_BYTES:
+    size = int(nbytes(value))
+    if size <= MAX_ENTRY_BYTES:
         with _lock:
-            _cache[key] = value
-            while len(_cache) > MAX_ENTRIES:
+            _cache[key] = (value, size)
+            while len(_cache) > MAX_ENTRIES or (
+                    len(_cache) > 1 and sum(b for _, b in _cache.values()) > MAX_TOTAL_BYTES):
                 _cache.popitem(last=False)
     return value
 

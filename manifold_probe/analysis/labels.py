@@ -97,12 +97,13 @@ def label_agreement(
     chance: dict = {}
     mean_purity = float("nan")
     if neighbors is None and X is not None:
-        from manifold_probe.neighbors import knn
+        from manifold_probe.neighbors import cached_knn
 
         A = check_points(X, min_points=2, what="label_agreement")
         if len(A) != len(y):
             raise InputError(f"X has {len(A)} rows but labels has {len(y)}; they must match")
-        neighbors = knn(A, k=check_k(k, len(A)))
+        # the cache's graph of these rows (e.g. the one their regions were found on), truncated
+        neighbors = cached_knn(A, check_k(k, len(A)))
     if neighbors is not None:
         if neighbors.n_points != len(y):
             raise InputError(

@@ -59,33 +59,60 @@ def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
         )
 
 
+def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Squared distances from rows ``start:stop`` of ``A`` to every row; a row to itself: inf."""
+    rows = np.arange(start, stop)
+    D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
+    D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
+    return D
+
+
 def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256) -> float:
     """Sum over i and j in candidates[i] \\ own[i] of (rank of j among i's distances in A) - k.
 
     The rank counts the other points strictly closer to i than j, ties broken by the smaller
     index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
+
+    A layer enters several pairs of a profile (trustworthiness of one, continuity of another),
+    so its squared-distance matrix, when it is small enough to keep (``8 N^2`` bytes at most
+    :data:`~manifold_probe.analysis._reuse.MAX_ENTRY_BYTES`), is computed once (content-keyed
+    reuse, by the same blocks, so the values are the same as block by block).
     """
+    from manifold_probe.analysis._reuse import MAX_ENTRY_BYTES, reused
+
     A = normalize_scale(A)[0]  # ranks are scale-invariant; squared distances then stay finite
     n = A.shape[0]
     k = own.shape[1]
     sq = np.einsum("ij,ij->i", A, A)
+    full = None
+    if 8 * n * n <= MAX_ENTRY_BYTES:
+        def compute() -> np.ndarray:
+            D = np.empty((n, n))
+            for start in range(0, n, block):
+                D[start : start + block] = _sq_distance_rows(A, sq, start, min(n, start + block))
+            D.setflags(write=False)
+            return D
+
+        full = reused(f"sq_distances|{block}", (A,), compute, lambda D: D.nbytes)
     total = 0.0
     idx = np.arange(n)
     for start in range(0, n, block):
-        rows = np.arange(start, min(n, start + block))
+        stop = min(n, start + block)
         # only points that appear in the other neighbourhood but not in this one are ranked
-        cand = candidates[rows]
-        new = ~(cand[:, :, None] == own[rows][:, None, :]).any(axis=2)
+        cand = candidates[start:stop]
+        new = ~(cand[:, :, None] == own[start:stop][:, None, :]).any(axis=2)
         if not new.any():
             continue
-        D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
-        D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
+        D = full[start:stop] if full is not None else _sq_distance_rows(A, sq, start, stop)
         r_idx, c_idx = np.nonzero(new)
         j = cand[r_idx, c_idx]
-        dj = D[r_idx, j]
+        dj = D[r_idx, j][:, None]
         Drow = D[r_idx]
-        closer = (Drow < dj[:, None]) | ((Drow == dj[:, None]) & (idx[None, :] < j[:, None]))
-        ranks = closer.sum(axis=1) + 1
+        ranks = np.count_nonzero(Drow < dj, axis=1) + 1
+        tied = np.flatnonzero(np.count_nonzero(Drow == dj, axis=1) > 1)  # j itself is equal
+        if len(tied):  # equal distances: the smaller index counts as closer
+            ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
+                                            & (idx[None, :] < j[tied, None]), axis=1)
         total += float(np.sum(ranks - k))
     return total
 

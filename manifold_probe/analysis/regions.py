@@ -149,6 +149,33 @@ def _h0_diagram(g: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
 
 
+def _forest_edges(edges: np.ndarray, n: int):
+    """``g -> edges (2, n - c)`` of a minimum spanning forest of the lower-star filtration of
+    ``-g`` on the graph ``edges`` (``c`` its components); the graph's CSR layout is built once.
+
+    Every threshold's sublevel graph has the same components in the forest as in the graph
+    (cut property of minimum spanning forests), so the H0 diagrams of the two are equal and
+    :func:`_h0_diagram` on the forest (``n - c`` edges instead of ``E``) gives the graph's.
+    The weights are the dense ranks of ``max(-g_i, -g_j)`` (edge order and ties exactly kept;
+    SciPy drops zero weights, hence ``1 +``).
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    slot = np.arange(1, edges.shape[1] + 1, dtype=np.float64)
+    G = sp.csr_matrix((slot, (edges[0], edges[1])), shape=(n, n))
+    edge_of_slot = (G.data - 1.0).astype(np.int64)
+    lo, hi = edges[0][edge_of_slot], edges[1][edge_of_slot]
+
+    def forest(g: np.ndarray) -> np.ndarray:
+        rank = np.unique(-g, return_inverse=True)[1].astype(np.float64)
+        G.data = 1.0 + np.maximum(rank[lo], rank[hi])
+        T = minimum_spanning_tree(G).tocoo()
+        return np.vstack([T.row, T.col]).astype(np.int64)
+
+    return forest
+
+
 def _dtm_log(dist: np.ndarray, weights: np.ndarray | None, k: int) -> np.ndarray:
     r"""Log distance to measure at each point from its sorted neighbour distances.
 
@@ -293,7 +320,7 @@ def regions(
     >>> regions(X, seed=0).n_regions
     2
     """
-    from manifold_probe.neighbors import check_graph, knn
+    from manifold_probe.neighbors import cached_knn, check_graph
 
     A = check_points(X, min_points=20, what="regions")
     n = len(A)
@@ -304,7 +331,8 @@ def regions(
     band = check_option(band, tuple(_BASIS), name="band")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
     if neighbors is None:
-        nb = knn(A, k=K)
+        # through the graph cache: the label purity of the same rows reads this graph too
+        nb = cached_knn(A, K)
     else:
         nb = check_graph(neighbors, A, K, what="regions (2k + 10 neighbours, for the bootstrap)")
         nb = nb.truncate(K)
@@ -317,7 +345,9 @@ def regions(
     # Bootstrap: multinomial weights, the DTM of the reweighted sample at every point, and the
     # statistic whose (1 - alpha) quantile is c_alpha.
     stat = np.empty(n_boot)
-    ref = _h0_diagram(g, edges) if band == "bottleneck" else None
+    if band == "bottleneck":
+        forest = _forest_edges(edges, n)
+        ref = _h0_diagram(g, forest(g))
     chunk = max(1, int(2e7 // (n * K)))
     for b0 in range(0, n_boot, chunk):
         nbk = min(chunk, n_boot - b0)
@@ -329,7 +359,7 @@ def regions(
             import gudhi
 
             for j in range(nbk):
-                stat[b0 + j] = gudhi.bottleneck_distance(_h0_diagram(gb[j], edges), ref)
+                stat[b0 + j] = gudhi.bottleneck_distance(_h0_diagram(gb[j], forest(gb[j])), ref)
     c_alpha = float(np.quantile(stat, 1.0 - alpha))
     threshold = 2.0 * c_alpha
 

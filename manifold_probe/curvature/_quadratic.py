@@ -186,16 +186,20 @@ def ladder_fit(
     n = T.shape[2]
     levels = np.asarray(levels, dtype=np.int64)
     L = len(levels)
+    kt = int(levels[-1])  # rows beyond the largest level enter no fit
     U = np.matmul(Y, T)  # (B, k, n)
     r2 = np.einsum("bkn,bkn->bk", U, U)
     if sort_tangent:
         # nested discs in the tangent plane: their selection ignores the normal noise
-        order = np.argsort(r2, axis=1, kind="stable")
+        order = np.argsort(r2, axis=1, kind="stable")[:, :kt]
         # whole-row gathers (a fancy index on the first axis copies rows, not elements)
         flat = (order + (np.arange(B) * k)[:, None]).ravel()
-        U = U.reshape(B * k, n)[flat].reshape(B, k, n)
-        Y = Y.reshape(B * k, D)[flat].reshape(B, k, D)
+        U = U.reshape(B * k, n)[flat].reshape(B, kt, n)
+        Y = Y.reshape(B * k, D)[flat].reshape(B, kt, D)
         r2 = np.take_along_axis(r2, order, axis=1)
+    else:
+        U, Y, r2 = U[:, :kt], Y[:, :kt], r2[:, :kt]
+    k = kt
     # V = Y - U T^T, (B, k, D); in place when Y is already this function's sorted copy
     V = _minus_bmm(Y, U, np.ascontiguousarray(np.transpose(T, (0, 2, 1))),
                    out=Y if sort_tangent else None)
@@ -260,11 +264,11 @@ def _gauss_curvature(C, Mq, R, dof: int, F, n: int, lin: slice, quad: slice):
     QM = np.matmul(Q, Mq)
     # residual covariance Sigma = R^T R / dof enters through rotation-invariant traces
     RH = _bmm(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
-    tr_sigma = np.einsum("bkd,bkd->b", R, R) / dof
     if R.shape[1] < D:
         RR = np.matmul(R, np.transpose(R, (0, 2, 1)))
     else:
         RR = np.matmul(np.transpose(R, (0, 2, 1)), R)
+    tr_sigma = np.einsum("bii->b", RR) / dof  # = |R|_F^2, without another pass over R
     tr_sigma2 = np.einsum("bij,bij->b", RR, RR) / dof**2
     S = S - tr_sigma * np.einsum("baa->b", QM)
     # Var: 4 tr(Sigma H^T QMQ H) + 2 tr(Sigma^2) tr((QM)^2)

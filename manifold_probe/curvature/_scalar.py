@@ -27,6 +27,10 @@ __all__ = ["CurvatureEstimate", "scalar_curvature"]
 
 METHODS = ("quadratic", "ball_volume")
 _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dimension 5
+#: Working memory of one batch of quadratic fits (bytes; results do not depend on it, beyond
+#: float rounding). 256 MiB (about 100 points of a 384-dimensional layer) ran the default
+#: profile's fits ~1.1x slower than 96 MiB (benchmarks/bench_curvature_batch.py).
+BATCH_BYTES = 96 * 2**20
 
 
 @dataclass(frozen=True)
@@ -114,7 +118,7 @@ def _quadratic(
     k_pca = int(levels[min(len(levels) - 1, 1)]) if len(levels) > 1 else int(levels[0])
     if batch_size is None:
         per_point = 8 * k_graph * (p + 2 * D + 4) + 8 * (p * (p + D) + n**4) * 4
-        batch_size = int(max(1, min(2048, (256 * 2**20) // per_point)))
+        batch_size = int(max(1, min(2048, BATCH_BYTES // per_point)))
     S = np.empty(N)
     se = np.empty(N)
     ksel = np.empty(N, dtype=np.int64)
