@@ -87,3 +87,25 @@ def test_hypernym_tree_parent_links(wn):
 @pytest.mark.skipif(not (WORDNET_DIR / "data.noun").exists(), reason="WordNet database not installed")
 def test_regeneration_is_byte_identical():
     assert subset_bytes(derive_subset(WORDNET_DIR)) == WORDNET_FILE.read_bytes()
+
+
+def test_tree_classes_cut_the_noun_tree_at_one_depth():
+    """Labels wordnet_node / wordnet_parents: every class is a node at one depth, holds at
+    least MIN_CLASS nouns that descend from it, and the parent links form one tree."""
+    from manifold_probe.analysis.structure import tree_distances
+    from manifold_probe.datasets.wordnet import MIN_CLASS
+
+    wn = load_wordnet(n=2000, seed=0)
+    y, parents = wn.labels["wordnet_node"], wn.labels["wordnet_parents"]
+    assert len(y) == len(wn) and (parents == -1).sum() == 1
+    classes, counts = np.unique(y[y >= 0], return_counts=True)
+    assert len(classes) >= 10 and counts.min() >= MIN_CLASS
+    T = tree_distances(parents)
+    root = int(np.flatnonzero(parents == -1)[0])
+    assert len(set(T[root, classes].tolist())) == 1  # one depth
+    for i in np.flatnonzero(y >= 0):
+        assert wn.synsets[i].startswith("n")
+        node_depth = int(T[root, y[i]])
+        chain = (*wn.paths[i], wn.synsets[i])
+        assert len(chain) > node_depth  # the class is an ancestor (or the synset itself)
+    assert np.all(y[[s[0] != "n" for s in wn.synsets]] == -1)
