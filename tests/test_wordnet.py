@@ -109,3 +109,38 @@ def test_tree_classes_cut_the_noun_tree_at_one_depth():
         chain = (*wn.paths[i], wn.synsets[i])
         assert len(chain) > node_depth  # the class is an ancestor (or the synset itself)
     assert np.all(y[[s[0] != "n" for s in wn.synsets]] == -1)
+
+
+def test_wordnet_tree_is_a_profile_structure_with_its_columns():
+    """A planted hierarchy (each class mean a random walk down the hypernym tree) is found by
+    the tree test; pure noise is not. Columns structure_wordnet_tree_{stat,p,variance,delta,
+    delta_p} appear for WordNet labels."""
+    from manifold_probe.analysis.semantic import input_structures, measure_structures
+    from manifold_probe.analysis.settings import EstimatorSettings
+
+    wn = load_corpus(source="wordnet", n=2000, seed=0)
+    labels = {"category": wn.categories, **wn.labels}
+    assert [s.name for s in input_structures(labels)] == ["wordnet_tree"]
+    y, parents = wn.labels["wordnet_node"], wn.labels["wordnet_parents"]
+    rng = np.random.default_rng(0)
+    emb = np.zeros((len(parents), 16))
+    for v in np.argsort([len(_ancestors(parents, v)) for v in range(len(parents))]):
+        if parents[v] >= 0:
+            emb[v] = emb[parents[v]] + rng.normal(size=16)
+    X = emb[np.maximum(y, 0)] + 0.5 * rng.normal(size=(len(y), 16))
+    est = EstimatorSettings.from_mapping({"structure": {"n_perm": 199}})
+    cols = measure_structures(X, labels, est, 0)
+    assert set(cols) == {f"structure_wordnet_tree_{c}"
+                         for c in ("stat", "p", "variance", "delta", "delta_p")}
+    # p at its floor for 199 permutations (0.005); the correlation has the tree's sign
+    assert cols["structure_wordnet_tree_p"] <= 0.01 and cols["structure_wordnet_tree_stat"] > 0
+    noise = measure_structures(rng.normal(size=X.shape), labels, est, 0)
+    assert noise["structure_wordnet_tree_p"] > 0.05  # fixed seed; P(p <= 0.05) = 0.05 under H0
+
+
+def _ancestors(parents, v):
+    out = []
+    while parents[v] >= 0:
+        v = parents[v]
+        out.append(v)
+    return out
