@@ -224,7 +224,11 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
     seeds = [seed + int(o) for o in est.verdict.seeds]
     structures = input_structures(labels) if est.structure.enabled else []
     configs: list[dict[str, bool]] = []
-    first: dict[str, Any] = {}
+    # the same keys in every row (perturbations.csv takes its columns from the first row)
+    first: dict[str, Any] = {"verdict_note": "", "glued": "", "n_regions_clean": None,
+                             "n_regions_perturbed": None, "betti_clean": "",
+                             "betti_perturbed": "", "diagram_distance": float("nan"),
+                             "structures_clean": ""}
     for s in seeds:
         for m in sizes:
             idx = subsample_indices(n, m, s)
@@ -233,7 +237,7 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
                 cmp = compare_topology(X[idx], Y[idx], est, s)
                 same["topology"] = bool(cmp.preserved)
             except InputError as exc:
-                first.setdefault("verdict_note", short_message(exc))
+                first["verdict_note"] = first["verdict_note"] or short_message(exc)
                 cmp = None
             if est.regions.enabled:
                 from manifold_probe.analysis.labels import compare_regions
@@ -250,20 +254,20 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
                          if p < level and py[(a, b)] >= est.structure.alpha]
                 same["label_regions"] = not glued
                 if glued:
-                    first.setdefault("glued", ";".join(glued))
+                    first["glued"] = first["glued"] or ";".join(glued)
             ex = _structure_evidence(X, structures, m, est, s)
             ey = _structure_evidence(Y, structures, m, est, s)
             for key, present in ex.items():
                 same[key] = not (present and not ey.get(key, False))
-            if not first:
-                first = {"n_regions_clean": int(rx.n_regions) if est.regions.enabled else None,
-                         "n_regions_perturbed": int(ry.n_regions) if est.regions.enabled else None,
-                         **({} if cmp is None else {
-                             "betti_clean": "-".join(map(str, cmp.betti_x)),
-                             "betti_perturbed": "-".join(map(str, cmp.betti_y)),
-                             "diagram_distance": float(max(cmp.distances)) if len(cmp.distances)
-                             else float("nan")}),
-                         "structures_clean": ";".join(k for k, v in ex.items() if v)}
+            if not configs:  # the first configuration's details
+                first |= {"n_regions_clean": int(rx.n_regions) if est.regions.enabled else None,
+                          "n_regions_perturbed": int(ry.n_regions) if est.regions.enabled else None,
+                          **({} if cmp is None else {
+                              "betti_clean": "-".join(map(str, cmp.betti_x)),
+                              "betti_perturbed": "-".join(map(str, cmp.betti_y)),
+                              "diagram_distance": float(max(cmp.distances)) if len(cmp.distances)
+                              else float("nan")}),
+                          "structures_clean": ";".join(k for k, v in ex.items() if v)}
             configs.append(same)
     kept = [all(c.values()) for c in configs]
     checks = sorted({k for c in configs for k in c})
