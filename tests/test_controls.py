@@ -193,6 +193,21 @@ def test_pullback_cannot_undo_a_projection():
     assert verdict(X, X @ P, _FAST, 0, {"day": y})["verdict"] == "broken"
 
 
+def test_structure_checks_read_a_share_of_the_labelled_rows_per_size():
+    """At size fraction 1/2 a structure check reads half of the labelled rows (seeded), at the
+    largest size all of them; unlabelled rows stay unlabelled."""
+    from manifold_probe.analysis.perturbation import _labelled_part
+    from manifold_probe.analysis.semantic import KnownStructure
+
+    y = np.r_[np.arange(40) % 7, -np.ones(20, dtype=int)]
+    s = KnownStructure("days", "cycle", y)
+    assert _labelled_part(s, 1.0, 0) is s
+    half = _labelled_part(s, 0.5, 3)
+    kept = half.labels >= 0
+    assert kept.sum() == 20 and np.all(half.labels[kept] == y[kept]) and not kept[40:].any()
+    assert not np.array_equal(kept, _labelled_part(s, 0.5, 4).labels >= 0)  # seeded
+
+
 def test_label_separation_sees_two_groups_and_not_one():
     rng = np.random.default_rng(0)
     A, B = rng.normal(size=(60, 5)), rng.normal(size=(60, 5)) + 4.0
