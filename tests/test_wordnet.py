@@ -87,3 +87,60 @@ def test_hypernym_tree_parent_links(wn):
 @pytest.mark.skipif(not (WORDNET_DIR / "data.noun").exists(), reason="WordNet database not installed")
 def test_regeneration_is_byte_identical():
     assert subset_bytes(derive_subset(WORDNET_DIR)) == WORDNET_FILE.read_bytes()
+
+
+def test_tree_classes_cut_the_noun_tree_at_one_depth():
+    """Labels wordnet_node / wordnet_parents: every class is a node at one depth, holds at
+    least MIN_CLASS nouns that descend from it, and the parent links form one tree."""
+    from manifold_probe.analysis.structure import tree_distances
+    from manifold_probe.datasets.wordnet import MIN_CLASS
+
+    wn = load_wordnet(n=2000, seed=0)
+    y, parents = wn.labels["wordnet_node"], wn.labels["wordnet_parents"]
+    assert len(y) == len(wn) and (parents == -1).sum() == 1
+    classes, counts = np.unique(y[y >= 0], return_counts=True)
+    assert len(classes) >= 10 and counts.min() >= MIN_CLASS
+    T = tree_distances(parents)
+    root = int(np.flatnonzero(parents == -1)[0])
+    assert len(set(T[root, classes].tolist())) == 1  # one depth
+    for i in np.flatnonzero(y >= 0):
+        assert wn.synsets[i].startswith("n")
+        node_depth = int(T[root, y[i]])
+        chain = (*wn.paths[i], wn.synsets[i])
+        assert len(chain) > node_depth  # the class is an ancestor (or the synset itself)
+    assert np.all(y[[s[0] != "n" for s in wn.synsets]] == -1)
+
+
+def test_wordnet_tree_is_a_profile_structure_with_its_columns():
+    """A planted hierarchy (each class mean a random walk down the hypernym tree) is found by
+    the tree test; pure noise is not. Columns structure_wordnet_tree_{stat,p,variance,delta,
+    delta_p} appear for WordNet labels."""
+    from manifold_probe.analysis.semantic import input_structures, measure_structures
+    from manifold_probe.analysis.settings import EstimatorSettings
+
+    wn = load_corpus(source="wordnet", n=2000, seed=0)
+    labels = {"category": wn.categories, **wn.labels}
+    assert [s.name for s in input_structures(labels)] == ["wordnet_tree"]
+    y, parents = wn.labels["wordnet_node"], wn.labels["wordnet_parents"]
+    rng = np.random.default_rng(0)
+    emb = np.zeros((len(parents), 16))
+    for v in np.argsort([len(_ancestors(parents, v)) for v in range(len(parents))]):
+        if parents[v] >= 0:
+            emb[v] = emb[parents[v]] + rng.normal(size=16)
+    X = emb[np.maximum(y, 0)] + 0.5 * rng.normal(size=(len(y), 16))
+    est = EstimatorSettings.from_mapping({"structure": {"n_perm": 199}})
+    cols = measure_structures(X, labels, est, 0)
+    assert set(cols) == {f"structure_wordnet_tree_{c}"
+                         for c in ("stat", "p", "variance", "delta", "delta_p")}
+    # p at its floor for 199 permutations (0.005); the correlation has the tree's sign
+    assert cols["structure_wordnet_tree_p"] <= 0.01 and cols["structure_wordnet_tree_stat"] > 0
+    noise = measure_structures(rng.normal(size=X.shape), labels, est, 0)
+    assert noise["structure_wordnet_tree_p"] > 0.05  # fixed seed; P(p <= 0.05) = 0.05 under H0
+
+
+def _ancestors(parents, v):
+    out = []
+    while parents[v] >= 0:
+        v = parents[v]
+        out.append(v)
+    return out

@@ -22,7 +22,10 @@ FIGURES = ()
 TABLES = ("controls.tex",)
 MACROS = {
     "ControlsVerdict": "sentence: whether the control rule holds on each model, and the exceptions",
+    "ControlsUndetected": "sentence: the break controls no check of the verdict detects",
+    "VerdictScales": "sentence: does the default run's verdict agree between quick and full scale",
 }
+SCALES_FILE = ROOT / "benchmarks" / "results" / "verdict_scales.json"
 
 
 def _config(path: str, params: dict[str, Any]):
@@ -83,6 +86,7 @@ def control_rule(rows: list[dict[str, str]]) -> list[str]:
 def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     body = []
     sentences = []
+    undetected: list[str] = []
     for run in result["runs"]:
         rows = run["rows"]
         for r in rows:
@@ -100,6 +104,11 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
             text = f"On {model} the control rule holds: every keep control reads kept at every layer and every break control is not kept at the perturbed layer"
         else:
             text = f"On {model} the control rule fails: " + "; ".join(tex_escape(b) for b in bad)
+        missed = sorted({r["perturbation"] for r in rows if r["perturbation"].startswith("break_")
+                         and r["verdict"] == "kept"
+                         and int(r["layer"]) == min(int(q["layer"]) for q in rows
+                                                    if q["perturbation"] == r["perturbation"])})
+        undetected.extend(f"\\texttt{{{tex_escape(m)}}} on {model}" for m in missed)
         if undecided_breaks:
             text += (" (" + ", ".join(f"\\texttt{{{tex_escape(u)}}}" for u in undecided_breaks)
                      + " only undecided: not detected at every seed and size)")
@@ -114,4 +123,35 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         + " (subsample sizes and seeds): kept if every configuration keeps, broken if none "
         "does, undecided otherwise.",
     )
-    return {"ControlsVerdict": " ".join(sentences)}
+    if undetected:
+        missed_text = ("No check of the verdict detects " + ", ".join(undetected) + ": it reads "
+                       "kept at the perturbed layer, and we report it rather than drop it.")
+    else:
+        missed_text = "Every break control is detected (not kept) at the perturbed layer."
+    return {"ControlsVerdict": " ".join(sentences), "ControlsUndetected": missed_text,
+            "VerdictScales": verdict_scales_sentence()}
+
+
+def verdict_scales_sentence(path: Path = SCALES_FILE) -> str:
+    """The quick-vs-full agreement of the default run's layer-pair verdicts, from
+    ``benchmarks/verdict_scales.py``'s results (a placeholder sentence when it was not run)."""
+    import json
+
+    if not path.exists():
+        return ("(The quick-versus-full comparison of the verdict has not been run: "
+                "\\texttt{python benchmarks/verdict_scales.py}.)")
+    d = json.loads(path.read_text())
+    rows = d["rows"]
+    flips = [tex_escape(r["pair"]) for r in rows if r["confident_flip"]]
+    text = (f"On the stored default run, the verdict of each of the {len(rows)} consecutive "
+            f"layer pairs at full scale ({d['n_full']} sentences, {tex_escape(str(d['full_scales']))}) "
+            f"was compared with {d['quick_subsamples']} random {d['n_quick']}-sentence subsamples "
+            f"at the \\texttt{{make paper-quick}} settings ({tex_escape(str(d['quick_scales']))}): "
+            f"{d['pairs_agree']} of {len(rows)} pairs read the same at every subsample and at full "
+            "scale")
+    if flips:
+        text += f", and {len(flips)} flipped between kept and broken ({', '.join(flips)})."
+    else:
+        text += ("; where they differ one side reads undecided, never kept at one scale and "
+                 "broken at the other.")
+    return text

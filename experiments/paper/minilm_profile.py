@@ -127,37 +127,50 @@ def _verdict(kind: str, margin: float, layer: str, mle_kind: str | None) -> str:
 
 
 def _perturbation_summary(rows: list[dict[str, str]]) -> tuple[list[list[str]], str]:
+    """Table rows and a sentence from ``perturbations.csv``: the scale-aware verdict per later
+    layer (kept / broken / undecided; older tables without ``verdict`` read
+    ``topology_preserved``)."""
     by: dict[str, list[dict[str, str]]] = {}
     for r in rows:
         by.setdefault(r["perturbation"], []).append(r)
-    body, kept, changed = [], [], []
+    body, kept, broken_any, undecided_only = [], [], [], []
+
+    def word(r: dict[str, str]) -> str:
+        w = r.get("verdict", "")
+        if w in ("kept", "broken", "undecided"):
+            return w
+        return "kept" if r.get("topology_preserved", "").lower() == "true" else "broken"
+
     for label, rs in by.items():
         rs = sorted(rs, key=lambda r: int(r["layer"]))
-        flags = [r.get("topology_preserved", "").lower() == "true" for r in rs]
-        broken = [r["layer_name"] for r, f in zip(rs, flags, strict=True) if not f]
+        words = [word(r) for r in rs]
+        broken = [r["layer_name"] for r, w in zip(rs, words, strict=True) if w == "broken"]
+        undecided = [r["layer_name"] for r, w in zip(rs, words, strict=True) if w == "undecided"]
         last = rs[-1]
         body.append(
             [
                 r"\texttt{" + tex_escape(label) + "}",
                 tex_escape(rs[0]["layer_name"]) + "--" + tex_escape(last["layer_name"]),
-                "all" if not broken else tex_escape(", ".join(broken)),
+                tex_escape(", ".join(broken)) if broken else "--",
+                tex_escape(", ".join(undecided)) if undecided else "--",
                 tex_escape(last.get("betti_clean", "")) + r" $\to$ " + tex_escape(last.get("betti_perturbed", "")),
                 fmt(_num(last, "knn_overlap"), 2),
                 fmt(_num(last, "diagram_distance"), 3),
             ]
         )
-        (changed if broken else kept).append(r"\texttt{" + tex_escape(label) + "}")
+        name = r"\texttt{" + tex_escape(label) + "}"
+        (broken_any if broken else undecided_only if undecided else kept).append(name)
     if not by:
         return body, "No perturbation was run."
-    if not changed:
-        verdict = "Every perturbation tested preserved the significant Betti numbers at every later layer."
-    elif not kept:
-        verdict = "Every perturbation tested changed the significant Betti numbers at some later layer."
-    else:
-        verdict = (
-            f"The significant Betti numbers were preserved at every later layer under {', '.join(kept)}, "
-            f"and changed at some later layer under {', '.join(changed)}."
-        )
+    parts = []
+    if kept:
+        parts.append(f"kept at every later layer under {', '.join(kept)}")
+    if broken_any:
+        parts.append(f"broken at some later layer under {', '.join(broken_any)}")
+    if undecided_only:
+        parts.append(f"undecided (the answer depends on the seed or subsample size) at some "
+                     f"later layer, and never broken, under {', '.join(undecided_only)}")
+    verdict = "The verdict was " + "; ".join(parts) + "."
     return body, verdict
 
 
@@ -219,9 +232,10 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     if pert_body:
         write_table(
             TABLES[1],
-            ["perturbation", "layers", "changed at", "$\\beta$ last layer", "kNN overlap", "bottleneck"],
+            ["perturbation", "layers", "broken at", "undecided at", "$\\beta$ last layer",
+             "kNN overlap", "bottleneck"],
             pert_body,
-            align="lllrrr",
+            align="llllrrr",
         )
     else:
         write_missing_table(TABLES[1], "the run produced no perturbations.csv")

@@ -7,7 +7,9 @@ saves it beside the activations): ``category`` (the corpus category of each sent
 model's key Fourier frequency. :func:`input_structures` reads which known structures the labels
 carry; :func:`measure_regions` and :func:`measure_structures` give the profile columns
 ``n_regions``, ``regions_ari``, ``regions_nmi``, ``label_purity``, ``regions_merged_prev``,
-``regions_split_prev`` and ``structure_<name>_stat|_p|_variance``.
+``regions_split_prev`` and ``structure_<name>_stat|_p|_variance`` (for a tree also
+``structure_<name>_delta|_delta_p``: relative Gromov delta of the class means and its
+Gaussian-surrogate p-value, :func:`~manifold_probe.analysis.structure.hyperbolicity`).
 """
 
 from __future__ import annotations
@@ -86,6 +88,15 @@ def measure_structures(X: np.ndarray, labels: Mapping[str, Any] | None, est: Est
         out[f"structure_{s.name}_stat"] = float(r.statistic)
         out[f"structure_{s.name}_p"] = float(r.p_value)
         out[f"structure_{s.name}_variance"] = float(r.variance_share)
+        if s.kind == "tree" and len(r.classes) >= 4:
+            # the prediction that a hierarchy looks negatively curved: Gromov delta of the
+            # class means in the tree's subspace against Gaussian clouds of the same shape
+            from manifold_probe.analysis.structure import hyperbolicity
+
+            h = hyperbolicity(r.subspace,
+                              n_surrogates=min(199, est.structure.n_perm), seed=seed)
+            out[f"structure_{s.name}_delta"] = h.delta
+            out[f"structure_{s.name}_delta_p"] = h.p_value
     return out
 
 

@@ -39,6 +39,8 @@ Phipson & Smyth (2010), "Permutation p-values should never be zero", Stat. Appl.
 Sokal & Rohlf (1962), "The comparison of dendrograms by objective methods", Taxon — cophenetic
 correlation.
 Ledoit & Wolf (2004), "A well-conditioned estimator for large-dimensional covariance matrices".
+Gromov (1987), "Hyperbolic groups", in Essays in Group Theory, MSRI Publ. 8 — the four-point
+condition and Gromov products.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ from manifold_probe._validation import (
     to_numpy,
 )
 
-__all__ = ["StructureTest", "known_structure", "tree_distances"]
+__all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
+           "tree_distances"]
 
 KINDS = ("cycle", "line", "tree")
 
@@ -92,6 +95,8 @@ class StructureTest:
     n_perm : int
     null : str
     probe : str
+    subspace : ndarray of float64, shape (n_classes, max(qs)) or None
+        The class means in the whole subspace searched (``max_dims`` for a tree).
     """
 
     kind: str
@@ -106,6 +111,7 @@ class StructureTest:
     n_perm: int
     null: str
     probe: str
+    subspace: np.ndarray | None = None
 
 
 def tree_distances(parents: Any) -> np.ndarray:
@@ -305,6 +311,12 @@ def known_structure(
         iu = np.triu_indices(C, 1)
         target = Tc
 
+    if kind == "tree":
+        t_ranks = np.zeros((C, C))
+        t_ranks[iu] = _centred_ranks(target[iu])
+        t_ranks = t_ranks + t_ranks.T
+        e_ranks: list = [None, []]
+
     if dims is None:
         qs = [2] if kind == "cycle" else [1] if kind == "line" else list(range(1, min(max_dims, C - 1) + 1))
     else:
@@ -322,12 +334,15 @@ def known_structure(
             s = np.sign(rho) if rho != 0 else 1.0
             srt = s * z[np.argsort(target[perm])]
             return abs(rho), bool(np.all(np.diff(srt) > 0))
-        Tp = target[np.ix_(perm, perm)]
+        # Spearman from centred ranks: the ranks of the permuted tree distances are the
+        # permuted rank matrix (same multiset of values), and those of E depend only on Z
+        if e_ranks[0] is not Z:
+            e_ranks[:] = [Z, [_centred_ranks(_pair_distances(Z[:, :q])[iu]) for q in qs]]
+        rt = t_ranks[np.ix_(perm, perm)][iu]
         best = -np.inf
-        for q in qs:
-            Zq = Z[:, :q]
-            E = np.sqrt(((Zq[:, None, :] - Zq[None, :, :]) ** 2).sum(-1))
-            best = max(best, _spearman(Tp[iu], E[iu]))
+        for re in e_ranks[1]:
+            den = np.sqrt((rt @ rt) * (re @ re))
+            best = max(best, float(rt @ re / den) if den > 0 else 0.0)
         return best, None
 
     def pipeline(yy: np.ndarray):
@@ -372,10 +387,100 @@ def known_structure(
         n_perm=n_perm,
         null=null,
         probe=probe,
+        subspace=Z.copy(),
     )
+
+
+def _centred_ranks(v: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    r = rankdata(v)
+    return r - r.mean()
+
+
+def _pair_distances(Z: np.ndarray) -> np.ndarray:
+    return np.sqrt(((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1))
 
 
 def _tree_stat_q(Z: np.ndarray, T: np.ndarray, iu, q: int) -> float:
     Zq = Z[:, :q]
     E = np.sqrt(((Zq[:, None, :] - Zq[None, :, :]) ** 2).sum(-1))
     return _spearman(T[iu], E[iu])
+
+
+def gromov_delta(D: Any, base: int = 0) -> float:
+    r"""Gromov hyperbolicity of a finite metric at one base point, relative to the diameter.
+
+    With Gromov products :math:`(x|y)_w = \tfrac12 (d(x,w) + d(y,w) - d(x,y))`,
+
+    .. math::
+
+        \delta_w = \max_{x,y,z} \big[\min\{(x|y)_w, (y|z)_w\} - (x|z)_w\big],
+
+    and the space is :math:`\delta`-hyperbolic with :math:`\delta_w \le \delta \le
+    2\delta_w` (Gromov 1987). Returned: :math:`2\delta_w / \operatorname{diam}` in
+    :math:`[0, 1]`; 0 for a tree metric (trees are 0-hyperbolic), larger for flat or
+    positively curved sets (Euclidean points in general position).
+
+    Examples
+    --------
+    >>> from manifold_probe.analysis.structure import tree_distances
+    >>> gromov_delta(tree_distances([-1, 0, 0, 1, 1, 2]))
+    0.0
+    >>> sq = np.array([[0, 1, 2**.5, 1], [1, 0, 1, 2**.5], [2**.5, 1, 0, 1], [1, 2**.5, 1, 0]])
+    >>> round(gromov_delta(sq), 3)  # a square (4-cycle with its diagonals) is not a tree
+    0.586
+    """
+    D = np.asarray(D, dtype=np.float64)
+    diam = float(D.max(initial=0.0))
+    if diam <= 0:
+        return 0.0
+    G = 0.5 * (D[:, base][:, None] + D[base][None, :] - D)
+    # max over y of min(G[x, y], G[y, z]): a (max, min) matrix product, one row x at a time
+    worst = max(float(np.max(np.minimum(G[x][:, None], G).max(axis=0) - G[x]))
+                for x in range(len(G)))
+    return max(0.0, 2.0 * worst / diam)
+
+
+@dataclass(frozen=True)
+class Hyperbolicity:
+    """Result of :func:`hyperbolicity`: relative Gromov delta against a Gaussian surrogate."""
+
+    delta: float
+    p_value: float
+    null_median: float
+    n_surrogates: int
+
+
+def hyperbolicity(Z: Any, n_surrogates: int = 199, seed: Any = None) -> Hyperbolicity:
+    r"""Is a point set more tree-like (negatively curved) than a Gaussian cloud of its shape?
+
+    The statistic is :func:`gromov_delta` of the Euclidean distances of ``Z`` (base point: the
+    point nearest the centroid). The null draws ``n_surrogates`` Gaussian clouds with the same
+    number of points, mean and covariance as ``Z``: flat data with the same second moments.
+    One-sided p-value :math:`(1 + \#\{\delta^* \le \delta\})/(1 + B)` (Phipson & Smyth
+    2010): small when ``Z`` is closer to a tree metric than such clouds, which is the
+    prediction for class means arranged by a hierarchy (tree-like data embed with little
+    distortion only in negatively curved spaces; Sarkar 2011).
+
+    References
+    ----------
+    Gromov (1987), "Hyperbolic groups". Sarkar (2011), "Low distortion Delaunay embedding of
+    trees in hyperbolic plane", Graph Drawing.
+    """
+    Z = check_points(Z, min_points=4, what="hyperbolicity")
+    n_surrogates = check_int(n_surrogates, name="n_surrogates", minimum=19)
+    rng = check_seed(seed)
+
+    def stat(P: np.ndarray) -> float:
+        D = np.sqrt(np.maximum(((P[:, None, :] - P[None, :, :]) ** 2).sum(-1), 0.0))
+        base = int(np.argmin(((P - P.mean(axis=0)) ** 2).sum(axis=1)))
+        return gromov_delta(D, base)
+
+    observed = stat(Z)
+    cov = np.atleast_2d(np.cov(Z, rowvar=False))
+    null = np.array([stat(rng.multivariate_normal(Z.mean(axis=0), cov, size=len(Z),
+                                                  method="eigh"))
+                     for _ in range(n_surrogates)])
+    p = (1 + np.sum(null <= observed + 1e-12)) / (1 + n_surrogates)
+    return Hyperbolicity(float(observed), float(p), float(np.median(null)), n_surrogates)

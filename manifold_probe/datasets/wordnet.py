@@ -46,6 +46,7 @@ __all__ = [
     "WordNetCorpus",
     "load_wordnet",
     "hypernym_tree",
+    "tree_classes",
     "parse_wordnet",
     "derive_subset",
 ]
@@ -204,8 +205,12 @@ class WordNetCorpus(Corpus):
     ----------
     sentences : tuple of str, length N
         Gloss or example sentence.
-    labels : dict of str to ndarray of int64, shape (N,)
-        ``"lexname"``: index into :data:`LEXNAMES`; ``"depth"``: hypernym depth.
+    labels : dict of str to ndarray of int64
+        Per input (shape (N,)): ``"lexname"``, index into :data:`LEXNAMES`; ``"depth"``,
+        hypernym depth; ``"wordnet_node"``, the input's class in the noun hypernym tree cut
+        by :func:`tree_classes` (``-1``: none). Per tree node (not per input):
+        ``"wordnet_parents"``, the parent links of that tree (the ``_parents`` suffix tells
+        consumers it is not indexed by input).
     categories : ndarray of str, shape (N,)
         Lexicographer category (``"noun.animal"``, …).
     synsets : tuple of str
@@ -305,15 +310,20 @@ def load_wordnet(
         idx = np.sort(check_seed(seed).choice(idx, size=n, replace=False))
     sel = [rows[i] for i in idx]
     lexidx = {name: i for i, name in enumerate(LEXNAMES)}
+    synsets = tuple(r[col["synset"]] for r in sel)
+    paths = tuple(tuple(r[col["path"]].split()) for r in sel)
+    node, parents = tree_classes(synsets, paths)
     return WordNetCorpus(
         sentences=tuple(r[col["text"]] for r in sel),
         labels={
             "lexname": np.array([lexidx[r[col["lexname"]]] for r in sel], dtype=np.int64),
             "depth": np.array([int(r[col["depth"]]) for r in sel], dtype=np.int64),
+            "wordnet_node": node,
+            "wordnet_parents": parents,
         },
         categories=lex[idx],
-        synsets=tuple(r[col["synset"]] for r in sel),
-        paths=tuple(tuple(r[col["path"]].split()) for r in sel),
+        synsets=synsets,
+        paths=paths,
         kinds=kinds[idx],
         words=tuple(r[col["word"]] for r in sel),
     )
@@ -343,6 +353,66 @@ def hypernym_tree(corpus: WordNetCorpus) -> tuple[tuple[str, ...], np.ndarray, n
     parents = np.array([index[p] if p is not None else -1 for p in (parent[s] for s in nodes)],
                        dtype=np.int64)  # fmt: skip
     return nodes, parents, np.array([index[s] for s in corpus.synsets], dtype=np.int64)
+
+
+MIN_CLASS = 5  # inputs per class: a class mean of fewer is mostly its members' own noise
+
+
+def tree_classes(synsets, paths, min_class: int = MIN_CLASS) -> tuple[np.ndarray, np.ndarray]:
+    r"""Classes of inputs in the noun hypernym tree, cut at one depth, as a known structure.
+
+    Each noun input whose chain (root ``entity`` … its synset) reaches depth ``D`` belongs to
+    its ancestor at depth ``D``; ``D`` is the depth with the most such ancestors holding at
+    least ``min_class`` inputs (the shallower on a tie), and only those classes are kept. The
+    tree is the class nodes with all their ancestors; its path lengths are the known
+    distances (:func:`manifold_probe.analysis.structure.tree_distances`), which for classes
+    cut at one depth are :math:`2(D - \operatorname{depth}(\operatorname{lca}))`.
+
+    Returns
+    -------
+    node : ndarray of int64, shape (N,)
+        Node index of each input's class, ``-1`` for inputs outside the kept classes (verbs,
+        adjectives, adverbs, shallow nouns, small classes).
+    parents : ndarray of int64, shape (n_nodes,)
+        Parent of each node (``-1`` for the root); empty when no depth has two classes.
+
+    Examples
+    --------
+    >>> node, parents = tree_classes(["n3"] * 5 + ["n4"] * 5, [("n1", "n2")] * 5 + [("n1", "n5")] * 5)
+    >>> node.tolist(), parents.tolist()
+    ([1, 1, 1, 1, 1, 2, 2, 2, 2, 2], [-1, 0, 0])
+    """
+    chains = [(*p, s) if s.startswith("n") else () for s, p in zip(synsets, paths, strict=True)]
+    best: tuple[int, int] = (0, -1)
+    for depth in range(1, max((len(c) for c in chains), default=0)):
+        counts: dict[str, int] = {}
+        for c in chains:
+            if len(c) > depth:
+                counts[c[depth]] = counts.get(c[depth], 0) + 1
+        n_big = sum(v >= min_class for v in counts.values())
+        if n_big > best[0]:
+            best = (n_big, depth)
+    n_big, depth = best
+    node = np.full(len(chains), -1, dtype=np.int64)
+    if n_big < 2:
+        return node, np.zeros(0, dtype=np.int64)
+    counts = {}
+    for c in chains:
+        if len(c) > depth:
+            counts[c[depth]] = counts.get(c[depth], 0) + 1
+    parent: dict[str, str | None] = {}
+    for c in chains:
+        if len(c) > depth and counts[c[depth]] >= min_class:
+            for i, v in enumerate(c[: depth + 1]):
+                parent.setdefault(v, c[i - 1] if i > 0 else None)
+    nodes = sorted(parent)
+    index = {v: i for i, v in enumerate(nodes)}
+    for i, c in enumerate(chains):
+        if len(c) > depth and c[depth] in index:
+            node[i] = index[c[depth]]
+    parents = np.array([index[q] if q is not None else -1 for q in (parent[v] for v in nodes)],
+                       dtype=np.int64)  # fmt: skip
+    return node, parents
 
 
 def _license_text(source_doc: Path = Path("/usr/share/doc/wordnet-base/copyright")) -> str:

@@ -447,7 +447,7 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
         labels = experiment_labels(config, state)
         if (acts / "sentence_ids.npy").exists():  # token rows: each row takes its input's label
             sid = np.load(acts / "sentence_ids.npy")
-            labels = {k: v if k.endswith("_order") else v[sid] for k, v in labels.items()}
+            labels = {k: v if k.endswith(("_order", "_parents")) else v[sid] for k, v in labels.items()}
         buf = io.BytesIO()
         np.savez(buf, **labels)
         atomic_write_bytes(acts / "labels.npz", buf.getvalue())
