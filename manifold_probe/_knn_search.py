@@ -172,7 +172,17 @@ def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
     return _merge_entries(best_v, best_i, e // C, offset + e % C, flat_d2[e])
 
 
-def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
+def _block_rows(n: int, n_cand: int, memory_budget: int) -> int:
+    """Rows per block of the float32 pass: a multiple of 64, the blocks near-equal.
+
+    A tile of B x B float32 entries with its masks and selection scratch takes ~12 bytes an
+    entry, so B is sized to the memory budget; a block holds more than ``n_cand`` points.
+    """
+    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
+    return math.ceil(math.ceil(n / math.ceil(n / B)) / _ROW_CHUNK) * _ROW_CHUNK
+
+
+def _self_candidates(Xt, n: int, n_cand: int, s: int):
     """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
 
     The squared distances form a symmetric matrix, so only its tiles ``I <= J`` (square blocks
@@ -193,39 +203,41 @@ def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
     """
     import torch
 
-    n, d = Xt.shape
-    # a B x B float32 tile, its chunk minima and the selection scratch: ~12 bytes an entry
-    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
-    nblk = -(-n // B)
-    s = math.ceil(math.ceil(n / nblk) / _ROW_CHUNK) * _ROW_CHUNK  # rows per block, a multiple of 64
-    n_pad = nblk * s
-    X = torch.zeros((n_pad, d), dtype=Xt.dtype, device=Xt.device)
-    X[:n] = Xt
-    Xm2 = -2.0 * X  # exact
-    sq = torch.cat([sq, torch.full((n_pad - n,), 1e30, dtype=sq.dtype, device=sq.device)])
-    best_v, best_i = [], []
+    n_pad = Xt.shape[0]
+    nblk = n_pad // s
+    sq = (Xt * Xt).sum(dim=1)
+    sq[n:] = 1e30  # the padding rows: far from everything (finite, so no inf - inf)
+    no_input = torch.zeros((), dtype=Xt.dtype, device=Xt.device)
+    real = torch.arange(n_pad, device=Xt.device) < n
+    inf = float("inf")
+
+    def tile(r0: int, c0: int):
+        D2 = torch.addmm(no_input, Xt[r0 : r0 + s], Xt[c0 : c0 + s].T, beta=0, alpha=-2.0)
+        D2 += sq[None, c0 : c0 + s]
+        D2 += sq[r0 : r0 + s, None]
+        return D2
+
+    best_v, best_i, tau = [], [], []
     for a in range(nblk):  # diagonal tiles
-        r0, r1 = a * s, (a + 1) * s
-        D2 = Xm2[r0:r1] @ X[r0:r1].T
-        D2 += sq[None, r0:r1]
-        D2 += sq[r0:r1, None]
-        D2.fill_diagonal_(float("inf"))  # self excluded
+        r0 = a * s
+        D2 = tile(r0, r0)
+        D2.fill_diagonal_(inf)  # self excluded
         v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
+        i = i + r0
         best_v.append(v)
-        best_i.append(i + r0)
-    tau = [v.amax(dim=1) for v in best_v]
+        best_i.append(i)
+        # the padding rows take no candidates
+        tau.append(torch.where(real[r0 : r0 + s], v.amax(dim=1), -inf))
     for a in range(nblk):
-        r0, r1 = a * s, (a + 1) * s
+        r0 = a * s
         for b in range(a + 1, nblk):
-            c0, c1 = b * s, (b + 1) * s
-            D2 = Xm2[r0:r1] @ X[c0:c1].T
-            D2 += sq[None, c0:c1]
-            D2 += sq[r0:r1, None]
+            c0 = b * s
+            D2 = tile(r0, c0)
             # each entry is offered to its row's point and to its column's point
             best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
-            tau[a] = best_v[a].amax(dim=1)
+            tau[a] = torch.minimum(tau[a], best_v[a].amax(dim=1))
             best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
-            tau[b] = best_v[b].amax(dim=1)
+            tau[b] = torch.minimum(tau[b], best_v[b].amax(dim=1))
     cand_idx = torch.cat(best_i)[:n].cpu().numpy()
     cand_far = torch.cat(tau)[:n].double().cpu().numpy()
     return cand_idx, cand_far
@@ -336,11 +348,13 @@ def knn(
     C = A - A.mean(axis=0)
     e_c = _binary_exponent(C)
     np.ldexp(C, -e_c, out=C)
-    Xt = torch.from_numpy(C.astype(np.float32)).to(dev)
-    sq = (Xt * Xt).sum(dim=1)
+    s = _block_rows(n, n_cand, memory_budget)
+    C32 = np.zeros((math.ceil(n / s) * s, d), dtype=np.float32)  # zero rows pad the last block
+    C32[:n] = C
     sq64 = np.einsum("ij,ij->i", C, C)
     del C
-    cand_idx, cand_far = _self_candidates(Xt, sq, n_cand, memory_budget)
+    cand_idx, cand_far = _self_candidates(torch.from_numpy(C32).to(dev), n, n_cand, s)
+    del C32
     cand_far = np.ldexp(cand_far, 2 * e_c)  # back to the units of A (exact)
 
     # Exact float64 distances of the candidates from the coordinate differences, a few rows at
