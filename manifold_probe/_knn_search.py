@@ -362,9 +362,22 @@ def knn(
     # index) and certified for all rows at once.
     d2 = np.empty((n, n_cand), dtype=np.float64)
     step = max(1, _RECOMPUTE_BYTES // (8 * n_cand * d))
-    for r0 in range(0, n, step):
-        r1 = min(n, r0 + step)
-        _exact_sq_dists(A, r0, r1, cand_idx[r0:r1], out=d2[r0:r1])
+
+    def recompute(rows: range) -> None:
+        for r0 in range(rows.start, rows.stop, step):
+            r1 = min(rows.stop, r0 + step)
+            _exact_sq_dists(A, r0, r1, cand_idx[r0:r1], out=d2[r0:r1])
+
+    # numpy releases the GIL in take, subtract and einsum: torch's thread count of row ranges
+    parts = min(torch.get_num_threads(), max(1, n * n_cand * d // 2**22))
+    if parts > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = [(p * n) // parts for p in range(parts + 1)]
+        with ThreadPoolExecutor(parts) as pool:
+            list(pool.map(recompute, [range(cuts[p], cuts[p + 1]) for p in range(parts)]))
+    else:
+        recompute(range(n))
     order = np.lexsort((cand_idx, d2), axis=1)
     d2 = np.take_along_axis(d2, order, axis=1)
     ci = np.take_along_axis(cand_idx, order, axis=1)
