@@ -345,14 +345,18 @@ def knn(
     # scaled again so that the largest centred coordinate lies in [0.5, 1); the exact float64
     # distances come from differences of the (uncentred) points A, so that equal distances
     # (lattices, duplicates) are computed equal and ties are broken by index.
-    C = A - A.mean(axis=0)
-    e_c = _binary_exponent(C)
-    np.ldexp(C, -e_c, out=C)
+    # (built a few MB of rows at a time: no centred float64 copy of the whole cloud)
+    mean = A.mean(axis=0)
+    step = max(1, 2**22 // (8 * d))
+    top = max(float(np.max(np.abs(A[r : r + step] - mean))) for r in range(0, n, step))
+    e_c = int(np.frexp(top)[1]) if top > 0 else 0
     s = _block_rows(n, n_cand, memory_budget)
     C32 = np.zeros((math.ceil(n / s) * s, d), dtype=np.float32)  # zero rows pad the last block
-    C32[:n] = C
-    sq64 = np.einsum("ij,ij->i", C, C)
-    del C
+    sq64 = np.empty(n, dtype=np.float64)
+    for r in range(0, n, step):
+        Cb = np.ldexp(A[r : r + step] - mean, -e_c)
+        C32[r : r + step] = Cb
+        sq64[r : r + step] = np.einsum("ij,ij->i", Cb, Cb)
     cand_idx, cand_far = _self_candidates(torch.from_numpy(C32).to(dev), n, n_cand, s)
     del C32
     cand_far = np.ldexp(cand_far, 2 * e_c)  # back to the units of A (exact)
