@@ -355,8 +355,8 @@ def knn(
     sq64 = np.empty(n, dtype=np.float64)
     for r in range(0, n, step):
         Cb = np.ldexp(A[r : r + step] - mean, -e_c)
-        C32[r : r + step] = Cb
-        sq64[r : r + step] = np.einsum("ij,ij->i", Cb, Cb)
+        C32[r : r + len(Cb)] = Cb
+        sq64[r : r + len(Cb)] = np.einsum("ij,ij->i", Cb, Cb)
     cand_idx, cand_far = _self_candidates(torch.from_numpy(C32).to(dev), n, n_cand, s)
     del C32
     cand_far = np.ldexp(cand_far, 2 * e_c)  # back to the units of A (exact)
