@@ -266,6 +266,24 @@ def knn(
     against that error bound is recomputed exactly over all points in float64. The result is
     therefore the exact kNN graph, whatever the precision of the first pass.
 
+    The certificate. With the centred points scaled so that every coordinate is below 1, the
+    float32 value :math:`\tilde D_{ij}` of :math:`D_{ij} = \|x_i - x_j\|^2` (a dot product of
+    ``d`` terms plus two norms, each rounded, from coordinates rounded to float32) satisfies
+
+    .. math::
+
+        |\tilde D_{ij} - D_{ij}| \le \tau_i = 4 (d + 2)\, \varepsilon_{32}
+            \bigl(\|x_i\|^2 + \max_j \|x_j\|^2\bigr),
+
+    which exceeds the rounding of the coordinates to float32 (at most
+    :math:`2\varepsilon_{32}(\|x_i\|^2 + \|x_j\|^2)`) plus the classical bound
+    :math:`\gamma_{d+2} \sum |\text{terms}|` of the sum, with
+    :math:`2|x_i \cdot x_j| \le \|x_i\|^2 + \|x_j\|^2` (Higham 2002, *Accuracy and Stability
+    of Numerical Algorithms*, 2nd ed., eq. 3.5), whatever the order of summation. Every point that is not a candidate of row
+    ``i`` has :math:`\tilde D_{ij}` at least the largest candidate value :math:`F_i`, hence
+    :math:`D_{ij} \ge F_i - \tau_i`; when that exceeds the k-th exact candidate distance, no
+    other point can enter the first k and the row is certified.
+
     Magnitude: clouds at any scale representable in float64 (``1e-300`` or ``1e200``) are
     searched with full precision. Beyond :math:`2^{\pm 500}` the points are multiplied
     internally by an exact power of two, and the float32 pass always sees the centred points
@@ -285,8 +303,10 @@ def knn(
         Where the float32 pass runs; default CUDA when available, else CPU. Asking for CUDA
         on a machine without it is an :class:`InputError`.
     memory_budget : int, default=64 MiB
-        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
-        points are sized to it, so it holds whatever ``n_points`` is.
+        Upper bound in bytes on the extra memory of the blocked distance computation (beyond a
+        float32 copy of the points and ``O(n_points * (k + margin))`` for the candidates);
+        blocks of points are sized to it, so it holds whatever ``n_points`` is. Blocks have at
+        least 64 rows, so the bound is at least ~200 kB.
     margin : int, optional
         Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
 
