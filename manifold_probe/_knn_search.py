@@ -222,8 +222,19 @@ def _self_candidates(Xt, n: int, n_cand: int, s: int):
         r0 = a * s
         D2 = tile(r0, r0)
         D2.fill_diagonal_(inf)  # self excluded
-        v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
-        i = i + r0
+        if s // _COL_CHUNK >= n_cand:
+            # each of a column's n_cand smallest chunk minima is an entry of it, so at least
+            # n_cand entries are <= the largest of them: only those are offered (every pair of
+            # the block reaches both its points through the columns of the symmetric tile)
+            mins = D2.view(s // _COL_CHUNK, _COL_CHUNK, s).amin(dim=1)
+            t0 = torch.topk(mins.T, n_cand, dim=1, largest=False, sorted=False)[0].amax(dim=1)
+            t0 = torch.where(real[r0 : r0 + s], torch.nextafter(t0, torch.tensor(inf)), -inf)
+            v = torch.full((s, n_cand), inf, dtype=D2.dtype, device=D2.device)
+            i = torch.zeros((s, n_cand), dtype=torch.int64, device=D2.device)
+            v, i = _offer(v, i, D2, t0, r0, columns=True)
+        else:
+            v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
+            i = i + r0
         best_v.append(v)
         best_i.append(i)
         # the padding rows take no candidates
