@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=2 python benchmarks/bench_knn.py             # 20,000 x 384 and x 768 (~2 min)
     OMP_NUM_THREADS=2 python benchmarks/bench_knn.py --large     # 100,000 x 384 / 768 instead
     OMP_NUM_THREADS=2 python benchmarks/bench_knn.py --k-cost    # cost of k (CACHE_MIN_K)
+    OMP_NUM_THREADS=1 python benchmarks/bench_knn.py --phases --before b6c0f8c   # where time goes
     OMP_NUM_THREADS=2 python benchmarks/bench_knn.py --before 7a6a235   # an older knn beside
 
 Data: a 10-dimensional manifold (tanh of a random linear map) plus 1% noise in R^D, k=20
@@ -20,7 +21,8 @@ Every measurement records wall seconds, CPU seconds of the process (less sensiti
 load on the machine), the resident-memory peak above the start (sampled, MB) and the 1-minute
 load average before and after, so runs on a busy machine can be told apart from idle ones.
 Results: benchmarks/results/bench_knn.json (``--large``: bench_knn_large.json; ``--k-cost``:
-bench_knn_k_cost.json).
+bench_knn_k_cost.json; ``--phases``: bench_knn_phases.json, the CPU seconds of the engine's
+phases on one thread: float32 GEMM, candidate selection, float64 recomputation, the rest).
 """
 
 from __future__ import annotations
@@ -249,6 +251,67 @@ def k_cost(n: int, d: int, ks=(2, 10, 20, 30, 50), repeats: int = 2) -> list[dic
     return rows
 
 
+def phases(n: int, d: int, k: int, before_rev: str | None, repeats: int = 3) -> dict:
+    """CPU seconds of the engine's phases on one thread (ours and an older revision, interleaved).
+
+    GEMM = ``torch.addmm``; selection = the rest of the float32 candidate pass; recompute = the
+    float64 distances of the candidates; rest = preparation, sorting and the certificate.
+    """
+    import manifold_probe._knn_search as engine
+
+    modules = {"ours": engine}
+    if before_rev:
+        load_before(before_rev)
+        modules["before"] = sys.modules["neighbors_before"]
+    spent: dict[str, float] = {}
+
+    def clock(name, fn):
+        def timed(*a, **kw):
+            t = time.process_time()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.process_time() - t
+
+        return timed
+
+    addmm = torch.addmm
+    torch.addmm = clock("gemm", addmm)
+    saved = {m: (m._self_candidates, m._exact_sq_dists) for m in modules.values()}
+    for m in modules.values():
+        m._self_candidates = clock("candidates", m._self_candidates)
+        m._exact_sq_dists = clock("recompute", m._exact_sq_dists)
+    X = manifold_cloud(n, d)
+    best: dict[str, dict] = {}
+    try:
+        for m in modules.values():
+            m.knn(X[:500], 5)
+        for _ in range(repeats):
+            for name, m in modules.items():
+                spent.clear()
+                load = os.getloadavg()[0]
+                c = time.process_time()
+                m.knn(X, k)
+                total = time.process_time() - c
+                row = {
+                    "gemm": spent["gemm"],
+                    "selection": spent["candidates"] - spent["gemm"],
+                    "float64_recompute": spent["recompute"],
+                    "rest": total - spent["candidates"] - spent["recompute"],
+                    "total": total,
+                    "load_1min_before": load,
+                }
+                if name not in best or total < best[name]["total"]:
+                    best[name] = row
+    finally:
+        torch.addmm = addmm
+        for m, (sc, ex) in saved.items():
+            m._self_candidates, m._exact_sq_dists = sc, ex
+    for name, row in best.items():
+        print(f"{name:7s}", "  ".join(f"{key} {v:.2f}" for key, v in row.items()))
+    return {"n": n, "d": d, "k": k, "threads": 1, "before_rev": before_rev, "best_cpu_seconds": best}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--k", type=int, default=20)
@@ -256,6 +319,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=20_000, help="size of the default runs")
     ap.add_argument("--large", action="store_true", help="100,000 points instead (one run each)")
     ap.add_argument("--k-cost", action="store_true", help="only the cost of k, one thread")
+    ap.add_argument("--phases", action="store_true", help="only the engine's phases, one thread")
     ap.add_argument("--before", default=None, help="git revision of an older knn to time beside")
     ap.add_argument("--repeats", type=int, default=None, help="interleaved runs, best kept (3; 1 with --large)")
     ap.add_argument("--dims", default="384,768", help="ambient dimensions, comma-separated")
@@ -266,6 +330,12 @@ def main() -> None:
         torch.set_num_threads(1)
         rows = k_cost(min(args.n, 10_000), 384)
         print("saved", save("bench_knn_k_cost", {"threads": 1, "runs": rows}))
+        return
+
+    if args.phases:
+        torch.set_num_threads(1)
+        out = phases(args.n, int(args.dims.split(",")[0]), args.k, args.before)
+        print("saved", save("bench_knn_phases", out))
         return
 
     torch.set_num_threads(args.threads)
