@@ -6,7 +6,6 @@ The engine behind :func:`manifold_probe.neighbors.knn` (re-exported there).
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -173,29 +172,6 @@ def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
     return _merge_entries(best_v, best_i, e // C, offset + e % C, flat_d2[e])
 
 
-@contextmanager
-def _one_thread(device):
-    """torch's CPU operations on one thread inside the block (restored after).
-
-    The selection is a few dozen short, memory-bound operations per tile; run on several
-    threads, each one ends in a barrier, and on a machine shared with other processes every
-    barrier can wait a scheduler time slice. Measured (20,000 x 384, 2 threads, load ~4.5):
-    18.8 / 20.3 s with a parallel selection, 10.9 / 12.3 s with a serial one; the GEMMs, a few
-    long operations, keep all threads.
-    """
-    import torch
-
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _block_rows(n: int, n_cand: int, memory_budget: int) -> int:
     """Rows per block of the float32 pass: a multiple of 64, the blocks near-equal.
 
@@ -246,20 +222,19 @@ def _self_candidates(Xt, n: int, n_cand: int, s: int):
         r0 = a * s
         D2 = tile(r0, r0)
         D2.fill_diagonal_(inf)  # self excluded
-        with _one_thread(D2.device):
-            if s // _COL_CHUNK >= n_cand:
-                # each of a column's n_cand smallest chunk minima is an entry of it, so at least
-                # n_cand entries are <= the largest of them: only those are offered (every pair of
-                # the block reaches both its points through the columns of the symmetric tile)
-                mins = D2.view(s // _COL_CHUNK, _COL_CHUNK, s).amin(dim=1)
-                t0 = torch.topk(mins.T, n_cand, dim=1, largest=False, sorted=False)[0].amax(dim=1)
-                t0 = torch.where(real[r0 : r0 + s], torch.nextafter(t0, torch.tensor(inf)), -inf)
-                v = torch.full((s, n_cand), inf, dtype=D2.dtype, device=D2.device)
-                i = torch.zeros((s, n_cand), dtype=torch.int64, device=D2.device)
-                v, i = _offer(v, i, D2, t0, r0, columns=True)
-            else:
-                v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
-                i = i + r0
+        if s // _COL_CHUNK >= n_cand:
+            # each of a column's n_cand smallest chunk minima is an entry of it, so at least
+            # n_cand entries are <= the largest of them: only those are offered (every pair of
+            # the block reaches both its points through the columns of the symmetric tile)
+            mins = D2.view(s // _COL_CHUNK, _COL_CHUNK, s).amin(dim=1)
+            t0 = torch.topk(mins.T, n_cand, dim=1, largest=False, sorted=False)[0].amax(dim=1)
+            t0 = torch.where(real[r0 : r0 + s], torch.nextafter(t0, torch.tensor(inf)), -inf)
+            v = torch.full((s, n_cand), inf, dtype=D2.dtype, device=D2.device)
+            i = torch.zeros((s, n_cand), dtype=torch.int64, device=D2.device)
+            v, i = _offer(v, i, D2, t0, r0, columns=True)
+        else:
+            v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
+            i = i + r0
         best_v.append(v)
         best_i.append(i)
         # the padding rows take no candidates
@@ -270,11 +245,10 @@ def _self_candidates(Xt, n: int, n_cand: int, s: int):
             c0 = b * s
             D2 = tile(r0, c0)
             # each entry is offered to its row's point and to its column's point
-            with _one_thread(D2.device):
-                best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
-                tau[a] = torch.minimum(tau[a], best_v[a].amax(dim=1))
-                best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
-                tau[b] = torch.minimum(tau[b], best_v[b].amax(dim=1))
+            best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
+            tau[a] = torch.minimum(tau[a], best_v[a].amax(dim=1))
+            best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
+            tau[b] = torch.minimum(tau[b], best_v[b].amax(dim=1))
     cand_idx = torch.cat(best_i)[:n].cpu().numpy()
     cand_far = torch.cat(tau)[:n].double().cpu().numpy()
     return cand_idx, cand_far
