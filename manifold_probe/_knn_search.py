@@ -21,35 +21,12 @@ from manifold_probe._validation import (
 
 __all__ = ["knn"]
 
-
-_CHUNK = 64
-
-
-def _smallest(D2, m: int, chunk: int = _CHUNK):
-    """The ``m`` smallest entries of each row of ``D2`` (values, column indices), unsorted.
-
-    Ranking a whole row is the costly part of a kNN tile, so columns are cut into chunks of
-    64: a row's m smallest entries lie in at most m chunks, and those chunks have the m
-    smallest chunk minima (any chunk whose minimum is below the m-th smallest entry holds one
-    of them). Only those m chunks are ranked, which is exact and several times cheaper.
-    """
-    import torch
-
-    R, C = D2.shape
-    nch = C // chunk
-    if nch < 4 * m:
-        return torch.topk(D2, m, dim=1, largest=False, sorted=False)
-    Cm = nch * chunk
-    chunks = D2[:, :Cm].unflatten(1, (nch, chunk))
-    _, ch = torch.topk(chunks.amin(dim=2), m, dim=1, largest=False, sorted=False)
-    vals = torch.gather(chunks, 1, ch[:, :, None].expand(R, m, chunk)).reshape(R, m * chunk)
-    cols = (ch[:, :, None] * chunk + torch.arange(chunk, device=D2.device)).reshape(R, -1)
-    if Cm < C:  # the columns after the last whole chunk are candidates as they are
-        vals = torch.cat([vals, D2[:, Cm:]], dim=1)
-        tail = torch.arange(Cm, C, device=D2.device).expand(R, C - Cm)
-        cols = torch.cat([cols, tail], dim=1)
-    v, j = torch.topk(vals, m, dim=1, largest=False, sorted=False)
-    return v, torch.gather(cols, 1, j)
+_ROW_CHUNK = 64  # columns per chunk minimum of a row (contiguous: a long inner reduction)
+_COL_CHUNK = 16  # rows per chunk minimum of a column (vectorised across the columns)
+# reading an entry by index costs about this many times a vectorised pass over it
+_GATHER_COST = 2
+# bytes of coordinate differences gathered at a time by the float64 recomputation (in L2)
+_RECOMPUTE_BYTES = 2**19
 
 
 def _torch_device(device: Any):
@@ -103,58 +80,37 @@ def _binary_exponent(A: np.ndarray) -> int:
     return int(np.frexp(m)[1]) if m > 0 else 0
 
 
-def _exact_sq_dists(X: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Squared distances ``|X[rows[i]] - X[cols[i, j]]|^2`` in float64, from differences."""
+def _exact_sq_dists(X: np.ndarray, r0: int, r1: int, cols: np.ndarray, out: np.ndarray):
+    """Squared distances ``|X[r0 + i] - X[cols[i, j]]|^2`` in float64, from differences."""
     diff = np.take(X, cols, axis=0)
-    diff -= X[rows][:, None, :]
-    return np.einsum("ijk,ijk->ij", diff, diff)
+    diff -= X[r0:r1, None, :]
+    return np.einsum("ijk,ijk->ij", diff, diff, out=out)
 
 
-def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
-    """Offer the entries of the tile ``D2`` to the current ``m`` best ``(R, m)`` of its row
-    points (candidates ``offset + column``), or with ``columns=True`` of its column points
-    (candidates ``offset + row``); only entries below a point's threshold ``tau`` can enter.
-
-    Usually few entries pass the threshold (a few per point), and they are merged sparsely;
-    when many do (an order of the points in which another block holds their neighbours), the
-    tile is ranked instead, so the scratch memory stays of the order of the tile.
-    """
+def _merge_entries(best_v, best_i, pts, cand, vals):
+    """Merge offered entries (point ``pts``, candidate ``cand``, value ``vals``; sorted by
+    point) into the current ``m`` best ``(R, m)`` of every point."""
     import torch
 
     R, m = best_v.shape
-    mask = D2 < (tau[None, :] if columns else tau[:, None])
-    total = int(torch.count_nonzero(mask))
-    if total == 0:
-        return best_v, best_i
-    if total > 4 * m * R:
-        new_v, new_i = _smallest(D2.T.contiguous() if columns else D2, m)
-        new_v = torch.cat([best_v, new_v], dim=1)
-        new_i = torch.cat([best_i, new_i + offset], dim=1)
-        v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
-        return v, torch.gather(new_i, 1, sel)
-    r, c = torch.nonzero(mask, as_tuple=True)  # sorted by r
-    vals = D2[r, c]
-    pts, cand = (c, r) if columns else (r, c)
     counts = torch.bincount(pts, minlength=R)
     width = int(counts.max())
     if width <= 4 * m:  # few per point: pad them to (R, width) and rank with the current best
-        if columns:  # the offered entries in point order
-            o = torch.argsort(pts, stable=True)
-            pts, cand, vals = pts[o], cand[o], vals[o]
         pos = torch.arange(len(pts), device=pts.device) - (torch.cumsum(counts, 0) - counts)[pts]
-        new_v = torch.full((R, width), float("inf"), device=pts.device, dtype=best_v.dtype)
-        new_i = torch.zeros((R, width), device=pts.device, dtype=best_i.dtype)
-        new_v[pts, pos] = vals
-        new_i[pts, pos] = cand + offset
-        new_v = torch.cat([best_v, new_v], dim=1)
-        new_i = torch.cat([best_i, new_i], dim=1)
+        flat = pts * (m + width) + m + pos
+        new_v = torch.full((R, m + width), float("inf"), device=pts.device, dtype=best_v.dtype)
+        new_i = torch.zeros((R, m + width), device=pts.device, dtype=best_i.dtype)
+        new_v[:, :m] = best_v
+        new_i[:, :m] = best_i
+        new_v.view(-1).index_copy_(0, flat, vals)
+        new_i.view(-1).index_copy_(0, flat, cand)
         v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
         return v, torch.gather(new_i, 1, sel)
     # a few points with many: all current and offered entries sorted by (point, value), the
     # first m of each point kept
     pts = torch.cat([torch.arange(R, device=pts.device).repeat_interleave(m), pts])
     vals = torch.cat([best_v.reshape(-1), vals])
-    cand = torch.cat([best_i.reshape(-1), cand + offset])
+    cand = torch.cat([best_i.reshape(-1), cand])
     o = torch.argsort(vals, stable=True)
     o = o[torch.argsort(pts[o], stable=True)]
     counts = torch.bincount(pts, minlength=R)
@@ -163,7 +119,70 @@ def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
     return vals[keep].view(R, m), cand[keep].view(R, m)
 
 
-def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
+def _flat_nonzero(mask):
+    """Flat positions of the true entries of ``mask`` (faster than a 2-D ``nonzero``)."""
+    import torch
+
+    return torch.nonzero(mask.reshape(-1)).view(-1)
+
+
+def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
+    """Offer the entries of the tile ``D2`` to the current ``m`` best ``(R, m)`` of its row
+    points (candidates ``offset + column``), or with ``columns=True`` of its column points
+    (candidates ``offset + row``); only entries below a point's threshold ``tau`` can enter.
+
+    The tile is first reduced to chunk minima (a row's minimum over 64 consecutive columns, or
+    a column's over 16 consecutive rows), a cheap vectorised pass: only chunks whose minimum is
+    below the point's threshold can hold an entry that enters. When few chunks pass (the usual
+    case once the thresholds have tightened), only those are read again; otherwise the whole
+    tile is compared with the thresholds.
+    """
+    import torch
+
+    R, C = D2.shape
+    flat_d2 = D2.view(-1)
+    if columns:
+        c = _COL_CHUNK
+        V = D2.view(R // c, c, C)
+        lin = _flat_nonzero(V.amin(dim=1) < tau[None, :])  # (chunk, point) pairs, chunk-major
+        if len(lin) == 0:
+            return best_v, best_i
+        if len(lin) * c * _GATHER_COST < R * C:  # few chunks: read only those
+            hc, pt = lin // C, lin % C
+            vals = V[hc, :, pt]  # (pairs, c), read band by band
+            e = _flat_nonzero(vals < tau[pt, None])
+            j = e // c
+            pts, cand, v = pt[j], offset + hc[j] * c + e % c, vals.view(-1)[e]
+        else:
+            e = _flat_nonzero(D2 < tau[None, :])
+            pts, cand, v = e % C, offset + e // C, flat_d2[e]
+        o = torch.argsort(pts, stable=True)  # in point order
+        return _merge_entries(best_v, best_i, pts[o], cand[o], v[o])
+    c = _ROW_CHUNK
+    lin = _flat_nonzero(D2.view(R, C // c, c).amin(dim=2) < tau[:, None])  # point-major
+    if len(lin) == 0:
+        return best_v, best_i
+    if len(lin) * c * _GATHER_COST < R * C:
+        pt, hc = lin // (C // c), lin % (C // c)
+        vals = torch.index_select(D2.view(-1, c), 0, lin)  # (pairs, c)
+        e = _flat_nonzero(vals < tau[pt, None])
+        j = e // c
+        return _merge_entries(best_v, best_i, pt[j], offset + hc[j] * c + e % c, vals.view(-1)[e])
+    e = _flat_nonzero(D2 < tau[:, None])
+    return _merge_entries(best_v, best_i, e // C, offset + e % C, flat_d2[e])
+
+
+def _block_rows(n: int, n_cand: int, memory_budget: int) -> int:
+    """Rows per block of the float32 pass: a multiple of 64, the blocks near-equal.
+
+    A tile of B x B float32 entries with its masks and selection scratch takes ~12 bytes an
+    entry, so B is sized to the memory budget; a block holds more than ``n_cand`` points.
+    """
+    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
+    return math.ceil(math.ceil(n / math.ceil(n / B)) / _ROW_CHUNK) * _ROW_CHUNK
+
+
+def _self_candidates(Xt, n: int, n_cand: int, s: int):
     """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
 
     The squared distances form a symmetric matrix, so only its tiles ``I <= J`` (square blocks
@@ -171,46 +190,67 @@ def _self_candidates(Xt, sq, n_cand: int, memory_budget: int):
     every row its first ``n_cand`` candidates (the blocks have more rows than that) and a
     threshold, the largest of them; an off-diagonal tile then offers each of its entries to its
     row and to its column, and only the entries below that point's current threshold (a small
-    fraction) are merged (:func:`_offer`), each merge lowering the threshold. Every entry dropped is at least the
-    threshold at that time, which is at least the final one, so every non-candidate has an
-    approximation at least as large as the row's largest candidate, as the certificate needs.
+    fraction) are merged (:func:`_offer`), each merge lowering the threshold. Every entry
+    dropped is at least the threshold at that time, which is at least the final one, so every
+    non-candidate has an approximation at least as large as the row's largest candidate, as the
+    certificate needs.
+
+    The blocks have a multiple of 64 rows; the rows after the last point are padding, at
+    squared distance about 1e30 from everything, and never enter a threshold.
 
     Returns the candidate indices ``(n, n_cand)`` and, per row, the largest approximate squared
     distance among its candidates.
     """
     import torch
 
-    n = Xt.shape[0]
-    # a B x B float32 tile, its masks and the selection scratch: ~12 bytes an entry
-    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
-    nblk = -(-n // B)
-    # near-equal blocks: more than B/2 >= n_cand + 1 rows each (or a single block of n rows)
-    starts = [(s * n) // nblk for s in range(nblk + 1)]
-    best_v, best_i = [], []
+    n_pad = Xt.shape[0]
+    nblk = n_pad // s
+    sq = (Xt * Xt).sum(dim=1)
+    sq[n:] = 1e30  # the padding rows: far from everything (finite, so no inf - inf)
+    no_input = torch.zeros((), dtype=Xt.dtype, device=Xt.device)
+    real = torch.arange(n_pad, device=Xt.device) < n
+    inf = float("inf")
+
+    def tile(r0: int, c0: int):
+        D2 = torch.addmm(no_input, Xt[r0 : r0 + s], Xt[c0 : c0 + s].T, beta=0, alpha=-2.0)
+        D2 += sq[None, c0 : c0 + s]
+        D2 += sq[r0 : r0 + s, None]
+        return D2
+
+    best_v, best_i, tau = [], [], []
     for a in range(nblk):  # diagonal tiles
-        r0, r1 = starts[a], starts[a + 1]
-        Q = Xt[r0:r1]
-        D2 = torch.addmm(sq[None, r0:r1], Q, Q.T, alpha=-2.0)
-        D2 += sq[r0:r1, None]
-        D2.fill_diagonal_(float("inf"))  # self excluded
-        v, i = _smallest(D2, n_cand)
+        r0 = a * s
+        D2 = tile(r0, r0)
+        D2.fill_diagonal_(inf)  # self excluded
+        if s // _COL_CHUNK >= n_cand:
+            # each of a column's n_cand smallest chunk minima is an entry of it, so at least
+            # n_cand entries are <= the largest of them: only those are offered (every pair of
+            # the block reaches both its points through the columns of the symmetric tile)
+            mins = D2.view(s // _COL_CHUNK, _COL_CHUNK, s).amin(dim=1)
+            t0 = torch.topk(mins.T, n_cand, dim=1, largest=False, sorted=False)[0].amax(dim=1)
+            t0 = torch.where(real[r0 : r0 + s], torch.nextafter(t0, torch.tensor(inf)), -inf)
+            v = torch.full((s, n_cand), inf, dtype=D2.dtype, device=D2.device)
+            i = torch.zeros((s, n_cand), dtype=torch.int64, device=D2.device)
+            v, i = _offer(v, i, D2, t0, r0, columns=True)
+        else:
+            v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
+            i = i + r0
         best_v.append(v)
-        best_i.append(i + r0)
-    tau = [v.amax(dim=1) for v in best_v]
+        best_i.append(i)
+        # the padding rows take no candidates
+        tau.append(torch.where(real[r0 : r0 + s], v.amax(dim=1), -inf))
     for a in range(nblk):
-        r0, r1 = starts[a], starts[a + 1]
-        Q = Xt[r0:r1]
+        r0 = a * s
         for b in range(a + 1, nblk):
-            c0, c1 = starts[b], starts[b + 1]
-            D2 = torch.addmm(sq[None, c0:c1], Q, Xt[c0:c1].T, alpha=-2.0)
-            D2 += sq[r0:r1, None]
+            c0 = b * s
+            D2 = tile(r0, c0)
             # each entry is offered to its row's point and to its column's point
             best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
-            tau[a] = best_v[a].amax(dim=1)
+            tau[a] = torch.minimum(tau[a], best_v[a].amax(dim=1))
             best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
-            tau[b] = best_v[b].amax(dim=1)
-    cand_idx = torch.cat(best_i).cpu().numpy()
-    cand_far = torch.cat(tau).double().cpu().numpy()
+            tau[b] = torch.minimum(tau[b], best_v[b].amax(dim=1))
+    cand_idx = torch.cat(best_i)[:n].cpu().numpy()
+    cand_far = torch.cat(tau)[:n].double().cpu().numpy()
     return cand_idx, cand_far
 
 
@@ -237,6 +277,24 @@ def knn(
     against that error bound is recomputed exactly over all points in float64. The result is
     therefore the exact kNN graph, whatever the precision of the first pass.
 
+    The certificate. With the centred points scaled so that every coordinate is below 1, the
+    float32 value :math:`\tilde D_{ij}` of :math:`D_{ij} = \|x_i - x_j\|^2` (a dot product of
+    ``d`` terms plus two norms, each rounded, from coordinates rounded to float32) satisfies
+
+    .. math::
+
+        |\tilde D_{ij} - D_{ij}| \le \tau_i = 4 (d + 2)\, \varepsilon_{32}
+            \bigl(\|x_i\|^2 + \max_j \|x_j\|^2\bigr),
+
+    which exceeds the rounding of the coordinates to float32 (at most
+    :math:`2\varepsilon_{32}(\|x_i\|^2 + \|x_j\|^2)`) plus the classical bound
+    :math:`\gamma_{d+2} \sum |\text{terms}|` of the sum, with
+    :math:`2|x_i \cdot x_j| \le \|x_i\|^2 + \|x_j\|^2` (Higham 2002, *Accuracy and Stability
+    of Numerical Algorithms*, 2nd ed., eq. 3.5), whatever the order of summation. Every point that is not a candidate of row
+    ``i`` has :math:`\tilde D_{ij}` at least the largest candidate value :math:`F_i`, hence
+    :math:`D_{ij} \ge F_i - \tau_i`; when that exceeds the k-th exact candidate distance, no
+    other point can enter the first k and the row is certified.
+
     Magnitude: clouds at any scale representable in float64 (``1e-300`` or ``1e200``) are
     searched with full precision. Beyond :math:`2^{\pm 500}` the points are multiplied
     internally by an exact power of two, and the float32 pass always sees the centred points
@@ -256,8 +314,10 @@ def knn(
         Where the float32 pass runs; default CUDA when available, else CPU. Asking for CUDA
         on a machine without it is an :class:`InputError`.
     memory_budget : int, default=64 MiB
-        Upper bound in bytes on the extra memory of the blocked distance computation; blocks of
-        points are sized to it, so it holds whatever ``n_points`` is.
+        Upper bound in bytes on the extra memory of the blocked distance computation (beyond a
+        float32 copy of the points and ``O(n_points * (k + margin))`` for the candidates);
+        blocks of points are sized to it, so it holds whatever ``n_points`` is. Blocks have at
+        least 64 rows, so the bound is at least ~200 kB.
     margin : int, optional
         Extra float32 candidates per row (default ``max(8, k // 2)``). Only speed depends on it.
 
@@ -316,40 +376,55 @@ def knn(
     # scaled again so that the largest centred coordinate lies in [0.5, 1); the exact float64
     # distances come from differences of the (uncentred) points A, so that equal distances
     # (lattices, duplicates) are computed equal and ties are broken by index.
-    C = A - A.mean(axis=0)
-    e_c = _binary_exponent(C)
-    np.ldexp(C, -e_c, out=C)
-    Xt = torch.from_numpy(C.astype(np.float32)).to(dev)
-    sq = (Xt * Xt).sum(dim=1)
-    sq64 = np.einsum("ij,ij->i", C, C)
-    del C
-    cand_idx, cand_far = _self_candidates(Xt, sq, n_cand, memory_budget)
+    # (built a few MB of rows at a time: no centred float64 copy of the whole cloud)
+    mean = A.mean(axis=0)
+    step = max(1, 2**22 // (8 * d))
+    top = max(float(np.max(np.abs(A[r : r + step] - mean))) for r in range(0, n, step))
+    e_c = int(np.frexp(top)[1]) if top > 0 else 0
+    s = _block_rows(n, n_cand, memory_budget)
+    C32 = np.zeros((math.ceil(n / s) * s, d), dtype=np.float32)  # zero rows pad the last block
+    sq64 = np.empty(n, dtype=np.float64)
+    for r in range(0, n, step):
+        Cb = np.ldexp(A[r : r + step] - mean, -e_c)
+        C32[r : r + len(Cb)] = Cb
+        sq64[r : r + len(Cb)] = np.einsum("ij,ij->i", Cb, Cb)
+    cand_idx, cand_far = _self_candidates(torch.from_numpy(C32).to(dev), n, n_cand, s)
+    del C32
     cand_far = np.ldexp(cand_far, 2 * e_c)  # back to the units of A (exact)
 
-    # Exact float64 distances of the candidates, in blocks, sorted by (distance, index).
-    out_d = np.empty((n, k), dtype=np.float64)
-    out_i = np.empty((n, k), dtype=np.int64)
-    # small row blocks keep the gathered differences in cache
-    step = int(max(1, min(256, memory_budget // max(1, 8 * n_cand * d * 2))))
+    # Exact float64 distances of the candidates from the coordinate differences, a few rows at
+    # a time (the gathered differences stay in the core's cache), then sorted by (distance,
+    # index) and certified for all rows at once.
+    d2 = np.empty((n, n_cand), dtype=np.float64)
+    step = max(1, _RECOMPUTE_BYTES // (8 * n_cand * d))
+
+    def recompute(rows: range) -> None:
+        for r0 in range(rows.start, rows.stop, step):
+            r1 = min(rows.stop, r0 + step)
+            _exact_sq_dists(A, r0, r1, cand_idx[r0:r1], out=d2[r0:r1])
+
+    # numpy releases the GIL in take, subtract and einsum: torch's thread count of row ranges
+    parts = min(torch.get_num_threads(), max(1, n * n_cand * d // 2**22))
+    if parts > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        cuts = [(p * n) // parts for p in range(parts + 1)]
+        with ThreadPoolExecutor(parts) as pool:
+            list(pool.map(recompute, [range(cuts[p], cuts[p + 1]) for p in range(parts)]))
+    else:
+        recompute(range(n))
+    order = np.lexsort((cand_idx, d2), axis=1)
+    d2 = np.take_along_axis(d2, order, axis=1)
+    ci = np.take_along_axis(cand_idx, order, axis=1)
+    out_d = np.ascontiguousarray(d2[:, :k])
+    out_i = np.ascontiguousarray(ci[:, :k])
     need_full = []
-    max_sq = float(sq64.max())
-    tol_scale = 4.0 * (d + 2) * _EPS32
-    for r0 in range(0, n, step):
-        r1 = min(n, r0 + step)
-        ridx = np.arange(r0, r1)
-        ci = cand_idx[r0:r1]
-        d2 = _exact_sq_dists(A, ridx, ci)
-        order = np.lexsort((ci, d2), axis=1)
-        d2 = np.take_along_axis(d2, order, axis=1)
-        ci = np.take_along_axis(ci, order, axis=1)
-        out_d[r0:r1] = d2[:, :k]
-        out_i[r0:r1] = ci[:, :k]
-        if n_cand < n - 1:
-            # Every non-candidate has approximate sq-distance >= cand_far; its exact value is
-            # >= cand_far - tol. Certified if that exceeds the k-th exact sq-distance.
-            tol = np.ldexp(tol_scale * (sq64[r0:r1] + max_sq), 2 * e_c) + 1e-300
-            bad = cand_far[r0:r1] - tol <= d2[:, k - 1]
-            need_full.extend((ridx[bad]).tolist())
+    if n_cand < n - 1:
+        # Every non-candidate has approximate sq-distance >= cand_far; its exact value is
+        # >= cand_far - tol. Certified if that exceeds the k-th exact sq-distance.
+        tol_scale = 4.0 * (d + 2) * _EPS32
+        tol = np.ldexp(tol_scale * (sq64 + float(sq64.max())), 2 * e_c) + 1e-300
+        need_full = np.flatnonzero(cand_far - tol <= d2[:, k - 1]).tolist()
     for i in need_full:  # exact over all points, blocked
         best = []
         for c0 in range(0, n, 65536):

@@ -117,8 +117,9 @@ def test_invariances(seed, scale, shift):
 
 @pytest.mark.parametrize("budget", [64 * 2**20, 6_200_000])
 def test_chunked_row_selection_is_exact(rng, budget):
-    # wide tiles take the chunk-minimum path of the selection (>= 4 m chunks of 64 columns);
-    # a small budget also splits the columns into several tiles with a ragged last chunk
+    # the selection reads a tile through its chunk minima (64 columns of a row, 16 rows of a
+    # column): the first tiles, with loose thresholds, compared whole, later ones chunk by chunk;
+    # a small budget gives several blocks and a last block padded to a multiple of 64 rows
     from scipy.spatial import cKDTree
 
     X = rng.normal(size=(5003, 3))
@@ -230,3 +231,32 @@ def test_blocks_whose_neighbours_lie_in_another_block(rng):
             D, idx = brute_force(Z, 2)
             np.testing.assert_array_equal(nb.indices, idx)
             np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-15)
+
+
+def test_padded_last_block_with_fewer_points_than_candidates(rng):
+    # blocks of 64 rows: the second block holds 1 real point and 63 padding rows, fewer points
+    # than k + margin, so that point's first candidates are padding until other tiles replace them
+    X = rng.normal(size=(65, 4))
+    nb = mp.knn(X, 5, margin=3, memory_budget=4096)
+    D, idx = brute_force(X, 5)
+    np.testing.assert_array_equal(nb.indices, idx)
+    np.testing.assert_allclose(nb.distances, D, rtol=1e-12, atol=1e-15)
+
+
+def test_thread_count_does_not_change_the_result(rng):
+    # large enough that the float64 recomputation is split over threads
+    import torch
+
+    X = rng.normal(size=(3000, 100))
+    X[10:20] = X[3]
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = mp.knn(X, 20)
+        torch.set_num_threads(2)
+        two = mp.knn(X, 20)
+    finally:
+        torch.set_num_threads(previous)
+    np.testing.assert_array_equal(one.indices, two.indices)
+    np.testing.assert_array_equal(one.distances, two.distances)
+    assert one.indices[3].tolist()[:10] == list(range(10, 20))

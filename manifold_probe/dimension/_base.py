@@ -204,9 +204,11 @@ def distinct_graph(
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
     if metric == "cosine":  # same direction = same point: collapse on the normalised rows
         norms = np.linalg.norm(A, axis=1, keepdims=True)
-        first, inverse, _ = unique_rows(np.divide(A, norms, out=np.zeros_like(A), where=norms > 0))
+        first, inverse = _distinct_rows(
+            np.divide(A, norms, out=np.zeros_like(A), where=norms > 0)
+        )
     else:
-        first, inverse, _ = unique_rows(A)
+        first, inverse = _distinct_rows(A)
     U = A[first] if len(first) < A.shape[0] else A
     if U.shape[0] <= k:
         raise InputError(
@@ -214,6 +216,25 @@ def distinct_graph(
             f"({A.shape[0]} in all). Pass more points or choose a smaller k"
         )
     return U, DistinctGraph(_chordal(cached_knn(U, k, metric)), inverse, A.shape[1])
+
+
+def _distinct_rows(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, inverse)`` of :func:`unique_rows`, without sorting the rows when all differ.
+
+    Equal rows have equal bits once ``-0.0`` is made ``+0.0``, so equal rows get equal hashes
+    (a fixed random linear map of the 64-bit words, modulo 2**64): when the hashes of the rows,
+    first restricted to a few columns and then over all of them, are all different, no two rows
+    are equal. Otherwise (duplicates, or a collision) the rows are sorted by
+    :func:`unique_rows`. The result is that of :func:`unique_rows` either way.
+    """
+    n, d = A.shape
+    words = np.ascontiguousarray(A + 0.0).view(np.uint64)
+    weights = np.random.default_rng(0).integers(1, 2**63, size=d, dtype=np.uint64)
+    for cols in (slice(0, min(d, 8)), slice(0, d)):
+        if len(np.unique(words[:, cols] @ weights[cols])) == n:
+            return np.arange(n), np.arange(n)
+    first, inverse, _ = unique_rows(A)
+    return first, inverse
 
 
 def _chordal(nb: Neighbors) -> Neighbors:
