@@ -30,6 +30,7 @@ What the gate decides, once for all callers:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -238,6 +239,16 @@ def check_int(value: Any, *, name: str, minimum: int | None = None, maximum: int
     if maximum is not None and value > maximum:
         raise InputError(f"{name} must be <= {maximum}; got {value}")
     return value
+
+
+def check_n_jobs(n_jobs: Any) -> int:
+    """Threads asked for by ``n_jobs`` (scikit-learn's convention: ``None`` is 1, ``-1`` one
+    per CPU), checked."""
+    if n_jobs is None:
+        return 1
+    if isinstance(n_jobs, (int, np.integer)) and not isinstance(n_jobs, bool) and n_jobs == -1:
+        return max(1, os.cpu_count() or 1)
+    return check_int(n_jobs, name="n_jobs", minimum=1)
 
 
 def check_float(

@@ -129,6 +129,27 @@ def test_batch_size_does_not_change_results():
     np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9 * np.abs(b).max())
 
 
+def test_threads_give_the_same_result_bit_for_bit():
+    # the batches are independent and each thread fits with one BLAS thread: n_jobs changes
+    # only who computes a batch, never the numbers
+    from threadpoolctl import threadpool_limits
+
+    s = _sphere(300, 2, radius=1.0, noise=0.01, seed=13)
+    with threadpool_limits(limits=1):
+        a = mp.scalar_curvature(s.points, dim=2, k=80, batch_size=16, return_se=True)
+    b = mp.scalar_curvature(s.points, dim=2, k=80, batch_size=16, return_se=True, n_jobs=3)
+    np.testing.assert_array_equal(a.curvature, b.curvature)
+    np.testing.assert_array_equal(a.standard_error, b.standard_error)
+    np.testing.assert_array_equal(a.neighborhood_size, b.neighborhood_size)
+
+
+@pytest.mark.parametrize("n_jobs", [0, -2, 1.5, "2"])
+def test_bad_n_jobs_is_refused(n_jobs):
+    X = _sphere(100, 2, radius=1.0, seed=0).points
+    with pytest.raises(InputError, match="n_jobs"):
+        mp.scalar_curvature(X, dim=2, k=40, n_jobs=n_jobs)
+
+
 # ---------------------------------------------------------------- invariances (hypothesis)
 
 _BASE = _sphere(300, 2, radius=1.0, noise=0.005, seed=12).points

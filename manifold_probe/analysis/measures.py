@@ -214,10 +214,15 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     try:
         # on a subsample the estimate sees a sparser sample of the same manifold; one BLAS
-        # thread: its many small products run up to 10x slower with 2 threads on a busy machine
+        # thread per fit: its many small products run up to 10x slower with 2 threads on a
+        # busy machine, so the process's threads fit batches of points side by side instead
+        # (the same numbers, bit for bit)
+        import torch
+
+        n_jobs = max(1, torch.get_num_threads())
         with threadpool_limits(limits=1):
             result = scalar_curvature(X[idx] if len(idx) < X.shape[0] else X, dim=dim,
-                                      method=cfg.method)
+                                      method=cfg.method, n_jobs=n_jobs)
     except InputError as exc:
         # typically: the layer's dimension is too high for a quadratic fit on this many points
         return {**nan, "curvature_note": short_message(exc)}

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["monomial_exponents", "n_coefficients", "ladder_fit"]
+__all__ = ["monomial_exponents", "n_coefficients", "ladder_fit", "run_batches"]
 
 
 @lru_cache(maxsize=64)
@@ -238,6 +238,31 @@ def ladder_fit(
         S_out[:, li], se_out[:, li] = _gauss_curvature(C * coef_scale[:, :, None], Mq, R, dof,
                                                        F, n, lin, quad)
     return S_out, se_out, rho
+
+
+def run_batches(fit, starts, n_jobs: int) -> None:
+    """``fit(s)`` for every batch start, in turn, or on ``n_jobs`` threads side by side.
+
+    The batches of :func:`ladder_fit` are independent (each writes its own rows), and each
+    thread fits with one BLAS/OpenMP thread (OpenMP's thread count is per thread, so it is set
+    in the thread): the numbers are those of a one-thread run, bit for bit, at any count.
+    """
+    starts = list(starts)
+    workers = min(len(starts), n_jobs)
+    if workers <= 1:
+        for s in starts:
+            fit(s)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
+    def one_thread(s: int) -> None:
+        with threadpool_limits(limits=1):
+            fit(s)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one_thread, starts))
 
 
 def _gauss_curvature(C, Mq, R, dof: int, F, n: int, lin: slice, quad: slice):

@@ -13,13 +13,14 @@ from manifold_probe._validation import (
     check_distinct,
     check_float,
     check_int,
+    check_n_jobs,
     check_option,
     check_points,
     check_seed,
     normalize_scale,
     rescale,
 )
-from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients
+from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients, run_batches
 from manifold_probe.curvature._tangent import _estimate_dim, _tangent_basis
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
@@ -101,6 +102,7 @@ def _quadratic(
     degree: int,
     kappa: float,
     batch_size: int | None,
+    n_jobs: int = 1,
 ) -> CurvatureEstimate:
     N, D = A.shape
     p = n_coefficients(n, degree)
@@ -122,7 +124,8 @@ def _quadratic(
     S = np.empty(N)
     se = np.empty(N)
     ksel = np.empty(N, dtype=np.int64)
-    for s in range(0, N, batch_size):
+
+    def fit(s: int) -> None:
         e = min(N, s + batch_size)
         idx = nb.indices[s:e]
         Y = A[idx]  # (B, k, D), relative to the base points (in place: one allocation)
@@ -134,6 +137,8 @@ def _quadratic(
         S[s:e] = Sl[rows, choice]
         se[s:e] = sel[rows, choice]
         ksel[s:e] = levels[choice]
+
+    run_batches(fit, range(0, N, batch_size), n_jobs)
     return CurvatureEstimate(
         curvature=S,
         standard_error=se,
@@ -213,6 +218,7 @@ def scalar_curvature(
     degree: int | str = "auto",
     kappa: float = 2.0,
     batch_size: int | None = None,
+    n_jobs: int | None = None,
     **ball_options: Any,
 ) -> np.ndarray | CurvatureEstimate:
     r"""Riemannian scalar curvature of a sampled manifold at every point.
@@ -300,6 +306,11 @@ def scalar_curvature(
         Agreement threshold, in standard errors, of the neighbourhood choice.
     batch_size : int, optional
         Points fitted together (memory bound); results do not depend on it.
+    n_jobs : int, optional
+        ``"quadratic"`` only: threads fitting batches of points at once, each with one BLAS
+        thread (``None``: 1, the batches in turn with the BLAS threads as they are; ``-1``: one
+        per CPU). The batches are independent, so the result is the same, bit for bit, at any
+        count.
     **ball_options
         ``"ball_volume"`` only: ``ball_fraction`` (default 0.1, share of the sample in the
         largest ball), ``n_radii`` (default 12), ``density_k`` (default 10, neighbour used for
@@ -368,6 +379,7 @@ def scalar_curvature(
         raise InputError(f"return_se must be True or False; got {return_se!r}")
     if batch_size is not None:
         batch_size = check_int(batch_size, name="batch_size", minimum=1)
+    check_n_jobs(n_jobs)  # checked before any work
     unknown = set(ball_options) - {"ball_fraction", "n_radii", "density_k"}
     if unknown or (ball_options and method != "ball_volume"):
         raise InputError(
@@ -419,7 +431,7 @@ def scalar_curvature(
             f"in dimension {n}; X has {n_distinct} distinct rows. Pass more distinct points "
             "or degree=2"
         )
-    est = _quadratic(A, nb, n, deg, kappa, batch_size)
+    est = _quadratic(A, nb, n, deg, kappa, batch_size, check_n_jobs(n_jobs))
     est = _flag_and_rescale(est, e)
     return est if return_se else est.curvature
 
