@@ -32,3 +32,28 @@ def _pin_threads():
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261128)
+
+
+@pytest.fixture
+def interrupt_runner(monkeypatch):
+    """``interrupt_runner(n)``: the runner's tasks raise KeyboardInterrupt after ``n`` calls
+    (Ctrl-C in the middle of a run); ``interrupt_runner(None)`` puts the real tasks back."""
+    import manifold_probe.experiment.runner as runner
+
+    real = runner.run_task
+
+    def arm(n):
+        if n is None:
+            monkeypatch.setattr(runner, "run_task", real)
+            return
+        calls = {"n": 0}
+
+        def interrupted(spec):
+            calls["n"] += 1
+            if calls["n"] > n:
+                raise KeyboardInterrupt
+            return real(spec)
+
+        monkeypatch.setattr(runner, "run_task", interrupted)
+
+    return arm

@@ -181,29 +181,19 @@ def test_rerun_on_finished_directory_skips_everything(tiny_config, reference_run
 
 
 def test_ctrl_c_keeps_finished_tasks_and_rerun_completes(tiny_config, reference_run, tmp_path,
-                                                          monkeypatch):
-    import manifold_probe.experiment.runner as profile
-
-    real = profile.run_task
-    calls = {"n": 0}
-
-    def interrupted(spec):
-        calls["n"] += 1
-        if calls["n"] > 12:
-            raise KeyboardInterrupt
-        return real(spec)
-
-    monkeypatch.setattr(profile, "run_task", interrupted)
+                                                          interrupt_runner):
+    interrupt_runner(12)
     result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
     assert result.exit_code == 130
     assert "interrupted" in result.output
     assert not (tmp_path / "profile.csv").exists()
-    monkeypatch.setattr(profile, "run_task", real)
+    interrupt_runner(None)
     kept = list((tmp_path / "tasks").glob("*.json"))
     assert len(kept) == 12 - 3  # 3 of the first 12 calls were kNN graphs (saved as .npz)
     result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
     assert result.exit_code == 0, result.output
-    assert "9 reused" in result.output.replace("3 reused", "")  or " reused" in result.output
+    # the 12 tasks finished before Ctrl-C (3 kNN graphs + 9 measures) are reused, not rerun
+    assert ": 15 tasks run, 12 reused" in result.output
     _assert_same_profile(tmp_path, reference_run, rtol=0)
 
 

@@ -188,28 +188,18 @@ def test_readers_check_before_parsing(reference, tmp_path):
         load_graph(cut, 0)
 
 
-def test_config_json_always_describes_the_tables(reference, tmp_path, monkeypatch):
+def test_config_json_always_describes_the_tables(reference, tmp_path, interrupt_runner):
     """A second run with another config, interrupted, leaves the first run's config and
     tables together; finished, it replaces both."""
-    import manifold_probe.experiment.runner as runner
-
     out = tmp_path / "run"
     shutil.copytree(reference, out)
     other = load_config(TINY, overrides={"seeds": [1, 2]})
-    real, calls = runner.run_task, {"n": 0}
-
-    def interrupted(spec):
-        calls["n"] += 1
-        if calls["n"] > 3:
-            raise KeyboardInterrupt
-        return real(spec)
-
-    monkeypatch.setattr(runner, "run_task", interrupted)
+    interrupt_runner(3)
     with pytest.raises(KeyboardInterrupt):
         _run(out, other)
     assert json.loads((out / "config.json").read_text())["seeds"] == [0]
     assert (out / "profile.csv").read_bytes() == (reference / "profile.csv").read_bytes()
-    monkeypatch.setattr(runner, "run_task", real)
+    interrupt_runner(None)
     _run(out, other)
     assert json.loads((out / "config.json").read_text())["seeds"] == [1, 2]
     assert (out / "profile.csv").read_bytes() != (reference / "profile.csv").read_bytes()

@@ -379,7 +379,7 @@ def scalar_curvature(
         raise InputError(f"return_se must be True or False; got {return_se!r}")
     if batch_size is not None:
         batch_size = check_int(batch_size, name="batch_size", minimum=1)
-    check_n_jobs(n_jobs)  # checked before any work
+    n_jobs = check_n_jobs(n_jobs)  # checked before any work
     unknown = set(ball_options) - {"ball_fraction", "n_radii", "density_k"}
     if unknown or (ball_options and method != "ball_volume"):
         raise InputError(
@@ -431,7 +431,7 @@ def scalar_curvature(
             f"in dimension {n}; X has {n_distinct} distinct rows. Pass more distinct points "
             "or degree=2"
         )
-    est = _quadratic(A, nb, n, deg, kappa, batch_size, check_n_jobs(n_jobs))
+    est = _quadratic(A, nb, n, deg, kappa, batch_size, n_jobs)
     est = _flag_and_rescale(est, e)
     return est if return_se else est.curvature
 
