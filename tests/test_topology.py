@@ -215,6 +215,29 @@ def test_sparse_persistence_within_its_interleaving():
     assert d <= np.log1p(eps) + 1e-9
 
 
+@pytest.mark.parametrize("sparse", [None, 0.5])
+@pytest.mark.parametrize("threshold", [np.inf, 1.5])
+def test_ripser_and_gudhi_backends_give_the_same_diagrams(sparse, threshold):
+    # Up to H1 ripser reads the flag filtration that gudhi collapses and reduces from H2 on;
+    # ripser keeps values in float32 and each is mapped back to the float64 edge value that
+    # rounds to it, so the diagrams agree to one float32 unit (exactly where no two edge
+    # values share a float32).
+    from manifold_probe.topology._persistence import pairwise_distances, rips_diagrams
+
+    rng = np.random.default_rng(3)
+    u, v = rng.uniform(0, 2 * np.pi, (2, 250))
+    torus = np.c_[(2 + np.cos(v)) * np.cos(u), (2 + np.cos(v)) * np.sin(u), np.sin(v)]
+    for X in (torus, rng.normal(size=(200, 8)), embed(circle(120, rng), 5, 0.05, rng)):
+        D = pairwise_distances(X)
+        by_ripser = rips_diagrams(D, 1, threshold, sparse=sparse)
+        by_gudhi = rips_diagrams(D, 2, threshold, sparse=sparse)[:2]
+        for a, b in zip(by_ripser, by_gudhi, strict=True):
+            assert a.shape == b.shape
+            assert np.array_equal(np.isinf(a), np.isinf(b))
+            fin = np.isfinite(a)
+            np.testing.assert_allclose(a[fin], b[fin], rtol=2.0**-23, atol=0)
+
+
 # ---------------------------------------------------------------- persistence
 
 

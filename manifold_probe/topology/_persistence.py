@@ -94,8 +94,9 @@ def cone_radius(dist: np.ndarray) -> float:
     return float(dist.max(axis=1).min()) if dist.shape[0] else 0.0
 
 
-def sparse_rips_graph(dist: np.ndarray, eps: float, threshold: float = np.inf):
-    r"""The sparse Rips graph of Cavanna, Jahanseir & Sheehy (2015), as a gudhi simplex tree.
+def sparse_rips_edges(dist: np.ndarray, eps: float, threshold: float = np.inf
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The edges of the sparse Rips filtration of Cavanna, Jahanseir & Sheehy (2015).
 
     The points are put in greedy (farthest-point) order from the first row, with insertion
     radii :math:`\lambda_0 = \infty`, :math:`\lambda_j = \min_{i<j} D_{ij}`. For :math:`i < j`
@@ -103,17 +104,20 @@ def sparse_rips_graph(dist: np.ndarray, eps: float, threshold: float = np.inf):
 
     .. math::
 
-        lpha_{ij} = D_{ij} \ 	ext{if}\ \epsilon D_{ij} \le 2\lambda_j, \quad
-        lpha_{ij} = 2(D_{ij} - \lambda_j/\epsilon) \ 	ext{if}        \epsilon D_{ij} \le \lambda_i + \lambda_j \ 	ext{and}        lpha_{ij}\,\epsilon(1-\epsilon)/2 \le \lambda_j,
+        \alpha_{ij} = D_{ij} \ \text{if}\ \epsilon D_{ij} \le 2\lambda_j, \quad
+        \alpha_{ij} = 2(D_{ij} - \lambda_j/\epsilon) \ \text{if}\ \epsilon D_{ij} \le
+        \lambda_i + \lambda_j \ \text{and}\ \alpha_{ij}\,\epsilon(1-\epsilon)/2 \le \lambda_j,
 
     and never otherwise (Rips, edge-length convention, as in gudhi's ``sparse=``; its flag
     filtration is :math:`(1+\epsilon)`-interleaved with the Rips filtration). Written here
     rather than taken from gudhi because gudhi starts its greedy order at a random point
     that cannot be seeded; here the order starts at row 0, so results are deterministic.
-    """
-    import gudhi
-    from scipy.sparse import coo_matrix
 
+    Returns
+    -------
+    rows, cols, values : the edges ``rows < cols`` (original indices) entering at ``values``
+    (at most ``threshold``).
+    """
     n = dist.shape[0]
     order, _ = maxmin_landmarks(n, 0, dist=dist)
     D = dist[np.ix_(order, order)]
@@ -126,12 +130,59 @@ def sparse_rips_graph(dist: np.ndarray, eps: float, threshold: float = np.inf):
         (eps * d <= li + lj) & ~((eps < 1) & (alpha * eps * (1 - eps) / 2 > lj))
     )
     keep &= alpha <= threshold
+    a, b = order[i[keep]], order[j[keep]]
+    return np.minimum(a, b), np.maximum(a, b), alpha[keep]
+
+
+def sparse_rips_graph(dist: np.ndarray, eps: float, threshold: float = np.inf):
+    """The graph of :func:`sparse_rips_edges` as a gudhi simplex tree (vertices at 0)."""
+    import gudhi
+    from scipy.sparse import coo_matrix
+
+    n = dist.shape[0]
+    rows, cols, values = sparse_rips_edges(dist, eps, threshold)
     st = gudhi.SimplexTree()
-    st.insert_batch(order[None, :].astype(np.int32), np.zeros(n))
-    st.insert_edges_from_coo_matrix(
-        coo_matrix((alpha[keep], (order[i[keep]], order[j[keep]])), shape=(n, n))
-    )
+    st.insert_batch(np.arange(n, dtype=np.int32)[None, :], np.zeros(n))
+    st.insert_edges_from_coo_matrix(coo_matrix((values, (rows, cols)), shape=(n, n)))
     return st
+
+
+def _ripser_diagrams(dist: np.ndarray, maxdim: int, threshold: float,
+                     sparse: float | None) -> list[np.ndarray]:
+    """H0 and H1 of the same flag filtration as the gudhi path, computed by ripser.
+
+    ripser (Bauer 2021) reduces the coboundary matrix with the clearing and apparent-pairs
+    shortcuts, without building the complex: for ``maxdim <= 1`` on a few hundred points it
+    is 2-5x faster than edge collapse followed by gudhi's persistence. It stores filtration
+    values in single precision, so each finite birth and death is mapped back to the
+    double-precision edge value that rounds to it (exact when one edge value does; when
+    several distinct values share a float32, within one float32 unit, ~6e-8 relative).
+    """
+    from ripser import ripser
+    from scipy.sparse import coo_matrix
+
+    n = dist.shape[0]
+    if sparse is None:
+        rows, cols = np.triu_indices(n, 1)
+        values = dist[rows, cols]
+        keep = values <= threshold
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+    else:
+        rows, cols, values = sparse_rips_edges(dist, float(sparse), threshold)
+    M = coo_matrix((values, (rows, cols)), shape=(n, n))
+    dgms = ripser(M, distance_matrix=True, maxdim=maxdim)["dgms"]
+    exact = np.unique(values)
+    rounded = exact.astype(np.float32)
+    out = []
+    for d in dgms:
+        d = np.asarray(d, dtype=np.float64).reshape(-1, 2).copy()
+        fin = np.isfinite(d) & (d > 0)
+        v = d[fin].astype(np.float32)
+        pos = np.clip(np.searchsorted(rounded, v), 0, max(len(rounded) - 1, 0))
+        if len(rounded):
+            d[fin] = np.where(rounded[pos] == v, exact[pos], d[fin])
+        out.append(d)
+    return out
 
 
 def rips_diagrams(
@@ -141,10 +192,13 @@ def rips_diagrams(
     max_simplices: float = MAX_SIMPLICES,
     sparse: float | None = None,
 ) -> list[np.ndarray]:
-    """Rips persistence diagrams of a distance matrix with gudhi (edge collapse, Z/2).
+    """Rips persistence diagrams of a distance matrix (Z/2 coefficients).
 
-    The filtration value of a simplex is its diameter (longest edge). Edge collapse
-    (Boissonnat & Pritam 2020) shrinks the flag complex without changing its diagrams.
+    The filtration value of a simplex is its diameter (longest edge). Up to H1 (``maxdim <=
+    1``) ripser computes them (:func:`_ripser_diagrams`); from H2 on, gudhi after an edge
+    collapse (Boissonnat & Pritam 2020), which shrinks the flag complex without changing its
+    diagrams. Both read the same filtration and give the same diagrams (checked in
+    ``tests/test_topology.py``).
     Classes still alive at ``threshold`` get death ``inf``. With ``sparse=eps`` the sparse
     Rips filtration of Cavanna, Jahanseir & Sheehy (2015) replaces the full one: its diagrams
     are (1 + eps)-multiplicatively interleaved with the Rips diagrams.
@@ -155,14 +209,17 @@ def rips_diagrams(
     if n == 1:
         out = [np.array([[0.0, np.inf]])]
         return out + [np.zeros((0, 2)) for _ in range(maxdim)]
-    if sparse is None:
-        if maxdim >= 1 and not np.isfinite(threshold):
-            threshold = cone_radius(dist)  # exact: nothing of dimension >= 1 lives past it
+    if sparse is None and maxdim >= 1 and not np.isfinite(threshold):
+        threshold = cone_radius(dist)  # exact: nothing of dimension >= 1 lives past it
+    if maxdim <= 1:
+        computed = _ripser_diagrams(dist, maxdim, threshold, sparse)
+        st = None
+    elif sparse is None:
         rc = gudhi.RipsComplex(distance_matrix=dist, max_edge_length=float(threshold))
         st = rc.create_simplex_tree(max_dimension=1)
     else:
         st = sparse_rips_graph(dist, float(sparse), float(threshold))
-    if maxdim >= 1:
+    if st is not None:
         st.collapse_edges()
         # Guard memory before the clique expansion: with mean degree g of the collapsed graph
         # a flag complex holds about n C(g, j) / (j + 1) simplices of dimension j.
@@ -175,9 +232,12 @@ def rips_diagrams(
                 "smaller threshold, fewer n_landmarks or a smaller maxdim"
             )
         st.expansion(maxdim + 1)
-    # persistence_dim_max: after a collapse the complex may top out at dimension maxdim, whose
-    # homology gudhi otherwise skips.
-    st.compute_persistence(homology_coeff_field=2, min_persistence=0.0, persistence_dim_max=True)
+        # persistence_dim_max: after a collapse the complex may top out at dimension maxdim,
+        # whose homology gudhi otherwise skips.
+        st.compute_persistence(homology_coeff_field=2, min_persistence=0.0,
+                               persistence_dim_max=True)
+        computed = [np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64)
+                    for k in range(maxdim + 1)]
     dgms = []
     for k in range(maxdim + 1):
         if k == 0 and np.isfinite(threshold):
@@ -185,7 +245,7 @@ def rips_diagrams(
             # threshold for it (components separated by more than the threshold stay apart).
             dgms.append(_h0_from_mst(dist))
             continue
-        d = np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64).reshape(-1, 2)
+        d = computed[k].reshape(-1, 2)
         d = d[d[:, 1] > d[:, 0]]  # zero-length bars carry no information
         order = np.lexsort((d[:, 0], -(d[:, 1] - d[:, 0])))  # longest first, then by birth
         dgms.append(np.ascontiguousarray(d[order]))
