@@ -15,6 +15,7 @@ Usage::
     python benchmarks/bench_main_job.py --compare /tmp/before.csv /tmp/after.csv   # max |diff|/column
     python benchmarks/bench_main_job.py --compare B.csv A.csv --label x  # ... also kept in the JSON
     python benchmarks/bench_main_job.py --cprofile /tmp/main_job.prof              # cProfile dump
+    python benchmarks/bench_main_job.py --threads 2   # tasks side by side, as `manifold-probe run`
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def captured(cache: Path, config):
     )
 
     marker = cache / "capture_hash.txt"
-    if marker.exists() and activations_complete(cache / "activations" / marker.read_text()):
+    if marker.exists() and activations_complete(cache / "activations" / marker.read_text()) \
+            and (cache / "activations" / marker.read_text() / "labels.npz").exists():
         acts = cache / "activations" / marker.read_text()
         return acts, read_json(acts / "meta.json")
     handle = load_handle(config)
@@ -58,31 +60,50 @@ def captured(cache: Path, config):
     if not activations_complete(acts):
         print(f"capturing activations into {acts} ...", flush=True)
         capture_to_folder(config, handle, acts, inputs)
+    if not (acts / "labels.npz").exists():  # the inputs' labels, as the runner saves them
+        import numpy as np
+
+        from manifold_probe.experiment.runner import experiment_labels
+
+        np.savez(acts / "labels.npz", **experiment_labels(config, lambda: (handle, inputs)))
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(chash)
     return acts, read_json(acts / "meta.json")
 
 
-def run_profile_step(config, acts, meta, out: Path) -> dict:
-    """Run the kNN and measure tasks in process; CPU/wall seconds per kind."""
+def run_profile_step(config, acts, meta, out: Path, threads: int = 1) -> dict:
+    """Run the kNN and measure tasks in process (``threads`` at once, as the runner's
+    :class:`~manifold_probe.executor.InProcessExecutor`); CPU/wall seconds per kind.
+
+    With one thread the CPU time of each task is its own; with several, a task's wall time
+    is its own but ``time.process_time`` counts every thread, so per-kind CPU is left out.
+    """
+    from manifold_probe.executor import InProcessExecutor
     from manifold_probe.experiment.runner import plan_tasks, run_task
     from manifold_probe.experiment.tables import write_tables
 
     stage1, stage2 = plan_tasks(config, out, acts, meta, {})
     per_kind: dict[str, dict[str, float]] = {}
     values = {}
-    for spec in stage1 + stage2:
+
+    def timed(spec):
         c0, w0 = time.process_time(), time.perf_counter()
         result = run_task(spec)
-        if spec["kind"] != "knn":  # full-precision values (profile.csv rounds), for --compare
-            values[spec["id"].rsplit("-", 1)[0]] = result
-        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
-        entry = per_kind.setdefault(spec["kind"], {"cpu_s": 0.0, "wall_s": 0.0, "tasks": 0})
-        entry["cpu_s"] += cpu
-        entry["wall_s"] += wall
-        entry["tasks"] += 1
+        return result, time.process_time() - c0, time.perf_counter() - w0
+
+    stages = {}
+    for name, specs in (("knn", stage1), ("measures", stage2)):
+        w0 = time.perf_counter()
+        for spec, (result, cpu, wall) in InProcessExecutor(threads).map_unordered(timed, specs):
+            if spec["kind"] != "knn":  # full-precision values (profile.csv rounds), for --compare
+                values[spec["id"].rsplit("-", 1)[0]] = result
+            entry = per_kind.setdefault(spec["kind"], {"cpu_s": 0.0, "wall_s": 0.0, "tasks": 0})
+            entry["cpu_s"] += cpu if threads == 1 else float("nan")
+            entry["wall_s"] += wall
+            entry["tasks"] += 1
+        stages[name] = time.perf_counter() - w0
     write_tables(out, meta, stage2)
-    return per_kind, values
+    return per_kind, values, stages
 
 
 def compare(before: Path, after: Path) -> dict[str, float | str]:
@@ -131,6 +152,8 @@ def main(argv=None) -> None:
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"),
                     help="only compare two profile.csv files and print max |diff| per column")
     ap.add_argument("--label", default="current", help="key of this run in the results JSON")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="tasks at once, as `manifold-probe run --threads` (its default: cores)")
     ap.add_argument("--no-write", action="store_true", help="do not update the results JSON")
     args = ap.parse_args(argv)
     if args.compare:
@@ -161,10 +184,11 @@ def main(argv=None) -> None:
             import cProfile
 
             prof = cProfile.Profile()
-            per_kind, values = prof.runcall(run_profile_step, config, acts, meta, out)
+            per_kind, values, stages = prof.runcall(run_profile_step, config, acts, meta, out,
+                                                    args.threads)
             prof.dump_stats(str(args.cprofile))
         else:
-            per_kind, values = run_profile_step(config, acts, meta, out)
+            per_kind, values, stages = run_profile_step(config, acts, meta, out, args.threads)
         cpu, wall = time.process_time() - c0, time.perf_counter() - w0
         if args.save_profile:
             shutil.copyfile(out / "profile.csv", args.save_profile)
@@ -176,12 +200,15 @@ def main(argv=None) -> None:
     for kind, e in per_kind.items():
         print(f"{kind:<14}{e['tasks']:>6}{e['cpu_s']:>9.2f}{e['wall_s']:>9.2f}")
     print(f"{'total':<14}{'':>6}{cpu:>9.2f}{wall:>9.2f}   loadavg {load0[0]:.2f} -> {load1[0]:.2f}")
+    print(f"profile step {sum(stages.values()):.2f} s wall (kNN {stages['knn']:.2f} s, measures "
+          f"{stages['measures']:.2f} s; {args.threads} task(s) at once)")
     if args.no_write:
         return
     record = {
         "per_kind": {k: {kk: round(v, 3) if isinstance(v, float) else v for kk, v in e.items()}
                      for k, e in per_kind.items()},
-        "total_cpu_s": round(cpu, 3), "total_wall_s": round(wall, 3),
+        "total_cpu_s": round(cpu, 3), "total_wall_s": round(wall, 3), "threads": args.threads,
+        "stage_wall_s": {k: round(v, 3) for k, v in stages.items()},
         "loadavg_start": [round(x, 2) for x in load0], "loadavg_end": [round(x, 2) for x in load1],
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "n_points": meta["n_points"], "layers": meta["layers"], "dims": meta["dims"],

@@ -2,7 +2,7 @@
 
 ::
 
-    manifold-probe run [CONFIG] [--out DIR] [--workers N | --scheduler ADDRESS]
+    manifold-probe run [CONFIG] [--out DIR] [--threads N | --workers N | --scheduler ADDRESS]
     manifold-probe report DIR
     manifold-probe capture CONFIG [--out DIR]
     manifold-probe datasets
@@ -166,6 +166,7 @@ def run(
     out: Annotated[Optional[str], typer.Option("--out", "-o", help="output directory")] = None,  # noqa: UP045
     workers: Annotated[Optional[int], typer.Option(help="run tasks on a dask LocalCluster with N worker processes")] = None,  # noqa: UP045
     scheduler: Annotated[Optional[str], typer.Option(help="address of a dask.distributed scheduler")] = None,  # noqa: UP045
+    threads: Annotated[Optional[int], typer.Option(help="in-process tasks run at once (default: one per available core)")] = None,  # noqa: UP045
     report: Annotated[bool, typer.Option(help="write figures and report.html")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
     trust_code: Annotated[bool, typer.Option("--trust-code", help="allow a 'package.module:function' model spec to run (it is code)")] = False,
@@ -177,20 +178,27 @@ def run(
     """
     from rich.console import Console
 
-    from manifold_probe.executor import make_executor
+    from manifold_probe.executor import default_threads, make_executor
     from manifold_probe.experiment import run_experiment
 
     if workers is not None and scheduler is not None:
         _fail("give --workers or --scheduler, not both")
     if workers is not None and workers < 1:
         _fail(f"--workers must be at least 1 (got {workers}); omit it to run in this process")
+    if threads is not None and threads < 1:
+        _fail(f"--threads must be at least 1 (got {threads}); 1 runs the tasks one after another")
+    if threads is not None and (workers is not None or scheduler is not None):
+        _fail("--threads is for in-process runs; give --threads or --workers/--scheduler")
     cfg = _load(config, **({"model.trust_code": True} if trust_code else {}))
     workers = workers if workers is not None else cfg.executor.workers
     scheduler = scheduler if scheduler is not None else cfg.executor.scheduler
+    if threads is None:
+        threads = cfg.executor.threads if cfg.executor.threads is not None else default_threads()
     out_dir = _out_dir(out, cfg.out)
     console = Console(stderr=True, soft_wrap=True)
     start = time.perf_counter()
-    with _errors(), make_executor(workers=workers, scheduler=scheduler) as executor, \
+    with _errors(), make_executor(workers=workers, scheduler=scheduler, threads=threads) \
+            as executor, \
             _RichProgress(console, enabled=not quiet) as progress:
         result = run_experiment(cfg, out_dir, executor=executor, progress=progress,
                                 make_report=report)
@@ -200,8 +208,14 @@ def run(
         f"profile: {result['profile_csv']}"
         + (f"; report: {result['report']}" if "report" in result else "")
     )
+    if "time_profile_step_s" in result:
+        console.print(
+            f"profile step {result['time_profile_step_s']:.1f} s (kNN graphs "
+            f"{result['time_stage_knn_s']:.1f} s, measures {result['time_stage_measures_s']:.1f}"
+            f" s; {getattr(executor, 'threads', 1)} task(s) at once)")
     times = sorted((k[5:-2], v) for k, v in result.items()
-                   if k.startswith("time_") and k.endswith("_s"))
+                   if k.startswith("time_") and k.endswith("_s") and not k.startswith(
+                       ("time_stage_", "time_profile_")))
     if times:
         console.print("time per measure (all tasks, also those reused): "
                       + ", ".join(f"{name} {v:.1f} s" for name, v in times))

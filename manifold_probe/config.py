@@ -185,11 +185,16 @@ class PerturbationConfig(_Strict):
 class ExecutorConfig(_Strict):
     workers: int | None = Field(None, ge=1, description="LocalCluster worker processes")
     scheduler: str | None = Field(None, description="address of a dask.distributed scheduler")
+    threads: int | None = Field(
+        None, ge=1, description="in-process tasks run at once (None: the command line uses one "
+        "per available core, run_experiment one)")
 
     @model_validator(mode="after")
     def _one_of(self) -> ExecutorConfig:
         if self.workers is not None and self.scheduler is not None:
             raise ValueError("give workers or scheduler, not both")
+        if self.threads is not None and (self.workers is not None or self.scheduler is not None):
+            raise ValueError("threads are for in-process runs; give threads or workers/scheduler")
         return self
 
 

@@ -5,7 +5,8 @@ top-level function applied to a small picklable spec; it writes its own result a
 (:mod:`manifold_probe._io`: a temporary file in the same directory, then ``os.replace``), so
 an interrupted run never leaves a half-written result and a rerun skips finished tasks.
 
-- :class:`InProcessExecutor` — the default: runs the tasks one after another here.
+- :class:`InProcessExecutor` — the default: runs the tasks here, one after another or on a
+  few threads side by side (``threads=``; the CLI uses one per available core).
 - :class:`DaskExecutor` — submits them to ``dask.distributed``: to a running scheduler
   (``scheduler="tcp://host:8786"``) or to a ``LocalCluster`` of worker processes started for
   the run (``workers=N``). dask is imported only here, only when used. No scheduler or RPC of
@@ -21,6 +22,7 @@ __all__ = [
     "DaskExecutor",
     "Executor",
     "InProcessExecutor",
+    "default_threads",
     "make_executor",
 ]
 
@@ -51,13 +53,78 @@ class Executor:
 
 
 class InProcessExecutor(Executor):
-    """Run the tasks here, one after another (the default)."""
+    """Run the tasks here: one after another, or on ``threads`` threads side by side.
+
+    Parameters
+    ----------
+    threads : int, default=1
+        Tasks run at once. With more than one, every task runs with one BLAS/OpenMP thread
+        and torch's intra-op pool is set to one thread for the call, so ``threads`` tasks
+        share the cores instead of each spreading over all of them; a task's numbers are
+        then those of a one-thread run. The tasks share this process's caches (kNN graphs,
+        geodesic distances, region labels), which are locked. Much of a task's time is
+        spent in compiled code that releases the GIL (BLAS, torch, scipy, ripser); its Python
+        parts take turns, so the gain is below ``threads``-fold (measured in
+        ``benchmarks/bench_main_job.py``).
+    """
 
     name = "in-process"
 
+    def __init__(self, threads: int = 1) -> None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
+        self.threads = threads
+
     def map_unordered(self, fn, specs):
-        for spec in specs:
-            yield spec, fn(spec)
+        specs = list(specs)
+        if self.threads == 1 or len(specs) <= 1:
+            for spec in specs:
+                yield spec, fn(spec)
+            return
+        yield from _threaded(fn, specs, self.threads)
+
+
+def default_threads() -> int:
+    """Tasks the command line runs at once in process: the cores this process may use."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _threaded(fn, specs: list, threads: int):
+    """``(spec, fn(spec))`` as each finishes, ``threads`` at a time, one BLAS thread each."""
+    import sys
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from threadpoolctl import threadpool_limits
+
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+
+    def one(spec):
+        # OpenMP's thread count is per thread: set it in each worker thread too
+        with threadpool_limits(limits=1):
+            return fn(spec)
+
+    with threadpool_limits(limits=1):
+        if torch is not None:
+            torch.set_num_threads(1)
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="manifold-probe-task")
+        try:
+            pending = {pool.submit(one, spec): spec for spec in specs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    spec = pending.pop(future)
+                    yield spec, future.result()
+        finally:
+            # on an error or an interrupt: drop the tasks not started, finish the running ones
+            pool.shutdown(wait=True, cancel_futures=True)
+            if torch is not None:
+                torch.set_num_threads(before)
 
 
 class DaskExecutor(Executor):
@@ -127,10 +194,11 @@ class DaskExecutor(Executor):
             self._cluster = None
 
 
-def make_executor(workers: int | None = None, scheduler: str | None = None) -> Executor:
-    """``InProcessExecutor()`` unless ``workers`` or ``scheduler`` asks for dask."""
+def make_executor(workers: int | None = None, scheduler: str | None = None,
+                  threads: int = 1) -> Executor:
+    """``InProcessExecutor(threads)`` unless ``workers`` or ``scheduler`` asks for dask."""
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers or --scheduler, not both")
     if scheduler is not None or (workers is not None and workers > 0):
         return DaskExecutor(scheduler=scheduler, workers=workers)
-    return InProcessExecutor()
+    return InProcessExecutor(threads=threads)

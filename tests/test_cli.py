@@ -182,19 +182,39 @@ def test_rerun_on_finished_directory_skips_everything(tiny_config, reference_run
 
 def test_ctrl_c_keeps_finished_tasks_and_rerun_completes(tiny_config, reference_run, tmp_path,
                                                           interrupt_runner):
+    # one task at a time, so that exactly the first 12 calls finish (the reference run beside
+    # it ran its tasks side by side: the profiles must still agree to the bit)
     interrupt_runner(12)
-    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q",
+                                 "--threads", "1"])
     assert result.exit_code == 130
     assert "interrupted" in result.output
     assert not (tmp_path / "profile.csv").exists()
     interrupt_runner(None)
     kept = list((tmp_path / "tasks").glob("*.json"))
     assert len(kept) == 12 - 3  # 3 of the first 12 calls were kNN graphs (saved as .npz)
-    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q"])
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q",
+                                 "--threads", "1"])
     assert result.exit_code == 0, result.output
     # the 12 tasks finished before Ctrl-C (3 kNN graphs + 9 measures) are reused, not rerun
     assert ": 15 tasks run, 12 reused" in result.output
     _assert_same_profile(tmp_path, reference_run, rtol=0)
+
+
+def test_tasks_side_by_side_give_the_profile_of_one_at_a_time(tiny_config, reference_run,
+                                                                tmp_path):
+    result = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "-q",
+                                 "--threads", "3", "--no-report"])
+    assert result.exit_code == 0, result.output
+    assert "3 task(s) at once" in result.output and "profile step" in result.output
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["time_profile_step_s"] == pytest.approx(
+        run["time_stage_knn_s"] + run["time_stage_measures_s"], abs=2e-3)
+    _assert_same_profile(tmp_path, reference_run, rtol=0)
+    bad = runner.invoke(app, ["run", str(tiny_config), "--out", str(tmp_path), "--threads", "0"])
+    assert bad.exit_code == 2 and "--threads must be at least 1" in bad.output
+    both = runner.invoke(app, ["run", str(tiny_config), "--threads", "2", "--workers", "2"])
+    assert both.exit_code == 2 and "in-process runs" in both.output
 
 
 def test_killed_run_leaves_no_half_written_results(tiny_config, reference_run, tmp_path):

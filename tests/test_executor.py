@@ -60,6 +60,46 @@ def test_in_process_executor_runs_in_order():
     assert [r["y"] for _, r in out] == [0, 1, 4, 9, 16]
 
 
+def test_threaded_executor_gives_the_same_results_on_worker_threads():
+    import threading
+
+    def square_where(spec):
+        return {"y": spec["x"] ** 2, "thread": threading.current_thread().name}
+
+    specs = [{"x": i} for i in range(20)]
+    with InProcessExecutor(threads=3) as ex:
+        out = list(ex.map_unordered(square_where, specs))
+    assert sorted((s["x"], r["y"]) for s, r in out) == [(i, i * i) for i in range(20)]
+    assert all(r["thread"].startswith("manifold-probe-task") for _, r in out)
+    assert make_executor(threads=2).threads == 2
+
+
+def test_threaded_executor_raises_the_first_error_and_skips_unstarted_tasks():
+    import threading
+    import time
+
+    started = []
+    lock = threading.Lock()
+
+    def fails_at_3(spec):
+        with lock:
+            started.append(spec["x"])
+        if spec["x"] == 3:
+            raise ValueError("task 3 failed")
+        time.sleep(0.01)
+        return spec["x"]
+
+    with pytest.raises(ValueError, match="task 3 failed"):
+        list(InProcessExecutor(threads=2).map_unordered(fails_at_3, [{"x": i} for i in range(50)]))
+    assert 3 in started and len(started) < 50
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_threaded_executor_rejects_bad_thread_counts(bad):
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        InProcessExecutor(threads=bad)
+
+
 def test_dask_local_cluster_gives_the_same_results():
     pytest.importorskip("distributed")
     specs = [{"x": i} for i in range(6)]

@@ -46,3 +46,60 @@ def test_changed_points_or_sources_are_recomputed():
     X[0, 2] = 0.5
     D4 = cached_geodesic_distances(X, knn(X, 10), 10, np.array([0]), "shortcut")
     assert not np.array_equal(D4, D1)
+
+
+def test_threads_asking_for_the_same_result_compute_it_once():
+    # tasks side by side (InProcessExecutor(threads=...)) share kept results: while one thread
+    # computes, the others wait for its value instead of computing it again
+    import threading
+    import time
+
+    from manifold_probe.analysis._reuse import reused
+
+    clear_geodesic_cache()
+    calls = []
+    key = np.arange(5.0)
+
+    def compute():
+        calls.append(threading.current_thread().name)
+        time.sleep(0.2)
+        return np.ones(3)
+
+    results = [None] * 4
+
+    def ask(i):
+        results[i] = reused("test-once", (key,), compute, lambda v: v.nbytes)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert all(r is results[0] for r in results)
+
+    # a failed computation releases the waiters, which then compute it themselves
+    clear_geodesic_cache()
+    attempts = []
+
+    def fails_first():
+        attempts.append(1)
+        time.sleep(0.1)
+        if len(attempts) == 1:
+            raise RuntimeError("first attempt failed")
+        return np.zeros(2)
+
+    errors, values = [], []
+
+    def ask_failing():
+        try:
+            values.append(reused("test-fail", (key,), fails_first, lambda v: v.nbytes))
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask_failing) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 1 and len(values) == 2 and len(attempts) == 2

@@ -34,6 +34,7 @@ MAX_TOTAL_BYTES = 256 * 2**20
 
 _cache: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()  # key -> (value, its bytes)
 _lock = threading.Lock()
+_running: dict[bytes, threading.Event] = {}  # key -> set when its computation ends
 
 
 def _digest(tag: str, *arrays) -> bytes:
@@ -53,22 +54,36 @@ def reused(tag: str, arrays: tuple, compute: Callable[[], Any], nbytes: Callable
     """``compute()``, or the result kept from a call with the same ``tag`` and array contents.
 
     ``tag`` names every non-array argument the result depends on; results larger than
-    :data:`MAX_ENTRY_BYTES` (by ``nbytes``) are returned but not kept.
+    :data:`MAX_ENTRY_BYTES` (by ``nbytes``) are returned but not kept. Thread-safe: while one
+    thread computes a result, another asking for the same one waits for it instead of
+    computing it again (tasks of a threaded run share these results).
     """
     key = _digest(tag, *arrays)
-    with _lock:
-        hit = _cache.get(key)
-        if hit is not None:
-            _cache.move_to_end(key)
-            return hit[0]
-    value = compute()
-    size = int(nbytes(value))
-    if size <= MAX_ENTRY_BYTES:
+    while True:
         with _lock:
-            _cache[key] = (value, size)
-            while len(_cache) > MAX_ENTRIES or (
-                    len(_cache) > 1 and sum(b for _, b in _cache.values()) > MAX_TOTAL_BYTES):
-                _cache.popitem(last=False)
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+                return hit[0]
+            running = _running.get(key)
+            if running is None:  # this thread computes it
+                running = _running[key] = threading.Event()
+                break
+        # another thread is computing the same result: wait for it, then read it (or, if it
+        # was not kept, being too large, or its computation failed, compute it here)
+        running.wait()
+    try:
+        value = compute()
+        size = int(nbytes(value))
+        if size <= MAX_ENTRY_BYTES:
+            with _lock:
+                _cache[key] = (value, size)
+                while len(_cache) > MAX_ENTRIES or (
+                        len(_cache) > 1 and sum(b for _, b in _cache.values()) > MAX_TOTAL_BYTES):
+                    _cache.popitem(last=False)
+    finally:
+        with _lock:
+            _running.pop(key).set()
     return value
 
 
