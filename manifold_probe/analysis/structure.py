@@ -324,31 +324,11 @@ def known_structure(
     if kind == "cycle" and qs[0] < 2:
         raise InputError("a cycle test needs dims >= 2 (it reads angles in a plane)")
 
-    def stat_of(Z: np.ndarray, perm: np.ndarray) -> tuple[float, bool | None]:
-        """Statistic of projected means Z (rows = classes) when class c sits at node perm[c]."""
-        if kind == "cycle":
-            return _cycle_stat(Z[:, :2], target[perm])
-        if kind == "line":
-            z = Z[:, 0]
-            rho = _spearman(z, target[perm])
-            s = np.sign(rho) if rho != 0 else 1.0
-            srt = s * z[np.argsort(target[perm])]
-            return abs(rho), bool(np.all(np.diff(srt) > 0))
-        # Spearman from centred ranks: the ranks of the permuted tree distances are the
-        # permuted rank matrix (same multiset of values), and those of E depend only on Z
-        if e_ranks[0] is not Z:
-            e_ranks[:] = [Z, [_centred_ranks(_pair_distances(Z[:, :q])[iu]) for q in qs]]
-        rt = t_ranks[np.ix_(perm, perm)][iu]
-        best = -np.inf
-        for re in e_ranks[1]:
-            den = np.sqrt((rt @ rt) * (re @ re))
-            best = max(best, float(rt @ re / den) if den > 0 else 0.0)
-        return best, None
-
     def stats_of(Z: np.ndarray, perms: np.ndarray) -> np.ndarray:
-        """:func:`stat_of`'s statistic for many class arrangements at once (rows of
-        ``perms``), as array operations: the ranks of a permuted target are its permuted
-        ranks, and the denominators are those of the identity (same multisets)."""
+        """Statistic of projected means Z (rows = classes) when class c sits at node
+        ``perm[c]``, for each row ``perm`` of ``perms`` at once. Spearman from centred ranks:
+        the ranks of a permuted target are its permuted ranks (the same multiset, so the
+        same denominators), and those of Z's distances depend only on Z."""
         if kind == "cycle":
             c = Z[:, :2] - Z[:, :2].mean(axis=0)
             theta = np.arctan2(c[:, 1], c[:, 0])[None, :]
@@ -378,21 +358,25 @@ def known_structure(
     Xp, means, V, s2 = pipeline(y)
     Z = (means - means.mean(axis=0)) @ V
     ident = np.arange(C)
-    observed, in_order = stat_of(Z, ident)
+    observed = float(stats_of(Z, ident[None, :])[0])
+    in_order = None  # are the classes met in the target's order along the projection?
+    if kind == "cycle":
+        in_order = _cycle_stat(Z[:, :2], target)[1]
+    elif kind == "line":
+        rho = _spearman(Z[:, 0], target)
+        srt = (np.sign(rho) if rho != 0 else 1.0) * Z[np.argsort(target), 0]
+        in_order = bool(np.all(np.diff(srt) > 0))
     if kind == "tree":  # report the dimension that achieved the observed statistic
         q_best = max(qs, key=lambda q: _tree_stat_q(Z, target, iu, q))
     else:
         q_best = qs[0]
     null_stats = np.empty(n_perm)
-    if null == "classes":
-        # the statistic of every permutation at once; the observed one by the same arithmetic
+    if null == "classes":  # the statistic of every permutation at once
         perms = np.array([rng.permutation(C) for _ in range(n_perm)]).reshape(n_perm, C)
-        observed = float(stats_of(Z, ident[None, :])[0])
         null_stats[:] = stats_of(Z, perms)
     for b in range(n_perm if null != "classes" else 0):
-        yy = y[rng.permutation(len(y))]
-        _, m2, V2, _ = pipeline(yy)
-        null_stats[b] = stat_of((m2 - m2.mean(axis=0)) @ V2, ident)[0]
+        _, m2, V2, _ = pipeline(y[rng.permutation(len(y))])
+        null_stats[b] = stats_of((m2 - m2.mean(axis=0)) @ V2, ident[None, :])[0]
     # Small tolerance so that ties that differ only by rounding count as ties.
     p = (1 + np.sum(null_stats >= observed - 1e-12)) / (n_perm + 1)
     Vq = V[:, :q_best]
