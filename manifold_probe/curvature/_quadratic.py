@@ -203,7 +203,6 @@ def ladder_fit(
     # V = Y - U T^T, (B, k, D); in place when Y is already this function's sorted copy
     V = _minus_bmm(Y, U, np.ascontiguousarray(np.transpose(T, (0, 2, 1))),
                    out=Y if sort_tangent else None)
-    R_buf = np.empty(V.size)  # the residuals of every level, written in turn into one buffer
     rho_run = np.sqrt(np.maximum.accumulate(r2, axis=1))
     rho = rho_run[:, levels - 1]  # (B, L)
     scale0 = np.where(rho[:, -1] > 0, rho[:, -1], 1.0)
@@ -222,21 +221,36 @@ def ladder_fit(
     AtV = np.zeros((B, p, D))
     S_out = np.full((B, L), np.nan)
     se_out = np.full((B, L), np.nan)
+    fits = []
     start = 0
-    for li, stop in enumerate(levels):
+    for stop in levels:
         seg = At[:, :, start:stop]
         AtA += _bmm(seg, np.transpose(seg, (0, 2, 1)))
         AtV += _bmm(seg, V[:, start:stop])
         start = stop
         # M = (A^T A)^{-1} gives the coefficients and its own quadratic block
         M = _sym_inverse(AtA)
-        C = _bmm(M, AtV)  # (B, p, D), in scaled coordinates
+        fits.append((M, _bmm(M, AtV)))  # C: (B, p, D), in scaled coordinates
+    # Residuals of the largest fit, E = V - A C_top (in place of V). Each level's residuals
+    # are R_l = P_l V_l = P_l E_l (P_l A_l = 0), so every level reads E and the Gram matrix
+    # G = E E^T of its rows, not a product over all D coordinates per level.
+    E = _minus_bmm(V, A, fits[-1][1], out=V if sort_tangent else None)
+    G = np.matmul(E, np.transpose(E, (0, 2, 1)))  # (B, k, k)
+    G_trace = np.cumsum(np.einsum("bii->bi", G), axis=1)
+    G_sq = np.zeros(B)  # ||G_l||_F^2 of the leading block, grown level by level
+    start = 0
+    for li, stop in enumerate(levels):
+        G_sq = G_sq + np.einsum("bij,bij->b", G[:, start:stop, start:stop],
+                                G[:, start:stop, start:stop]) \
+            + 2.0 * np.einsum("bij,bij->b", G[:, start:stop, :start], G[:, start:stop, :start])
+        start = stop
+        M, C = fits[li]
         Mq = M[:, quad, quad] * cs[:, :, None] * cs[:, None, :]
-        R = _minus_bmm(V[:, :stop], A[:, :stop], C,
-                       out=R_buf[: B * stop * D].reshape(B, stop, D))  # residuals (B, k_l, D)
         dof = max(int(stop) - p, 1)
-        S_out[:, li], se_out[:, li] = _gauss_curvature(C * coef_scale[:, :, None], Mq, R, dof,
-                                                       F, n, lin, quad)
+        resid = (E[:, :stop], A[:, :stop], M,
+                 _residual_traces(G[:, :stop, :stop], A[:, :stop], M, G_trace[:, stop - 1], G_sq))
+        S_out[:, li], se_out[:, li] = _gauss_curvature(C * coef_scale[:, :, None], Mq, resid,
+                                                       dof, F, n, lin, quad)
     return S_out, se_out, rho
 
 
@@ -265,12 +279,37 @@ def run_batches(fit, starts, n_jobs: int) -> None:
         list(pool.map(one_thread, starts))
 
 
-def _gauss_curvature(C, Mq, R, dof: int, F, n: int, lin: slice, quad: slice):
+def _residual_traces(G: np.ndarray, A: np.ndarray, M: np.ndarray, tr_G: np.ndarray,
+                     sq_G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`\|R\|_F^2` and :math:`\|R^\top R\|_F^2` of one level's least-squares residuals
+    :math:`R = PE`, from the Gram matrix :math:`G = EE^\top` of its rows.
+
+    :math:`P = I - AMA^\top` (:math:`M = (A^\top A)^{-1}`) is a symmetric projector, so
+    :math:`\|R\|_F^2 = \operatorname{tr}(PG) = \operatorname{tr}G -
+    \operatorname{tr}(MA^\top GA)` and :math:`\|R^\top R\|_F^2 = \operatorname{tr}(PGPG) =
+    \operatorname{tr}(G^2) - 2\operatorname{tr}(M(GA)^\top GA) +
+    \operatorname{tr}((MA^\top GA)^2)`: :math:`k^2 p` operations instead of the
+    :math:`k^2 D` of :math:`RR^\top`. ``E`` are the residuals of the largest fit, not the
+    raw coordinates, so the terms are of the size of the residuals themselves and the
+    differences lose no more than a few digits (a fit's residuals are never larger than
+    another coefficient vector's). ``tr_G``, ``sq_G``: :math:`\operatorname{tr}G`,
+    :math:`\|G\|_F^2`.
+    """
+    GA = np.matmul(G, A)  # (B, k_l, p)
+    MAGA = np.matmul(M, np.matmul(np.transpose(A, (0, 2, 1)), GA))  # (B, p, p)
+    tr_pg = tr_G - np.einsum("bii->b", MAGA)
+    GAGA = np.matmul(np.transpose(GA, (0, 2, 1)), GA)
+    sq = sq_G - 2.0 * np.einsum("bij,bji->b", M, GAGA) + np.einsum("bij,bji->b", MAGA, MAGA)
+    return np.maximum(tr_pg, 0.0), np.maximum(sq, 0.0)
+
+
+def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice):
     """Scalar curvature of one level's fitted graph at the base point, and its standard error.
 
     ``C`` (B, p, D): polynomial coefficients in original units; ``Mq``: the quadratic block of
-    :math:`(A^\\top A)^{-1}`; ``R`` (B, k_l, D): residuals with ``dof`` degrees of freedom.
-    The Gauss equation, the noise-bias correction and the variance of :func:`ladder_fit`.
+    :math:`(A^\\top A)^{-1}`; ``resid``: the level's rows of the largest fit's residuals
+    ``E`` (B, k_l, D), its design ``A`` and ``M``, and :func:`_residual_traces` of its
+    residuals :math:`R = PE` (``dof`` degrees of freedom). The Gauss equation, the noise-bias correction and the variance of :func:`ladder_fit`.
     """
     B, _, D = C.shape
     Cl = C[:, lin, :]
@@ -288,13 +327,12 @@ def _gauss_curvature(C, Mq, R, dof: int, F, n: int, lin: slice, quad: slice):
     S = np.einsum("bad,bad->b", II_n, QII) + np.einsum("bam,bam->b", Z, np.matmul(Q, Z))
     QM = np.matmul(Q, Mq)
     # residual covariance Sigma = R^T R / dof enters through rotation-invariant traces
-    RH = _bmm(R, np.transpose(II_n, (0, 2, 1)))  # (B, k_l, q)
-    if R.shape[1] < D:
-        RR = np.matmul(R, np.transpose(R, (0, 2, 1)))
-    else:
-        RR = np.matmul(np.transpose(R, (0, 2, 1)), R)
-    tr_sigma = np.einsum("bii->b", RR) / dof  # = |R|_F^2, without another pass over R
-    tr_sigma2 = np.einsum("bij,bij->b", RR, RR) / dof**2
+    # R H^T with R = P E = E - A M A^T E, without forming R: (E H^T) - A M A^T (E H^T)
+    El, Al, M, (tr_rr, sq_rr) = resid
+    W = _bmm(El, np.ascontiguousarray(np.transpose(II_n, (0, 2, 1))))  # (B, k_l, q)
+    RH = W - np.matmul(Al, np.matmul(M, np.matmul(np.transpose(Al, (0, 2, 1)), W)))
+    tr_sigma = tr_rr / dof  # |R|_F^2 / dof
+    tr_sigma2 = sq_rr / dof**2  # |R^T R|_F^2 / dof^2
     S = S - tr_sigma * np.einsum("baa->b", QM)
     # Var: 4 tr(Sigma H^T QMQ H) + 2 tr(Sigma^2) tr((QM)^2)
     QMQ = np.matmul(QM, Q)
