@@ -217,7 +217,8 @@ def run(
                    if k.startswith("time_") and k.endswith("_s") and not k.startswith(
                        ("time_stage_", "time_profile_")))
     if times:
-        console.print("time per measure (all tasks, also those reused): "
+        console.print("time per measure, summed over its tasks (also those reused; tasks side "
+                      "by side overlap): "
                       + ", ".join(f"{name} {v:.1f} s" for name, v in times))
 
 
