@@ -66,14 +66,18 @@ class InProcessExecutor(Executor):
         spent in compiled code that releases the GIL (BLAS, torch, scipy, ripser); its Python
         parts take turns, so the gain is below ``threads``-fold (measured in
         ``benchmarks/bench_main_job.py``).
+    preload : callable, optional
+        Called once in this thread before tasks run side by side, to import what they import
+        on first use (default: :func:`manifold_probe.analysis.tasks.preload`).
     """
 
     name = "in-process"
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, preload: Callable[[], None] | None = None) -> None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be an integer >= 1; got {threads!r}")
         self.threads = threads
+        self.preload = preload
 
     def map_unordered(self, fn, specs):
         specs = list(specs)
@@ -81,6 +85,11 @@ class InProcessExecutor(Executor):
             for spec in specs:
                 yield spec, fn(spec)
             return
+        # the modules the tasks import on first use, imported here before the threads start:
+        # concurrent first imports of a package with circular imports can fail
+        from manifold_probe.analysis.tasks import preload
+
+        (self.preload or preload)()
         yield from _threaded(fn, specs, self.threads)
 
 

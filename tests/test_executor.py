@@ -74,6 +74,32 @@ def test_threaded_executor_gives_the_same_results_on_worker_threads():
     assert make_executor(threads=2).threads == 2
 
 
+def test_threaded_executor_preloads_in_the_calling_thread_first():
+    import threading
+
+    seen = []
+
+    def preload():
+        seen.append(("preload", threading.current_thread().name))
+
+    def task(spec):
+        seen.append(("task", spec["x"]))
+        return spec["x"]
+
+    ex = InProcessExecutor(threads=2, preload=preload)
+    assert sorted(r for _, r in ex.map_unordered(task, [{"x": i} for i in range(4)])) == [0, 1, 2, 3]
+    assert seen[0] == ("preload", threading.current_thread().name)
+    assert sum(1 for kind, _ in seen if kind == "preload") == 1
+    # the default preload imports every module the task functions import on first use
+    import sys
+
+    from manifold_probe.analysis.tasks import TASK_IMPORTS
+    from manifold_probe.analysis.tasks import preload as task_preload
+
+    task_preload()
+    assert all(name in sys.modules for name in TASK_IMPORTS)
+
+
 def test_threaded_executor_raises_the_first_error_and_skips_unstarted_tasks():
     import threading
     import time

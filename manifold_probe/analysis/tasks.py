@@ -192,6 +192,45 @@ def perturbation_schedule(changed_layers: Sequence[int], seeds: Sequence[int]) -
     return [Task("perturb", i, seed) for i in changed_layers for seed in seeds]
 
 
+#: What the task functions import on first use (inside functions, to keep ``import
+#: manifold_probe`` light): our estimator packages and the libraries they call. (No task
+#: computes Wasserstein diagram distances or Ollivier-Ricci curvature, so POT and
+#: gudhi.wasserstein, 2.5 s to import, are not listed.)
+TASK_IMPORTS = (
+    "manifold_probe.curvature", "manifold_probe.dimension", "manifold_probe.topology",
+    "manifold_probe.geodesic", "manifold_probe.datasets",
+    "torch", "threadpoolctl", "gudhi", "ripser",
+    "scipy.sparse", "scipy.sparse.csgraph", "scipy.spatial", "scipy.spatial.distance",
+    "scipy.stats", "scipy.optimize", "scipy.special", "sklearn.covariance", "sklearn.metrics",
+)
+
+
+def preload() -> None:
+    """Import, in this thread, every module the task functions import on first use.
+
+    Tasks that run side by side on threads (``InProcessExecutor(threads=...)``) would
+    otherwise import these concurrently, and two threads importing a package with circular
+    imports (scipy's, for one) can see it half initialised ("cannot import name ... from
+    partially initialized module"). Optional libraries that are missing are skipped (the task
+    needing one reports that when it runs).
+    """
+    import importlib
+    import pkgutil
+
+    import manifold_probe
+
+    names = list(TASK_IMPORTS)
+    for info in pkgutil.walk_packages(manifold_probe.__path__, "manifold_probe."):
+        if info.name.startswith(("manifold_probe.analysis", "manifold_probe.curvature",
+                                 "manifold_probe.dimension", "manifold_probe.topology")):
+            names.append(info.name)
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+
+
 def run_task(source: LayerSource, task: Task, est: EstimatorSettings) -> dict:
     """The columns of one task (looked up in :data:`TASKS`)."""
     return TASKS[task.kind](source, task, est)
