@@ -1,7 +1,7 @@
 """Validation of the significant Betti numbers on shapes and seeds they were not tuned to.
 
     python benchmarks/validate_topology.py [--seeds 5] [--noise 0,0.01,0.03] [--quick]
-                                           [--cost] [--calibrate]
+                                           [--families torus,S2] [--cost] [--calibrate]
 
 For each family of ``mp.datasets.KNOWN_HOMOLOGY`` (several parameter sets), each seed and each
 noise level: the shape is drawn with that seed, embedded isometrically into R^D by a random
@@ -129,6 +129,8 @@ def ripser_betti(X, maxdim, confidence, rng, n_sub):
 def grid(args):
     rows = []
     for label, family, options, n, maxdim in FAMILIES:
+        if args.families and not any(f in label for f in args.families):
+            continue
         for noise in args.noise:
             for seed in range(args.seeds):
                 D = AMBIENT[seed % len(AMBIENT)]
@@ -363,6 +365,9 @@ def main():
     ap.add_argument("--noise", type=lambda s: [float(x) for x in s.split(",")],
                     default=[0.0, 0.01, 0.03])
     ap.add_argument("--quick", action="store_true", help="grid only")
+    ap.add_argument("--families", type=lambda s: s.split(","), default=None,
+                    help="comma-separated substrings of family labels: only those (grid only; "
+                         "results saved as validate_topology_subset.json)")
     ap.add_argument("--cost", action="store_true", help="only the edge-collapse timings")
     ap.add_argument("--calibrate", action="store_true",
                     help="only the null calibration of the fitted quantiles")
@@ -376,6 +381,9 @@ def main():
         return
     t0 = time.perf_counter()
     out = {"args": vars(args), "grid": grid(args)}
+    if args.families:
+        print(f"saved {save('validate_topology_subset', out)}")
+        return
     if not args.quick:
         out["diagnosis"] = diagnose(out["grid"])
         out["stability"] = stability(args)

@@ -25,13 +25,28 @@ from manifold_probe.topology._persistence import (
     rips_diagrams,
 )
 
-__all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalues"]
+__all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalues", "h1_landmarks"]
 
 MAX_POINTS = 4000  # the landmark choice keeps a full distance matrix: 4000^2 float64 = 128 MB
 # Landmarks per analysis and the sparse-Rips approximation factor: set by the sweep in
 # benchmarks/validate_topology.py (exact rate and time for 2000 points in R^50, H0-H2).
 DEFAULT_LANDMARKS = {0: 400, 1: 400, 2: 400}
 DEFAULT_LANDMARKS_HIGH = 150  # maxdim >= 3: the flag complex up to dimension 4 grows as m^5
+# H1 is read on a finer net of its own: the first max(DEFAULT_LANDMARKS[1], n * H1_FRACTION)
+# landmarks of the same greedy order (H0 and H2 keep the first DEFAULT_LANDMARKS). A loop's
+# ratio on a net grows as the spacing shrinks (~m^(1/d) on a d-manifold), while the noise
+# ratios depend on how regular the net is, which is set by m/n rather than m: the fat torus's
+# largest noise ratio was 2.0-2.2 at m/n = 0.25-0.27 both at n = 1500 (400 landmarks) and
+# n = 4000 (1000), and on feature-free clouds it grows steadily with m/n (S2: 1.89 at 0.2,
+# 2.09 at 1/3, 2.38 at 1/2, 2.81 at 0.89; no knee). The rule keeps m/n at the value at which
+# the 400-landmark default was validated (n = 1500-2000: m/n = 0.2-0.27), so the net is as
+# regular as there, and lets the resolution grow with n; the floor keeps smaller clouds as
+# validated. Sweep (benchmarks/sweep_topology_landmarks.py, results/
+# sweep_topology_landmarks.json: 20 families x 5 seeds x noise 0, 1%; 96 feature-free nets),
+# Betti vectors exact with H1 re-read: main grid 139/150 (400 landmarks: 139; max(400, n/3):
+# 138, torus R=3 seed 0 lost; n/2: 128), held-out 49/50 (400: 45; the fat torus at 4000
+# points found at 5/5 seeds); 0 false H1 features on the feature-free nets for every rule.
+H1_FRACTION = 1 / 4
 SPARSE_EPS = 0.5
 # Fewest bars from which the two parameters of the null are fitted (fewer: pooled, then the
 # certified rule of _significance). At 10, the 10 noise bars of a 59-point random plane
@@ -119,6 +134,15 @@ def gumbel_pvalues(
     return np.exp(-np.exp(a * (ll - lo) + qlo))
 
 
+def h1_landmarks(n: int) -> int:
+    """Landmarks of the H1 net for ``n`` distinct points (see ``H1_FRACTION``); at most n.
+
+    >>> h1_landmarks(900), h1_landmarks(4000)
+    (400, 1000)
+    """
+    return min(n, max(DEFAULT_LANDMARKS[1], int(round(n * H1_FRACTION))))
+
+
 def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
     """H0 rows ``(b, d, size)``: a component of ``size`` >= 2 points merges at ``d`` (a
     minimum spanning tree edge) and was connected from ``b``, its longest internal tree edge.
@@ -161,7 +185,7 @@ def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
 def _tested_bars(dgms: list, DL: np.ndarray, threshold: float) -> list[np.ndarray]:
     """Per dimension, the bars the test looks at: finite birth > 0, death > birth (an infinite
     death, alive at a user's threshold, is read as the threshold: conservative)."""
-    h0 = _h0_bars(DL)
+    h0 = _h0_bars(DL) if DL is not None else np.zeros((0, 3))
     out = [h0[h0[:, 1] > h0[:, 0]]]  # a tie (d = b) is no gap; third column: size
     for d in dgms[1:]:
         d = d.copy()
@@ -198,7 +222,11 @@ def _h0_elder(
 
 
 def _significance(
-    tested: list[np.ndarray], alpha: float, n_points: int, h0_dist: np.ndarray | None = None
+    tested: list[np.ndarray],
+    alpha: float,
+    n_points: int,
+    h0_dist: np.ndarray | None = None,
+    pooled: list[np.ndarray] | None = None,
 ) -> tuple[tuple, tuple]:
     r"""Bonferroni-adjusted p-values per dimension and the counts below ``alpha``.
 
@@ -209,9 +237,13 @@ def _significance(
     (Čech_r ⊆ Rips_2r ⊆ Čech_2r), so such a bar carries a class of the union of balls around
     the points over a range of radii. (With the sparse factor :math:`(1+\epsilon)^2` added
     the cut would be 9, which missed a clean figure-eight loop of ratio 7.8 at one seed.)
+    ``pooled``: the ratios to pool instead of those of ``tested[1:]`` (when H1 was read on a
+    finer net than the higher dimensions, the nets of those dimensions' own H1 and up).
     """
     pvals, betti = [], []
-    pooled = np.concatenate([t[:, 1] / t[:, 0] for t in tested[1:]] + [np.zeros(0)])
+    if pooled is None:
+        pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
+    pooled = np.concatenate([*pooled, np.zeros(0)])
     for k, t in enumerate(tested):
         r = t[:, 1] / t[:, 0]
         if len(r) >= (MIN_FIT if k else MIN_FIT_H0):
@@ -263,17 +295,31 @@ def significant_features(
     first, _, _ = unique_rows(X)
     U = X[first]
     n = len(U)
-    L, eps = maxmin_landmarks(min(m, n), int(rng.integers(n)), X=U)  # greedy order
-    DL = pairwise_distances(U[L])
+    # H1 on its own, finer net (the first m1 landmarks of the same greedy order, so the first
+    # m are the net of H0 and H2): see H1_FRACTION
+    m1 = h1_landmarks(n) if n_landmarks is None and maxdim >= 1 else m
+    order, eps = maxmin_landmarks(min(max(m, m1), n), int(rng.integers(n)), X=U)  # greedy
+    L = order[:m]
+    D_all = pairwise_distances(U[order])
+    DL = D_all[: len(L), : len(L)]
     sparse = SPARSE_EPS if len(L) > 3 else None
-    dgms = rips_diagrams(DL, maxdim, thr_n, sparse=sparse)
+    dgms = rips_diagrams(DL, maxdim if len(order) == len(L) or maxdim >= 2 else 0, thr_n,
+                         sparse=sparse)
     # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
     # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars)
     m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
-    tested = _tested_bars(dgms, DL[:m0, :m0],
-                          thr_n if np.isfinite(thr) else float(DL.max(initial=0.0)))
+    cut = thr_n if np.isfinite(thr) else float(DL.max(initial=0.0))
+    tested = _tested_bars(dgms, DL[:m0, :m0], cut)
+    pooled = None  # a sparse higher dimension borrows the null of its own net's H1 (and up)
+    if len(order) > len(L):
+        eps = float(D_all[len(L), : len(L)].min())  # covering radius of the first m landmarks
+        pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
+        h1 = rips_diagrams(D_all, 1, thr_n, sparse=SPARSE_EPS)[1]
+        cut1 = thr_n if np.isfinite(thr) else float(D_all.max())
+        dgms = [dgms[0], h1, *dgms[2:]]
+        tested = [tested[0], _tested_bars([None, h1], None, cut1)[1], *tested[2:]]
     tested = tested[: maxdim + 1]
-    pvals, betti = _significance(tested, 1.0 - confidence, m0, DL[:m0, :m0])
+    pvals, betti = _significance(tested, 1.0 - confidence, m0, DL[:m0, :m0], pooled)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
     dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
     tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
