@@ -177,6 +177,30 @@ def null_tail(runs):
                 "runs": len(x)} for k, x in sorted(out.items())}
 
 
+def sampling():
+    """How well each torus of the grid is sampled: the covering radius of its n points
+    (distance from 2e5 reference points of the surface to the nearest sample point, max),
+    over the reach min(r, R - r), against the Niyogi-Smale-Weinberger (2008) condition
+    eps < sqrt(3/5) tau / 2 = 0.387 tau (covering radius eps, reach tau) under which the union
+    of balls recovers the homology. 5 seeds."""
+    from scipy.spatial import cKDTree
+
+    import manifold_probe as mp
+
+    out = []
+    for R, r, n in ((3.0, 1.0, 2000), (2.0, 1.0, 1500), (1.5, 1.0, 1500), (2.0, 0.7, 2000),
+                    (1.5, 1.0, 3000), (1.5, 1.0, 4000)):
+        ref = mp.datasets.torus_shape(200_000, R=R, r=r, seed=99).points
+        eps = [float(cKDTree(mp.datasets.torus_shape(n, R=R, r=r, seed=s).points).query(ref)[0]
+                     .max()) for s in range(5)]
+        tau = min(r, R - r)
+        out.append({"R": R, "r": r, "n": n, "reach": tau, "covering_radius": eps,
+                    "covering_over_reach": float(np.mean(eps) / tau),
+                    "nsw_bound": float(np.sqrt(3 / 5) / 2)})
+        print("sampling", out[-1], flush=True)
+    return out
+
+
 def analyse():
     runs = load()
     grid = json.load(open(Path(__file__).parent / "results" / "validate_topology.json"))["grid"]
@@ -231,6 +255,7 @@ def analyse():
                  "largest_noise": noise, "bars": len(ratio), "covering_radius": r["eps"][m]})
     out["per_family"] = per
     out["null_tail"] = null_tail(runs)
+    out["sampling_vs_reach"] = sampling()
     print(f"saved {save('sweep_topology_landmarks', out)}")
 
 

@@ -136,6 +136,21 @@ def test_fat_torus_at_1500_points_is_below_resolution():
     assert mp.betti_numbers(X, maxdim=2, seed=0) == (1, 2, 1)
 
 
+def test_h1_net_is_capped_at_the_default_nets_complete_graph():
+    # H1_MAX_EDGES = C(400, 2): in R^2 the sparse Rips graph of 1000 landmarks holds ~36 edges
+    # per landmark (36,000 edges), so the whole finer net is kept; in R^10 it is complete
+    # already at 400 landmarks (79,800 edges), so the H1 net stays the default one.
+    from manifold_probe.topology._persistence import maxmin_landmarks, pairwise_distances
+    from manifold_probe.topology._significance import H1_MAX_EDGES, _fitting_prefix
+
+    assert H1_MAX_EDGES == 400 * 399 // 2
+    rng = np.random.default_rng(0)
+    for d, want in ((2, 1000), (10, 400)):
+        X = rng.standard_normal((4000, d))
+        order, _ = maxmin_landmarks(1000, 0, X=X)
+        assert _fitting_prefix(pairwise_distances(X[order]), 400) == want
+
+
 def test_torus_and_klein_bottle_answer_does_not_depend_on_the_seed():
     # issue 10: a noise-free well-sampled shape gives the same answer at every seed
     X = mp.datasets.torus_shape(2000, R=3.0, r=1.0, ambient_dim=30, seed=0).points

@@ -23,6 +23,7 @@ from manifold_probe.topology._persistence import (
     maxmin_landmarks,
     pairwise_distances,
     rips_diagrams,
+    sparse_rips_graph,
 )
 
 __all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalues", "h1_landmarks"]
@@ -47,6 +48,15 @@ DEFAULT_LANDMARKS_HIGH = 150  # maxdim >= 3: the flag complex up to dimension 4 
 # 138, torus R=3 seed 0 lost; n/2: 128), held-out 49/50 (400: 45; the fat torus at 4000
 # points found at 5/5 seeds); 0 false H1 features on the feature-free nets for every rule.
 H1_FRACTION = 1 / 4
+# Cost cap of the finer H1 net: its sparse Rips graph may hold no more edges than the complete
+# graph on the default net, C(400, 2) = 79,800 (the size the default net's graph reaches on
+# high-dimensional data, where sparsification removes nothing), so H1 on the finer net costs
+# at most what H1 on the default net can. Measured (4000 Gaussian points): sparse-graph edges
+# per landmark stay 36 in R^2 from 400 to 1000 landmarks (H1 0.09 -> 0.24 s) and 102 -> 129 in
+# R^3 (0.27 -> 1.1 s), but grow 199 -> 489 in R^6 (2.2 -> 39 s) and the graph is complete in
+# R^10 (400: 13 s; 1000: over MAX_SIMPLICES), where a finer net would also gain little
+# resolution (spacing ~ m^(-1/d)). Under the cap the net is the longest prefix that fits.
+H1_MAX_EDGES = DEFAULT_LANDMARKS[1] * (DEFAULT_LANDMARKS[1] - 1) // 2
 SPARSE_EPS = 0.5
 # Fewest bars from which the two parameters of the null are fitted (fewer: pooled, then the
 # certified rule of _significance). At 10, the 10 noise bars of a 59-point random plane
@@ -141,6 +151,19 @@ def h1_landmarks(n: int) -> int:
     (400, 1000)
     """
     return min(n, max(DEFAULT_LANDMARKS[1], int(round(n * H1_FRACTION))))
+
+
+def _fitting_prefix(D: np.ndarray, floor: int) -> int:
+    """Largest m in [floor, len(D)] whose sparse Rips graph on the first m rows of ``D`` (a
+    greedy order) holds at most ``H1_MAX_EDGES`` edges (counted on the graph of all rows,
+    restricted to the first m: the same insertion radii)."""
+    if len(D) <= floor:
+        return len(D)
+    st = sparse_rips_graph(D, SPARSE_EPS)
+    last = np.fromiter((max(s) for s, _ in st.get_skeleton(1) if len(s) == 2), dtype=np.int64)
+    per = np.cumsum(np.bincount(last, minlength=len(D)))  # edges among the first m: per[m - 1]
+    fits = np.flatnonzero(per <= H1_MAX_EDGES)
+    return max(floor, int(fits[-1]) + 1 if len(fits) else floor)
 
 
 def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
@@ -296,26 +319,29 @@ def significant_features(
     U = X[first]
     n = len(U)
     # H1 on its own, finer net (the first m1 landmarks of the same greedy order, so the first
-    # m are the net of H0 and H2): see H1_FRACTION
+    # m are the net of H0 and H2): see H1_FRACTION and H1_MAX_EDGES
     m1 = h1_landmarks(n) if n_landmarks is None and maxdim >= 1 else m
     order, eps = maxmin_landmarks(min(max(m, m1), n), int(rng.integers(n)), X=U)  # greedy
     L = order[:m]
     D_all = pairwise_distances(U[order])
     DL = D_all[: len(L), : len(L)]
     sparse = SPARSE_EPS if len(L) > 3 else None
-    dgms = rips_diagrams(DL, maxdim if len(order) == len(L) or maxdim >= 2 else 0, thr_n,
-                         sparse=sparse)
+    # the H1 net: the longest prefix of the greedy order within m1 and the cost cap
+    k = _fitting_prefix(D_all, len(L)) if len(order) > len(L) else len(L)
+    dgms = rips_diagrams(DL, maxdim if k == len(L) or maxdim >= 2 else 0, thr_n, sparse=sparse)
     # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
     # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars)
     m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
     cut = thr_n if np.isfinite(thr) else float(DL.max(initial=0.0))
     tested = _tested_bars(dgms, DL[:m0, :m0], cut)
-    pooled = None  # a sparse higher dimension borrows the null of its own net's H1 (and up)
     if len(order) > len(L):
         eps = float(D_all[len(L), : len(L)].min())  # covering radius of the first m landmarks
+    pooled = None  # a sparse higher dimension borrows the null of its own net's H1 (and up)
+    if k > len(L):
         pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
-        h1 = rips_diagrams(D_all, 1, thr_n, sparse=SPARSE_EPS)[1]
-        cut1 = thr_n if np.isfinite(thr) else float(D_all.max())
+        D1 = D_all[:k, :k]
+        h1 = rips_diagrams(D1, 1, thr_n, sparse=SPARSE_EPS)[1]
+        cut1 = thr_n if np.isfinite(thr) else float(D1.max())
         dgms = [dgms[0], h1, *dgms[2:]]
         tested = [tested[0], _tested_bars([None, h1], None, cut1)[1], *tested[2:]]
     tested = tested[: maxdim + 1]
@@ -347,7 +373,11 @@ def betti_numbers(
     cone radius :math:`\min_i \max_j \|l_i - l_j\|`, past which the complex is contractible.
     Guarantees: the sparse diagrams are :math:`(1+\epsilon)`-multiplicatively interleaved with
     the Rips diagrams of :math:`L`, which lie within bottleneck distance
-    :math:`2\varepsilon_L` of those of :math:`X` (Chazal, de Silva & Oudot 2014).
+    :math:`2\varepsilon_L` of those of :math:`X` (Chazal, de Silva & Oudot 2014). By default
+    :math:`H_1` is read on a finer net of its own, the first :math:`\max(400, n/4)` landmarks
+    of the same greedy order (:math:`H_0` and :math:`H_2` on the first 400): a loop's ratio
+    grows as the net gets finer, while the net's noise is set by :math:`m/n`, which this rule
+    holds at the value where the default was validated (``H1_FRACTION``).
 
     **Test.** A bar :math:`(b, d)` of :math:`H_k`, :math:`k \ge 1`, has multiplicative
     persistence :math:`\pi = d / b`. Under the null "noise" Bobrowski & Skraba (2023) find
@@ -384,9 +414,13 @@ def betti_numbers(
     landmarks the largest noise ratio is about 2, and a loop with a ratio twice that reads
     p = 0.006-0.07. More landmarks help only while the net stays much coarser than the sample:
     as their number nears the number of points the net is no more regular than the i.i.d.
-    sample, and its noise ratios grow with the feature's (fat torus R = 1.5, r = 1 at 1500 points: its inner loop, radius 0.5, has ratio 2.3 against
-    noise up to 2.1 on 400 landmarks, 3.6-3.9 against 2.7-3.1 on all 1500 points; at 3000
-    points with 1000 landmarks, 3.7 against 2.0, found). Measured
+    sample, and its noise ratios grow with the feature's (fat torus R = 1.5, r = 1 at 1500
+    points: its inner loop, radius 0.5, has ratio 2.2-2.4 against noise 1.9-2.1 on 400
+    landmarks, 2.9-3.2 against 2.2-2.5 on 750 and 3.5-3.9 against 2.5-3.1 on 1333, Bonferroni
+    p >= 0.13 from 375 landmarks up; at 4000 points with 1000 landmarks, the default H1 net,
+    3.5-3.8 against 1.9-2.2, found). That torus's 1500 points cover it to 0.72 of its reach
+    (0.5), outside the Niyogi-Smale-Weinberger condition (0.39); the other tori of the
+    validation read 0.41-0.42 (``benchmarks/sweep_topology_landmarks.py``). Measured
     (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated): 139 of
     150 runs exact at rms noise <= 1% of the feature size, 70/75 at 3%; the misses are that
     fat torus (all 10 runs) and one H0 of three circles (two circles 1.0 apart, one with a
@@ -408,7 +442,8 @@ def betti_numbers(
     seed : None, int or numpy.random.Generator, default=None
         Chooses the first landmark.
     n_landmarks : int or None, default=None
-        Landmarks (``None``: 400, or 150 when ``maxdim`` >= 3).
+        Landmarks for every dimension (``None``: 400, or 150 when ``maxdim`` >= 3, and
+        :math:`\max(400, n/4)` for :math:`H_1`, n the number of distinct points).
     n_bootstrap : int or None, default=None
         Accepted for compatibility; the test needs no resampling.
     threshold : "auto", float or None, default="auto"
