@@ -4,6 +4,7 @@ feature-free clouds of its null calibration (8 seeds, noise 0 and 1%).
 
     python benchmarks/sweep_topology_landmarks.py compute [--part main|held|null] [--ms ...]
     python benchmarks/sweep_topology_landmarks.py analyse
+    python benchmarks/sweep_topology_landmarks.py stability
 
 ``compute`` stores, for each run and landmark count m, the H1 bars (birth, death) of the
 sparse Rips filtration (eps = SPARSE_EPS, whole range) of the first m maxmin landmarks (the
@@ -119,6 +120,7 @@ def beta1(bars, alpha=0.05, **kw):
 RULES = {f"m={m}": (lambda n, m=m: m) for m in FIXED}
 RULES.update({f"m=n/{round(1 / f)}": (lambda n, f=f: int(round(f * n))) for f in FRACTIONS})
 RULES["m=max(400,n/3)"] = lambda n: max(400, int(round(n / 3)))
+RULES["m=max(400,n/5)"] = lambda n: max(400, int(round(n / 5)))
 RULES["m=max(400,n/4)"] = lambda n: max(400, int(round(n / 4)))
 
 
@@ -162,6 +164,29 @@ def null_laws(runs, alpha=0.05):
     return out
 
 
+def margins(runs):
+    """Where the rule changes the net (n > 1600): Bonferroni p of the weakest true loop
+    (median of log10, worst, count above 0.01) at 400 landmarks and at max(400, n/4)."""
+    from manifold_probe.topology._significance import gumbel_pvalues
+
+    out = {}
+    for name, rule in (("m=400", lambda n: 400), ("m=max(400,n/5)", lambda n: max(400, n // 5)),
+                       ("m=max(400,n/4)", lambda n: max(400, n // 4))):
+        by = {}
+        for r in runs:
+            if r["part"] == "null" or r["n"] <= 1600 or not r["beta1"]:
+                continue
+            want = rule(r["n"])
+            m = min(r["bars"], key=lambda k, want=want: abs(k - want))
+            ratio = r["bars"][m][:, 1] / r["bars"][m][:, 0]
+            p = np.sort(np.minimum(1.0, gumbel_pvalues(ratio) * len(ratio)))
+            by.setdefault(r["label"], []).append(float(p[r["beta1"] - 1]))
+        out[name] = {k: {"median_log10_p": float(np.median(np.log10(v))), "worst_p": max(v),
+                         "runs_p_above_0.01": int(np.sum(np.asarray(v) > 0.01)), "runs": len(v)}
+                     for k, v in by.items()}
+    return out
+
+
 def null_tail(runs):
     """Largest and 99th-percentile noise ratio of the feature-free H1 diagrams, per shape
     and landmark fraction m/n (the regularity of the net)."""
@@ -199,6 +224,36 @@ def sampling():
                     "nsw_bound": float(np.sqrt(3 / 5) / 2)})
         print("sampling", out[-1], flush=True)
     return out
+
+
+def stability(seeds=20):
+    """Seed independence of the whole Betti vector for H1 rules that differ at n >= 2000:
+    noise-free data (seed 0, R^50), analysis seeds 0..seeds-1, H1_FRACTION set to each value
+    (400 landmarks everywhere: n_landmarks=400). Saved to results/
+    sweep_topology_landmarks_stability.json."""
+    import manifold_probe as mp
+    from manifold_probe.topology import _significance as sig
+
+    fam = {f[0]: f for f in FAMILIES}
+    out, default = [], sig.H1_FRACTION
+    try:
+        for label in ("+ torus R=2 r=0.7", "torus R=3 r=1", "Klein bottle R^4",
+                      "+ torus R=1.5 r=1 n=4000"):
+            _, family, options, n, maxdim = fam[label]
+            s = sample(family, options, n, 0, 0.0, 50)
+            for frac in (None, 1 / 5, 1 / 4):
+                sig.H1_FRACTION = default if frac is None else frac
+                got = [mp.betti_numbers(s.points, maxdim, seed=k,
+                                        n_landmarks=400 if frac is None else None)
+                       for k in range(seeds)]
+                ok = sum(g == s.truth(maxdim) for g in got)
+                rule = "400 landmarks" if frac is None else f"H1 on max(400, n/{round(1 / frac)})"
+                out.append({"family": label, "n": n, "rule": rule, "exact": ok, "seeds": seeds,
+                            "answers": sorted({str(g) for g in got})})
+                print(out[-1], flush=True)
+    finally:
+        sig.H1_FRACTION = default
+    print(f"saved {save('sweep_topology_landmarks_stability', {'rows': out})}")
 
 
 def analyse():
@@ -255,14 +310,17 @@ def analyse():
                  "largest_noise": noise, "bars": len(ratio), "covering_radius": r["eps"][m]})
     out["per_family"] = per
     out["null_tail"] = null_tail(runs)
+    out["margins"] = margins(runs)
     out["sampling_vs_reach"] = sampling()
     print(f"saved {save('sweep_topology_landmarks', out)}")
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("what", choices=["compute", "analyse"])
+    ap.add_argument("what", choices=["compute", "analyse", "stability"])
     ap.add_argument("--part", default="main", choices=["main", "held", "null"])
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.what == "stability":
+        sys.exit(stability())
     sys.exit(compute(args.part) if args.what == "compute" else analyse())

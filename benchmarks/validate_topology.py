@@ -2,6 +2,7 @@
 
     python benchmarks/validate_topology.py [--seeds 5] [--noise 0,0.01,0.03] [--quick]
                                            [--families torus,S2] [--cost] [--calibrate]
+                                           [--timing]
 
 For each family of ``mp.datasets.KNOWN_HOMOLOGY`` (several parameter sets), each seed and each
 noise level: the shape is drawn with that seed, embedded isometrically into R^D by a random
@@ -295,6 +296,22 @@ def timing():
     return out
 
 
+def timing_h1_net():
+    """Cost of the finer H1 net (default) against 400 landmarks for every dimension, on
+    4000 Gaussian points of intrinsic dimension d in R^50, H0-H1 (H1_MAX_EDGES caps it)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for d in (2, 3, 6, 10):
+        X = rng.standard_normal((4000, d)) @ np.linalg.qr(rng.standard_normal((50, d)))[0].T
+        for nl in (None, 400):
+            t = time.perf_counter()
+            b = mp.betti_numbers(X, maxdim=1, seed=0, n_landmarks=nl)
+            out.append({"intrinsic_dim": d, "n": 4000, "n_landmarks": nl, "betti": b,
+                        "seconds": time.perf_counter() - t})
+            print("timing", out[-1], flush=True)
+    return out
+
+
 def reference(args):
     out = []
     for label, family, options, n, maxdim in FAMILIES:
@@ -369,12 +386,17 @@ def main():
                     help="comma-separated substrings of family labels: only those (grid only; "
                          "results saved as validate_topology_subset.json)")
     ap.add_argument("--cost", action="store_true", help="only the edge-collapse timings")
+    ap.add_argument("--timing", action="store_true",
+                    help="only the timings (2000 points in R^50, H0-H2; the H1 net's cost)")
     ap.add_argument("--calibrate", action="store_true",
                     help="only the null calibration of the fitted quantiles")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "2")
     if args.cost:
         save("validate_topology_cost", {"rows": cost()})
+        return
+    if args.timing:
+        save("validate_topology_timing", {"timing": timing(), "h1_net": timing_h1_net()})
         return
     if args.calibrate:
         save("validate_topology_null", calibrate())
