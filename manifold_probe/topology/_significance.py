@@ -86,8 +86,9 @@ DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs 
 # tail is lighter than the fitted law's), while the tail fits sit at the nominal level.
 # (0.5, 0.9) is kept because a Betti vector with a false feature is as wrong as one with a
 # missing feature: (0.75, 0.95) put a false feature in 6 of the 139 feature-free diagrams,
-# and gained only marginal features: 56/60 feature runs exact in H1.. against 54/60 (the
-# fat torus at 4000 points, 2 of 3 seeds; same file, "feature_runs_wrong_h1_up"). Against
+# and gained only marginal features: 57/60 feature runs exact in H1.. against 56/60 (a false
+# H2 of the fat torus at 4000 points, seed 2; same file, "feature_runs_wrong_h1_up"; before H1
+# had its own net, H1_FRACTION, 56/60 against 54/60: two fat-torus-at-4000 loops). Against
 # the quartiles, (0.5, 0.9) read 139/150 runs exact at noise <= 1% instead of 137
 # (results/validate_topology.json).
 FIT_QUANTILES = (0.5, 0.9)
