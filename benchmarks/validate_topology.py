@@ -1,7 +1,8 @@
 """Validation of the significant Betti numbers on shapes and seeds they were not tuned to.
 
     python benchmarks/validate_topology.py [--seeds 5] [--noise 0,0.01,0.03] [--quick]
-                                           [--cost] [--calibrate]
+                                           [--families torus,S2] [--cost] [--calibrate]
+                                           [--timing]
 
 For each family of ``mp.datasets.KNOWN_HOMOLOGY`` (several parameter sets), each seed and each
 noise level: the shape is drawn with that seed, embedded isometrically into R^D by a random
@@ -129,6 +130,8 @@ def ripser_betti(X, maxdim, confidence, rng, n_sub):
 def grid(args):
     rows = []
     for label, family, options, n, maxdim in FAMILIES:
+        if args.families and not any(f in label for f in args.families):
+            continue
         for noise in args.noise:
             for seed in range(args.seeds):
                 D = AMBIENT[seed % len(AMBIENT)]
@@ -293,6 +296,22 @@ def timing():
     return out
 
 
+def timing_h1_net():
+    """Cost of the finer H1 net (default) against 400 landmarks for every dimension, on
+    4000 Gaussian points of intrinsic dimension d in R^50, H0-H1 (H1_MAX_EDGES caps it)."""
+    rng = np.random.default_rng(0)
+    out = []
+    for d in (2, 3, 6, 10):
+        X = rng.standard_normal((4000, d)) @ np.linalg.qr(rng.standard_normal((50, d)))[0].T
+        for nl in (None, 400):
+            t = time.perf_counter()
+            b = mp.betti_numbers(X, maxdim=1, seed=0, n_landmarks=nl)
+            out.append({"intrinsic_dim": d, "n": 4000, "n_landmarks": nl, "betti": b,
+                        "seconds": time.perf_counter() - t})
+            print("timing", out[-1], flush=True)
+    return out
+
+
 def reference(args):
     out = []
     for label, family, options, n, maxdim in FAMILIES:
@@ -363,7 +382,12 @@ def main():
     ap.add_argument("--noise", type=lambda s: [float(x) for x in s.split(",")],
                     default=[0.0, 0.01, 0.03])
     ap.add_argument("--quick", action="store_true", help="grid only")
+    ap.add_argument("--families", type=lambda s: s.split(","), default=None,
+                    help="comma-separated substrings of family labels: only those (grid only; "
+                         "results saved as validate_topology_subset.json)")
     ap.add_argument("--cost", action="store_true", help="only the edge-collapse timings")
+    ap.add_argument("--timing", action="store_true",
+                    help="only the timings (2000 points in R^50, H0-H2; the H1 net's cost)")
     ap.add_argument("--calibrate", action="store_true",
                     help="only the null calibration of the fitted quantiles")
     args = ap.parse_args()
@@ -371,11 +395,17 @@ def main():
     if args.cost:
         save("validate_topology_cost", {"rows": cost()})
         return
+    if args.timing:
+        save("validate_topology_timing", {"timing": timing(), "h1_net": timing_h1_net()})
+        return
     if args.calibrate:
         save("validate_topology_null", calibrate())
         return
     t0 = time.perf_counter()
     out = {"args": vars(args), "grid": grid(args)}
+    if args.families:
+        print(f"saved {save('validate_topology_subset', out)}")
+        return
     if not args.quick:
         out["diagnosis"] = diagnose(out["grid"])
         out["stability"] = stability(args)

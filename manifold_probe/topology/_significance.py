@@ -23,15 +23,44 @@ from manifold_probe.topology._persistence import (
     maxmin_landmarks,
     pairwise_distances,
     rips_diagrams,
+    sparse_rips_graph,
 )
 
-__all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalues"]
+__all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalues", "h1_landmarks"]
 
 MAX_POINTS = 4000  # the landmark choice keeps a full distance matrix: 4000^2 float64 = 128 MB
 # Landmarks per analysis and the sparse-Rips approximation factor: set by the sweep in
 # benchmarks/validate_topology.py (exact rate and time for 2000 points in R^50, H0-H2).
 DEFAULT_LANDMARKS = {0: 400, 1: 400, 2: 400}
 DEFAULT_LANDMARKS_HIGH = 150  # maxdim >= 3: the flag complex up to dimension 4 grows as m^5
+# H1 is read on a finer net of its own: the first max(DEFAULT_LANDMARKS[1], n * H1_FRACTION)
+# landmarks of the same greedy order (H0 and H2 keep the first DEFAULT_LANDMARKS). A loop's
+# ratio on a net grows as the spacing shrinks (~m^(1/d) on a d-manifold), while the noise
+# ratios depend on how regular the net is, which is set by m/n rather than m: the fat torus's
+# largest noise ratio was 2.0-2.2 at m/n = 0.25-0.27 both at n = 1500 (400 landmarks) and
+# n = 4000 (1000), and on feature-free clouds it grows steadily with m/n (S2: 1.89 at 0.2,
+# 2.09 at 1/3, 2.38 at 1/2, 2.81 at 0.89; no knee). The rule keeps m/n, for larger clouds, at
+# the value at which the 400-landmark default was validated at n = 2000 (400/2000 = 1/5), so
+# the net is no less regular than there while the resolution grows with n; nothing at
+# n <= 2000 changes. Measured (benchmarks/sweep_topology_landmarks.py, results/
+# sweep_topology_landmarks*.json: 20 families x 5 seeds x noise 0, 1%; 96 feature-free nets;
+# H1 re-read, H0 and H2 as computed): main grid 139/150 exact for 400 landmarks, max(400, n/5)
+# and max(400, n/4) alike (max(400, n/3): 138, max(400, n/2): 134); held-out 45/50 -> 49/50
+# (the fat torus at 4000 points: H1 found at 10/10 runs, 800 landmarks; 5/10 on 400); no false
+# H1 on the 96 feature-free nets with any of these rules. max(400, n/4) was tried first: it
+# also refines n = 2000, and there cost seed independence (noise-free data, 20 analysis seeds,
+# sweep_topology_landmarks_stability.json: torus R=2 r=0.7 18/20 exact against 20/20, its
+# second loop's p 0.035 -> 0.062 at one seed), for higher median margins over data seeds.
+H1_FRACTION = 1 / 5
+# Cost cap of the finer H1 net: its sparse Rips graph may hold no more edges than the complete
+# graph on the default net, C(400, 2) = 79,800 (the size the default net's graph reaches on
+# high-dimensional data, where sparsification removes nothing), so H1 on the finer net costs
+# at most what H1 on the default net can. Measured (4000 Gaussian points): sparse-graph edges
+# per landmark stay 36 in R^2 from 400 to 1000 landmarks (H1 0.09 -> 0.24 s) and 102 -> 129 in
+# R^3 (0.27 -> 1.1 s), but grow 199 -> 489 in R^6 (2.2 -> 39 s) and the graph is complete in
+# R^10 (400: 13 s; 1000: over MAX_SIMPLICES), where a finer net would also gain little
+# resolution (spacing ~ m^(-1/d)). Under the cap the net is the longest prefix that fits.
+H1_MAX_EDGES = DEFAULT_LANDMARKS[1] * (DEFAULT_LANDMARKS[1] - 1) // 2
 SPARSE_EPS = 0.5
 # Fewest bars from which the two parameters of the null are fitted (fewer: pooled, then the
 # certified rule of _significance). At 10, the 10 noise bars of a 59-point random plane
@@ -57,8 +86,9 @@ DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs 
 # tail is lighter than the fitted law's), while the tail fits sit at the nominal level.
 # (0.5, 0.9) is kept because a Betti vector with a false feature is as wrong as one with a
 # missing feature: (0.75, 0.95) put a false feature in 6 of the 139 feature-free diagrams,
-# and gained only marginal features: 56/60 feature runs exact in H1.. against 54/60 (the
-# fat torus at 4000 points, 2 of 3 seeds; same file, "feature_runs_wrong_h1_up"). Against
+# and gained only marginal features: 57/60 feature runs exact in H1.. against 56/60 (a false
+# H2 of the fat torus at 4000 points, seed 2; same file, "feature_runs_wrong_h1_up"; before H1
+# had its own net, H1_FRACTION, 56/60 against 54/60: two fat-torus-at-4000 loops). Against
 # the quartiles, (0.5, 0.9) read 139/150 runs exact at noise <= 1% instead of 137
 # (results/validate_topology.json).
 FIT_QUANTILES = (0.5, 0.9)
@@ -119,6 +149,28 @@ def gumbel_pvalues(
     return np.exp(-np.exp(a * (ll - lo) + qlo))
 
 
+def h1_landmarks(n: int) -> int:
+    """Landmarks of the H1 net for ``n`` distinct points (see ``H1_FRACTION``); at most n.
+
+    >>> h1_landmarks(900), h1_landmarks(4000)
+    (400, 800)
+    """
+    return min(n, max(DEFAULT_LANDMARKS[1], int(round(n * H1_FRACTION))))
+
+
+def _fitting_prefix(D: np.ndarray, floor: int) -> int:
+    """Largest m in [floor, len(D)] whose sparse Rips graph on the first m rows of ``D`` (a
+    greedy order) holds at most ``H1_MAX_EDGES`` edges (counted on the graph of all rows,
+    restricted to the first m: the same insertion radii)."""
+    if len(D) <= floor:
+        return len(D)
+    st = sparse_rips_graph(D, SPARSE_EPS)
+    last = np.fromiter((max(s) for s, _ in st.get_skeleton(1) if len(s) == 2), dtype=np.int64)
+    per = np.cumsum(np.bincount(last, minlength=len(D)))  # edges among the first m: per[m - 1]
+    fits = np.flatnonzero(per <= H1_MAX_EDGES)
+    return max(floor, int(fits[-1]) + 1 if len(fits) else floor)
+
+
 def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
     """H0 rows ``(b, d, size)``: a component of ``size`` >= 2 points merges at ``d`` (a
     minimum spanning tree edge) and was connected from ``b``, its longest internal tree edge.
@@ -161,7 +213,7 @@ def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
 def _tested_bars(dgms: list, DL: np.ndarray, threshold: float) -> list[np.ndarray]:
     """Per dimension, the bars the test looks at: finite birth > 0, death > birth (an infinite
     death, alive at a user's threshold, is read as the threshold: conservative)."""
-    h0 = _h0_bars(DL)
+    h0 = _h0_bars(DL) if DL is not None else np.zeros((0, 3))
     out = [h0[h0[:, 1] > h0[:, 0]]]  # a tie (d = b) is no gap; third column: size
     for d in dgms[1:]:
         d = d.copy()
@@ -198,7 +250,11 @@ def _h0_elder(
 
 
 def _significance(
-    tested: list[np.ndarray], alpha: float, n_points: int, h0_dist: np.ndarray | None = None
+    tested: list[np.ndarray],
+    alpha: float,
+    n_points: int,
+    h0_dist: np.ndarray | None = None,
+    pooled: list[np.ndarray] | None = None,
 ) -> tuple[tuple, tuple]:
     r"""Bonferroni-adjusted p-values per dimension and the counts below ``alpha``.
 
@@ -209,9 +265,13 @@ def _significance(
     (Čech_r ⊆ Rips_2r ⊆ Čech_2r), so such a bar carries a class of the union of balls around
     the points over a range of radii. (With the sparse factor :math:`(1+\epsilon)^2` added
     the cut would be 9, which missed a clean figure-eight loop of ratio 7.8 at one seed.)
+    ``pooled``: the ratios to pool instead of those of ``tested[1:]`` (when H1 was read on a
+    finer net than the higher dimensions, the nets of those dimensions' own H1 and up).
     """
     pvals, betti = [], []
-    pooled = np.concatenate([t[:, 1] / t[:, 0] for t in tested[1:]] + [np.zeros(0)])
+    if pooled is None:
+        pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
+    pooled = np.concatenate([*pooled, np.zeros(0)])
     for k, t in enumerate(tested):
         r = t[:, 1] / t[:, 0]
         if len(r) >= (MIN_FIT if k else MIN_FIT_H0):
@@ -263,17 +323,34 @@ def significant_features(
     first, _, _ = unique_rows(X)
     U = X[first]
     n = len(U)
-    L, eps = maxmin_landmarks(min(m, n), int(rng.integers(n)), X=U)  # greedy order
-    DL = pairwise_distances(U[L])
+    # H1 on its own, finer net (the first m1 landmarks of the same greedy order, so the first
+    # m are the net of H0 and H2): see H1_FRACTION and H1_MAX_EDGES
+    m1 = h1_landmarks(n) if n_landmarks is None and maxdim >= 1 else m
+    order, eps = maxmin_landmarks(min(max(m, m1), n), int(rng.integers(n)), X=U)  # greedy
+    L = order[:m]
+    D_all = pairwise_distances(U[order])
+    DL = D_all[: len(L), : len(L)]
     sparse = SPARSE_EPS if len(L) > 3 else None
-    dgms = rips_diagrams(DL, maxdim, thr_n, sparse=sparse)
+    # the H1 net: the longest prefix of the greedy order within m1 and the cost cap
+    k = _fitting_prefix(D_all, len(L)) if len(order) > len(L) else len(L)
+    dgms = rips_diagrams(DL, maxdim if k == len(L) or maxdim >= 2 else 0, thr_n, sparse=sparse)
     # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
     # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars)
     m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
-    tested = _tested_bars(dgms, DL[:m0, :m0],
-                          thr_n if np.isfinite(thr) else float(DL.max(initial=0.0)))
+    cut = thr_n if np.isfinite(thr) else float(DL.max(initial=0.0))
+    tested = _tested_bars(dgms, DL[:m0, :m0], cut)
+    if len(order) > len(L):
+        eps = float(D_all[len(L), : len(L)].min())  # covering radius of the first m landmarks
+    pooled = None  # a sparse higher dimension borrows the null of its own net's H1 (and up)
+    if k > len(L):
+        pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
+        D1 = D_all[:k, :k]
+        h1 = rips_diagrams(D1, 1, thr_n, sparse=SPARSE_EPS)[1]
+        cut1 = thr_n if np.isfinite(thr) else float(D1.max())
+        dgms = [dgms[0], h1, *dgms[2:]]
+        tested = [tested[0], _tested_bars([None, h1], None, cut1)[1], *tested[2:]]
     tested = tested[: maxdim + 1]
-    pvals, betti = _significance(tested, 1.0 - confidence, m0, DL[:m0, :m0])
+    pvals, betti = _significance(tested, 1.0 - confidence, m0, DL[:m0, :m0], pooled)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
     dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
     tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
@@ -301,7 +378,11 @@ def betti_numbers(
     cone radius :math:`\min_i \max_j \|l_i - l_j\|`, past which the complex is contractible.
     Guarantees: the sparse diagrams are :math:`(1+\epsilon)`-multiplicatively interleaved with
     the Rips diagrams of :math:`L`, which lie within bottleneck distance
-    :math:`2\varepsilon_L` of those of :math:`X` (Chazal, de Silva & Oudot 2014).
+    :math:`2\varepsilon_L` of those of :math:`X` (Chazal, de Silva & Oudot 2014). By default
+    :math:`H_1` is read on a finer net of its own, the first :math:`\max(400, n/5)` landmarks
+    of the same greedy order (:math:`H_0` and :math:`H_2` on the first 400): a loop's ratio
+    grows as the net gets finer, while the net's noise is set by :math:`m/n`, which this rule
+    holds at the value where the default was validated (``H1_FRACTION``).
 
     **Test.** A bar :math:`(b, d)` of :math:`H_k`, :math:`k \ge 1`, has multiplicative
     persistence :math:`\pi = d / b`. Under the null "noise" Bobrowski & Skraba (2023) find
@@ -338,14 +419,19 @@ def betti_numbers(
     landmarks the largest noise ratio is about 2, and a loop with a ratio twice that reads
     p = 0.006-0.07. More landmarks help only while the net stays much coarser than the sample:
     as their number nears the number of points the net is no more regular than the i.i.d.
-    sample, and its noise ratios grow with the feature's (fat torus R = 1.5, r = 1 at 1500 points: its inner loop, radius 0.5, has ratio 2.3 against
-    noise up to 2.1 on 400 landmarks, 3.6-3.9 against 2.7-3.1 on all 1500 points; at 3000
-    points with 1000 landmarks, 3.7 against 2.0, found). Measured
+    sample, and its noise ratios grow with the feature's (fat torus R = 1.5, r = 1 at 1500
+    points: its inner loop, radius 0.5, has ratio 2.2-2.4 against noise 1.9-2.1 on 400
+    landmarks, 2.9-3.2 against 2.2-2.5 on 750 and 3.5-3.9 against 2.5-3.1 on 1333, Bonferroni
+    p >= 0.13 from 375 landmarks up; at 4000 points with 800 landmarks, the default H1 net,
+    3.2-3.4 against 1.8-2.0, found). That torus's 1500 points cover it to 0.72 of its reach
+    (0.5), outside the Niyogi-Smale-Weinberger condition (0.39); the other tori of the
+    validation read 0.41-0.42 (``benchmarks/sweep_topology_landmarks.py``). Measured
     (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated): 139 of
     150 runs exact at rms noise <= 1% of the feature size, 70/75 at 3%; the misses are that
     fat torus (all 10 runs) and one H0 of three circles (two circles 1.0 apart, one with a
     sampling gap of 0.14: ratio 7.3, Bonferroni p = 0.055 over 30 candidate splits).
-    Held-out families added afterwards are in the same file. Outside the assumptions: under
+    Held-out families added afterwards are in the same file (49/50 exact at noise <= 1%, 25/25
+    at 3%). Outside the assumptions: under
     large noise features fill in and read as absent; clouds of a few hundred points can split
     off a sampling gap as a component (a net of n/2 landmarks is coarse); a feature below the
     resolution above is invisible. The result is
@@ -362,7 +448,8 @@ def betti_numbers(
     seed : None, int or numpy.random.Generator, default=None
         Chooses the first landmark.
     n_landmarks : int or None, default=None
-        Landmarks (``None``: 400, or 150 when ``maxdim`` >= 3).
+        Landmarks for every dimension (``None``: 400, or 150 when ``maxdim`` >= 3, and
+        :math:`\max(400, n/5)` for :math:`H_1`, n the number of distinct points).
     n_bootstrap : int or None, default=None
         Accepted for compatibility; the test needs no resampling.
     threshold : "auto", float or None, default="auto"
