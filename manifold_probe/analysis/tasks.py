@@ -216,11 +216,11 @@ def preload() -> None:
     """
     import importlib
     import pkgutil
-
-    import manifold_probe
+    from pathlib import Path
 
     names = list(TASK_IMPORTS)
-    for info in pkgutil.walk_packages(manifold_probe.__path__, "manifold_probe."):
+    root = str(Path(__file__).resolve().parents[1])  # the manifold_probe package folder
+    for info in pkgutil.walk_packages([root], "manifold_probe."):
         if info.name.startswith(("manifold_probe.analysis", "manifold_probe.curvature",
                                  "manifold_probe.dimension", "manifold_probe.topology")):
             names.append(info.name)
