@@ -212,7 +212,8 @@ def run(
         console.print(
             f"profile step {result['time_profile_step_s']:.1f} s (kNN graphs "
             f"{result['time_stage_knn_s']:.1f} s, measures {result['time_stage_measures_s']:.1f}"
-            f" s; {getattr(executor, 'threads', 1)} task(s) at once)")
+            f" s; " + (f"{executor.threads} task(s) at once)" if hasattr(executor, "threads")
+                         else f"on {executor.name})"))
     times = sorted((k[5:-2], v) for k, v in result.items()
                    if k.startswith("time_") and k.endswith("_s") and not k.startswith(
                        ("time_stage_", "time_profile_")))

@@ -461,7 +461,7 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
     counts = {"run": 0, "skipped": 0}
     knn_results = []
     stage_wall = {}
-    for stage, specs in (("kNN graphs", stage1), ("measures", stage2)):
+    for stage, key, specs in (("kNN graphs", "knn", stage1), ("measures", "measures", stage2)):
         stage_start = time.perf_counter()
         todo = _todo(manifest, specs, progress)
         counts["skipped"] += len(specs) - len(todo)
@@ -475,7 +475,7 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
                 knn_results.append(values)
             progress.advance(stage)
         progress.end(stage)
-        stage_wall["knn" if stage == "kNN graphs" else "measures"] = time.perf_counter() - stage_start
+        stage_wall[key] = time.perf_counter() - stage_start
     paths = _write_tables_and_config(config, out, meta, stage2, manifest)
     # the profile step's wall time in this call (tasks reused count as nothing), beside the
     # summed time of each measure kind (which, with tasks side by side, exceeds it)
