@@ -34,10 +34,8 @@ import numpy as np
 from _common import RESULTS, save
 
 import manifold_probe as mp
-from manifold_probe.topology._significance import (
-    _h0_bars,
-    _significance,
-)
+from manifold_probe.topology._components import _h0_bars
+from manifold_probe.topology._significance import _significance
 
 # (label, family, options, n, maxdim)
 FAMILIES = [
@@ -124,7 +122,7 @@ def ripser_betti(X, maxdim, confidence, rng, n_sub):
     for d in dgms[1:]:
         d = d[np.isfinite(d[:, 1]) & (d[:, 0] > 0) & (d[:, 1] > d[:, 0])]
         tested.append(d)
-    return _significance(tested, 1 - confidence, len(sub))[1]
+    return _significance(tested, 1 - confidence, len(sub), D)[1]
 
 
 def grid(args):

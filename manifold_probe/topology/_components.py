@@ -1,0 +1,120 @@
+r"""Significant components (H0): single linkage on a landmark net, with each merge tested
+against exponential edge tails (the H0 half of :func:`betti_numbers`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["h0_pvalues"]
+
+# H0 candidates: components holding at least this fraction of the landmarks (8 of 400).
+MIN_COMPONENT = 0.02
+
+
+def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
+    """H0 rows ``(b, d, size)``: a component of ``size`` >= 2 points merges at ``d`` (a
+    minimum spanning tree edge) and was connected from ``b``, its longest internal tree edge.
+
+    ``split(b, d, size) -> bool`` (second pass, see :func:`_significance`) marks the merges
+    found significant: there two components meet, the smaller one dies, and the larger one
+    carries on with its own ``b`` (the elder rule) instead of the merge edge. Without it, two
+    pairs of circles joining at 1.002 after each pair joined at 1.0 read ``b = 1.0`` and the
+    fourth circle was lost (held-out family "4 circles", benchmarks/validate_topology.py)."""
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    n = DL.shape[0]
+    if n < 4:
+        return np.zeros((0, 3))
+    T = minimum_spanning_tree(np.where(DL > 0, DL, np.finfo(float).tiny)).tocoo()
+    order = np.argsort(T.data, kind="stable")
+    parent, size, inner = np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n)
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    rows = []
+    for e in order:
+        a, b, w = root(int(T.row[e])), root(int(T.col[e])), float(T.data[e])
+        small = a if size[a] <= size[b] else b
+        kept = False
+        if size[small] >= 2:
+            rows.append((inner[small], w, size[small]))
+            kept = split is not None and bool(split(inner[small], w, size[small]))
+        big = b if small == a else a
+        parent[small], size[big] = big, size[big] + size[small]
+        if not kept:
+            inner[big] = max(inner[big], inner[small], w)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
+
+
+def h0_pvalues(birth: Any, death: Any, size: Any) -> np.ndarray:
+    r"""p-values of single-linkage merges under the null "no gap": exponential edge tails.
+
+    A component of ``size`` = :math:`s` points, one piece from :math:`b` (its longest internal
+    minimum-spanning-tree edge), merges at :math:`d > b`. Model: as for nearest-neighbour
+    distances of a Poisson sample of intensity :math:`\lambda` on a :math:`k`-dimensional
+    support, a spanning-tree edge :math:`e` has :math:`P(e > r) = e^{-c r^k}`,
+    :math:`c = \lambda\omega_k` (Penrose 1997: the longest edge of the random minimal
+    spanning tree has the Gumbel law of the largest of :math:`n` such exponentials). The
+    largest of :math:`s - 1` of them has mean :math:`H_{s-1}/c` in :math:`e^k` (harmonic
+    number), which gives :math:`c = H_{s-1}/b^k`; under the null the merge edge is one more
+    edge of the same law conditioned to exceed :math:`b` (memoryless), so
+
+    .. math::
+
+        P(D \ge d) = e^{-c (d^k - b^k)} = \exp\!\big(-H_{s-1}((d/b)^k - 1)\big)
+        \le \exp\!\big(-H_{s-1}(d/b - 1)\big).
+
+    The bound (:math:`k = 1`, exact for spacings on a curve) is the p-value returned: it holds
+    for every :math:`k \ge 1`, so no dimension is estimated, and the test is conservative on
+    higher-dimensional supports. The null's scale is the component's own :math:`b`, so it
+    follows the local density. Unlike a ratio test fitted on all merges, it uses the size:
+    a large component joined after a long gap is rare under the null, a pair of points
+    joined after twice their distance is not (sweep: ``benchmarks/sweep_topology_h0.py``).
+
+    >>> p = h0_pvalues([0.1, 0.1], [0.3, 0.3], [50, 3])
+    >>> bool(p[0] < 1e-3), bool(p[1] > 0.04)
+    (True, True)
+    """
+    from scipy.special import digamma
+
+    b, d, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (birth, death, size)))
+    harmonic = digamma(np.maximum(s, 2.0)) + np.euler_gamma  # H_{s-1}
+    return np.exp(-harmonic * np.maximum(d / b - 1.0, 0.0))
+
+
+def _h0_test(
+    DL: np.ndarray | None, alpha: float, n_points: int, t: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """H0 rows ``(b, d, size)`` of the net ``DL`` and their Bonferroni-adjusted p-values
+    (``t``: rows already computed; without ``DL`` there is no elder-rule second pass).
+
+    Candidates are merges whose smaller side holds at least ``MIN_COMPONENT`` of the net
+    (Bonferroni counts them); the others get p = 1. When a merge is significant, the tree is
+    walked again with the elder rule (see :func:`_h0_bars`): a significant merge no longer
+    makes its survivor look young; the count of candidates stays that of the first pass."""
+    min_size = max(2.0, MIN_COMPONENT * n_points)
+
+    def rows(split=None):
+        t = _h0_bars(DL, split)
+        return t[t[:, 1] > t[:, 0]]  # a tie (d = b) is no gap
+
+    t = rows() if t is None else t
+    cand = t[:, 2] >= min_size
+    n_cand = max(int(cand.sum()), 1)
+
+    def adjusted(t):
+        p = np.minimum(1.0, h0_pvalues(t[:, 0], t[:, 1], t[:, 2]) * n_cand)
+        return np.where(t[:, 2] >= min_size, p, 1.0)
+
+    p = adjusted(t)
+    if DL is not None and np.any(p < alpha):
+        t = rows(lambda b, d, size: size >= min_size and d > b
+                 and adjusted(np.array([[b, d, size]]))[0] < alpha)
+        p = adjusted(t)
+    return t, p
