@@ -2,7 +2,7 @@
 
     python benchmarks/validate_topology.py [--seeds 5] [--noise 0,0.01,0.03] [--quick]
                                            [--families torus,S2] [--cost] [--calibrate]
-                                           [--timing]
+                                           [--timing] [--sizes]
 
 For each family of ``mp.datasets.KNOWN_HOMOLOGY`` (several parameter sets), each seed and each
 noise level: the shape is drawn with that seed, embedded isometrically into R^D by a random
@@ -20,6 +20,8 @@ miss the largest bars (birth, death, death/birth, p) on the landmarks and on eve
 diagnosis as a held-out check. ``--cost``: the edge-collapse timings behind ``MAX_EDGES``.
 ``--calibrate``: the family-wise error of the test on feature-free clouds for several fitted
 quantile pairs (sets ``FIT_QUANTILES``; saves results/validate_topology_null.json).
+``--sizes``: the exact rate against sample size, 600-3000 points, for the torus, flat torus,
+Klein bottle, S2 and S3 up to H2 (saves results/validate_topology_sizes.json).
 
 Saves benchmarks/results/validate_topology.json and validate_topology.png.
 """
@@ -294,6 +296,36 @@ def timing():
     return out
 
 
+SIZES = (600, 1000, 1500, 3000)
+SIZE_SHAPES = [("torus R=3 r=1", "torus", {"R": 3.0, "r": 1.0}, 2),
+               ("flat torus T2", "flat_torus", {"d": 2}, 2),
+               ("Klein bottle R^4", "klein_bottle", {}, 2),
+               ("S2", "sphere", {"dim": 2}, 2),
+               ("S3 (H0-H2)", "sphere", {"dim": 3}, 2)]
+
+
+def sizes(seeds=5):
+    """Resolution against sample size: surfaces at 600-3000 points, noise-free, D = 30,
+    5 seeds each (the grid holds each family at one size), and S^3 up to H2 (whose 400-landmark
+    complex is computed by ripser: too large to store)."""
+    out = []
+    for label, family, options, maxdim in SIZE_SHAPES:
+        for n in SIZES:
+            got, secs = [], []
+            for seed in range(seeds):
+                s = mp.datasets.homology_shape(family, n, seed=100 + seed, ambient_dim=30,
+                                               **options)
+                t = time.perf_counter()
+                got.append(mp.betti_numbers(s.points, maxdim=maxdim, seed=seed))
+                secs.append(time.perf_counter() - t)
+            truth = s.truth(maxdim)
+            out.append({"family": label, "n": n, "truth": truth, "answers": got,
+                        "exact": sum(g == truth for g in got), "runs": seeds,
+                        "median_seconds": float(np.median(secs))})
+            print("sizes", label, n, f"{out[-1]['exact']}/{seeds}", got, flush=True)
+    return out
+
+
 def timing_h1_net():
     """Cost of the finer H1 net (default) against 400 landmarks for every dimension, on
     4000 Gaussian points of intrinsic dimension d in R^50, H0-H1 (H1_MAX_EDGES caps it)."""
@@ -386,6 +418,8 @@ def main():
     ap.add_argument("--cost", action="store_true", help="only the edge-collapse timings")
     ap.add_argument("--timing", action="store_true",
                     help="only the timings (2000 points in R^50, H0-H2; the H1 net's cost)")
+    ap.add_argument("--sizes", action="store_true",
+                    help="only the exact rate against sample size (600-3000 points)")
     ap.add_argument("--calibrate", action="store_true",
                     help="only the null calibration of the fitted quantiles")
     args = ap.parse_args()
@@ -398,6 +432,9 @@ def main():
         return
     if args.calibrate:
         save("validate_topology_null", calibrate())
+        return
+    if args.sizes:
+        save("validate_topology_sizes", {"rows": sizes()})
         return
     t0 = time.perf_counter()
     out = {"args": vars(args), "grid": grid(args)}

@@ -317,6 +317,45 @@ def test_ripser_and_gudhi_backends_give_the_same_diagrams(sparse, threshold):
             np.testing.assert_allclose(a[fin], b[fin], rtol=2.0**-23, atol=0)
 
 
+def test_complex_too_large_to_store_goes_to_ripser_with_the_same_diagrams():
+    # Past max_simplices (estimated after the collapse) the complex is not built: ripser
+    # computes H0-H2 of the same filtration; past 5x that, ComplexTooLarge
+    from manifold_probe.topology._persistence import (
+        ComplexTooLarge,
+        pairwise_distances,
+        rips_diagrams,
+    )
+
+    rng = np.random.default_rng(4)
+    u, v = rng.uniform(0, 2 * np.pi, (2, 200))
+    X = np.c_[(2 + np.cos(v)) * np.cos(u), (2 + np.cos(v)) * np.sin(u), np.sin(v)]
+    D = pairwise_distances(X)
+    stored = rips_diagrams(D, 2, np.inf, sparse=0.5)
+    walked = rips_diagrams(D, 2, np.inf, sparse=0.5, max_simplices=1e4)  # estimate 3e4
+    with pytest.raises(ComplexTooLarge, match="simplices"):
+        rips_diagrams(D, 2, np.inf, sparse=0.5, max_simplices=10.0)
+    for a, b in zip(walked, stored, strict=True):
+        b = b[b[:, 1] > b[:, 0]]
+        assert a.shape == b.shape
+        fin = np.isfinite(a)
+        np.testing.assert_allclose(np.sort(a[fin]), np.sort(b[fin]), rtol=2.0**-23, atol=0)
+
+
+def test_three_and_four_spheres_get_betti_numbers_up_to_h2_with_defaults():
+    # 400 landmarks of S^3 (estimated 7e7 simplices) go to ripser; those of S^4 (8e8) do
+    # not fit either, so H2 is read on a prefix of the greedy order, with a warning
+    from manifold_probe._validation import CostWarning
+
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((1200, 5))
+    with pytest.warns(CostWarning, match="H2 and up were read on the first"):
+        assert mp.betti_numbers(Z / np.linalg.norm(Z, axis=1, keepdims=True), maxdim=2,
+                                seed=0) == (1, 0, 0)
+    with pytest.raises(mp.InputError, match="simplices"):  # a net the caller chose: refused
+        mp.betti_numbers(Z / np.linalg.norm(Z, axis=1, keepdims=True), maxdim=2, seed=0,
+                         n_landmarks=400)
+
+
 # ---------------------------------------------------------------- persistence
 
 

@@ -28,6 +28,12 @@ _DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
 _DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
 # Simplices allowed in one flag complex (gudhi needs ~100-200 bytes each, persistence more).
 MAX_SIMPLICES = 2e7
+# Past MAX_SIMPLICES and up to this estimate, ripser computes the diagrams instead: it walks the
+# cofaces without storing the complex. Measured (sparse Rips, eps = 0.5, H0-H2): 400 maxmin
+# landmarks of S^3 (estimate 7e7) in 7 s and 205 of S^4 (7e7) in ~3.5 s, under 1 GB; 400 of
+# S^4 (8e8) took 19 s and 0.9 GB. (Below MAX_SIMPLICES gudhi after edge collapse is faster on
+# surfaces: a torus's 400 landmarks 0.4 s against 2.7 s.)
+MAX_SIMPLICES_RIPSER = 1e8
 # Edges allowed into one (dense) Rips graph before edge collapse. Checked from the input sizes
 # before any distance matrix or simplex tree is allocated. Measured (benchmarks/
 # validate_topology.py --cost): collapsing the 45,150 edges of 300 sphere landmarks takes ~2 s;
@@ -199,6 +205,8 @@ def rips_diagrams(
     collapse (Boissonnat & Pritam 2020), which shrinks the flag complex without changing its
     diagrams. Both read the same filtration and give the same diagrams (checked in
     ``tests/test_topology.py``).
+    A complex estimated above ``max_simplices`` (after the collapse) is not stored: ripser
+    computes its diagrams, up to ``MAX_SIMPLICES_RIPSER``; past that, :class:`ComplexTooLarge`.
     Classes still alive at ``threshold`` get death ``inf``. With ``sparse=eps`` the sparse
     Rips filtration of Cavanna, Jahanseir & Sheehy (2015) replaces the full one: its diagrams
     are (1 + eps)-multiplicatively interleaved with the Rips diagrams.
@@ -225,19 +233,23 @@ def rips_diagrams(
         # a flag complex holds about n C(g, j) / (j + 1) simplices of dimension j.
         mean_degree = 2.0 * (st.num_simplices() - n) / n
         size = sum(n * math.comb(int(np.ceil(mean_degree)), j) / (j + 1) for j in range(2, maxdim + 2))
-        if size > max_simplices:
+        ripser_limit = max_simplices * MAX_SIMPLICES_RIPSER / MAX_SIMPLICES
+        if size > ripser_limit:
             raise ComplexTooLarge(
                 f"the Rips complex up to dimension {maxdim + 1} at threshold {threshold:.4g} "
-                f"would hold about {size:.3g} simplices (limit {max_simplices:.0e}); pass a "
+                f"would hold about {size:.3g} simplices (limit {ripser_limit:.0e}); pass a "
                 "smaller threshold, fewer n_landmarks or a smaller maxdim"
             )
-        st.expansion(maxdim + 1)
-        # persistence_dim_max: after a collapse the complex may top out at dimension maxdim,
-        # whose homology gudhi otherwise skips.
-        st.compute_persistence(homology_coeff_field=2, min_persistence=0.0,
-                               persistence_dim_max=True)
-        computed = [np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64)
-                    for k in range(maxdim + 1)]
+        if size > max_simplices:  # too large to store: ripser, which does not build it
+            computed = _ripser_diagrams(dist, maxdim, threshold, sparse)
+        else:
+            st.expansion(maxdim + 1)
+            # persistence_dim_max: after a collapse the complex may top out at dimension
+            # maxdim, whose homology gudhi otherwise skips.
+            st.compute_persistence(homology_coeff_field=2, min_persistence=0.0,
+                                   persistence_dim_max=True)
+            computed = [np.asarray(st.persistence_intervals_in_dimension(k), dtype=np.float64)
+                        for k in range(maxdim + 1)]
     dgms = []
     for k in range(maxdim + 1):
         if k == 0 and np.isfinite(threshold):

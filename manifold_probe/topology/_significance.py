@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import (
+    CostWarning,
     check_float,
     check_int,
     check_points,
@@ -19,6 +20,7 @@ from manifold_probe._validation import (
 )
 from manifold_probe.topology._components import _h0_test
 from manifold_probe.topology._persistence import (
+    ComplexTooLarge,
     check_maxdim,
     check_threshold,
     maxmin_landmarks,
@@ -165,6 +167,35 @@ def _fitting_prefix(D: np.ndarray, floor: int) -> int:
     return max(floor, int(fits[-1]) + 1 if len(fits) else floor)
 
 
+def _net_diagrams(DL: np.ndarray, maxdim: int, thr: float, sparse: float | None,
+                  shrink: bool) -> list[np.ndarray]:
+    """Diagrams of the net ``DL``. When its complex is too large even for ripser (H2 and up
+    of a 3- or 4-manifold: 400 landmarks of S^4 are estimated at 8e8 simplices) and the net
+    is the default one (``shrink``), H2 and up are read on the longest prefix of the greedy
+    order, in steps of 0.8, that fits, with a warning; H0 and H1 stay on the whole net."""
+    try:
+        return rips_diagrams(DL, maxdim, thr, sparse=sparse)
+    except ComplexTooLarge:
+        if not shrink or maxdim < 2:
+            raise
+    m = len(DL)
+    while True:
+        m = int(0.8 * m)
+        try:
+            high = rips_diagrams(DL[:m, :m], maxdim, thr, sparse=sparse)
+            break
+        except ComplexTooLarge:
+            if m <= 4 * (maxdim + 1):
+                raise
+    import warnings
+
+    warnings.warn(
+        f"betti_numbers: H2 and up were read on the first {m} of the {len(DL)} landmarks (the "
+        "Rips complex of all of them would be too large); pass n_landmarks to choose",
+        CostWarning, stacklevel=4)
+    return [*rips_diagrams(DL, 1, thr, sparse=sparse), *high[2:]]
+
+
 def _tested_bars(dgms: list, threshold: float) -> list[np.ndarray]:
     """Per dimension k >= 1, the bars the test looks at: finite birth > 0, death > birth (an
     infinite death, alive at a user's threshold, is read as the threshold: conservative). H0's
@@ -261,9 +292,12 @@ def significant_features(
     sparse = SPARSE_EPS if len(L) > 3 else None
     # the H1 net: the longest prefix of the greedy order within m1 and the cost cap
     k = _fitting_prefix(D_all, len(L)) if len(order) > len(L) else len(L)
-    dgms = rips_diagrams(DL, maxdim if k == len(L) or maxdim >= 2 else 0, thr_n, sparse=sparse)
+    dgms = _net_diagrams(DL, maxdim if k == len(L) or maxdim >= 2 else 0, thr_n, sparse,
+                         shrink=n_landmarks is None)
     # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
-    # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars)
+    # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars). Coarser
+    # nets lose small clusters: n/2, n/3, n/4, n/5 read 205, 203, 185, 182 of the 230 cluster
+    # runs of benchmarks/sweep_topology_h0.py exact, with every family H0 and no false split
     m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
     cut = thr_n if np.isfinite(thr) else float(DL.max(initial=0.0))
     tested = _tested_bars(dgms, cut)
@@ -365,15 +399,13 @@ def betti_numbers(
     3.2-3.4 against 1.8-2.0, found). That torus's 1500 points cover it to 0.72 of its reach
     (0.5), outside the Niyogi-Smale-Weinberger condition (0.39); the other tori of the
     validation read 0.41-0.42 (``benchmarks/sweep_topology_landmarks.py``). Measured
-    (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated): 139 of
+    (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated): 140 of
     150 runs exact at rms noise <= 1% of the feature size, 70/75 at 3%; the misses are that
-    fat torus (all 10 runs) and one H0 of three circles (two circles 1.0 apart, one with a
-    sampling gap of 0.14: ratio 7.3, Bonferroni p = 0.055 over 30 candidate splits).
-    Held-out families added afterwards are in the same file (49/50 exact at noise <= 1%, 23/25
-    at 3%). Outside the assumptions: under
-    large noise features fill in and read as absent; clouds of a few hundred points can split
-    off a sampling gap as a component (a net of n/2 landmarks is coarse); a feature below the
-    resolution above is invisible. The result is
+    fat torus (all 10 runs). Held-out families added afterwards are in the same file (49/50
+    exact at noise <= 1%, 23/25 at 3%). The resolution falls with the sample size (``--sizes``:
+    the torus R = 3, r = 1 and the Klein bottle need about 1500 and 1000 points to be exact at
+    every seed). Outside the assumptions: under large noise features fill in and read as
+    absent; a feature below the resolution above is invisible. The result is
     deterministic given ``seed`` and, for a well-sampled shape, the same for every seed.
 
     Parameters
@@ -388,7 +420,10 @@ def betti_numbers(
         Chooses the first landmark.
     n_landmarks : int or None, default=None
         Landmarks for every dimension (``None``: 400, or 150 when ``maxdim`` >= 3, and
-        :math:`\max(400, n/5)` for :math:`H_1`, n the number of distinct points).
+        :math:`\max(400, n/5)` for :math:`H_1`, n the number of distinct points). With the
+        default, a complex too large to compute (H2 of a 4-manifold's 400 landmarks: about 8e8
+        simplices) is read on the longest prefix of the net that fits, with a
+        :class:`~manifold_probe._validation.CostWarning`; a number given here is used as is.
     n_bootstrap : int or None, default=None
         Accepted for compatibility; the test needs no resampling.
     threshold : "auto", float or None, default="auto"
