@@ -180,12 +180,21 @@ def test_h0_elder_rule_keeps_the_survivors_own_scale():
     assert mp.betti_numbers(X4, maxdim=0, seed=3) == (4,)  # held-out family, seed 3
 
 
-def test_h0_pvalues_are_the_exponential_excess_bound():
+def test_h0_pvalues_are_the_exact_law_of_the_excess_ratio():
     from manifold_probe.topology import h0_pvalues
 
-    # p = exp(-H_{s-1} (d/b - 1)), H the harmonic number: H_1 = 1, H_3 = 11/6
+    # P(T >= t) = prod_{i <= m} i / (i + t), m = s - 1: a pair gets b/d; s = 4, t = 1: 1/4
     np.testing.assert_allclose(h0_pvalues([1.0, 1.0, 2.0], [2.0, 3.0, 4.0], [2, 2, 4]),
-                               [np.exp(-1.0), np.exp(-2.0), np.exp(-11 / 6)], rtol=1e-12)
+                               [1 / 2, 1 / 3, 1 / 4], rtol=1e-12)
+    # the model itself: m internal edges and the excess are i.i.d. exponentials of any rate;
+    # T = excess / largest internal edge. 200,000 draws: the tail matches to 3 binomial sds
+    rng = np.random.default_rng(0)
+    for m, rate in ((1, 3.0), (7, 0.2), (49, 1.0)):
+        E = rng.exponential(1 / rate, (200_000, m + 1))
+        T = E[:, 0] / E[:, 1:].max(axis=1)
+        for t in (0.5, 1.0, 2.0):
+            want = h0_pvalues(1.0, 1.0 + t, m + 1)
+            assert abs(np.mean(T >= t) - want) < 3 * np.sqrt(want * (1 - want) / len(T)) + 1e-4
     p = h0_pvalues(1.0, np.linspace(1.0, 3.0, 9)[:, None], np.array([2, 5, 50, 400]))
     assert p.shape == (9, 4) and np.all(p[0] == 1.0)  # no excess: p = 1
     assert np.all(np.diff(p, axis=0) < 0) and np.all(np.diff(p, axis=1) <= 0)  # ratio, size
@@ -196,9 +205,9 @@ def test_h0_pvalues_are_the_exponential_excess_bound():
 def test_h0_false_splits_stay_under_the_level_on_a_connected_support():
     # Under the null (one connected support sampled i.i.d.) the family-wise rate of beta_0 > 1
     # is at most alpha = 0.05 when the bound holds: spacings on a segment are the case where it
-    # is tightest (benchmarks/sweep_topology_h0.py: 3/200 at 300 and at 1000 points; 0/200 on a
-    # square, Gaussians in R^3 and R^10 and a 200-point circle). At the nominal 5% the count
-    # of 60 runs exceeds 8 with probability 0.006.
+    # is tightest (benchmarks/sweep_topology_h0.py: 0/200 at 300 and 1/200 at 1000 points;
+    # 0/200 on a square, Gaussians in R^3 and R^10 and a 200-point circle). At the nominal 5%
+    # the count of 60 runs exceeds 8 with probability 0.006.
     false = sum(mp.betti_numbers(np.c_[np.random.default_rng(s).uniform(size=300), np.zeros(300)],
                                  maxdim=0, seed=s)[0] > 1 for s in range(60))
     assert false <= 8

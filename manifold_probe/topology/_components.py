@@ -9,8 +9,12 @@ import numpy as np
 
 __all__ = ["h0_pvalues"]
 
-# H0 candidates: components holding at least this fraction of the landmarks (8 of 400).
+# H0 candidates: components holding at least this fraction of the landmarks (8 of 400), and
+# at least MIN_COMPONENT_POINTS: a pair is no component (two near-duplicates in a 30-point
+# cloud, 1e-7 apart, are a significant pair under the null, p = b/d, but not a piece of
+# the shape: 15 such pairs read beta_0 = 15 with pairs allowed).
 MIN_COMPONENT = 0.02
+MIN_COMPONENT_POINTS = 3
 
 
 def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
@@ -57,35 +61,46 @@ def h0_pvalues(birth: Any, death: Any, size: Any) -> np.ndarray:
 
     A component of ``size`` = :math:`s` points, one piece from :math:`b` (its longest internal
     minimum-spanning-tree edge), merges at :math:`d > b`. Model: as for nearest-neighbour
-    distances of a Poisson sample of intensity :math:`\lambda` on a :math:`k`-dimensional
-    support, a spanning-tree edge :math:`e` has :math:`P(e > r) = e^{-c r^k}`,
-    :math:`c = \lambda\omega_k` (Penrose 1997: the longest edge of the random minimal
-    spanning tree has the Gumbel law of the largest of :math:`n` such exponentials). The
-    largest of :math:`s - 1` of them has mean :math:`H_{s-1}/c` in :math:`e^k` (harmonic
-    number), which gives :math:`c = H_{s-1}/b^k`; under the null the merge edge is one more
-    edge of the same law conditioned to exceed :math:`b` (memoryless), so
+    distances of a Poisson sample on a :math:`k`-dimensional support, a spanning-tree edge
+    :math:`e` has :math:`P(e > r) = e^{-c r^k}` for an unknown rate :math:`c` (Penrose 1997:
+    the longest edge of the random minimal spanning tree has the Gumbel law of the largest
+    of :math:`n` such exponentials). So :math:`c\,b^k` is the largest :math:`M` of
+    :math:`m = s - 1` standard exponentials, and under the null the merge edge is one more
+    edge conditioned to exceed :math:`b`: :math:`c(d^k - b^k) = X` is a standard exponential
+    independent of :math:`M` (memoryless). The statistic :math:`T = (d/b)^k - 1 = X/M` is
+    free of :math:`c`, and by Rényi's representation :math:`M = \sum_{i \le m} E_i / i`,
 
     .. math::
 
-        P(D \ge d) = e^{-c (d^k - b^k)} = \exp\!\big(-H_{s-1}((d/b)^k - 1)\big)
-        \le \exp\!\big(-H_{s-1}(d/b - 1)\big).
+        P(T \ge t) = E\,e^{-tM} = \prod_{i=1}^{m} rac{i}{i + t}
+        = rac{\Gamma(m + 1)\,\Gamma(t + 1)}{\Gamma(m + t + 1)},
 
-    The bound (:math:`k = 1`, exact for spacings on a curve) is the p-value returned: it holds
-    for every :math:`k \ge 1`, so no dimension is estimated, and the test is conservative on
-    higher-dimensional supports. The null's scale is the component's own :math:`b`, so it
-    follows the local density. Unlike a ratio test fitted on all merges, it uses the size:
-    a large component joined after a long gap is rare under the null, a pair of points
-    joined after twice their distance is not (sweep: ``benchmarks/sweep_topology_h0.py``).
+    exact under the model for every size (a pair, :math:`m = 1`, gets :math:`b/d`: the rate
+    read off one edge is uncertain). Evaluated at :math:`t = d/b - 1` (:math:`k = 1`, spacings
+    on a curve), it bounds the p-value for every :math:`k \ge 1`, since :math:`(d/b)^k - 1 \ge
+    d/b - 1`: no dimension is estimated, and the test is conservative on higher-dimensional
+    supports. The scale is the component's own :math:`b`, so it follows the local density.
+    Unlike a ratio test fitted on all merges, it uses the size: a large component joined after
+    a long gap is rare under the null, a pair of points joined after twice their distance is
+    not (sweep: ``benchmarks/sweep_topology_h0.py``).
 
-    >>> p = h0_pvalues([0.1, 0.1], [0.3, 0.3], [50, 3])
-    >>> bool(p[0] < 1e-3), bool(p[1] > 0.04)
-    (True, True)
+    References
+    ----------
+    Penrose (1997), "The longest edge of the random minimal spanning tree", Ann. Appl. Probab.
+    7(2). Rényi (1953), "On the theory of order statistics", Acta Math. Acad. Sci. Hungar. 4.
+
+    Examples
+    --------
+    >>> p = h0_pvalues([0.1, 0.1, 0.1], [0.3, 0.3, 0.3], [2, 3, 50])
+    >>> np.round(p[:2], 4).tolist(), bool(p[2] < 1e-3)
+    ([0.3333, 0.1667], True)
     """
-    from scipy.special import digamma
+    from scipy.special import gammaln
 
     b, d, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (birth, death, size)))
-    harmonic = digamma(np.maximum(s, 2.0)) + np.euler_gamma  # H_{s-1}
-    return np.exp(-harmonic * np.maximum(d / b - 1.0, 0.0))
+    t = np.maximum(d / b - 1.0, 0.0)
+    m = np.maximum(s - 1.0, 1.0)
+    return np.exp(gammaln(m + 1.0) + gammaln(t + 1.0) - gammaln(m + t + 1.0))
 
 
 def _h0_test(
@@ -95,10 +110,11 @@ def _h0_test(
     (``t``: rows already computed; without ``DL`` there is no elder-rule second pass).
 
     Candidates are merges whose smaller side holds at least ``MIN_COMPONENT`` of the net
+    and ``MIN_COMPONENT_POINTS`` landmarks
     (Bonferroni counts them); the others get p = 1. When a merge is significant, the tree is
     walked again with the elder rule (see :func:`_h0_bars`): a significant merge no longer
     makes its survivor look young; the count of candidates stays that of the first pass."""
-    min_size = max(2.0, MIN_COMPONENT * n_points)
+    min_size = max(MIN_COMPONENT_POINTS, MIN_COMPONENT * n_points)
 
     def rows(split=None):
         t = _h0_bars(DL, split)
