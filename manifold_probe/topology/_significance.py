@@ -398,11 +398,13 @@ def betti_numbers(
     points: its inner loop, radius 0.5, has ratio 2.2-2.4 against noise 1.9-2.1 on 400
     landmarks, 2.9-3.2 against 2.2-2.5 on 750 and 3.5-3.9 against 2.5-3.1 on 1333, Bonferroni
     p >= 0.13 from 375 landmarks up; at 4000 points with 800 landmarks, the default H1 net,
-    3.2-3.4 against 1.8-2.0, found). That torus's 1500 points cover it to 0.72 of its reach
-    (0.5), outside the Niyogi-Smale-Weinberger condition (0.39); the other tori of the
-    validation read 0.41-0.42 (``benchmarks/sweep_topology_landmarks.py``). Measured
-    (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated): 140 of
-    150 runs exact at rms noise <= 1% of the feature size, 70/75 at 3%; the misses are that
+    3.2-3.4 against 1.8-2.0, found; the Čech filtration, exact through the alpha complex in
+    R^3, separates no better: 2.5-2.7 against 2.0-2.2 on 400 landmarks, 3.9-4.3 against
+    2.6-3.1 on all points, ``benchmarks/fat_torus_filtrations.py``). That torus's 1500 points
+    cover it to 0.72 of its reach (0.5), outside the Niyogi-Smale-Weinberger condition (0.39);
+    the other tori of the validation read 0.41-0.42 (``benchmarks/sweep_topology_landmarks.py``).
+    Measured (``benchmarks/validate_topology.py``, 15 families x 5 seeds, D = 20-400, rotated):
+    140 of 150 runs exact at rms noise <= 1% of the feature size, 70/75 at 3%; the misses are that
     fat torus (all 10 runs). Held-out families added afterwards are in the same file (49/50
     exact at noise <= 1%, 23/25 at 3%). The resolution falls with the sample size (``--sizes``:
     the torus R = 3, r = 1 and the Klein bottle need about 1500 and 1000 points to be exact at
