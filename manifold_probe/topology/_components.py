@@ -72,8 +72,8 @@ def h0_pvalues(birth: Any, death: Any, size: Any) -> np.ndarray:
 
     .. math::
 
-        P(T \ge t) = E\,e^{-tM} = \prod_{i=1}^{m} rac{i}{i + t}
-        = rac{\Gamma(m + 1)\,\Gamma(t + 1)}{\Gamma(m + t + 1)},
+        P(T \ge t) = E\,e^{-tM} = \prod_{i=1}^{m} \frac{i}{i + t}
+        = \frac{\Gamma(m + 1)\,\Gamma(t + 1)}{\Gamma(m + t + 1)},
 
     exact under the model for every size (a pair, :math:`m = 1`, gets :math:`b/d`: the rate
     read off one edge is uncertain). Evaluated at :math:`t = d/b - 1` (:math:`k = 1`, spacings
