@@ -263,12 +263,14 @@ def topology(run: RunData) -> Figure | None:
     return Figure(
         "profile_topology", "Topology by layer: Betti numbers and the verdict per layer pair",
         "β0 counts the significant connected components, β1 the independent loops (β2 cavities) "
-        "of the point cloud, from persistent homology with a bootstrap confidence band (Fasy et "
-        "al. 2014): only features that outlive the band are counted. The strip below says, for "
-        "each layer, whether its Betti numbers agree with the previous layer's (kept), differ "
+        "of the point cloud, from persistent homology with a significance test: a loop counts when "
+        "its persistence (death/birth) stands out against the diagram's noise (Bobrowski & "
+        "Skraba 2023), a component when its gap to the rest is long against its own internal "
+        "gaps. The strip below says, for each layer, whether its Betti numbers agree with the "
+        "previous layer's (kept), differ "
         "(broken), or the test could not tell (undecided). Look for the first broken pair: "
         "that block changes the shape of the data.",
-        _seeds_text(run, bettis, " (each seed draws its own subsample and bootstrap)"),
+        _seeds_text(run, bettis, " (each seed draws its own subsample and landmarks)"),
         panels)
 
 

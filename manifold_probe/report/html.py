@@ -42,8 +42,8 @@ COLUMN_HELP = {
     "knn_overlap_input": "as knn_overlap_prev, from layer 0 to layer l",
     "trustworthiness_input": "as trustworthiness_prev, from layer 0 to layer l",
     "continuity_input": "as continuity_prev, from layer 0 to layer l",
-    "betti_0": "number of significant connected components (persistent homology, "
-               "bootstrap confidence band of Fasy et al. 2014)",
+    "betti_0": "number of significant connected components (single linkage on a landmark "
+               "net; each merge tested against exponential edge tails)",
     "betti_1": "number of significant independent loops",
     "betti_2": "number of significant enclosed cavities",
     "topology_preserved_prev": "true when the significant Betti numbers of layers l-1 and l agree",
