@@ -213,7 +213,7 @@ def _significance(
     tested: list[np.ndarray],
     alpha: float,
     n_points: int,
-    h0_dist: np.ndarray | None = None,
+    h0_dist: np.ndarray,
     pooled: list[np.ndarray] | None = None,
 ) -> tuple[tuple, tuple]:
     r"""Bonferroni-adjusted p-values per dimension and the counts below ``alpha``.
@@ -236,8 +236,7 @@ def _significance(
     pooled = np.concatenate([*pooled, np.zeros(0)])
     for k, t in enumerate(tested):
         if k == 0:
-            t, p = _h0_test(h0_dist, alpha, n_points, None if h0_dist is not None else t)
-            tested[0] = t
+            tested[0], p = _h0_test(h0_dist, alpha, n_points)
             pvals.append(p)
             betti.append(int(np.sum(p < alpha)) + 1)  # beta_0 counts the last component too
             continue
