@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: all install run test test-slow lint bench paper paper-quick clean
+.PHONY: all install models run test test-slow lint bench paper paper-quick clean
 
 all: install
 
@@ -22,6 +22,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# all-mpnet-base-v2, fetched once into ~/.cache/manifold_probe (load_model("mpnet"))
+models: $(STAMP)
+	$(VENV)/bin/manifold-probe models get mpnet
 
 run: $(STAMP)
 	$(VENV)/bin/manifold-probe run

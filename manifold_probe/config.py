@@ -241,7 +241,8 @@ class _KeyError(ValueError):
         self.key = key
 
 
-_TEXT_SPECS = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2")
+_TEXT_SPECS = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2",
+               "mpnet", "all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2")
 _TOY_SPECS = ("toy-modadd", "toy", "modadd")
 
 

