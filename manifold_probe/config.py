@@ -109,8 +109,13 @@ class DataConfig(_Strict):
 
 class CaptureConfig(_Strict):
     pooling: Literal["mean", "first", "last", "tokens"] = "mean"
-    layers: list[str] | None = Field(None, description="layer names to capture (None: all)")
+    layers: list[str] | None = Field(None, description="layer names to capture (None: all); "
+                                     "also hook points such as 'blocks.0.hook_attn_out', "
+                                     "'blocks.0.hook_mlp_out', 'blocks.0.attn.hook_z.3'")
     batch_size: int = Field(64, ge=1)
+    metric: Literal["euclidean", "cosine"] = Field(
+        "euclidean", description='"cosine": rows projected onto the unit sphere when captured, '
+        "so kNN graphs, geodesics and topology follow cosine similarity")
 
 
 class PerturbationConfig(_Strict):

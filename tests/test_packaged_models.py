@@ -216,3 +216,25 @@ def test_mpnet_loads_offline_and_matches_sentence_transformers():
     # sentence-transformers mean-pools layer 12 then L2-normalises: the same direction, up
     # to float32 rounding of two different summation orders
     np.testing.assert_allclose(cos, 1.0, atol=1e-5)
+
+
+@needs_mpnet
+def test_mpnet_hook_points_rebuild_its_post_norm_block():
+    import torch
+
+    from manifold_probe.capture import load_model
+
+    h = load_model("mpnet")
+    names = ["layer_3", "layer_4", "blocks.3.hook_attn_out", "blocks.3.hook_mlp_out",
+             *(f"blocks.3.attn.hook_z.{i}" for i in range(12))]
+    acts = h.capture(["Ships sail at dawn.", "The number after seven is eight."],
+                     pooling="all", layers=names)
+    x, y, attn, mlp = (torch.as_tensor(np.asarray(acts[n])) for n in names[:4])
+    blk = h.blocks[3]
+    with torch.no_grad():
+        rebuilt = blk.output.LayerNorm(mlp + blk.attention.LayerNorm(attn + x))
+        heads = torch.cat([torch.as_tensor(np.asarray(acts[n])) for n in names[4:]], dim=1)
+        projected = blk.attention.attn.o(heads)
+    # float32 rounding of O(1) LayerNorm outputs
+    np.testing.assert_allclose(rebuilt.numpy(), y.numpy(), atol=5e-5)
+    np.testing.assert_allclose(projected.numpy(), attn.numpy(), atol=5e-5)

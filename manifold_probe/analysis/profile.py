@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_points
+from manifold_probe.analysis.measures import apply_metric
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
@@ -63,6 +64,7 @@ def profile_layers(
     seeds: Sequence[int] = (0,),
     sentence_ids: Any = None,
     as_rows: bool = False,
+    metric: str = "euclidean",
 ):
     """The layer profile of point clouds held in memory, as an :class:`xarray.Dataset`.
 
@@ -82,6 +84,10 @@ def profile_layers(
     as_rows : bool, default=False
         Return the table as a list of dicts (one per layer, the columns of profile.csv)
         instead of the Dataset.
+    metric : {"euclidean", "cosine"}, default="euclidean"
+        ``"cosine"``: every row is projected onto the unit sphere first, so the kNN graph,
+        geodesics and topology are those of cosine similarity (see
+        :func:`~manifold_probe.analysis.measures.apply_metric`); config ``[capture] metric``.
 
     Returns
     -------
@@ -124,7 +130,8 @@ def profile_layers(
         raise InputError("profile_layers needs at least one layer")
     est = EstimatorSettings.from_mapping(estimators)
     k_graph = est.graph_k_needed()
-    clouds = [check_points(A, min_points=k_graph + 2, name=f"layer {n}", what="the layer profile")
+    clouds = [apply_metric(check_points(A, min_points=k_graph + 2, name=f"layer {n}",
+                                        what="the layer profile"), metric, name=f"layer {n}")
               for n, A in zip(names, arrays, strict=True)]
     n = clouds[0].shape[0]
     for name, A in zip(names, clouds, strict=True):

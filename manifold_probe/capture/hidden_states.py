@@ -26,6 +26,7 @@ from manifold_probe.capture.architectures import (
     residual_layer_names,
 )
 from manifold_probe.capture.core import Activations, capture_modules, check_pooling, hash_sentences
+from manifold_probe.capture.hook_points import hook_point_tap, is_hook_point
 
 __all__ = [
     "MINILM_MAX_LENGTH",
@@ -103,8 +104,11 @@ def _select_layers(all_names: Sequence[str], layers: Any, extra: Sequence[str] =
     out = []
     for layer in layers:
         if isinstance(layer, str):
-            if layer not in all_names and layer not in extra:
-                raise InputError(f"layer {layer!r} is not one of {[*all_names, *extra]}")
+            if layer not in all_names and layer not in extra and not is_hook_point(layer):
+                raise InputError(
+                    f"layer {layer!r} is not one of {[*all_names, *extra]} nor a hook point "
+                    "such as 'blocks.0.hook_attn_out', 'blocks.0.hook_mlp_out' or "
+                    "'blocks.0.attn.hook_z.3'")
             out.append(layer)
         else:
             i = check_int(layer, name="layer index", minimum=-len(all_names), maximum=len(all_names) - 1)
@@ -131,9 +135,10 @@ def _taps_module(inner, call, points, owner=None):
     """A module that runs ``call(inner, *args, **kwargs)`` and passes each tap point's tensor
     through an identity child ``tap_j`` (so :func:`capture_modules` can hook it).
 
-    ``points``: ``(module, where)`` with ``where`` = ``"input"`` (the module's first input, a
-    forward pre-hook) or ``"output"`` (its output's first tensor, a forward hook appended after
-    any hooks already installed — e.g. perturbations — so it sees their effect). ``owner``
+    ``points``: ``(module, where)`` or ``(module, where, select)`` with ``where`` = ``"input"``
+    (the module's first input, a forward pre-hook) or ``"output"`` (its output's first tensor, a
+    forward hook appended after any hooks already installed — e.g. perturbations — so it sees
+    their effect); ``select`` maps that tensor to the captured one (a head's slice). ``owner``
     (the whole model, when ``inner`` is part of it) moves with it, so ``device=`` never leaves a
     model split across devices.
     """
@@ -157,16 +162,17 @@ def _taps_module(inner, call, points, owner=None):
         def forward(self, *args, **kwargs):
             handles = []
             try:
-                for j, (module, where) in enumerate(points):
+                for j, (module, where, *rest) in enumerate(points):
                     tap = getattr(self, f"tap_{j}")
+                    select = rest[0] if rest and rest[0] is not None else (lambda t: t)
                     if where == "input":
-                        def pre(_m, a, kw, tap=tap):
-                            tap(_first_tensor_in(a, kw))
+                        def pre(_m, a, kw, tap=tap, select=select):
+                            tap(select(_first_tensor_in(a, kw)))
 
                         handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
                     else:
-                        def post(_m, _a, out, tap=tap):
-                            tap(_first_tensor(out))
+                        def post(_m, _a, out, tap=tap, select=select):
+                            tap(select(_first_tensor(out)))
 
                         handles.append(module.register_forward_hook(post))
                 return call(self.inner, *args, **kwargs)
@@ -189,6 +195,8 @@ def _tap_points(arch: Architecture, names: Sequence[str]):
                     "post-norm encoders (BERT) normalise inside every block"
                 )
             points.append((arch.final_norm, "output"))
+        elif is_hook_point(name):
+            points.append(hook_point_tap(arch, name))
         else:
             points.append((arch.blocks[block_index(name, arch.n_blocks)], "output"))
     return points

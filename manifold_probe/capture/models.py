@@ -161,6 +161,18 @@ class ModelHandle:
         has_norm = arch is not None and arch.final_norm is not None and self.kind in ("hf", "tlens", "modules")
         return (*self.layer_names, FINAL_NORM_NAME) if has_norm else self.layer_names
 
+    @property
+    def hook_points(self) -> tuple[str, ...]:
+        """Capture points inside the blocks, named like TransformerLens hook points
+        (``blocks.{l}.hook_attn_out``, ``blocks.{l}.hook_mlp_out``, ``blocks.{l}.attn.hook_z.{h}``,
+        ``l`` 0-based), for the recognised layouts; ask :meth:`capture` for them by name. See
+        :mod:`manifold_probe.capture.hook_points`."""
+        if self.architecture is None or self.kind not in ("hf", "tlens", "modules"):
+            return ()
+        from manifold_probe.capture.hook_points import hook_point_names
+
+        return hook_point_names(self.architecture, self.n_heads)
+
     def block(self, layer: Any):
         """The block whose output is ``layer`` (``"layer_l"`` or ``l``, 1-based)."""
         return self.blocks[block_index(layer, len(self.blocks))]

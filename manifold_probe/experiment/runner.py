@@ -24,7 +24,7 @@ from manifold_probe._io import (
     read_json,
 )
 from manifold_probe._validation import InputError, IntegrityError
-from manifold_probe.analysis.measures import subsample_indices
+from manifold_probe.analysis.measures import apply_metric, subsample_indices
 from manifold_probe.analysis.tasks import (
     TASK_SETTINGS,
     Task,
@@ -101,9 +101,12 @@ def capture_hash(config, handle=None, inputs=None) -> str:
     if inputs is None:
         inputs = experiment_inputs(config, handle)
     fingerprint = handle.fingerprint() if hasattr(handle, "fingerprint") else None
+    capture = config.capture.model_dump(mode="json")
+    if capture.get("metric") == "euclidean":
+        del capture["metric"]  # the default keeps the keys of captures made before the option
     return config_hash({"model": config.model.model_dump(mode="json"),
                         "data": config.data.model_dump(mode="json"),
-                        "capture": config.capture.model_dump(mode="json"),
+                        "capture": capture,
                         "seed": config.seeds[0],
                         "weights": fingerprint,
                         "inputs": inputs_hash(inputs),
@@ -207,7 +210,9 @@ def capture_to_folder(config, handle, folder, inputs) -> dict:
                           batch_size=config.capture.batch_size, device=config.model.device)
     folder = Path(folder)
     for i, name in enumerate(acts.layers):
-        atomic_save_npy(layer_file(folder, i), np.asarray(acts.arrays[name], dtype=np.float32))
+        rows = apply_metric(np.asarray(acts.arrays[name], dtype=np.float32),
+                            config.capture.metric, name=f"layer {name}")
+        atomic_save_npy(layer_file(folder, i), rows)
     has_sid = acts.sentence_ids is not None
     if has_sid:
         atomic_save_npy(folder / "sentence_ids.npy", np.asarray(acts.sentence_ids, dtype=np.int64))
