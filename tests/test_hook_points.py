@@ -83,5 +83,5 @@ def test_mean_pooled_hook_point_is_the_mean_of_its_tokens(tok):
     counts = [len(tok(s)["input_ids"]) for s in SENTENCES[:3]]
     starts = np.cumsum([0, *counts])
     rows = np.asarray(tokens[name], dtype=np.float64)
-    means = np.stack([rows[a:b].mean(0) for a, b in zip(starts[:-1], starts[1:])])
+    means = np.stack([rows[a:b].mean(0) for a, b in zip(starts[:-1], starts[1:], strict=True)])
     np.testing.assert_allclose(np.asarray(pooled[name]), means, atol=ATOL)
