@@ -48,6 +48,7 @@ EXPERIMENTS = (
     "calendar_circles",
     "controls",
     "minilm_profile",
+    "cross_network",
 )
 
 TEX_HINT = (
