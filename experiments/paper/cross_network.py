@@ -307,7 +307,7 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     for claim, keys in LITERATURE:
         keys = (keys,) if isinstance(keys, str) else keys
         words = []
-        for spec, label, _ in NETWORKS:
+        for spec, _, _ in NETWORKS:
             states = [decided[k][spec][0] for k in keys]
             if all(s == "yes" for s in states):
                 w = "agree"
