@@ -182,7 +182,8 @@ def id_rise_fall(rows) -> tuple[str, str]:
 def _structure(rows, name: str, alpha: float, where: str = "last") -> tuple[str, str]:
     """The known-structure test of ``name`` passes the Bonferroni cut over the layers.
 
-    ``where="last"``: at the last layer; ``"best"``: at the layer of smallest p. "undecided"
+    ``where="last"``: at the last layer; ``"best"``: at the layer of smallest p (the
+    Bonferroni cut over the layers pays for choosing it). "undecided"
     when the smallest p the test can reach (``_p_min`` when the run reports it, else
     ``1 / (n_perm + 1)`` is not known and the p-value is at or above the cut) lies above the
     cut: such a test cannot pass, so failing it says nothing.
@@ -244,9 +245,9 @@ def topology_kept(rows) -> tuple[str, str]:
 
 FINDINGS = (
     ("ID rises then falls across depth", "pooled", id_rise_fall),
-    ("days-of-week cycle at the last layer", "pooled", lambda r, a: _structure(r, "days", a)),
-    ("months cycle at the last layer", "pooled", lambda r, a: _structure(r, "months", a)),
-    ("number line at the last layer", "pooled", lambda r, a: _structure(r, "numbers", a)),
+    ("days-of-week cycle at its clearest layer", "pooled", lambda r, a: _structure(r, "days", a, "best")),
+    ("months cycle at its clearest layer", "pooled", lambda r, a: _structure(r, "months", a, "best")),
+    ("number line at its clearest layer", "pooled", lambda r, a: _structure(r, "numbers", a, "best")),
     ("WordNet tree at its clearest layer", "wordnet", lambda r, a: _structure(r, "wordnet_tree", a, "best")),
     ("regions match the categories", "pooled", regions_match_labels),
     ("topology kept layer to layer", "pooled", topology_kept),
@@ -257,7 +258,7 @@ LITERATURE = (
     ("The intrinsic dimension of representations rises then falls across depth "
      r"\cite{ansuini2019,valeriani2023}", "ID rises then falls across depth"),
     (r"Days of the week and months lie on circles in a low-dimensional subspace \cite{engels2025}",
-     ("days-of-week cycle at the last layer", "months cycle at the last layer")),
+     ("days-of-week cycle at its clearest layer", "months cycle at its clearest layer")),
     (r"Hierarchical concepts (WordNet) are organised as a tree \cite{park2025}",
      "WordNet tree at its clearest layer"),
     (r"Token trajectories straighten across depth \cite{hosseini2023}",
