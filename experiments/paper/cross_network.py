@@ -286,6 +286,33 @@ def combine(a: str, b: str) -> str:
     return "neither"
 
 
+def _plain(cell: str) -> str:
+    """A table cell from TeX to Markdown (escapes and citations)."""
+    import re
+
+    text = re.sub(r"\\cite\{([^}]*)\}", lambda m: "(" + m.group(1).replace(",", ", ") + ")", cell)
+    return text.replace("\\", "").replace("|", "/")
+
+
+def _write_markdown(params: dict[str, Any], body: list, lit_body: list) -> Path:
+    """docs/cross_network.md: both tables for the README, with the command that made them."""
+    scale = params["scale"]
+    command = ("python experiments/paper/make_all.py" + (" --quick" if scale == "quick" else "")
+               + " --only cross_network")
+    lines = [f"<!-- written by experiments/paper/cross_network.py ({scale} scale); do not edit -->",
+             f"Made by `{command}` ({scale} scale: {params.get('pooled_n')} pooled sentences, "
+             f"{params.get('wordnet_n')} WordNet glosses and {params.get('tokens_n')} sentences "
+             "token by token, per network).", "",
+             "| finding | run | MiniLM | MPNet | holds in |", "|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(_plain(c) for c in row) + " |" for row in body]
+    lines += ["", "| claim | MiniLM | MPNet | finding(s) used |", "|---|---|---|---|"]
+    lines += ["| " + " | ".join(_plain(c) for c in row) + " |" for row in lit_body]
+    path = ROOT / "docs" / "cross_network.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     runs = result["runs"]
     alpha = float(params.get("alpha", 0.05))
@@ -356,6 +383,7 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     axes[0, 0].legend(fontsize=7, frameon=False)
     fig.tight_layout()
     save_figure(fig, FIGURES[0])
+    _write_markdown(params, body, lit_body)
     both = sum(row[-1] == "both" for row in body)
     return {"CrossNetworksBoth": fmt(both), "CrossNetworksFindings": fmt(len(body)),
             "LiteratureAgree": fmt(agree), "LiteratureClaims": fmt(len(lit_body))}
