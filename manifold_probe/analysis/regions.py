@@ -83,11 +83,13 @@ class Regions:
         :math:`-\\log` of the distance to measure, i.e. log-density divided by the intrinsic
         dimension, so they do not depend on an estimate of the dimension.
     p_values : ndarray of float64, shape (n_modes,)
-        Bootstrap p-value of each mode: :math:`(1 + \\#\\{b: 2 S_b \\ge \\text{prominence}\\})/(B+1)`
+        ``"peak"``: :math:`1 - \\Phi(\\Delta_m / (\\sigma(p_m) + \\sigma(s_m)))` (see
+        :func:`regions`). ``"tomato"``: bootstrap p-value of each mode: :math:`(1 + \\#\\{b: 2 S_b \\ge \\text{prominence}\\})/(B+1)`
         with :math:`S_b` the bootstrap statistic of replicate ``b`` (bottleneck distance or
         sup-norm deviation, per ``band``). The first mode is kept whatever its p-value.
     threshold : float
-        :math:`2 c_\\alpha`: modes with prominence above it are regions.
+        ``"tomato"``: :math:`2 c_\\alpha`, modes with prominence above it are regions.
+        ``"peak"``: the median of ``thresholds`` (each mode has its own).
     alpha : float
         Confidence level used for ``threshold``.
     k : int
@@ -98,6 +100,15 @@ class Regions:
         Bootstrap replicates.
     basis : str
         One sentence stating the significance rule.
+    method : str
+        ``"peak"`` (per-mode statistical merge criterion) or ``"tomato"`` (global bootstrap
+        band); see :func:`regions`.
+    thresholds : ndarray of float64, shape (n_modes,)
+        The prominence each mode needed to be a region: :math:`z_{1-\alpha}(\sigma(p_m) +
+        \sigma(s_m))` for ``"peak"``, :math:`2c_\alpha` for every mode for ``"tomato"``.
+    peaks, saddles : ndarray of int64, shape (n_modes,)
+        Row of each mode's peak and of the saddle where it merges into an elder mode (for a
+        mode that never merges, the row of the lowest density).
     """
 
     labels: np.ndarray
@@ -110,9 +121,18 @@ class Regions:
     band: str
     n_boot: int
     basis: str
+    method: str = "tomato"
+    thresholds: np.ndarray | None = None
+    peaks: np.ndarray | None = None
+    saddles: np.ndarray | None = None
 
 
 _BASIS = {
+    "peak": (
+        "mode prominence of -log DTM on the symmetrised kNN graph, peak minus saddle, > "
+        "z_(1-alpha) (sd(peak) + sd(saddle)), sd from the multinomial bootstrap (the merge "
+        "criterion of d'Errico et al. 2021)"
+    ),
     "bottleneck": (
         "mode prominence of -log DTM on the symmetrised kNN graph > 2 c_alpha, c_alpha = (1-alpha) "
         "bootstrap quantile of the bottleneck distance between the H0 diagrams of the bootstrap "
@@ -199,7 +219,8 @@ def _mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
 
     Returns ``peaks`` (vertex of each mode), ``prominence`` (peak - merge level; for a mode
     that never merges, peak - min f) and, per vertex, the mode it was first attached to
-    (its ascent by the steepest higher neighbour, as in ToMATo) plus the merge forest.
+    (its ascent by the steepest higher neighbour, as in ToMATo), the merge forest (younger
+    peak -> elder peak), the merge levels and the merge (saddle) vertices.
     """
     n = len(f)
     order = np.argsort(-f, kind="stable")
@@ -209,6 +230,7 @@ def _mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
     attach = np.full(n, -1, dtype=np.int64)
     death = {}  # peak vertex -> merge level
     merged_into = {}  # peak vertex -> elder peak vertex
+    saddle = {}  # peak vertex -> vertex at which it merged
 
     def find(v: int) -> int:
         root = v
@@ -234,12 +256,13 @@ def _mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
                 continue
             elder, younger = (ru, rv) if rank[ru] < rank[rv] else (rv, ru)
             death[younger] = f[v]
+            saddle[younger] = int(v)
             merged_into[younger] = elder
             parent[younger] = elder
     peaks = np.array(sorted(set(attach.tolist()), key=lambda p: rank[p]), dtype=np.int64)
     low = float(f.min())
     prominence = np.array([f[p] - death.get(int(p), low) for p in peaks], dtype=np.float64)
-    return peaks, prominence, attach, merged_into, death
+    return peaks, prominence, attach, merged_into, death, saddle
 
 
 def regions(
@@ -251,6 +274,7 @@ def regions(
     seed: int | np.random.Generator | None = None,
     neighbors: Any = None,
     band: str = "sup",
+    method: str = "peak",
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -260,23 +284,47 @@ def regions(
        :math:`\mathrm{DTM}_k(x) \propto f(x)^{-1/d}` to first order, so ``g`` is
        :math:`\log f / d` up to a constant and its superlevel sets are those of ``f``.
     2. Modes and prominences: persistence of the superlevel sets of ``g`` on the symmetrised
-       kNN graph (ToMATo; Chazal et al. 2013). A point is attached to the mode reached by
-       repeatedly stepping to its highest neighbour.
-    3. Significance: ``n_boot`` multinomial bootstrap replicates reweight the sample and give
-       :math:`g^*_b`. ``band="sup"``: :math:`S_b = \max_i |g^*_b(x_i) - g(x_i)|` (Fasy et
-       al. 2014); ``band="bottleneck"``: :math:`S_b = W_\infty(\mathrm{Dgm}_0(g^*_b),
-       \mathrm{Dgm}_0(g))`, the bottleneck distance of the H0 diagrams on the same graph
-       (Chazal et al. 2018, bottleneck bootstrap). :math:`c_\alpha` is the
-       :math:`(1-\alpha)` quantile of :math:`S_b`. Modes with prominence
-       :math:`> 2c_\alpha` are regions; every other mode is merged into the elder mode it
-       meets first (ToMATo with :math:`\tau = 2c_\alpha`). Because ``g`` is
-       :math:`\log f/d` up to a constant, the rule is the same whatever the intrinsic
-       dimension ``d`` and the scale of ``X``.
+       kNN graph (ToMATo; Chazal et al. 2013). Mode :math:`m` is born at its peak vertex
+       :math:`p_m` and dies at the saddle vertex :math:`s_m` where it meets a higher mode
+       (elder rule); its prominence is :math:`\Delta_m = g(p_m) - g(s_m)`. A point is
+       attached to the mode reached by repeatedly stepping to its highest neighbour.
+    3. Bootstrap: ``n_boot`` multinomial replicates reweight the sample and give
+       :math:`g^*_b` at every point (the DTM of the reweighted empirical measure).
+    4. Significance, by ``method``:
+
+       * ``"peak"`` (default): a statistical merge criterion for each mode, as in the
+         density-peak clustering of d'Errico et al. (2021): mode :math:`m` is a region when
+
+         .. math:: \Delta_m > z_{1-\alpha}\,\bigl(\sigma(p_m) + \sigma(s_m)\bigr),
+
+         with :math:`\sigma(x)` the bootstrap standard deviation of :math:`g^*(x)` and
+         :math:`z_{1-\alpha}` the standard normal quantile (1.645 at ``alpha=0.05``). The sum
+         of the two standard deviations bounds the standard deviation of the difference
+         whatever the correlation of the two estimates. p-value:
+         :math:`1 - \Phi(\Delta_m / (\sigma(p_m) + \sigma(s_m)))`. The error bars are
+         pointwise, so the rule has the power of a per-mode test; it makes no correction for
+         the number of modes tested nor for the peak being a selected maximum, so on
+         featureless clouds it reads an extra region at the rate measured in
+         ``benchmarks/bench_regions_truth.py`` (stated in the README).
+       * ``"tomato"`` (the rule of earlier versions): modes with prominence
+         :math:`> 2c_\alpha` are regions, where :math:`c_\alpha` is the :math:`(1-\alpha)`
+         quantile of :math:`S_b`; ``band="sup"``: :math:`S_b = \max_i |g^*_b(x_i) - g(x_i)|`
+         (Fasy et al. 2014), a simultaneous band, hence a guarantee on false regions and little
+         power in many dimensions; ``band="bottleneck"``: :math:`S_b =
+         W_\infty(\mathrm{Dgm}_0(g^*_b), \mathrm{Dgm}_0(g))`, the bottleneck distance of the
+         H0 diagrams on the same graph (Chazal et al. 2018, bottleneck bootstrap).
+
+       Every other mode is merged into the elder mode it meets first (ToMATo's merge). Because
+       ``g`` is :math:`\log f/d` up to a constant and the bootstrap is taken in the same
+       units, both rules are the same whatever the intrinsic dimension ``d`` and the scale of
+       ``X``.
 
     Assumptions: the points are an i.i.d. sample; the kNN graph at ``k`` connects each region
-    (points of a region form one graph component at its levels). The band is evaluated at the
-    sample points only. Separated blobs whose kNN graphs do not touch are distinct modes whose
-    prominence runs down to the lowest density of the data.
+    (points of a region form one graph component at its levels). Regions are modes of the
+    density: groups of points that are distinct by direction but not separated by a valley of
+    lower density (labels that a nearest-neighbour classifier reads, say) are one region.
+    Separated blobs whose kNN graphs do not touch are distinct modes whose prominence runs
+    down to the lowest density of the data.
 
     Parameters
     ----------
@@ -284,18 +332,18 @@ def regions(
     k : int, default=15
         Neighbours for the graph and the distance to measure (mass ``k/n``).
     alpha : float, default=0.05
-        The bootstrap band holds with probability ``1-alpha``.
+        Level of each mode's test (``"peak"``) or of the bootstrap band (``"tomato"``).
     n_boot : int, default=200
-        Bootstrap replicates (p-values are multiples of ``1/(n_boot+1)``).
+        Bootstrap replicates.
     seed : int or Generator, optional
     neighbors : Neighbors, optional
         A precomputed graph of ``X`` with at least ``2k + 10`` neighbours (for the bootstrap);
         computed when absent.
     band : {"sup", "bottleneck"}, default="sup"
-        The bootstrap statistic for :math:`c_\alpha` (see above). ``"sup"`` read one region on
-        45 of 45 one-cluster samples of the sweep and found every component of 31 of 72
-        mixtures; ``"bottleneck"`` found 46 of 72 but read 2 or 4 regions on 2 of the 5 noisy
-        circles in R^10 (43 of 45 one-cluster samples right).
+        ``method="tomato"`` only: the bootstrap statistic for :math:`c_\alpha` (see above).
+    method : {"peak", "tomato"}, default="peak"
+        The significance rule (see above). ``benchmarks/bench_regions_truth.py`` measures both
+        against labelled truth, beside dadapy's density-peak clustering and k-means.
 
     Returns
     -------
@@ -305,12 +353,14 @@ def regions(
     ------
     InputError
         Bad points, ``k`` too large, ``alpha`` outside (0, 1), ``n_boot < 20``, unknown
-        ``band``, a precomputed graph with too few neighbours.
+        ``band`` or ``method``, a precomputed graph with too few neighbours.
 
     References
     ----------
     Chazal et al. (2013) JACM 60(6); Fasy et al. (2014) Ann. Statist. 42(6); Chazal et al.
-    (2018) JMLR 18.
+    (2018) JMLR 18; d'Errico, Facco, Laio & Rodriguez (2021), "Automatic topography of
+    high-dimensional data sets by non-parametric density peak clustering", Information
+    Sciences 560 — the merge criterion.
 
     Examples
     --------
@@ -320,6 +370,8 @@ def regions(
     >>> regions(X, seed=0).n_regions
     2
     """
+    from scipy.stats import norm
+
     from manifold_probe.neighbors import cached_knn, check_graph
 
     A = check_points(X, min_points=20, what="regions")
@@ -329,6 +381,7 @@ def regions(
     n_boot = check_int(n_boot, name="n_boot", minimum=20)
     rng = check_seed(seed)
     band = check_option(band, tuple(_BASIS), name="band")
+    method = check_option(method, ("peak", "tomato"), name="method")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
     if neighbors is None:
         # through the graph cache: the label purity of the same rows reads this graph too
@@ -340,39 +393,63 @@ def regions(
     g = -_dtm_log(dist, None, k)
 
     adj = _adjacency(nb.truncate(k))
-    edges = _edge_list(adj)
+    peaks, prom, attach, merged_into, _, saddle_of = _mode_persistence(g, adj)
+    by_prominence = np.argsort(-prom, kind="stable")
+    peaks, prom = peaks[by_prominence], prom[by_prominence]
+    lowest = int(np.argmin(g))  # a mode that never merges is measured down to here
+    saddles = np.array([saddle_of.get(int(p), lowest) for p in peaks], dtype=np.int64)
 
-    # Bootstrap: multinomial weights, the DTM of the reweighted sample at every point, and the
-    # statistic whose (1 - alpha) quantile is c_alpha.
+    # Bootstrap: multinomial weights and the DTM of the reweighted sample. "tomato" needs the
+    # statistic S_b over all points; "peak" needs g* only at the peaks and saddles.
+    if method == "peak":
+        where = np.unique(np.concatenate([peaks, saddles]))
+    else:
+        where = np.arange(n)
+    s1 = np.zeros(len(where))
+    s2 = np.zeros(len(where))
     stat = np.empty(n_boot)
-    if band == "bottleneck":
-        forest = _forest_edges(edges, n)
+    if method == "tomato" and band == "bottleneck":
+        forest = _forest_edges(_edge_list(adj), n)
         ref = _h0_diagram(g, forest(g))
-    chunk = max(1, int(2e7 // (n * K)))
+    chunk = max(1, int(2e7 // (len(where) * K)))
     for b0 in range(0, n_boot, chunk):
         nbk = min(chunk, n_boot - b0)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=nbk).astype(np.float64)
-        gb = -_dtm_log(dist[None], w[:, idx], k)
+        gb = -_dtm_log(dist[where][None], w[:, idx[where]], k)
+        dev = gb - g[where][None]
+        s1 += dev.sum(axis=0)
+        s2 += (dev * dev).sum(axis=0)
+        if method == "peak":
+            continue
         if band == "sup":
-            stat[b0 : b0 + nbk] = np.abs(gb - g[None]).max(axis=1)
+            stat[b0 : b0 + nbk] = np.abs(dev).max(axis=1)
         else:
             import gudhi
 
             for j in range(nbk):
                 stat[b0 + j] = gudhi.bottleneck_distance(_h0_diagram(gb[j], forest(gb[j])), ref)
-    c_alpha = float(np.quantile(stat, 1.0 - alpha))
-    threshold = 2.0 * c_alpha
 
-    peaks, prom, attach, merged_into, _ = _mode_persistence(g, adj)
-    by_prominence = np.argsort(-prom, kind="stable")
-    peaks, prom = peaks[by_prominence], prom[by_prominence]
-    p_values = np.array([(1 + np.sum(2.0 * stat >= p)) / (n_boot + 1) for p in prom])
-    keep = prom > threshold
+    if method == "peak":
+        sd = np.sqrt(np.maximum(s2 / n_boot - (s1 / n_boot) ** 2, 0.0) * n_boot / (n_boot - 1))
+        col = np.searchsorted(where, np.concatenate([peaks, saddles]))
+        sd_sum = sd[col[: len(peaks)]] + sd[col[len(peaks) :]]
+        z = float(norm.ppf(1.0 - alpha))
+        thresholds = z * sd_sum
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_values = norm.sf(np.where(sd_sum > 0, prom / sd_sum, np.inf * np.sign(prom)))
+        keep = prom > thresholds
+        threshold = float(np.median(thresholds))
+    else:
+        c_alpha = float(np.quantile(stat, 1.0 - alpha))
+        threshold = 2.0 * c_alpha
+        thresholds = np.full(len(peaks), threshold)
+        p_values = np.array([(1 + np.sum(2.0 * stat >= p)) / (n_boot + 1) for p in prom])
+        keep = prom > threshold
     keep[0] = True  # the global mode is always a region
     kept = set(peaks[keep].tolist())
 
-    # ToMATo with tau = 2 c_alpha: a non-significant mode joins the elder it merged into,
-    # following the chain until a significant mode is reached.
+    # ToMATo's merge: a non-significant mode joins the elder it merged into, following the
+    # chain until a significant mode is reached.
     def resolve(p: int) -> int:
         while p not in kept:
             p = merged_into.get(p, int(peaks[0]))
@@ -384,13 +461,17 @@ def regions(
         labels=labels,
         n_regions=int(keep.sum()),
         prominences=prom,
-        p_values=p_values,
+        p_values=np.asarray(p_values, dtype=np.float64),
         threshold=threshold,
         alpha=alpha,
         k=k,
         band=band,
         n_boot=n_boot,
-        basis=_BASIS[band],
+        basis=_BASIS["peak" if method == "peak" else band],
+        method=method,
+        thresholds=np.asarray(thresholds, dtype=np.float64),
+        peaks=peaks,
+        saddles=saddles,
     )
 
 
