@@ -95,7 +95,8 @@ class Regions:
     k : int
         Neighbours used for the graph and the distance to measure.
     band : str
-        ``"sup"`` or ``"bottleneck"``: the bootstrap statistic behind ``threshold``.
+        ``"sup"`` or ``"bottleneck"``: the bootstrap band of ``method="tomato"`` (kept as passed
+        under ``"peak"``, which does not use it).
     n_boot : int
         Bootstrap replicates.
     basis : str
@@ -104,8 +105,8 @@ class Regions:
         ``"peak"`` (per-mode statistical merge criterion) or ``"tomato"`` (global bootstrap
         band); see :func:`regions`.
     thresholds : ndarray of float64, shape (n_modes,)
-        The prominence each mode needed to be a region: :math:`z_{1-\alpha}(\sigma(p_m) +
-        \sigma(s_m))` for ``"peak"``, :math:`2c_\alpha` for every mode for ``"tomato"``.
+        The prominence each mode needed to be a region: :math:`z_{1-\\alpha}(\\sigma(p_m) +
+        \\sigma(s_m))` for ``"peak"``, :math:`2c_\\alpha` for every mode for ``"tomato"``.
     peaks, saddles : ndarray of int64, shape (n_modes,)
         Row of each mode's peak and of the saddle where it merges into an elder mode (for a
         mode that never merges, the row of the lowest density).
@@ -275,6 +276,7 @@ def regions(
     neighbors: Any = None,
     band: str = "sup",
     method: str = "peak",
+    correction: str = "none",
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -305,7 +307,13 @@ def regions(
          pointwise, so the rule has the power of a per-mode test; it makes no correction for
          the number of modes tested nor for the peak being a selected maximum, so on
          featureless clouds it reads an extra region at the rate measured in
-         ``benchmarks/bench_regions_truth.py`` (stated in the README).
+         ``benchmarks/bench_regions_truth.py`` (stated in the README). With
+         ``correction="fdr"`` the modes are instead those the Benjamini–Hochberg step-up
+         rule keeps at level :math:`\alpha` over the :math:`M` candidate modes (the
+         :math:`j`-th smallest p-value passes when some :math:`j' \ge j` has
+         :math:`p_{(j')} \le j'\alpha/M`): on a featureless cloud every candidate is
+         null, so the chance of any false region is at most :math:`\alpha` (as far as the
+         p-values are valid), at a cost in power the benchmark records.
        * ``"tomato"`` (the rule of earlier versions): modes with prominence
          :math:`> 2c_\alpha` are regions, where :math:`c_\alpha` is the :math:`(1-\alpha)`
          quantile of :math:`S_b`; ``band="sup"``: :math:`S_b = \max_i |g^*_b(x_i) - g(x_i)|`
@@ -344,6 +352,8 @@ def regions(
     method : {"peak", "tomato"}, default="peak"
         The significance rule (see above). ``benchmarks/bench_regions_truth.py`` measures both
         against labelled truth, beside dadapy's density-peak clustering and k-means.
+    correction : {"none", "fdr"}, default="none"
+        ``method="peak"`` only: ``"fdr"`` applies the Benjamini–Hochberg rule over the modes.
 
     Returns
     -------
@@ -382,6 +392,7 @@ def regions(
     rng = check_seed(seed)
     band = check_option(band, tuple(_BASIS), name="band")
     method = check_option(method, ("peak", "tomato"), name="method")
+    correction = check_option(correction, ("none", "fdr", "simultaneous"), name="correction")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
     if neighbors is None:
         # through the graph cache: the label purity of the same rows reads this graph too
@@ -408,6 +419,7 @@ def regions(
     s1 = np.zeros(len(where))
     s2 = np.zeros(len(where))
     stat = np.empty(n_boot)
+    devs = np.empty((n_boot, len(where))) if method == "peak" else None
     if method == "tomato" and band == "bottleneck":
         forest = _forest_edges(_edge_list(adj), n)
         ref = _h0_diagram(g, forest(g))
@@ -420,6 +432,7 @@ def regions(
         s1 += dev.sum(axis=0)
         s2 += (dev * dev).sum(axis=0)
         if method == "peak":
+            devs[b0 : b0 + nbk] = dev
             continue
         if band == "sup":
             stat[b0 : b0 + nbk] = np.abs(dev).max(axis=1)
@@ -434,10 +447,19 @@ def regions(
         col = np.searchsorted(where, np.concatenate([peaks, saddles]))
         sd_sum = sd[col[: len(peaks)]] + sd[col[len(peaks) :]]
         z = float(norm.ppf(1.0 - alpha))
+        if correction == "simultaneous":
+            # studentised sup band over the critical points (peaks and saddles)
+            dev_sd = np.abs(devs - devs.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
+            z = float(np.quantile(dev_sd.max(axis=1), 1.0 - alpha))
         thresholds = z * sd_sum
         with np.errstate(divide="ignore", invalid="ignore"):
             p_values = norm.sf(np.where(sd_sum > 0, prom / sd_sum, np.inf * np.sign(prom)))
         keep = prom > thresholds
+        if correction == "fdr" and len(prom) > 1:
+            keep[1:] = _benjamini_hochberg(p_values[1:], alpha)
+            # the bar each mode met: its p-value's BH cut, as a prominence
+            cut = alpha * max(int(keep[1:].sum()), 1) / (len(prom) - 1)
+            thresholds = float(norm.isf(cut)) * sd_sum
         threshold = float(np.median(thresholds))
     else:
         c_alpha = float(np.quantile(stat, 1.0 - alpha))
@@ -467,12 +489,25 @@ def regions(
         k=k,
         band=band,
         n_boot=n_boot,
-        basis=_BASIS["peak" if method == "peak" else band],
+        basis=_BASIS[band if method == "tomato" else "peak"]
+        + ("; Benjamini-Hochberg over the modes" if method == "peak" and correction == "fdr"
+           else ""),
         method=method,
         thresholds=np.asarray(thresholds, dtype=np.float64),
         peaks=peaks,
         saddles=saddles,
     )
+
+
+def _benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Which of the p-values the Benjamini–Hochberg step-up rule rejects at level ``alpha``."""
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    passed = np.flatnonzero(p[order] <= alpha * np.arange(1, m + 1) / m)
+    keep = np.zeros(m, dtype=bool)
+    if len(passed):
+        keep[order[: passed[-1] + 1]] = True
+    return keep
 
 
 def _adjacency(nb) -> list[np.ndarray]:
