@@ -188,8 +188,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--families", nargs="+", default=["mixture", "unimodal", "minilm", "wordnet"])
     ap.add_argument("--ref-python", default="/work/venv_ref/bin/python")
+    ap.add_argument("--table", action="store_true",
+                    help="print the README's markdown table from the saved JSON and stop")
     args = ap.parse_args()
     path = RESULTS / "bench_regions_truth.json"
+    if args.table:
+        print(markdown(json.loads(path.read_text())))
+        return
     out = json.loads(path.read_text()) if path.exists() else {}
     out.setdefault("families", {})
     for family in args.families:
@@ -287,6 +292,48 @@ def summarise(family: str, rows: list[dict]) -> dict:
             s["clouds"] = len(counts)
         summary[m] = s
     return summary
+
+
+def markdown(out: dict) -> str:
+    """The README's table: one row per family and figure, one column per method."""
+    fam = out["families"]
+    cols = [m for m in METHODS if any(m in f["summary"] for f in fam.values())]
+    head = "| clouds | figure | " + " | ".join(cols) + " |"
+    lines = [head, "|" + "---|" * (len(cols) + 2)]
+
+    def row(label: str, figure: str, cell) -> None:
+        cells = [cell(m) for m in cols]
+        lines.append(f"| {label} | {figure} | " + " | ".join(cells) + " |")
+
+    def get(f: str, m: str, key: str, fmt: str = "{}") -> str:
+        s = fam.get(f, {}).get("summary", {}).get(m, {})
+        return fmt.format(s[key]) if key in s else "–"
+
+    def counts(f: str, m: str) -> str:
+        groups = fam.get(f, {}).get("summary", {}).get("groups", {})
+        cs = [c for e in groups.values() if m in e for c in e[m]["counts"]]
+        return f"{min(cs)}–{max(cs)}" if cs else "–"
+
+    if "mixture" in fam:
+        n = fam["mixture"]["summary"]["kmeans"]
+        label = f"Gaussian mixtures, {n['groups']} groups × 5 seeds"
+        row(label, "mean ARI", lambda m: get("mixture", m, "mean_ari"))
+        row(label, f"right count at ≥ 4/5 seeds, of {n.get('clear_groups', 0)} with clear truth",
+            lambda m: "–" if m == "kmeans" else get("mixture", m, "clear_right_count_4of5"))
+        row(label, "same count at ≥ 4/5 seeds (all groups)",
+            lambda m: "–" if m == "kmeans" else get("mixture", m, "stable_groups"))
+    if "unimodal" in fam:
+        n = fam["unimodal"]["summary"]["peak"]["clouds"]
+        row(f"featureless clouds ({n}: 6 shapes × 5 seeds)", "false-region rate",
+            lambda m: get("unimodal", m, "false_region_rate"))
+    for f, label in (("minilm", "MiniLM corpus, 7 layers × 5 subsamples of 1000"),
+                     ("wordnet", "MiniLM WordNet glosses, 3 layers × 5 subsamples of 800")):
+        if f in fam:
+            row(label, "mean ARI with the labels", lambda m, f=f: get(f, m, "mean_ari"))
+            row(label, "layers with the same count at ≥ 4/5 subsamples",
+                lambda m, f=f: "–" if m == "kmeans" else get(f, m, "stable_groups"))
+            row(label, "counts seen", lambda m, f=f: "–" if m == "kmeans" else counts(f, m))
+    return "\n".join(lines)
 
 
 def table(family: str, summary: dict) -> list[str]:

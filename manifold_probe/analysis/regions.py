@@ -146,6 +146,14 @@ _BASIS = {
 }
 
 
+_CORRECTION_BASIS = {
+    "none": "",
+    "fdr": "; Benjamini-Hochberg step-up over the modes at level alpha",
+    "simultaneous": "; z replaced by the (1-alpha) bootstrap quantile of the studentised sup "
+    "deviation over all peaks and saddles",
+}
+
+
 def _edge_list(adj: list[np.ndarray]) -> np.ndarray:
     """Undirected edges ``(2, E)`` with ``i < j`` of an adjacency list."""
     src = np.repeat(np.arange(len(adj)), [len(a) for a in adj])
@@ -304,16 +312,23 @@ def regions(
          of the two standard deviations bounds the standard deviation of the difference
          whatever the correlation of the two estimates. p-value:
          :math:`1 - \Phi(\Delta_m / (\sigma(p_m) + \sigma(s_m)))`. The error bars are
-         pointwise, so the rule has the power of a per-mode test; it makes no correction for
-         the number of modes tested nor for the peak being a selected maximum, so on
-         featureless clouds it reads an extra region at the rate measured in
-         ``benchmarks/bench_regions_truth.py`` (stated in the README). With
-         ``correction="fdr"`` the modes are instead those the Benjamini–Hochberg step-up
-         rule keeps at level :math:`\alpha` over the :math:`M` candidate modes (the
-         :math:`j`-th smallest p-value passes when some :math:`j' \ge j` has
-         :math:`p_{(j')} \le j'\alpha/M`): on a featureless cloud every candidate is
-         null, so the chance of any false region is at most :math:`\alpha` (as far as the
-         p-values are valid), at a cost in power the benchmark records.
+         pointwise; the peak and the saddle are selected (a maximum and a minimax) among
+         many candidates, so how often a featureless cloud reads an extra region depends on
+         ``correction``:
+
+         - ``"none"``: each mode tested at level :math:`\alpha` (the rule of DPA);
+         - ``"fdr"``: the modes the Benjamini–Hochberg step-up rule keeps at level
+           :math:`\alpha` over the :math:`M` candidate modes (the :math:`j`-th smallest
+           p-value passes when some :math:`j' \ge j` has :math:`p_{(j')} \le j'\alpha/M`);
+         - ``"simultaneous"``: :math:`z_{1-\alpha}` replaced by :math:`c_\alpha`, the
+           :math:`(1-\alpha)` bootstrap quantile of the studentised deviation
+           :math:`\max_{x \in C} |g^*_b(x) - \bar g^*(x)| / \sigma(x)` over the set
+           :math:`C` of all peaks and saddles, so that the error bars hold at every
+           critical point at once (a studentised sup band, as in Fasy et al. 2014, taken
+           over the critical points instead of every sample point).
+
+         ``benchmarks/bench_regions_truth.py`` measures the three on labelled and on
+         featureless clouds (false-region rates stated in the README).
        * ``"tomato"`` (the rule of earlier versions): modes with prominence
          :math:`> 2c_\alpha` are regions, where :math:`c_\alpha` is the :math:`(1-\alpha)`
          quantile of :math:`S_b`; ``band="sup"``: :math:`S_b = \max_i |g^*_b(x_i) - g(x_i)|`
@@ -352,8 +367,9 @@ def regions(
     method : {"peak", "tomato"}, default="peak"
         The significance rule (see above). ``benchmarks/bench_regions_truth.py`` measures both
         against labelled truth, beside dadapy's density-peak clustering and k-means.
-    correction : {"none", "fdr"}, default="none"
-        ``method="peak"`` only: ``"fdr"`` applies the Benjamini–Hochberg rule over the modes.
+    correction : {"none", "fdr", "simultaneous"}, default="none"
+        ``method="peak"`` only: how the per-mode tests allow for the many candidate modes
+        (see above).
 
     Returns
     -------
@@ -490,8 +506,7 @@ def regions(
         band=band,
         n_boot=n_boot,
         basis=_BASIS[band if method == "tomato" else "peak"]
-        + ("; Benjamini-Hochberg over the modes" if method == "peak" and correction == "fdr"
-           else ""),
+        + _CORRECTION_BASIS[correction if method == "peak" else "none"],
         method=method,
         thresholds=np.asarray(thresholds, dtype=np.float64),
         peaks=peaks,
