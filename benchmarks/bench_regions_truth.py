@@ -2,10 +2,11 @@
 
 Methods, run on the same clouds in one run:
 
-* ``peak``: :func:`manifold_probe.analysis.regions.regions` (default ``method="peak"``: the
-  per-mode statistical merge criterion) with ``correction="none"`` (each mode tested at
-  level alpha, as in DPA), ``"fdr"`` (``peak-fdr``: Benjamini–Hochberg over the modes) and
-  ``"simultaneous"`` (``peak-sim``: a studentised bootstrap band over the peaks and saddles);
+* ``peak``, ``peak-fdr``, ``peak-sim``: :func:`manifold_probe.analysis.regions.regions` with
+  ``method="peak"`` (the per-mode statistical merge criterion) and ``correction="none"``
+  (each mode tested at level alpha, as in DPA), ``"fdr"`` (Benjamini–Hochberg over the
+  modes; the default) and ``"simultaneous"`` (a studentised bootstrap band over the peaks
+  and saddles);
 * ``tomato-sup`` and ``tomato-bottleneck``: the same function with ``method="tomato"`` (the
   rule of earlier versions: prominence above twice a bootstrap band; ``band="sup"`` is the
   function's default band, ``"bottleneck"`` the band of the shipped configs). The bottleneck
@@ -24,7 +25,8 @@ layer, and seeds the method):
   standard deviations, randomly rotated, in ``d`` dimensions (truth: the component);
 * ``unimodal``: featureless clouds that must read one region — a Gaussian (d = 5, 20), a
   uniform ball (d = 5), an anisotropic Gaussian (d = 10, standard deviations 1 ... 10), a
-  round 2-sphere in R^10 and a noisy circle in R^10 (curved manifolds, uniform density);
+  round 2-sphere in R^10 and a noisy circle in R^2 and in R^10 (curved manifolds, uniform
+  density);
 * ``minilm``: MiniLM mean-pooled layers of the default run's corpus (2000 sentences of the
   shipped corpus, seed 0, as the runner loads it), a 1000-point subsample per seed (the
   runner's ``max_points``); truth: the 7 corpus categories;
@@ -105,6 +107,9 @@ def unimodal(shape: str, n: int, seed: int) -> np.ndarray:
         return rng.normal(size=(n, 10)) * np.geomspace(1.0, 10.0, 10)
     if shape == "sphere2-in-10":
         return mp.datasets.sphere(n, 2, ambient_dim=10, noise=0.02, seed=seed).points
+    if shape == "circle-in-2":
+        t = rng.uniform(0, 2 * np.pi, n)
+        return np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.normal(size=(n, 2))
     if shape == "circle-in-10":
         t = rng.uniform(0, 2 * np.pi, n)
         X = np.zeros((n, 10))
@@ -147,7 +152,7 @@ def clouds(family: str):
                         yield f"c={c} sep={sep:g} d={d}", s, X, y
     elif family == "unimodal":
         for shape in ("gaussian-5", "gaussian-20", "ball-5", "anisotropic-10", "sphere2-in-10",
-                      "circle-in-10"):
+                      "circle-in-2", "circle-in-10"):
             for s in SEEDS:
                 yield shape, s, unimodal(shape, 500, s), None
     else:
@@ -324,8 +329,14 @@ def markdown(out: dict) -> str:
             lambda m: "–" if m == "kmeans" else get("mixture", m, "stable_groups"))
     if "unimodal" in fam:
         n = fam["unimodal"]["summary"]["peak"]["clouds"]
-        row(f"featureless clouds ({n}: 6 shapes × 5 seeds)", "false-region rate",
-            lambda m: get("unimodal", m, "false_region_rate"))
+        label = f"featureless clouds ({n}: {n // 5} shapes × 5 seeds)"
+        row(label, "false-region rate", lambda m: get("unimodal", m, "false_region_rate"))
+        groups = fam["unimodal"]["summary"]["groups"]
+        row(label, "of which on noisy circles",
+            lambda m: "–" if m not in fam["unimodal"]["summary"] else str(sum(
+                c > 1 for g, e in groups.items() if g.startswith("circle") and m in e
+                for c in e[m]["counts"])) + " of " + str(5 * sum(g.startswith("circle")
+                                                             for g in groups)))
     for f, label in (("minilm", "MiniLM corpus, 7 layers × 5 subsamples of 1000"),
                      ("wordnet", "MiniLM WordNet glosses, 3 layers × 5 subsamples of 800")):
         if f in fam:

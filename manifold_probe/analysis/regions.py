@@ -9,8 +9,8 @@ decision on the prominence, with bootstrap error bars of the density estimate:
 
 * ``method="peak"`` (default): each mode is tested against the error bars at its own peak and
   saddle — the merge criterion of density-peak clustering (DPA; d'Errico et al. 2021) —
-  with a ``correction`` for the many candidate modes: none (DPA's rule), Benjamini–Hochberg,
-  or a studentised bootstrap band holding at every peak and saddle at once;
+  with a ``correction`` for the many candidate modes: Benjamini–Hochberg (default), none
+  (DPA's rule), or a studentised bootstrap band holding at every peak and saddle at once;
 * ``method="tomato"`` (earlier versions): one global threshold :math:`2c_\alpha`, with
   :math:`c_\alpha` a bootstrap :math:`(1-\alpha)` quantile of the error of the whole density
   estimate (``band="sup"``, Fasy et al. 2014) or of its H0 diagram (``band="bottleneck"``,
@@ -294,7 +294,7 @@ def regions(
     neighbors: Any = None,
     band: str = "sup",
     method: str = "peak",
-    correction: str = "none",
+    correction: str = "fdr",
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -326,10 +326,17 @@ def regions(
          many candidates, so how often a featureless cloud reads an extra region depends on
          ``correction``:
 
-         - ``"none"``: each mode tested at level :math:`\alpha` (the rule of DPA);
-         - ``"fdr"``: the modes the Benjamini–Hochberg step-up rule keeps at level
+         - ``"none"``: each mode tested at level :math:`\alpha` (the rule of DPA). The most
+           power, but on a curve (a noisy circle) the density estimate fluctuates along the
+           curve and each bump passes on its own: 10 of 10 featureless circles read 2–4
+           regions in the benchmark;
+         - ``"fdr"`` (default): the modes the Benjamini–Hochberg step-up rule keeps at level
            :math:`\alpha` over the :math:`M` candidate modes (the :math:`j`-th smallest
-           p-value passes when some :math:`j' \ge j` has :math:`p_{(j')} \le j'\alpha/M`);
+           p-value passes when some :math:`j' \ge j` has :math:`p_{(j')} \le j'\alpha/M`).
+           On a featureless cloud every candidate is null, so the chance of any false
+           region is at most :math:`\alpha` as far as the p-values are valid (selection
+           makes them somewhat optimistic: 0 of 35 featureless clouds of the benchmark read
+           more than one region, 2 of 10 noisy circles of 400 points in the plane did);
          - ``"simultaneous"``: :math:`z_{1-\alpha}` replaced by :math:`c_\alpha`, the
            :math:`(1-\alpha)` bootstrap quantile of the studentised deviation
            :math:`\max_{x \in C} |g^*_b(x) - \bar g^*(x)| / \sigma(x)` over the set
@@ -338,7 +345,8 @@ def regions(
            over the critical points instead of every sample point).
 
          ``benchmarks/bench_regions_truth.py`` measures the three on labelled and on
-         featureless clouds (false-region rates stated in the README).
+         featureless clouds (table in the README). The default is the one with the most
+         power among those with no false region there.
        * ``"tomato"`` (the rule of earlier versions): modes with prominence
          :math:`> 2c_\alpha` are regions, where :math:`c_\alpha` is the :math:`(1-\alpha)`
          quantile of :math:`S_b`; ``band="sup"``: :math:`S_b = \max_i |g^*_b(x_i) - g(x_i)|`
@@ -377,7 +385,7 @@ def regions(
     method : {"peak", "tomato"}, default="peak"
         The significance rule (see above). ``benchmarks/bench_regions_truth.py`` measures both
         against labelled truth, beside dadapy's density-peak clustering and k-means.
-    correction : {"none", "fdr", "simultaneous"}, default="none"
+    correction : {"none", "fdr", "simultaneous"}, default="fdr"
         ``method="peak"`` only: how the per-mode tests allow for the many candidate modes
         (see above).
 
