@@ -303,7 +303,10 @@ def markdown(out: dict) -> str:
     """The README's table: one row per family and figure, one column per method."""
     fam = out["families"]
     cols = [m for m in METHODS if any(m in f["summary"] for f in fam.values())]
-    head = "| clouds | figure | " + " | ".join(cols) + " |"
+    names = {"peak": "peak, none", "peak-fdr": "peak, fdr (default)", "peak-sim":
+             "peak, simultaneous", "tomato-sup": "old: tomato, sup", "tomato-bottleneck":
+             "old: tomato, bottleneck", "dadapy": "dadapy DPA", "kmeans": "k-means, known k"}
+    head = "| clouds | figure | " + " | ".join(names[m] for m in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 2)]
 
     def row(label: str, figure: str, cell) -> None:
