@@ -95,7 +95,7 @@ def minilm_sanity(n: int = 300, n_days: int = 280, n_large: int = 1200) -> dict:
             prev = None
             for layer in acts.layers:
                 X = np.asarray(acts[layer], dtype=np.float64)
-                r = regions(X, seed=0, band=band)
+                r = regions(X, seed=0, band=band, method="tomato")
                 a = label_agreement(r.labels, corpus.categories, X, k=10)
                 t = compare_regions(prev, r.labels) if prev is not None else None
                 prev = r.labels
@@ -146,8 +146,8 @@ def minilm_sanity(n: int = 300, n_days: int = 280, n_large: int = 1200) -> dict:
     nouns = np.flatnonzero(pos == "noun")
     for layer in acts.layers:
         X = np.asarray(acts[layer], dtype=np.float64)
-        r = regions(X, seed=0)
-        rb = regions(X, seed=0, band="bottleneck")
+        r = regions(X, seed=0, method="tomato")
+        rb = regions(X, seed=0, band="bottleneck", method="tomato")
         a = label_agreement(r.labels, wn.categories, X, k=10)
         ab = label_agreement(rb.labels, wn.categories, X, k=10)
         ap = label_agreement(r.labels, pos, X, k=10)
@@ -194,7 +194,7 @@ def main() -> None:
                 for seed in seeds:
                     X, y = mixture(c, sep, d, n, seed)
                     for band in BANDS:
-                        r = regions(X, seed=seed, band=band)
+                        r = regions(X, seed=seed, band=band, method="tomato")
                         rows.append(dict(kind="mixture", band=band, c=c, sep=sep, d=d, n=n,
                                          seed=seed, found=r.n_regions,
                                          ari=float(adjusted_rand_score(y, r.labels)),
@@ -205,7 +205,7 @@ def main() -> None:
             for seed in range(5 if not args.quick else 3):
                 X = one_cluster(shape, d, n, seed)
                 for band in BANDS:
-                    r = regions(X, seed=seed, band=band)
+                    r = regions(X, seed=seed, band=band, method="tomato")
                     rows.append(dict(kind="one", band=band, shape=shape, d=d, n=n, seed=seed,
                                      found=r.n_regions, threshold=r.threshold,
                                      prominences=[round(float(p), 4) for p in r.prominences[:8]]))

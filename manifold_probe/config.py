@@ -312,7 +312,8 @@ confidence = 0.95
 
 [estimators.regions]
 label = "category"
-band = "bottleneck"  # default "sup" (guaranteed, but reads one region on these clouds)
+# method = "peak"     # default: each mode against its own bootstrap error bars
+# correction = "fdr"  # Benjamini-Hochberg over the modes ("none": DPA's rule; "simultaneous")
 max_points = 1000
 """
 

@@ -97,9 +97,15 @@ class RegionsConfig(_Strict):
     k: int = Field(_D.regions.k, ge=2, description="neighbours of the density (distance to measure) and graph")
     alpha: float = Field(_D.regions.alpha, gt=0, lt=1, description="level of the bootstrap band")
     n_boot: int = Field(_D.regions.n_boot, ge=10, description="bootstrap replicates of the band")
+    method: Literal["peak", "tomato"] = Field(
+        _D.regions.method, description='"peak": each mode against its own bootstrap error bars '
+        '(the merge criterion of DPA); "tomato": one global bootstrap band (earlier versions)')
+    correction: Literal["none", "fdr", "simultaneous"] = Field(
+        _D.regions.correction, description='method "peak": "fdr" Benjamini-Hochberg over the modes; '
+        '"simultaneous" error bars holding at every peak and saddle; "none" each mode alone')
     band: Literal["sup", "bottleneck"] = Field(
-        _D.regions.band, description='"sup": sup-norm density band (Fasy et al. 2014, guaranteed); '
-        '"bottleneck": H0 bottleneck bootstrap (Chazal et al. 2018, more power)')
+        _D.regions.band, description='method "tomato": "sup" sup-norm density band (Fasy et al. '
+        '2014, guaranteed); "bottleneck" H0 bottleneck bootstrap (Chazal et al. 2018, more power)')
     max_points: int | None = Field(_D.regions.max_points, ge=20, description="subsample (None: all)")
     label: str = Field(_D.regions.label, description="input label compared with the regions")
 

@@ -109,9 +109,10 @@ def region_labels(X: np.ndarray, idx: np.ndarray, est: EstimatorSettings, seed: 
     k = min(cfg.k, len(idx) - 2)
     A = np.asarray(X)[idx]
     # a layer's regions enter its own task and the next layer's merge/split: computed once
-    return reused(f"regions|{k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}", (A,),
+    return reused(f"regions|{k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}|{cfg.method}|"
+                  f"{cfg.correction}", (A,),
                   lambda: regions(A, k=k, alpha=cfg.alpha, n_boot=cfg.n_boot, seed=seed,
-                                  band=cfg.band),
+                                  band=cfg.band, method=cfg.method, correction=cfg.correction),
                   lambda r: r.labels.nbytes)
 
 

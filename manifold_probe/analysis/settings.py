@@ -135,6 +135,8 @@ class RegionsSettings:
     alpha: float = signature_default(regions, "alpha")
     n_boot: int = signature_default(regions, "n_boot")
     band: str = signature_default(regions, "band")
+    method: str = signature_default(regions, "method")
+    correction: str = signature_default(regions, "correction")
     max_points: int | None = 1000
     label: str = "category"
 

@@ -1,0 +1,153 @@
+"""Persistence of density modes on a kNN graph, and the helpers of :mod:`.regions`.
+
+The distance to measure and its bootstrap reweighting, the H0 persistence of the superlevel
+sets of a function on a graph (union-find with the elder rule, and gudhi's lower-star
+filtration on a minimum spanning forest for the bottleneck bootstrap), the symmetrised kNN
+adjacency, and the Benjamini–Hochberg step-up rule. The maths is stated in
+:func:`manifold_probe.analysis.regions.regions`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _edge_list(adj: list[np.ndarray]) -> np.ndarray:
+    """Undirected edges ``(2, E)`` with ``i < j`` of an adjacency list."""
+    src = np.repeat(np.arange(len(adj)), [len(a) for a in adj])
+    dst = np.concatenate(adj) if adj else np.empty(0, dtype=np.int64)
+    keep = src < dst
+    return np.vstack([src[keep], dst[keep]])
+
+
+def _h0_diagram(g: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """H0 diagram of the superlevel sets of ``g`` on a graph, in the coordinates ``-g``.
+
+    Lower-star filtration of ``-g``: vertex ``i`` enters at ``-g_i``, edge ``ij`` at
+    ``max(-g_i, -g_j)``. Rows are ``(birth, death)``; components that never merge die at inf.
+    """
+    import gudhi
+
+    st = gudhi.SimplexTree()
+    st.insert_batch(np.arange(len(g))[None, :], -g)
+    st.insert_batch(edges, np.maximum(-g[edges[0]], -g[edges[1]]))
+    st.compute_persistence(homology_coeff_field=2, min_persistence=0.0)
+    dgm = st.persistence_intervals_in_dimension(0)
+    return np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
+
+
+def _forest_edges(edges: np.ndarray, n: int):
+    """``g -> edges (2, n - c)`` of a minimum spanning forest of the lower-star filtration of
+    ``-g`` on the graph ``edges`` (``c`` its components); the graph's CSR layout is built once.
+
+    Every threshold's sublevel graph has the same components in the forest as in the graph
+    (cut property of minimum spanning forests), so the H0 diagrams of the two are equal and
+    :func:`_h0_diagram` on the forest (``n - c`` edges instead of ``E``) gives the graph's.
+    The weights are the dense ranks of ``max(-g_i, -g_j)`` (edge order and ties exactly kept;
+    SciPy drops zero weights, hence ``1 +``).
+    """
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    slot = np.arange(1, edges.shape[1] + 1, dtype=np.float64)
+    G = sp.csr_matrix((slot, (edges[0], edges[1])), shape=(n, n))
+    edge_of_slot = (G.data - 1.0).astype(np.int64)
+    lo, hi = edges[0][edge_of_slot], edges[1][edge_of_slot]
+
+    def forest(g: np.ndarray) -> np.ndarray:
+        rank = np.unique(-g, return_inverse=True)[1].astype(np.float64)
+        G.data = 1.0 + np.maximum(rank[lo], rank[hi])
+        T = minimum_spanning_tree(G).tocoo()
+        return np.vstack([T.row, T.col]).astype(np.int64)
+
+    return forest
+
+
+def _dtm_log(dist: np.ndarray, weights: np.ndarray | None, k: int) -> np.ndarray:
+    r"""Log distance to measure at each point from its sorted neighbour distances.
+
+    :math:`\mathrm{DTM}^2(x) = \frac1k \sum_j \min(w_j, (k - W_{j-1})_+)\, r_j^2` with
+    :math:`W_j` the cumulative weight of the ``j`` nearest neighbours (weights 1: the mean of
+    the ``k`` nearest squared distances). If the listed neighbours hold less than ``k`` of
+    weight, the missing mass is put at the last listed distance (a lower bound).
+    """
+    r2 = dist * dist
+    if weights is None:
+        return 0.5 * np.log(np.maximum(r2[:, :k].mean(axis=1), 1e-300))
+    cum = np.cumsum(weights, axis=-1)
+    take = np.clip(k - (cum - weights), 0.0, weights)
+    missing = np.clip(k - cum[..., -1], 0.0, None)
+    m2 = ((take * r2).sum(axis=-1) + missing * r2[..., -1]) / k
+    return 0.5 * np.log(np.maximum(m2, 1e-300))
+
+
+def _mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
+    """Persistence of the superlevel sets of ``f`` on a graph (union-find, elder rule).
+
+    Returns ``peaks`` (vertex of each mode), ``prominence`` (peak - merge level; for a mode
+    that never merges, peak - min f) and, per vertex, the mode it was first attached to
+    (its ascent by the steepest higher neighbour, as in ToMATo), the merge forest (younger
+    peak -> elder peak), the merge levels and the merge (saddle) vertices.
+    """
+    n = len(f)
+    order = np.argsort(-f, kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    parent = np.full(n, -1, dtype=np.int64)  # union-find over vertices; roots are modes' peaks
+    attach = np.full(n, -1, dtype=np.int64)
+    death = {}  # peak vertex -> merge level
+    merged_into = {}  # peak vertex -> elder peak vertex
+    saddle = {}  # peak vertex -> vertex at which it merged
+
+    def find(v: int) -> int:
+        root = v
+        while parent[root] != root:
+            root = parent[root]
+        while parent[v] != root:
+            parent[v], v = root, parent[v]
+        return root
+
+    for v in order:
+        higher = [u for u in adj[v] if rank[u] < rank[v]]
+        parent[v] = v
+        if not higher:
+            attach[v] = v
+            continue
+        steepest = min(higher, key=lambda u: rank[u])
+        attach[v] = attach[steepest]
+        rv = find(steepest)
+        parent[v] = rv
+        for u in higher:
+            ru, rv = find(u), find(v)
+            if ru == rv:
+                continue
+            elder, younger = (ru, rv) if rank[ru] < rank[rv] else (rv, ru)
+            death[younger] = f[v]
+            saddle[younger] = int(v)
+            merged_into[younger] = elder
+            parent[younger] = elder
+    peaks = np.array(sorted(set(attach.tolist()), key=lambda p: rank[p]), dtype=np.int64)
+    low = float(f.min())
+    prominence = np.array([f[p] - death.get(int(p), low) for p in peaks], dtype=np.float64)
+    return peaks, prominence, attach, merged_into, death, saddle
+
+
+def _benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
+    """Which of the p-values the Benjamini–Hochberg step-up rule rejects at level ``alpha``."""
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    passed = np.flatnonzero(p[order] <= alpha * np.arange(1, m + 1) / m)
+    keep = np.zeros(m, dtype=bool)
+    if len(passed):
+        keep[order[: passed[-1] + 1]] = True
+    return keep
+
+
+def _adjacency(nb) -> list[np.ndarray]:
+    """Sorted neighbour lists of the symmetrised kNN graph (an edge if either end is among
+    the other's k nearest): :func:`manifold_probe.neighbors.symmetric_graph`'s pattern."""
+    from manifold_probe.neighbors import symmetric_graph
+
+    G = symmetric_graph(nb, nb.n_points)
+    G.sort_indices()
+    return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(nb.n_points)]
