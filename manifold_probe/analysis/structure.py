@@ -12,19 +12,13 @@ low-dimensional linear subspace of a layer where that structure is clearest and 
    ``q`` in ``1 .. max_dims`` with the strongest statistic is chosen (the choice is repeated
    inside the null, so it costs no significance).
 3. *Test.* A statistic of the projected class means against the known structure, compared
-   with a permutation null;
-   :math:`p = (1 + \#\{\text{null} \ge \text{observed}\}) / (1 + B)` (Phipson & Smyth 2010).
-   The default, ``null="points"``, permutes the labels of the inputs (rows) across classes
-   and recomputes the whole pipeline, subspace included: under "the labels say nothing about
-   the layer" the rows are exchangeable, and with :math:`N` inputs there are
-   :math:`N!/\prod_c n_c!` distinct relabellings, so the p-value is limited only by ``B``
-   (smallest value :math:`1/(B+1)`, reported as ``p_min``). ``null="classes"`` permutes the
-   class identities instead (which class sits at which node): the subspace is then fixed and
-   the test asks whether the *arrangement* matches beyond the fact that classes are separated,
-   but it has only :math:`C!` permutations (for a cycle :math:`(C-1)!/2` distinct
-   arrangements: 360 for 7 classes, so no p below about 0.003, whatever ``B``).
-   ``effect`` is the standardised distance of the statistic from its null,
-   :math:`(T - \bar T^*)/s(T^*)`: it keeps grading layers where p sits at its floor.
+   with a permutation null, :math:`p = (1 + \#\{\text{null} \ge \text{observed}\}) / (1 + B)`
+   (Phipson & Smyth 2010). Default ``null="points"``: the inputs' labels are permuted across
+   classes and the whole pipeline recomputed — :math:`N!/\prod_c n_c!` relabellings, so p is
+   limited only by ``B`` (smallest value ``p_min`` :math:`= 1/(B+1)`). ``null="classes"``
+   permutes class identities in a fixed subspace (arrangement given separation), but a cycle
+   of :math:`C` classes has only :math:`(C-1)!/2` arrangements (360 for 7: p ≥ 0.003).
+   ``effect`` :math:`= (T - \bar T^*)/s(T^*)` keeps grading where p sits at its floor.
 
 Statistics
 ----------
@@ -62,6 +56,13 @@ from manifold_probe._validation import (
     check_points,
     check_seed,
     to_numpy,
+)
+from manifold_probe.analysis._structure_null import (
+    _centred_ranks,
+    _pair_distances,
+    _points_null,
+    _spearman,
+    _tree_stat_q,
 )
 
 __all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
@@ -165,15 +166,6 @@ def tree_distances(parents: Any) -> np.ndarray:
         D = depth[:, None] + depth[None, :] - 2.0 * (common - 1.0)
     D[common == 0] = np.inf
     return D
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    ra, rb = rankdata(a), rankdata(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = np.sqrt((ra @ ra) * (rb @ rb))
-    return float(ra @ rb / den) if den > 0 else 0.0
 
 
 def _cycle_stat(Z: np.ndarray, phase: np.ndarray) -> tuple[float, bool]:
@@ -394,9 +386,8 @@ def known_structure(
         null_stats[:] = stats_of(Z, perms)
     elif probe == "pca":  # row relabellings, a block of them at once
         inv = np.searchsorted(classes, y)
-        null_stats[:] = _points_null(A, inv, C, max(qs), n_perm, rng,
-                                     lambda Zb: _batch_stats(Zb, kind, target, qs, iu if kind == "tree" else None,
-                                                             t_ranks if kind == "tree" else None))
+        tree = (iu, t_ranks) if kind == "tree" else (None, None)
+        null_stats[:] = _points_null(A, inv, C, n_perm, rng, kind, target, qs, *tree)
     for b in range(n_perm if (null == "points" and probe != "pca") else 0):
         _, m2, V2, _ = pipeline(y[rng.permutation(len(y))])
         null_stats[b] = stats_of((m2 - m2.mean(axis=0)) @ V2, ident[None, :])[0]
@@ -427,84 +418,6 @@ def known_structure(
         effect=float(effect),
         null_mean=float(null_stats.mean()),
     )
-
-
-def _points_null(A: np.ndarray, inv: np.ndarray, C: int, q: int, n_perm: int,
-                 rng: np.random.Generator, stat) -> np.ndarray:
-    r"""The statistic of ``n_perm`` random relabellings of the rows (PCA probe), in blocks.
-
-    Class means of a relabelling are a sparse one-hot product; the coordinates of the centred
-    means in their top-``q`` principal subspace are read from the eigendecomposition of their
-    C × C Gram matrix (:math:`M_c M_c^\top = U \Lambda U^\top`, coordinates
-    :math:`U_q \Lambda_q^{1/2}`: the SVD's, up to the sign of each axis, to which every
-    statistic here is invariant).
-    """
-    from scipy.sparse import csr_matrix
-
-    n, d = A.shape
-    counts = np.bincount(inv, minlength=C).astype(np.float64)
-    block = max(1, min(n_perm, int(2e7 // max(1, C * d + n))))
-    out = np.empty(n_perm)
-    cols = np.tile(np.arange(n), block)
-    for start in range(0, n_perm, block):
-        b = min(block, n_perm - start)
-        lab = np.stack([inv[rng.permutation(n)] for _ in range(b)])  # (b, n)
-        rows = (np.arange(b)[:, None] * C + lab).ravel()
-        S = csr_matrix((np.ones(b * n), (rows, cols[:b * n])), shape=(b * C, n))
-        M = np.asarray(S @ A).reshape(b, C, d) / counts[None, :, None]
-        M -= M.mean(axis=1, keepdims=True)
-        G = M @ M.transpose(0, 2, 1)
-        w, U = np.linalg.eigh(G)
-        w, U = w[:, ::-1][:, :q], U[:, :, ::-1][:, :, :q]
-        out[start:start + b] = stat(U * np.sqrt(np.maximum(w, 0.0))[:, None, :])
-    return out
-
-
-def _batch_stats(Zb: np.ndarray, kind: str, target: np.ndarray, qs: list[int], iu, t_ranks
-                 ) -> np.ndarray:
-    """The statistic of each configuration of class means ``Zb[b]`` (classes in place)."""
-    from scipy.stats import rankdata
-
-    if kind == "cycle":
-        c = Zb[:, :, :2] - Zb[:, :, :2].mean(axis=1, keepdims=True)
-        theta = np.arctan2(c[:, :, 1], c[:, :, 0])
-        return np.maximum(np.abs(np.exp(1j * (theta - target)).mean(axis=1)),
-                          np.abs(np.exp(1j * (theta + target)).mean(axis=1)))
-    if kind == "line":
-        ra = rankdata(Zb[:, :, 0], axis=1)
-        ra -= ra.mean(axis=1, keepdims=True)
-        rt = _centred_ranks(target)
-        den = np.sqrt((ra**2).sum(axis=1) * (rt @ rt))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(den > 0, np.abs(ra @ rt) / den, 0.0)
-    rt = t_ranks[iu]
-    best = np.full(len(Zb), -np.inf)
-    for q in qs:
-        Zq = Zb[:, :, :q]
-        D = np.sqrt(np.maximum(((Zq[:, :, None, :] - Zq[:, None, :, :]) ** 2).sum(-1), 0.0))
-        re = rankdata(D[:, iu[0], iu[1]], axis=1)
-        re -= re.mean(axis=1, keepdims=True)
-        den = np.sqrt((re**2).sum(axis=1) * (rt @ rt))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            best = np.maximum(best, np.where(den > 0, re @ rt / den, 0.0))
-    return best
-
-
-def _centred_ranks(v: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    r = rankdata(v)
-    return r - r.mean()
-
-
-def _pair_distances(Z: np.ndarray) -> np.ndarray:
-    return np.sqrt(((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1))
-
-
-def _tree_stat_q(Z: np.ndarray, T: np.ndarray, iu, q: int) -> float:
-    Zq = Z[:, :q]
-    E = np.sqrt(((Zq[:, None, :] - Zq[None, :, :]) ** 2).sum(-1))
-    return _spearman(T[iu], E[iu])
 
 
 def gromov_delta(D: Any, base: int = 0) -> float:
