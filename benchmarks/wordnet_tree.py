@@ -4,8 +4,9 @@ Captures MiniLM (mean pooling, all residual states) on ``--n`` sentences of the 
 subset (``experiments/configs/wordnet.toml``'s model and corpus; captured once into ``--out``
 and reused) and reports per layer the profile columns of the known structure ``wordnet_tree``
 (:func:`manifold_probe.analysis.semantic.measure_structures`): the Spearman correlation of tree
-and class-mean distances in the best class-mean subspace against the class-permutation null
-(``_stat``, ``_p``), the share of variance in that subspace (``_variance``), and the relative
+and class-mean distances in the best class-mean subspace against the null that relabels the
+inputs across classes (``_stat``, ``_p``, its floor ``_p_min``, the effect size ``_effect`` in
+null standard deviations, which grades layers where p sits at its floor), the share of variance in that subspace (``_variance``), and the relative
 Gromov delta of the class means against Gaussian clouds of the same covariance (``_delta``,
 ``_delta_p``; small p = more tree-like, i.e. more negatively curved, than flat data).
 

@@ -129,6 +129,11 @@ class VerdictConfig(_Strict):
                               "layer pair a verdict (topology_verdict_prev)")
 
 
+class NullsConfig(_Strict):
+    enabled: bool = Field(_D.nulls.enabled, description="compute each measure's null (matched "
+                          "Gaussian, shuffled tokens) and an above/within/below call")
+
+
 class EstimatorsConfig(_Strict):
     knn: KnnConfig = KnnConfig()
     twonn: TwoNNConfig = TwoNNConfig()
@@ -141,6 +146,7 @@ class EstimatorsConfig(_Strict):
     regions: RegionsConfig = RegionsConfig()
     structure: StructureConfig = StructureConfig()
     verdict: VerdictConfig = VerdictConfig()
+    nulls: NullsConfig = NullsConfig()
 
     def to_settings(self) -> EstimatorSettings:
         """The same settings as the analysis layer's frozen dataclasses."""

@@ -276,7 +276,8 @@ def test_profile_tasks_and_columns_for_labelled_inputs():
     assert {"regions", "structure"} <= kinds
     assert "structure" not in {t.kind for t in schedule(2, _FAST, [0], labels={"category": y})}
     cols = measure_structures(X, labels, _FAST, 0)
-    assert set(cols) == {"structure_days_stat", "structure_days_p", "structure_days_variance"}
+    assert set(cols) == {f"structure_days_{c}" for c in ("stat", "p", "p_min", "effect",
+                                                         "stat_null", "variance")}
     assert cols["structure_days_p"] < 0.05  # seven classes in cyclic order on a circle
     reg = measure_regions(X, X[:, ::-1].copy(), labels, _FAST, 0)
     assert {"n_regions", "regions_ari", "regions_nmi", "label_purity", "regions_merged_prev",

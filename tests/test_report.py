@@ -312,3 +312,52 @@ def test_report_renders_in_headless_chromium(any_run, tmp_path):
     with Image.open(shot) as im:
         pixels = np.asarray(im.convert("L"), dtype=np.float64)
     assert pixels.shape == (2400, 1280) and pixels.std() > 10  # drawn, not a blank page
+
+
+def test_every_reading_with_a_null_is_drawn_beside_it(toy_run):
+    """The toy run (nulls on by default) draws the matched-Gaussian null of the dimension and
+    the curvature in grey, hollow markers where the call is not above/below, and the page and
+    the Markdown table list every measure's call per layer."""
+    from manifold_probe.report.nulls import null_table
+
+    run = load_run(toy_run)
+    figs = {f.stem: f for f in build_figures(run)}
+    for stem, key in (("profile_dimension", "id_twonn_vs_null"),
+                      ("profile_curvature", "curvature_median_vs_null")):
+        traces = [t for p in figs[stem].panels for t in p.traces]
+        assert any(t.name.startswith("null") for t in traces), stem
+        reading = traces[0]
+        within = [r.get(key) in ("within", "undecided") for r in run.rows]
+        assert reading.hollow is not None and reading.hollow.tolist() == within
+    table = null_table(toy_run)
+    assert "intrinsic dimension, TwoNN" in table and "scalar curvature, median" in table
+    assert table.count("\n") == 1 + sum(1 for c in ("id_twonn_vs_null", "id_mle_vs_null",
+                                                    "curvature_median_vs_null")
+                                        if c in run.columns)
+    assert "Readings against their nulls" in (toy_run / "report.html").read_text()
+
+
+def test_labels_are_printed_only_where_every_seed_agrees(synthetic_run):
+    """Seeds that disagree on kept/broken or on a split make the label undecided."""
+    from manifold_probe.report.data import SeedSpread
+    from manifold_probe.report.figures import _verdicts, regions
+
+    run = load_run(synthetic_run)
+    n = len(run.rows)
+    run.spread["topology_verdict_prev"] = SeedSpread(np.full(n, np.nan), np.full(n, np.nan),
+                                                     np.full(n, np.nan))
+    base = _verdicts(run)
+    assert base == [None, "kept", "undecided", "broken"]
+    # seeds give split = 0 and 1 at layer 2: no "split" marker there, an undecided one instead
+    run.spread["regions_split_prev"] = SeedSpread(np.array([np.nan, 0, 0, 0.0]),
+                                                  np.array([np.nan, 0, 1, 0.0]), np.full(n, 2.0))
+    fig = regions(run)
+    names = [t.name for t in fig.panels[0].traces]
+    assert "block split regions" not in names and "seeds disagree" in names
+    run.spread["topology_preserved_prev"] = SeedSpread(np.array([np.nan, 1, 0, 1.0]),
+                                                       np.array([np.nan, 1, 1, 1.0]),
+                                                       np.full(n, 2.0))
+    run.columns = [c for c in run.columns if c != "topology_verdict_prev"]
+    for i, r in enumerate(run.rows):
+        r["topology_preserved_prev"] = [None, True, False, True][i]
+    assert _verdicts(run) == [None, "kept", "undecided", "kept"]

@@ -1,8 +1,8 @@
 """Known structure in a subspace: planted cycles, lines and trees are found; shuffled labels are not.
 
 Planted data: class means on the structure in a random 2- to 6-D subspace of R^50, plus
-isotropic unit noise. With 7 cycle classes only 14 of the 7! arrangements are the cycle, so
-the smallest attainable p is about 0.003; planted p must be below 0.05 on every seed.
+isotropic unit noise. The default null relabels the rows (smallest p 1/(n_perm+1)); planted
+p must be below 0.05 on every seed.
 Shuffled labels: p is uniform under the null, so over 5 seeds we allow at most one below
 0.05 (binomial probability of two or more: 2.3 %).
 """
@@ -166,3 +166,41 @@ def test_hyperbolicity_separates_a_hierarchy_from_flat_and_round_clouds():
     ps = [hyperbolicity(np.random.default_rng(s).normal(size=(32, 6)), seed=s).p_value
           for s in range(5)]
     assert min(ps) > 0.05 and max(ps) < 1.0
+
+
+def test_perfect_cycle_passes_holm_over_21_tests_and_shuffled_does_not():
+    """The default (row-relabelling) null is not floored by the number of classes: a perfect
+    7-cycle reaches p = 1/(n_perm+1) = 0.001, below Holm's first cut over 21 tests
+    (0.05/21 = 0.00238), which no test of the class-permutation null can reach (360 distinct
+    cyclic arrangements: its p is at least 1/360 = 0.0028 in expectation)."""
+    from manifold_probe.analysis.nulls import holm
+
+    t = 2 * np.pi * np.arange(7) / 7
+    y = np.repeat(np.arange(7), 20)
+    X = np.c_[np.cos(t), np.sin(t)][y]  # exact cycle, no noise
+    X = np.c_[X, np.zeros((len(y), 6))]
+    r = known_structure(X, y, "cycle", seed=0)
+    assert r.p_min == pytest.approx(1 / 1000)
+    assert r.p_value == pytest.approx(r.p_min)
+    assert r.p_value <= 0.05 / 21
+    assert holm([r.p_value] + [0.5] * 20)[0] <= 0.05
+    classes = known_structure(X, y, "cycle", null="classes", seed=0)
+    assert classes.p_value > 0.05 / 21  # the floor the row null removes
+    shuffled = known_structure(X, np.random.default_rng(3).permutation(7)[y], "cycle", seed=0)
+    assert shuffled.p_value > 0.05 / 21
+
+
+def test_effect_size_falls_with_the_signal():
+    """The effect size (statistic in null standard deviations) is reported beside p and falls
+    as the planted cycle drowns in noise; at noise 3 the cycle is gone (p well above 0.05)."""
+    rng = np.random.default_rng(0)
+    t = 2 * np.pi * np.arange(7) / 7
+    y = np.repeat(np.arange(7), 25)
+    base = np.c_[np.cos(t), np.sin(t)][y]
+    results = []
+    for noise in (0.3, 2.0, 3.0):
+        X = np.c_[base, np.zeros((len(y), 8))] + noise * rng.normal(size=(len(y), 10))
+        results.append(known_structure(X, y, "cycle", seed=0, n_perm=199))
+    assert results[0].p_value == pytest.approx(1 / 200)
+    assert results[0].effect > results[1].effect > results[2].effect
+    assert results[0].effect > 2 and results[2].p_value > 0.05

@@ -131,7 +131,8 @@ def test_wordnet_tree_is_a_profile_structure_with_its_columns():
     est = EstimatorSettings.from_mapping({"structure": {"n_perm": 199}})
     cols = measure_structures(X, labels, est, 0)
     assert set(cols) == {f"structure_wordnet_tree_{c}"
-                         for c in ("stat", "p", "variance", "delta", "delta_p")}
+                         for c in ("stat", "p", "p_min", "effect", "stat_null", "variance",
+                                   "delta", "delta_p")}
     # p at its floor for 199 permutations (0.005); the correlation has the tree's sign
     assert cols["structure_wordnet_tree_p"] <= 0.01 and cols["structure_wordnet_tree_stat"] > 0
     noise = measure_structures(rng.normal(size=X.shape), labels, est, 0)

@@ -75,7 +75,66 @@ def compute(params: dict[str, Any]) -> dict[str, Any]:
     profile = _read_csv(out / "profile.csv")
     pert_path = out / "perturbations.csv"
     perturbations = _read_csv(pert_path) if pert_path.exists() else []
-    return {"config": params["config"], "profile": profile, "perturbations": perturbations}
+    return {"config": params["config"], "profile": profile, "perturbations": perturbations,
+            "spread": _seed_spread(out)}
+
+
+def _seed_spread(out: Path) -> dict[str, dict[str, list]]:
+    """Smallest and largest value over the run's seeds of every seeded column (from the task
+    files, as the report reads them): ``{column: {"lo": [...], "hi": [...]}}`` per layer."""
+    from manifold_probe.report.data import load_run
+
+    run = load_run(out)
+    return {k: {"lo": [None if not np.isfinite(v) else float(v) for v in s.lo],
+                "hi": [None if not np.isfinite(v) else float(v) for v in s.hi]}
+            for k, s in run.spread.items()}
+
+
+def _band(result: dict[str, Any], key: str) -> tuple[np.ndarray, np.ndarray] | None:
+    s = result.get("spread", {}).get(key)
+    if not s:
+        return None
+    return (np.array([np.nan if v is None else v for v in s["lo"]], dtype=float),
+            np.array([np.nan if v is None else v for v in s["hi"]], dtype=float))
+
+
+def _draw(ax, x, y, *, spread=None, null=None, within=None, marker="o", label=None, colour=None):
+    """A per-layer curve with its seed spread (error bars), its null (grey band and dashed
+    line) and hollow grey markers where the reading is within its null (not a finding)."""
+    y = np.asarray(y, dtype=float)
+    if null is not None:
+        nv, nlo, nhi = null
+        if nlo is not None:
+            ax.fill_between(x, nlo, nhi, color="0.6", alpha=0.3, lw=0)
+        ax.plot(x, nv, "--", color="0.5", lw=1, label="null" if label == "TwoNN" or
+                label is None else None)
+    if spread is not None:
+        lo, hi = spread
+        err = np.vstack([np.clip(y - lo, 0, None), np.clip(hi - y, 0, None)])
+        err = np.where(np.isfinite(err), err, 0.0)
+        line = ax.errorbar(x, y, yerr=err, fmt=marker + "-", capsize=2, ms=4, label=label,
+                           color=colour)[0]
+    else:
+        (line,) = ax.plot(x, y, marker + "-", ms=4, label=label, color=colour)
+    if within is not None and np.any(within):
+        ax.plot(np.asarray(x)[within], y[within], marker, ls="", mfc="white", mec="0.55",
+                ms=5, zorder=5)
+    return line
+
+
+def _calls(prof: list[dict[str, str]], key: str) -> np.ndarray | None:
+    if key not in prof[0]:
+        return None
+    return np.array([r.get(key, "") in ("within", "undecided") for r in prof])
+
+
+def _nulls(prof: list[dict[str, str]], key: str):
+    if key not in prof[0]:
+        return None
+    lo, hi = f"{key}_lo", f"{key}_hi"
+    return (np.array([_num(r, key) for r in prof]),
+            np.array([_num(r, lo) for r in prof]) if lo in prof[0] else None,
+            np.array([_num(r, hi) for r in prof]) if hi in prof[0] else None)
 
 
 def _num(row: dict[str, str], key: str) -> float:
@@ -184,19 +243,30 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(10, 2.6))
     x = np.arange(len(layers))
-    axes[0].plot(x, ids, marker="o", label="TwoNN")
+    def col(key: str) -> np.ndarray:
+        return np.array([_num(r, key) for r in prof])
+
+    interval = (col("id_twonn_lo"), col("id_twonn_hi")) if "id_twonn_lo" in prof[0] else None
+    _draw(axes[0], x, ids, spread=interval, null=_nulls(prof, "id_twonn_null"),
+          within=_calls(prof, "id_twonn_vs_null"), label="TwoNN")
     if np.isfinite(mle).any():
-        axes[0].plot(x, mle, marker="s", label="MLE")
+        _draw(axes[0], x, mle, null=_nulls(prof, "id_mle_null"),
+              within=_calls(prof, "id_mle_vs_null"), marker="s", label="MLE")
     axes[0].set_ylabel("intrinsic dimension")
     axes[0].legend(fontsize=7, frameon=False)
-    axes[1].plot(x, [_num(r, "curvature_median") for r in prof], marker="o")
+    _draw(axes[1], x, col("curvature_median"), spread=_band(result, "curvature_median"),
+          null=_nulls(prof, "curvature_median_null"),
+          within=_calls(prof, "curvature_median_vs_null"))
     axes[1].set_ylabel("median scalar curvature")
-    axes[2].plot(x, [_num(r, "geodesic_distortion_prev") for r in prof], marker="o", label="distortion")
-    axes[2].plot(x, [_num(r, "knn_overlap_prev") for r in prof], marker="s", label="kNN overlap")
+    _draw(axes[2], x, col("geodesic_distortion_prev"),
+          spread=_band(result, "geodesic_distortion_prev"), label="distortion")
+    _draw(axes[2], x, col("knn_overlap_prev"), spread=_band(result, "knn_overlap_prev"),
+          marker="s", label="kNN overlap")
     axes[2].set_ylabel("vs previous layer")
     axes[2].legend(fontsize=7, frameon=False)
-    axes[3].plot(x, [_num(r, "betti_0") for r in prof], marker="o", label=r"$\beta_0$")
-    axes[3].plot(x, [_num(r, "betti_1") for r in prof], marker="s", label=r"$\beta_1$")
+    _draw(axes[3], x, col("betti_0"), spread=_band(result, "betti_0"), label=r"$\beta_0$")
+    _draw(axes[3], x, col("betti_1"), spread=_band(result, "betti_1"), marker="s",
+          label=r"$\beta_1$")
     axes[3].set_ylabel("significant Betti numbers")
     axes[3].legend(fontsize=7, frameon=False)
     for ax in axes:
@@ -215,11 +285,15 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         ("topology_preserved_prev", "kept", None),
     ]
     body = []
-    for r in prof:
+    split = _band(result, "topology_preserved_prev")
+    for i, r in enumerate(prof):
         cells = [tex_escape(r.get("layer_name") or r["layer"])]
         for key, _, digits in cols:
             v = r.get(key, "")
             if digits is None:
+                # a label only where every seed gives it
+                if split is not None and np.isfinite(split[0][i]) and split[0][i] != split[1][i]:
+                    v = "undecided"
                 cells.append(tex_escape(v) if v else "--")
             elif digits == 0:
                 cells.append(str(int(_num(r, key))) if np.isfinite(_num(r, key)) else "--")

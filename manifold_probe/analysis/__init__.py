@@ -11,7 +11,9 @@
 - :mod:`~manifold_probe.analysis.regions` / :mod:`~manifold_probe.analysis.labels` — semantic
   regions of a layer, their agreement with labels, merges and splits between layers;
 - :mod:`~manifold_probe.analysis.structure` — a known structure of the inputs (cycle, line,
-  tree) tested in the subspace where it is clearest.
+  tree) tested in the subspace where it is clearest;
+- :mod:`~manifold_probe.analysis.nulls` — the null of every reading (matched Gaussian cloud,
+  median intervals, the above/within/below call, Holm over the structure tests).
 
 This layer never imports the interfaces (config, executor, report, the experiment runner, the
 CLI); ``tests/test_architecture.py`` checks it.
@@ -36,7 +38,7 @@ __all__ = [
     "warp",
 ]
 
-_SUBMODULES = ("regions", "labels", "structure")
+_SUBMODULES = ("regions", "labels", "structure", "nulls")
 
 
 def __getattr__(name: str) -> Any:

@@ -226,6 +226,53 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
             out[f"id_gride_{n1}"] = float(curve.get(n1, np.nan))
     if notes:
         out["dimension_note"] = "; ".join(notes)
+    if est.nulls.enabled and (est.twonn.enabled or est.mle.enabled):
+        try:
+            out.update(_dimension_null(U, g, est, out))
+        except InputError as exc:
+            out["dimension_note"] = "; ".join([*notes, f"null: {short_message(exc)}"])
+    return out
+
+
+#: seed of the matched-Gaussian null of the (unseeded) dimension task
+_DIMENSION_NULL_SEED = 0
+_MLE_BOOTSTRAP = 200  # resamples of the MLE interval; its 2.5/97.5% quantiles move < 3% beyond
+
+
+def _mle_interval(local: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """95% bootstrap interval (over points) of the MacKay-Ghahramani MLE 1/mean(1/m_i)."""
+    inv = 1.0 / local[np.isfinite(local) & (local > 0)]
+    if len(inv) < 10:
+        return float("nan"), float("nan")
+    boots = 1.0 / inv[rng.integers(0, len(inv), (_MLE_BOOTSTRAP, len(inv)))].mean(axis=1)
+    lo, hi = np.quantile(boots, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: dict) -> dict:
+    """TwoNN and MLE of a Gaussian cloud with the layer's mean, covariance and size, and the
+    call of the layer's estimate against it (intervals: TwoNN's own; MLE by bootstrap)."""
+    from manifold_probe.analysis.nulls import matched_gaussian, null_call
+    from manifold_probe.dimension import intrinsic_dimension
+
+    rng = np.random.default_rng(_DIMENSION_NULL_SEED)
+    G = matched_gaussian(U, rng)
+    k = max(est.twonn.k if est.twonn.enabled else 2, est.mle.k if est.mle.enabled else 2)
+    k = min(k, g.k)
+    nbg = knn(G, k)
+    out: dict[str, Any] = {}
+    if est.twonn.enabled and np.isfinite(layer.get("id_twonn", np.nan)):
+        r = intrinsic_dimension(G, method="twonn", neighbors=nbg.truncate(est.twonn.k))
+        lo, hi = r.interval if r.interval is not None else (np.nan, np.nan)
+        out.update(id_twonn_null=float(r.dimension), id_twonn_null_lo=float(lo),
+                   id_twonn_null_hi=float(hi),
+                   id_twonn_vs_null=null_call(layer["id_twonn_lo"], layer["id_twonn_hi"], lo, hi))
+    if est.mle.enabled and "point_id_mle" in layer and est.mle.k <= nbg.k:
+        r = intrinsic_dimension(G, method="mle", neighbors=nbg.truncate(est.mle.k), k=est.mle.k)
+        nlo, nhi = _mle_interval(np.asarray(r.pointwise, dtype=np.float64), rng)
+        llo, lhi = _mle_interval(np.asarray(layer["point_id_mle"], dtype=np.float64), rng)
+        out.update(id_mle_null=float(r.dimension), id_mle_null_lo=nlo, id_mle_null_hi=nhi,
+                   id_mle_vs_null=null_call(llo, lhi, nlo, nhi))
     return out
 
 
@@ -233,6 +280,7 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
     """Median and quartiles of the scalar curvature, at up to ``max_points`` distinct points."""
     from threadpoolctl import threadpool_limits
 
+    from manifold_probe.analysis.nulls import matched_gaussian, median_interval, null_call
     from manifold_probe.curvature import scalar_curvature
 
     cfg = est.curvature
@@ -259,13 +307,36 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
     except InputError as exc:
         # typically: the layer's dimension is too high for a quadratic fit on this many points
         return {**nan, "curvature_note": short_message(exc)}
-    values = np.asarray(getattr(result, "curvature", result), dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return nan
-    q25, q50, q75 = np.percentile(values, [25, 50, 75])
-    return {"curvature_median": float(q50), "curvature_q25": float(q25),
-            "curvature_q75": float(q75), "curvature_dim": int(dim)}
+    with threadpool_limits(limits=1):
+        values = np.asarray(getattr(result, "curvature", result), dtype=np.float64).ravel()
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            return nan
+        q25, q50, q75 = np.percentile(values, [25, 50, 75])
+        lo, hi = median_interval(values)
+        out = {"curvature_median": float(q50), "curvature_q25": float(q25),
+               "curvature_q75": float(q75), "curvature_dim": int(dim),
+               "curvature_median_lo": lo, "curvature_median_hi": hi}
+        if est.nulls.enabled:
+            # the same estimate (same fit dimension, same number of points) on a Gaussian cloud
+            # of the layer's mean and covariance: featureless, but with the layer's spectrum
+            # of variances, so what the fit reads on such a cloud of this size is the null
+            G = matched_gaussian(X, np.random.default_rng([seed, _CURVATURE_NULL_STREAM]),
+                                 n=len(idx))
+            try:
+                r0 = scalar_curvature(G, dim=dim, method=cfg.method, n_jobs=n_jobs)
+                v0 = np.asarray(getattr(r0, "curvature", r0), dtype=np.float64).ravel()
+                v0 = v0[np.isfinite(v0)]
+                nlo, nhi = median_interval(v0)
+                out.update(curvature_median_null=float(np.median(v0)) if v0.size else np.nan,
+                           curvature_median_null_lo=nlo, curvature_median_null_hi=nhi,
+                           curvature_median_vs_null=null_call(lo, hi, nlo, nhi))
+            except InputError as exc:
+                out["curvature_note"] = f"null: {short_message(exc)}"
+    return out
+
+
+_CURVATURE_NULL_STREAM = 0x6E75  # a second random stream beside the subsample's
 
 
 def topology_seed(seed: int) -> int:
@@ -356,24 +427,66 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
     }
 
 
-def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None) -> dict:
-    """Median over inputs of the trajectory curvature of each input's token sequence.
+def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls: bool = True,
+                       seed: int = 0) -> dict:
+    """Median over inputs of the trajectory curvature of each input's token sequence, with its
+    baselines.
 
     Rows of X are tokens in order; ``sentence_ids`` says which input each row belongs to.
     Inputs with fewer than 3 tokens have no turning angle and are left out.
+
+    With ``nulls``: ``trajectory_curvature_shuffled`` is the same median with each input's
+    tokens in a random order (:data:`_TRAJECTORY_SHUFFLES` shufflings; ``_null_lo``/``_null_hi``
+    their smallest and largest median, a 95% range), ``trajectory_curvature_gaussian`` the same
+    median on i.i.d. tokens from a Gaussian with the layer's mean and covariance (in high
+    dimension about 120°: consecutive steps of independent points share one point with opposite
+    signs, so their cosine is about −1/2), and ``trajectory_curvature_vs_null`` the call of the
+    reading against the shuffled range ("below": straighter than the token order allows by
+    chance).
     """
     if sentence_ids is None:
         return {"trajectory_curvature": float("nan")}
-    from manifold_probe.curvature import trajectory_curvature
+    from manifold_probe.analysis.nulls import matched_gaussian
 
     sid = np.asarray(sentence_ids)
+    groups = [np.flatnonzero(sid == s) for s in np.unique(sid)]
+    groups = [g for g in groups if len(g) >= 3]
+    observed = _median_turning(X, groups)
+    out = {"trajectory_curvature": observed}
+    if not nulls or not groups or not np.isfinite(observed):
+        return out
+    rng = np.random.default_rng(seed)
+    shuffled = np.array([_median_turning(X, [rng.permutation(g) for g in groups])
+                         for _ in range(_TRAJECTORY_SHUFFLES)])
+    rows = np.concatenate(groups)
+    G = matched_gaussian(X[rows], rng)
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    lo, hi = float(shuffled.min()), float(shuffled.max())
+    out.update(
+        trajectory_curvature_shuffled=float(np.median(shuffled)),
+        trajectory_curvature_null_lo=lo, trajectory_curvature_null_hi=hi,
+        trajectory_curvature_gaussian=_median_turning(
+            G, [np.arange(a, b) for a, b in zip(starts[:-1], starts[1:], strict=True)]),
+        trajectory_curvature_vs_null="above" if observed > hi else "below" if observed < lo
+        else "within",
+    )
+    return out
+
+
+#: shufflings of the token order: the observed median lies outside their range with
+#: probability 2/(39 + 1) = 5% when token order carries no straightening
+_TRAJECTORY_SHUFFLES = 39
+
+
+def _median_turning(X: np.ndarray, groups: list[np.ndarray]) -> float:
+    """Median over sequences (rows ``X[g]`` in order, for each ``g``) of the mean turning angle."""
+    from manifold_probe.curvature import trajectory_curvature
+
     angles = []
     by_length: dict[int, list[np.ndarray]] = {}
-    for s in np.unique(sid):
-        rows = X[sid == s]
-        if rows.shape[0] >= 3:
-            by_length.setdefault(rows.shape[0], []).append(rows)
+    for g in groups:
+        by_length.setdefault(len(g), []).append(X[g])
     for group in by_length.values():
         values = np.asarray(trajectory_curvature(np.stack(group)), dtype=np.float64).ravel()
         angles.extend(values[np.isfinite(values)].tolist())
-    return {"trajectory_curvature": float(np.median(angles)) if angles else float("nan")}
+    return float(np.median(angles)) if angles else float("nan")

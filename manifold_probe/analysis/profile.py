@@ -160,7 +160,7 @@ def profile_layers(
         if task.kind in SEEDED_KINDS:
             by_seed.setdefault((task.layer, task.seed), []).append(scalars)
     base = [{"n_points": int(A.shape[0]), "dim_ambient": int(A.shape[1])} for A in clouds]
-    rows = assemble_rows(names, base, results)
+    rows = assemble_rows(names, base, results, alpha=est.structure.alpha)
     columns = column_order(rows)
     rows = [{c: row.get(c) for c in columns} for row in rows]
     if as_rows:

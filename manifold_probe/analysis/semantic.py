@@ -7,7 +7,9 @@ saves it beside the activations): ``category`` (the corpus category of each sent
 model's key Fourier frequency. :func:`input_structures` reads which known structures the labels
 carry; :func:`measure_regions` and :func:`measure_structures` give the profile columns
 ``n_regions``, ``regions_ari``, ``regions_nmi``, ``label_purity``, ``regions_merged_prev``,
-``regions_split_prev`` and ``structure_<name>_stat|_p|_variance`` (for a tree also
+``regions_split_prev``, ``n_regions_null`` (regions of a matched Gaussian surrogate) with
+``n_regions_vs_null``, and ``structure_<name>_stat|_p|_p_min|_effect|_stat_null|_variance``
+(for a tree also
 ``structure_<name>_delta|_delta_p``: relative Gromov delta of the class means and its
 Gaussian-surrogate p-value, :func:`~manifold_probe.analysis.structure.hyperbolicity`).
 """
@@ -87,6 +89,9 @@ def measure_structures(X: np.ndarray, labels: Mapping[str, Any] | None, est: Est
             continue
         out[f"structure_{s.name}_stat"] = float(r.statistic)
         out[f"structure_{s.name}_p"] = float(r.p_value)
+        out[f"structure_{s.name}_p_min"] = float(r.p_min)
+        out[f"structure_{s.name}_effect"] = float(r.effect)
+        out[f"structure_{s.name}_stat_null"] = float(r.null_mean)
         out[f"structure_{s.name}_variance"] = float(r.variance_share)
         if s.kind == "tree" and len(r.classes) >= 4:
             # the prediction that a hierarchy looks negatively curved: Gromov delta of the
@@ -128,6 +133,8 @@ def measure_regions(X: np.ndarray, X_prev: np.ndarray | None, labels: Mapping[st
     except InputError as exc:
         return {"regions_note": short_message(exc)}
     out: dict[str, Any] = {"n_regions": int(r.n_regions)}
+    if est.nulls.enabled:
+        out.update(_regions_null(X, idx, r.n_regions, est, seed))
     y = None if not labels else labels.get(est.regions.label)
     if y is not None:
         y = np.asarray(y)[idx]
@@ -140,6 +147,26 @@ def measure_regions(X: np.ndarray, X_prev: np.ndarray | None, labels: Mapping[st
         except InputError as exc:
             out["regions_note"] = short_message(exc)
     return out
+
+
+_REGIONS_NULL_STREAM = 0x7265  # the surrogate's random stream beside the subsample's
+
+
+def _regions_null(X: np.ndarray, idx: np.ndarray, n_regions: int, est: EstimatorSettings,
+                  seed: int) -> dict:
+    """Regions found, with the same settings, in a label-free surrogate of the subsample: a
+    Gaussian cloud of its mean, covariance and size (one mode, so every region beyond the first
+    is a false one), and the call of the layer's count against it."""
+    from manifold_probe.analysis.nulls import matched_gaussian
+
+    G = matched_gaussian(np.asarray(X)[idx], np.random.default_rng([seed, _REGIONS_NULL_STREAM]))
+    try:  # through the same call as the layer's regions, whatever method it runs
+        r0 = region_labels(G, np.arange(len(G)), est, seed)
+    except InputError as exc:
+        return {"regions_note": f"null: {short_message(exc)}"}
+    m = int(r0.n_regions)
+    call = "above" if n_regions > m else "below" if n_regions < m else "within"
+    return {"n_regions_null": m, "n_regions_vs_null": call}
 
 
 def label_separation(X: np.ndarray, y: np.ndarray, k: int = 10, n_perm: int = 999,

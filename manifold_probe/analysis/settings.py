@@ -42,6 +42,7 @@ __all__ = [
     "GrideSettings",
     "KnnSettings",
     "MLESettings",
+    "NullSettings",
     "RegionsSettings",
     "StructureSettings",
     "TopologySettings",
@@ -155,6 +156,16 @@ class StructureSettings:
 
 
 @dataclass(frozen=True)
+class NullSettings:
+    """Nulls computed with every reading (:mod:`manifold_probe.analysis.nulls`): the same
+    estimate on a Gaussian cloud of the layer's mean and covariance (dimension, curvature,
+    regions), shuffled-token and Gaussian baselines of trajectory curvature, and an
+    above/within/below call per measure. ``enabled = false`` leaves the null columns out."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
 class VerdictSettings:
     """The scale-aware verdict (:func:`~manifold_probe.analysis.perturbation.verdict`): it is
     repeated at every seed offset in ``seeds`` and every subsample size ``sizes`` (fractions of
@@ -178,6 +189,7 @@ _SECTIONS: dict[str, type] = {
     "regions": RegionsSettings,
     "structure": StructureSettings,
     "verdict": VerdictSettings,
+    "nulls": NullSettings,
 }
 
 
@@ -196,6 +208,7 @@ class EstimatorSettings:
     regions: RegionsSettings = field(default_factory=RegionsSettings)
     structure: StructureSettings = field(default_factory=StructureSettings)
     verdict: VerdictSettings = field(default_factory=VerdictSettings)
+    nulls: NullSettings = field(default_factory=NullSettings)
 
     def graph_k_needed(self) -> int:
         """Columns of the one shared kNN graph: enough for every enabled estimator."""

@@ -12,14 +12,13 @@ low-dimensional linear subspace of a layer where that structure is clearest and 
    ``q`` in ``1 .. max_dims`` with the strongest statistic is chosen (the choice is repeated
    inside the null, so it costs no significance).
 3. *Test.* A statistic of the projected class means against the known structure, compared
-   with a permutation null: the class identities are permuted (which class sits at which
-   node of the structure) and the statistic recomputed;
-   :math:`p = (1 + \#\{\text{null} \ge \text{observed}\}) / (1 + B)` (Phipson & Smyth 2010).
-   The subspace depends only on the set of class means, so it is fixed under this null: the
-   test asks whether the *arrangement* of the classes matches the structure, beyond the mere
-   fact that classes are separated. ``null="points"`` permutes the labels of the points
-   instead (the whole pipeline, subspace included, is recomputed), which also tests that the
-   classes are separated at all.
+   with a permutation null, :math:`p = (1 + \#\{\text{null} \ge \text{observed}\}) / (1 + B)`
+   (Phipson & Smyth 2010). Default ``null="points"``: the inputs' labels are permuted across
+   classes and the whole pipeline recomputed — :math:`N!/\prod_c n_c!` relabellings, so p is
+   limited only by ``B`` (smallest value ``p_min`` :math:`= 1/(B+1)`). ``null="classes"``
+   permutes class identities in a fixed subspace (arrangement given separation), but a cycle
+   of :math:`C` classes has only :math:`(C-1)!/2` arrangements (360 for 7: p ≥ 0.003).
+   ``effect`` :math:`= (T - \bar T^*)/s(T^*)` keeps grading where p sits at its floor.
 
 Statistics
 ----------
@@ -58,6 +57,13 @@ from manifold_probe._validation import (
     check_seed,
     to_numpy,
 )
+from manifold_probe.analysis._structure_null import (
+    _centred_ranks,
+    _pair_distances,
+    _points_null,
+    _spearman,
+    _tree_stat_q,
+)
 
 __all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
            "tree_distances"]
@@ -67,7 +73,7 @@ KINDS = ("cycle", "line", "tree")
 
 @dataclass(frozen=True)
 class StructureTest:
-    """A known structure tested in the subspace of a layer where it is clearest.
+    r"""A known structure tested in the subspace of a layer where it is clearest.
 
     Attributes
     ----------
@@ -97,6 +103,13 @@ class StructureTest:
     probe : str
     subspace : ndarray of float64, shape (n_classes, max(qs)) or None
         The class means in the whole subspace searched (``max_dims`` for a tree).
+    p_min : float
+        The smallest p-value the test can give, ``1/(n_perm+1)``.
+    effect : float
+        Standardised effect :math:`(T - \operatorname{mean} T^*)/\operatorname{sd} T^*` of the
+        statistic against its permutation null (NaN when the null has no spread).
+    null_mean : float
+        Mean of the statistic over the permutations.
     """
 
     kind: str
@@ -112,6 +125,9 @@ class StructureTest:
     null: str
     probe: str
     subspace: np.ndarray | None = None
+    p_min: float = float("nan")
+    effect: float = float("nan")
+    null_mean: float = float("nan")
 
 
 def tree_distances(parents: Any) -> np.ndarray:
@@ -150,15 +166,6 @@ def tree_distances(parents: Any) -> np.ndarray:
         D = depth[:, None] + depth[None, :] - 2.0 * (common - 1.0)
     D[common == 0] = np.inf
     return D
-
-
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    ra, rb = rankdata(a), rankdata(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    den = np.sqrt((ra @ ra) * (rb @ rb))
-    return float(ra @ rb / den) if den > 0 else 0.0
 
 
 def _cycle_stat(Z: np.ndarray, phase: np.ndarray) -> tuple[float, bool]:
@@ -206,7 +213,7 @@ def known_structure(
     dims: int | None = None,
     max_dims: int = 8,
     probe: str = "pca",
-    null: str = "classes",
+    null: str = "points",
     n_perm: int = 999,
     seed: int | np.random.Generator | None = None,
 ) -> StructureTest:
@@ -232,8 +239,11 @@ def known_structure(
         Largest subspace tried for a tree (capped at ``n_classes - 1``).
     probe : {"pca", "lda"}, default="pca"
         ``"lda"`` whitens by the Ledoit–Wolf shrunk within-class covariance first.
-    null : {"classes", "points"}, default="classes"
-        Permute class identities (structure given separation) or point labels (both).
+    null : {"points", "classes"}, default="points"
+        Permute the labels of the points (rows): the p-value's resolution is then limited
+        only by ``n_perm``. Or permute the class identities (structure given separation; at most
+        :math:`C!` distinct permutations, so the smallest p is floored by the number of
+        classes).
     n_perm : int, default=999
     seed : int or Generator, optional
 
@@ -260,7 +270,7 @@ def known_structure(
     """
     kind = check_option(kind, KINDS, name="kind")
     probe = check_option(probe, ("pca", "lda"), name="probe")
-    null = check_option(null, ("classes", "points"), name="null")
+    null = check_option(null, ("points", "classes"), name="null")
     A = check_points(X, min_points=3, what="known_structure")
     y = to_numpy(labels)
     if y.ndim != 1 or len(y) != len(A):
@@ -374,11 +384,17 @@ def known_structure(
     if null == "classes":  # the statistic of every permutation at once
         perms = np.array([rng.permutation(C) for _ in range(n_perm)]).reshape(n_perm, C)
         null_stats[:] = stats_of(Z, perms)
-    for b in range(n_perm if null != "classes" else 0):
+    elif probe == "pca":  # row relabellings, a block of them at once
+        inv = np.searchsorted(classes, y)
+        tree = (iu, t_ranks) if kind == "tree" else (None, None)
+        null_stats[:] = _points_null(A, inv, C, n_perm, rng, kind, target, qs, *tree)
+    for b in range(n_perm if (null == "points" and probe != "pca") else 0):
         _, m2, V2, _ = pipeline(y[rng.permutation(len(y))])
         null_stats[b] = stats_of((m2 - m2.mean(axis=0)) @ V2, ident[None, :])[0]
     # Small tolerance so that ties that differ only by rounding count as ties.
-    p = (1 + np.sum(null_stats >= observed - 1e-12)) / (n_perm + 1)
+    p = (1 + np.sum(null_stats >= observed - 1e-9)) / (n_perm + 1)
+    sd = float(null_stats.std(ddof=1))
+    effect = (observed - float(null_stats.mean())) / sd if sd > 0 else float("nan")
     Vq = V[:, :q_best]
     Xc = Xp - Xp.mean(axis=0)
     total = float((Xc**2).sum())
@@ -398,24 +414,10 @@ def known_structure(
         null=null,
         probe=probe,
         subspace=Z.copy(),
+        p_min=1.0 / (n_perm + 1),
+        effect=float(effect),
+        null_mean=float(null_stats.mean()),
     )
-
-
-def _centred_ranks(v: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
-
-    r = rankdata(v)
-    return r - r.mean()
-
-
-def _pair_distances(Z: np.ndarray) -> np.ndarray:
-    return np.sqrt(((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1))
-
-
-def _tree_stat_q(Z: np.ndarray, T: np.ndarray, iu, q: int) -> float:
-    Zq = Z[:, :q]
-    E = np.sqrt(((Zq[:, None, :] - Zq[None, :, :]) ** 2).sum(-1))
-    return _spearman(T[iu], E[iu])
 
 
 def gromov_delta(D: Any, base: int = 0) -> float:

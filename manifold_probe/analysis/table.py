@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe.analysis.nulls import CALLS, combine_calls, structure_calls
+
 __all__ = [
     "POINT_PREFIX",
     "PROFILE_COLUMNS",
@@ -55,15 +57,21 @@ _WARP_KEYS = ("geodesic_distortion", "geodesic_log_ratio", "knn_overlap", "trust
 
 
 def combine(values: list[Any]) -> Any:
-    """Combine one column's values over seeds: mean of floats, all() of booleans, median int.
+    """Combine one column's values over seeds: mean of floats, all() of booleans, median int;
+    a call against a null (``above``/``within``/``below``) only where every seed gives it,
+    ``undecided`` otherwise (:func:`~manifold_probe.analysis.nulls.combine_calls`).
 
     >>> combine([1.0, 3.0]), combine([True, False]), combine([1, 2, 2]), combine([None])
     (2.0, False, 2, None)
+    >>> combine(["above", "above"]), combine(["above", "within"])
+    ('above', 'undecided')
     """
     values = [v for v in values if v is not None]
     if not values:
         return None
     first = values[0]
+    if isinstance(first, str) and all(v in CALLS for v in values):
+        return combine_calls(values)
     if isinstance(first, bool):
         return all(values)
     if isinstance(first, int):
@@ -81,7 +89,7 @@ def combine_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
                   results: Mapping[int, Sequence[Mapping[str, Any]]], *,
-                  copy_input_from_prev: bool = True) -> list[dict]:
+                  copy_input_from_prev: bool = True, alpha: float = 0.05) -> list[dict]:
     """One row per layer from the per-task results.
 
     Parameters
@@ -95,6 +103,11 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
     copy_input_from_prev : bool, default=True
         Layer 1's previous layer is the input layer: copy its ``*_prev`` warp columns to
         ``*_input``.
+    alpha : float, default=0.05
+        Family-wise level of the known-structure tests: Holm's procedure over every
+        ``structure_<name>_p`` of the table (all structures × layers) gives
+        ``structure_<name>_p_holm`` and ``structure_<name>_vs_null``
+        (:func:`~manifold_probe.analysis.nulls.structure_calls`).
 
     Notes
     -----
@@ -122,6 +135,7 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
                 if f"{key}_prev" in row:
                     row[f"{key}_input"] = row[f"{key}_prev"]
         rows.append(row)
+    structure_calls(rows, alpha)
     return rows
 
 

@@ -81,7 +81,7 @@ def _dimension(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
 
 
 def _trajectory(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
-    return measure_trajectory(src.cloud(t.layer), src.sentence_ids())
+    return measure_trajectory(src.cloud(t.layer), src.sentence_ids(), nulls=est.nulls.enabled)
 
 
 def _curvature(src: LayerSource, t: Task, est: EstimatorSettings) -> dict:
@@ -139,15 +139,15 @@ TASKS: dict[str, Callable[[LayerSource, Task, EstimatorSettings], dict]] = {
 
 #: kind -> the settings sections its result depends on (what a cached result is keyed by).
 TASK_SETTINGS: dict[str, tuple[str, ...]] = {
-    "dimension": ("knn", "twonn", "mle", "gride"),
-    "trajectory": ("trajectory",),
-    "curvature": ("curvature",),
+    "dimension": ("knn", "twonn", "mle", "gride", "nulls"),
+    "trajectory": ("trajectory", "nulls"),
+    "curvature": ("curvature", "nulls"),
     "topology": ("topology",),
     "pair_prev": ("knn", "geodesic"),
     "topology_prev": ("topology",),
     "pair_input": ("knn", "geodesic"),
     "perturb": ("knn", "geodesic", "topology", "regions", "structure", "verdict"),
-    "regions": ("knn", "regions"),
+    "regions": ("knn", "regions", "nulls"),
     "structure": ("structure",),
     "verdict_prev": ("topology", "regions", "structure", "verdict"),
 }

@@ -62,14 +62,15 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
             if sid_file.exists():
                 sentence_ids = np.load(sid_file)
     base = [{"n_points": meta["n_points"], "dim_ambient": d} for d in meta["dims"]]
-    rows = assemble_rows(meta["layers"], base, results)
+    settings = next((s.get("estimators") for s in specs if s.get("estimators") is not None), None)
+    alpha = settings.structure.alpha if hasattr(settings, "structure") else 0.05
+    rows = assemble_rows(meta["layers"], base, results, alpha=alpha)
     columns = column_order(rows)
     rows = [{c: row.get(c) for c in columns} for row in rows]
     write_csv(out / "profile.csv", columns, rows)
     strict = [{c: (None if isinstance(v, float) and not np.isfinite(v) else v)
                for c, v in row.items()} for row in rows]
     write_if_changed(out / "profile.json", json_bytes({"columns": columns, "rows": strict}))
-    settings = next((s.get("estimators") for s in specs if s.get("estimators") is not None), None)
     attrs = {"model": meta.get("model", ""), "seeds": sorted({s for (_, s) in by_seed}),
              "source": "manifold-probe run"}
     if settings is not None and hasattr(settings, "as_dict"):

@@ -41,6 +41,7 @@ class Trace:
     text: list | None = None  # per-point labels (marker) or cell labels (heatmap)
     z: np.ndarray | None = None  # heatmap values
     width: float = 0.8  # bar width
+    hollow: np.ndarray | None = None  # per point: True where the reading is within its null
 
     @property
     def has_uncertainty(self) -> bool:
@@ -84,6 +85,35 @@ def _line(run: RunData, key: str, name: str, **kw) -> Trace:
     return Trace(name, np.arange(len(run.rows)), run.col(key), lo, hi, **kw)
 
 
+NULL_COLOUR = "#9a9a9a"
+
+
+def _within(run: RunData, call: str) -> np.ndarray | None:
+    """Per layer: True where the reading is not a finding (within its null, or undecided)."""
+    if call not in run.columns:
+        return None
+    return np.array([r.get(call) in ("within", "undecided") for r in run.rows])
+
+
+def _null_band(run: RunData, key: str, lo: str | None, hi: str | None, name: str,
+               scale: np.ndarray | float = 1.0) -> list[Trace]:
+    """The null drawn beside a reading: its value (grey, dashed) and its interval (grey band)."""
+    if not run.has(key):
+        return []
+    x = np.arange(len(run.rows))
+    y = run.col(key) * scale
+    if lo and hi and run.has(lo):
+        return [Trace(name, x, y, run.col(lo) * scale, run.col(hi) * scale, band=True,
+                      dash=True, marker="none", color=NULL_COLOUR),
+                Trace(name, x, y, dash=True, marker="none", color=NULL_COLOUR)]
+    return [Trace(name, x, y, dash=True, marker="x", color=NULL_COLOUR)]
+
+
+_NULL_TEXT = ("; grey: the null, the same estimate on a Gaussian cloud with the layer's mean, "
+              "covariance and size (band: its interval); hollow markers: readings within their "
+              "null (or undecided across seeds), which are not findings")
+
+
 def _seeds_text(run: RunData, keys: list[str], why: str = "") -> str:
     """What the seed error bars of columns ``keys`` are (or that there is one seed)."""
     n = [int(np.nanmax(run.spread[k].n)) for k in keys if k in run.spread]
@@ -99,9 +129,13 @@ def _layers(run: RunData) -> tuple[list, list[str]]:
 def dimension(run: RunData) -> Figure:
     x = np.arange(len(run.rows))
     tw = Trace("TwoNN", x, run.col("id_twonn"), run.col("id_twonn_lo"), run.col("id_twonn_hi"),
-               band=True, color="#1f77b4")
+               band=True, color="#1f77b4", hollow=_within(run, "id_twonn_vs_null"))
     lo, hi = run.mle_band if run.mle_band else (None, None)
-    ml = Trace("MLE", x, run.col("id_mle"), lo, hi, dash=True, marker="square", color="#ff7f0e")
+    ml = Trace("MLE", x, run.col("id_mle"), lo, hi, dash=True, marker="square", color="#ff7f0e",
+               hollow=_within(run, "id_mle_vs_null"))
+    nulls = (_null_band(run, "id_twonn_null", "id_twonn_null_lo", "id_twonn_null_hi",
+                        "null: TwoNN of matched Gaussian")
+             + _null_band(run, "id_mle_null", None, None, "null: MLE of matched Gaussian"))
     mle_k = run.config.get("estimators", {}).get("mle", {}).get("k", "k")
     ratio = run.col("id_mle") / run.col("id_twonn")
     ratio = ratio[np.isfinite(ratio)]
@@ -124,8 +158,9 @@ def dimension(run: RunData) -> Figure:
         + " The GRIDE figure below shows the dimension scale by scale.",
         "TwoNN: shaded band, its 95% interval; MLE: error bars, 95% bootstrap interval over points "
         "(neighbourhoods overlap, so it is a lower bound on the uncertainty)"
-        + ("" if run.mle_band else " &mdash; not drawn: the run's kNN graphs were not found"),
-        [Panel("", "intrinsic dimension", traces=[tw, ml], xticks=_layers(run))])
+        + ("" if run.mle_band else " &mdash; not drawn: the run's kNN graphs were not found")
+        + (_NULL_TEXT if nulls else "; no null in this run"),
+        [Panel("", "intrinsic dimension", traces=[tw, ml, *nulls], xticks=_layers(run))])
 
 
 def gride(run: RunData) -> Figure | None:
@@ -167,18 +202,23 @@ def curvature(run: RunData) -> Figure | None:
     x = np.arange(len(run.rows))
     med, q25, q75 = run.col("curvature_median"), run.col("curvature_q25"), run.col("curvature_q75")
     lo, hi = _spread(run, "curvature_median")
-    raw = [Trace("median over points", x, med, lo, hi, color="#1f77b4"),
+    within = _within(run, "curvature_median_vs_null")
+    raw = [Trace("median over points", x, med, lo, hi, color="#1f77b4", hollow=within),
            Trace("quartiles over points", x, (q25 + q75) / 2, q25, q75, band=True, kind="marker",
-                 color="#1f77b4", marker="none")]
+                 color="#1f77b4", marker="none"),
+           *_null_band(run, "curvature_median_null", "curvature_median_null_lo",
+                       "curvature_median_null_hi", "null: matched Gaussian")]
     panels = [Panel("raw", "scalar curvature [1/(activation units)²]", traces=raw,
                     xticks=_layers(run), hlines=[(0.0, "flat")])]
     r = run.radius
     if r is not None and np.isfinite(r).any():
         r2 = r**2
         scaled = [Trace("median × r²", x, med * r2, None if lo is None else lo * r2,
-                        None if hi is None else hi * r2, color="#9467bd"),
+                        None if hi is None else hi * r2, color="#9467bd", hollow=within),
                   Trace("quartiles × r²", x, (q25 + q75) / 2 * r2, q25 * r2, q75 * r2, band=True,
-                        kind="marker", color="#9467bd", marker="none")]
+                        kind="marker", color="#9467bd", marker="none"),
+                  *_null_band(run, "curvature_median_null", "curvature_median_null_lo",
+                              "curvature_median_null_hi", "null × r²", scale=r2)]
         n = run.col("curvature_dim")
         if np.isfinite(n).any():
             scaled.append(Trace("round sphere: n(n−1)", x, n * (n - 1), kind="marker",
@@ -199,7 +239,8 @@ def curvature(run: RunData) -> Figure | None:
         + radius_note + " Look for the sign (positive: sphere-like, negative: saddle-like) and "
         "for layers where the band leaves zero.",
         "band: first to third quartile over points; "
-        + _seeds_text(run, ["curvature_median"]) + " of the median",
+        + _seeds_text(run, ["curvature_median"]) + " of the median"
+        + (_NULL_TEXT if run.has("curvature_median_null") else "; no null in this run"),
         panels, ncols=len(panels))
 
 
@@ -227,11 +268,24 @@ def warp(run: RunData) -> Figure:
                ylim=(0, 1.05))], ncols=2)
 
 
+def _disagree(run: RunData, key: str) -> np.ndarray:
+    """Per layer: True where the seeds give different values of ``key``."""
+    s = run.spread.get(key)
+    if s is None:
+        return np.zeros(len(run.rows), dtype=bool)
+    return np.isfinite(s.lo) & np.isfinite(s.hi) & (s.lo != s.hi)
+
+
 def _verdicts(run: RunData) -> list[str | None]:
+    """kept / broken per layer pair, printed only where every seed agrees (else undecided)."""
     if "topology_verdict_prev" in run.columns:
-        return [r.get("topology_verdict_prev") or None for r in run.rows]
-    kept = run.col("topology_preserved_prev")
-    return [None if not np.isfinite(v) else ("kept" if v else "broken") for v in kept]
+        words = [r.get("topology_verdict_prev") or None for r in run.rows]
+        split = _disagree(run, "topology_verdict_prev")
+    else:
+        kept = run.col("topology_preserved_prev")
+        words = [None if not np.isfinite(v) else ("kept" if v else "broken") for v in kept]
+        split = _disagree(run, "topology_preserved_prev")
+    return [("undecided" if split[i] and w is not None else w) for i, w in enumerate(words)]
 
 
 def topology(run: RunData) -> Figure | None:
@@ -280,15 +334,29 @@ def regions(run: RunData) -> Figure | None:
         return None
     panels = []
     if run.has("n_regions"):
-        traces = [_line(run, "n_regions", "regions", color="#8c564b")]
+        traces = [_line(run, "n_regions", "regions", color="#8c564b",
+                        hollow=_within(run, "n_regions_vs_null")),
+                  *_null_band(run, "n_regions_null", None, None,
+                              "null: regions of a matched Gaussian")]
+        undecided = np.zeros(len(run.rows), dtype=bool)
         for key, word, colour in (("regions_merged_prev", "merged", "#1f77b4"),
                                   ("regions_split_prev", "split", "#d62728")):
-            at = np.flatnonzero(run.col(key) == 1) if key in run.columns else []
+            if key not in run.columns:
+                continue
+            split = _disagree(run, key)
+            undecided |= split
+            # a merge/split is printed only where every seed agrees
+            at = np.flatnonzero((run.col(key) == 1) & ~split)
             if len(at):
                 traces.append(Trace(f"block {word} regions", at.astype(float),
                                     run.col("n_regions")[at], kind="marker",
                                     marker="triangle-down" if word == "merged" else "triangle-up",
                                     color=colour, text=[word] * len(at)))
+        at = np.flatnonzero(undecided)
+        if len(at):
+            traces.append(Trace("seeds disagree", at.astype(float), run.col("n_regions")[at],
+                                kind="marker", marker="x", color=NULL_COLOUR,
+                                text=["undecided"] * len(at)))
         panels.append(Panel("regions found", "number of regions", traces=traces,
                             xticks=_layers(run)))
     if keys:
@@ -302,11 +370,15 @@ def regions(run: RunData) -> Figure | None:
         "profile_regions", "Semantic regions by layer",
         "Left: how many regions (clusters of the point cloud) each layer splits the inputs into "
         "(marked where the block merged or split the previous layer's regions). "
+        "Grey: the regions the same finder reports on a Gaussian cloud of the subsample's "
+        "mean and covariance (one mode: anything above 1 is a false region); a count not "
+        "above it is drawn hollow. "
         "Right: how well those regions match the inputs' labels (adjusted Rand index and "
         "normalised mutual information: 0 = chance, 1 = identical) and the mean share of each "
         "point's nearest neighbours with its own label. Look for the layer where the scores "
         "rise: the labels become separable there.",
-        _seeds_text(run, ["n_regions", *keys]), panels, ncols=len(panels))
+        _seeds_text(run, ["n_regions", *keys]) + "; merged/split printed only where every seed "
+        "agrees (grey x: undecided)", panels, ncols=len(panels))
 
 
 def structure(run: RunData) -> Figure | None:
@@ -315,16 +387,32 @@ def structure(run: RunData) -> Figure | None:
     if not names:
         return None
     x = np.arange(len(run.rows))
-    p_tr, v_tr = [], []
+    p_tr, v_tr, e_tr = [], [], []
     for k, name in enumerate(names):
         colour = _palette(len(names))[k]
         p = np.clip(run.col(f"structure_{name}_p"), 1e-12, 1)
         lo, hi = _spread(run, f"structure_{name}_p")
-        p_tr.append(Trace(name, x, p, lo, hi, color=colour))
+        calls = [r.get(f"structure_{name}_vs_null") for r in run.rows]
+        hollow = np.array([c != "above" for c in calls]) if any(calls) else None
+        p_tr.append(Trace(name, x, p, lo, hi, color=colour, hollow=hollow))
+        if run.has(f"structure_{name}_effect"):
+            e_tr.append(_line(run, f"structure_{name}_effect", name, color=colour,
+                              hollow=hollow))
         if run.has(f"structure_{name}_variance"):
             v_tr.append(_line(run, f"structure_{name}_variance", name, color=colour))
+    tests = sum(int(np.isfinite(run.col(f"structure_{n}_p")).sum()) for n in names)
+    alpha = run.config.get("estimators", {}).get("structure", {}).get("alpha", 0.05)
+    lines = [(0.05, "p = 0.05")]
+    if tests > 1:
+        lines.append((alpha / tests, f"Holm's first cut α/{tests}"))
+    floor = [run.col(f"structure_{n}_p_min") for n in names if run.has(f"structure_{n}_p_min")]
+    if floor:
+        lines.append((float(np.nanmax(np.concatenate(floor))), "smallest attainable p"))
     panels = [Panel("is the structure there?", "p-value (permutation null)", traces=p_tr,
-                    xticks=_layers(run), ylog=True, hlines=[(0.05, "p = 0.05")])]
+                    xticks=_layers(run), ylog=True, hlines=lines)]
+    if e_tr:
+        panels.append(Panel("how clear it is", "effect (null standard deviations)",
+                            traces=e_tr, xticks=_layers(run), hlines=[(0.0, "null mean")]))
     if v_tr:
         panels.append(Panel("how much of the layer it explains", "variance share",
                             traces=v_tr, xticks=_layers(run), ylim=(0, 1.05)))
@@ -334,8 +422,12 @@ def structure(run: RunData) -> Figure | None:
         "line, the WordNet tree), a test in the subspace of the class means: the p-value says "
         "how often labels shuffled at random fit as well (below the dashed line at 0.05: the "
         "structure is there), and the variance share how much of that subspace it explains. "
-        "Look for where the p-value drops and the share rises. The statistic itself is in the "
-        "table (<code>structure_&lt;name&gt;_stat</code>).",
+        "Look for where the p-value drops and the share rises. The null relabels the inputs "
+        "across classes, so p is limited only by the number of permutations (the line "
+        "'smallest attainable p'); a structure counts as present where its Holm-adjusted p "
+        "over all the tests drawn here is at most α (filled markers; hollow: not a finding). "
+        "Where p sits at its floor, the effect size (statistic minus its null mean, in null "
+        "standard deviations) still says at which layer the structure is clearest.",
         "the p-value is the uncertainty statement of the permutation test; "
         + _seeds_text(run, [f"structure_{n}_p" for n in names]),
         panels, ncols=len(panels))

@@ -71,6 +71,40 @@ COLUMN_HELP = {
     "structure_p": "permutation p-value of that statistic (small: the structure is there)",
     "structure_variance": "share of the class-mean subspace's variance the structure explains",
     "radius_rms": "RMS distance of the points from their mean (activation units)",
+    "id_twonn_null": "TwoNN of a Gaussian cloud with the layer's mean, covariance and size",
+    "id_twonn_null_lo": "lower end of the null's TwoNN 95% interval",
+    "id_twonn_null_hi": "upper end of the null's TwoNN 95% interval",
+    "id_twonn_vs_null": "above / within / below: the layer's TwoNN interval against the null's",
+    "id_mle_null": "MLE dimension of the matched Gaussian cloud",
+    "id_mle_null_lo": "lower end of the null MLE's 95% bootstrap interval over points",
+    "id_mle_null_hi": "upper end of the null MLE's 95% bootstrap interval over points",
+    "id_mle_vs_null": "above / within / below: the layer's MLE bootstrap interval against "
+                      "the null's",
+    "curvature_median_lo": "lower end of the 95% order-statistic interval of the median "
+                           "curvature, 1/(activation units)^2",
+    "curvature_median_hi": "upper end of that interval, 1/(activation units)^2",
+    "curvature_median_null": "median curvature of a Gaussian cloud with the layer's mean and "
+                             "covariance (same points, same fit dimension)",
+    "curvature_median_null_lo": "lower end of the null median's 95% interval",
+    "curvature_median_null_hi": "upper end of the null median's 95% interval",
+    "curvature_median_vs_null": "above / within / below: the intervals of the two medians",
+    "n_regions_null": "regions found in a Gaussian surrogate of the subsample (same mean, "
+                      "covariance and size; more than 1 is a false region)",
+    "n_regions_vs_null": "above / within / below: regions of the layer against the surrogate's",
+    "trajectory_curvature_shuffled": "median trajectory curvature (degrees) with each input's "
+                                     "tokens in a random order (median of 39 shufflings)",
+    "trajectory_curvature_null_lo": "smallest of the 39 shuffled medians (degrees)",
+    "trajectory_curvature_null_hi": "largest of the 39 shuffled medians (degrees)",
+    "trajectory_curvature_gaussian": "median trajectory curvature (degrees) of i.i.d. tokens "
+                                     "from a Gaussian with the layer's mean and covariance",
+    "trajectory_curvature_vs_null": "above / within / below the shuffled-order range "
+                                    "(below: straighter than chance)",
+    "structure_p_min": "smallest p-value the permutation test can give, 1/(n_perm+1)",
+    "structure_effect": "statistic minus its null mean, in null standard deviations",
+    "structure_stat_null": "mean of the statistic over the permutations",
+    "structure_p_holm": "Holm-adjusted p over every structure test of the profile",
+    "structure_vs_null": "above where the Holm-adjusted p is at most alpha; within otherwise; "
+                         "undecided where p_min cannot reach Holm's first cut",
 }
 
 _CSS = """
@@ -142,7 +176,8 @@ def column_help(column: str) -> str | None:
         return COLUMN_HELP[column]
     if re.fullmatch(r"id_gride_\d+", column):
         return COLUMN_HELP["id_gride_n1"]
-    m = re.fullmatch(r"structure_.+_(stat|p|variance)", column)
+    m = re.fullmatch(r"structure_.+?_(stat_null|p_min|p_holm|vs_null|effect|stat|p|variance)",
+                     column)
     return COLUMN_HELP[f"structure_{m[1]}"] if m else None
 
 
@@ -211,6 +246,15 @@ def page(run: RunData, figures: list[tuple[Figure, dict, bytes]], head: str = ""
         parts.append("<p class='notes'>" + "; ".join(map(html.escape, run.notes)) + ".</p>")
     for fig, spec, png in figures:
         parts.append(_figure(fig, spec, png, f"figures/{fig.stem}"))
+    from manifold_probe.report.nulls import null_rows, null_table_html
+
+    if null_rows(run.rows, run.columns):
+        parts += ["<h2>Readings against their nulls</h2><p>Per measure and layer: above, "
+                  "within or below the null computed with it (a Gaussian cloud of the layer's "
+                  "mean and covariance, shuffled token order, relabelled inputs), with the "
+                  "reading and the null's value; undecided where seeds disagree. Only "
+                  "readings above or below their null are findings.</p>",
+                  null_table_html(run.rows, run.columns)]
     parts += ["<h2>Profile table</h2><p>One row per layer; hover a column name for its "
               "meaning (also listed below). The table scrolls inside its box.</p>",
               _table(run.columns, run.rows)]

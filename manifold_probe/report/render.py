@@ -118,6 +118,11 @@ def _mpl_trace(ax, t: Trace, panel: Panel) -> None:
     else:
         ax.plot(t.x, y, marker + style, color=t.color, label=t.name,
                 ms=12 if t.marker == "star" else 5)
+    if t.hollow is not None and np.any(t.hollow) and marker:
+        h = np.asarray(t.hollow, dtype=bool)
+        # readings within their null: drawn over in white with a grey rim, never as findings
+        ax.plot(np.asarray(t.x)[h], y[h], marker, ls="", mfc="white", mec="#9a9a9a", mew=1.2,
+                ms=7, zorder=5)
     for xi, s in zip(t.x, t.text or [], strict=False):
         ax.annotate(s, (xi, 0), textcoords="offset points", xytext=(0, 9), ha="center",
                     fontsize=8, color=t.color)
@@ -224,10 +229,19 @@ def _plotly_traces(t: Trace, xax: str, yax: str, seen: set[str]) -> list[dict]:
         return out + [{**base, **err, "type": "bar", "x": _js(t.x), "y": _js(y),
                        "width": t.width}]
     mode = "markers" if t.kind == "marker" else "lines+markers"
+    if t.marker == "none" and t.kind != "marker":
+        mode = "lines"
+    symbol: str | list = t.marker if t.marker != "none" else "circle"
+    colour: str | list | None = t.color
+    if t.hollow is not None and np.any(t.hollow):
+        # readings within their null: open grey markers, never drawn as findings
+        h = np.asarray(t.hollow, dtype=bool).tolist()
+        symbol = [f"{symbol}-open" if w else symbol for w in h]
+        colour = ["#9a9a9a" if w else (t.color or "#1f77b4") for w in h]
     trace = {**base, **err, "type": "scatter", "x": _js(t.x), "y": _js(y), "mode": mode,
-             "line": line, "marker": {"symbol": t.marker if t.marker != "none" else "circle",
+             "line": line, "marker": {"symbol": symbol,
                                       "size": 16 if t.marker == "star" else 8,
-                                      **({"color": t.color} if t.color else {})}}
+                                      **({"color": colour} if colour else {})}}
     if t.text:
         trace.update(mode="markers+text", text=t.text, textposition="top center",
                      textfont={"color": t.color})
