@@ -356,10 +356,19 @@ def warp(
 
 
 def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> int:
-    """TwoNN dimension of ``X`` from its graph, rounded into ``[1, upper]`` (for tangent fits)."""
-    from manifold_probe.dimension import intrinsic_dimension
+    """TwoNN dimension of ``X`` from its graph, rounded into ``[1, upper]`` (for tangent fits).
 
-    d = intrinsic_dimension(X, method="twonn", neighbors=neighbors.truncate(2)).dimension
+    Near-coincident points are merged first, as TwoNN does by default (the profile's dimension
+    columns report them, so the warning is not repeated here).
+    """
+    import warnings
+
+    from manifold_probe.dimension import intrinsic_dimension
+    from manifold_probe.dimension._near import NearDuplicateWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NearDuplicateWarning)
+        d = intrinsic_dimension(X, method="twonn", neighbors=neighbors.truncate(2)).dimension
     return int(np.clip(round(float(d)), 1, upper))
 
 

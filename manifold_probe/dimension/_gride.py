@@ -226,7 +226,8 @@ def gride(
     k = range_max
     near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"GRIDE (k={k})")
-    _, g, near = collapse_near_duplicates(U, g, k, option=near_duplicates, what=f"GRIDE (k={k})")
+    _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
+                                          what=f"GRIDE (k={k})")
     scales = _scales(k)
     if n1 is not None and n1 not in scales:
         scales = np.unique(np.append(scales[scales < 2 * n1], n1))

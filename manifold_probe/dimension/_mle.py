@@ -152,7 +152,8 @@ def mle(
         X = normalize_scale(check_points(X, what=f"MLE (k={k})"))[0]
     near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"MLE (k={k})")
-    _, g, near = collapse_near_duplicates(U, g, k, option=near_duplicates, what=f"MLE (k={k})")
+    _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
+                                          what=f"MLE (k={k})")
     inv = _pointwise_inverse(g.neighbors.distances)
     with np.errstate(divide="ignore"):
         local = 1.0 / inv

@@ -215,7 +215,8 @@ def _representatives(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return reps[order], rank[labels]
 
 
-def collapse_near_duplicates(U, g, k: int, *, option: str = "collapse", what: str = ""):
+def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
+                             option: str = "collapse", what: str = ""):
     """The distinct cloud ``(U, g)`` with near-coincident groups merged (see the module notes).
 
     Parameters
@@ -226,6 +227,9 @@ def collapse_near_duplicates(U, g, k: int, *, option: str = "collapse", what: st
         Its graph (:func:`~manifold_probe.dimension._base.distinct_graph`).
     k : int
         Neighbours the estimator needs.
+    graph : Neighbors, optional
+        The graph the caller passed (on all rows); used, with all its columns, when there
+        are no points to recompute the graph of the decimated cloud from.
     option : {"collapse", "keep"}
         ``"keep"``: test and report, but estimate on the cloud as it is.
     what : str
@@ -256,10 +260,16 @@ def collapse_near_duplicates(U, g, k: int, *, option: str = "collapse", what: st
             metric = "cosine" if g.neighbors.metric == "chord" else g.neighbors.metric
             if U is not None:
                 U = U[keep]
-                nb = _chordal(cached_knn(U, k, metric))
+                nb, inverse = _chordal(cached_knn(U, k, metric)), to_kept[g.inverse]
             else:
+                # the caller's graph on all rows, with every row labelled by its merged group
                 try:
-                    nb = _collapse(g.neighbors, labels, k, what)[0]
+                    nb, inverse = _collapse(graph if graph is not None else g.neighbors,
+                                            to_kept[g.inverse] if graph is not None else labels,
+                                            k, what)
+                    nb = _chordal(nb)
+                    if graph is None:
+                        inverse = inverse[g.inverse]
                 except InputError as exc:
                     raise InputError(
                         f"{what}: near-coincident points drive the distance ratios, and the "
@@ -267,7 +277,7 @@ def collapse_near_duplicates(U, g, k: int, *, option: str = "collapse", what: st
                         "the points X (or a graph with more neighbours), or "
                         "near_duplicates='keep' to estimate on the cloud as it is"
                     ) from exc
-            g = DistinctGraph(nb, to_kept[g.inverse], g.ambient_dim)
+            g = DistinctGraph(nb, inverse, g.ambient_dim)
             rounds += 1
             test = near_duplicate_test(nb.distances)
     info.update(n_after=g.n_distinct, rounds=rounds, resolved=not test.detected)

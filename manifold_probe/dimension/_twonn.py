@@ -239,7 +239,8 @@ def twonn(
     near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
     U, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
     full = g.neighbors.distances
-    _, g, near = collapse_near_duplicates(U, g, 2, option=near_duplicates, what="TwoNN")
+    _, g, near = collapse_near_duplicates(U, g, 2, graph=neighbors, option=near_duplicates,
+                                          what="TwoNN")
     log_mu = _log_ratios(g.neighbors.distances)
     _check_lattice(log_mu)
     est, _ = _twonn_from_log_mu(log_mu, discard_fraction, fit_by)
