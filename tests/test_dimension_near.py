@@ -93,7 +93,9 @@ def test_graph_only_path_matches_the_points_path():
     X, _ = _twinned(600, 2, 1.0, 1e-3, seed=2, ambient=5)
     a = _quiet(twonn, X)
     b = _quiet(twonn, neighbors=mp.knn(X, 8))
-    assert a.dimension == pytest.approx(b.dimension, rel=1e-12)
+    # from a graph alone a merged pair sits at the distance of its nearer member, which differs
+    # from its kept point's by at most the pair's size (1e-3 of the spacing here)
+    assert a.dimension == pytest.approx(b.dimension, rel=2e-3)
     with pytest.raises(mp.InputError, match="near_duplicates='keep'"):
         _quiet(twonn, neighbors=mp.knn(X, 2))
 

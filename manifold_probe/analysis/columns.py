@@ -17,7 +17,8 @@ rewrites the README's tables (the
 text between the ``<!-- columns:... -->`` markers). A family of columns is one entry with a
 placeholder in angle brackets (``id_gride_<n1>``, ``structure_<name>_p``): ``<n1>``, ``<d>``
 match digits, ``<name>`` lower-case words with underscores, ``<suffix>`` ``prev`` or
-``input``. The first matching entry wins, so a more specific pattern goes first.
+``input``. The pattern with the most literal text wins (``structure_<name>_delta_p`` over
+``structure_<name>_p``). The schema's order is the tables' column order.
 
 **Booleans.** A boolean column is undefined where its measure did not run (``*_prev`` at layer
 0, an undecided verdict): empty in the CSV, ``null`` in the JSON, and in the Dataset (and
@@ -44,6 +45,7 @@ __all__ = [
     "describe",
     "entry",
     "markdown_table",
+    "sort_key",
     "undocumented",
     "variable_attrs",
     "write_readme_tables",
@@ -170,16 +172,16 @@ PROFILE: tuple[Column, ...] = _LAYER + (
     Column("regions_split_prev", "bool", "", "true when the block split regions of layer l−1; "
            "undefined at layer 0"),
     Column("regions_note", _NOTE, "", "why the regions could not be computed"),
-    Column("structure_<name>_delta_p", "float", "p-value", "p-value of the relative Gromov δ "
-           "against Gaussian clouds of the same covariance (small: more tree-like than them)"),
-    Column("structure_<name>_delta", "float", "share of the diameter", "relative Gromov "
-           "δ-hyperbolicity of the class means in the tree's subspace (0: a tree metric)"),
     Column("structure_<name>_stat", "float", "statistic", "test statistic of a known input "
            "structure (cycle, line or tree of the labels) in the class-mean subspace"),
     Column("structure_<name>_p", "float", "p-value", "permutation p-value of that statistic "
            "(small: the structure is there)"),
     Column("structure_<name>_variance", "float", "share [0, 1]", "share of the class-mean "
            "subspace's variance the structure explains"),
+    Column("structure_<name>_delta", "float", "share of the diameter", "relative Gromov "
+           "δ-hyperbolicity of the class means in the tree's subspace (0: a tree metric)"),
+    Column("structure_<name>_delta_p", "float", "p-value", "p-value of the relative Gromov δ "
+           "against Gaussian clouds of the same covariance (small: more tree-like than them)"),
     Column("structure_<name>_note", _NOTE, "", "why the structure test could not run"),
 )
 
@@ -248,16 +250,42 @@ PERTURBATIONS: tuple[Column, ...] = (
 TABLES = {"profile": PROFILE, "dataset": PROFILE + DATASET, "perturbations": PERTURBATIONS}
 
 
+def _literal(c: Column) -> int:
+    return len(re.sub(r"<[a-z0-9]+>", "", c.name))
+
+
 def entry(name: str, table: str = "profile") -> Column | None:
-    """The schema entry of column ``name`` in ``table`` (exact names first, then patterns)."""
+    """The schema entry of column ``name`` in ``table``: the exact name, else the pattern with
+    the most literal text that matches (``structure_<name>_delta_p`` before
+    ``structure_<name>_p``)."""
     cols = TABLES[table]
     for c in cols:
         if c.name == name:
             return c
-    for c in cols:
-        if "<" in c.name and c.pattern.match(name):
+    for c in sorted((c for c in cols if "<" in c.name), key=_literal, reverse=True):
+        if c.pattern.match(name):
             return c
     return None
+
+
+def sort_key(name: str, table: str = "profile") -> tuple:
+    """Where a column goes in its table: the schema's order, a family of columns (one text
+    before its first placeholder, e.g. ``structure_``) kept together and ordered by the
+    placeholder's value (numbers as numbers), then by entry; columns without an entry last."""
+    cols = TABLES[table]
+    c = entry(name, table)
+    if c is None:
+        return (len(cols), (), 0)
+    place = cols.index(c)
+    if "<" not in c.name:
+        return (place, (), place)
+    prefix = c.name.split("<", 1)[0]
+    family = min(i for i, o in enumerate(cols) if o.name.startswith(prefix) and "<" in o.name)
+    suffix = c.name.rsplit(">", 1)[1]
+    value = name[len(prefix):len(name) - len(suffix)]
+    parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p)
+                  for p in re.split(r"(\d+)", value) if p)
+    return (family, parts, place)
 
 
 def undocumented(names: Iterable[str], table: str = "profile") -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe.analysis.columns import BOOL_ATTRS, entry, variable_attrs
+from manifold_probe.analysis.columns import BOOL_ATTRS, entry, sort_key, variable_attrs
 
 __all__ = [
     "POINT_PREFIX",
@@ -128,7 +128,8 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
 
 
 def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """PROFILE_COLUMNS first (all of them, so the schema is fixed), then any extra columns.
+    """PROFILE_COLUMNS first (all of them, so the schema is fixed), then any extra columns in
+    the schema's order.
 
     >>> column_order([{"id_gride_4": 1.0, "id_gride_2": 1.0, "x": 0}])[7:10]
     ['id_mle', 'id_gride_2', 'id_gride_4']
@@ -141,7 +142,9 @@ def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                     ("betti_x_", "betti_y_", POINT_PREFIX)):
                 extra.append(key)
     gride = sorted((c for c in extra if c.startswith("id_gride_")), key=lambda c: int(c.split("_")[-1]))
-    rest = [c for c in extra if not c.startswith("id_gride_")]
+    # the schema's order (manifold_probe.analysis.columns), so that every path that makes the
+    # table (the CLI's task files, profile_layers in memory) gives the same column order
+    rest = sorted((c for c in extra if not c.startswith("id_gride_")), key=sort_key)
     at = cols.index("id_mle") + 1
     cols[at:at] = gride
     return cols + rest

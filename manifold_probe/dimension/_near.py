@@ -229,7 +229,9 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
         Neighbours the estimator needs.
     graph : Neighbors, optional
         The graph the caller passed (on all rows); used, with all its columns, when there
-        are no points to recompute the graph of the decimated cloud from.
+        are no points to recompute the graph of the decimated cloud from. A merged group then
+        sits at the distance of its nearest member, which differs from the kept point's by at
+        most the group's size (the points path recomputes the graph exactly).
     option : {"collapse", "keep"}
         ``"keep"``: test and report, but estimate on the cloud as it is.
     what : str
