@@ -39,12 +39,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import manifold_probe as mp  # noqa: E402
 from _common import RESULTS, machine  # noqa: E402
+from validate_dimension import AMBIENT, families, sample  # noqa: E402
+
+import manifold_probe as mp  # noqa: E402
 from manifold_probe.dimension import twonn  # noqa: E402
 from manifold_probe.dimension._base import distinct_graph  # noqa: E402
 from manifold_probe.dimension._near import NEAR_ALPHA, near_duplicate_test  # noqa: E402
-from validate_dimension import AMBIENT, families, sample  # noqa: E402
 
 
 def flagged(X: np.ndarray) -> tuple[bool, float, float]:

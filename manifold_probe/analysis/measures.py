@@ -232,9 +232,9 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
         # n(n-1) = 0: the scalar curvature of a curve is 0 whatever its shape, so a value here
         # would read as "flat" without measuring anything
         return {**nan, "curvature_dim": int(dim), "curvature_note": (
-            "the layer's dimension rounds to 1: scalar curvature is identically 0 on a curve "
-            "(it measures nothing), so it is left undefined; set estimators.curvature.dim to "
-            "fit a higher-dimensional patch")}
+            "the fit dimension is 1 (the layer's TwoNN dimension rounds to 1, or the config "
+            "sets it): scalar curvature is identically 0 on a curve (it measures nothing), so "
+            "it is left undefined")}
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     try:
         # on a subsample the estimate sees a sparser sample of the same manifold; one BLAS
