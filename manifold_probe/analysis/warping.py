@@ -334,10 +334,15 @@ def warp(
         fields["geodesic_distortion"] = float(result.spread)
     if dimension:
         from manifold_probe.dimension import intrinsic_dimension
+        from manifold_probe.dimension._near import NearDuplicateWarning
 
         kd = min(k, 2)
-        fields["id_x"] = float(intrinsic_dimension(A, method="twonn", neighbors=nx.truncate(kd)).dimension)
-        fields["id_y"] = float(intrinsic_dimension(B, method="twonn", neighbors=ny.truncate(kd)).dimension)
+        with warnings.catch_warnings():  # near-coincident points: merged, as in the profile
+            warnings.simplefilter("ignore", NearDuplicateWarning)
+            fields["id_x"] = float(intrinsic_dimension(A, method="twonn",
+                                                       neighbors=nx.truncate(kd)).dimension)
+            fields["id_y"] = float(intrinsic_dimension(B, method="twonn",
+                                                       neighbors=ny.truncate(kd)).dimension)
     if curvature:
         from manifold_probe.curvature import scalar_curvature
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._io import json_bytes, read_json, write_if_changed
+from manifold_probe.analysis.columns import sort_key
 from manifold_probe.analysis.perturbation import combine_verdicts
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
@@ -83,7 +84,9 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
         prow = [{"perturbation": label, "layer": layer, "layer_name": meta["layers"][layer],
                  **combine_verdicts(values)}
                 for (label, layer), values in sorted(pert_rows.items())]
-        write_csv(out / "perturbations.csv", list(prow[0]), prow)
+        # in the schema's order (manifold_probe.analysis.columns), as its README table lists them
+        write_csv(out / "perturbations.csv",
+                  sorted(prow[0], key=lambda c: sort_key(c, "perturbations")), prow)
         paths["perturbations_csv"] = str(out / "perturbations.csv")
     elif (out / "perturbations.csv").exists():
         (out / "perturbations.csv").unlink()  # left from an earlier config with perturbations
