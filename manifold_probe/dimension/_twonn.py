@@ -172,9 +172,11 @@ def twonn(
     **Near-duplicates.** Points that come in near-coincident pairs or groups (the same input in
     two orders mapped almost to one vector, jittered copies) have a first neighbour far closer
     than the second: their ratios :math:`\mu` are huge and drive the estimate below 1. They are
-    detected by a level-:math:`10^{-3}` test of the ratios against the Pareto tail of a line,
-    the heaviest any dimension :math:`\ge 1` gives (:mod:`manifold_probe.dimension._near`:
-    :math:`\sup_t(\hat S(t) - 1/t)` against the DKW bound). When it fires, a
+    detected by a level-:math:`10^{-3}` test of the ratios against the Pareto tail
+    :math:`t^{-n_{\mathrm{ref}}}`, with :math:`n_{\mathrm{ref}} \ge 1` a lower confidence bound
+    read from the lower half of the ratios (:mod:`manifold_probe.dimension._near`:
+    :math:`\sup_t(\hat S(t) - t^{-n_{\mathrm{ref}}})` against the DKW bound; no line, circle
+    or manifold of ``benchmarks/sweep_near_duplicates.py`` is flagged). When it fires, a
     ``NearDuplicateWarning`` says so, ``near_duplicates`` is True, each near-coincident group is
     merged into one point and the estimate is made on that decimated cloud (the reading on the
     full cloud is kept in ``details["near_duplicates"]["full_cloud_dimension"]``). With
