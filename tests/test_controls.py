@@ -223,8 +223,9 @@ def _rule(rows: list[dict[str, str]], perturbed_layer: int) -> list[str]:
     for r in rows:
         if r["perturbation"].startswith("keep_") and r["topology_preserved"] != "true":
             bad.append(f"{r['perturbation']}@{r['layer']}: {r['verdict']} ({r['broken_by']}{r['unstable']})")
+        # "not kept": broken, or undecided (topology_preserved undefined, an empty cell)
         if (r["perturbation"].startswith("break_") and int(r["layer"]) == perturbed_layer
-                and r["topology_preserved"] != "false"):
+                and r["topology_preserved"] not in ("false", "")):
             bad.append(f"{r['perturbation']}@{r['layer']}: {r['verdict']}")
     return bad
 

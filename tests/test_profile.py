@@ -184,7 +184,8 @@ def test_duplicate_rows_run_every_measure_on_the_distinct_rows():
         assert r["n_distinct"] == X.shape[0] - n_dup
         # a circle is 1-dimensional (TwoNN sampling sd ~ 1/sqrt(200) ~ 0.07)
         assert r["id_twonn"] == pytest.approx(1.0, abs=0.25)
-        assert np.isfinite(r["curvature_median"])
+        # a curve's scalar curvature is identically 0: undefined, and said so
+        assert np.isnan(r["curvature_median"]) and "identically 0" in r["curvature_note"]
         assert (r["betti_0"], r["betti_1"]) == (1, 1)
         assert "dimension_note" not in r or r["dimension_note"] is None
     # a similarity keeps every neighbourhood of the distinct rows

@@ -172,10 +172,16 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     """TwoNN (with interval), MLE and the GRIDE scale curve of one layer, from its kNN graph.
 
     Computed on the layer's distinct rows (:func:`distinct_layer`); ``n_distinct`` says how many.
+    Where near-coincident points drive the distance ratios (see
+    :mod:`manifold_probe.dimension._near`) the estimators merge them: ``id_near_duplicates`` is
+    the number of distinct rows merged away (0 when none) and ``dimension_note`` says so.
     ``point_id_mle`` is the local MLE dimension of every row (Levina & Bickel 2005, "Maximum
     likelihood estimation of intrinsic dimension"; a copy gets its distinct row's value).
     """
+    import warnings
+
     from manifold_probe.dimension import intrinsic_dimension
+    from manifold_probe.dimension._near import NearDuplicateWarning, message
 
     try:
         U, g, rows = distinct_layer(X, nb)
@@ -186,9 +192,16 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     def estimate(method, k_graph, **options):
         if k_graph > g.k:
             raise InputError(f"{method} needs {k_graph} neighbours; only {U.shape[0]} distinct rows")
-        return intrinsic_dimension(U, method=method, neighbors=g.truncate(k_graph), **options)
+        with warnings.catch_warnings():  # said once, in the columns below
+            warnings.simplefilter("ignore", NearDuplicateWarning)
+            r = intrinsic_dimension(U, method=method, neighbors=g.truncate(k_graph), **options)
+        if r.near_duplicates and not out["id_near_duplicates"]:
+            near = r.details["near_duplicates"]
+            out["id_near_duplicates"] = int(near["n_before"] - near["n_after"])
+            notes.append(message("dimension", near))
+        return r
 
-    out: dict[str, Any] = {"n_distinct": int(U.shape[0])}
+    out: dict[str, Any] = {"n_distinct": int(U.shape[0]), "id_near_duplicates": 0}
     notes = []
     if est.twonn.enabled:
         out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
@@ -277,7 +290,11 @@ def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: 
 
 
 def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed: int) -> dict:
-    """Median and quartiles of the scalar curvature, at up to ``max_points`` distinct points."""
+    """Median and quartiles of the scalar curvature, at up to ``max_points`` distinct points.
+
+    NaN with ``curvature_note`` where the fit dimension is 1 (the scalar curvature of a curve
+    is identically 0, so the number would say nothing) or where the fit cannot run.
+    """
     from threadpoolctl import threadpool_limits
 
     from manifold_probe.analysis.nulls import matched_gaussian, median_interval, null_call
@@ -292,6 +309,13 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
         dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)
     except InputError as exc:
         return {**nan, "curvature_note": short_message(exc)}
+    if dim < 2:
+        # n(n-1) = 0: the scalar curvature of a curve is 0 whatever its shape, so a value here
+        # would read as "flat" without measuring anything
+        return {**nan, "curvature_dim": int(dim), "curvature_note": (
+            "the fit dimension is 1 (the layer's TwoNN dimension rounds to 1, or the config "
+            "sets it): scalar curvature is identically 0 on a curve (it measures nothing), so "
+            "it is left undefined")}
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     try:
         # on a subsample the estimate sees a sparser sample of the same manifold; one BLAS

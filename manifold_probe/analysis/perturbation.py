@@ -52,7 +52,9 @@ full scale and "kept" at quick scale, ``benchmarks/verdict_scales.py``). In one 
 change *keeps* when (a), (b) and every (c) agree. The verdict is ``"kept"`` when every
 configuration keeps, ``"broken"`` when none does, and ``"undecided"`` when they disagree —
 the answer depends on the seed or the sample size, so it is not reported as a confident flip.
-``topology_preserved`` is true only for ``"kept"``. ``broken_by`` names the checks that differ
+``topology_preserved`` is true for ``"kept"``, false for ``"broken"`` and ``None`` (undefined:
+an empty cell in ``perturbations.csv``) for ``"undecided"``, so that an undecided row never
+reads as a confident break. ``broken_by`` names the checks that differ
 in every configuration, ``unstable`` those that differ in some, ``scales`` the sizes and seeds.
 
 The model hooks that make the perturbed activations are in :mod:`manifold_probe.capture.perturb`
@@ -93,10 +95,32 @@ from manifold_probe.analysis.semantic import (
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["VERDICTS", "linear_pullback", "measure_perturbation", "measure_verdict_pair",
+__all__ = ["PRESERVED", "VERDICTS", "combine_verdicts", "linear_pullback", "measure_perturbation", "measure_verdict_pair",
            "verdict"]
 
 VERDICTS = ("kept", "broken", "undecided")
+#: verdict -> ``topology_preserved`` (undefined for an undecided verdict)
+PRESERVED = {"kept": True, "broken": False, "undecided": None}
+
+
+def combine_verdicts(rows: list[dict]) -> dict:
+    """One perturbation row from its rows at several seeds: every column combined as
+    :func:`~manifold_probe.analysis.table.combine` does, except the verdict, which is
+    ``"kept"`` / ``"broken"`` only when every seed says so and ``"undecided"`` otherwise, and
+    ``topology_preserved``, read from it.
+
+    >>> combine_verdicts([{"verdict": "kept", "topology_preserved": True},
+    ...                   {"verdict": "broken", "topology_preserved": False}])
+    {'verdict': 'undecided', 'topology_preserved': None}
+    """
+    from manifold_probe.analysis.table import combine_rows
+
+    out = combine_rows(rows)
+    words = {r.get("verdict") for r in rows if r.get("verdict")}
+    if words:
+        word = words.pop() if len(words) == 1 else "undecided"
+        out["verdict"], out["topology_preserved"] = word, PRESERVED[word]
+    return out
 
 
 def linear_pullback(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, float, bool]:
@@ -229,7 +253,8 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
     Returns
     -------
     dict
-        ``verdict`` (one of :data:`VERDICTS`), ``topology_preserved`` (``verdict == "kept"``),
+        ``verdict`` (one of :data:`VERDICTS`), ``topology_preserved`` (True / False / None for
+        kept / broken / undecided),
         ``broken_by`` and ``unstable`` (``;``-joined check names), ``configs_kept`` (e.g.
         ``"3/4"``), ``scales`` (``"n=150,300 seeds=0,1"``), ``linear_r2`` and ``pulled_back``
         (:func:`linear_pullback`: how linear the change is, and whether the checks ran on
@@ -301,7 +326,7 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
     broken_by = [k for k in checks if all(not c.get(k, True) for c in configs)]
     unstable = [k for k in checks if k not in broken_by and any(not c.get(k, True) for c in configs)]
     word = "kept" if all(kept) else "broken" if not any(kept) else "undecided"
-    return {"verdict": word, "topology_preserved": word == "kept",
+    return {"verdict": word, "topology_preserved": PRESERVED[word],
             "broken_by": ";".join(broken_by), "unstable": ";".join(unstable),
             "configs_kept": f"{sum(kept)}/{len(kept)}",
             "scales": f"n={','.join(map(str, sizes))} seeds={','.join(map(str, seeds))}",

@@ -40,9 +40,14 @@ __all__ = ["profile_layers"]
 class _InMemory:
     """A :class:`~manifold_probe.analysis.tasks.LayerSource` over arrays."""
 
-    def __init__(self, clouds: list[np.ndarray], graphs: list[Neighbors], sentence_ids: Any):
+    def __init__(self, clouds: list[np.ndarray], graphs: list[Neighbors], sentence_ids: Any,
+                 labels: dict[str, np.ndarray] | None = None):
         self.clouds, self.graphs = clouds, graphs
         self.sid = None if sentence_ids is None else np.asarray(sentence_ids)
+        self._labels = labels
+
+    def labels(self) -> dict[str, np.ndarray] | None:
+        return self._labels
 
     def cloud(self, i: int) -> np.ndarray:
         return self.clouds[i]
@@ -63,6 +68,7 @@ def profile_layers(
     estimators: Any = None,
     seeds: Sequence[int] = (0,),
     sentence_ids: Any = None,
+    labels: Mapping[str, Any] | None = None,
     as_rows: bool = False,
     metric: str = "euclidean",
 ):
@@ -81,6 +87,14 @@ def profile_layers(
         over seeds are combined column by column (floats averaged, booleans and-ed).
     sentence_ids : array-like of int, optional
         For token-level rows: the input each row comes from (enables trajectory curvature).
+    labels : mapping of label name to array-like (n_points,), optional
+        The inputs' labels, as the CLI saves them beside a capture (see
+        :mod:`manifold_probe.analysis.semantic`): ``category`` (``estimators.regions.label``)
+        gives ``regions_ari``, ``regions_nmi`` and ``label_purity``; ``day``, ``month``,
+        ``number``, ``answer`` (with ``answer_order``) and ``wordnet_node`` (with
+        ``wordnet_parents``) give the ``structure_<name>_*`` columns. Integer labels use ``-1``
+        for "none". Keys ending in ``_order`` or ``_parents`` describe classes, not rows, and
+        are passed as they are.
     as_rows : bool, default=False
         Return the table as a list of dicts (one per layer, the columns of profile.csv)
         instead of the Dataset.
@@ -146,12 +160,14 @@ def profile_layers(
             raise InputError(
                 f"sentence_ids has shape {sentence_ids.shape}; it needs one entry per row ({n},)"
             )
-    source = _InMemory(clouds, [knn(A, k_graph) for A in clouds], sentence_ids)
+    labels = _check_labels(labels, n)
+    source = _InMemory(clouds, [knn(A, k_graph) for A in clouds], sentence_ids, labels)
     results: dict[int, list[dict]] = {}
     by_seed: dict[tuple[int, int], list[dict]] = {}
     points: dict[int, dict[str, Any]] = {}
     seeds = [int(s) for s in seeds]
-    for task in schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None):
+    for task in schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None,
+                         labels=labels):
         values = run_task(source, task, est)
         scalars = {k: v for k, v in values.items() if not k.startswith(POINT_PREFIX)}
         points.setdefault(task.layer, {}).update(
@@ -169,3 +185,20 @@ def profile_layers(
                            sentence_ids=sentence_ids,
                            attrs={"estimators": est.as_dict(), "seeds": seeds,
                                   "source": "manifold_probe.profile_layers"})
+
+
+def _check_labels(labels: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray] | None:
+    """The labels as arrays, one value per row (``*_order``/``*_parents`` as given)."""
+    if labels is None:
+        return None
+    if not isinstance(labels, Mapping):
+        raise InputError(f"labels must be a mapping of label name to one value per row, got "
+                         f"{type(labels).__name__}; e.g. labels={{'category': y}}")
+    out = {}
+    for key, value in labels.items():
+        arr = np.asarray(value)
+        if not str(key).endswith(("_order", "_parents")) and arr.shape != (n,):
+            raise InputError(f"labels[{key!r}] has shape {arr.shape}; it needs one value per "
+                             f"row ({n},)")
+        out[str(key)] = arr
+    return out

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe.analysis.columns import BOOL_ATTRS, entry, sort_key, variable_attrs
 from manifold_probe.analysis.nulls import CALLS, combine_calls, structure_calls
 
 __all__ = [
@@ -140,7 +141,8 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
 
 
 def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """PROFILE_COLUMNS first (all of them, so the schema is fixed), then any extra columns.
+    """PROFILE_COLUMNS first (all of them, so the schema is fixed), then any extra columns in
+    the schema's order.
 
     >>> column_order([{"id_gride_4": 1.0, "id_gride_2": 1.0, "x": 0}])[7:10]
     ['id_mle', 'id_gride_2', 'id_gride_4']
@@ -153,20 +155,26 @@ def column_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                     ("betti_x_", "betti_y_", POINT_PREFIX)):
                 extra.append(key)
     gride = sorted((c for c in extra if c.startswith("id_gride_")), key=lambda c: int(c.split("_")[-1]))
-    rest = [c for c in extra if not c.startswith("id_gride_")]
+    # the schema's order (manifold_probe.analysis.columns), so that every path that makes the
+    # table (the CLI's task files, profile_layers in memory) gives the same column order
+    rest = sorted((c for c in extra if not c.startswith("id_gride_")), key=sort_key)
     at = cols.index("id_mle") + 1
     cols[at:at] = gride
     return cols + rest
 
 
-def _variable(values: list[Any]) -> np.ndarray:
-    """One column as an array: bools (None kept) as object, numbers as float64 (None -> NaN)
-    or int64 when complete, text as object."""
+def _is_bool(values: list[Any]) -> bool:
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, (bool, np.bool_)) for v in present):
-        if len(present) == len(values):
-            return np.asarray(values, dtype=bool)
-        return np.asarray(values, dtype=object)
+    return bool(present) and all(isinstance(v, (bool, np.bool_)) for v in present)
+
+
+def _variable(values: list[Any]) -> np.ndarray:
+    """One column as an array: bools as float64 1.0 / 0.0 / NaN (None: undefined; see
+    :mod:`~manifold_probe.analysis.columns`), numbers as float64 (None -> NaN) or int64 when
+    complete, text as object ("" for None)."""
+    present = [v for v in values if v is not None]
+    if _is_bool(values):
+        return np.asarray([np.nan if v is None else float(bool(v)) for v in values])
     if present and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in present) \
             and len(present) == len(values):
         return np.asarray(values, dtype=np.int64)
@@ -208,7 +216,10 @@ def profile_dataset(
           column itself);
         - dims ``(layer, point)``: ``point_*`` arrays, one value per input row (e.g.
           ``point_id_mle``, the local MLE dimension of each row);
-        - ``attrs["columns"]``: the JSON list of profile.csv's columns, in order.
+        - ``attrs["columns"]``: the JSON list of profile.csv's columns, in order;
+        - every variable's ``attrs``: ``description`` and ``units`` from the schema
+          (:mod:`manifold_probe.analysis.columns`); booleans are float64 1.0 / 0.0 / NaN
+          (undefined) with ``flag_values`` / ``flag_meanings``.
 
         ``dataset_rows(ds)`` gives back the list of row dicts;
         ``ds[json.loads(ds.attrs["columns"])[1:]].to_dataframe()`` (or
@@ -227,10 +238,13 @@ def profile_dataset(
                                            dtype=object)),
     }
     data: dict[str, Any] = {}
+    var_attrs: dict[str, dict] = {c: variable_attrs(c) for c in ("layer", "layer_name")}
     for col in columns:
         if col in ("layer", "layer_name"):
             continue
-        data[col] = (("layer",), _variable([r.get(col) for r in rows]))
+        values = [r.get(col) for r in rows]
+        data[col] = (("layer",), _variable(values))
+        var_attrs[col] = {**variable_attrs(col), **(BOOL_ATTRS if _is_bool(values) else {})}
     if by_seed:
         seeds = sorted({s for (_, s) in by_seed})
         coords["seed"] = ("seed", np.asarray(seeds, dtype=np.int64))
@@ -247,6 +261,10 @@ def profile_dataset(
                 if vals and layer < n:
                     arr[layer, seeds.index(seed)] = float(vals[0])
             data[f"{key}_by_seed"] = (("layer", "seed"), arr)
+            own = variable_attrs(key)
+            var_attrs[f"{key}_by_seed"] = {
+                **own, "description": "per seed, before the seeds are combined: "
+                + own.get("description", key)}
     if points:
         n_points = {len(v) for res in points.values() for v in res.values()}
         if len(n_points) == 1:
@@ -260,12 +278,24 @@ def profile_dataset(
                     if key in res and layer < n:
                         arr[layer] = np.asarray(res[key], dtype=np.float64)
                 data[key] = (("layer", "point"), arr)
+                var_attrs[key] = variable_attrs(key)
     plain = {}
     for key, value in dict(attrs or {}).items():
         plain[key] = value if isinstance(value, (str, int, float)) and not isinstance(value, bool) \
             else json.dumps(value, sort_keys=True, default=str)
     plain["columns"] = json.dumps(list(columns))
-    return xr.Dataset(data, coords=coords, attrs=plain)
+    ds = xr.Dataset(data, coords=coords, attrs=plain)
+    for name, attrs in var_attrs.items():
+        if name in ds.variables and attrs:
+            ds[name].attrs.update(attrs)
+    if "sentence_id" in ds.variables:
+        ds["sentence_id"].attrs.update(variable_attrs("sentence_id"))
+    return ds
+
+
+def _is_int(col: str) -> bool:
+    e = entry(col)
+    return e is not None and e.type == "int"
 
 
 def dataset_rows(ds) -> list[dict]:
@@ -286,6 +316,10 @@ def dataset_rows(ds) -> list[dict]:
             if isinstance(value, np.generic):
                 value = value.item()
             if isinstance(value, str) and value == "" and col != "layer_name":
+                value = None
+            if col in ds.variables and ds[col].attrs.get("flag_meanings") == "false true":
+                value = None if value is None or not np.isfinite(value) else bool(value)
+            elif isinstance(value, float) and not np.isfinite(value) and _is_int(col):
                 value = None
             row[col] = value
         rows.append(row)

@@ -334,10 +334,15 @@ def warp(
         fields["geodesic_distortion"] = float(result.spread)
     if dimension:
         from manifold_probe.dimension import intrinsic_dimension
+        from manifold_probe.dimension._near import NearDuplicateWarning
 
         kd = min(k, 2)
-        fields["id_x"] = float(intrinsic_dimension(A, method="twonn", neighbors=nx.truncate(kd)).dimension)
-        fields["id_y"] = float(intrinsic_dimension(B, method="twonn", neighbors=ny.truncate(kd)).dimension)
+        with warnings.catch_warnings():  # near-coincident points: merged, as in the profile
+            warnings.simplefilter("ignore", NearDuplicateWarning)
+            fields["id_x"] = float(intrinsic_dimension(A, method="twonn",
+                                                       neighbors=nx.truncate(kd)).dimension)
+            fields["id_y"] = float(intrinsic_dimension(B, method="twonn",
+                                                       neighbors=ny.truncate(kd)).dimension)
     if curvature:
         from manifold_probe.curvature import scalar_curvature
 
@@ -356,10 +361,19 @@ def warp(
 
 
 def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> int:
-    """TwoNN dimension of ``X`` from its graph, rounded into ``[1, upper]`` (for tangent fits)."""
-    from manifold_probe.dimension import intrinsic_dimension
+    """TwoNN dimension of ``X`` from its graph, rounded into ``[1, upper]`` (for tangent fits).
 
-    d = intrinsic_dimension(X, method="twonn", neighbors=neighbors.truncate(2)).dimension
+    Near-coincident points are merged first, as TwoNN does by default (the profile's dimension
+    columns report them, so the warning is not repeated here).
+    """
+    import warnings
+
+    from manifold_probe.dimension import intrinsic_dimension
+    from manifold_probe.dimension._near import NearDuplicateWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NearDuplicateWarning)
+        d = intrinsic_dimension(X, method="twonn", neighbors=neighbors.truncate(2)).dimension
     return int(np.clip(round(float(d)), 1, upper))
 
 

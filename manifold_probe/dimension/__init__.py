@@ -31,12 +31,14 @@ from manifold_probe.dimension._correction import calibrate, correct
 from manifold_probe.dimension._gride import gride
 from manifold_probe.dimension._lpca import local_pca
 from manifold_probe.dimension._mle import mle
+from manifold_probe.dimension._near import NearDuplicateWarning
 from manifold_probe.dimension._phd import ph_dimension
 from manifold_probe.dimension._twonn import twonn
 from manifold_probe.neighbors import Neighbors
 
 __all__ = [
     "DimensionEstimate",
+    "NearDuplicateWarning",
     "intrinsic_dimension",
     "twonn",
     "mle",

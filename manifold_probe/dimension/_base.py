@@ -55,7 +55,14 @@ class DimensionEstimate:
     curve : ndarray of float64, shape (n_scales,), or None
         ``gride``: the (uncorrected) estimate at each ``scale``.
     n_distinct : int or None
-        Number of distinct rows the estimate was computed on (exact duplicates collapsed).
+        Number of distinct rows the estimate was computed on (exact duplicates collapsed, and
+        near-coincident groups merged when ``near_duplicates``).
+    near_duplicates : bool
+        True when the ratio estimators found near-coincident points: more points with a first
+        neighbour far closer than the second than any dimension >= 1 gives (the test of
+        :mod:`manifold_probe.dimension._near`). The estimate is then made on the decimated cloud
+        (``details["near_duplicates"]`` says how many points were merged, at which ratio and
+        what the test read); a ``NearDuplicateWarning`` says so.
     details : dict
         Method-specific extras, not part of equality. ``gride``: ``raw_curve``, ``error``,
         ``selected_n1`` (the reported scale), ``plateau_n1`` (first and last n1 of the stable
@@ -79,6 +86,7 @@ class DimensionEstimate:
     scale: np.ndarray | None = None
     curve: np.ndarray | None = None
     n_distinct: int | None = None
+    near_duplicates: bool = False
     details: dict = field(default_factory=dict, compare=False, repr=False)
 
 

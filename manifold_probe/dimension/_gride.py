@@ -15,6 +15,7 @@ from manifold_probe.dimension._base import (
     seed_int,
 )
 from manifold_probe.dimension._correction import correct
+from manifold_probe.dimension._near import NEAR_OPTIONS, collapse_near_duplicates, widen
 from manifold_probe.neighbors import Neighbors
 
 __all__ = ["gride"]
@@ -122,6 +123,7 @@ def gride(
     reference: str = "ball",
     seed: int | None = 0,
     metric: str = "euclidean",
+    near_duplicates: str = "collapse",
 ) -> DimensionEstimate:
     r"""GRIDE estimate of the intrinsic dimension, as a function of scale (Denti et al. 2022).
 
@@ -168,7 +170,11 @@ def gride(
     a ``RuntimeWarning`` and never selected; if every scale is such, ``InputError``.
 
     **Duplicates.** Exact duplicate rows are collapsed first (the estimate is computed on the
-    distinct rows); ratios with :math:`\mu = 1` (ties) are dropped.
+    distinct rows); ratios with :math:`\mu = 1` (ties) are dropped. Near-coincident points
+    (the test of :func:`twonn`) make the curve read about 0 at :math:`n_1 = 1` and jump at
+    :math:`n_1 = 2`; by default each near-coincident group is merged into one point first
+    (``NearDuplicateWarning``, ``near_duplicates`` True), so every scale reads the cloud the
+    groups sit on.
 
     Parameters
     ----------
@@ -188,6 +194,9 @@ def gride(
         Accepted for compatibility; the result does not depend on it.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Metric of the graph when it is computed here.
+    near_duplicates : {"collapse", "keep"}, default="collapse"
+        Estimate on the cloud with near-coincident groups merged, or on the cloud as it is
+        (flagged; the interval then runs up to the ambient dimension).
 
     Returns
     -------
@@ -215,7 +224,10 @@ def gride(
         n1 = check_int(n1, name="n1", minimum=1)
         range_max = max(range_max, 2 * n1)
     k = range_max
-    _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"GRIDE (k={k})")
+    near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
+    U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"GRIDE (k={k})")
+    _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
+                                          what=f"GRIDE (k={k})")
     scales = _scales(k)
     if n1 is not None and n1 not in scales:
         scales = np.unique(np.append(scales[scales < 2 * n1], n1))
@@ -226,7 +238,8 @@ def gride(
     _drop_lattice_scales(raw_curve, err, lattice, scales)
     idx, plateau, why = _choose(raw_curve, err, scales, n1)
     half = 1.96 * err[idx]
-    interval = (max(raw_curve[idx] - half, 0.0), raw_curve[idx] + half)
+    interval = widen((max(raw_curve[idx] - half, 0.0), raw_curve[idx] + half), near,
+                     g.ambient_dim)
     est, raw, curve, extra = float(raw_curve[idx]), None, raw_curve, {}
     if correct_bias:
         est, interval, curve, extra = _correct_gride(
@@ -242,6 +255,7 @@ def gride(
         "scale_reason": why,
         "lattice_scales": scales[lattice].astype(int).tolist(),
         **extra,
+        **({} if near is None else {"near_duplicates": near}),
     }
     est, unclipped = clip_dimension(float(est), g.ambient_dim)
     if unclipped is not None:
@@ -256,6 +270,7 @@ def gride(
         scale=scales.astype(np.float64),
         curve=curve,
         n_distinct=g.n_distinct,
+        near_duplicates=near is not None,
         details=details,
     )
 

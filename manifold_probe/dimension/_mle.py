@@ -19,6 +19,7 @@ from manifold_probe.dimension._base import (
     seed_int,
 )
 from manifold_probe.dimension._correction import calibrate
+from manifold_probe.dimension._near import NEAR_OPTIONS, collapse_near_duplicates
 from manifold_probe.neighbors import Neighbors
 
 __all__ = ["mle"]
@@ -69,6 +70,7 @@ def mle(
     reference: str = "ball",
     seed: int | None = 0,
     metric: str = "euclidean",
+    near_duplicates: str = "collapse",
 ) -> DimensionEstimate:
     r"""Maximum-likelihood intrinsic dimension (Levina & Bickel 2004; MacKay & Ghahramani 2005).
 
@@ -98,7 +100,12 @@ def mle(
     number of points and the same ``k``); ``pointwise`` stays uncorrected.
 
     **Duplicates.** Exact duplicate rows are collapsed first; the estimate is computed on the
-    distinct rows and each row gets the pointwise value of its distinct row.
+    distinct rows and each row gets the pointwise value of its distinct row. Near-coincident
+    points (a first neighbour far closer than the second, more often than any dimension
+    :math:`\ge 1` allows) enter :math:`\log(r_k/r_1)` with a huge term and pull the estimate
+    down; they are found by the test of :func:`twonn` (``NearDuplicateWarning``,
+    ``near_duplicates`` True) and, by default, each group is merged into one point before the
+    estimate; every row of a group gets its point's pointwise value.
 
     Parameters
     ----------
@@ -116,6 +123,9 @@ def mle(
         Seed of the reference simulations.
     metric : {"euclidean", "cosine"}, default="euclidean"
         Metric of the graph when it is computed here.
+    near_duplicates : {"collapse", "keep"}, default="collapse"
+        Estimate on the cloud with near-coincident groups merged, or on the cloud as it is
+        (still tested and flagged).
 
     Returns
     -------
@@ -140,7 +150,10 @@ def mle(
     seed = seed_int(seed)
     if X is not None:  # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling)
         X = normalize_scale(check_points(X, what=f"MLE (k={k})"))[0]
-    _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"MLE (k={k})")
+    near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
+    U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"MLE (k={k})")
+    _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
+                                          what=f"MLE (k={k})")
     inv = _pointwise_inverse(g.neighbors.distances)
     with np.errstate(divide="ignore"):
         local = 1.0 / inv
@@ -159,7 +172,7 @@ def mle(
             family=reference,
             seed=seed,
         )
-    details = {}
+    details = {} if near is None else {"near_duplicates": near}
     est, unclipped = clip_dimension(float(est), g.ambient_dim)
     if unclipped is not None:
         details["unclipped"] = unclipped
@@ -169,5 +182,6 @@ def mle(
         method="mle",
         raw=raw,
         n_distinct=g.n_distinct,
+        near_duplicates=near is not None,
         details=details,
     )

@@ -16,6 +16,7 @@ from manifold_probe.dimension._base import (
     seed_int,
 )
 from manifold_probe.dimension._correction import correct
+from manifold_probe.dimension._near import NEAR_OPTIONS, collapse_near_duplicates, widen
 from manifold_probe.neighbors import Neighbors
 
 __all__ = ["twonn"]
@@ -105,6 +106,7 @@ def twonn(
     reference: str = "ball",
     seed: int | None = 0,
     metric: str = "euclidean",
+    near_duplicates: str = "collapse",
 ) -> DimensionEstimate:
     r"""TwoNN estimate of the intrinsic dimension (Facco et al. 2017).
 
@@ -165,8 +167,21 @@ def twonn(
 
     **Duplicates.** Exact duplicate rows are collapsed before the ratios are taken (the
     estimate is computed on the distinct rows, so neither ``r1 = 0`` nor a duplicated pair of
-    neighbours, which would give :math:`\mu = 1`, can bias it). Near-duplicates are kept: the
-    graph's distances are exact in float64, so their ratios are finite.
+    neighbours, which would give :math:`\mu = 1`, can bias it).
+
+    **Near-duplicates.** Points that come in near-coincident pairs or groups (the same input in
+    two orders mapped almost to one vector, jittered copies) have a first neighbour far closer
+    than the second: their ratios :math:`\mu` are huge and drive the estimate below 1. They are
+    detected by a level-:math:`10^{-3}` test of the ratios against the Pareto tail
+    :math:`t^{-n_{\mathrm{ref}}}`, with :math:`n_{\mathrm{ref}} \ge 1` a lower confidence bound
+    read from the lower half of the ratios (:mod:`manifold_probe.dimension._near`:
+    :math:`\sup_t(\hat S(t) - t^{-n_{\mathrm{ref}}})` against the DKW bound; no line, circle
+    or manifold of ``benchmarks/sweep_near_duplicates.py`` is flagged). When it fires, a
+    ``NearDuplicateWarning`` says so, ``near_duplicates`` is True, each near-coincident group is
+    merged into one point and the estimate is made on that decimated cloud (the reading on the
+    full cloud is kept in ``details["near_duplicates"]["full_cloud_dimension"]``). With
+    ``near_duplicates="keep"``, or when the decimated cloud still fails the test, the estimate
+    is a lower bound and its interval runs up to the ambient dimension.
 
     Parameters
     ----------
@@ -187,6 +202,9 @@ def twonn(
         reference simulations use a fixed internal seed).
     metric : {"euclidean", "cosine"}, default="euclidean"
         Metric of the graph when it is computed here.
+    near_duplicates : {"collapse", "keep"}, default="collapse"
+        What to do when near-coincident points drive the ratios (see above): estimate on the
+        decimated cloud, or on the cloud as it is (flagged, interval widened).
 
     Returns
     -------
@@ -220,17 +238,25 @@ def twonn(
     fit_by = check_option(fit_by, FITS, name="fit_by")
     reference = check_option(reference, ("ball", "cube"), name="reference")
     seed_int(seed)  # validated for compatibility; the correction never depends on it
-    _, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
+    near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
+    U, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
+    full = g.neighbors.distances
+    _, g, near = collapse_near_duplicates(U, g, 2, graph=neighbors, option=near_duplicates,
+                                          what="TwoNN")
     log_mu = _log_ratios(g.neighbors.distances)
     _check_lattice(log_mu)
     est, _ = _twonn_from_log_mu(log_mu, discard_fraction, fit_by)
     n_keep = max(2, int(len(log_mu) * (1.0 - discard_fraction)))
-    interval = _interval(est, n_keep)
+    interval = widen(_interval(est, n_keep), near, g.ambient_dim)
+    extra = {}
+    if near is not None:
+        near["full_cloud_dimension"] = _raw_twonn(full, discard_fraction, fit_by)
+        extra = {"near_duplicates": near}
     if not correct_bias:
         est, interval, details = _clip(est, interval, g.ambient_dim)
         return DimensionEstimate(
             dimension=float(est), interval=interval, method="twonn", n_distinct=g.n_distinct,
-            details=details,
+            near_duplicates=near is not None, details={**details, **extra},
         )
     c = correct(
         est,
@@ -249,5 +275,7 @@ def twonn(
         method="twonn",
         raw=float(est),
         n_distinct=g.n_distinct,
-        details={"correction_applied": c.applied, "correction_mc_se": c.mc_se, **details},
+        near_duplicates=near is not None,
+        details={"correction_applied": c.applied, "correction_mc_se": c.mc_se, **details,
+                 **extra},
     )

@@ -13,12 +13,13 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._io import json_bytes, read_json, write_if_changed
+from manifold_probe.analysis.columns import sort_key
+from manifold_probe.analysis.perturbation import combine_verdicts
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
     SEEDED_KINDS,
     assemble_rows,
     column_order,
-    combine_rows,
     profile_dataset,
 )
 from manifold_probe.experiment.layout import task_path
@@ -82,9 +83,11 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
              "profile_nc": str(out / "profile.nc")}
     if pert_rows:
         prow = [{"perturbation": label, "layer": layer, "layer_name": meta["layers"][layer],
-                 **combine_rows(values)}
+                 **combine_verdicts(values)}
                 for (label, layer), values in sorted(pert_rows.items())]
-        write_csv(out / "perturbations.csv", list(prow[0]), prow)
+        # in the schema's order (manifold_probe.analysis.columns), as its README table lists them
+        write_csv(out / "perturbations.csv",
+                  sorted(prow[0], key=lambda c: sort_key(c, "perturbations")), prow)
         paths["perturbations_csv"] = str(out / "perturbations.csv")
     elif (out / "perturbations.csv").exists():
         (out / "perturbations.csv").unlink()  # left from an earlier config with perturbations
@@ -94,11 +97,14 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
 def write_netcdf(path: str | Path, ds: Any) -> None:
     """The profile Dataset as netCDF (:data:`NETCDF_ENGINE`), written atomically.
 
-    netCDF-3 has no boolean or nullable type: columns of booleans with gaps (``True``,
-    ``False``, ``None``) are stored as 1.0 / 0.0 / NaN with ``attrs["dtype"] = "bool"``; text
-    columns as strings (``""`` for none). Read it back with
-    ``xarray.open_dataset(path, engine="scipy")``.
+    netCDF-3 has no boolean or nullable type. Booleans are float64 1.0 / 0.0 / NaN (undefined)
+    with the CF attributes ``flag_values = [0, 1]`` and ``flag_meanings = "false true"``
+    (:mod:`manifold_probe.analysis.columns`), never ``attrs["dtype"] = "bool"``, which xarray's
+    decoder would turn into booleans with NaN read as True; text columns are strings (``""``
+    for none). Read it back with ``xarray.open_dataset(path, engine="scipy")``.
     """
+    from manifold_probe.analysis.columns import BOOL_ATTRS
+
     ds = ds.copy()
     for name in list(ds.variables):
         var = ds[name]
@@ -108,13 +114,13 @@ def write_netcdf(path: str | Path, ds: Any) -> None:
             if present and all(isinstance(v, (bool, np.bool_)) for v in present):
                 arr = np.asarray([np.nan if v is None or v == "" else float(v) for v in vals])
                 ds[name] = var.copy(data=arr.reshape(var.shape))
-                ds[name].attrs["dtype"] = "bool"
+                ds[name].attrs.update(BOOL_ATTRS)
             else:
                 arr = np.asarray(["" if v is None else str(v) for v in vals], dtype=str)
                 ds[name] = var.copy(data=arr.reshape(var.shape))
         elif var.dtype == bool:
-            ds[name] = var.astype(np.int8)
-            ds[name].attrs["dtype"] = "bool"
+            ds[name] = var.astype(np.float64)
+            ds[name].attrs.update(BOOL_ATTRS)
     # (64-bit integers are narrowed to 32 bits by xarray's netCDF-3 encoder when they fit)
     write_if_changed(path, bytes(ds.to_netcdf(None, engine=NETCDF_ENGINE)))
 

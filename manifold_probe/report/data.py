@@ -217,6 +217,18 @@ def _rms_radius(path: Path, chunk: int = 4096) -> float:
     return float(np.sqrt(total / len(X)))
 
 
+def _quiet(fn, **kwargs):
+    """An estimator without its NearDuplicateWarning: near-coincident points are merged here as
+    in the profile, whose ``id_near_duplicates`` and ``dimension_note`` already say so."""
+    import warnings
+
+    from manifold_probe.dimension._near import NearDuplicateWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NearDuplicateWarning)
+        return fn(**kwargs)
+
+
 def _graph_uncertainty(run: RunData, acts: Path | None) -> None:
     """GRIDE's per-scale 95% error and chosen scale, and a bootstrap band for the MLE.
 
@@ -253,7 +265,8 @@ def _graph_uncertainty(run: RunData, acts: Path | None) -> None:
             continue
         if scales and nb.k >= 2 * max(scales):
             try:
-                r = gride(neighbors=nb.truncate(2 * max(scales)), range_max=2 * max(scales))
+                r = _quiet(gride, neighbors=nb.truncate(2 * max(scales)),
+                           range_max=2 * max(scales))
                 err = dict(zip(np.asarray(r.scale).astype(int).tolist(),
                                np.asarray(r.details["error"], dtype=np.float64), strict=True))
                 for s in scales:
@@ -263,7 +276,8 @@ def _graph_uncertainty(run: RunData, acts: Path | None) -> None:
                 pass
         if run.has("id_mle") and nb.k >= est.mle.k:
             try:
-                local = np.asarray(mle(neighbors=nb.truncate(est.mle.k), k=est.mle.k).pointwise)
+                local = np.asarray(_quiet(mle, neighbors=nb.truncate(est.mle.k),
+                                          k=est.mle.k).pointwise)
             except InputError:
                 continue
             inv = 1.0 / local[np.isfinite(local) & (local > 0)]

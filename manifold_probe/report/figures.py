@@ -7,6 +7,7 @@ PNG/SVG) for a paper.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -144,6 +145,15 @@ def dimension(run: RunData) -> Figure:
         below = int((ratio < 1).sum())
         here = (f" In this run MLE is below TwoNN in {below} of {len(ratio)} layers (median "
                 f"MLE/TwoNN = {np.median(ratio):.2f}).")
+    merged = run.col("id_near_duplicates") if "id_near_duplicates" in run.columns else None
+    if merged is not None and np.nansum(merged) > 0:
+        at = ", ".join(n for n, m in zip(run.names, merged, strict=True) if m > 0)
+        here += (f" <b>Near-coincident inputs</b> at {html.escape(at)}: more inputs have a "
+                 "first neighbour far closer than the second than any manifold gives (e.g. the "
+                 "same input in two orders mapped to almost one point), so both estimates are "
+                 "made with each such group merged (<code>id_near_duplicates</code> rows); on "
+                 "the cloud as it is TwoNN reads the pairs, a dimension near 0, not the "
+                 "geometry.")
     return Figure(
         "profile_dimension", "Intrinsic dimension by layer",
         "How many directions the points actually use in each layer (the ambient width is "
@@ -154,7 +164,9 @@ def dimension(run: RunData) -> Figure:
         "below TwoNN: the coarser neighbourhoods look lower-dimensional (curvature, boundaries, "
         "uneven density; MLE is also biased low when the dimension is high for the number of "
         "points), or noise inflates TwoNN's finest scale. MLE above TwoNN: the cloud spreads into "
-        "more directions at the coarser scale (e.g. thin clusters that fan out)." + here
+        "more directions at the coarser scale (e.g. thin clusters that fan out). A TwoNN reading "
+        "below 1 is not geometry but near-coincident points, which the estimators merge and "
+        "report (<code>id_near_duplicates</code>)." + here
         + " The GRIDE figure below shows the dimension scale by scale.",
         "TwoNN: shaded band, its 95% interval; MLE: error bars, 95% bootstrap interval over points "
         "(neighbourhoods overlap, so it is a lower bound on the uncertainty)"

@@ -6,106 +6,18 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+from manifold_probe.analysis.columns import PROFILE, describe
 from manifold_probe.report.data import RunData
 from manifold_probe.report.figures import Figure
 
 __all__ = ["COLUMN_HELP", "column_help", "page"]
 
-COLUMN_HELP = {
-    "layer": "index of the residual state (0 = token embeddings, l = after block l)",
-    "layer_name": "the captured module's name",
-    "n_points": "number of inputs (one point per sentence, or per token)",
-    "dim_ambient": "width of the layer: the dimension D of the space the points live in",
-    "id_twonn": "intrinsic dimension by TwoNN (Facco et al. 2017), from the ratio of "
-                "second- to first-neighbour distances",
-    "id_twonn_lo": "lower end of TwoNN's 95% interval",
-    "id_twonn_hi": "upper end of TwoNN's 95% interval",
-    "id_mle": "intrinsic dimension by maximum likelihood over k neighbours (Levina & Bickel 2004)",
-    "curvature_median": "median Riemannian scalar curvature over points (sphere of radius r in n "
-                        "dimensions: n(n-1)/r^2; flat: 0), in 1/(activation units)^2",
-    "curvature_q25": "first quartile of the scalar curvature",
-    "curvature_q75": "third quartile of the scalar curvature",
-    "geodesic_distortion_prev": "spread of log(d_l / d_{l-1}) over pairs, d = geodesic distance "
-                                "along the point cloud; 0 when the block is a scaled isometry",
-    "geodesic_log_ratio_prev": "median log(d_l / d_{l-1}): the overall change of scale",
-    "knn_overlap_prev": "mean Jaccard overlap of each point's k nearest neighbours in layers "
-                        "l-1 and l (1 = all neighbourhoods kept)",
-    "trustworthiness_prev": "Venna & Kaski trustworthiness: 1 when layer l creates no "
-                            "false neighbours",
-    "continuity_prev": "Venna & Kaski continuity: 1 when layer l loses no neighbours",
-    "geodesic_distortion_input": "as geodesic_distortion_prev, from layer 0 to layer l",
-    "geodesic_log_ratio_input": "as geodesic_log_ratio_prev, from layer 0 to layer l",
-    "knn_overlap_input": "as knn_overlap_prev, from layer 0 to layer l",
-    "trustworthiness_input": "as trustworthiness_prev, from layer 0 to layer l",
-    "continuity_input": "as continuity_prev, from layer 0 to layer l",
-    "betti_0": "number of significant connected components (single linkage on a landmark "
-               "net; each merge tested against exponential edge tails)",
-    "betti_1": "number of significant independent loops",
-    "betti_2": "number of significant enclosed cavities",
-    "topology_preserved_prev": "true when the significant Betti numbers of layers l-1 and l agree",
-    "diagram_distance_prev": "largest scale-normalised distance between the persistence "
-                             "diagrams of layers l-1 and l",
-    "trajectory_curvature": "median over inputs of the mean turning angle (degrees) of the "
-                            "sequence of token vectors (0 = straight line)",
-    "id_gride_n1": "GRIDE dimension (Denti et al. 2022) at neighbour rank n1, from the ratio "
-                   "of each point's 2n1-th to n1-th neighbour distance; n1 = 1 is TwoNN's "
-                   "scale, larger n1 = coarser scale",
-    "curvature_dim": "dimension n of the quadratic patches fitted for the curvature (the "
-                     "layer's rounded TwoNN dimension unless the config sets it)",
-    "curvature_note": "why the curvature could not be computed on this layer",
-    "dimension_note": "why a dimension estimator could not run on this layer",
-    "topology_note": "why the Betti numbers could not be computed on this layer",
-    "topology_verdict_prev": "kept / broken / undecided: whether the topology of layer l "
-                             "agrees with layer l-1's",
-    "n_regions": "number of semantic regions (clusters) found in the layer",
-    "regions_ari": "adjusted Rand index of the regions against the input labels (0 = chance)",
-    "regions_nmi": "normalised mutual information of the regions and the input labels",
-    "label_purity": "mean share of each point's k nearest neighbours with its own label",
-    "regions_merged_prev": "true when the block merged regions of the previous layer",
-    "regions_split_prev": "true when the block split regions of the previous layer",
-    "structure_stat": "test statistic of a known input structure in the class-mean subspace",
-    "structure_p": "permutation p-value of that statistic (small: the structure is there)",
-    "structure_variance": "share of the class-mean subspace's variance the structure explains",
-    "radius_rms": "RMS distance of the points from their mean (activation units)",
-    "id_twonn_null": "TwoNN of a Gaussian cloud with the layer's mean, covariance and size",
-    "id_twonn_null_lo": "lower end of the null's TwoNN 95% interval",
-    "id_twonn_null_hi": "upper end of the null's TwoNN 95% interval",
-    "id_twonn_vs_null": "above / within / below: the layer's TwoNN interval against the null's",
-    "id_mle_null": "MLE dimension of the matched Gaussian cloud",
-    "id_mle_null_lo": "lower end of the null MLE's 95% bootstrap interval over points",
-    "id_mle_null_hi": "upper end of the null MLE's 95% bootstrap interval over points",
-    "id_mle_vs_null": "above / within / below: the layer's MLE bootstrap interval against "
-                      "the null's",
-    "curvature_median_lo": "lower end of the 95% order-statistic interval of the median "
-                           "curvature, 1/(activation units)^2",
-    "curvature_median_hi": "upper end of that interval, 1/(activation units)^2",
-    "curvature_median_null": "median curvature of a Gaussian cloud with the layer's mean and "
-                             "covariance (same points, same fit dimension)",
-    "curvature_median_null_lo": "lower end of the null median's 95% interval",
-    "curvature_median_null_hi": "upper end of the null median's 95% interval",
-    "curvature_median_vs_null": "above / within / below: the intervals of the two medians",
-    "n_regions_null": "regions found in a Gaussian surrogate of the subsample (same mean, "
-                      "covariance and size; more than 1 is a false region)",
-    "n_regions_vs_null": "above / within / below: regions of the layer against the surrogate's",
-    "trajectory_curvature_shuffled": "median trajectory curvature (degrees) with each input's "
-                                     "tokens in a random order (median of 39 shufflings)",
-    "trajectory_curvature_null_lo": "smallest of the 39 shuffled medians (degrees)",
-    "trajectory_curvature_null_hi": "largest of the 39 shuffled medians (degrees)",
-    "trajectory_curvature_gaussian": "median trajectory curvature (degrees) of i.i.d. tokens "
-                                     "from a Gaussian with the layer's mean and covariance",
-    "trajectory_curvature_vs_null": "above / within / below the shuffled-order range "
-                                    "(below: straighter than chance)",
-    "structure_p_min": "smallest p-value the permutation test can give, 1/(n_perm+1)",
-    "structure_effect": "statistic minus its null mean, in null standard deviations",
-    "structure_stat_null": "mean of the statistic over the permutations",
-    "structure_p_holm": "Holm-adjusted p over every structure test of the profile",
-    "structure_vs_null": "above where the Holm-adjusted p is at most alpha; within otherwise; "
-                         "undecided where p_min cannot reach Holm's first cut",
-}
+#: column (or column pattern, e.g. ``id_gride_<n1>``) -> its meaning and units, from the one
+#: schema of the written columns (:mod:`manifold_probe.analysis.columns`)
+COLUMN_HELP = {c.name: describe(c.name) for c in PROFILE}
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1200px;margin:auto;
@@ -170,15 +82,9 @@ window.addEventListener('load', mpDraw);
 """
 
 
-def column_help(column: str) -> str | None:
-    """The glossary entry of a column (``id_gride_8`` -> ``id_gride_n1``'s, and so on)."""
-    if column in COLUMN_HELP:
-        return COLUMN_HELP[column]
-    if re.fullmatch(r"id_gride_\d+", column):
-        return COLUMN_HELP["id_gride_n1"]
-    m = re.fullmatch(r"structure_.+?_(stat_null|p_min|p_holm|vs_null|effect|stat|p|variance)",
-                     column)
-    return COLUMN_HELP[f"structure_{m[1]}"] if m else None
+def column_help(column: str, table: str = "profile") -> str | None:
+    """The glossary entry of a column (``id_gride_8`` -> ``id_gride_<n1>``'s, and so on)."""
+    return describe(column, table)
 
 
 def _plotly_script() -> str:
@@ -201,8 +107,8 @@ def _cell(v: Any) -> str:
     return html.escape(str(v))
 
 
-def _table(columns: list[str], rows: list[dict]) -> str:
-    head = "".join(f"<th title='{html.escape(column_help(c) or '')}'>{html.escape(c)}</th>"
+def _table(columns: list[str], rows: list[dict], table: str = "profile") -> str:
+    head = "".join(f"<th title='{html.escape(column_help(c, table) or '')}'>{html.escape(c)}</th>"
                    for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_cell(r.get(c))}</td>" for c in columns) + "</tr>"
                    for r in rows)
@@ -260,10 +166,17 @@ def page(run: RunData, figures: list[tuple[Figure, dict, bytes]], head: str = ""
               _table(run.columns, run.rows)]
     if run.perturbations:
         parts += ["<h2>Perturbations</h2>",
-                  _table(list(run.perturbations[0]), run.perturbations)]
+                  _table(list(run.perturbations[0]), run.perturbations, "perturbations")]
     parts.append("<h2>Columns</h2><dl>")
     for c in run.columns:
         if (text := column_help(c)) is not None:
             parts.append(f"<dt>{html.escape(c)}</dt><dd>{html.escape(text)}</dd>")
-    parts += ["</dl>", f"<script>{_JS}</script>", "</body></html>"]
+    parts.append("</dl>")
+    if run.perturbations:
+        parts.append("<h3>Perturbation columns</h3><dl>")
+        for c in run.perturbations[0]:
+            if (text := column_help(c, "perturbations")) is not None:
+                parts.append(f"<dt>{html.escape(c)}</dt><dd>{html.escape(text)}</dd>")
+        parts.append("</dl>")
+    parts += [ f"<script>{_JS}</script>", "</body></html>"]
     return "\n".join(parts)
