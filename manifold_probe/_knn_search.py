@@ -336,28 +336,42 @@ def _plain_candidates(Q, sq_q, qidx, column_block, sq, m: int, entries: int):
 # Exact float64 distances, the certificate, and the rows it does not certify
 
 
-def _tree_sum(v):
-    """Sum over the last axis by halving in place (``v[..., :h] += v[..., L-h:L]``).
+def _tree_sum(w):
+    """Sum over the first axis, in place, in a fixed pairwise order: row ``i`` plus row
+    ``i + L - L // 2``, halving ``L`` until one row is left (an odd middle row carried).
 
-    A fixed order of IEEE additions, one operation per element, so numpy, torch on the CPU
-    and torch on CUDA give the same bits (a BLAS or einsum reduction would not: its order
-    depends on the machine); the caller's exact distances do not depend on the device.
+    One IEEE addition per step and element, the same in numpy, torch on the CPU and torch on
+    CUDA, so the sum has the same bits on every device (a BLAS or einsum reduction would not:
+    its order depends on the machine). Summed along the first axis, every step adds
+    contiguous rows.
     """
-    L = v.shape[-1]
+    L = w.shape[0]
     while L > 1:
         h = L // 2
-        v[..., :h] += v[..., L - h : L]
+        w[:h] += w[L - h : L]
         L -= h
-    return v[..., 0]
+    return w[0]
 
 
 def _exact_sq_dists(A, rows, cols):
     """``|A[cols[i, j]] - A[rows][i]|^2`` in float64 from the coordinate differences (numpy
-    arrays or torch tensors; the same bits either way)."""
-    diff = A[cols]
-    diff -= A[rows][:, None, :]
-    diff *= diff
-    return _tree_sum(diff)
+    arrays or torch tensors; the same bits either way). The differences are written with the
+    coordinate axis first (one pass: the subtraction), squared, and summed by :func:`_tree_sum`.
+    """
+    r, m = cols.shape
+    d = A.shape[1]
+    if isinstance(A, np.ndarray):
+        g = np.take(A, cols, axis=0)
+        w = np.empty((d, r, m), dtype=np.float64)
+        np.subtract(np.moveaxis(g, -1, 0), A[rows].T[:, :, None], out=w)
+    else:
+        import torch
+
+        g = A[cols]
+        w = torch.empty((d, r, m), dtype=torch.float64, device=A.device)
+        torch.sub(g.movedim(-1, 0), A[rows].T[:, :, None], out=w)
+    w *= w
+    return _tree_sum(w)
 
 
 def _recompute(At, A: np.ndarray, rows, cols, budget: int):
@@ -478,9 +492,9 @@ def _full_scan(At, i: int, k: int, budget: int):
     step = max(1, budget // (16 * d))
     d2 = torch.empty(n, dtype=torch.float64, device=At.device)
     for c0 in range(0, n, step):
-        diff = At[c0 : c0 + step] - At[i]  # as _exact_sq_dists: the same bits
-        diff *= diff
-        d2[c0 : c0 + step] = _tree_sum(diff)
+        w = (At[c0 : c0 + step] - At[i]).T.contiguous()  # as _exact_sq_dists: the same bits
+        w *= w
+        d2[c0 : c0 + step] = _tree_sum(w)
     d2[i] = float("inf")
     kth = torch.topk(d2, k, largest=False, sorted=False).values.max()
     pool = torch.nonzero(d2 <= kth).view(-1)  # ascending index
