@@ -79,10 +79,21 @@ def _as_points(X: Any) -> Any:
     return X
 
 
-def _binary_exponent(A: np.ndarray) -> int:
-    """``e`` such that ``max|A| * 2**-e`` lies in [0.5, 1) (0 for an all-zero array)."""
-    m = float(np.max(np.abs(A))) if A.size else 0.0
-    return int(np.frexp(m)[1]) if m > 0 else 0
+def _points_on_device(X: Any, dev):
+    """A floating-point CUDA tensor of valid points, as float64 on its device; ``None`` for
+    anything else (numpy input, CPU tensors, and invalid tensors, which the host path
+    refuses with its messages). The upcast to float64 is exact."""
+    if dev.type != "cuda" or not type(X).__module__.startswith("torch"):
+        return None
+    import torch
+
+    if not (isinstance(X, torch.Tensor) and X.device.type == "cuda" and X.is_floating_point()
+            and X.ndim == 2 and X.shape[0] >= 2 and X.shape[1] >= 1):
+        return None
+    if dev.index is not None and X.device.index != dev.index:
+        return None
+    T = X.detach().to(torch.float64)
+    return T if bool(torch.isfinite(T).all()) else None
 
 
 def _merge_entries(best_v, best_i, pts, cand, vals):
@@ -374,7 +385,7 @@ def _exact_sq_dists(A, rows, cols):
     return _tree_sum(w)
 
 
-def _recompute(At, A: np.ndarray, rows, cols, budget: int):
+def _recompute(At, host, rows, cols, budget: int):
     """Exact squared distances ``(r, m)`` of query rows ``rows`` (int64 tensor, or ``None`` for
     all rows in order) to their candidates ``cols`` (r, m), as a float64 tensor on the device.
 
@@ -385,7 +396,7 @@ def _recompute(At, A: np.ndarray, rows, cols, budget: int):
     import torch
 
     r, m = cols.shape
-    d = A.shape[1]
+    d = At.shape[1]
     if At.device.type != "cpu":
         out = torch.empty((r, m), dtype=torch.float64, device=At.device)
         step = max(1, budget // (16 * m * d))
@@ -394,6 +405,7 @@ def _recompute(At, A: np.ndarray, rows, cols, budget: int):
             sel = slice(r0, r1) if rows is None else rows[r0:r1]
             out[r0:r1] = _exact_sq_dists(At, sel, cols[r0:r1])
         return out
+    A = host()
     out = np.empty((r, m), dtype=np.float64)
     cols_np = cols.numpy()
     rows_np = None if rows is None else rows.numpy()
@@ -502,13 +514,15 @@ def _full_scan(At, i: int, k: int, budget: int):
     return d2[pool[o]], pool[o]
 
 
-def _search(A: np.ndarray, k: int, n_cand: int, dev, budget: int, search: str):
+def _search(At, host, k: int, n_cand: int, budget: int, search: str):
     """Exact squared distances and indices ``(n, k)`` (numpy) of the k nearest neighbours of
-    every row of ``A``, and a record of how the rows were resolved (see :func:`knn`)."""
+    every row of the float64 points ``At`` (a tensor on the search's device, never written;
+    ``host()`` returns them as a numpy array), and a record of how the rows were resolved
+    (see :func:`knn`)."""
     import torch
 
-    n, d = A.shape
-    At = torch.from_numpy(A).to(dev)  # on the CPU the same memory; never written
+    n, d = At.shape
+    dev = At.device
     mean = At.mean(dim=0)
     # The approximate passes see the centred points (centring reduces cancellation in the
     # shortcut), scaled by a power of two so that the largest centred coordinate lies in
@@ -538,7 +552,7 @@ def _search(A: np.ndarray, k: int, n_cand: int, dev, budget: int, search: str):
         )
     del C32
 
-    d2, ci = _sort_rows(_recompute(At, A, None, cand_idx, budget), cand_idx)
+    d2, ci = _sort_rows(_recompute(At, host, None, cand_idx, budget), cand_idx)
     out_d2, out_i = d2[:, :k].contiguous(), ci[:, :k].contiguous()
     stats = {"search": search, "candidates": n_cand, "uncertified": 0, "duplicate_rows": 0,
              "float64_rows": 0, "full_scan_rows": 0}
@@ -552,7 +566,7 @@ def _search(A: np.ndarray, k: int, n_cand: int, dev, budget: int, search: str):
             # rows with k exact duplicates among their candidates: the duplicates decide
             dup = rows[d2[rows, k - 1] == 0].cpu().numpy()
             if len(dup):
-                done, found = _duplicate_rows(A, dup, k)
+                done, found = _duplicate_rows(host(), dup, k)
                 if len(done):
                     done_t = torch.from_numpy(done).to(dev)
                     out_i[done_t] = torch.from_numpy(found).to(dev)
@@ -572,7 +586,7 @@ def _search(A: np.ndarray, k: int, n_cand: int, dev, budget: int, search: str):
                 (At[rows] - mean).mul_(scale), sq_q, rows, centred, sq64, n_cand,
                 budget // (2 * _PLAIN_BYTES),
             )
-            d2b, cib = _sort_rows(_recompute(At, A, rows, idx2, budget), idx2)
+            d2b, cib = _sort_rows(_recompute(At, host, rows, idx2, budget), idx2)
             c64 = 4.0 * (d + 2) * _EPS64
             ok = _certified(far2, sq_q, sq_max, d2b[:, k - 1], c64, unit, d)
             out_d2[rows[ok]] = d2b[ok, :k]
@@ -700,11 +714,19 @@ def _knn(
     pass, of which ``duplicate_rows`` took k exact duplicates, ``float64_rows`` were searched
     in float64 and ``full_scan_rows`` compared with every point. ``search`` picks the float32
     pass ("symmetric": the CPU's; "plain": CUDA's); default by device."""
+    import torch
+
     metric = check_option(metric, METRICS, name="metric")
-    A = check_points(_as_points(X), min_points=2, what="knn")
-    n, d = A.shape
-    k = check_k(k, n)
     dev = _torch_device(device)
+    T = _points_on_device(X, dev) if metric == "euclidean" else None
+    if T is not None:  # a CUDA tensor: validated and searched where it is (no host copy)
+        dev = T.device
+        A = None
+        n, d = T.shape
+    else:
+        A = check_points(_as_points(X), min_points=2, what="knn")
+        n, d = A.shape
+    k = check_k(k, n)
     if search is None:
         search = "plain" if dev.type == "cuda" else "symmetric"
     search = check_option(search, ("plain", "symmetric"), name="search")
@@ -718,10 +740,12 @@ def _knn(
     # Magnitude: outside [2^-500, 2^500] the squares of the coordinates could leave float64's
     # range, so the points are multiplied by an exact power of two (no rounding) bringing the
     # largest coordinate to [0.5, 1); the distances are scaled back exactly at the end.
-    amax = float(np.max(np.abs(A)))
+    amax = float(np.max(np.abs(A))) if T is None else float(T.abs().max())
     e_in = 0
     if amax > 2.0**500 or 0 < amax < 2.0**-500:
-        e_in = _binary_exponent(A)
+        if T is not None:  # exotic magnitudes take the host path's exact rescaling
+            A, T = T.cpu().numpy(), None
+        e_in = int(np.frexp(amax)[1])
         A = np.ldexp(A, -e_in)  # a new array: X itself is never modified
     e_out = e_in
     if metric == "cosine":
@@ -736,8 +760,21 @@ def _knn(
         e_out = 0
     # The exact float64 distances come from differences of the (uncentred) points A, so that
     # equal distances (lattices, duplicates) are computed equal and ties are broken by index.
+    if T is None:
+        T = torch.from_numpy(A).to(dev)  # on the CPU the same memory; never written
+
+        def host():
+            return A
+    else:
+        cache: list = []
+
+        def host():  # the points on the host, copied once if a rare step needs them
+            if not cache:
+                cache.append(T.cpu().numpy())
+            return cache[0]
+
     with _ieee_float32():
-        out_d, out_i, stats = _search(A, k, n_cand, dev, memory_budget, search)
+        out_d, out_i, stats = _search(T, host, k, n_cand, memory_budget, search)
 
     np.sqrt(out_d, out=out_d)
     with np.errstate(over="ignore", under="ignore"):

@@ -161,3 +161,22 @@ def test_device_meta_or_unknown_is_refused(rng):
         mp.knn(X, 2, device="meta")
     with pytest.raises(mp.InputError, match="search"):
         _knn(X, 2, search="faiss")
+
+
+def test_points_kept_on_their_device_give_the_same_graph(rng, monkeypatch):
+    # CUDA tensors are validated and searched where they are (no host copy); that path, run on
+    # CPU tensors here, gives the host path's graph bit for bit, duplicates and clusters included
+    import manifold_probe._knn_search as engine
+
+    X = tight_cluster_cloud(rng, n=800, d=12, cluster=120)
+    X[500:530] = X[3]
+    ref, ref_stats = _knn(X, 9, margin=2)
+    assert ref_stats["float64_rows"] > 0 and ref_stats["duplicate_rows"] > 0
+    monkeypatch.setattr(engine, "_points_on_device",
+                        lambda T, dev: T.detach().to(torch.float64))
+    for dtype in (torch.float64, torch.float32):
+        T = torch.from_numpy(X).to(dtype)
+        nb, stats = _knn(T, 9, margin=2)
+        want = ref if dtype == torch.float64 else mp.knn(T.double().numpy(), 9, margin=2)
+        np.testing.assert_array_equal(nb.indices, want.indices)
+        np.testing.assert_array_equal(nb.distances, want.distances)
