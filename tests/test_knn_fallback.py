@@ -172,8 +172,8 @@ def test_points_kept_on_their_device_give_the_same_graph(rng, monkeypatch):
     X[500:530] = X[3]
     ref, ref_stats = _knn(X, 9, margin=2)
     assert ref_stats["float64_rows"] > 0 and ref_stats["duplicate_rows"] > 0
-    monkeypatch.setattr(engine, "_points_on_device",
-                        lambda T, dev: T.detach().to(torch.float64))
+    monkeypatch.setattr(engine, "_points_on_device", lambda T, dev: (
+        T.detach().to(torch.float64) if isinstance(T, torch.Tensor) else None))
     for dtype in (torch.float64, torch.float32):
         T = torch.from_numpy(X).to(dtype)
         nb, stats = _knn(T, 9, margin=2)
