@@ -312,9 +312,12 @@ def _plain_candidates(Q, sq_q, qidx, column_block, sq, m: int, entries: int):
     """
     import torch
 
-    r, n = Q.shape[0], sq.shape[0]
+    r, (n, d) = Q.shape[0], (sq.shape[0], Q.shape[1])
     rb = min(r, max(64, entries // n))
-    cb = min(n, max(m + 1, 256, entries // rb))
+    # a column block holds at most as many numbers as a tile; when one block holds all points
+    # it is built once
+    cb = min(n, max(m + 1, 256, min(entries // rb, entries // d)))
+    whole = column_block(0, n) if cb == n else None
     inf = float("inf")
     idx = torch.empty((r, m), dtype=torch.int64, device=Q.device)
     far = torch.empty(r, dtype=torch.float64, device=Q.device)
@@ -324,7 +327,8 @@ def _plain_candidates(Q, sq_q, qidx, column_block, sq, m: int, entries: int):
         best_v = best_i = None
         for c0 in range(0, n, cb):
             c1 = min(n, c0 + cb)
-            D = torch.addmm(sq[None, c0:c1], Q[r0:r1], column_block(c0, c1).T, beta=1, alpha=-2)
+            C = whole if whole is not None else column_block(c0, c1)
+            D = torch.addmm(sq[None, c0:c1], Q[r0:r1], C.T, beta=1, alpha=-2)
             D += sq_q[r0:r1, None]
             # a query's own entry, when its point is among these columns, is set to inf
             # (a gather and a scatter: no host synchronisation on CUDA)
