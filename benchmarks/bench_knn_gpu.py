@@ -137,8 +137,10 @@ def main() -> None:
         dev = torch.device("cuda")
         print(f"GPU: {gpu}")
         run_config(4096, 768, args.k, dev, check_cpu=False)  # warm-up: CUDA context, kernels
-        configs = [(int(n), 768) for n in args.sizes.split(",") if n]
-        configs += [(int(n), 4096) for n in args.wide.split(",") if n]
+        # the largest size last, so that a spent time budget skips it rather than d=4096
+        narrow = sorted(int(n) for n in args.sizes.split(",") if n)
+        configs = [(n, 768) for n in narrow[:-1]]
+        configs += [(int(n), 4096) for n in args.wide.split(",") if n] + [(narrow[-1], 768)]
         for n, d in configs:
             if time.perf_counter() - start > args.budget_s:
                 skipped.append(f"{n}x{d}")
