@@ -1,6 +1,8 @@
 """Exact k-nearest-neighbour search: blocked float32 GEMM, certified, float64 distances.
 
-The engine behind :func:`manifold_probe.neighbors.knn` (re-exported there).
+The engine behind :func:`manifold_probe.neighbors.knn` (re-exported there): the float32
+candidate passes live in :mod:`manifold_probe._knn_tiles`, the exact distances, the
+certificate and the searches of uncertified rows in :mod:`manifold_probe._knn_exact`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,17 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._knn_exact import (
+    _EPS64,
+    _certified,
+    _duplicate_rows,
+    _exact_sq_dists,  # noqa: F401  (re-exported: the engine's steps, for benchmarks and tests)
+    _full_scan,
+    _recompute,
+    _sort_rows,
+    _tree_sum,  # noqa: F401
+)
+from manifold_probe._knn_tiles import _block_rows, _plain_candidates, _self_candidates
 from manifold_probe._neighbors_type import _EPS32, METRICS, Neighbors
 from manifold_probe._validation import (
     InputError,
@@ -22,16 +35,9 @@ from manifold_probe._validation import (
 
 __all__ = ["knn"]
 
-_ROW_CHUNK = 64  # columns per chunk minimum of a row (contiguous: a long inner reduction)
-_COL_CHUNK = 16  # rows per chunk minimum of a column (vectorised across the columns)
-# reading an entry by index costs about this many times a vectorised pass over it
-_GATHER_COST = 2
-# bytes of coordinate differences gathered at a time by the float64 recomputation (in L2)
-_RECOMPUTE_BYTES = 2**19
 # bytes per entry of a float32 tile of the plain search (the tile and top-k's scratch)
 _PLAIN_BYTES = 8
 _CUDA_BUDGET = 4 * 2**30  # most bytes per tile on CUDA
-_EPS64 = float(np.finfo(np.float64).eps)
 
 
 def _torch_device(device: Any):
@@ -96,174 +102,6 @@ def _points_on_device(X: Any, dev):
     return T if bool(torch.isfinite(T).all()) else None
 
 
-def _merge_entries(best_v, best_i, pts, cand, vals):
-    """Merge offered entries (point ``pts``, candidate ``cand``, value ``vals``; sorted by
-    point) into the current ``m`` best ``(R, m)`` of every point."""
-    import torch
-
-    R, m = best_v.shape
-    counts = torch.bincount(pts, minlength=R)
-    width = int(counts.max())
-    if width <= 4 * m:  # few per point: pad them to (R, width) and rank with the current best
-        pos = torch.arange(len(pts), device=pts.device) - (torch.cumsum(counts, 0) - counts)[pts]
-        flat = pts * (m + width) + m + pos
-        new_v = torch.full((R, m + width), float("inf"), device=pts.device, dtype=best_v.dtype)
-        new_i = torch.zeros((R, m + width), device=pts.device, dtype=best_i.dtype)
-        new_v[:, :m] = best_v
-        new_i[:, :m] = best_i
-        new_v.view(-1).index_copy_(0, flat, vals)
-        new_i.view(-1).index_copy_(0, flat, cand)
-        v, sel = torch.topk(new_v, m, dim=1, largest=False, sorted=False)
-        return v, torch.gather(new_i, 1, sel)
-    # a few points with many: all current and offered entries sorted by (point, value), the
-    # first m of each point kept
-    pts = torch.cat([torch.arange(R, device=pts.device).repeat_interleave(m), pts])
-    vals = torch.cat([best_v.reshape(-1), vals])
-    cand = torch.cat([best_i.reshape(-1), cand])
-    o = torch.argsort(vals, stable=True)
-    o = o[torch.argsort(pts[o], stable=True)]
-    counts = torch.bincount(pts, minlength=R)
-    rank = torch.arange(len(o), device=o.device) - (torch.cumsum(counts, 0) - counts)[pts[o]]
-    keep = o[rank < m]  # m per point, in point order
-    return vals[keep].view(R, m), cand[keep].view(R, m)
-
-
-def _flat_nonzero(mask):
-    """Flat positions of the true entries of ``mask`` (faster than a 2-D ``nonzero``)."""
-    import torch
-
-    return torch.nonzero(mask.reshape(-1)).view(-1)
-
-
-def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
-    """Offer the entries of the tile ``D2`` to the current ``m`` best ``(R, m)`` of its row
-    points (candidates ``offset + column``), or with ``columns=True`` of its column points
-    (candidates ``offset + row``); only entries below a point's threshold ``tau`` can enter.
-
-    The tile is first reduced to chunk minima (a row's minimum over 64 consecutive columns, or
-    a column's over 16 consecutive rows), a cheap vectorised pass: only chunks whose minimum is
-    below the point's threshold can hold an entry that enters. When few chunks pass (the usual
-    case once the thresholds have tightened), only those are read again; otherwise the whole
-    tile is compared with the thresholds.
-    """
-    import torch
-
-    R, C = D2.shape
-    flat_d2 = D2.view(-1)
-    if columns:
-        c = _COL_CHUNK
-        V = D2.view(R // c, c, C)
-        lin = _flat_nonzero(V.amin(dim=1) < tau[None, :])  # (chunk, point) pairs, chunk-major
-        if len(lin) == 0:
-            return best_v, best_i
-        if len(lin) * c * _GATHER_COST < R * C:  # few chunks: read only those
-            hc, pt = lin // C, lin % C
-            vals = V[hc, :, pt]  # (pairs, c), read band by band
-            e = _flat_nonzero(vals < tau[pt, None])
-            j = e // c
-            pts, cand, v = pt[j], offset + hc[j] * c + e % c, vals.view(-1)[e]
-        else:
-            e = _flat_nonzero(D2 < tau[None, :])
-            pts, cand, v = e % C, offset + e // C, flat_d2[e]
-        o = torch.argsort(pts, stable=True)  # in point order
-        return _merge_entries(best_v, best_i, pts[o], cand[o], v[o])
-    c = _ROW_CHUNK
-    lin = _flat_nonzero(D2.view(R, C // c, c).amin(dim=2) < tau[:, None])  # point-major
-    if len(lin) == 0:
-        return best_v, best_i
-    if len(lin) * c * _GATHER_COST < R * C:
-        pt, hc = lin // (C // c), lin % (C // c)
-        vals = torch.index_select(D2.view(-1, c), 0, lin)  # (pairs, c)
-        e = _flat_nonzero(vals < tau[pt, None])
-        j = e // c
-        return _merge_entries(best_v, best_i, pt[j], offset + hc[j] * c + e % c, vals.view(-1)[e])
-    e = _flat_nonzero(D2 < tau[:, None])
-    return _merge_entries(best_v, best_i, e // C, offset + e % C, flat_d2[e])
-
-
-def _block_rows(n: int, n_cand: int, memory_budget: int) -> int:
-    """Rows per block of the float32 pass: a multiple of 64, the blocks near-equal.
-
-    A tile of B x B float32 entries with its masks and selection scratch takes ~12 bytes an
-    entry, so B is sized to the memory budget; a block holds more than ``n_cand`` points.
-    """
-    B = max(2 * (n_cand + 1), math.isqrt(max(1, memory_budget // 12)))
-    return math.ceil(math.ceil(n / math.ceil(n / B)) / _ROW_CHUNK) * _ROW_CHUNK
-
-
-def _self_candidates(Xt, n: int, n_cand: int, s: int):
-    """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
-
-    The squared distances form a symmetric matrix, so only its tiles ``I <= J`` (square blocks
-    of rows) are computed: half the Gram products of the full matrix. The diagonal tiles give
-    every row its first ``n_cand`` candidates (the blocks have more rows than that) and a
-    threshold, the largest of them; an off-diagonal tile then offers each of its entries to its
-    row and to its column, and only the entries below that point's current threshold (a small
-    fraction) are merged (:func:`_offer`), each merge lowering the threshold. Every entry
-    dropped is at least the threshold at that time, which is at least the final one, so every
-    non-candidate has an approximation at least as large as the row's largest candidate, as the
-    certificate needs.
-
-    The blocks have a multiple of 64 rows; the rows after the last point are padding, at
-    squared distance about 1e30 from everything, and never enter a threshold.
-
-    Returns, on the device of ``Xt``, the candidate indices ``(n, n_cand)`` (int64) and, per row,
-    a float64 value that every non-candidate's approximate squared distance reaches.
-    """
-    import torch
-
-    n_pad = Xt.shape[0]
-    nblk = n_pad // s
-    sq = (Xt * Xt).sum(dim=1)
-    sq[n:] = 1e30  # the padding rows: far from everything (finite, so no inf - inf)
-    no_input = torch.zeros((), dtype=Xt.dtype, device=Xt.device)
-    real = torch.arange(n_pad, device=Xt.device) < n
-    inf = float("inf")
-
-    def tile(r0: int, c0: int):
-        D2 = torch.addmm(no_input, Xt[r0 : r0 + s], Xt[c0 : c0 + s].T, beta=0, alpha=-2.0)
-        D2 += sq[None, c0 : c0 + s]
-        D2 += sq[r0 : r0 + s, None]
-        return D2
-
-    best_v, best_i, tau = [], [], []
-    for a in range(nblk):  # diagonal tiles
-        r0 = a * s
-        D2 = tile(r0, r0)
-        D2.fill_diagonal_(inf)  # self excluded
-        if s // _COL_CHUNK >= n_cand:
-            # each of a column's n_cand smallest chunk minima is an entry of it, so at least
-            # n_cand entries are <= the largest of them: only those are offered (every pair of
-            # the block reaches both its points through the columns of the symmetric tile)
-            mins = D2.view(s // _COL_CHUNK, _COL_CHUNK, s).amin(dim=1)
-            t0 = torch.topk(mins.T, n_cand, dim=1, largest=False, sorted=False)[0].amax(dim=1)
-            # the upper limit is built beside t0: a CPU scalar here fails on CUDA (issue 21)
-            t0 = torch.where(
-                real[r0 : r0 + s], torch.nextafter(t0, torch.full_like(t0, inf)), -inf
-            )
-            v = torch.full((s, n_cand), inf, dtype=D2.dtype, device=D2.device)
-            i = torch.zeros((s, n_cand), dtype=torch.int64, device=D2.device)
-            v, i = _offer(v, i, D2, t0, r0, columns=True)
-        else:
-            v, i = torch.topk(D2, n_cand, dim=1, largest=False, sorted=False)
-            i = i + r0
-        best_v.append(v)
-        best_i.append(i)
-        # the padding rows take no candidates
-        tau.append(torch.where(real[r0 : r0 + s], v.amax(dim=1), -inf))
-    for a in range(nblk):
-        r0 = a * s
-        for b in range(a + 1, nblk):
-            c0 = b * s
-            D2 = tile(r0, c0)
-            # each entry is offered to its row's point and to its column's point
-            best_v[a], best_i[a] = _offer(best_v[a], best_i[a], D2, tau[a], c0)
-            tau[a] = torch.minimum(tau[a], best_v[a].amax(dim=1))
-            best_v[b], best_i[b] = _offer(best_v[b], best_i[b], D2, tau[b], r0, columns=True)
-            tau[b] = torch.minimum(tau[b], best_v[b].amax(dim=1))
-    return torch.cat(best_i)[:n], torch.cat(tau)[:n].double()
-
-
 # ----------------------------------------------------------------------------------------------
 # The plain search (CUDA): row blocks against all points, one GEMM and one top-k per tile
 
@@ -295,227 +133,6 @@ def _ieee_float32():
     finally:
         if previous != "highest":
             torch.set_float32_matmul_precision(previous)
-
-
-def _plain_candidates(Q, sq_q, qidx, column_block, sq, m: int, entries: int):
-    r"""The ``m`` smallest approximate squared distances of every query row to all points.
-
-    ``Q`` (r, d) holds query rows, the points of global index ``qidx`` (r,) (int64, same
-    device); ``column_block(c0, c1)`` returns points ``c0:c1`` in the dtype of ``Q``, and
-    ``sq`` (n,) their squared norms, ``sq_q`` those of the queries. Each tile of ``rb`` rows
-    by ``cb`` points is one GEMM, :math:`\|q\|^2 + \|c\|^2 - 2 q \cdot c`, then one top-k,
-    merged with the current best of its rows (one small top-k of ``2m`` columns); a point is
-    never its own candidate. ``rb * cb <= entries``, so memory is bounded by the tile.
-
-    Returns the candidate indices (r, m), int64, and per row the largest kept value, float64:
-    every other point's approximate squared distance is at least that value.
-    """
-    import torch
-
-    r, (n, d) = Q.shape[0], (sq.shape[0], Q.shape[1])
-    rb = min(r, max(64, entries // n))
-    # a column block holds at most as many numbers as a tile; when one block holds all points
-    # it is built once
-    cb = min(n, max(m + 1, 256, min(entries // rb, entries // d)))
-    whole = column_block(0, n) if cb == n else None
-    inf = float("inf")
-    idx = torch.empty((r, m), dtype=torch.int64, device=Q.device)
-    far = torch.empty(r, dtype=torch.float64, device=Q.device)
-    for r0 in range(0, r, rb):
-        r1 = min(r, r0 + rb)
-        g = qidx[r0:r1]
-        best_v = best_i = None
-        for c0 in range(0, n, cb):
-            c1 = min(n, c0 + cb)
-            C = whole if whole is not None else column_block(c0, c1)
-            D = torch.addmm(sq[None, c0:c1], Q[r0:r1], C.T, beta=1, alpha=-2)
-            D += sq_q[r0:r1, None]
-            # a query's own entry, when its point is among these columns, is set to inf
-            # (a gather and a scatter: no host synchronisation on CUDA)
-            inside = (g >= c0) & (g < c1)
-            pos = (g - c0).clamp(0, c1 - c0 - 1)[:, None]
-            D.scatter_(1, pos, torch.where(inside[:, None], inf, D.gather(1, pos)))
-            v, i = torch.topk(D, min(m, c1 - c0), dim=1, largest=False, sorted=False)
-            i += c0
-            if best_v is not None:
-                v, i = torch.cat([best_v, v], 1), torch.cat([best_i, i], 1)
-                v, sel = torch.topk(v, m, dim=1, largest=False, sorted=False)
-                i = i.gather(1, sel)
-            best_v, best_i = v, i
-        idx[r0:r1] = best_i
-        far[r0:r1] = best_v.amax(dim=1)
-    return idx, far
-
-
-# ----------------------------------------------------------------------------------------------
-# Exact float64 distances, the certificate, and the rows it does not certify
-
-
-def _tree_sum(w):
-    """Sum over the first axis, in place, in a fixed pairwise order: row ``i`` plus row
-    ``i + L - L // 2``, halving ``L`` until one row is left (an odd middle row carried).
-
-    One IEEE addition per step and element, the same in numpy, torch on the CPU and torch on
-    CUDA, so the sum has the same bits on every device (a BLAS or einsum reduction would not:
-    its order depends on the machine). Summed along the first axis, every step adds
-    contiguous rows.
-    """
-    L = w.shape[0]
-    while L > 1:
-        h = L // 2
-        w[:h] += w[L - h : L]
-        L -= h
-    return w[0]
-
-
-def _exact_sq_dists(A, rows, cols):
-    """``|A[cols[i, j]] - A[rows][i]|^2`` in float64 from the coordinate differences (numpy
-    arrays or torch tensors; the same bits either way). The differences are written with the
-    coordinate axis first (one pass: the subtraction), squared, and summed by :func:`_tree_sum`.
-    """
-    r, m = cols.shape
-    d = A.shape[1]
-    if isinstance(A, np.ndarray):
-        g = np.take(A, cols, axis=0)
-        w = np.empty((d, r, m), dtype=np.float64)
-        np.subtract(np.moveaxis(g, -1, 0), A[rows].T[:, :, None], out=w)
-    else:
-        import torch
-
-        g = A[cols]
-        w = torch.empty((d, r, m), dtype=torch.float64, device=A.device)
-        torch.sub(g.movedim(-1, 0), A[rows].T[:, :, None], out=w)
-    w *= w
-    return _tree_sum(w)
-
-
-def _recompute(At, host, rows, cols, budget: int):
-    """Exact squared distances ``(r, m)`` of query rows ``rows`` (int64 tensor, or ``None`` for
-    all rows in order) to their candidates ``cols`` (r, m), as a float64 tensor on the device.
-
-    On the CPU a few rows at a time (the gathered differences stay in the core's cache), on
-    torch's thread count of row ranges (numpy releases the GIL); on CUDA in blocks of the
-    memory budget.
-    """
-    import torch
-
-    r, m = cols.shape
-    d = At.shape[1]
-    if At.device.type != "cpu":
-        out = torch.empty((r, m), dtype=torch.float64, device=At.device)
-        step = max(1, budget // (16 * m * d))
-        for r0 in range(0, r, step):
-            r1 = min(r, r0 + step)
-            sel = slice(r0, r1) if rows is None else rows[r0:r1]
-            out[r0:r1] = _exact_sq_dists(At, sel, cols[r0:r1])
-        return out
-    A = host()
-    out = np.empty((r, m), dtype=np.float64)
-    cols_np = cols.numpy()
-    rows_np = None if rows is None else rows.numpy()
-    step = max(1, _RECOMPUTE_BYTES // (8 * m * d))
-
-    def work(part: range) -> None:
-        for r0 in range(part.start, part.stop, step):
-            r1 = min(part.stop, r0 + step)
-            sel = slice(r0, r1) if rows_np is None else rows_np[r0:r1]
-            out[r0:r1] = _exact_sq_dists(A, sel, cols_np[r0:r1])
-
-    parts = min(torch.get_num_threads(), max(1, r * m * d // 2**22))
-    if parts > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
-        cuts = [(p * r) // parts for p in range(parts + 1)]
-        with ThreadPoolExecutor(parts) as pool:
-            list(pool.map(work, [range(cuts[p], cuts[p + 1]) for p in range(parts)]))
-    else:
-        work(range(r))
-    return torch.from_numpy(out)
-
-
-def _sort_rows(d2, idx):
-    """Each row sorted by (distance, index): ties broken by the smaller index."""
-    import torch
-
-    o = torch.argsort(idx, dim=1, stable=True)
-    d2, idx = d2.gather(1, o), idx.gather(1, o)
-    o = torch.argsort(d2, dim=1, stable=True)
-    return d2.gather(1, o), idx.gather(1, o)
-
-
-def _certified(far, sq, sq_max, kth, c: float, unit: float, d: int):
-    r"""Rows whose k-th exact candidate distance ``kth`` no non-candidate can undercut.
-
-    ``far``: per row, a value every non-candidate's approximate squared distance reaches;
-    ``sq``: the row's squared norm, ``sq_max`` the largest (both in the scaled, centred units
-    of the approximate pass; ``unit`` converts to those of ``kth``); ``c``: the relative error
-    constant of the approximate pass, :math:`4(d+2)\varepsilon`. A non-candidate ``j`` has
-
-    .. math::
-
-        D_{ij} \ge \tilde D_{ij} - c(s_i + s_j) \ge F_i - c(s_i + \max_j s_j)
-        \quad\text{and, with } s_j \le 2 s_i + 2 D_{ij},\quad
-        D_{ij} \ge \frac{F_i - 3 c\, s_i}{1 + 2c},
-
-    the second free of the largest norm of the cloud (a few huge rows do not loosen every
-    row's bound). ``kth`` was recomputed in float64 (relative error below
-    :math:`2(d+2)\varepsilon_{64}`), which the comparison absorbs.
-    """
-    import torch
-
-    lower = torch.maximum(far - c * (sq + sq_max), (far - 3.0 * c * sq) / (1.0 + 2.0 * c))
-    return lower * unit > kth * (1.0 + 2.0 * (d + 2) * _EPS64) + 1e-300
-
-
-def _duplicate_rows(A: np.ndarray, rows: np.ndarray, k: int):
-    """Rows with at least ``k`` exact duplicates: their ``k`` duplicates of smallest index.
-
-    Exact duplicates are the points at distance 0, so for such a row they are the whole
-    answer. Rows are grouped by a hash of their bits (multiply-add modulo 2**64, so order-free;
-    ``+ 0.0`` makes -0.0 and 0.0 one value), then split into classes of exactly equal rows,
-    so that a hash collision can never merge two different points. Returns the resolved rows
-    and their neighbours ``(len, k)``.
-    """
-    n, d = A.shape
-    mult = np.random.default_rng(0x9E3779B9).integers(0, 2**63, size=d, dtype=np.uint64)
-    mult |= np.uint64(1)
-    h = np.empty(n, dtype=np.uint64)
-    step = max(1, 2**22 // (8 * d))
-    for r in range(0, n, step):
-        bits = (A[r : r + step] + 0.0).view(np.uint64)
-        h[r : r + step] = (bits * mult).sum(axis=1)
-    order = np.argsort(h, kind="stable")  # within a hash, ascending index
-    hs = h[order]
-    done, found = [], []
-    for value in np.unique(h[rows]):
-        group = order[np.searchsorted(hs, value, "left") : np.searchsorted(hs, value, "right")]
-        _, cls = np.unique(A[group] + 0.0, axis=0, return_inverse=True)
-        cls = cls.ravel()
-        for i in rows[h[rows] == value]:
-            same = group[cls == cls[np.searchsorted(group, i)]]
-            same = same[same != i]
-            if len(same) >= k:
-                done.append(int(i))
-                found.append(same[:k])
-    return np.array(done, dtype=np.int64), np.array(found, dtype=np.int64).reshape(-1, k)
-
-
-def _full_scan(At, i: int, k: int, budget: int):
-    """Exact k nearest neighbours of row ``i`` over all points (the last resort)."""
-    import torch
-
-    n, d = At.shape
-    step = max(1, budget // (16 * d))
-    d2 = torch.empty(n, dtype=torch.float64, device=At.device)
-    for c0 in range(0, n, step):
-        w = (At[c0 : c0 + step] - At[i]).T.contiguous()  # as _exact_sq_dists: the same bits
-        w *= w
-        d2[c0 : c0 + step] = _tree_sum(w)
-    d2[i] = float("inf")
-    kth = torch.topk(d2, k, largest=False, sorted=False).values.max()
-    pool = torch.nonzero(d2 <= kth).view(-1)  # ascending index
-    o = torch.argsort(d2[pool], stable=True)[:k]
-    return d2[pool[o]], pool[o]
 
 
 def _search(At, host, k: int, n_cand: int, budget: int, search: str):
