@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 2
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: all install models run test test-slow lint bench paper paper-quick clean
+.PHONY: all install models run test test-slow test-gpu lint bench paper paper-quick clean
 
 all: install
 
@@ -36,6 +36,12 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
+
+# On a machine with a GPU: tests/test_cuda.py (every torch path on CUDA against the CPU) and
+# the GPU kNN benchmark; output, with the GPU, driver and torch version, in
+# benchmarks/results/test_gpu.txt (under 8 minutes on one H200)
+test-gpu: $(STAMP)
+	PY=$(PY) bash benchmarks/gpu_check.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check manifold_probe tests benchmarks experiments

@@ -191,9 +191,9 @@ def local_stretch(
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
         U = torch.as_tensor(vt[:tangent_dim].T.copy())
         x = torch.as_tensor(A[p])
-        dtype = _block_dtype(model_block, torch)
-        x = x.to(dtype)
-        U = U.to(dtype)
+        dtype, device = _block_dtype(model_block, torch)
+        x = x.to(device, dtype)
+        U = U.to(device, dtype)
 
         def f(v, _x=x):
             return model_block(v[None, :])[0]
@@ -201,18 +201,19 @@ def local_stretch(
         cols = []
         for j in range(tangent_dim):
             _, jv = torch.func.jvp(f, (x,), (U[:, j],))
-            cols.append(jv.detach().to(torch.float64).reshape(-1))
+            cols.append(jv.detach().to("cpu", torch.float64).reshape(-1))
         JU = torch.stack(cols, dim=1).numpy()
         out[row] = np.linalg.svd(JU, compute_uv=False)[:tangent_dim]
     return out, pts
 
 
 def _block_dtype(block, torch):
+    """The dtype and device of a block's first parameter (float64 on the CPU without any)."""
     params = getattr(block, "parameters", None)
     if callable(params):
         for p in params():
-            return p.dtype
-    return torch.float64
+            return p.dtype, p.device
+    return torch.float64, torch.device("cpu")
 
 
 # --------------------------------------------------------------------------- warp

@@ -377,7 +377,8 @@ def capture_modules(
                     if h.ndim == 2:
                         rows, s, p = h, None, None
                     elif h.ndim == 3:
-                        m = mask if mask is not None else torch.ones(h.shape[:2], dtype=torch.bool)
+                        m = mask if mask is not None else torch.ones(
+                            h.shape[:2], dtype=torch.bool, device=h.device)
                         if m.shape != h.shape[:2]:
                             raise InputError(
                                 f"module {module_names[i]!r} output has shape {tuple(h.shape)}, "

@@ -174,9 +174,10 @@ def modadd_data(p: int, train_fraction: float, seed: int):
 def toy_accuracy(model, tokens: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of pairs whose arg-max logit at the ``=`` position is ``(a + b) mod p``."""
     torch = _torch()
+    device = next(model.parameters()).device  # a model moved to CUDA reads CUDA tokens
     with torch.no_grad():
-        logits = model(torch.as_tensor(tokens))[:, -1]
-    return float((logits.argmax(-1).numpy() == labels).mean())
+        logits = model(torch.as_tensor(tokens, device=device))[:, -1]
+    return float((logits.argmax(-1).cpu().numpy() == labels).mean())
 
 
 def train_modadd(config: ToyConfig = ToyConfig(), *, log_every: int = 500, verbose: bool = True):

@@ -100,7 +100,7 @@ def _sym_inverse(N: np.ndarray) -> np.ndarray:
     L, info = torch.linalg.cholesky_ex(Ns)
     bad = torch.nonzero(info).flatten()
     if len(bad):
-        L[bad] = torch.eye(p, dtype=L.dtype)
+        L[bad] = torch.eye(p, dtype=L.dtype, device=L.device)
     # one inverse per matrix: cheaper than a batched triangular solve with D + q columns
     Minv = torch.cholesky_inverse(L)
     if len(bad):

@@ -69,7 +69,8 @@ def reference_distances(Y: np.ndarray, k: int, n_queries: int = REFERENCE_QUERIE
         e = min(q, s + block)
         # |y|^2 - 2 q.y; the row constant |q|^2 is added after the selection
         D2 = torch.addmm(sq[None, :], Yt[s:e], Yt.T, beta=1.0, alpha=-2.0)
-        D2[torch.arange(e - s), torch.arange(s, e)] = float("inf")
+        rows = torch.arange(e - s, device=D2.device)
+        D2[rows, rows + s] = float("inf")
         v = torch.topk(D2, k, dim=1, largest=False, sorted=True).values + sq[s:e, None]
         out[s:e] = v.clamp_min_(0.0).sqrt_().numpy()
     return out
