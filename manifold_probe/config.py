@@ -26,7 +26,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -37,7 +37,7 @@ from pydantic import (
 )
 
 from manifold_probe._validation import InputError
-from manifold_probe.config_sections import EstimatorsConfig, _Strict
+from manifold_probe.config_sections import _SEED_RULE, EstimatorsConfig, Seed, _Strict
 
 __all__ = [
     "DEFAULT_TOML",
@@ -52,6 +52,29 @@ __all__ = [
 
 class ConfigError(InputError):
     """A config that does not validate; the message is one line naming the bad key."""
+
+
+#: A name the run turns into a file or folder name: no separator, no "." or "..", no
+#: leading dot or dash, nothing a shell or another file system reads specially.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=,-]{0,99}")
+
+
+def safe_file_name(value: str, what: str = "name") -> str:
+    """``value`` when it is a safe file name (it becomes part of a path under the run directory).
+
+    Raises
+    ------
+    ValueError
+        ``value`` holds a path separator, is ``.``/``..``, starts with a dot or dash, or holds
+        characters outside letters, digits and ``. _ - + = @ ,`` (or is over 100 characters).
+    """
+    if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{what} {value!r} becomes a file name in the run directory; use 1-100 letters, "
+            "digits or . _ - + = @ , starting with a letter or digit (no '/', no '..')"
+        )
+    return value
+
 
 
 class ModelConfig(_Strict):
@@ -133,7 +156,14 @@ class PerturbationConfig(_Strict):
     structure: str | None = Field(None, description="transform only: the input label the fit "
                                   "uses (project, tear: e.g. 'day', 'answer'; glue: 'category')")
     categories: list[str] | None = Field(None, description="glue only: [from, onto] label values")
-    name: str | None = None
+    name: str | None = Field(None, description="the perturbation's label, which names its folder "
+                             "and task files: a safe file name (letters, digits, . _ - + = @ ,; "
+                             "at most 100 characters, starting with a letter or digit)")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        return value if value is None else safe_file_name(value, "name")
 
     @field_validator("layer", mode="before")
     @classmethod
@@ -202,9 +232,10 @@ class ExperimentConfig(_Strict):
     """A whole experiment (see ``experiments/configs/default.toml`` for every key)."""
 
     name: str = "default"
-    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+    seeds: list[Seed] = Field(
         default_factory=lambda: [0], min_length=1,
-        description="non-negative integer seeds (numpy's rule); one profile column set per seed",
+        description="non-negative integer seeds below 2**31 (numpy's rule; stored as int32); "
+        "one profile column set per seed",
     )
     out: str = Field("runs/default", min_length=1, pattern=r"\S",
                      description="output directory (not empty)")
@@ -320,8 +351,9 @@ def _format_error(exc: ValidationError, source: str) -> str:
         return f"config error at {cause.key}: {cause} [{source}]"
     if loc == "out" and err["type"] in ("string_pattern_mismatch", "string_too_short"):
         msg = "the output directory is empty; give a directory such as \"runs/NAME\""
-    if loc.startswith("seeds.") and err["type"] == "greater_than_equal":
-        msg = "a seed must be a non-negative integer (numpy's rule); use e.g. abs(seed)"
+    if loc.startswith("seeds.") and err["type"] in ("greater_than_equal", "less_than_equal",
+                                                     "int_type"):
+        msg = f"{_SEED_RULE}; use e.g. abs(seed) % 2**31"
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check its spelling against experiments/configs/default.toml)"
     if err["type"].startswith("value_error"):

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_points
-from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
     SEEDED_KINDS,
@@ -122,7 +121,11 @@ def profile_layers(
         names = [f"layer_{i}" for i in range(len(arrays))]
     if not arrays:
         raise InputError("profile_layers needs at least one layer")
-    est = EstimatorSettings.from_mapping(estimators)
+    from manifold_probe.analysis.settings_schema import check_seeds, validate_settings
+
+    # the config's own schema: a setting or seed the config refuses is refused here too
+    est = validate_settings(estimators)
+    seeds = check_seeds(seeds)
     k_graph = est.graph_k_needed()
     clouds = [check_points(A, min_points=k_graph + 2, name=f"layer {n}", what="the layer profile")
               for n, A in zip(names, arrays, strict=True)]
@@ -143,7 +146,6 @@ def profile_layers(
     results: dict[int, list[dict]] = {}
     by_seed: dict[tuple[int, int], list[dict]] = {}
     points: dict[int, dict[str, Any]] = {}
-    seeds = [int(s) for s in seeds]
     for task in schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None):
         values = run_task(source, task, est)
         scalars = {k: v for k, v in values.items() if not k.startswith(POINT_PREFIX)}
