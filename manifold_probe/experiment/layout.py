@@ -50,6 +50,8 @@ __all__ = [
     "layer_file",
     "load_graph",
     "load_layer",
+    "read_checked",
+    "read_labels",
     "task_done",
     "task_path",
 ]
@@ -131,6 +133,24 @@ def _parse(path: Path, parse):
         ) from None
 
 
+def read_labels(path: str | Path, digest: str | None) -> dict[str, np.ndarray]:
+    """A ``labels.npz`` (``{label name: one value per row}``), checked against ``digest``.
+
+    Raises
+    ------
+    IntegrityError
+        The file is missing, fails its checksum, or cannot be parsed.
+    """
+    path = Path(path)
+
+    def parse():
+        source = io.BytesIO(read_checked(path, digest)) if digest is not None else path
+        with np.load(source, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    return _parse(path, parse)
+
+
 def activations_complete(folder: str | Path) -> bool:
     """Whether an activation folder is complete (its ``meta.json``, written last, exists)."""
     meta = read_json(Path(folder) / "meta.json")
@@ -203,12 +223,12 @@ class DiskSource:
         return load_layer(self.spec["perturbed"], i, self._digest("perturbed", f"L{i:02d}.npy"))
 
     def labels(self) -> dict[str, np.ndarray] | None:
-        """The inputs' labels saved beside the clean capture (``labels.npz``), if any."""
+        """The inputs' labels saved beside the clean capture (``labels.npz``), if any; checked
+        against its recorded checksum like every other file."""
         path = Path(self.spec["activations"]) / "labels.npz"
-        if not path.exists():
+        if self.spec.get("checksums") is None and not path.exists():
             return None
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        return read_labels(path, self._digest("activations", path.name))
 
 
 def capture_files(folder: str | Path, meta: Mapping[str, Any]) -> list[Path]:

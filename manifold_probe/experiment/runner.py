@@ -47,6 +47,8 @@ from manifold_probe.experiment.layout import (
     changed_layers,
     layer_file,
     load_layer,
+    read_checked,
+    read_labels,
     task_path,
 )
 from manifold_probe.neighbors import knn
@@ -191,13 +193,42 @@ def experiment_labels(config, state) -> dict[str, np.ndarray]:
             "answer_order": (np.arange(p) * pow(f, -1, p)) % p}
 
 
-def load_labels(acts) -> dict[str, np.ndarray]:
-    """The labels saved beside a capture (empty when there are none)."""
-    path = Path(acts) / "labels.npz"
-    if not path.exists():
+def load_labels(acts, digest: str | None) -> dict[str, np.ndarray]:
+    """The labels saved beside a capture, checked against ``digest`` (empty when ``None``:
+    a labels file without a recorded checksum is never read)."""
+    if digest is None:
         return {}
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+    return read_labels(Path(acts) / "labels.npz", digest)
+
+
+def _save_labels(config, acts: Path, state, manifest, progress) -> None:
+    """Write ``labels.npz`` beside the capture unless a file matching its checksum is there."""
+    path = acts / "labels.npz"
+    problem = manifest.problem(path)
+    if problem is None:
+        return
+    if problem != "missing":
+        progress.message(f"run directory: {path}: {problem}; recomputing")
+    labels = experiment_labels(config, state)
+    sid_path = acts / "sentence_ids.npy"
+    if sid_path.exists():  # token rows: each row takes its input's label
+        sid = np.load(io.BytesIO(read_checked(sid_path, manifest.digest(sid_path))),
+                      allow_pickle=False)
+        labels = {k: v if k.endswith(("_order", "_parents")) else v[sid] for k, v in labels.items()}
+    buf = io.BytesIO()
+    np.savez(buf, **labels)
+    atomic_write_bytes(path, buf.getvalue())
+    manifest.record(path)
+    manifest.save()
+
+
+def _inside(out: Path, path: Path) -> Path:
+    """``path``, after checking that it lies inside the run directory ``out``."""
+    root = Path(out).resolve()
+    if not Path(path).resolve().is_relative_to(root):
+        raise InputError(f"{path} lies outside the run directory {out}; a name in the config "
+                         "becomes a path there: use a plain file name")
+    return path
 
 
 def capture_to_folder(config, handle, folder, inputs) -> dict:
@@ -238,7 +269,8 @@ def capture_only(config, out) -> tuple[Path, dict, bool]:
 
 
 def check_tables(out) -> None:
-    """Check a run directory's tables and ``config.json`` against its manifest.
+    """Check a run directory's tables, ``config.json`` and every other file the report reads
+    (task results, activations, graphs, labels) against its manifest.
 
     Raises
     ------
@@ -254,8 +286,12 @@ def check_tables(out) -> None:
     if manifest.note:
         raise IntegrityError(f"{manifest.note.split(';')[0]}; {fix}")
     names = ["profile.json", "profile.csv", "config.json"]
-    if (out / "perturbations.csv").exists() or manifest.digest(out / "perturbations.csv"):
-        names.append("perturbations.csv")
+    for extra in ("perturbations.csv", "profile.nc"):
+        if (out / extra).exists() or manifest.digest(out / extra):
+            names.append(extra)
+    # and every other file the report reads: task results, activations, graphs, labels
+    names += sorted({*manifest.files, *(manifest.rel(p) for p in (out / "tasks").glob("*.json"))}
+                    - set(names))
     for name in names:
         problem = manifest.problem(out / name)
         if problem is not None:
@@ -263,7 +299,8 @@ def check_tables(out) -> None:
 
 
 # --------------------------------------------------------------------------- tasks
-def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tuple[list, list]:
+def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
+               labels_digest: str | None = None) -> tuple[list, list]:
     """The knn tasks (stage 1) and measure tasks (stage 2) of a run, as picklable dicts.
 
     The measure tasks are :func:`~manifold_probe.analysis.tasks.schedule`'s, each keyed by the
@@ -290,7 +327,7 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tupl
 
     stage2 = [spec(t) for t in schedule(n_layers, est, config.seeds,
                                         has_sentence_ids=bool(meta.get("has_sentence_ids")),
-                                        labels=load_labels(acts))]
+                                        labels=load_labels(acts, labels_digest))]
     for label, (folder, changed) in pert_folders.items():
         stage2 += [spec(t, label=label, perturbed=str(folder))
                    for t in perturbation_schedule(changed, config.seeds)]
@@ -366,10 +403,11 @@ def _capture_perturbed(config, out, acts, chash, n_layers, progress, state, mani
         i = names.index(name)
         return load_layer(acts, i, manifest.digest(layer_file(acts, i)))
 
-    context = TransformContext(clean=clean, labels=load_labels(acts))
+    context = TransformContext(clean=clean,
+                               labels=load_labels(acts, manifest.digest(acts / "labels.npz")))
     progress.begin("perturbed capture", len(config.perturbations))
     for p in config.perturbations:
-        folder = out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}"
+        folder = _inside(out, out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}")
         old = manifest.folder_digests(folder)
         if not _capture_ok(manifest, folder, progress):
             handle, inputs = state()
@@ -446,18 +484,12 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
                         progress)
         progress.advance("capture")
         progress.end("capture")
-    if not (acts / "labels.npz").exists():
-        labels = experiment_labels(config, state)
-        if (acts / "sentence_ids.npy").exists():  # token rows: each row takes its input's label
-            sid = np.load(acts / "sentence_ids.npy")
-            labels = {k: v if k.endswith(("_order", "_parents")) else v[sid] for k, v in labels.items()}
-        buf = io.BytesIO()
-        np.savez(buf, **labels)
-        atomic_write_bytes(acts / "labels.npz", buf.getvalue())
+    _save_labels(config, acts, state, manifest, progress)
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
                                        state, manifest) if config.perturbations else {})
-    stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders)
+    stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders,
+                                labels_digest=manifest.digest(acts / "labels.npz"))
     counts = {"run": 0, "skipped": 0}
     knn_results = []
     stage_wall = {}
