@@ -51,8 +51,15 @@ def verify_store(path: Path, man: Mapping[str, Any], names: Sequence[str] | None
     """
     import zarr
 
-    if not man or man.get("format") in FORMATS_WITHOUT_CHECKSUMS:
+    if not man:
         return
+    if man.get("format") in FORMATS_WITHOUT_CHECKSUMS:
+        raise IntegrityError(
+            f"the store at {path} was written in the older format {man['format']!r}, without "
+            "checksums, so its chunks cannot be verified (a deleted chunk would read as zeros); "
+            "read it with verify=False if you trust it, or recapture it with "
+            "ActivationStore(path, overwrite=True)"
+        )
     n = int(man.get("n_rows", 0))
     if n == 0:
         return

@@ -39,6 +39,7 @@ import numpy as np
 __all__ = [
     "InputError",
     "IntegrityError",
+    "LockHeldError",
     "CostWarning",
     "check_memory",
     "warn_cost",
@@ -73,6 +74,10 @@ class IntegrityError(InputError):
 
     Raised instead of returning the data, so that corrupted results are never used silently.
     """
+
+
+class LockHeldError(InputError):
+    """Another process is writing the directory (it holds the directory's ``.lock``)."""
 
 
 class CostWarning(ResourceWarning):
