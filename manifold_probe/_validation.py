@@ -40,6 +40,7 @@ __all__ = [
     "InputError",
     "IntegrityError",
     "LockHeldError",
+    "MissingExtraError",
     "CostWarning",
     "check_memory",
     "warn_cost",
@@ -75,6 +76,11 @@ class IntegrityError(InputError):
 
     Raised instead of returning the data, so that corrupted results are never used silently.
     """
+
+
+class MissingExtraError(InputError):
+    """An optional dependency a chosen option needs is not installed (the message names the
+    extra to install)."""
 
 
 class LockHeldError(InputError):

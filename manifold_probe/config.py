@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -276,6 +277,11 @@ _TEXT_SPECS = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l
 _TOY_SPECS = ("toy-modadd", "toy", "modadd")
 
 
+#: The environment variable that, set to ``1``, grants a config file's ``trust_code = true``
+#: (as ``--trust-code`` does); without one of them a file cannot opt itself into running code.
+TRUST_CODE_ENV = "MANIFOLD_PROBE_TRUST_CODE"
+
+
 def spec_kind(spec: str) -> str | None:
     """What a model spec names, as far as the config alone tells: ``"text"`` (MiniLM or a
     local model directory), ``"toy"``, ``"code"`` (``module:function``) or ``None``."""
@@ -395,7 +401,9 @@ def load_config(path: str | Path | None = None, *,
         error: run without a config for the embedded default.
     overrides : mapping of dotted key -> value, optional
         Set before validation, e.g. ``{"model.trust_code": True}`` for ``--trust-code``, so
-        the command-line options are checked with the rest.
+        the command-line options are checked with the rest. A file's own ``trust_code =
+        true`` for a ``module:function`` spec counts only with this override or the
+        environment variable ``MANIFOLD_PROBE_TRUST_CODE=1``.
 
     Raises
     ------
@@ -431,7 +439,19 @@ def load_config(path: str | Path | None = None, *,
                 "the keys you want in it (see experiments/configs/default.toml), or run "
                 "`manifold-probe run` without a config for the embedded default"
             )
-    for dotted, value in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    model = data.get("model")
+    if (path is not None and isinstance(model, dict) and model.get("trust_code") is True
+            and overrides.get("model.trust_code") is not True
+            and os.environ.get(TRUST_CODE_ENV) != "1"
+            and spec_kind(str(model.get("spec", ""))) == "code"):
+        # code in a file someone handed you runs on your say-so, never on the file's own
+        raise ConfigError(
+            f"config error at model.trust_code: {source} sets trust_code = true for the code spec "
+            f"{model.get('spec')!r}, but a config file cannot grant itself that; pass "
+            f"--trust-code (or set {TRUST_CODE_ENV}=1) if you trust this code [{source}]"
+        )
+    for dotted, value in overrides.items():
         *parents, last = dotted.split(".")
         node = data
         for part in parents:

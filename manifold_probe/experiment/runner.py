@@ -26,6 +26,7 @@ from manifold_probe._io import (
 from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.analysis.measures import subsample_indices
 from manifold_probe.analysis.tasks import (
+    TASK_GRAPH,
     TASK_SETTINGS,
     Task,
     perturbation_schedule,
@@ -318,7 +319,10 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
               for i in range(n_layers)]
 
     def spec(t: Task, **extra) -> dict:
-        key = config_hash({"c": chash, "kg": k_graph,
+        # the graph's size only where the task reads the graph (TASK_GRAPH), and only the
+        # sections it declares: run_task shows it nothing else, so the key cannot go stale
+        graph = {"kg": k_graph} if t.kind in TASK_GRAPH else {}
+        key = config_hash({"c": chash, **graph,
                            **{p: est_dict[p] for p in TASK_SETTINGS[t.kind]}, **extra})
         tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "") \
             + f"-s{t.seed}" + (f"-{extra['label']}" if "label" in extra else "") + f"-{key}"
