@@ -43,6 +43,7 @@ __all__ = [
     "MissingExtraError",
     "CostWarning",
     "check_memory",
+    "guard_cost",
     "warn_cost",
     "memory_budget",
     "scale_exponent",
@@ -606,3 +607,21 @@ def warn_cost(operations: float, *, what: str, fix: str) -> None:
             CostWarning,
             stacklevel=3,
         )
+
+
+def guard_cost(*, operations: float = 0.0, nbytes: float = 0.0, what: str, fix: str) -> None:
+    """The cost guard of a public function, called before any of its work.
+
+    Refuses (:class:`InputError`) an allocation above the memory budget (:func:`check_memory`);
+    warns (:class:`CostWarning`) when the work is estimated above :data:`SLOW_OPERATIONS`, or
+    the allocation above a quarter of the budget (an eighth of this machine's memory). The
+    estimates are each function's leading term of cost, stated beside the call.
+    """
+    check_memory(nbytes, what=what, fix=fix)
+    if nbytes > memory_budget() / 4:
+        import warnings
+
+        warnings.warn(
+            f"{what} needs about {nbytes / 2**30:.1f} GiB of memory (over an eighth of this "
+            f"machine's); {fix}", CostWarning, stacklevel=3)
+    warn_cost(operations, what=what, fix=fix)

@@ -300,3 +300,75 @@ def test_a_task_sees_only_its_declared_settings():
         if kind not in TASK_GRAPH:
             with pytest.raises(UndeclaredSettingError, match="graph"):
                 _SourceView(object(), kind).graph(0)
+
+
+# ------------------------------------------------------------------ 7. cost guards
+# Each call below would run for minutes or exhaust memory. With CostWarning turned into an
+# error, the guard stops it before any work: a guard that only warned after the work (or not
+# at all) would make the test run away, and the suite's timeout would fail it.
+def _cost_guarded(fn, *args, **kwargs):
+    import warnings
+
+    from manifold_probe._validation import CostWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CostWarning)
+        with pytest.raises((CostWarning, InputError)) as info:
+            fn(*args, **kwargs)
+    return info.value
+
+
+def test_cost_guard_betti_numbers_landmarks():
+    X = np.random.default_rng(0).normal(size=(20000, 3))
+    err = _cost_guarded(mp.betti_numbers, X, n_landmarks=20000)
+    assert "n_landmarks" in str(err)
+
+
+def test_cost_guard_hyperbolicity():
+    from manifold_probe.analysis.structure import hyperbolicity
+
+    Z = np.random.default_rng(0).normal(size=(20000, 3))
+    assert "hyperbolicity" in str(_cost_guarded(hyperbolicity, Z))
+
+
+def test_cost_guard_knn_k_near_n(monkeypatch):
+    import manifold_probe._validation as v
+
+    # the limit is a fraction of this machine's memory: state the machine (16 GiB)
+    monkeypatch.setattr(v, "memory_budget", lambda: 8 * 2**30)
+    X = np.random.default_rng(0).normal(size=(20000, 3))
+    assert "knn" in str(_cost_guarded(mp.knn, X, k=19999))
+
+
+def test_cost_guard_regions_n_boot():
+    from manifold_probe.analysis.regions import regions
+
+    X = np.random.default_rng(0).normal(size=(2000, 2))
+    assert "n_boot" in str(_cost_guarded(regions, X, n_boot=10**6))
+
+
+def test_cost_guard_known_structure_n_perm():
+    from manifold_probe.analysis.structure import known_structure
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(7), 10)
+    X = rng.normal(size=(70, 5))
+    assert "n_perm" in str(_cost_guarded(known_structure, X, y, "cycle", n_perm=10**9))
+
+
+def test_cost_guard_dataset_ambient_dim(monkeypatch):
+    import manifold_probe._validation as v
+
+    monkeypatch.setattr(v, "memory_budget", lambda: 8 * 2**30)
+    assert "ambient" in str(_cost_guarded(mp.datasets.sphere, 50, 2, ambient_dim=10**7,
+                                          seed=0))
+
+
+def test_cost_guard_warp_all_sources():
+    X = np.random.default_rng(0).normal(size=(20000, 3))
+    assert "n_sources" in str(_cost_guarded(mp.warp, X, X, n_sources=None))
+
+
+def test_cost_guard_ollivier_ricci_k():
+    X = np.random.default_rng(0).normal(size=(20000, 3))
+    assert "ollivier_ricci" in str(_cost_guarded(mp.ollivier_ricci, X, k=100))
