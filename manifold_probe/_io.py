@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._validation import InputError
+
 __all__ = [
     "atomic_save_npy",
     "atomic_write_bytes",
@@ -123,13 +125,17 @@ def write_if_changed(path: str | Path, data: bytes) -> None:
     atomic_write_bytes(path, data)
 
 
+class LockHeldError(InputError):
+    """Another process is writing the directory (it holds the directory's ``.lock``)."""
+
+
 class DirLock:
     """One writer per directory: an exclusive ``flock`` on ``DIR/.lock``.
 
     The lock file names its holder (pid, host, start time). The operating system releases a
     flock when its process ends, however it ends, so a killed writer leaves no stale lock. A
     second writer (another process, or another object in this one: each opens its own file
-    description) fails at once with :class:`~manifold_probe._validation.LockHeldError` naming
+    description) fails at once with :class:`LockHeldError` naming
     the holder. Where ``fcntl`` is missing (Windows) the lock is not taken.
     """
 
@@ -153,8 +159,6 @@ class DirLock:
             return self
         import socket
         import time
-
-        from manifold_probe._validation import LockHeldError
 
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:

@@ -348,14 +348,9 @@ def knn(
     A = check_points(_as_points(X), min_points=2, what="knn")
     n, d = A.shape
     k = check_k(k, n)
-    from manifold_probe._validation import guard_cost
+    from manifold_probe._cost_guards import guard_knn
 
-    # cost guard: the result (float64 distances + int64 indices per entry) and, while it is
-    # built, the float32 candidates, their indices and the float64 recomputation: about three
-    # copies of 16 bytes per (point, neighbour)
-    guard_cost(nbytes=3 * 16.0 * n * k, operations=float(n) * n * d + n * k * math.log2(k + 1),
-               what=f"knn with k={k} on {n} points",
-               fix="use a smaller k (the estimators need tens of neighbours, not n)")
+    guard_knn(n, d, k)
     dev = _torch_device(device)
     if margin is None:
         margin = max(8, k // 2)

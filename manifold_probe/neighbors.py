@@ -20,10 +20,10 @@ from manifold_probe._validation import (
     InputError,
     check_int,
     check_k,
-    check_neighbor_arrays,
     check_points,
     normalize_scale,
 )
+from manifold_probe._validation_extra import check_neighbor_arrays
 
 __all__ = [
     "METRICS",
@@ -240,7 +240,7 @@ def check_graph(
 ) -> Neighbors:
     """Validate a precomputed graph: a :class:`Neighbors` of the points ``A`` with >= k columns,
     well formed and (a few rows recomputed) built from ``A`` (see
-    :func:`~manifold_probe._validation.check_neighbor_arrays`)."""
+    :func:`~manifold_probe._validation_extra.check_neighbor_arrays`)."""
     if not isinstance(neighbors, Neighbors):
         raise InputError(
             f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"

@@ -20,6 +20,13 @@ A store is marked ``complete`` only after its last batch is committed.
 Integrity: every chunk's committed rows and the manifest carry checksums, verified on
 every read and resume (see :mod:`manifold_probe._store_integrity`).
 
+One writer at a time: the writing calls hold an exclusive lock on ``path/.lock``.
+
+Longer than 500 lines: the writer's protocol (begin, append, complete, resume, close, each
+under the lock and releasing it on failure) is one state machine over one manifest, and
+splitting it would spread its commit order over two files; the checksums and the manifest's
+checks live in :mod:`manifold_probe._store_integrity`.
+
 Examples
 --------
 >>> import numpy as np, tempfile
@@ -45,11 +52,11 @@ import numpy as np
 
 from manifold_probe._io import DirLock, atomic_write_bytes
 from manifold_probe._store_integrity import (
-    FORMATS_WITHOUT_CHECKSUMS,
     IDS,
     SELF_CHECKSUM,
     _chunk_digest,
     _manifest_digest,
+    read_manifest,
     verify_store,
 )
 from manifold_probe._validation import InputError, IntegrityError, check_int, check_option
@@ -87,7 +94,7 @@ class ActivationStore:
     :meth:`read_ids`, :meth:`to_activations`. One writer at a time: :meth:`begin`,
     :meth:`resume` and :meth:`append` take an exclusive lock on ``path/.lock`` (held until
     :meth:`complete`, or until the writer's process ends), and a second writer, in this
-    process or another, gets :class:`~manifold_probe._validation.LockHeldError` at once.
+    process or another, gets :class:`~manifold_probe._io.LockHeldError` at once.
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False):
@@ -100,38 +107,7 @@ class ActivationStore:
     @property
     def manifest(self) -> dict:
         """The committed manifest (empty dict if the store does not exist yet)."""
-        f = self.path / MANIFEST
-        if not f.exists():
-            return {}
-        try:
-            man = json.loads(f.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise IntegrityError(
-                f"the manifest {f} is corrupted ({exc}); the store cannot be trusted: recapture "
-                "it with ActivationStore(path, overwrite=True)"
-            ) from None
-        if not isinstance(man, dict):
-            raise IntegrityError(f"the manifest {f} is not a JSON object; recapture the store")
-        fmt = man.get("format")
-        if fmt not in (FORMAT, *FORMATS_WITHOUT_CHECKSUMS):
-            raise IntegrityError(
-                f"the manifest {f} names the format {fmt!r}, which this version does not know "
-                f"(it writes {FORMAT!r}); the manifest was edited or comes from a newer version: "
-                "recapture the store with ActivationStore(path, overwrite=True)"
-            )
-        if fmt in FORMATS_WITHOUT_CHECKSUMS and (SELF_CHECKSUM in man or "checksums" in man):
-            # an older format cannot carry checksums: this manifest was edited to skip them
-            raise IntegrityError(
-                f"the manifest {f} names the older format {fmt!r} but carries checksums: it was "
-                "edited; recapture the store with ActivationStore(path, overwrite=True)"
-            )
-        if fmt not in FORMATS_WITHOUT_CHECKSUMS:
-            if man.get(SELF_CHECKSUM) != _manifest_digest(man):
-                raise IntegrityError(
-                    f"the manifest {f} was altered after it was written (its checksum does not "
-                    "match); recapture the store with ActivationStore(path, overwrite=True)"
-                )
-        return man
+        return read_manifest(self.path / MANIFEST, FORMAT)
 
     def _write_manifest(self, manifest: dict) -> None:
         manifest = dict(manifest)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 import manifold_probe as mp
-from manifold_probe._validation import InputError, IntegrityError, LockHeldError
+from manifold_probe._io import LockHeldError
+from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.config import ConfigError, load_config, parse_config
 from manifold_probe.neighbors import Neighbors
 from manifold_probe.store import ActivationStore
@@ -39,7 +40,7 @@ def test_safe_perturbation_names_load(name):
 
 
 def test_runner_refuses_a_folder_outside_the_run_directory(tmp_path):
-    from manifold_probe.experiment.runner import _inside
+    from manifold_probe.experiment.integrity import _inside
 
     out = tmp_path / "run"
     assert _inside(out, out / "perturbed" / "x") == out / "perturbed" / "x"

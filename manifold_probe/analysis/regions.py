@@ -330,13 +330,9 @@ def regions(
     rng = check_seed(seed)
     band = check_option(band, tuple(_BASIS), name="band")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
-    from manifold_probe._validation import guard_cost
+    from manifold_probe._cost_guards import guard_regions
 
-    # cost guard: every bootstrap replicate draws n multinomial weights and the DTM of K
-    # neighbours at each of the n points (and, for the bottleneck band, an H0 diagram)
-    guard_cost(operations=float(n_boot) * n * (K + (np.log2(n) if band == "bottleneck" else 0)),
-               nbytes=8.0 * n_boot, what=f"regions with n_boot={n_boot} on {n} points",
-               fix="use n_boot of a few hundred (p-values resolve 1/(n_boot+1))")
+    guard_regions(n_boot, n, K, band)
     if neighbors is None:
         # through the graph cache: the label purity of the same rows reads this graph too
         nb = cached_knn(A, K)

@@ -17,7 +17,7 @@ manifold_probe._validation.InputError: estimator setting knn.k: Input should be 
 >>> check_seeds([0, 2**31])
 Traceback (most recent call last):
 ...
-manifold_probe._validation.InputError: seeds[1]: a seed must be an integer from 0 to 2147483647 (numpy's rule; stored as int32), not a bool or a float; got 2147483648
+manifold_probe._validation.InputError: seeds[1]: a seed must be a non-negative integer up to 2147483647 (numpy's rule; stored as int32), not a bool or a float; got 2147483648
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ MAX_SEED = 2**31 - 1
 #: A seed: a non-negative int that fits int32; bools and floats are refused (strict).
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
 
-_SEED_RULE = (f"a seed must be an integer from 0 to {MAX_SEED} (numpy's rule; stored as int32), "
-              "not a bool or a float")
+_SEED_RULE = (f"a seed must be a non-negative integer up to {MAX_SEED} (numpy's rule; stored as "
+              "int32), not a bool or a float")
 
 
 class _Strict(BaseModel):

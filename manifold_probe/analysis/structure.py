@@ -50,6 +50,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe import _cost_guards
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -278,16 +279,7 @@ def known_structure(
         )
     n_perm = check_int(n_perm, name="n_perm", minimum=19)
     max_dims = check_int(max_dims, name="max_dims", minimum=1)
-    from manifold_probe._validation import guard_cost
-
-    # cost guard: the class null holds every permutation and its target (C + C^2 entries
-    # each); the point null refits the probe, O(n d) per permutation
-    per_perm = C * C * max_dims if null == "classes" else A.shape[0] * A.shape[1] * max_dims
-    guard_cost(operations=float(n_perm) * per_perm,
-               nbytes=8.0 * n_perm * (C + C * C + 1) if null == "classes" else 8.0 * n_perm,
-               what=f"known_structure with n_perm={n_perm}",
-               fix="use n_perm of a few hundred to a few thousand (the p-value's floor is "
-               "1/(n_perm+1))")
+    _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null)
     rng = check_seed(seed)
 
     # Target structure as a function of the class arrangement (a permutation of 0..C-1).
@@ -491,19 +483,8 @@ def hyperbolicity(Z: Any, n_surrogates: int = 199, seed: Any = None) -> Hyperbol
     Z = check_points(Z, min_points=4, what="hyperbolicity")
     n_surrogates = check_int(n_surrogates, name="n_surrogates", minimum=19)
     rng = check_seed(seed)
-    from manifold_probe._validation import check_distinct, guard_cost, normalize_scale
-
-    n, d = Z.shape
-    # cost guard: each of the 1 + B clouds builds an (n, n, d) difference array and runs the
-    # O(n^3) (max, min) product of gromov_delta
-    guard_cost(operations=(1.0 + n_surrogates) * (float(n) ** 3 + float(n) ** 2 * d),
-               nbytes=8.0 * n * n * (d + 2), what=f"hyperbolicity of {n} points",
-               fix="pass the class means or a subsample (a few hundred points)")
-    check_distinct(Z, 4, what="hyperbolicity")
-    # the statistic is invariant to translation and scale (delta / diam) and the null is drawn
-    # from Z's own mean and covariance: centre and rescale (an exact power of two) first, so
-    # that a cloud far from the origin or near the float limits loses nothing
-    Z = normalize_scale(Z - Z.mean(axis=0))[0]
+    _cost_guards.guard_hyperbolicity(*Z.shape, n_surrogates)
+    Z = _cost_guards.centred_points(Z, 4, what="hyperbolicity")  # delta/diam and the null: invariant
 
     def stat(P: np.ndarray) -> float:
         D = np.sqrt(np.maximum(((P[:, None, :] - P[None, :, :]) ** 2).sum(-1), 0.0))

@@ -306,17 +306,9 @@ def warp(
     rng = check_seed(seed)
     if geodesic and (n_sources is None or (isinstance(n_sources, (int, np.integer))
                                             and n_sources >= A.shape[0])):
-        from manifold_probe._validation import guard_cost
+        from manifold_probe._cost_guards import guard_warp_all_sources
 
-        n_all = A.shape[0]
-        # cost guard, before any graph: all-pairs geodesics in both layers, two dense (n, n)
-        # float64 matrices each and n Dijkstra runs of O(n k log n)
-        k_cost = k if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else 10
-        guard_cost(operations=2.0 * n_all * n_all * max(int(k_cost), 1) * np.log2(max(n_all, 2)),
-                   nbytes=2 * 2 * 8.0 * n_all * n_all,
-                   what=f"warp with n_sources=None (all {n_all} points as geodesic sources)",
-                   fix="pass n_sources=200 (the distortion is a distribution over pairs; a "
-                   "few hundred sources estimate it)")
+        guard_warp_all_sources(A.shape[0], k)
     A, nx = resolve_neighbors(A, k, neighbors=neighbors_x, min_k=2, what="warp")
     B, ny = resolve_neighbors(B, k, neighbors=neighbors_y, min_k=2, what="warp")
     n = A.shape[0]

@@ -390,16 +390,10 @@ def ollivier_ricci(
     # magnitude: kappa is scale-invariant, so everything runs on the cloud (and a given
     # Euclidean graph) rescaled by an exact power of two; only edge_length has units
     A = None if X is None else check_points(X, what="ollivier_ricci")
-    from manifold_probe._validation import guard_cost
+    from manifold_probe._cost_guards import guard_ollivier
 
     n_all = A.shape[0] if A is not None else getattr(neighbors, "n_points", 0)
-    # cost guard, before the graph: about n k edges, each an optimal transport between two
-    # measures on s + 1 points (network simplex, ~(s+1)^3), twice with the flat reference;
-    # a geodesic ground adds Dijkstra runs from about every node
-    guard_cost(operations=(2.0 if calibrate else 1.0) * n_all * k * (s + 1.0) ** 3
-               + (float(n_all) ** 2 * k * np.log2(max(n_all, 2)) if ground != "euclidean" else 0),
-               what=f"ollivier_ricci with k={k} on {n_all} points",
-               fix="use k of about 10 (and nodes= a subset of rows)")
+    guard_ollivier(n_all, k, s, calibrate, ground)
     A, neighbors, e = normalize_cloud(A, neighbors)
     A, nb_all = resolve_neighbors(
         A, max(k, s), neighbors=neighbors, min_k=1, what="ollivier_ricci"

@@ -201,13 +201,9 @@ def random_isometric_embedding(
     and curvatures.
     """
     D = X.shape[1]
-    from manifold_probe._validation import guard_cost
+    from manifold_probe._cost_guards import guard_embedding
 
-    n = X.shape[0]
-    # cost guard: the (ambient_dim, D) Gaussian, its QR and the (n, ambient_dim) result
-    guard_cost(operations=float(ambient_dim) * D * (D + n), nbytes=8.0 * ambient_dim * (n + 2 * D),
-               what=f"a sample of {n} points in R^{ambient_dim}",
-               fix="use a smaller ambient_dim (or embed the native coordinates yourself)")
+    guard_embedding(X.shape[0], D, ambient_dim)
     G = rng.standard_normal((ambient_dim, D))
     Q, R = np.linalg.qr(G)
     Q = Q * np.sign(np.diag(R))

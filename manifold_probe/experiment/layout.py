@@ -33,8 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._io import DirLock, atomic_write_json, bytes_digest, file_digest, read_json
-from manifold_probe._validation import IntegrityError, LockHeldError
+from manifold_probe._io import (
+    DirLock,
+    LockHeldError,
+    atomic_write_json,
+    bytes_digest,
+    file_digest,
+    read_json,
+)
+from manifold_probe._validation import IntegrityError
 from manifold_probe.neighbors import Neighbors
 
 __all__ = [

@@ -36,10 +36,13 @@ from manifold_probe.analysis.tasks import run_task as run_analysis_task
 from manifold_probe.config import ConfigError, config_hash
 from manifold_probe.experiment.integrity import (
     _capture_ok,
+    _inside,
     _output_file,
     _record_capture,
+    _save_labels,
     _todo,
     _write_tables_and_config,
+    load_labels,
 )
 from manifold_probe.experiment.layout import (
     DiskSource,
@@ -48,8 +51,6 @@ from manifold_probe.experiment.layout import (
     changed_layers,
     layer_file,
     load_layer,
-    read_checked,
-    read_labels,
     task_path,
 )
 from manifold_probe.neighbors import knn
@@ -192,44 +193,6 @@ def experiment_labels(config, state) -> dict[str, np.ndarray]:
     f = int(fourier_key_frequencies(handle.model.unembed.weight.detach().cpu().numpy(), n=1)[0])
     return {"answer": (pairs[:, 0] + pairs[:, 1]) % p, "a": pairs[:, 0], "b": pairs[:, 1],
             "answer_order": (np.arange(p) * pow(f, -1, p)) % p}
-
-
-def load_labels(acts, digest: str | None) -> dict[str, np.ndarray]:
-    """The labels saved beside a capture, checked against ``digest`` (empty when ``None``:
-    a labels file without a recorded checksum is never read)."""
-    if digest is None:
-        return {}
-    return read_labels(Path(acts) / "labels.npz", digest)
-
-
-def _save_labels(config, acts: Path, state, manifest, progress) -> None:
-    """Write ``labels.npz`` beside the capture unless a file matching its checksum is there."""
-    path = acts / "labels.npz"
-    problem = manifest.problem(path)
-    if problem is None:
-        return
-    if problem != "missing":
-        progress.message(f"run directory: {path}: {problem}; recomputing")
-    labels = experiment_labels(config, state)
-    sid_path = acts / "sentence_ids.npy"
-    if sid_path.exists():  # token rows: each row takes its input's label
-        sid = np.load(io.BytesIO(read_checked(sid_path, manifest.digest(sid_path))),
-                      allow_pickle=False)
-        labels = {k: v if k.endswith(("_order", "_parents")) else v[sid] for k, v in labels.items()}
-    buf = io.BytesIO()
-    np.savez(buf, **labels)
-    atomic_write_bytes(path, buf.getvalue())
-    manifest.record(path)
-    manifest.save()
-
-
-def _inside(out: Path, path: Path) -> Path:
-    """``path``, after checking that it lies inside the run directory ``out``."""
-    root = Path(out).resolve()
-    if not Path(path).resolve().is_relative_to(root):
-        raise InputError(f"{path} lies outside the run directory {out}; a name in the config "
-                         "becomes a path there: use a plain file name")
-    return path
 
 
 def capture_to_folder(config, handle, folder, inputs) -> dict:
@@ -488,7 +451,7 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
                         progress)
         progress.advance("capture")
         progress.end("capture")
-    _save_labels(config, acts, state, manifest, progress)
+    _save_labels(config, acts, state, manifest, progress, experiment_labels)
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
                                        state, manifest) if config.perturbations else {})
