@@ -109,5 +109,5 @@ def centred_points(A: np.ndarray, minimum: int, *, what: str) -> np.ndarray:
     from manifold_probe._validation import check_distinct, normalize_scale
 
     check_distinct(A, minimum, what=what)
-    centre = A.mean(axis=0) if np.isfinite(A.mean(axis=0)).all() else np.median(A, axis=0)
-    return normalize_scale(A - centre)[0]
+    B = normalize_scale(A)[0]  # scaled first: a mean of x1e300 values would overflow
+    return normalize_scale(B - B.mean(axis=0))[0]

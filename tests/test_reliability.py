@@ -373,3 +373,49 @@ def test_cost_guard_warp_all_sources():
 def test_cost_guard_ollivier_ricci_k():
     X = np.random.default_rng(0).normal(size=(20000, 3))
     assert "ollivier_ricci" in str(_cost_guarded(mp.ollivier_ricci, X, k=100))
+
+
+# ------------------------------------------------------------------ 6. translation and scale
+def _unit_sphere(n=300, seed=0):
+    V = np.random.default_rng(seed).normal(size=(n, 3))
+    return V / np.linalg.norm(V, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e6, 1e7, 1e8])
+def test_ball_volume_curvature_is_translation_invariant(offset):
+    import warnings
+
+    X = _unit_sphere()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        ref = np.nanmedian(mp.scalar_curvature(X, dim=2, method="ball_volume"))
+        got = np.nanmedian(mp.scalar_curvature(X + offset, dim=2, method="ball_volume"))
+    # the offset costs the coordinates offset * 2**-52 of their precision (2e-8 at 1e8 on a
+    # unit sphere): the estimate moves by far less than 1e-4 of itself
+    assert abs(got - ref) <= 1e-4 * abs(ref)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 2.0**-1000])
+def test_regions_and_hyperbolicity_are_scale_invariant(scale):
+    from manifold_probe.analysis.regions import regions
+    from manifold_probe.analysis.structure import hyperbolicity
+
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + 6]
+    ref, got = regions(X, n_boot=40, seed=0), regions(X * scale, n_boot=40, seed=0)
+    assert np.isfinite(got.threshold)
+    # log-DTM differences: equal up to rounding of the rescaled coordinates
+    np.testing.assert_allclose(got.threshold, ref.threshold, rtol=1e-9)
+    np.testing.assert_array_equal(got.labels, ref.labels)
+    Z = rng.normal(size=(30, 3))
+    h0, h1 = hyperbolicity(Z, n_surrogates=19, seed=0), hyperbolicity(Z * scale, n_surrogates=19,
+                                                                       seed=0)
+    np.testing.assert_allclose(h1.delta, h0.delta, rtol=1e-9)
+    assert h1.p_value == h0.p_value
+
+
+def test_hyperbolicity_of_identical_rows_is_refused():
+    from manifold_probe.analysis.structure import hyperbolicity
+
+    with pytest.raises(InputError, match="distinct"):
+        hyperbolicity(np.ones((40, 3)), seed=0)
