@@ -419,3 +419,17 @@ def test_hyperbolicity_of_identical_rows_is_refused():
 
     with pytest.raises(InputError, match="distinct"):
         hyperbolicity(np.ones((40, 3)), seed=0)
+
+
+# ------------------------------------------------------------------ 8. intervals within D
+@pytest.mark.parametrize("seed", range(6))
+def test_dimension_intervals_and_gride_curve_stay_within_the_ambient_dimension(seed):
+    # a 2-D cloud of few points: TwoNN's upper end and GRIDE's curve scatter above 2
+    X = np.random.default_rng(seed).random((25, 2))
+    for method, options in (("twonn", {}), ("gride", {"range_max": 8})):
+        est = mp.intrinsic_dimension(X, method=method, **options)
+        assert est.dimension <= 2
+        if est.interval is not None:
+            assert est.interval[0] <= est.dimension <= est.interval[1] <= 2
+        if getattr(est, "curve", None) is not None:
+            assert np.nanmax(est.curve) <= 2
