@@ -29,7 +29,8 @@ def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclid
     finite, non-negative (up to rounding for cosine) and ascending along each row. When the
     ``points`` are given, a few rows drawn with a fixed seed (:data:`_GRAPH_CHECK_ROWS`, fewer
     for large clouds) are recomputed from them in float64: each listed distance must match
-    (up to one common factor: scale-invariant estimators rescale the points and not the graph),
+    (up to one common power-of-two factor: scale-invariant estimators rescale the points by
+    one, exactly, and not the graph),
     and no other point may lie closer than the row's last neighbour, so a graph of another
     cloud, or of another metric, is refused. Cost: O(n k) plus O(rows n d).
 
@@ -113,6 +114,8 @@ def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclid
     # one common factor (a graph of another cloud is not proportional to this one's)
     pos = D[rows] > 0
     c = float(np.median(listed[pos] / D[rows][pos])) if pos.any() else 1.0
+    if c > 0 and np.isfinite(c):  # the factor is an exact power of two (normalize_scale's)
+        c = float(np.ldexp(1.0, int(np.round(np.log2(c)))))
     D = D * c
     off = np.abs(listed - D[rows]) > tol
     if off.any():
