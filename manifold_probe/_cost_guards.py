@@ -49,9 +49,15 @@ def guard_hyperbolicity(n: int, d: int, n_surrogates: int) -> None:
 
 
 def guard_known_structure(n_perm: int, n_classes: int, n: int, d: int, max_dims: int,
-                          null: str) -> None:
+                          null: str, kind: str = "line") -> None:
     """The class null holds every permutation and its target (C + C^2 entries each); the
-    point null refits the probe, O(n d) per permutation."""
+    point null refits the probe, O(n d) per permutation. (And a cycle needs a plane: at least
+    two columns.)"""
+    if kind == "cycle" and d < 2:
+        from manifold_probe._validation import InputError
+
+        raise InputError(f"a cycle is read in a plane, but X has {d} column; pass at least two "
+                         "columns (or test kind='line')")
     C = n_classes
     per_perm = C * C * max_dims if null == "classes" else n * d * max_dims
     guard_cost(operations=float(n_perm) * per_perm,

@@ -433,3 +433,12 @@ def test_dimension_intervals_and_gride_curve_stay_within_the_ambient_dimension(s
             assert est.interval[0] <= est.dimension <= est.interval[1] <= 2
         if getattr(est, "curve", None) is not None:
             assert np.nanmax(est.curve) <= 2
+
+
+def test_known_structure_cycle_on_one_column_is_refused():
+    from manifold_probe.analysis.structure import known_structure
+
+    y = np.repeat(np.arange(7), 10)
+    X = np.random.default_rng(0).normal(size=(70, 1))
+    with pytest.raises(InputError, match="column"):
+        known_structure(X, y, "cycle", n_perm=99, seed=0)

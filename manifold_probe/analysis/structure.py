@@ -279,7 +279,7 @@ def known_structure(
         )
     n_perm = check_int(n_perm, name="n_perm", minimum=19)
     max_dims = check_int(max_dims, name="max_dims", minimum=1)
-    _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null)
+    _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null, kind)
     rng = check_seed(seed)
 
     # Target structure as a function of the class arrangement (a permutation of 0..C-1).
