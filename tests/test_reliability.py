@@ -442,3 +442,20 @@ def test_known_structure_cycle_on_one_column_is_refused():
     X = np.random.default_rng(0).normal(size=(70, 1))
     with pytest.raises(InputError, match="column"):
         known_structure(X, y, "cycle", n_perm=99, seed=0)
+
+
+@pytest.mark.parametrize("name", ["../../../../ESCAPED", "/tmp/ESCAPED-abs"])
+def test_cli_refuses_a_config_name_that_would_write_outside_out(tmp_path, name):
+    from typer.testing import CliRunner
+
+    from manifold_probe.cli import app
+
+    cfg = tmp_path / "a" / "b" / "c.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text(TINY.read_text().replace("factor = 0.5", f"factor = 0.5\nname = {json.dumps(name)}"))
+    before = set(Path("/tmp").iterdir())
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(tmp_path / "a" / "o"), "-q"])
+    assert result.exit_code == 2 and "perturbations.0.name" in result.stderr
+    assert not any("ESCAPED" in p.name for p in tmp_path.rglob("*"))
+    # nothing written beside the run either (an absolute name aimed at /tmp)
+    assert not [p for p in set(Path("/tmp").iterdir()) - before if "ESCAPED" in p.name]
