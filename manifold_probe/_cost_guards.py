@@ -17,6 +17,7 @@ from manifold_probe._validation import guard_cost
 
 __all__ = [
     "centred_points",
+    "scaled_points",
     "guard_embedding",
     "guard_hyperbolicity",
     "guard_knn",
@@ -117,3 +118,14 @@ def centred_points(A: np.ndarray, minimum: int, *, what: str) -> np.ndarray:
     check_distinct(A, minimum, what=what)
     B = normalize_scale(A)[0]  # scaled first: a mean of x1e300 values would overflow
     return normalize_scale(B - B.mean(axis=0))[0]
+
+
+def scaled_points(A: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(A - mean) * 2**-e`` at magnitude ~1, and ``e``: the input step of a statistic whose
+    values are ratios and whose coordinates scale back exactly by ``2**e`` (x1e300 would
+    overflow its squares; +1e7 would lose its extent to rounding)."""
+    from manifold_probe._validation import normalize_scale
+
+    B, e0 = normalize_scale(A)  # scaled first: a mean of x1e300 values would overflow
+    C, e1 = normalize_scale(B - B.mean(axis=0))
+    return C, e0 + e1

@@ -459,3 +459,20 @@ def test_cli_refuses_a_config_name_that_would_write_outside_out(tmp_path, name):
     assert not any("ESCAPED" in p.name for p in tmp_path.rglob("*"))
     # nothing written beside the run either (an absolute name aimed at /tmp)
     assert not [p for p in set(Path("/tmp").iterdir()) - before if "ESCAPED" in p.name]
+
+
+@pytest.mark.parametrize(("scale", "offset"), [(1e300, 0.0), (1e-300, 0.0), (1.0, 1e7)])
+def test_known_structure_is_translation_and_scale_invariant(scale, offset):
+    from manifold_probe.analysis.structure import known_structure
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(7), 10)
+    t = 2 * np.pi * y / 7
+    X = np.c_[np.cos(t), np.sin(t), np.zeros((70, 3))] + 0.3 * rng.normal(size=(70, 5))
+    ref = known_structure(X, y, "cycle", n_perm=99, seed=0)
+    got = known_structure(X * scale + offset, y, "cycle", n_perm=99, seed=0)
+    assert got.p_value == ref.p_value and got.in_order == ref.in_order
+    np.testing.assert_allclose(got.variance_share, ref.variance_share, rtol=1e-6)
+    # coordinates stay in X's units (rounding of +1e7 costs ~1e-9 of unit-scale values)
+    np.testing.assert_allclose(np.abs(got.coordinates), np.abs(ref.coordinates) * scale,
+                               rtol=1e-6, atol=1e-6 * scale)

@@ -262,7 +262,7 @@ def known_structure(
     kind = check_option(kind, KINDS, name="kind")
     probe = check_option(probe, ("pca", "lda"), name="probe")
     null = check_option(null, ("classes", "points"), name="null")
-    A = check_points(X, min_points=3, what="known_structure")
+    A, e = _cost_guards.scaled_points(check_points(X, min_points=3, what="known_structure"))
     y = to_numpy(labels)
     if y.ndim != 1 or len(y) != len(A):
         raise InputError(
@@ -394,12 +394,12 @@ def known_structure(
         variance_share=variance_share,
         between_share=between_share,
         in_order=in_order,
-        coordinates=Z[:, :q_best].copy(),
+        coordinates=np.ldexp(Z[:, :q_best], e if probe == "pca" else 0),  # X's units
         classes=classes,
         n_perm=n_perm,
         null=null,
         probe=probe,
-        subspace=Z.copy(),
+        subspace=np.ldexp(Z, e if probe == "pca" else 0),
     )
 
 
