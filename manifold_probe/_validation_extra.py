@@ -94,6 +94,11 @@ def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclid
     rows_budget = int(_GRAPH_CHECK_OPS // max(1, n * A.shape[1]))
     m = min(n, _GRAPH_CHECK_ROWS, max(1, rows_budget))
     rows = np.random.default_rng(0).choice(n, size=m, replace=False)
+    from manifold_probe._validation import normalize_scale
+
+    # recomputed at magnitude ~1 (an exact power of two, absorbed by the common factor below):
+    # squared distances of x1e300 points would overflow
+    A = normalize_scale(A)[0]
     if metric == "cosine":
         norm = np.linalg.norm(A, axis=1)
         U = A / np.where(norm > 0, norm, 1.0)[:, None]

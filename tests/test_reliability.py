@@ -147,10 +147,12 @@ def _bad_graphs(X, nb):
 @pytest.mark.parametrize("case", ["reversed", "nan", "self", "other cloud", "index too large",
                                   "negative index", "repeated neighbour", "float indices",
                                   "shuffled rows"])
-def test_bad_neighbour_graphs_are_refused(case):
+@pytest.mark.parametrize("scale", [1.0, 1e300])
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # no overflow inside the check either
+def test_bad_neighbour_graphs_are_refused(case, scale):
     from manifold_probe.analysis.neighbourhoods import trustworthiness
 
-    X = _cloud()
+    X = _cloud() * scale
     g = _bad_graphs(X, mp.knn(X, 10))[case]
     with pytest.raises(InputError):
         mp.intrinsic_dimension(X, method="mle", k=10, neighbors=g)
