@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._validation import InputError
+
 __all__ = [
     "atomic_save_npy",
     "atomic_write_bytes",
@@ -121,3 +123,81 @@ def write_if_changed(path: str | Path, data: bytes) -> None:
     except FileNotFoundError:
         pass
     atomic_write_bytes(path, data)
+
+
+class LockHeldError(InputError):
+    """Another process is writing the directory (it holds the directory's ``.lock``)."""
+
+
+class DirLock:
+    """One writer per directory: an exclusive ``flock`` on ``DIR/.lock``.
+
+    The lock file names its holder (pid, host, start time). The operating system releases a
+    flock when its process ends, however it ends, so a killed writer leaves no stale lock. A
+    second writer (another process, or another object in this one: each opens its own file
+    description) fails at once with :class:`LockHeldError` naming
+    the holder. Where ``fcntl`` is missing (Windows) the lock is not taken.
+    """
+
+    #: what the error tells a second writer to do
+    fix = "wait for it to finish, or write elsewhere"
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder) / ".lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> DirLock:
+        if self._fd is not None:
+            return self
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        import socket
+        import time
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "unknown process"
+            os.close(fd)
+            raise LockHeldError(
+                f"{self.path.parent} is being written by another {self.what} ({holder}); "
+                f"{self.fix}"
+            ) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {stamp}".encode())
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    what = "writer"
+
+    def release(self) -> None:
+        if self._fd is not None:
+            try:
+                os.ftruncate(self._fd, 0)
+            finally:
+                os.close(self._fd)  # closing the descriptor releases the flock
+                self._fd = None
+
+    def __enter__(self) -> DirLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def __del__(self) -> None:  # an abandoned writer releases its lock when collected
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass

@@ -348,6 +348,9 @@ def _knn(
         A = check_points(_as_points(X), min_points=2, what="knn")
         n, d = A.shape
     k = check_k(k, n)
+    from manifold_probe._cost_guards import guard_knn
+
+    guard_knn(n, d, k)
     if search is None:
         search = "plain" if dev.type == "cuda" else "symmetric"
     search = check_option(search, ("plain", "symmetric"), name="search")

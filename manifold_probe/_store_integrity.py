@@ -51,8 +51,15 @@ def verify_store(path: Path, man: Mapping[str, Any], names: Sequence[str] | None
     """
     import zarr
 
-    if not man or man.get("format") in FORMATS_WITHOUT_CHECKSUMS:
+    if not man:
         return
+    if man.get("format") in FORMATS_WITHOUT_CHECKSUMS:
+        raise IntegrityError(
+            f"the store at {path} was written in the older format {man['format']!r}, without "
+            "checksums, so its chunks cannot be verified (a deleted chunk would read as zeros); "
+            "read it with verify=False if you trust it, or recapture it with "
+            "ActivationStore(path, overwrite=True)"
+        )
     n = int(man.get("n_rows", 0))
     if n == 0:
         return
@@ -107,3 +114,40 @@ def verify_store(path: Path, man: Mapping[str, Any], names: Sequence[str] | None
                     "its checksum: the chunk file was deleted, altered, swapped or replaced; "
                     f"{fix}"
                 )
+
+
+def read_manifest(f: Path, current: str) -> dict[str, Any]:
+    """The committed manifest at ``f`` (``{}`` when absent), checked: it must parse, name a
+    known format (``current`` or an older one) that cannot skip checks it carries, and match
+    its own checksum. See :attr:`manifold_probe.store.ActivationStore.manifest`."""
+    if not f.exists():
+        return {}
+    try:
+        man = json.loads(f.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(
+            f"the manifest {f} is corrupted ({exc}); the store cannot be trusted: recapture "
+            "it with ActivationStore(path, overwrite=True)"
+        ) from None
+    if not isinstance(man, dict):
+        raise IntegrityError(f"the manifest {f} is not a JSON object; recapture the store")
+    fmt = man.get("format")
+    if fmt not in (current, *FORMATS_WITHOUT_CHECKSUMS):
+        raise IntegrityError(
+            f"the manifest {f} names the format {fmt!r}, which this version does not know "
+            f"(it writes {current!r}); the manifest was edited or comes from a newer version: "
+            "recapture the store with ActivationStore(path, overwrite=True)"
+        )
+    if fmt in FORMATS_WITHOUT_CHECKSUMS and (SELF_CHECKSUM in man or "checksums" in man):
+        # an older format cannot carry checksums: this manifest was edited to skip them
+        raise IntegrityError(
+            f"the manifest {f} names the older format {fmt!r} but carries checksums: it was "
+            "edited; recapture the store with ActivationStore(path, overwrite=True)"
+        )
+    if fmt not in FORMATS_WITHOUT_CHECKSUMS:
+        if man.get(SELF_CHECKSUM) != _manifest_digest(man):
+            raise IntegrityError(
+                f"the manifest {f} was altered after it was written (its checksum does not "
+                "match); recapture the store with ActivationStore(path, overwrite=True)"
+            )
+    return man

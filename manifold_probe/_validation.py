@@ -39,8 +39,10 @@ import numpy as np
 __all__ = [
     "InputError",
     "IntegrityError",
+    "MissingExtraError",
     "CostWarning",
     "check_memory",
+    "guard_cost",
     "warn_cost",
     "memory_budget",
     "scale_exponent",
@@ -73,6 +75,10 @@ class IntegrityError(InputError):
 
     Raised instead of returning the data, so that corrupted results are never used silently.
     """
+
+
+class MissingExtraError(InputError):
+    """An option needs an optional dependency that is missing (the message names the extra)."""
 
 
 class CostWarning(ResourceWarning):
@@ -478,3 +484,17 @@ def warn_cost(operations: float, *, what: str, fix: str) -> None:
             CostWarning,
             stacklevel=3,
         )
+
+
+def guard_cost(*, operations: float = 0.0, nbytes: float = 0.0, what: str, fix: str) -> None:
+    """Before a public function's work: refuse an allocation above the memory budget
+    (:func:`check_memory`); warn (:class:`CostWarning`) when the work passes
+    :data:`SLOW_OPERATIONS` or the allocation a quarter of the budget (an eighth of memory)."""
+    check_memory(nbytes, what=what, fix=fix)
+    if nbytes > memory_budget() / 4:
+        import warnings
+
+        warnings.warn(
+            f"{what} needs about {nbytes / 2**30:.1f} GiB of memory (over an eighth of this "
+            f"machine's); {fix}", CostWarning, stacklevel=3)
+    warn_cost(operations, what=what, fix=fix)

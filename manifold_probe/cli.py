@@ -20,8 +20,11 @@ code  meaning
 ====  =================================================================================
 0     success
 1     internal error (a bug: please report it; ``MANIFOLD_PROBE_DEBUG=1`` shows the traceback)
-2     usage or config: bad option, bad or empty config file, model/data mismatch
-3     input: the model or the data cannot be used (unknown model, bad inputs)
+2     usage or config: bad option, bad or empty config file, model/data mismatch, an option
+      whose optional extra is not installed (the line names it), a config file granting
+      itself ``trust_code`` (needs ``--trust-code`` or ``MANIFOLD_PROBE_TRUST_CODE=1``)
+3     input: the model or the data cannot be used (unknown model, bad inputs, pickled weights
+      holding more than tensors)
 4     file system: ``--out`` is a file, a directory is not writable, disk full
 5     integrity: a saved result failed its checksum and cannot be recomputed here
 6     the run directory is locked by another run (the line names it)
@@ -114,7 +117,7 @@ def _os_message(exc: OSError) -> str:
 @contextlib.contextmanager
 def _errors() -> Iterator[None]:
     """Turn every exception of a command into one ``error:`` line and its exit code."""
-    from manifold_probe._validation import InputError, IntegrityError
+    from manifold_probe._validation import InputError, IntegrityError, MissingExtraError
     from manifold_probe.config import ConfigError
     from manifold_probe.experiment.layout import LockHeldError
 
@@ -129,7 +132,8 @@ def _errors() -> Iterator[None]:
         if os.environ.get("MANIFOLD_PROBE_DEBUG"):
             raise
         for kind, code in ((LockHeldError, EXIT_LOCKED), (IntegrityError, EXIT_INTEGRITY),
-                           (ConfigError, EXIT_USAGE), (InputError, EXIT_INPUT)):
+                           (ConfigError, EXIT_USAGE), (MissingExtraError, EXIT_USAGE),
+                           (InputError, EXIT_INPUT)):
             if isinstance(exc, kind):
                 _fail(str(exc), code)
         if isinstance(exc, OSError):
@@ -179,7 +183,7 @@ def run(
     """
     from rich.console import Console
 
-    from manifold_probe.executor import default_threads, make_executor
+    from manifold_probe.executor import default_threads, make_executor, require_distributed
     from manifold_probe.experiment import run_experiment
 
     if workers is not None and scheduler is not None:
@@ -195,6 +199,9 @@ def run(
     scheduler = scheduler if scheduler is not None else cfg.executor.scheduler
     if threads is None:
         threads = cfg.executor.threads if cfg.executor.threads is not None else default_threads()
+    if workers is not None or scheduler is not None:
+        with _errors():
+            require_distributed()  # before --out is created or anything runs
     out_dir = _out_dir(out, cfg.out)
     console = Console(stderr=True, soft_wrap=True)
     start = time.perf_counter()

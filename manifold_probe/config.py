@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -37,7 +38,7 @@ from pydantic import (
 )
 
 from manifold_probe._validation import InputError
-from manifold_probe.config_sections import EstimatorsConfig, _Strict
+from manifold_probe.config_sections import _SEED_RULE, EstimatorsConfig, Seed, _Strict
 
 __all__ = [
     "DEFAULT_TOML",
@@ -52,6 +53,29 @@ __all__ = [
 
 class ConfigError(InputError):
     """A config that does not validate; the message is one line naming the bad key."""
+
+
+#: A name the run turns into a file or folder name: no separator, no "." or "..", no
+#: leading dot or dash, nothing a shell or another file system reads specially.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+=,-]{0,99}")
+
+
+def safe_file_name(value: str, what: str = "name") -> str:
+    """``value`` when it is a safe file name (it becomes part of a path under the run directory).
+
+    Raises
+    ------
+    ValueError
+        ``value`` holds a path separator, is ``.``/``..``, starts with a dot or dash, or holds
+        characters outside letters, digits and ``. _ - + = @ ,`` (or is over 100 characters).
+    """
+    if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{what} {value!r} becomes a file name in the run directory; use 1-100 letters, "
+            "digits or . _ - + = @ , starting with a letter or digit (no '/', no '..')"
+        )
+    return value
+
 
 
 class ModelConfig(_Strict):
@@ -138,7 +162,14 @@ class PerturbationConfig(_Strict):
     structure: str | None = Field(None, description="transform only: the input label the fit "
                                   "uses (project, tear: e.g. 'day', 'answer'; glue: 'category')")
     categories: list[str] | None = Field(None, description="glue only: [from, onto] label values")
-    name: str | None = None
+    name: str | None = Field(None, description="the perturbation's label, which names its folder "
+                             "and task files: a safe file name (letters, digits, . _ - + = @ ,; "
+                             "at most 100 characters, starting with a letter or digit)")
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str | None) -> str | None:
+        return value if value is None else safe_file_name(value, "name")
 
     @field_validator("layer", mode="before")
     @classmethod
@@ -207,9 +238,10 @@ class ExperimentConfig(_Strict):
     """A whole experiment (see ``experiments/configs/default.toml`` for every key)."""
 
     name: str = "default"
-    seeds: list[Annotated[int, Field(ge=0)]] = Field(
+    seeds: list[Seed] = Field(
         default_factory=lambda: [0], min_length=1,
-        description="non-negative integer seeds (numpy's rule); one profile column set per seed",
+        description="non-negative integer seeds below 2**31 (numpy's rule; stored as int32); "
+        "one profile column set per seed",
     )
     out: str = Field("runs/default", min_length=1, pattern=r"\S",
                      description="output directory (not empty)")
@@ -249,6 +281,11 @@ class _KeyError(ValueError):
 _TEXT_SPECS = ("minilm", "all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2",
                "mpnet", "all-mpnet-base-v2", "sentence-transformers/all-mpnet-base-v2")
 _TOY_SPECS = ("toy-modadd", "toy", "modadd")
+
+
+#: The environment variable that, set to ``1``, grants a config file's ``trust_code = true``
+#: (as ``--trust-code`` does); without one of them a file cannot opt itself into running code.
+TRUST_CODE_ENV = "MANIFOLD_PROBE_TRUST_CODE"
 
 
 def spec_kind(spec: str) -> str | None:
@@ -330,8 +367,9 @@ def _format_error(exc: ValidationError, source: str) -> str:
         return f"config error at {cause.key}: {cause} [{source}]"
     if loc == "out" and err["type"] in ("string_pattern_mismatch", "string_too_short"):
         msg = "the output directory is empty; give a directory such as \"runs/NAME\""
-    if loc.startswith("seeds.") and err["type"] == "greater_than_equal":
-        msg = "a seed must be a non-negative integer (numpy's rule); use e.g. abs(seed)"
+    if loc.startswith("seeds.") and err["type"] in ("greater_than_equal", "less_than_equal",
+                                                     "int_type"):
+        msg = f"{_SEED_RULE}; use e.g. abs(seed) % 2**31"
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check its spelling against experiments/configs/default.toml)"
     if err["type"].startswith("value_error"):
@@ -373,7 +411,9 @@ def load_config(path: str | Path | None = None, *,
         error: run without a config for the embedded default.
     overrides : mapping of dotted key -> value, optional
         Set before validation, e.g. ``{"model.trust_code": True}`` for ``--trust-code``, so
-        the command-line options are checked with the rest.
+        the command-line options are checked with the rest. A file's own ``trust_code =
+        true`` for a ``module:function`` spec counts only with this override or the
+        environment variable ``MANIFOLD_PROBE_TRUST_CODE=1``.
 
     Raises
     ------
@@ -409,7 +449,19 @@ def load_config(path: str | Path | None = None, *,
                 "the keys you want in it (see experiments/configs/default.toml), or run "
                 "`manifold-probe run` without a config for the embedded default"
             )
-    for dotted, value in (overrides or {}).items():
+    overrides = dict(overrides or {})
+    model = data.get("model")
+    if (path is not None and isinstance(model, dict) and model.get("trust_code") is True
+            and overrides.get("model.trust_code") is not True
+            and os.environ.get(TRUST_CODE_ENV) != "1"
+            and spec_kind(str(model.get("spec", ""))) == "code"):
+        # code in a file someone handed you runs on your say-so, never on the file's own
+        raise ConfigError(
+            f"config error at model.trust_code: {source} sets trust_code = true for the code spec "
+            f"{model.get('spec')!r}, but a config file cannot grant itself that; pass "
+            f"--trust-code (or set {TRUST_CODE_ENV}=1) if you trust this code [{source}]"
+        )
+    for dotted, value in overrides.items():
         *parents, last = dotted.split(".")
         node = data
         for part in parents:

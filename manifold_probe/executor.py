@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from manifold_probe._validation import MissingExtraError
+
 __all__ = [
     "DaskExecutor",
     "Executor",
@@ -159,12 +161,9 @@ class DaskExecutor(Executor):
     def _connect(self):
         if self._client is not None:
             return self._client
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise RuntimeError(
-                "dask.distributed is not installed; pip install 'manifold-probe[distributed]'"
-            ) from exc
+        require_distributed()
+        from distributed import Client, LocalCluster
+
         if self.scheduler:
             self._client = Client(self.scheduler)
         else:
@@ -203,11 +202,28 @@ class DaskExecutor(Executor):
             self._cluster = None
 
 
+def require_distributed() -> None:
+    """Raise :class:`~manifold_probe._validation.MissingExtraError` unless ``dask.distributed``
+    can be imported (``--workers``/``--scheduler`` need it)."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec("distributed") is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtraError(
+            "--workers and --scheduler run tasks on dask.distributed, which is not installed; "
+            "pip install 'manifold-probe[distributed]', or run in this process (--threads N)"
+        )
+
+
 def make_executor(workers: int | None = None, scheduler: str | None = None,
                   threads: int = 1) -> Executor:
     """``InProcessExecutor(threads)`` unless ``workers`` or ``scheduler`` asks for dask."""
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers or --scheduler, not both")
     if scheduler is not None or (workers is not None and workers > 0):
+        require_distributed()  # before any work: the option cannot be honoured without it
         return DaskExecutor(scheduler=scheduler, workers=workers)
     return InProcessExecutor(threads=threads)

@@ -23,6 +23,7 @@ from manifold_probe._validation import (
     check_points,
     normalize_scale,
 )
+from manifold_probe._validation_extra import check_neighbor_arrays
 
 __all__ = [
     "METRICS",
@@ -237,7 +238,9 @@ def cached_knn(A: np.ndarray, k: int, metric: str = "euclidean") -> Neighbors:
 def check_graph(
     neighbors: Any, A: np.ndarray | None, k: int, *, min_k: int = 1, what: str = ""
 ) -> Neighbors:
-    """Validate a precomputed graph: a :class:`Neighbors` of the points ``A`` with >= k columns."""
+    """Validate a precomputed graph: a :class:`Neighbors` of the points ``A`` with >= k columns,
+    well formed and (a few rows recomputed) built from ``A`` (see
+    :func:`~manifold_probe._validation_extra.check_neighbor_arrays`)."""
     if not isinstance(neighbors, Neighbors):
         raise InputError(
             f"neighbors must be a Neighbors from mp.knn; got {type(neighbors).__name__}"
@@ -247,6 +250,9 @@ def check_graph(
             f"neighbors has {neighbors.n_points} rows but X has {A.shape[0]} points; "
             "pass the graph computed from this X"
         )
+    # sorted, finite, indices in range, no self; and (a few rows recomputed) from this X
+    check_neighbor_arrays(neighbors.distances, neighbors.indices, metric=neighbors.metric,
+                          points=A)
     check_k(k, neighbors.n_points, min_k=min_k, what=what)
     if neighbors.k < k:
         who = f"{what} needs" if what else "this method needs"

@@ -20,6 +20,13 @@ A store is marked ``complete`` only after its last batch is committed.
 Integrity: every chunk's committed rows and the manifest carry checksums, verified on
 every read and resume (see :mod:`manifold_probe._store_integrity`).
 
+One writer at a time: the writing calls hold an exclusive lock on ``path/.lock``.
+
+Longer than 500 lines: the writer's protocol (begin, append, complete, resume, close, each
+under the lock and releasing it on failure) is one state machine over one manifest, and
+splitting it would spread its commit order over two files; the checksums and the manifest's
+checks live in :mod:`manifold_probe._store_integrity`.
+
 Examples
 --------
 >>> import numpy as np, tempfile
@@ -43,13 +50,13 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._io import atomic_write_bytes
+from manifold_probe._io import DirLock, atomic_write_bytes
 from manifold_probe._store_integrity import (
-    FORMATS_WITHOUT_CHECKSUMS,
     IDS,
     SELF_CHECKSUM,
     _chunk_digest,
     _manifest_digest,
+    read_manifest,
     verify_store,
 )
 from manifold_probe._validation import InputError, IntegrityError, check_int, check_option
@@ -62,6 +69,11 @@ MANIFEST = "manifest.json"
 FORMAT = "manifold_probe.activations/2"
 # meta keys that must agree for a partial store to be resumed by a new run
 _IDENTITY_KEYS = ("model", "pooling", "layers", "modules", "max_length")
+
+
+class _StoreLock(DirLock):
+    what = "capture"
+    fix = "wait for it to finish, or write to another path"
 
 
 class ActivationStore:
@@ -79,37 +91,23 @@ class ActivationStore:
     Writing: :meth:`begin` (returns how many inputs are already stored, for resuming),
     :meth:`append` per batch, :meth:`complete`; or :meth:`write` for a whole
     :class:`~manifold_probe.capture.Activations` at once. Reading: :meth:`read` (numpy or dask),
-    :meth:`read_ids`, :meth:`to_activations`. Not safe for several concurrent writers.
+    :meth:`read_ids`, :meth:`to_activations`. One writer at a time: :meth:`begin`,
+    :meth:`resume` and :meth:`append` take an exclusive lock on ``path/.lock`` (held until
+    :meth:`complete`, or until the writer's process ends), and a second writer, in this
+    process or another, gets :class:`~manifold_probe._io.LockHeldError` at once.
     """
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False):
         self.path = Path(path)
         self.overwrite = overwrite
         self._group = None
+        self._lock = _StoreLock(self.path)
 
     # ------------------------------------------------------------------ manifest
     @property
     def manifest(self) -> dict:
         """The committed manifest (empty dict if the store does not exist yet)."""
-        f = self.path / MANIFEST
-        if not f.exists():
-            return {}
-        try:
-            man = json.loads(f.read_bytes().decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise IntegrityError(
-                f"the manifest {f} is corrupted ({exc}); the store cannot be trusted: recapture "
-                "it with ActivationStore(path, overwrite=True)"
-            ) from None
-        if not isinstance(man, dict):
-            raise IntegrityError(f"the manifest {f} is not a JSON object; recapture the store")
-        if man.get("format") not in FORMATS_WITHOUT_CHECKSUMS:
-            if man.get(SELF_CHECKSUM) != _manifest_digest(man):
-                raise IntegrityError(
-                    f"the manifest {f} was altered after it was written (its checksum does not "
-                    "match); recapture the store with ActivationStore(path, overwrite=True)"
-                )
-        return man
+        return read_manifest(self.path / MANIFEST, FORMAT)
 
     def _write_manifest(self, manifest: dict) -> None:
         manifest = dict(manifest)
@@ -145,6 +143,20 @@ class ActivationStore:
     def meta(self) -> dict:
         return dict(self.manifest.get("meta", {}))
 
+    def _clear(self) -> None:
+        """Delete everything in the store's folder but the lock this writer holds."""
+        for child in self.path.iterdir():
+            if child.name != ".lock":
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+
+    def _take_lock(self) -> None:
+        """Hold the store's writer lock (``path/.lock``) until :meth:`complete`."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+
     def _open_group(self, mode: str = "a"):
         import zarr
 
@@ -172,12 +184,39 @@ class ActivationStore:
         hash); its uncommitted rows are cut off and its committed input count is returned, so
         the caller skips those inputs. A complete store is left as it is.
 
+        Takes the store's writer lock (released by :meth:`complete` or :meth:`close`, or
+        here when opening fails).
+
         Raises
         ------
         InputError
             The existing store holds a different capture, or a layer name is not a valid
             array name.
+        LockHeldError
+            Another writer holds the store.
         """
+        try:
+            return self._begin(layers, meta=meta, input_hash=input_hash, chunk_rows=chunk_rows,
+                               dtype=dtype)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self) -> None:
+        """Give up writing without completing: release the writer lock (the committed rows stay,
+        and a later :meth:`resume` or :meth:`begin` continues from them)."""
+        self._lock.release()
+
+    def _begin(
+        self,
+        layers: Sequence[str],
+        *,
+        meta: Mapping[str, Any] | None = None,
+        input_hash: str | None = None,
+        chunk_rows: int = 4096,
+        dtype: str = "float32",
+    ) -> int:
+        """The body of :meth:`begin`."""
         layers = tuple(layers)
         for name in layers:
             if not name or "/" in name or name.startswith(("_", ".")) or name == MANIFEST:
@@ -189,8 +228,9 @@ class ActivationStore:
         dtype = check_option(dtype, ("float32", "float16"), name="dtype")
         meta = dict(meta or {})
         meta.setdefault("layers", list(layers))
-        if self.overwrite and self.path.exists():
-            shutil.rmtree(self.path)
+        self._take_lock()
+        if self.overwrite:
+            self._clear()
             self.overwrite = False  # only once: a resumed run must not wipe its own progress
         if self.exists:
             man = self.manifest
@@ -212,10 +252,12 @@ class ActivationStore:
             if not man.get("complete"):
                 self._truncate(man)
                 self.verify()
+            else:
+                self._lock.release()  # a complete store is left as it is
             return int(man.get("n_inputs", 0))
-        self.path.mkdir(parents=True, exist_ok=True)
+        self._clear()  # leftovers of a store never committed
         self._group = None
-        self._open_group("w")
+        self._open_group("a")
         self._write_manifest(
             {
                 "format": FORMAT,
@@ -251,9 +293,19 @@ class ActivationStore:
             foreign file): its rows are not counted as done; recapture with
             ``overwrite=True``.
         """
+        try:
+            return self._resume()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _resume(self) -> int:
+        """The body of :meth:`resume`."""
         man = self.manifest
         if not man:
             raise InputError(f"no activation store at {self.path} to resume; call begin() first")
+        self._take_lock()
+        man = self.manifest  # as committed by the last writer, read under the lock
         if not man.get("complete"):
             self._truncate(man)
         self.verify()
@@ -294,9 +346,27 @@ class ActivationStore:
         tokens). Token-level captures pass ``sentence_ids`` and ``position_ids`` (global input
         index and token position per row).
         """
+        try:
+            self._append(arrays, n_inputs=n_inputs, sentence_ids=sentence_ids,
+                         position_ids=position_ids, prefix_hash=prefix_hash)
+        except BaseException:
+            self._lock.release()  # a failed writer stops; resume() cuts its uncommitted rows
+            raise
+
+    def _append(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        *,
+        n_inputs: int,
+        sentence_ids: np.ndarray | None = None,
+        position_ids: np.ndarray | None = None,
+        prefix_hash: str | None = None,
+    ) -> None:
         man = self.manifest
         if not man:
             raise InputError(f"the store at {self.path} is not open for writing; call begin() first")
+        self._take_lock()
+        man = self.manifest  # as committed, read under the lock
         if man.get("complete"):
             raise InputError(f"the store at {self.path} is complete; open a new store to add rows")
         layers = man["layers"]
@@ -364,9 +434,10 @@ class ActivationStore:
 
     def complete(self, *, input_hash: str | None = None, meta: Mapping[str, Any] | None = None) -> None:
         """Mark the store complete (after its last batch); optionally record the input hash."""
-        man = self.manifest
-        if not man:
+        if not self.manifest:
             raise InputError(f"no store at {self.path}; call begin() first")
+        self._take_lock()
+        man = self.manifest
         if input_hash is not None:
             man["input_hash"] = input_hash
         man["meta"] = {**man.get("meta", {}), **dict(meta or {}), "n_inputs": man["n_inputs"]}
@@ -374,6 +445,7 @@ class ActivationStore:
             man["meta"]["input_hash"] = man["input_hash"]
         man["complete"] = True
         self._write_manifest(man)
+        self._lock.release()  # the capture is done: another writer may open it
 
     def write(self, activations, *, chunk_rows: int = 4096, dtype: str = "float32") -> ActivationStore:
         """Write a whole :class:`~manifold_probe.capture.Activations` (begin, append, complete)."""
@@ -449,7 +521,9 @@ class ActivationStore:
         """One layer's committed rows: numpy ``(N, d)`` or, with ``as_dask``, a dask array.
 
         With ``verify`` (default) every chunk is checked against its checksum first (one
-        streaming pass over the layer, also for dask); :class:`IntegrityError` if one fails.
+        streaming pass over the layer, also for dask); :class:`IntegrityError` if one fails,
+        and for a store of the older format without checksums, which can be read only with
+        ``verify=False`` (unchecked: a deleted chunk would read as zeros).
         """
         man = self._check_readable(allow_incomplete)
         if layer not in man["layers"]:
@@ -469,21 +543,26 @@ class ActivationStore:
             return da.from_zarr(arr)[:n]
         return np.asarray(arr[:n])
 
-    def read_ids(self, *, allow_incomplete: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def read_ids(self, *, allow_incomplete: bool = False,
+                 verify: bool = True) -> tuple[np.ndarray | None, np.ndarray | None]:
         """``(sentence_ids, position_ids)`` for token-level stores, else ``(None, None)``."""
         man = self._check_readable(allow_incomplete)
         n = int(man["n_rows"])
         if not man.get("token_level"):
             return None, None
-        self.verify(list(IDS))
+        if verify:
+            self.verify(list(IDS))
         return tuple(self._read_array(name, n, False) for name in IDS)  # type: ignore[return-value]
 
-    def to_activations(self, *, load: bool = True, allow_incomplete: bool = False):
-        """The store as :class:`~manifold_probe.capture.Activations` (numpy, or dask if not load)."""
+    def to_activations(self, *, load: bool = True, allow_incomplete: bool = False,
+                       verify: bool = True):
+        """The store as :class:`~manifold_probe.capture.Activations` (numpy, or dask if not
+        load); ``verify`` as in :meth:`read`."""
         man = self._check_readable(allow_incomplete)
-        sid, pid = self.read_ids(allow_incomplete=allow_incomplete)
+        sid, pid = self.read_ids(allow_incomplete=allow_incomplete, verify=verify)
         arrays = {
-            name: self.read(name, as_dask=not load, allow_incomplete=allow_incomplete)
+            name: self.read(name, as_dask=not load, allow_incomplete=allow_incomplete,
+                            verify=verify)
             for name in man["layers"]
         }
         meta = {**man.get("meta", {}), "store": str(self.path), "version": man.get("version")}

@@ -104,7 +104,7 @@ def test_plain_module_with_corpus_source_fails_before_capture(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(f'[model]\nspec = "{tmp_path / "plainmod.py"}:make"\ntrust_code = true\n'
                     '[data]\nsource = "corpus"\nn = 20\n')
-    code, line = _run([str(path), "--out", str(tmp_path / "o"), "-q"])
+    code, line = _run([str(path), "--out", str(tmp_path / "o"), "-q", "--trust-code"])
     assert code == 2 and "config error at data.source" in line and "tokenizer" in line
     assert not (tmp_path / "o" / "activations").exists()
 

@@ -403,3 +403,235 @@ def test_magnitude_invariance_is_exact(power, seed, d):
         assert abs(2 * power) > 900  # only when 2**-2p itself leaves the float64 range
         return
     np.testing.assert_array_equal(got, np.ldexp(ref, -2 * power))
+
+
+# ------------------------------------------------------------------------------ issue 23
+# Precomputed neighbour graphs: every mutation of a good graph is refused (InputError) or the
+# call is "silently wrong"; the unmutated graph gives the result computed without it.
+GRAPH_MUTATIONS = ["none", "reversed", "unsorted", "nan", "inf", "negative", "self",
+                   "other cloud", "index too large", "negative index", "float indices",
+                   "repeated neighbour", "shuffled rows", "scaled by 3", "shifted indices"]
+
+
+def _mutate(nb, mutation, rng, X):
+    from manifold_probe.neighbors import Neighbors
+
+    d, i = nb.distances.copy(), nb.indices.copy()
+    n, k = i.shape
+    r, c = int(rng.integers(n)), int(rng.integers(k))
+    if mutation == "reversed":
+        d, i = d[:, ::-1].copy(), i[:, ::-1].copy()
+    elif mutation == "unsorted":
+        d[r] = d[r][::-1].copy()
+        i[r] = i[r][::-1].copy()
+    elif mutation in ("nan", "inf"):
+        d[r, c] = np.nan if mutation == "nan" else np.inf
+    elif mutation == "negative":
+        d[r, 0] = -abs(d[r, 0]) - 1.0
+    elif mutation == "self":
+        i[r, 0] = r
+    elif mutation == "other cloud":
+        return mp.knn(rng.standard_normal(X.shape), k)
+    elif mutation == "index too large":
+        i[r, c] = n + int(rng.integers(1, 100))
+    elif mutation == "negative index":
+        i[r, c] = -1
+    elif mutation == "float indices":
+        return Neighbors(d, i.astype(np.float64))
+    elif mutation == "repeated neighbour" and k > 1:
+        i[r, 1] = i[r, 0]
+    elif mutation == "shuffled rows":
+        p = rng.permutation(n)
+        d, i = d[p], i[p]
+    elif mutation == "scaled by 3":
+        d = 3.0 * d
+    elif mutation == "shifted indices":
+        i = (i + 1) % n
+    return Neighbors(d, i)
+
+
+def _graph_entry_points():
+    from manifold_probe.analysis.neighbourhoods import trustworthiness
+    from manifold_probe.analysis.regions import regions
+
+    return {
+        "twonn": lambda X, g: mp.intrinsic_dimension(X, method="twonn", neighbors=g).dimension,
+        "mle": lambda X, g: mp.intrinsic_dimension(X, method="mle", k=8, neighbors=g).dimension,
+        "gride": lambda X, g: mp.intrinsic_dimension(X, method="gride", range_max=8,
+                                                     neighbors=g).dimension,
+        "scalar_curvature": lambda X, g: mp.scalar_curvature(X, dim=1, k=10, degree=2,
+                                                              neighbors=g),
+        "geodesic_distances": lambda X, g: mp.geodesic_distances(X, k=8, sources=[0, 1],
+                                                                 neighbors=g),
+        "ollivier_ricci": lambda X, g: mp.ollivier_ricci(X, k=5, neighbors=g).edge_curvature,
+        "trustworthiness": lambda X, g: trustworthiness(X, X, 5, neighbors_x=g, neighbors_y=g),
+        "regions": lambda X, g: regions(X, k=5, n_boot=20, seed=0, neighbors=g).labels,
+    }
+
+
+@settings(max_examples=120, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 2**16), mutation=st.sampled_from(GRAPH_MUTATIONS),
+       entry=st.sampled_from(["twonn", "mle", "gride", "scalar_curvature", "geodesic_distances",
+                              "ollivier_ricci", "trustworthiness", "regions"]),
+       offset=st.sampled_from([0.0, 1e4, 1e8]))
+def test_neighbor_graphs_are_checked(seed, mutation, entry, offset):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((40, 2)) + offset
+    fn = _graph_entry_points()[entry]
+    good = mp.knn(X, 26)  # enough columns for every entry point (regions needs 2k + 10)
+    g = _mutate(good, mutation, rng, X)
+    name = f"neighbors=:{entry}"
+    COUNTS[name]["examples"] += 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            got = fn(X, g)
+        except InputError:
+            COUNTS[name]["input_error"] += 1
+            assert mutation != "none", f"{entry} refused the graph of its own X"
+            return
+        except Exception as exc:  # noqa: BLE001 - what the contract forbids
+            COUNTS[name]["uncaught"] += 1
+            FAILURES[name].append(f"{mutation}: {type(exc).__name__}: {exc}")
+            raise AssertionError(f"{entry} with a {mutation} graph: {type(exc).__name__}: {exc}") from exc
+        if mutation != "none":
+            COUNTS[name]["silently_wrong"] += 1
+            FAILURES[name].append(f"{mutation} graph accepted")
+            raise AssertionError(f"{entry} used a {mutation} graph silently")
+        ref = fn(X, None)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(ref))
+    COUNTS[name]["ok"] += 1
+
+
+# Translations: a translation-invariant measure reads the same at +1e4 ... +1e8 (the offset
+# costs offset * 2**-52 of the coordinates' precision, about 1e-8 on unit-scale clouds).
+def _translation_measures():
+    from manifold_probe.analysis.regions import regions
+    from manifold_probe.analysis.structure import hyperbolicity
+
+    return {
+        "twonn": (lambda X: mp.intrinsic_dimension(X, method="twonn").dimension, 1e-6),
+        "mle": (lambda X: mp.intrinsic_dimension(X, method="mle", k=8).dimension, 1e-6),
+        "knn distances": (lambda X: mp.knn(X, 5).distances, 1e-6),
+        "geodesic_distances": (lambda X: mp.geodesic_distances(X, k=8, sources=[0, 3]), 1e-6),
+        "ball_volume": (lambda X: np.nanmedian(mp.scalar_curvature(
+            X, dim=2, method="ball_volume")), 1e-4),
+        "regions threshold": (lambda X: regions(X, n_boot=20, seed=0).threshold, 1e-6),
+        "hyperbolicity": (lambda X: hyperbolicity(X[:30], n_surrogates=19, seed=0).delta, 1e-6),
+        "betti_numbers": (lambda X: np.array(mp.betti_numbers(X, seed=0)), 0.0),
+    }
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 2**16), offset=st.sampled_from([1e4, 1e5, 1e6, 1e7, 1e8]),
+       measure=st.sampled_from(["twonn", "mle", "knn distances", "geodesic_distances",
+                                "ball_volume", "regions threshold", "hyperbolicity",
+                                "betti_numbers"]))
+def test_translation_invariance(seed, offset, measure):
+    rng = np.random.default_rng(seed)
+    V = rng.standard_normal((120, 3))
+    X = V / np.linalg.norm(V, axis=1, keepdims=True)  # a unit sphere: curved, of known scale
+    fn, rtol = _translation_measures()[measure]
+    name = f"translation:{measure}"
+    COUNTS[name]["examples"] += 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = np.asarray(fn(X), dtype=float)
+        try:
+            got = np.asarray(fn(X + offset), dtype=float)
+        except InputError:
+            COUNTS[name]["input_error"] += 1
+            raise
+        except Exception:
+            COUNTS[name]["uncaught"] += 1
+            raise
+    scale = np.maximum(np.abs(ref), 1e-12)
+    if not np.all(np.abs(got - ref) <= rtol * scale + 1e-12):
+        COUNTS[name]["silently_wrong"] += 1
+        FAILURES[name].append(f"+{offset:g}: {got} vs {ref}")
+        raise AssertionError(f"{measure} at +{offset:g}: {got} vs {ref}")
+    COUNTS[name]["ok"] += 1
+
+
+# Names from a config become paths: every name is refused or stays inside the run directory.
+@settings(max_examples=150, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(name=st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["../../../../ESCAPED", "/some/dir/X", "..", ".", "a/../../b", "~/x",
+                     "C:\\x", "a\x00b", "con", "x" * 120, "-rf", ".git"]),
+    st.from_regex(r"[./a-z]{1,12}", fullmatch=True)))
+def test_config_names_never_escape_the_run_directory(name, tmp_path_factory):
+    from pathlib import Path
+
+    from manifold_probe.config import ConfigError, config_hash, parse_config
+    from manifold_probe.experiment.integrity import _inside
+
+    COUNTS["config names"]["examples"] += 1
+    cfg = {"model": {"spec": "toy-modadd"}, "data": {"source": "model"},
+           "perturbations": [{"kind": "scale", "layer": 1, "factor": 0.5, "name": name}]}
+    try:
+        p = parse_config(cfg).perturbations[0]
+    except ConfigError:
+        COUNTS["config names"]["input_error"] += 1
+        return
+    out = Path("/nonexistent-run-dir/run")
+    folder = out / "perturbed" / "abc" / f"{p.label}-{config_hash(p)[:8]}"
+    resolved = Path(os.path.normpath(folder))
+    if not resolved.is_relative_to(out) or resolved.parent != out / "perturbed" / "abc":
+        COUNTS["config names"]["writes_outside_out"] += 1
+        raise AssertionError(f"name {name!r} leads to {resolved}")
+    _inside(out, folder)  # the runner's own check agrees
+    COUNTS["config names"]["ok"] += 1
+
+
+# labels.npz: any change of its bytes is refused (IntegrityError), never read as labels.
+@settings(max_examples=60, derandomize=True, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(edit=st.sampled_from(["flip", "truncate", "append", "permute", "zero"]),
+       at=st.floats(0, 1), seed=st.integers(0, 2**16))
+def test_labels_file_corruption_is_detected(edit, at, seed, tmp_path_factory):
+    import io
+
+    from manifold_probe._io import bytes_digest
+    from manifold_probe._validation import IntegrityError
+    from manifold_probe.experiment.layout import read_labels
+
+    rng = np.random.default_rng(seed)
+    labels = {"answer": rng.integers(0, 7, 50), "category": rng.choice(["a", "b"], 50)}
+    buf = io.BytesIO()
+    np.savez(buf, **labels)
+    data = buf.getvalue()
+    digest = bytes_digest(data)
+    pos = min(int(at * len(data)), len(data) - 1)
+    if edit == "flip":
+        bad = bytearray(data)
+        bad[pos] ^= 1 << int(rng.integers(8))
+        bad = bytes(bad)
+    elif edit == "truncate":
+        bad = data[:pos]
+    elif edit == "append":
+        bad = data + b"\0"
+    elif edit == "permute":
+        b2 = io.BytesIO()
+        np.savez(b2, **{k: rng.permutation(v) for k, v in labels.items()})
+        bad = b2.getvalue()
+    else:
+        bad = bytes(len(data))
+    path = tmp_path_factory.mktemp("labels") / "labels.npz"
+    path.write_bytes(bad)
+    COUNTS["labels.npz"]["examples"] += 1
+    try:
+        got = read_labels(path, digest)
+    except IntegrityError:
+        COUNTS["labels.npz"]["input_error"] += 1
+        return
+    # accepted only when the bytes are the recorded ones (an edit that changed nothing)
+    if bad != data:
+        COUNTS["labels.npz"]["silently_wrong"] += 1
+        raise AssertionError(f"{edit} at {pos}: altered labels read")
+    for k, v in labels.items():
+        np.testing.assert_array_equal(got[k], v)
+    COUNTS["labels.npz"]["ok"] += 1

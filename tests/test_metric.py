@@ -7,7 +7,7 @@ import pytest
 
 from manifold_probe import InputError
 from manifold_probe.analysis import profile_layers
-from manifold_probe.analysis.measures import apply_metric
+from manifold_probe.analysis.metric import apply_metric
 
 EST = {"curvature": {"enabled": False}, "topology": {"enabled": False},
        "geodesic": {"n_sources": 20}, "regions": {"enabled": False}}

@@ -71,6 +71,8 @@ def _targets(out: Path) -> dict[str, tuple[Path, Path]]:
         "perturbed": (pert / "L01.npy", pert / "L00.npy"),
         "graph": (graphs / "L00.npz", graphs / "L01.npz"),
         "task": (tasks[0], tasks[1]),
+        # the inputs' labels (issue 23): a swap brings in another npz of the run
+        "labels": (acts / "labels.npz", graphs / "L01.npz"),
     }
 
 
@@ -78,7 +80,10 @@ def _foreign(path: Path) -> bytes:
     """A well-formed file of the same kind and shape that this run did not write."""
     rng = np.random.default_rng(7)
     buf = io.BytesIO()
-    if path.suffix == ".npy":
+    if path.name == "labels.npz":  # the same labels, permuted: well formed, silently wrong
+        with np.load(path) as lab:
+            np.savez(buf, **{k: rng.permutation(lab[k]) for k in lab.files})
+    elif path.suffix == ".npy":
         np.save(buf, rng.normal(size=np.load(path).shape).astype(np.float32))
     elif path.suffix == ".npz":
         with np.load(path) as g:
@@ -109,7 +114,7 @@ def _corrupt(path: Path, sibling: Path, how: str) -> None:
 
 
 @pytest.mark.parametrize("how", ["delete", "truncate", "bitflip", "swap", "foreign"])
-@pytest.mark.parametrize("kind", ["layer", "perturbed", "graph", "task"])
+@pytest.mark.parametrize("kind", ["layer", "perturbed", "graph", "task", "labels"])
 def test_corruption_matrix_detected_and_recomputed(reference, tmp_path, kind, how):
     out = tmp_path / "run"
     shutil.copytree(reference, out)
@@ -149,6 +154,45 @@ def test_edited_manifest_recomputes_everything(reference, tmp_path):
     assert any("manifest.json is corrupted or edited" in line for line in lines)
     assert result["skipped"] == 0
     assert (out / "profile.csv").read_bytes() == (reference / "profile.csv").read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["manifold_probe.run/0", "manifold_probe.run/2", None])
+def test_manifest_format_field_cannot_bless_a_directory(reference, tmp_path, fmt):
+    # the version field is covered like the rest: any other value voids the whole manifest
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    man = json.loads((out / "manifest.json").read_text())
+    man["format"] = fmt
+    (out / "manifest.json").write_text(json.dumps(man))
+    result, lines = _run(out)
+    assert any("manifest.json is corrupted or edited" in line for line in lines)
+    assert result["skipped"] == 0
+    assert (out / "profile.csv").read_bytes() == (reference / "profile.csv").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["profile.nc", "profile.csv", "config.json", "labels",
+                                  "task", "graph", "layer"])
+def test_report_checks_every_file_it_reads(reference, tmp_path, name):
+    from manifold_probe.experiment.runner import check_tables
+
+    out = tmp_path / "run"
+    shutil.copytree(reference, out)
+    check_tables(out)  # intact
+    path = _targets(out)[name][0] if name in _targets(out) else out / name
+    data = bytearray(path.read_bytes())
+    data[len(data) * 3 // 4] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match=path.name):
+        check_tables(out)
+
+
+def test_labels_without_a_record_are_not_read(reference, tmp_path):
+    from manifold_probe.experiment.layout import DiskSource
+
+    acts = next((reference / "activations").iterdir())
+    spec = {"activations": str(acts), "checksums": {"activations": {}}}
+    with pytest.raises(IntegrityError, match="no recorded checksum"):
+        DiskSource(spec).labels()
 
 
 def test_unrecorded_files_from_a_killed_run_are_recomputed(reference, tmp_path):

@@ -380,7 +380,10 @@ def test_resume_never_counts_rows_of_a_corrupted_chunk(tmp_path, rng, corruption
     for _ in range(5):  # 35 committed rows, 5 chunks
         store.append({"layer_0": rng.standard_normal((7, 5)).astype(np.float32),
                       "layer_1": rng.standard_normal((7, 3)).astype(np.float32)}, n_inputs=7)
-    assert ActivationStore(path).resume() == 35  # intact: resumes at its committed count
+    store.close()  # the writer stops (as a crashed process would release its lock)
+    reader = ActivationStore(path)
+    assert reader.resume() == 35  # intact: resumes at its committed count
+    reader.close()
     CORRUPTIONS[corruption](path, rng)
     with pytest.raises(IntegrityError, match="overwrite=True"):
         ActivationStore(path).resume()
@@ -419,7 +422,7 @@ def test_verify_can_be_skipped_and_old_stores_still_read(tmp_path, rng):
         ActivationStore(path).read("layer_1", verify=False)
     except Exception as exc:  # pragma: no cover - the flipped chunk is in layer_0
         pytest.fail(f"layer_1 is intact: {exc}")
-    # a store of the previous format (no checksums) is read without verification
+    # a store of the previous format (no checksums) is read only when asked to be unchecked
     path2, acts2 = _written(tmp_path, rng, name="old")
     f = path2 / "manifest.json"
     man = json.loads(f.read_text())
@@ -427,7 +430,10 @@ def test_verify_can_be_skipped_and_old_stores_still_read(tmp_path, rng):
     man.pop("checksums")
     man.pop("manifest_checksum")
     f.write_text(json.dumps(man))
-    np.testing.assert_array_equal(ActivationStore(path2).read("layer_0"), acts2.arrays["layer_0"])
+    with pytest.raises(IntegrityError, match="without checksums"):
+        ActivationStore(path2).read("layer_0")
+    np.testing.assert_array_equal(ActivationStore(path2).read("layer_0", verify=False),
+                                  acts2.arrays["layer_0"])
 
 
 def test_capture_refuses_to_resume_over_a_corrupted_chunk(tmp_path):

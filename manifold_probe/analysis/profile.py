@@ -22,8 +22,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_points
-from manifold_probe.analysis.measures import apply_metric
-from manifold_probe.analysis.settings import EstimatorSettings
+from manifold_probe.analysis.metric import apply_metric
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
     SEEDED_KINDS,
@@ -142,7 +141,11 @@ def profile_layers(
         names = [f"layer_{i}" for i in range(len(arrays))]
     if not arrays:
         raise InputError("profile_layers needs at least one layer")
-    est = EstimatorSettings.from_mapping(estimators)
+    from manifold_probe.analysis.settings_schema import check_seeds, validate_settings
+
+    # the config's own schema: a setting or seed the config refuses is refused here too
+    est = validate_settings(estimators)
+    seeds = check_seeds(seeds)
     k_graph = est.graph_k_needed()
     clouds = [apply_metric(check_points(A, min_points=k_graph + 2, name=f"layer {n}",
                                         what="the layer profile"), metric, name=f"layer {n}")

@@ -317,6 +317,14 @@ def regions(
     method = check_option(method, ("peak", "tomato"), name="method")
     correction = check_option(correction, ("none", "fdr", "simultaneous"), name="correction")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
+    from manifold_probe._cost_guards import guard_regions
+    from manifold_probe._validation import normalize_cloud
+
+    guard_regions(n_boot, n, K, band)
+    # prominences and threshold are differences of log DTM: invariant to translation and
+    # scale. Centred and rescaled (with a given graph), x1e300 and x1e-300 read as x1
+    A, neighbors, _ = normalize_cloud(A, neighbors)
+    A = A - A.mean(axis=0)  # after the rescaling: the mean of x1e300 values would overflow
     if neighbors is None:
         # through the graph cache: the label purity of the same rows reads this graph too
         nb = cached_knn(A, K)

@@ -34,12 +34,10 @@ References
 ----------
 Engels, Michaud, Liao, Gurnee & Tegmark (2025), "Not all language model features are
 one-dimensionally linear", ICLR — circles of days and months in language models.
-Phipson & Smyth (2010), "Permutation p-values should never be zero", Stat. Appl. Genet. Mol. Biol.
-Sokal & Rohlf (1962), "The comparison of dendrograms by objective methods", Taxon — cophenetic
-correlation.
-Ledoit & Wolf (2004), "A well-conditioned estimator for large-dimensional covariance matrices".
-Gromov (1987), "Hyperbolic groups", in Essays in Group Theory, MSRI Publ. 8 — the four-point
-condition and Gromov products.
+Phipson & Smyth (2010), "Permutation p-values should never be zero". Sokal & Rohlf (1962),
+"The comparison of dendrograms by objective methods" (cophenetic correlation). Ledoit & Wolf
+(2004), "A well-conditioned estimator for large-dimensional covariance matrices". Gromov
+(1987), "Hyperbolic groups" (the four-point condition and Gromov products).
 """
 
 from __future__ import annotations
@@ -49,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe import _cost_guards
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -271,7 +270,7 @@ def known_structure(
     kind = check_option(kind, KINDS, name="kind")
     probe = check_option(probe, ("pca", "lda"), name="probe")
     null = check_option(null, ("points", "classes"), name="null")
-    A = check_points(X, min_points=3, what="known_structure")
+    A, e = _cost_guards.scaled_points(check_points(X, min_points=3, what="known_structure"))
     y = to_numpy(labels)
     if y.ndim != 1 or len(y) != len(A):
         raise InputError(
@@ -288,6 +287,7 @@ def known_structure(
         )
     n_perm = check_int(n_perm, name="n_perm", minimum=19)
     max_dims = check_int(max_dims, name="max_dims", minimum=1)
+    _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null, kind)
     rng = check_seed(seed)
 
     # Target structure as a function of the class arrangement (a permutation of 0..C-1).
@@ -408,12 +408,12 @@ def known_structure(
         variance_share=variance_share,
         between_share=between_share,
         in_order=in_order,
-        coordinates=Z[:, :q_best].copy(),
+        coordinates=np.ldexp(Z[:, :q_best], e if probe == "pca" else 0),  # X's units
         classes=classes,
         n_perm=n_perm,
         null=null,
         probe=probe,
-        subspace=Z.copy(),
+        subspace=np.ldexp(Z, e if probe == "pca" else 0),
         p_min=1.0 / (n_perm + 1),
         effect=float(effect),
         null_mean=float(null_stats.mean()),
@@ -483,6 +483,8 @@ def hyperbolicity(Z: Any, n_surrogates: int = 199, seed: Any = None) -> Hyperbol
     Z = check_points(Z, min_points=4, what="hyperbolicity")
     n_surrogates = check_int(n_surrogates, name="n_surrogates", minimum=19)
     rng = check_seed(seed)
+    _cost_guards.guard_hyperbolicity(*Z.shape, n_surrogates)
+    Z = _cost_guards.centred_points(Z, 4, what="hyperbolicity")  # delta/diam and the null: invariant
 
     def stat(P: np.ndarray) -> float:
         D = np.sqrt(np.maximum(((P[:, None, :] - P[None, :, :]) ** 2).sum(-1), 0.0))

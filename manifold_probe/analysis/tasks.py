@@ -37,12 +37,15 @@ from manifold_probe.neighbors import Neighbors
 
 __all__ = [
     "TASKS",
+    "TASK_GRAPH",
     "TASK_SETTINGS",
+    "UndeclaredSettingError",
     "LayerSource",
     "Task",
     "perturbation_schedule",
     "run_task",
     "schedule",
+    "settings_view",
 ]
 
 
@@ -138,6 +141,8 @@ TASKS: dict[str, Callable[[LayerSource, Task, EstimatorSettings], dict]] = {
 }
 
 #: kind -> the settings sections its result depends on (what a cached result is keyed by).
+#: A task sees only these (:func:`settings_view`): reading any other section raises, so a
+#: cache key cannot leave out a setting its task reads.
 TASK_SETTINGS: dict[str, tuple[str, ...]] = {
     "dimension": ("knn", "twonn", "mle", "gride", "nulls"),
     "trajectory": ("trajectory", "nulls"),
@@ -149,8 +154,75 @@ TASK_SETTINGS: dict[str, tuple[str, ...]] = {
     "perturb": ("knn", "geodesic", "topology", "regions", "structure", "verdict"),
     "regions": ("knn", "regions", "nulls"),
     "structure": ("structure",),
-    "verdict_prev": ("topology", "regions", "structure", "verdict"),
+    "verdict_prev": ("knn", "topology", "regions", "structure", "verdict"),
 }
+
+#: The kinds that read a layer's kNN graph (whose size, the largest k any estimator needs,
+#: is then part of their key); the others see a source without graphs.
+TASK_GRAPH: frozenset[str] = frozenset({"dimension", "curvature", "pair_prev", "pair_input",
+                                        "perturb"})
+
+
+class UndeclaredSettingError(RuntimeError):
+    """A task read a setting (or the kNN graph) that its entry in :data:`TASK_SETTINGS`
+    (:data:`TASK_GRAPH`) does not declare: its cached result could go stale. A bug in the task
+    table, never bad input."""
+
+
+class _Undeclared:
+    """Stands in for a settings section a task did not declare; any attribute read raises."""
+
+    def __init__(self, kind: str, section: str) -> None:
+        object.__setattr__(self, "_where", (kind, section))
+
+    def __getattr__(self, name: str):
+        kind, section = object.__getattribute__(self, "_where")
+        raise UndeclaredSettingError(
+            f"task {kind!r} read {section}.{name}, but TASK_SETTINGS[{kind!r}] does not list "
+            f"{section!r}; add it there (its cache key must cover every setting it reads)"
+        )
+
+    def __repr__(self) -> str:
+        kind, section = object.__getattribute__(self, "_where")
+        return f"<{section}: not visible to task {kind!r}>"
+
+
+def settings_view(est: EstimatorSettings, kind: str) -> EstimatorSettings:
+    """``est`` with every section outside ``TASK_SETTINGS[kind]`` replaced by a stand-in that
+    raises :class:`UndeclaredSettingError` when read.
+
+    >>> view = settings_view(EstimatorSettings(), "topology")
+    >>> view.topology.maxdim
+    1
+    >>> view.mle.k
+    Traceback (most recent call last):
+    ...
+    manifold_probe.analysis.tasks.UndeclaredSettingError: task 'topology' read mle.k, but TASK_SETTINGS['topology'] does not list 'mle'; add it there (its cache key must cover every setting it reads)
+    """
+    import dataclasses
+
+    allowed = TASK_SETTINGS[kind]
+    hidden = {f.name: _Undeclared(kind, f.name) for f in dataclasses.fields(est)
+              if f.name not in allowed}
+    return dataclasses.replace(est, **hidden)
+
+
+class _SourceView:
+    """A :class:`LayerSource` whose ``graph`` raises for a kind outside :data:`TASK_GRAPH`."""
+
+    def __init__(self, source: LayerSource, kind: str) -> None:
+        self._source, self._kind = source, kind
+
+    def graph(self, i: int) -> Neighbors:
+        if self._kind not in TASK_GRAPH:
+            raise UndeclaredSettingError(
+                f"task {self._kind!r} read a kNN graph, but it is not in TASK_GRAPH; add it "
+                "there (its cache key must cover the graph's size)"
+            )
+        return self._source.graph(i)
+
+    def __getattr__(self, name: str):
+        return getattr(self._source, name)
 
 
 def schedule(n_layers: int, est: EstimatorSettings, seeds: Sequence[int], *,
@@ -232,5 +304,6 @@ def preload() -> None:
 
 
 def run_task(source: LayerSource, task: Task, est: EstimatorSettings) -> dict:
-    """The columns of one task (looked up in :data:`TASKS`)."""
-    return TASKS[task.kind](source, task, est)
+    """The columns of one task (looked up in :data:`TASKS`), computed on a view of ``est``
+    and ``source`` limited to what the task declares (:func:`settings_view`)."""
+    return TASKS[task.kind](_SourceView(source, task.kind), task, settings_view(est, task.kind))

@@ -305,6 +305,11 @@ def warp(
             "input in two representations, so they need equally many rows"
         )
     rng = check_seed(seed)
+    if geodesic and (n_sources is None or (isinstance(n_sources, (int, np.integer))
+                                            and n_sources >= A.shape[0])):
+        from manifold_probe._cost_guards import guard_warp_all_sources
+
+        guard_warp_all_sources(A.shape[0], k)
     A, nx = resolve_neighbors(A, k, neighbors=neighbors_x, min_k=2, what="warp")
     B, ny = resolve_neighbors(B, k, neighbors=neighbors_y, min_k=2, what="warp")
     n = A.shape[0]

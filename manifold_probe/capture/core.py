@@ -411,6 +411,10 @@ def capture_modules(
                         out_pid.append(pid)
                 if report is not None:
                     report(done)
+    except BaseException:
+        if st is not None:
+            st.close()  # the store's writer lock: a rerun resumes from the committed rows
+        raise
     finally:
         for h in handles:
             h.remove()

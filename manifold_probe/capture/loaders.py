@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import json
 import os
+import pickle
 import re
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,13 @@ def _load_hf_dir(path: Path, name: str, device: Any) -> ModelHandle:
         try:
             model = AutoModel.from_pretrained(str(path), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        except pickle.UnpicklingError:
+            # torch.load(weights_only=True) refused a pickle holding more than tensors
+            raise InputError(
+                f"the weights in {path} are a pickle that holds more than tensors, which is "
+                "code and is not loaded; convert them to safetensors (model.safetensors) with "
+                "a tool you trust"
+            ) from None
         except (OSError, ValueError) as exc:
             raise InputError(
                 f"could not load a Hugging Face model from {path} ({exc}); the directory needs "

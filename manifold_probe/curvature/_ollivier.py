@@ -390,6 +390,10 @@ def ollivier_ricci(
     # magnitude: kappa is scale-invariant, so everything runs on the cloud (and a given
     # Euclidean graph) rescaled by an exact power of two; only edge_length has units
     A = None if X is None else check_points(X, what="ollivier_ricci")
+    from manifold_probe._cost_guards import guard_ollivier
+
+    n_all = A.shape[0] if A is not None else getattr(neighbors, "n_points", 0)
+    guard_ollivier(n_all, k, s, calibrate, ground)
     A, neighbors, e = normalize_cloud(A, neighbors)
     A, nb_all = resolve_neighbors(
         A, max(k, s), neighbors=neighbors, min_k=1, what="ollivier_ricci"

@@ -172,7 +172,11 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
                 f"dim={dim} exceeds the ambient dimension {A.shape[1]} of X; an intrinsic "
                 "dimension is at most the number of coordinates"
             )
-        X, e = normalize_scale(A)
+        # translation-invariant: centred first, so a cloud far from the origin (+1e7) is
+        # rescaled by its own extent, not the offset's
+        B, e0 = normalize_scale(A)  # scaled first: a mean of x1e300 values would overflow
+        X, e = normalize_scale(B - B.mean(axis=0))
+        e += e0
         neighbors = _scaled_graph(neighbors, e)
     if distances is not None:
         Dm = check_distance_matrix(distances)

@@ -201,6 +201,9 @@ def random_isometric_embedding(
     and curvatures.
     """
     D = X.shape[1]
+    from manifold_probe._cost_guards import guard_embedding
+
+    guard_embedding(X.shape[0], D, ambient_dim)
     G = rng.standard_normal((ambient_dim, D))
     Q, R = np.linalg.qr(G)
     Q = Q * np.sign(np.diag(R))

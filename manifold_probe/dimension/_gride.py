@@ -208,9 +208,10 @@ def gride(
         ``selected_n1``, ``plateau_n1``, ``plateau_range``, ``scale_reason``,
         ``lattice_scales``.
 
-    **Range.** When the points are given, ``dimension`` (and the interval) is clipped to the
-    ambient dimension :math:`D`, the unclipped value kept in ``details["unclipped"]``; ``curve``
-    keeps the raw per-scale values.
+    **Range.** When the points are given, ``dimension``, both ends of ``interval`` and every
+    point of ``curve`` are clipped to the ambient dimension :math:`D` (a cloud in
+    :math:`\mathbb{R}^D` has dimension at most :math:`D`); the unclipped estimate is kept in
+    ``details["unclipped"]`` and the raw per-scale values in ``details["raw_curve"]``.
 
     References
     ----------
@@ -262,6 +263,9 @@ def gride(
         # a cloud in R^D has dimension at most D (see clip_dimension); the curve keeps raw values
         details["unclipped"] = unclipped
         interval = (min(float(interval[0]), est), min(max(float(interval[1]), est), est))
+    if g.ambient_dim is not None:  # like .dimension: no interval end or curve point above D
+        interval = tuple(min(float(v), float(g.ambient_dim)) for v in interval)
+        curve = np.minimum(curve, float(g.ambient_dim))
     return DimensionEstimate(
         dimension=float(est),
         interval=(float(interval[0]), float(interval[1])),

@@ -87,9 +87,11 @@ def _interval(est: float, n_keep: int) -> tuple[float, float]:
 
 
 def _clip(est: float, interval, ambient: int | None) -> tuple[float, tuple[float, float], dict]:
-    """The estimate clipped to the ambient dimension (raw value in ``details["unclipped"]``),
-    with the interval clipped so that it still contains the estimate."""
+    """The estimate and its interval clipped to the ambient dimension (raw estimate in
+    ``details["unclipped"]``), the interval so that it still contains the estimate."""
     lo, hi = float(interval[0]), float(interval[1])
+    if ambient is not None:  # no dimension above D: neither the estimate nor its interval
+        lo, hi = min(lo, float(ambient)), min(hi, float(ambient))
     clipped, unclipped = clip_dimension(float(est), ambient)
     if unclipped is None:
         return float(est), (lo, hi), {}

@@ -6,19 +6,25 @@ Used by :mod:`manifold_probe.experiment.runner`; the checksums live in
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from manifold_probe._io import (
+    atomic_write_bytes,
     json_bytes,
     read_json,
     write_if_changed,
 )
-from manifold_probe._validation import IntegrityError
+from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.experiment.layout import (
     capture_files,
     layer_file,
+    read_checked,
+    read_labels,
     task_done,
     task_path,
 )
@@ -113,3 +119,41 @@ def _write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
         manifest.forget([out / "perturbations.csv"])
     manifest.save()
     return paths
+
+
+def load_labels(acts, digest: str | None) -> dict[str, np.ndarray]:
+    """The labels saved beside a capture, checked against ``digest`` (empty when ``None``:
+    a labels file without a recorded checksum is never read)."""
+    if digest is None:
+        return {}
+    return read_labels(Path(acts) / "labels.npz", digest)
+
+
+def _save_labels(config, acts: Path, state, manifest, progress, experiment_labels) -> None:
+    """Write ``labels.npz`` beside the capture unless a file matching its checksum is there."""
+    path = acts / "labels.npz"
+    problem = manifest.problem(path)
+    if problem is None:
+        return
+    if problem != "missing":
+        progress.message(f"run directory: {path}: {problem}; recomputing")
+    labels = experiment_labels(config, state)
+    sid_path = acts / "sentence_ids.npy"
+    if sid_path.exists():  # token rows: each row takes its input's label
+        sid = np.load(io.BytesIO(read_checked(sid_path, manifest.digest(sid_path))),
+                      allow_pickle=False)
+        labels = {k: v if k.endswith(("_order", "_parents")) else v[sid] for k, v in labels.items()}
+    buf = io.BytesIO()
+    np.savez(buf, **labels)
+    atomic_write_bytes(path, buf.getvalue())
+    manifest.record(path)
+    manifest.save()
+
+
+def _inside(out: Path, path: Path) -> Path:
+    """``path``, after checking that it lies inside the run directory ``out``."""
+    root = Path(out).resolve()
+    if not Path(path).resolve().is_relative_to(root):
+        raise InputError(f"{path} lies outside the run directory {out}; a name in the config "
+                         "becomes a path there: use a plain file name")
+    return path

@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import time
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -34,8 +33,15 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._io import atomic_write_json, bytes_digest, file_digest, read_json
-from manifold_probe._validation import InputError, IntegrityError
+from manifold_probe._io import (
+    DirLock,
+    LockHeldError,
+    atomic_write_json,
+    bytes_digest,
+    file_digest,
+    read_json,
+)
+from manifold_probe._validation import IntegrityError
 from manifold_probe.neighbors import Neighbors
 
 __all__ = [
@@ -50,6 +56,8 @@ __all__ = [
     "layer_file",
     "load_graph",
     "load_layer",
+    "read_checked",
+    "read_labels",
     "task_done",
     "task_path",
 ]
@@ -131,6 +139,24 @@ def _parse(path: Path, parse):
         ) from None
 
 
+def read_labels(path: str | Path, digest: str | None) -> dict[str, np.ndarray]:
+    """A ``labels.npz`` (``{label name: one value per row}``), checked against ``digest``.
+
+    Raises
+    ------
+    IntegrityError
+        The file is missing, fails its checksum, or cannot be parsed.
+    """
+    path = Path(path)
+
+    def parse():
+        source = io.BytesIO(read_checked(path, digest)) if digest is not None else path
+        with np.load(source, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    return _parse(path, parse)
+
+
 def activations_complete(folder: str | Path) -> bool:
     """Whether an activation folder is complete (its ``meta.json``, written last, exists)."""
     meta = read_json(Path(folder) / "meta.json")
@@ -203,12 +229,12 @@ class DiskSource:
         return load_layer(self.spec["perturbed"], i, self._digest("perturbed", f"L{i:02d}.npy"))
 
     def labels(self) -> dict[str, np.ndarray] | None:
-        """The inputs' labels saved beside the clean capture (``labels.npz``), if any."""
+        """The inputs' labels saved beside the clean capture (``labels.npz``), if any; checked
+        against its recorded checksum like every other file."""
         path = Path(self.spec["activations"]) / "labels.npz"
-        if not path.exists():
+        if self.spec.get("checksums") is None and not path.exists():
             return None
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        return read_labels(path, self._digest("activations", path.name))
 
 
 def capture_files(folder: str | Path, meta: Mapping[str, Any]) -> list[Path]:
@@ -320,52 +346,9 @@ def _manifest_checksum(files: Mapping[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- the lock
-class LockHeldError(InputError):
-    """Another process is writing the run directory (it holds ``DIR/.lock``)."""
+class RunLock(DirLock):
+    """One writer per run directory: an exclusive ``flock`` on ``DIR/.lock``
+    (:class:`~manifold_probe._io.DirLock`; a second writer gets :class:`LockHeldError`)."""
 
-
-class RunLock:
-    """One writer per run directory: an exclusive ``flock`` on ``DIR/.lock``.
-
-    The lock file names its holder (pid, host, start time). The operating system releases a
-    flock when its process ends, however it ends, so a killed run leaves no stale lock. A
-    second writer fails at once with :class:`LockHeldError` naming the holder. Where
-    ``fcntl`` is missing (Windows) the lock is not taken.
-    """
-
-    def __init__(self, out: str | Path) -> None:
-        self.path = Path(out) / ".lock"
-        self._fd: int | None = None
-
-    def __enter__(self) -> RunLock:
-        try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows
-            return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "unknown process"
-            os.close(fd)
-            raise LockHeldError(
-                f"{self.path.parent} is being written by another run ({holder}); wait for it to "
-                "finish, or choose another --out"
-            ) from None
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since {stamp}".encode())
-        os.fsync(fd)
-        self._fd = fd
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            try:
-                os.ftruncate(self._fd, 0)
-            finally:
-                os.close(self._fd)  # closing the descriptor releases the flock
-                self._fd = None
+    what = "run"
+    fix = "wait for it to finish, or choose another --out"

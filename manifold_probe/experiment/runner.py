@@ -24,8 +24,10 @@ from manifold_probe._io import (
     read_json,
 )
 from manifold_probe._validation import InputError, IntegrityError
-from manifold_probe.analysis.measures import apply_metric, subsample_indices
+from manifold_probe.analysis.measures import subsample_indices
+from manifold_probe.analysis.metric import apply_metric
 from manifold_probe.analysis.tasks import (
+    TASK_GRAPH,
     TASK_SETTINGS,
     Task,
     perturbation_schedule,
@@ -35,10 +37,13 @@ from manifold_probe.analysis.tasks import run_task as run_analysis_task
 from manifold_probe.config import ConfigError, config_hash
 from manifold_probe.experiment.integrity import (
     _capture_ok,
+    _inside,
     _output_file,
     _record_capture,
+    _save_labels,
     _todo,
     _write_tables_and_config,
+    load_labels,
 )
 from manifold_probe.experiment.layout import (
     DiskSource,
@@ -194,15 +199,6 @@ def experiment_labels(config, state) -> dict[str, np.ndarray]:
             "answer_order": (np.arange(p) * pow(f, -1, p)) % p}
 
 
-def load_labels(acts) -> dict[str, np.ndarray]:
-    """The labels saved beside a capture (empty when there are none)."""
-    path = Path(acts) / "labels.npz"
-    if not path.exists():
-        return {}
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
-
-
 def capture_to_folder(config, handle, folder, inputs) -> dict:
     """Capture every layer of ``inputs`` and save them to ``folder`` (meta.json written last)."""
     pooling = "all" if config.capture.pooling == "tokens" else config.capture.pooling
@@ -243,7 +239,8 @@ def capture_only(config, out) -> tuple[Path, dict, bool]:
 
 
 def check_tables(out) -> None:
-    """Check a run directory's tables and ``config.json`` against its manifest.
+    """Check a run directory's tables, ``config.json`` and every other file the report reads
+    (task results, activations, graphs, labels) against its manifest.
 
     Raises
     ------
@@ -259,8 +256,12 @@ def check_tables(out) -> None:
     if manifest.note:
         raise IntegrityError(f"{manifest.note.split(';')[0]}; {fix}")
     names = ["profile.json", "profile.csv", "config.json"]
-    if (out / "perturbations.csv").exists() or manifest.digest(out / "perturbations.csv"):
-        names.append("perturbations.csv")
+    for extra in ("perturbations.csv", "profile.nc"):
+        if (out / extra).exists() or manifest.digest(out / extra):
+            names.append(extra)
+    # and every other file the report reads: task results, activations, graphs, labels
+    names += sorted({*manifest.files, *(manifest.rel(p) for p in (out / "tasks").glob("*.json"))}
+                    - set(names))
     for name in names:
         problem = manifest.problem(out / name)
         if problem is not None:
@@ -268,7 +269,8 @@ def check_tables(out) -> None:
 
 
 # --------------------------------------------------------------------------- tasks
-def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tuple[list, list]:
+def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
+               labels_digest: str | None = None) -> tuple[list, list]:
     """The knn tasks (stage 1) and measure tasks (stage 2) of a run, as picklable dicts.
 
     The measure tasks are :func:`~manifold_probe.analysis.tasks.schedule`'s, each keyed by the
@@ -286,7 +288,10 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tupl
               for i in range(n_layers)]
 
     def spec(t: Task, **extra) -> dict:
-        key = config_hash({"c": chash, "kg": k_graph,
+        # the graph's size only where the task reads the graph (TASK_GRAPH), and only the
+        # sections it declares: run_task shows it nothing else, so the key cannot go stale
+        graph = {"kg": k_graph} if t.kind in TASK_GRAPH else {}
+        key = config_hash({"c": chash, **graph,
                            **{p: est_dict[p] for p in TASK_SETTINGS[t.kind]}, **extra})
         tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "") \
             + f"-s{t.seed}" + (f"-{extra['label']}" if "label" in extra else "") + f"-{key}"
@@ -295,7 +300,7 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any]) -> tupl
 
     stage2 = [spec(t) for t in schedule(n_layers, est, config.seeds,
                                         has_sentence_ids=bool(meta.get("has_sentence_ids")),
-                                        labels=load_labels(acts))]
+                                        labels=load_labels(acts, labels_digest))]
     for label, (folder, changed) in pert_folders.items():
         stage2 += [spec(t, label=label, perturbed=str(folder))
                    for t in perturbation_schedule(changed, config.seeds)]
@@ -371,10 +376,11 @@ def _capture_perturbed(config, out, acts, chash, n_layers, progress, state, mani
         i = names.index(name)
         return load_layer(acts, i, manifest.digest(layer_file(acts, i)))
 
-    context = TransformContext(clean=clean, labels=load_labels(acts))
+    context = TransformContext(clean=clean,
+                               labels=load_labels(acts, manifest.digest(acts / "labels.npz")))
     progress.begin("perturbed capture", len(config.perturbations))
     for p in config.perturbations:
-        folder = out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}"
+        folder = _inside(out, out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}")
         old = manifest.folder_digests(folder)
         if not _capture_ok(manifest, folder, progress):
             handle, inputs = state()
@@ -451,18 +457,12 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
                         progress)
         progress.advance("capture")
         progress.end("capture")
-    if not (acts / "labels.npz").exists():
-        labels = experiment_labels(config, state)
-        if (acts / "sentence_ids.npy").exists():  # token rows: each row takes its input's label
-            sid = np.load(acts / "sentence_ids.npy")
-            labels = {k: v if k.endswith(("_order", "_parents")) else v[sid] for k, v in labels.items()}
-        buf = io.BytesIO()
-        np.savez(buf, **labels)
-        atomic_write_bytes(acts / "labels.npz", buf.getvalue())
+    _save_labels(config, acts, state, manifest, progress, experiment_labels)
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
                                        state, manifest) if config.perturbations else {})
-    stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders)
+    stage1, stage2 = plan_tasks(config, out, acts, meta, pert_folders,
+                                labels_digest=manifest.digest(acts / "labels.npz"))
     counts = {"run": 0, "skipped": 0}
     knn_results = []
     stage_wall = {}

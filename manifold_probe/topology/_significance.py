@@ -20,6 +20,7 @@ from manifold_probe._validation import (
 )
 from manifold_probe.topology._components import _h0_test
 from manifold_probe.topology._persistence import (
+    MAX_DENSE_POINTS,
     ComplexTooLarge,
     check_maxdim,
     check_threshold,
@@ -278,6 +279,14 @@ def significant_features(
     thr_n = float(np.ldexp(thr, -e))
     rng = check_seed(seed)
 
+    if n_landmarks is not None and min(m, len(X)) > MAX_DENSE_POINTS:
+        # cost guard, before the landmarks: their full distance matrix is m^2 float64
+        raise ComplexTooLarge(
+            f"betti_numbers with n_landmarks={m} would hold a {min(m, len(X))}^2 distance matrix "
+            f"({8 * min(m, len(X)) ** 2 / 2**30:.1f} GiB; limit {MAX_DENSE_POINTS} points) and "
+            f"a Rips complex beyond reach; pass n_landmarks={MAX_DENSE_POINTS // 4} or fewer "
+            "(maxmin landmarks keep the diagrams within 2 x their covering radius)"
+        )
     first, _, _ = unique_rows(X)
     U = X[first]
     n = len(U)
