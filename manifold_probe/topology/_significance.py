@@ -4,6 +4,7 @@ persistence test (a left-Gumbel null for :math:`\log\log(\text{death}/\text{birt
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,11 @@ from manifold_probe._validation import (
     rescale,
     unique_rows,
 )
-from manifold_probe.topology._components import _h0_test
+from manifold_probe.topology._components import (
+    MIN_COMPONENT,
+    MIN_COMPONENT_POINTS,
+    _h0_test,
+)
 from manifold_probe.topology._persistence import (
     ComplexTooLarge,
     check_maxdim,
@@ -29,7 +34,8 @@ from manifold_probe.topology._persistence import (
     sparse_rips_edges,
 )
 
-__all__ = ["betti_numbers", "significant_features", "shared_seed", "gumbel_pvalues", "h1_landmarks"]
+__all__ = ["BettiNumbers", "ResolutionWarning", "betti_numbers", "significant_features", "shared_seed",
+           "gumbel_pvalues", "noise_pvalues", "h1_landmarks"]
 
 MAX_POINTS = 4000  # the landmark choice keeps a full distance matrix: 4000^2 float64 = 128 MB
 # Landmarks per analysis and the sparse-Rips approximation factor: set by the sweep in
@@ -71,6 +77,7 @@ SPARSE_EPS = 0.5
 MIN_FIT = 30
 RIPS_CECH = 2.0  # Čech_r ⊆ Rips_2r ⊆ Čech_2r (edge length 2r vs ball radius r)
 H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
+H0_MAX_NET = 1250  # H0 net: half the points, at most this many (1250^2 distances: 12.5 MB)
 DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs no resampling
 # Quantiles of the standard left-Gumbel law, P(l <= x) = 1 - exp(-e^x): log(-log(1 - q)).
 # Quantiles of log log(pi) matched to the law: the median and the 90th percentile. Measured
@@ -88,7 +95,151 @@ DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs 
 # had its own net, H1_FRACTION, 56/60 against 54/60: two fat-torus-at-4000 loops). Against
 # the quartiles, (0.5, 0.9) read 139/150 runs exact at noise <= 1% instead of 137
 # (results/validate_topology.json).
-FIT_QUANTILES = (0.5, 0.9)
+FIT_QUANTILES = (0.5, 0.9)  # gumbel_pvalues (the fit on all bars, kept for reference)
+# The outward test's fit: least squares on four quantiles of the bars below a candidate
+NOISE_QUANTILES = (0.25, 0.5, 0.75, 0.9)
+
+
+# Monte Carlo draws behind the noise pivot (see noise_pvalues): the standard error of a
+# p-value p is sqrt(p(1-p)/N_PIVOT) at most, and far less in the tail, where each draw
+# contributes an exact conditional probability rather than a 0/1 count.
+N_PIVOT = 4000
+MIN_RETAINED = 3  # bars below a candidate from which the noise law is fitted
+INTERLEAVING = 1 + SPARSE_EPS  # a sparse Rips bar with d/b <= 1 + eps may be diagonal noise
+# An answer is "near resolution" when a bar's ratio lies within this factor of the critical
+# ratio: the sparse filtration moves each ratio by up to 1 + eps, so such a bar could fall on
+# the other side of the cut in the exact Rips filtration of the same net.
+NEAR_FACTOR = INTERLEAVING
+
+
+def _std_quantiles(quantiles):
+    return np.array([np.log(-np.log(1.0 - q)) for q in quantiles])
+
+
+def _fit(sorted_retained, quantiles):
+    """Location and scale of y = log log(d/b) (left-Gumbel, ell = (y - mu)/sigma): least
+    squares of the retained values' ``quantiles`` on the law's; the same formula on data and
+    simulations (``sorted_retained`` may hold one sample per row)."""
+    return _ls(np.quantile(sorted_retained, quantiles, axis=-1), quantiles)
+
+
+def _ls(qs, quantiles):
+    z = _std_quantiles(quantiles)
+    zc = z - z.mean()
+    qs = np.asarray(qs)
+    sigma = np.maximum(np.tensordot(zc, qs - qs.mean(axis=0), axes=1) / np.sum(zc**2), 1e-12)
+    return qs.mean(axis=0) - sigma * z.mean(), sigma
+
+
+@lru_cache(maxsize=256)
+def _pivot_draws(n: int, quantiles: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray,
+                                                                 np.ndarray]:
+    r"""Fits (mu, sigma) and the largest retained value u of ``N_PIVOT`` standard samples:
+    each the lowest n - 1 of n standard left-Gumbel draws (the candidate is the n-th).
+
+    Only the order statistics the fit reads are drawn, by the Markov chain of uniform order
+    statistics: given :math:`U_{(i)}`, :math:`U_{(j)} = U_{(i)} + (1 - U_{(i)})\,B`,
+    :math:`B \sim \mathrm{Beta}(j - i, n - j + 1)`; then :math:`y = \log(-\log(1 - U))`.
+    Seeded by ``n`` alone: the same law for every call."""
+    rng = np.random.default_rng([20251204, n])
+    N = n - 1  # retained
+    pos = []
+    for q in quantiles:  # np.quantile's linear rule on N values: (N - 1) q
+        h = (N - 1) * q
+        pos += [int(np.floor(h)) + 1, min(int(np.floor(h)) + 2, N)]
+    idx = sorted(set(pos + [N]))  # 1-based order statistics among the n draws
+    U, prev, val = {}, 0, np.zeros(N_PIVOT)
+    for i in idx:
+        val = val + (1.0 - val) * rng.beta(i - prev, n - i + 1, N_PIVOT)
+        U[i], prev = val, i
+    y = {i: np.log(-np.log1p(-np.minimum(U[i], 1 - 1e-16))) for i in idx}
+    qs = []
+    for q in quantiles:
+        h = (N - 1) * q
+        f = h - np.floor(h)
+        a, b = int(np.floor(h)) + 1, min(int(np.floor(h)) + 2, N)
+        qs.append(y[a] + f * (y[b] - y[a]))
+    mu, sigma = _ls(np.array(qs), quantiles)
+    return mu, sigma, y[N]
+
+
+def noise_pvalues(t: Any, n: int, quantiles: tuple[float, ...] = NOISE_QUANTILES) -> np.ndarray:
+    r"""P-value of a standardised candidate :math:`t` as the largest of ``n`` noise bars.
+
+    Model (Bobrowski & Skraba 2023): for noise bars, :math:`y = \log\log(d/b)` is
+    :math:`\mu + \sigma\ell` with :math:`\ell` standard left-Gumbel,
+    :math:`P(\ell \ge x) = e^{-e^{x}}`, and :math:`\mu, \sigma` unknown. They are fitted to
+    the other :math:`n - 1` bars (two ``quantiles``), and :math:`t = (y - \hat\mu)/\hat\sigma`.
+    Since the family is location-scale, :math:`t` is pivotal: its law under the null depends
+    on ``n`` only, whatever :math:`\mu, \sigma`. The p-value is exact under the model,
+    estimation error included, for every ``n`` (no asymptotics, no switch):
+
+    .. math::
+
+        p(t) = E\Big[\min\Big(1, \frac{S(\hat\mu_0 + \hat\sigma_0 t)}{S(u_0)}\Big)\Big],
+        \qquad S(x) = e^{-e^{x}},
+
+    the expectation over standard samples (fit :math:`\hat\mu_0, \hat\sigma_0` and largest
+    retained value :math:`u_0` of the lowest :math:`n - 1` of :math:`n` draws), since given
+    those the largest draw is the law truncated to :math:`[u_0, \infty)` (Rao-Blackwellised
+    Monte Carlo: ``N_PIVOT`` draws, each an exact conditional probability, so the tail is
+    resolved far below :math:`1/N`). It is the probability that the largest of :math:`n`
+    noise bars stands this far out: the multiplicity over the :math:`n` bars is included.
+
+    >>> p = noise_pvalues([0.0, 3.0, 6.0], 100)
+    >>> bool(p[0] > 0.5), bool(p[2] < 1e-3 < p[1])
+    (True, True)
+    """
+    n = check_int(n, name="n", minimum=MIN_RETAINED + 1)
+    mu, sigma, u = _pivot_draws(n, tuple(float(q) for q in quantiles))
+    t = np.atleast_1d(np.asarray(t, dtype=np.float64))
+    a = mu[None, :] + sigma[None, :] * t[:, None]
+    with np.errstate(over="ignore"):
+        ratio = np.exp(-(np.exp(a) - np.exp(u)[None, :]))
+    return np.minimum(1.0, ratio).mean(axis=1)
+
+
+def _step_weight(j):
+    """Share of alpha spent on step j (0-based) of the outward test: 6 / (pi^2 (j + 1)^2),
+    summing to 1 over all steps, so the family-wise error stays below alpha (union bound)."""
+    return 6.0 / (np.pi**2 * (np.asarray(j, dtype=np.float64) + 1.0) ** 2)
+
+
+def _outward_test(ratios: np.ndarray, band: float, quantiles=NOISE_QUANTILES):
+    """Adjusted p-values of the bars (in the given order) and the critical ratio.
+
+    Step j (0-based) asks whether the (j+1)-th largest bar is the largest of the n - j bars
+    not above it, all noise: the null is fitted to the n - j - 1 bars below it (so neither
+    it nor any larger bar moves the fit) and :func:`noise_pvalues` gives its p-value
+    :math:`p_j`, spent against :math:`\\alpha w_j`, :math:`w_j = 6/(\\pi^2 (j+1)^2)`. The
+    count is the deepest significant step (as in Rosner's generalised ESD, so that many
+    features cannot mask one another through the fit); a bar's reported p-value is
+    :math:`\\min_{j' \\ge j} p_{j'}/w_{j'}`, so that counted bars are those below alpha.
+    Bars with :math:`d/b \\le` ``band`` are never tested (p = 1); a bar with
+    :math:`d/b > 4` counts whatever the fit (``RIPS_CECH``, p = 0).
+    """
+    r = np.asarray(ratios, dtype=np.float64)
+    n = len(r)
+    out = np.ones(n)
+    order = np.argsort(-r, kind="stable")
+    y_desc = np.log(np.log(r[order]))
+    y_asc = y_desc[::-1]
+    steps = min(n - MIN_RETAINED, int(np.sum(r > band)))
+    raw = np.ones(n)
+    for j in range(max(steps, 0)):
+        mu, sigma = _fit(y_asc[: n - j - 1], quantiles)
+        raw[j] = float(noise_pvalues((y_desc[j] - mu) / sigma, n - j, quantiles)[0])
+    # step-down: bar j counts when steps 0..j all reject at alpha/2
+    seq = np.minimum(1.0, 2.0 * np.maximum.accumulate(raw))
+    # outward (generalised ESD): bar j counts when a step at or below it rejects at
+    # alpha w_j / 2
+    deep = np.minimum(1.0, 2.0 * raw / _step_weight(np.arange(n)))
+    deep = np.minimum.accumulate(deep[::-1])[::-1]
+    adj = np.minimum(seq, deep)
+    adj = np.where(r[order] > band, adj, 1.0)
+    adj = np.where(r[order] > RIPS_CECH**2, 0.0, adj)
+    out[order] = adj
+    return out
 
 
 def shared_seed(seed: Any) -> int:
@@ -104,6 +255,46 @@ def shared_seed(seed: Any) -> int:
     return int(check_seed(seed).integers(2**63))
 
 
+class ResolutionWarning(UserWarning):
+    """A Betti number is near the smallest feature the sample resolves (see
+    :func:`betti_numbers`, Resolution): another sample or seed may read it differently."""
+
+
+class BettiNumbers(tuple):
+    """The significant Betti numbers (a tuple of int, compared and printed as one) with the
+    resolution report of :func:`betti_numbers` as attributes.
+
+    Attributes
+    ----------
+    resolution : tuple of float, length maxdim + 1
+        Per dimension, the smallest feature the test can count in this sample, relative to
+        the cloud's scale (median pairwise landmark distance): for :math:`H_k, k \ge 1` the
+        death (edge length) a class born at the net's typical birth needs, for :math:`H_0`
+        the gap a component of the smallest tested size needs.
+    critical_ratio : tuple of float
+        The same as a death/birth (H0: merge/birth) ratio.
+    near_resolution : tuple of bool
+        Per dimension, a bar within the interleaving factor :math:`1+\epsilon` of the critical
+        ratio: the answer there is below resolution (a ``ResolutionWarning`` is issued).
+    below_resolution : bool
+        ``any(near_resolution)``.
+    """
+
+    def __new__(cls, betti=(), resolution=(), critical_ratio=(), near_resolution=()):
+        obj = super().__new__(cls, (int(b) for b in betti))
+        obj.resolution = tuple(float(r) for r in resolution)
+        obj.critical_ratio = tuple(float(r) for r in critical_ratio)
+        obj.near_resolution = tuple(bool(x) for x in near_resolution)
+        return obj
+
+    def __getnewargs__(self):
+        return (tuple(self), self.resolution, self.critical_ratio, self.near_resolution)
+
+    @property
+    def below_resolution(self) -> bool:
+        return any(self.near_resolution)
+
+
 @dataclass(frozen=True)
 class SignificantFeatures:
     """Internal result of :func:`significant_features` (shared by the verdict)."""
@@ -115,6 +306,9 @@ class SignificantFeatures:
     threshold: float
     covering_radius: float
     scale: float  # median pairwise distance of the landmarks: the cloud's size
+    critical_ratio: tuple = ()  # per dimension: d/b a feature needs to count (see _resolution)
+    resolution: tuple = ()  # per dimension: smallest detectable death (H0: gap) / scale
+    near: tuple = ()  # per dimension: a bar within NEAR_FACTOR of the critical ratio
 
 
 def gumbel_pvalues(
@@ -209,48 +403,95 @@ def _tested_bars(dgms: list, threshold: float) -> list[np.ndarray]:
     return out
 
 
+def critical_ratio(ratios: np.ndarray, alpha: float, band: float,
+                   quantiles=NOISE_QUANTILES) -> float:
+    """Smallest death/birth ratio a new largest bar would need to count, given the ``ratios``
+    of a dimension's bars as its noise: step 0 of :func:`_outward_test` at this number of
+    bars, against the fit to all of them; at least ``band``, at most 4 (``RIPS_CECH``^2)."""
+    r = np.asarray(ratios, dtype=np.float64)
+    cap = RIPS_CECH**2
+    if len(r) < MIN_RETAINED:
+        return cap
+    mu, sigma = _fit(np.sort(np.log(np.log(r))), quantiles)
+    grid = np.linspace(-4.0, 60.0, 1281)
+    p = noise_pvalues(grid, len(r) + 1, quantiles)
+    hit = np.flatnonzero(p < alpha / 2)
+    if not len(hit):
+        return cap
+    y = mu + sigma * grid[hit[0]]
+    with np.errstate(over="ignore"):
+        return float(min(cap, max(band, np.exp(np.exp(min(y, 5.0))))))
+
+
+def h0_critical_ratio(size: float, n_candidates: int, alpha: float) -> float:
+    """Smallest merge ratio d/b at which a component of ``size`` landmarks counts
+    (:func:`h0_pvalues`, Bonferroni over ``n_candidates``)."""
+    from manifold_probe.topology._components import h0_pvalues
+
+    grid = 1.0 + np.geomspace(1e-3, 1e3, 2000)
+    p = h0_pvalues(1.0, grid, size) * max(n_candidates, 1)
+    hit = np.flatnonzero(p < alpha)
+    return float(grid[hit[0]]) if len(hit) else float("inf")
+
+
 def _significance(
     tested: list[np.ndarray],
     alpha: float,
     n_points: int,
     h0_dist: np.ndarray,
-    pooled: list[np.ndarray] | None = None,
-) -> tuple[tuple, tuple]:
-    r"""Bonferroni-adjusted p-values per dimension and the counts below ``alpha``.
+    band: float = INTERLEAVING,
+) -> tuple[tuple, tuple, tuple]:
+    r"""Adjusted p-values per dimension, the counts below ``alpha`` and the critical ratios.
 
     H0: :func:`h0_pvalues` on the merges of the net ``h0_dist`` (see :func:`_h0_test`; the
-    rows ``tested[0]`` are replaced by those of its elder-rule pass). A dimension k >= 1 with
-    fewer than ``MIN_FIT`` bars is tested against the null fitted to the bars of all
-    dimensions >= 1 pooled (measured wider than a higher dimension's own noise, so
-    conservative). Without ``MIN_FIT`` bars there either, a bar counts when
-    :math:`d/b > 4` (p-value 0, else 1): Rips and Čech filtrations are 2-interleaved
-    (Čech_r ⊆ Rips_2r ⊆ Čech_2r), so such a bar carries a class of the union of balls around
-    the points over a range of radii. (With the sparse factor :math:`(1+\epsilon)^2` added
-    the cut would be 9, which missed a clean figure-eight loop of ratio 7.8 at one seed.)
-    ``pooled``: the ratios to pool instead of those of ``tested[1:]`` (when H1 was read on a
-    finer net than the higher dimensions, the nets of those dimensions' own H1 and up).
+    rows ``tested[0]`` are replaced by those of its elder-rule pass); its critical ratio is
+    that of the smallest candidate component. A dimension :math:`k \ge 1`: the outward test
+    of :func:`_outward_test` on its own bars, whatever their number (the null of a step is
+    fitted to the bars below the candidate; no pooling across dimensions), bars within the
+    interleaving ``band`` never counted.
     """
-    pvals, betti = [], []
-    if pooled is None:
-        pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
-    pooled = np.concatenate([*pooled, np.zeros(0)])
+    pvals, betti, crit = [], [], []
     for k, t in enumerate(tested):
         if k == 0:
             tested[0], p = _h0_test(h0_dist, alpha, n_points)
             pvals.append(p)
             betti.append(int(np.sum(p < alpha)) + 1)  # beta_0 counts the last component too
+            min_size = max(MIN_COMPONENT_POINTS, MIN_COMPONENT * n_points)
+            n_cand = int(np.sum(tested[0][:, 2] >= min_size)) if len(tested[0]) else 0
+            crit.append(h0_critical_ratio(min_size, n_cand, alpha))
             continue
         r = t[:, 1] / t[:, 0]
-        if len(r) >= MIN_FIT:
-            p = gumbel_pvalues(r)
-        elif len(pooled) >= MIN_FIT:
-            p = gumbel_pvalues(r, reference=pooled)
-        else:
-            p = np.where(r > RIPS_CECH ** 2, 0.0, 1.0)
-        p = np.minimum(1.0, p * max(len(r), 1))
+        p = _outward_test(r, band)
         pvals.append(p)
         betti.append(int(np.sum(p < alpha)))
-    return tuple(pvals), tuple(betti)
+        crit.append(critical_ratio(r[p >= alpha], alpha, band))
+    return tuple(pvals), tuple(betti), tuple(crit)
+
+
+def _resolution(tested, pvals, crit, alpha, band, n_points, scale):
+    """Per dimension, the smallest feature the test can count at this sample (relative to
+    ``scale``) and whether the answer is near it (see :func:`betti_numbers`, Resolution)."""
+    resolution, near = [], []
+    for k, (t, p, c) in enumerate(zip(tested, pvals, crit, strict=True)):
+        if k == 0:
+            min_size = max(MIN_COMPONENT_POINTS, MIN_COMPONENT * n_points)
+            cand = t[t[:, 2] >= min_size] if len(t) else t
+            b_ref = float(np.median(cand[:, 0])) if len(cand) else float("nan")
+            n_cand = max(len(cand), 1)
+            ratios = cand[:, 1] / cand[:, 0] if len(cand) else np.zeros(0)
+            per = np.array([h0_critical_ratio(s, n_cand, alpha) for s in cand[:, 2]]) if len(
+                cand) else np.zeros(0)
+            close = np.any((ratios > per / NEAR_FACTOR) & (ratios < per * NEAR_FACTOR))
+        else:
+            b_ref = float(np.median(t[:, 0])) if len(t) else float("nan")
+            r = t[:, 1] / t[:, 0] if len(t) else np.zeros(0)
+            counted = p < alpha
+            close = np.any(counted & (r < c * NEAR_FACTOR)) or np.any(
+                ~counted & (r > max(band, c / NEAR_FACTOR)))
+        size = c * b_ref / scale if scale > 0 and np.isfinite(c) else float("nan")
+        resolution.append(float(size))
+        near.append(bool(close))
+    return tuple(resolution), tuple(near)
 
 
 def significant_features(
@@ -284,39 +525,45 @@ def significant_features(
     # H1 on its own, finer net (the first m1 landmarks of the same greedy order, so the first
     # m are the net of H0 and H2): see H1_FRACTION and H1_MAX_EDGES
     m1 = h1_landmarks(n) if n_landmarks is None and maxdim >= 1 else m
-    order, eps = maxmin_landmarks(min(max(m, m1), n), int(rng.integers(n)), X=U)  # greedy
+    # H0 is judged on a net: the first m0 landmarks of the same order, half the points (so
+    # that the spacing of the net, not of the raw sample, sets the noise merges; see
+    # _h0_bars), at most H0_MAX_NET. Coarser nets lose small clusters: n/2, n/3, n/4, n/5
+    # read 205, 194, 183, 168 of the 230 cluster runs of benchmarks/sweep_topology_h0.py
+    # exact, with every family H0 and no false split
+    m0 = min(m, n) if n < 2 * H0_MIN_NET else min(n // 2, max(m, H0_MAX_NET))
+    if n_landmarks is not None:
+        m0 = min(m0, m)
+    order, eps = maxmin_landmarks(min(max(m, m1, m0), n), int(rng.integers(n)), X=U)  # greedy
     L = order[:m]
     D_all = pairwise_distances(U[order])
     DL = D_all[: len(L), : len(L)]
     sparse = SPARSE_EPS if len(L) > 3 else None
     # the H1 net: the longest prefix of the greedy order within m1 and the cost cap
-    k = _fitting_prefix(D_all, len(L)) if len(order) > len(L) else len(L)
+    n1 = min(m1, len(order))
+    k = _fitting_prefix(D_all[:n1, :n1], len(L)) if n1 > len(L) else len(L)
     dgms = _net_diagrams(DL, maxdim if k == len(L) or maxdim >= 2 else 0, thr_n, sparse,
                          shrink=n_landmarks is None)
-    # H0 is judged on a net: the first m0 landmarks, at most half the points (so that the
-    # spacing of the net, not of the raw sample, sets the noise merges; see _h0_bars). Coarser
-    # nets lose small clusters: n/2, n/3, n/4, n/5 read 205, 194, 183, 168 of the 230 cluster
-    # runs of benchmarks/sweep_topology_h0.py exact, with every family H0 and no false split
-    m0 = len(L) if n < 2 * H0_MIN_NET else min(len(L), n // 2)
     cut = thr_n if np.isfinite(thr) else float(DL.max(initial=0.0))
     tested = _tested_bars(dgms, cut)
     if len(order) > len(L):
         eps = float(D_all[len(L), : len(L)].min())  # covering radius of the first m landmarks
-    pooled = None  # a sparse higher dimension borrows the null of its own net's H1 (and up)
     if k > len(L):
-        pooled = [t[:, 1] / t[:, 0] for t in tested[1:]]
         D1 = D_all[:k, :k]
         h1 = rips_diagrams(D1, 1, thr_n, sparse=SPARSE_EPS)[1]
         cut1 = thr_n if np.isfinite(thr) else float(D1.max())
         dgms = [dgms[0], h1, *dgms[2:]]
         tested = [tested[0], _tested_bars([None, h1], cut1)[1], *tested[2:]]
     tested = tested[: maxdim + 1]
-    pvals, betti = _significance(tested, 1.0 - confidence, m0, DL[:m0, :m0], pooled)
+    alpha = 1.0 - confidence
+    band = INTERLEAVING if sparse is not None else 1.0
+    pvals, betti, crit = _significance(tested, alpha, m0, D_all[:m0, :m0], band)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
+    resolution, near = _resolution(tested, pvals, crit, alpha, band, m0, scale)
     dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
     tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
     return SignificantFeatures(betti, dgms, pvals, tuple(tested[: maxdim + 1]), float(thr),
-                               float(np.ldexp(eps, e)), float(np.ldexp(scale, e)))
+                               float(np.ldexp(eps, e)), float(np.ldexp(scale, e)), crit,
+                               resolution, near)
 
 
 def betti_numbers(
@@ -328,7 +575,7 @@ def betti_numbers(
     n_landmarks: int | None = None,
     n_bootstrap: int | None = None,
     threshold: float | str | None = "auto",
-) -> tuple[int, ...]:
+) -> BettiNumbers:
     r"""Betti numbers counting only the statistically significant features.
 
     **Filtration.** Exact duplicates are merged; ``n_landmarks`` maxmin (farthest-point)
@@ -457,6 +704,22 @@ def betti_numbers(
     >>> betti_numbers(np.c_[np.cos(t), np.sin(t)], maxdim=1, seed=0)
     (1, 1)
     """
-    return significant_features(
-        X, maxdim, confidence, seed, n_landmarks, n_bootstrap, threshold
-    ).betti
+    f = significant_features(X, maxdim, confidence, seed, n_landmarks, n_bootstrap, threshold)
+    warn_near_resolution(f, "betti_numbers")
+    return BettiNumbers(f.betti, f.resolution, f.critical_ratio, f.near)
+
+
+def warn_near_resolution(f: SignificantFeatures, what: str) -> None:
+    """Issue a :class:`ResolutionWarning` naming the dimensions read near resolution."""
+    dims = [k for k, x in enumerate(f.near) if x]
+    if not dims:
+        return
+    import warnings
+
+    detail = ", ".join(f"H{k}: {f.betti[k]} (features need death/birth >= "
+                       f"{f.critical_ratio[k]:.3g}, about {f.resolution[k]:.3g} of the cloud's "
+                       "scale)" for k in dims)
+    warnings.warn(
+        f"{what}: {detail}; a bar lies within the sparse filtration's factor "
+        f"{INTERLEAVING:g} of that cut, so this answer is below resolution (more points, "
+        "less noise, or n_landmarks may resolve it)", ResolutionWarning, stacklevel=3)
