@@ -262,7 +262,9 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
             same: dict[str, bool] = {}
             try:
                 cmp = compare_topology(X[idx], Y[idx], est, s)
-                same["topology"] = bool(cmp.preserved)
+                # None: the verdict is "undecided" (a difference, or an agreement, near the
+                # sample's resolution), which neither keeps nor breaks this configuration
+                same["topology"] = None if cmp.verdict == "undecided" else cmp.verdict == "preserved"
             except InputError as exc:
                 first["verdict_note"] = first["verdict_note"] or short_message(exc)
                 cmp = None
@@ -296,11 +298,13 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
                               else float("nan")}),
                           "structures_clean": ";".join(k for k, v in ex.items() if v)}
             configs.append(same)
-    kept = [all(c.values()) for c in configs]
+    kept = [all(v is True for v in c.values()) for c in configs]
+    broken = [any(v is False for v in c.values()) for c in configs]
     checks = sorted({k for c in configs for k in c})
-    broken_by = [k for k in checks if all(not c.get(k, True) for c in configs)]
-    unstable = [k for k in checks if k not in broken_by and any(not c.get(k, True) for c in configs)]
-    word = "kept" if all(kept) else "broken" if not any(kept) else "undecided"
+    broken_by = [k for k in checks if all(c.get(k, True) is False for c in configs)]
+    unstable = [k for k in checks if k not in broken_by and any(c.get(k, True) is not True
+                                                                for c in configs)]
+    word = "kept" if all(kept) else "broken" if all(broken) else "undecided"
     return {"verdict": word, "topology_preserved": word == "kept",
             "broken_by": ";".join(broken_by), "unstable": ";".join(unstable),
             "configs_kept": f"{sum(kept)}/{len(kept)}",

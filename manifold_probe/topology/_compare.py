@@ -21,7 +21,7 @@ __all__ = ["TopologyComparison", "comparison_verdict", "topology_preserved"]
 
 @dataclass(frozen=True)
 class TopologyComparison:
-    """Result of :func:`topology_preserved`.
+    r"""Result of :func:`topology_preserved`.
 
     Attributes
     ----------

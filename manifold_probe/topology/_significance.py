@@ -96,15 +96,14 @@ DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs 
 # the quartiles, (0.5, 0.9) read 139/150 runs exact at noise <= 1% instead of 137
 # (results/validate_topology.json).
 FIT_QUANTILES = (0.5, 0.9)  # gumbel_pvalues (the fit on all bars, kept for reference)
-# The outward test's fit: least squares on four quantiles of the bars below a candidate
-NOISE_QUANTILES = (0.25, 0.5, 0.75, 0.9)
+# The outward test's fit: least squares on the quartiles of a dimension's bars (features, fewer
+# than a quarter of the bars and the largest, barely move them)
+NOISE_QUANTILES = (0.5, 0.75, 0.9)
 
 
-# Monte Carlo draws behind the noise pivot (see noise_pvalues): the standard error of a
-# p-value p is sqrt(p(1-p)/N_PIVOT) at most, and far less in the tail, where each draw
-# contributes an exact conditional probability rather than a 0/1 count.
+# Monte Carlo draws behind the noise pivot (see noise_pvalues): each draw contributes an exact
+# conditional probability, so the tail is resolved far below 1 / N_PIVOT.
 N_PIVOT = 4000
-MIN_RETAINED = 3  # bars below a candidate from which the noise law is fitted
 INTERLEAVING = 1 + SPARSE_EPS  # a sparse Rips bar with d/b <= 1 + eps may be diagonal noise
 # An answer is "near resolution" when a bar's ratio lies within this factor of the critical
 # ratio: the sparse filtration moves each ratio by up to 1 + eps, so such a bar could fall on
@@ -116,14 +115,19 @@ def _std_quantiles(quantiles):
     return np.array([np.log(-np.log(1.0 - q)) for q in quantiles])
 
 
-def _fit(sorted_retained, quantiles):
-    """Location and scale of y = log log(d/b) (left-Gumbel, ell = (y - mu)/sigma): least
-    squares of the retained values' ``quantiles`` on the law's; the same formula on data and
-    simulations (``sorted_retained`` may hold one sample per row)."""
-    return _ls(np.quantile(sorted_retained, quantiles, axis=-1), quantiles)
+def _positions(n: int, quantiles) -> list[tuple[int, int, float]]:
+    """np.quantile's linear rule on n sorted values: per level, the two 1-based order
+    statistics it reads and the weight of the second."""
+    out = []
+    for q in quantiles:
+        h = (n - 1) * q
+        a = int(np.floor(h)) + 1
+        out.append((a, min(a + 1, n), h - np.floor(h)))
+    return out
 
 
 def _ls(qs, quantiles):
+    """Least squares of the values' quantiles ``qs`` on the standard law's: (mu, sigma)."""
     z = _std_quantiles(quantiles)
     zc = z - z.mean()
     qs = np.asarray(qs)
@@ -131,113 +135,110 @@ def _ls(qs, quantiles):
     return qs.mean(axis=0) - sigma * z.mean(), sigma
 
 
+def _fit(y_sorted: np.ndarray, quantiles=NOISE_QUANTILES) -> tuple[float, float, float, int]:
+    """Noise law of one dimension from the quartiles of its y = log log(d/b): (mu, sigma),
+    the largest value the fit reads, u, and its 1-based rank i_u."""
+    n = len(y_sorted)
+    pos = _positions(n, quantiles)
+    qs = [y_sorted[a - 1] + f * (y_sorted[b - 1] - y_sorted[a - 1]) for a, b, f in pos]
+    mu, sigma = _ls(np.array(qs), quantiles)
+    i_u = max(b for _, b, _ in pos)
+    return float(mu), float(sigma), float(y_sorted[i_u - 1]), i_u
+
+
 @lru_cache(maxsize=256)
 def _pivot_draws(n: int, quantiles: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray,
                                                                  np.ndarray]:
-    r"""Fits (mu, sigma) and the largest retained value u of ``N_PIVOT`` standard samples:
-    each the lowest n - 1 of n standard left-Gumbel draws (the candidate is the n-th).
+    r"""Fits (mu, sigma) and boundary value u of ``N_PIVOT`` standard samples of ``n``
+    left-Gumbel draws, by the same rule as :func:`_fit`.
 
     Only the order statistics the fit reads are drawn, by the Markov chain of uniform order
     statistics: given :math:`U_{(i)}`, :math:`U_{(j)} = U_{(i)} + (1 - U_{(i)})\,B`,
     :math:`B \sim \mathrm{Beta}(j - i, n - j + 1)`; then :math:`y = \log(-\log(1 - U))`.
     Seeded by ``n`` alone: the same law for every call."""
     rng = np.random.default_rng([20251204, n])
-    N = n - 1  # retained
-    pos = []
-    for q in quantiles:  # np.quantile's linear rule on N values: (N - 1) q
-        h = (N - 1) * q
-        pos += [int(np.floor(h)) + 1, min(int(np.floor(h)) + 2, N)]
-    idx = sorted(set(pos + [N]))  # 1-based order statistics among the n draws
-    U, prev, val = {}, 0, np.zeros(N_PIVOT)
+    pos = _positions(n, quantiles)
+    idx = sorted({i for a, b, _ in pos for i in (a, b)})
+    y, prev, val = {}, 0, np.zeros(N_PIVOT)
     for i in idx:
         val = val + (1.0 - val) * rng.beta(i - prev, n - i + 1, N_PIVOT)
-        U[i], prev = val, i
-    y = {i: np.log(-np.log1p(-np.minimum(U[i], 1 - 1e-16))) for i in idx}
-    qs = []
-    for q in quantiles:
-        h = (N - 1) * q
-        f = h - np.floor(h)
-        a, b = int(np.floor(h)) + 1, min(int(np.floor(h)) + 2, N)
-        qs.append(y[a] + f * (y[b] - y[a]))
-    mu, sigma = _ls(np.array(qs), quantiles)
-    return mu, sigma, y[N]
+        y[i], prev = np.log(-np.log1p(-np.minimum(val, 1 - 1e-16))), i
+    qs = np.array([y[a] + f * (y[b] - y[a]) for a, b, f in pos])
+    mu, sigma = _ls(qs, quantiles)
+    return mu, sigma, y[max(idx)]
 
 
-def noise_pvalues(t: Any, n: int, quantiles: tuple[float, ...] = NOISE_QUANTILES) -> np.ndarray:
-    r"""P-value of a standardised candidate :math:`t` as the largest of ``n`` noise bars.
+def noise_pvalues(t: Any, n: int, above: int | None = None,
+                  quantiles: tuple[float, ...] = NOISE_QUANTILES) -> np.ndarray:
+    r"""P-value of a standardised bar :math:`t`: the chance that the largest of ``above``
+    noise bars above the fit's boundary reaches it, in a dimension of ``n`` bars.
 
     Model (Bobrowski & Skraba 2023): for noise bars, :math:`y = \log\log(d/b)` is
-    :math:`\mu + \sigma\ell` with :math:`\ell` standard left-Gumbel,
-    :math:`P(\ell \ge x) = e^{-e^{x}}`, and :math:`\mu, \sigma` unknown. They are fitted to
-    the other :math:`n - 1` bars (two ``quantiles``), and :math:`t = (y - \hat\mu)/\hat\sigma`.
-    Since the family is location-scale, :math:`t` is pivotal: its law under the null depends
-    on ``n`` only, whatever :math:`\mu, \sigma`. The p-value is exact under the model,
-    estimation error included, for every ``n`` (no asymptotics, no switch):
+    :math:`\mu + \sigma\ell`, :math:`\ell` standard left-Gumbel,
+    :math:`P(\ell \ge x) = S(x) = e^{-e^{x}}`, with :math:`\mu, \sigma` unknown. They are
+    fitted by least squares on the quartiles of the :math:`n` values (``NOISE_QUANTILES``:
+    real features, the largest bars, barely move them while fewer than a quarter), and :math:`t = (y - \hat\mu)/\hat\sigma`. The family is location-scale, so
+    :math:`t` is pivotal: its law under the null depends on :math:`n` only. Given the order
+    statistics up to the fit's boundary :math:`u` (rank :math:`i_u`), the values above it
+    are i.i.d., the law truncated to :math:`[u, \infty)` (Markov property of order
+    statistics), so with :math:`m` of them (``above``, default :math:`n - i_u`)
 
     .. math::
 
-        p(t) = E\Big[\min\Big(1, \frac{S(\hat\mu_0 + \hat\sigma_0 t)}{S(u_0)}\Big)\Big],
-        \qquad S(x) = e^{-e^{x}},
+        p(t) = E\Big[1 - \Big(1 - \min\Big(1, \frac{S(\hat\mu_0 + \hat\sigma_0 t)}
+        {S(u_0)}\Big)\Big)^{m}\Big],
 
-    the expectation over standard samples (fit :math:`\hat\mu_0, \hat\sigma_0` and largest
-    retained value :math:`u_0` of the lowest :math:`n - 1` of :math:`n` draws), since given
-    those the largest draw is the law truncated to :math:`[u_0, \infty)` (Rao-Blackwellised
-    Monte Carlo: ``N_PIVOT`` draws, each an exact conditional probability, so the tail is
-    resolved far below :math:`1/N`). It is the probability that the largest of :math:`n`
-    noise bars stands this far out: the multiplicity over the :math:`n` bars is included.
+    the expectation over standard samples (Rao-Blackwellised Monte Carlo, ``N_PIVOT``
+    draws, each an exact conditional probability): exact under the model, the error of the
+    fit included, for every :math:`n` (no asymptotics, no switch in the number of bars).
 
     >>> p = noise_pvalues([0.0, 3.0, 6.0], 100)
     >>> bool(p[0] > 0.5), bool(p[2] < 1e-3 < p[1])
     (True, True)
     """
-    n = check_int(n, name="n", minimum=MIN_RETAINED + 1)
-    mu, sigma, u = _pivot_draws(n, tuple(float(q) for q in quantiles))
+    n = check_int(n, name="n", minimum=4)
+    quantiles = tuple(float(q) for q in quantiles)
+    mu, sigma, u = _pivot_draws(n, quantiles)
+    m = n - max(b for _, b, _ in _positions(n, quantiles)) if above is None else int(above)
     t = np.atleast_1d(np.asarray(t, dtype=np.float64))
     a = mu[None, :] + sigma[None, :] * t[:, None]
     with np.errstate(over="ignore"):
-        ratio = np.exp(-(np.exp(a) - np.exp(u)[None, :]))
-    return np.minimum(1.0, ratio).mean(axis=1)
-
-
-def _step_weight(j):
-    """Share of alpha spent on step j (0-based) of the outward test: 6 / (pi^2 (j + 1)^2),
-    summing to 1 over all steps, so the family-wise error stays below alpha (union bound)."""
-    return 6.0 / (np.pi**2 * (np.asarray(j, dtype=np.float64) + 1.0) ** 2)
+        q = np.minimum(1.0, np.exp(-(np.exp(a) - np.exp(u)[None, :])))
+    with np.errstate(divide="ignore"):
+        return (-np.expm1(m * np.log1p(-q))).mean(axis=1)
 
 
 def _outward_test(ratios: np.ndarray, band: float, quantiles=NOISE_QUANTILES):
-    """Adjusted p-values of the bars (in the given order) and the critical ratio.
+    """Adjusted p-values of the bars (in the given order): counted bars are those below alpha.
 
-    Step j (0-based) asks whether the (j+1)-th largest bar is the largest of the n - j bars
-    not above it, all noise: the null is fitted to the n - j - 1 bars below it (so neither
-    it nor any larger bar moves the fit) and :func:`noise_pvalues` gives its p-value
-    :math:`p_j`, spent against :math:`\\alpha w_j`, :math:`w_j = 6/(\\pi^2 (j+1)^2)`. The
-    count is the deepest significant step (as in Rosner's generalised ESD, so that many
-    features cannot mask one another through the fit); a bar's reported p-value is
-    :math:`\\min_{j' \\ge j} p_{j'}/w_{j'}`, so that counted bars are those below alpha.
-    Bars with :math:`d/b \\le` ``band`` are never tested (p = 1); a bar with
-    :math:`d/b > 4` counts whatever the fit (``RIPS_CECH``, p = 0).
+    One noise law per dimension, fitted to the quartiles of its bars (:func:`_fit`), so
+    that features, fewer than a quarter of the bars, barely move it. Then a step-down from the
+    largest bar: step j asks whether the (j+1)-th largest is the largest of the noise bars
+    above the fit's boundary, assuming the j above it real (``above`` = those bars less j),
+    with :func:`noise_pvalues`; bar j counts when steps 0..j all reject (adjusted p-value
+    :math:`\\max_{j' \\le j} p_{j'}`). Under any number k of true features a false one needs
+    step k to reject, which tests the largest noise bar: family-wise error at most alpha
+    per dimension. Bars with :math:`d/b \\le` ``band`` are never counted (p = 1); a bar
+    with :math:`d/b > 4` always is (``RIPS_CECH``, p = 0). With fewer than four bars nothing
+    is fitted and only that rule decides.
     """
     r = np.asarray(ratios, dtype=np.float64)
     n = len(r)
-    out = np.ones(n)
     order = np.argsort(-r, kind="stable")
-    y_desc = np.log(np.log(r[order]))
-    y_asc = y_desc[::-1]
-    steps = min(n - MIN_RETAINED, int(np.sum(r > band)))
-    raw = np.ones(n)
-    for j in range(max(steps, 0)):
-        mu, sigma = _fit(y_asc[: n - j - 1], quantiles)
-        raw[j] = float(noise_pvalues((y_desc[j] - mu) / sigma, n - j, quantiles)[0])
-    # step-down: bar j counts when steps 0..j all reject at alpha/2
-    seq = np.minimum(1.0, 2.0 * np.maximum.accumulate(raw))
-    # outward (generalised ESD): bar j counts when a step at or below it rejects at
-    # alpha w_j / 2
-    deep = np.minimum(1.0, 2.0 * raw / _step_weight(np.arange(n)))
-    deep = np.minimum.accumulate(deep[::-1])[::-1]
-    adj = np.minimum(seq, deep)
+    adj = np.ones(n)
+    if n >= 4:
+        y_asc = np.sort(np.log(np.log(r)))
+        mu, sigma, _, i_u = _fit(y_asc, quantiles)
+        steps = min(n - i_u, int(np.sum(r > band)))
+        if steps > 0:
+            y_desc = y_asc[::-1][:steps]
+            t = (y_desc - mu) / sigma
+            raw = np.array([noise_pvalues(t[j], n, n - i_u - j, quantiles)[0]
+                            for j in range(steps)])
+            adj[:steps] = np.maximum.accumulate(raw)
     adj = np.where(r[order] > band, adj, 1.0)
     adj = np.where(r[order] > RIPS_CECH**2, 0.0, adj)
+    out = np.ones(n)
     out[order] = adj
     return out
 
@@ -261,7 +262,7 @@ class ResolutionWarning(UserWarning):
 
 
 class BettiNumbers(tuple):
-    """The significant Betti numbers (a tuple of int, compared and printed as one) with the
+    r"""The significant Betti numbers (a tuple of int, compared and printed as one) with the
     resolution report of :func:`betti_numbers` as attributes.
 
     Attributes
@@ -405,22 +406,20 @@ def _tested_bars(dgms: list, threshold: float) -> list[np.ndarray]:
 
 def critical_ratio(ratios: np.ndarray, alpha: float, band: float,
                    quantiles=NOISE_QUANTILES) -> float:
-    """Smallest death/birth ratio a new largest bar would need to count, given the ``ratios``
-    of a dimension's bars as its noise: step 0 of :func:`_outward_test` at this number of
-    bars, against the fit to all of them; at least ``band``, at most 4 (``RIPS_CECH``^2)."""
+    """Smallest death/birth ratio at which the largest of a dimension's bars (``ratios``)
+    counts: step 0 of :func:`_outward_test`; at least ``band``, at most 4 (``RIPS_CECH``^2)."""
     r = np.asarray(ratios, dtype=np.float64)
     cap = RIPS_CECH**2
-    if len(r) < MIN_RETAINED:
+    if len(r) < 4:
         return cap
-    mu, sigma = _fit(np.sort(np.log(np.log(r))), quantiles)
+    mu, sigma, _, i_u = _fit(np.sort(np.log(np.log(r))), quantiles)
     grid = np.linspace(-4.0, 60.0, 1281)
-    p = noise_pvalues(grid, len(r) + 1, quantiles)
-    hit = np.flatnonzero(p < alpha / 2)
+    p = noise_pvalues(grid, len(r), len(r) - i_u, quantiles)
+    hit = np.flatnonzero(p < alpha)
     if not len(hit):
         return cap
     y = mu + sigma * grid[hit[0]]
-    with np.errstate(over="ignore"):
-        return float(min(cap, max(band, np.exp(np.exp(min(y, 5.0))))))
+    return float(min(cap, max(band, np.exp(np.exp(min(y, 5.0))))))
 
 
 def h0_critical_ratio(size: float, n_candidates: int, alpha: float) -> float:
@@ -464,7 +463,7 @@ def _significance(
         p = _outward_test(r, band)
         pvals.append(p)
         betti.append(int(np.sum(p < alpha)))
-        crit.append(critical_ratio(r[p >= alpha], alpha, band))
+        crit.append(critical_ratio(r, alpha, band))
     return tuple(pvals), tuple(betti), tuple(crit)
 
 
@@ -576,7 +575,8 @@ def betti_numbers(
     n_bootstrap: int | None = None,
     threshold: float | str | None = "auto",
 ) -> BettiNumbers:
-    r"""Betti numbers counting only the statistically significant features.
+    r"""Betti numbers (coefficients :math:`\mathbb{Z}/2`) counting only the statistically
+    significant features, with the sample's resolution.
 
     **Filtration.** Exact duplicates are merged; ``n_landmarks`` maxmin (farthest-point)
     landmarks :math:`L` are drawn (first one from ``seed``), with covering radius
@@ -592,21 +592,31 @@ def betti_numbers(
     grows as the net gets finer, while the net's noise is set by :math:`m/n`, which this rule
     holds at the value where the default was validated (``H1_FRACTION``).
 
-    **Test.** A bar :math:`(b, d)` of :math:`H_k`, :math:`k \ge 1`, has multiplicative
-    persistence :math:`\pi = d / b`. Under the null "noise" Bobrowski & Skraba (2023) find
-    :math:`\ell = A\log\log\pi + B` left-Gumbel distributed,
-    :math:`P(\ell \le x) = 1 - e^{-e^x}`. :math:`A, B` are fitted per dimension by matching
-    the median and 90th percentile of that dimension's :math:`\log\log\pi` (the bars are
-    mostly noise) to the law's. A dimension with fewer than 30 bars uses the null fitted to all
-    dimensions >= 1 pooled; with fewer than 30 bars in all, a bar counts when
-    :math:`d/b > 4`, which certifies a class of the union of balls (Rips and Čech filtrations
-    are 2-interleaved). Each bar's
-    p-value :math:`e^{-e^{\ell}}` is Bonferroni-corrected over the :math:`N_k` bars tested,
+    **Coefficients.** Homology is taken with coefficients in the field :math:`\mathbb{Z}/2`
+    (gudhi's and ripser's ``coeff=2``): the numbers are the ranks over :math:`\mathbb{Z}/2`, so
+    torsion is invisible and non-orientable shapes read their mod-2 numbers
+    (:math:`\mathbb{RP}^2`: (1, 1, 1); the Klein bottle: (1, 2, 1)).
 
-    .. math::
-
-        \beta_k = \#\{(b, d) \in D_k : N_k\, e^{-e^{\ell(d/b)}} < \alpha\},
-        \qquad \alpha = 1 - \text{confidence}.
+    **Test** (:math:`H_k, k \ge 1`). A bar :math:`(b, d)` has multiplicative persistence
+    :math:`\pi = d/b`. Under the null "noise", Bobrowski & Skraba (2023) find
+    :math:`y = \log\log\pi` distributed as :math:`\mu + \sigma\ell`, :math:`\ell`
+    left-Gumbel, :math:`P(\ell \ge x) = e^{-e^x}`. The bars are tested from the largest
+    outwards, and the null of each step is fitted only to the bars *below* the one tested
+    (least squares on the quartiles and 90th percentile of their :math:`y`), so neither that
+    bar nor any larger one can move it: step :math:`j` asks whether the :math:`(j+1)`-th
+    largest bar is the largest of :math:`n - j` noise bars, and its p-value
+    :math:`p_j` is exact under the model for every :math:`n`, the error of the fit included
+    (:func:`noise_pvalues`: :math:`t = (y - \hat\mu)/\hat\sigma` is pivotal). A bar counts
+    when steps :math:`0 \dots j` all have :math:`p < \alpha/2` (step-down), or when some step
+    at or below it has :math:`p_{j'} < \alpha w_{j'}/2`, :math:`w_j = 6/(\pi^2 (j+1)^2)`
+    (outward, as Rosner's generalised ESD: eight loops among twenty bars cannot hide one
+    another by inflating the fit). Family-wise error per dimension :math:`\le \alpha` by the
+    union bound. A bar with :math:`d/b \le 1 + \epsilon` (the sparse filtration's
+    interleaving factor, 1.5) is never counted: it may be diagonal noise by the method's own
+    guarantee; a bar with :math:`d/b > 4` always is (Rips and Čech filtrations are
+    2-interleaved, so it carries a class of the union of balls over a range of radii), which
+    also decides dimensions with fewer than four bars, where nothing can be fitted. There is
+    no pooling across dimensions and no switch in the number of bars.
 
     **H0.** Clusters are components at the scale of their separation: single linkage on the
     landmarks; when a component of :math:`s \ge 2` landmarks merges at :math:`d`, its birth
@@ -631,6 +641,19 @@ def betti_numbers(
     largest sampling gap, p ~ 0.05 under the null, so two or one are read), and five Gaussian
     blobs in :math:`R^{10}` (the bound is loose in high dimension: their merges at
     :math:`d/b \approx 1.5` are not significant).
+
+    **Resolution.** The answer comes with, per dimension, the critical ratio :math:`\pi^*`
+    a new largest bar would need (step 0 against the fit to the uncounted bars, at least
+    :math:`1 + \epsilon`, at most 4; for :math:`H_0` the merge ratio a component of the
+    smallest tested size needs), and the smallest detectable feature relative to the cloud's
+    scale :math:`s` (median pairwise landmark distance): :math:`\pi^* \tilde b / s`, with
+    :math:`\tilde b` the median birth of the dimension's bars (the net's spacing, where
+    classes are born); for :math:`H_0` the gap. **Density condition**: every bar of
+    dimension :math:`k` (every tested merge of :math:`H_0`) lies outside
+    :math:`[\pi^*/(1+\epsilon),\ \pi^*(1+\epsilon)]`, so that no bar's reading could cross
+    the cut within the sparse filtration's own interleaving. Where it fails, the dimension is
+    *near resolution*: ``near_resolution`` is set, ``below_resolution`` is true and a
+    :class:`ResolutionWarning` names the dimension; such an answer is reported, not read.
 
     Assumptions: the cloud samples a compact set (or a few well-separated ones) densely at the
     landmark scale, with noise small against the features. **Resolution** (measured): a
@@ -682,7 +705,15 @@ def betti_numbers(
 
     Returns
     -------
-    tuple of int, length maxdim + 1
+    BettiNumbers
+        A tuple of int, length maxdim + 1 (equal to, and printed as, the plain tuple), with the
+        attributes ``resolution``, ``critical_ratio``, ``near_resolution`` and
+        ``below_resolution`` (see Resolution).
+
+    Warns
+    -----
+    ResolutionWarning
+        When a dimension is near resolution.
 
     Raises
     ------
@@ -695,7 +726,8 @@ def betti_numbers(
     Sci. Rep. 13:12274. Cavanna, Jahanseir & Sheehy (2015), "A geometric perspective on sparse
     filtrations", CCCG. Chazal, de Silva & Oudot (2014), "Persistence stability for geometric
     complexes", Geom. Dedicata 173. Penrose (1997), "The longest edge of the random minimal
-    spanning tree", Ann. Appl. Probab. 7(2).
+    spanning tree", Ann. Appl. Probab. 7(2). Rosner (1983), "Percentage points for a
+    generalized ESD many-outlier procedure", Technometrics 25(2).
 
     Examples
     --------
