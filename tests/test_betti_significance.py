@@ -138,7 +138,7 @@ def test_answer_near_resolution_warns_and_says_so():
 
 def test_verdict_has_three_values():
     assert comparison_verdict((1, 1), (1, 1), (False, False), (False, False)) == "preserved"
-    assert comparison_verdict((1, 1), (1, 1), (False, True), (False, False)) == "undecided"
+    assert comparison_verdict((1, 1), (1, 1), (False, True), (False, False)) == "preserved"
     assert comparison_verdict((1, 1), (1, 0), (False, False), (False, False)) == "broken"
     assert comparison_verdict((1, 1), (1, 0), (False, True), (False, False)) == "undecided"
     assert comparison_verdict((2, 1), (1, 0), (False, True), (False, False)) == "broken"

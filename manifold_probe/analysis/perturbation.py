@@ -49,8 +49,11 @@ the edge of significance — present with all its rows, not with half of them �
 configurations disagree instead of reading as a confident break (measured: the months cycle of
 MiniLM's layer 5, p = 0.047 with all 2000 inputs' month sentences, read "broken" into layer 6 at
 full scale and "kept" at quick scale, ``benchmarks/verdict_scales.py``). In one configuration the
-change *keeps* when (a), (b) and every (c) agree. The verdict is ``"kept"`` when every
-configuration keeps, ``"broken"`` when none does, and ``"undecided"`` when they disagree —
+change *keeps* when (a), (b) and every (c) agree; when (a) is ``"undecided"`` (the Betti
+numbers differ only in dimensions read near the sample's resolution, see
+:func:`manifold_probe.topology_preserved`) the configuration neither keeps nor breaks, and
+it *breaks* when some check differs. The verdict is ``"kept"`` when every
+configuration keeps, ``"broken"`` when every one breaks, and ``"undecided"`` otherwise —
 the answer depends on the seed or the sample size, so it is not reported as a confident flip.
 ``topology_preserved`` is true only for ``"kept"``. ``broken_by`` names the checks that differ
 in every configuration, ``unstable`` those that differ in some, ``scales`` the sizes and seeds.

@@ -30,12 +30,11 @@ class TopologyComparison:
         coefficients) agree in every dimension. Kept for callers that read a bool; it says
         nothing about resolution, so ``verdict`` is the field to act on.
     verdict : {"preserved", "broken", "undecided"}
-        ``"preserved"``: the numbers agree and neither cloud is near resolution in any
-        dimension. ``"broken"``: they differ in a dimension where neither cloud is near
-        resolution. ``"undecided"`` otherwise: every disagreement (or, when they agree, some
-        dimension) is near resolution in one of the clouds, so a finer sample could read
-        either way. ``verdict == "preserved"`` implies ``preserved``; ``"broken"`` implies
-        ``not preserved``.
+        ``"preserved"``: the numbers agree (as ``preserved``). ``"broken"``: they differ in a
+        dimension that neither cloud reads near its resolution. ``"undecided"``: they differ
+        only in dimensions read near resolution by one cloud or both, so a finer sample could
+        read either way. ``preserved`` is ``verdict == "preserved"``; a disagreement is
+        ``"broken"`` or ``"undecided"``.
     betti_x, betti_y : tuple of int, length maxdim + 1
         Significant Betti numbers of each cloud (see :func:`betti_numbers`).
     distances : tuple of float, length maxdim + 1
@@ -70,9 +69,9 @@ def topology_preserved(
     agree in every dimension :math:`0 \dots` ``maxdim``, homology with coefficients in
     :math:`\mathbb{Z}/2` (so torsion is invisible: :math:`\mathbb{RP}^2` reads (1, 1, 1)). A
     homeomorphism onto its image keeps them; folding, gluing or tearing changes them
-    (Naitzat, Zhitnikov & Lim 2020). The answer has three values (``verdict``): where a
-    disagreement, or an agreement, rests on a dimension read near the sample's resolution
-    (:func:`betti_numbers`, Resolution) it is ``"undecided"`` rather than a guess; no
+    (Naitzat, Zhitnikov & Lim 2020). The answer has three values (``verdict``): where the
+    numbers differ only in dimensions read near the sample's resolution (:func:`betti_numbers`,
+    Resolution) it is ``"undecided"`` rather than a confident break; no
     :class:`ResolutionWarning` is issued here, the verdict carries it.
 
     How far the diagrams moved is reported separately, per dimension, as the bottleneck
@@ -156,6 +155,6 @@ def comparison_verdict(bx, by, near_x, near_y) -> str:
     """
     near = [a or b for a, b in zip(near_x, near_y, strict=True)]
     differ = [k for k, (a, b) in enumerate(zip(bx, by, strict=True)) if a != b]
-    if any(not near[k] for k in differ):
-        return "broken"
-    return "undecided" if differ or any(near) else "preserved"
+    if not differ:
+        return "preserved"
+    return "broken" if any(not near[k] for k in differ) else "undecided"
