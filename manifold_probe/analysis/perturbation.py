@@ -301,12 +301,16 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
                               else float("nan")}),
                           "structures_clean": ";".join(k for k, v in ex.items() if v)}
             configs.append(same)
-    kept = [all(v is True for v in c.values()) for c in configs]
-    broken = [any(v is False for v in c.values()) for c in configs]
+    # a check reads True (keeps), False (breaks) or None (undecided); numpy bools included
+    def differs(v: Any) -> bool:
+        return v is not None and not v
+
+    kept = [all(v is not None and bool(v) for v in c.values()) for c in configs]
+    broken = [any(differs(v) for v in c.values()) for c in configs]
     checks = sorted({k for c in configs for k in c})
-    broken_by = [k for k in checks if all(c.get(k, True) is False for c in configs)]
-    unstable = [k for k in checks if k not in broken_by and any(c.get(k, True) is not True
-                                                                for c in configs)]
+    broken_by = [k for k in checks if all(differs(c.get(k, True)) for c in configs)]
+    unstable = [k for k in checks if k not in broken_by
+                and any(c.get(k, True) is None or differs(c.get(k, True)) for c in configs)]
     word = "kept" if all(kept) else "broken" if all(broken) else "undecided"
     return {"verdict": word, "topology_preserved": word == "kept",
             "broken_by": ";".join(broken_by), "unstable": ";".join(unstable),
