@@ -197,7 +197,7 @@ def noise_pvalues(t: Any, n: int, above: int | None = None,
     draws, each an exact conditional probability): exact under the model, the error of the
     fit included, for every :math:`n` (no asymptotics, no switch in the number of bars).
 
-    >>> p = noise_pvalues([0.0, 3.0, 6.0], 100)
+    >>> p = noise_pvalues([0.0, 2.0, 4.0], 100)
     >>> bool(p[0] > 0.5), bool(p[2] < 1e-3 < p[1])
     (True, True)
     """
