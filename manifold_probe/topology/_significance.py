@@ -71,9 +71,8 @@ H1_FRACTION = 1 / 5
 # resolution (spacing ~ m^(-1/d)). Under the cap the net is the longest prefix that fits.
 H1_MAX_EDGES = DEFAULT_LANDMARKS[1] * (DEFAULT_LANDMARKS[1] - 1) // 2
 SPARSE_EPS = 0.5
-# Fewest bars from which the two parameters of the null are fitted (fewer: pooled, then the
-# certified rule of _significance). At 10, the 10 noise bars of a 59-point random plane
-# (tests/test_toy_model.py) fitted so tightly that the largest (ratio 1.9) got p = 0.01.
+# The former rule's fewest bars for a fit (fewer: pooled, then d/b > 4); kept for the
+# calibration of gumbel_pvalues in benchmarks/validate_topology.py --calibrate only.
 MIN_FIT = 30
 RIPS_CECH = 2.0  # Čech_r ⊆ Rips_2r ⊆ Čech_2r (edge length 2r vs ball radius r)
 H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
