@@ -31,12 +31,13 @@ from __future__ import annotations
 import argparse
 import os
 import time
+import warnings
 
 import numpy as np
 from _common import RESULTS, save
 
 import manifold_probe as mp
-from manifold_probe.topology._significance import _significance
+from manifold_probe.topology._significance import ResolutionWarning, _significance
 
 # (label, family, options, n, maxdim)
 FAMILIES = [
@@ -94,12 +95,104 @@ HELD_OUT = [
     ("+ torus R=1.5 r=1 n=4000", "torus", {"R": 1.5, "r": 1.0}, 4000, 2),
 ]
 FAMILIES = FAMILIES + HELD_OUT
+
+
+def _shape(P, betti, dim, name, size, ambient, rng):
+    return mp.datasets.ShapeSample(_rotate(P, ambient, rng), betti, dim, name, size, {})
+
+
+def genus_surface(n, seed, ambient, g=2):
+    """Genus-g surface: the tube (p(x) + y^2)^2 + z^2 = 0.01 around the chain of g touching
+    loops p(x) + y^2 = 0, p(x) = x (x - 1)^2 ... (x - g + 1)^2 (x - g); near-uniform points
+    (a band around the zero set projected onto it by Newton steps): (1, 2g, 1)."""
+    rng = np.random.default_rng(seed)
+
+    def f_grad(P):
+        x, y, z = P.T
+        roots = np.arange(g + 1, dtype=float)
+        mult = np.where((roots == 0) | (roots == g), 1, 2)
+        p = np.prod([(x - r) ** m for r, m in zip(roots, mult, strict=True)], axis=0)
+        dp = sum(m * (x - r) ** (m - 1) * np.prod(
+            [(x - s) ** k for s, k in zip(roots, mult, strict=True) if s != r], axis=0)
+            for r, m in zip(roots, mult, strict=True))
+        q = p + y**2
+        return q**2 + z**2 - 0.01, np.c_[2 * q * dp, 4 * q * y, 2 * z]
+
+    out = np.zeros((0, 3))
+    ymax = 1.2 * np.sqrt(max(abs(np.prod([(0.5 - r) ** 2 for r in range(g + 1)])), 1.0))
+    while len(out) < n:
+        P = rng.uniform([-0.3, -ymax, -0.2], [g + 0.3, ymax, 0.2], (200_000, 3))
+        f, grad = f_grad(P)
+        keep = np.abs(f) / np.maximum(np.linalg.norm(grad, axis=1), 1e-12) < 0.01
+        P = P[keep]
+        for _ in range(6):
+            f, grad = f_grad(P)
+            P = P - (f / np.maximum(np.sum(grad**2, axis=1), 1e-12))[:, None] * grad
+        out = np.r_[out, P[np.abs(f_grad(P)[0]) < 1e-6]]
+    out = out[rng.permutation(len(out))[:n]]
+    return _shape(out, (1, 2 * g, 1), 2, f"genus{g}", 0.1, ambient, rng)
+
+
+def nested_spheres(n, seed, ambient):
+    """Two concentric 2-spheres, radii 1 and 2, n/5 and 4n/5 points: (2, 0, 2)."""
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, 3))
+    Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+    Z[n // 5:] *= 2.0
+    return _shape(Z, (2, 0, 2), 2, "nested_spheres", 1.0, ambient, rng)
+
+
+def von_mises_circle(n, seed, ambient, kappa=2.0):
+    """Unit circle with von Mises(0, kappa) angles (density e^(kappa cos t)): (1, 1)."""
+    rng = np.random.default_rng(seed)
+    t = rng.vonmises(0.0, kappa, n)
+    return _shape(np.c_[np.cos(t), np.sin(t)], (1, 1), 1, "von_mises_circle", 1.0, ambient, rng)
+
+
+def linear_map(family, options, kappa):
+    """``family`` drawn in its own coordinates, then mapped by A = U diag(1 .. 1/kappa) V^T
+    (condition number kappa, singular values geometric), then rotated into R^D."""
+    def make(n, seed, ambient):
+        s = mp.datasets.homology_shape(family, n, seed=seed, **options)
+        rng = np.random.default_rng(seed + 777)
+        d = s.points.shape[1]
+        U, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+        A = U @ np.diag(np.geomspace(1.0, 1.0 / kappa, d)) @ V.T
+        return _shape(s.points @ A.T, s.betti, s.intrinsic_dim, s.name,
+                      s.feature_size / kappa, ambient, rng)
+    return make
+
+
+# Families with many features and linear maps, added for issue 25 after the outward test was
+# written (nothing was set on them): k circles (150 points each), k blobs (200 each), genus-g
+# surfaces, nested spheres, a von Mises circle, and a torus and a 2-sphere under linear maps
+# of condition number 2, 5, 10.
+MANY = [
+    ("* 2 circles", "circles", {"k": 2}, 300, 1),
+    ("* 5 circles", "circles", {"k": 5}, 750, 1),
+    ("* 8 circles", "circles", {"k": 8}, 1200, 1),
+    ("* 10 circles", "circles", {"k": 10}, 1500, 1),
+    ("* 5 blobs", "blobs", {"k": 5, "separation": 12.0}, 1000, 1),
+    ("* 7 blobs", "blobs", {"k": 7, "separation": 12.0}, 1400, 2),
+    ("* 10 blobs", "blobs", {"k": 10, "separation": 12.0}, 2000, 1),
+    ("* genus 2", genus_surface, {"g": 2}, 3000, 2),
+    ("* genus 3", genus_surface, {"g": 3}, 4000, 2),
+    ("* nested spheres", nested_spheres, {}, 2500, 2),
+    ("* von Mises circle", von_mises_circle, {}, 700, 1),
+    ("* torus R=2 r=1 kappa 2", linear_map("torus", {"R": 2.0, "r": 1.0}, 2.0), {}, 2000, 2),
+    ("* torus R=2 r=1 kappa 5", linear_map("torus", {"R": 2.0, "r": 1.0}, 5.0), {}, 2000, 2),
+    ("* torus R=2 r=1 kappa 10", linear_map("torus", {"R": 2.0, "r": 1.0}, 10.0), {}, 2000, 2),
+    ("* S2 kappa 5", linear_map("sphere", {"dim": 2}, 5.0), {}, 1500, 2),
+    ("* S2 kappa 10", linear_map("sphere", {"dim": 2}, 10.0), {}, 1500, 2),
+]
+FAMILIES = FAMILIES + MANY
 AMBIENT = (20, 50, 100, 200, 400)
 
 
 def sample(family, options, n, seed, noise, ambient):
     if callable(family):
-        clean = family(n, seed, ambient)
+        clean = family(n, seed, ambient, **options)
     else:
         clean = mp.datasets.homology_shape(family, n, seed=seed, ambient_dim=ambient, **options)
     if noise == 0:
@@ -123,7 +216,7 @@ def ripser_betti(X, maxdim, confidence, rng, n_sub):
     for d in dgms[1:]:
         d = d[np.isfinite(d[:, 1]) & (d[:, 0] > 0) & (d[:, 1] > d[:, 0])]
         tested.append(d)
-    return _significance(tested, 1 - confidence, len(sub), D)[1]
+    return _significance(tested, 1 - confidence, len(sub), D, band=1.0)[1]
 
 
 def grid(args):
@@ -137,10 +230,16 @@ def grid(args):
                 s = sample(family, options, n, seed, noise, D)
                 truth = s.truth(maxdim)
                 t = time.perf_counter()
-                got = mp.betti_numbers(s.points, maxdim=maxdim, seed=seed)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ResolutionWarning)
+                    got = mp.betti_numbers(s.points, maxdim=maxdim, seed=seed)
                 dt = time.perf_counter() - t
                 rows.append({"family": label, "noise": noise, "seed": seed, "ambient": D, "n": n,
-                             "truth": truth, "betti": got, "exact": got == truth, "seconds": dt})
+                             "truth": truth, "betti": tuple(got), "exact": got == truth,
+                             "below_resolution": got.below_resolution,
+                             "near_resolution": got.near_resolution,
+                             "resolution": got.resolution, "critical_ratio": got.critical_ratio,
+                             "seconds": dt, "loadavg": os.getloadavg()[0]})
             ok = [r["exact"] for r in rows if r["family"] == label and r["noise"] == noise]
             print(f"{label:18s} noise {noise:<5} exact {sum(ok)}/{len(ok)}  "
                   + " ".join(str(r["betti"]) for r in rows[-args.seeds:]), flush=True)
@@ -252,9 +351,17 @@ def calibrate(seeds=8, alpha=0.05):
 def stability(args):
     out = []
     for label, family, options, n, maxdim in FAMILIES:
+        if args.families and not any(f in label for f in args.families):
+            continue
         s = sample(family, options, n, 0, 0.0, 50)
-        answers = {str(mp.betti_numbers(s.points, maxdim=maxdim, seed=k)) for k in range(args.stab)}
-        out.append({"family": label, "answers": sorted(answers), "stable": len(answers) == 1,
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResolutionWarning)
+            got = [mp.betti_numbers(s.points, maxdim=maxdim, seed=k) for k in range(args.stab)]
+        answers = [str(tuple(g)) for g in got]
+        mode = max(set(answers), key=answers.count)
+        out.append({"family": label, "answers": sorted(set(answers)), "stable": len(set(answers)) == 1,
+                    "modal_share": answers.count(mode) / len(answers), "modal": mode,
+                    "below_resolution": [g.below_resolution for g in got],
                     "truth": s.truth(maxdim)})
         print(f"stability {label:18s} {sorted(answers)}", flush=True)
     return out
@@ -419,6 +526,11 @@ def main():
                     help="only the timings (2000 points in R^50, H0-H2; the H1 net's cost)")
     ap.add_argument("--sizes", action="store_true",
                     help="only the exact rate against sample size (600-3000 points)")
+    ap.add_argument("--stability", action="store_true",
+                    help="only the seed stability (noise-free data, --stab analysis seeds; "
+                         "--families to choose; saves validate_topology_stability.json)")
+    ap.add_argument("--out", default="validate_topology",
+                    help="name of the JSON written by the grid")
     ap.add_argument("--calibrate", action="store_true",
                     help="only the null calibration of the fitted quantiles")
     args = ap.parse_args()
@@ -435,6 +547,11 @@ def main():
     if args.sizes:
         save("validate_topology_sizes", {"rows": sizes()})
         return
+    if args.stability:
+        st = stability(args)
+        save("validate_topology_stability", {"stab": args.stab, "families": st,
+                                             "loadavg": os.getloadavg()})
+        return
     t0 = time.perf_counter()
     out = {"args": vars(args), "grid": grid(args)}
     if args.families:
@@ -449,18 +566,33 @@ def main():
     g = out["grid"]
     summary = {}
     held = {f[0] for f in HELD_OUT}
-    for part, keep in (("original", lambda r: r["family"] not in held),
-                       ("held_out", lambda r: r["family"] in held)):
+    many = {f[0] for f in MANY}
+    for part, keep in (("original", lambda r: r["family"] not in held | many),
+                       ("held_out", lambda r: r["family"] in held),
+                       ("many_features", lambda r: r["family"] in many)):
         for z in args.noise:
             sel = [r["exact"] for r in g if r["noise"] == z and keep(r)]
             summary[f"{part} {z}"] = {"exact": int(sum(sel)), "runs": len(sel)}
         sel = [r["exact"] for r in g if r["noise"] <= 0.01 and keep(r)]
         summary[f"{part} noise<=0.01"] = {"exact": int(sum(sel)), "runs": len(sel)}
+        # inside the density condition: runs with no dimension near resolution
+        ins = [r["exact"] for r in g if r["noise"] <= 0.01 and keep(r) and not r["below_resolution"]]
+        below = [r for r in g if r["noise"] <= 0.01 and keep(r) and r["below_resolution"]]
+        summary[f"{part} noise<=0.01 inside"] = {
+            "exact": int(sum(ins)), "runs": len(ins), "below_resolution": len(below),
+            "below_resolution_exact": int(sum(r["exact"] for r in below))}
+    free = [r for r in g if all(b == 0 for b in r["truth"][1:]) and r["family"] in (
+        "cube", "swiss roll", "2 blobs 12 sigma", "3 blobs 12 sigma", "* 5 blobs",
+        "* 7 blobs", "* 10 blobs")]
+    summary["feature_free_runs_with_a_false_feature"] = {
+        "runs": len(free), "false": int(sum(any(b > 0 for b in r["betti"][1:]) for r in free))}
     out["summary"] = summary
     out["total_seconds"] = time.perf_counter() - t0
     print("summary", summary, f"total {out['total_seconds']:.0f} s")
-    figure(g, RESULTS / "validate_topology.png")
-    print(f"saved {save('validate_topology', out)}")
+    figure(g, RESULTS / f"{args.out}.png")
+    out["loadavg_end"] = os.getloadavg()
+    out["note"] = "timings taken on a shared, loaded machine (loadavg per row)"
+    print(f"saved {save(args.out, out)}")
 
 
 if __name__ == "__main__":

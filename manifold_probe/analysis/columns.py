@@ -167,9 +167,10 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "layer loses no neighbours (Venna & Kaski 2001)"),
     Column("warp_<suffix>_note", _NOTE, "", "why the warp columns could not be computed"),
     Column("betti_<d>", "int", "count", "number of significant d-dimensional holes (0: connected "
-           "pieces, 1: independent loops, 2: cavities) on a subsample: a loop by its "
-           "multiplicative persistence against a left-Gumbel null (Bobrowski & Skraba 2023), a "
-           "piece by the excess of its single-linkage merge over its largest internal gap"),
+           "pieces, 1: independent loops, 2: cavities; homology over Z/2) on a subsample: a loop "
+           "by its multiplicative persistence against a left-Gumbel law fitted per dimension "
+           "(Bobrowski & Skraba 2023; bars within the (1+ε) band never count), a piece by the "
+           "excess of its single-linkage merge over its largest internal gap"),
     Column("topology_note", _NOTE, "", "why the Betti numbers could not be computed"),
     Column("topology_preserved_prev", "bool", "", "true when the significant Betti numbers of "
            "layers l−1 and l agree; undefined at layer 0"),

@@ -49,8 +49,11 @@ the edge of significance — present with all its rows, not with half of them �
 configurations disagree instead of reading as a confident break (measured: the months cycle of
 MiniLM's layer 5, p = 0.047 with all 2000 inputs' month sentences, read "broken" into layer 6 at
 full scale and "kept" at quick scale, ``benchmarks/verdict_scales.py``). In one configuration the
-change *keeps* when (a), (b) and every (c) agree. The verdict is ``"kept"`` when every
-configuration keeps, ``"broken"`` when none does, and ``"undecided"`` when they disagree —
+change *keeps* when (a), (b) and every (c) agree; when (a) is ``"undecided"`` (the Betti
+numbers differ only in dimensions read near the sample's resolution, see
+:func:`manifold_probe.topology_preserved`) the configuration neither keeps nor breaks, and
+it *breaks* when some check differs. The verdict is ``"kept"`` when every
+configuration keeps, ``"broken"`` when every one breaks, and ``"undecided"`` otherwise —
 the answer depends on the seed or the sample size, so it is not reported as a confident flip.
 ``topology_preserved`` is true for ``"kept"``, false for ``"broken"`` and ``None`` (undefined:
 an empty cell in ``perturbations.csv``) for ``"undecided"``, so that an undecided row never
@@ -287,7 +290,9 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
             same: dict[str, bool] = {}
             try:
                 cmp = compare_topology(X[idx], Y[idx], est, s)
-                same["topology"] = bool(cmp.preserved)
+                # None: the verdict is "undecided" (a difference, or an agreement, near the
+                # sample's resolution), which neither keeps nor breaks this configuration
+                same["topology"] = None if cmp.verdict == "undecided" else cmp.verdict == "preserved"
             except InputError as exc:
                 first["verdict_note"] = first["verdict_note"] or short_message(exc)
                 cmp = None
@@ -321,11 +326,17 @@ def verdict(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings | None = None, 
                               else float("nan")}),
                           "structures_clean": ";".join(k for k, v in ex.items() if v)}
             configs.append(same)
-    kept = [all(c.values()) for c in configs]
+    # a check reads True (keeps), False (breaks) or None (undecided); numpy bools included
+    def differs(v: Any) -> bool:
+        return v is not None and not v
+
+    kept = [all(v is not None and bool(v) for v in c.values()) for c in configs]
+    broken = [any(differs(v) for v in c.values()) for c in configs]
     checks = sorted({k for c in configs for k in c})
-    broken_by = [k for k in checks if all(not c.get(k, True) for c in configs)]
-    unstable = [k for k in checks if k not in broken_by and any(not c.get(k, True) for c in configs)]
-    word = "kept" if all(kept) else "broken" if not any(kept) else "undecided"
+    broken_by = [k for k in checks if all(differs(c.get(k, True)) for c in configs)]
+    unstable = [k for k in checks if k not in broken_by
+                and any(c.get(k, True) is None or differs(c.get(k, True)) for c in configs)]
+    word = "kept" if all(kept) else "broken" if all(broken) else "undecided"
     return {"verdict": word, "topology_preserved": PRESERVED[word],
             "broken_by": ";".join(broken_by), "unstable": ";".join(unstable),
             "configs_kept": f"{sum(kept)}/{len(kept)}",

@@ -10,19 +10,31 @@ import numpy as np
 from manifold_probe._validation import InputError, check_points
 from manifold_probe.topology._distances import diagram_distance
 from manifold_probe.topology._persistence import check_maxdim
-from manifold_probe.topology._significance import shared_seed, significant_features
+from manifold_probe.topology._significance import (
+    BettiNumbers,
+    shared_seed,
+    significant_features,
+)
 
-__all__ = ["TopologyComparison", "topology_preserved"]
+__all__ = ["TopologyComparison", "comparison_verdict", "topology_preserved"]
 
 
 @dataclass(frozen=True)
 class TopologyComparison:
-    """Result of :func:`topology_preserved`.
+    r"""Result of :func:`topology_preserved`.
 
     Attributes
     ----------
     preserved : bool
-        ``betti_x == betti_y``: the significant Betti numbers agree in every dimension.
+        ``betti_x == betti_y``: the significant Betti numbers (:math:`\mathbb{Z}/2`
+        coefficients) agree in every dimension. Kept for callers that read a bool; it says
+        nothing about resolution, so ``verdict`` is the field to act on.
+    verdict : {"preserved", "broken", "undecided"}
+        ``"preserved"``: the numbers agree (as ``preserved``). ``"broken"``: they differ in a
+        dimension that neither cloud reads near its resolution. ``"undecided"``: they differ
+        only in dimensions read near resolution by one cloud or both, so a finer sample could
+        read either way. ``preserved`` is ``verdict == "preserved"``; a disagreement is
+        ``"broken"`` or ``"undecided"``.
     betti_x, betti_y : tuple of int, length maxdim + 1
         Significant Betti numbers of each cloud (see :func:`betti_numbers`).
     distances : tuple of float, length maxdim + 1
@@ -36,6 +48,7 @@ class TopologyComparison:
     betti_x: tuple[int, ...]
     betti_y: tuple[int, ...]
     distances: tuple[float, ...]
+    verdict: str = "preserved"
 
 
 def topology_preserved(
@@ -53,8 +66,13 @@ def topology_preserved(
     ``X[i]`` and ``Y[i]`` are the same input seen in two spaces (two layers of a network, or a
     model before and after a change). The verdict is that the map :math:`X \to Y` keeps
     topology iff the significant Betti numbers (:func:`betti_numbers`, same ``confidence``)
-    agree in every dimension :math:`0 \dots` ``maxdim``. A homeomorphism onto its image keeps
-    them; folding, gluing or tearing changes them (Naitzat, Zhitnikov & Lim 2020).
+    agree in every dimension :math:`0 \dots` ``maxdim``, homology with coefficients in
+    :math:`\mathbb{Z}/2` (so torsion is invisible: :math:`\mathbb{RP}^2` reads (1, 1, 1)). A
+    homeomorphism onto its image keeps them; folding, gluing or tearing changes them
+    (Naitzat, Zhitnikov & Lim 2020). The answer has three values (``verdict``): where the
+    numbers differ only in dimensions read near the sample's resolution (:func:`betti_numbers`,
+    Resolution) it is ``"undecided"`` rather than a confident break; no
+    :class:`ResolutionWarning` is issued here, the verdict carries it.
 
     How far the diagrams moved is reported separately, per dimension, as the bottleneck
     distance between scale-normalised diagrams:
@@ -119,7 +137,24 @@ def topology_preserved(
         distances.append(diagram_distance(a, b, kind="bottleneck"))
     return TopologyComparison(
         preserved=fx.betti == fy.betti,
-        betti_x=fx.betti,
-        betti_y=fy.betti,
+        betti_x=BettiNumbers(fx.betti, fx.resolution, fx.critical_ratio, fx.near),
+        betti_y=BettiNumbers(fy.betti, fy.resolution, fy.critical_ratio, fy.near),
         distances=tuple(float(d) for d in distances),
+        verdict=comparison_verdict(fx.betti, fy.betti, fx.near, fy.near),
     )
+
+
+def comparison_verdict(bx, by, near_x, near_y) -> str:
+    """``"preserved"``, ``"broken"`` or ``"undecided"`` from two Betti vectors and their
+    near-resolution flags (see :class:`TopologyComparison`).
+
+    >>> comparison_verdict((1, 1), (1, 0), (False, False), (False, False))
+    'broken'
+    >>> comparison_verdict((1, 1), (1, 0), (False, False), (False, True))
+    'undecided'
+    """
+    near = [a or b for a, b in zip(near_x, near_y, strict=True)]
+    differ = [k for k, (a, b) in enumerate(zip(bx, by, strict=True)) if a != b]
+    if not differ:
+        return "preserved"
+    return "broken" if any(not near[k] for k in differ) else "undecided"

@@ -62,6 +62,9 @@ def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
 def h0_pvalues(birth: Any, death: Any, size: Any) -> np.ndarray:
     r"""p-values of single-linkage merges under the null "no gap": exponential edge tails.
 
+    (Components are the same over every coefficient field; :func:`betti_numbers` counts its
+    higher dimensions over :math:`\mathbb{Z}/2`.)
+
     A component of ``size`` = :math:`s` points, one piece from :math:`b` (its longest internal
     minimum-spanning-tree edge), merges at :math:`d > b`. Model: as for nearest-neighbour
     distances of a Poisson sample on a :math:`k`-dimensional support, a spanning-tree edge

@@ -74,6 +74,9 @@ def diagram_distance(
 ) -> float:
     r"""Bottleneck or Wasserstein distance between two persistence diagrams.
 
+    The diagrams of this package are those of homology with :math:`\mathbb{Z}/2`
+    coefficients (:func:`persistence`); the distance itself is field-agnostic.
+
     With points matched to each other or to the diagonal :math:`\Delta`, over all matchings
     :math:`\gamma` of :math:`D_1 \cup \Delta` with :math:`D_2 \cup \Delta`:
 

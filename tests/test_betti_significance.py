@@ -1,0 +1,191 @@
+"""Regression tests of issue 25: a Betti null the features cannot move, the interleaving band,
+no switch in the number of bars, H0 of nested spheres, and the resolution report.
+
+Each failure listed in the issue is a case here (slow ones marked); the xfail list names those
+still out of reach, and why.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import manifold_probe as mp
+from manifold_probe.topology._compare import comparison_verdict
+from manifold_probe.topology._significance import (
+    INTERLEAVING,
+    NOISE_QUANTILES,
+    BettiNumbers,
+    ResolutionWarning,
+    _fit,
+    _outward_test,
+    noise_pvalues,
+)
+
+
+def _rotate(P, dim, rng):
+    Q, _ = np.linalg.qr(rng.standard_normal((dim, P.shape[1])))
+    return P @ Q.T
+
+
+def _null_ratios(n, rng, loc=2.5, scale=2.5):
+    """Bars drawn from the null itself: log log(d/b) = (l - loc) / scale, l left-Gumbel."""
+    return np.exp(np.exp((np.log(rng.exponential(size=n)) - loc) / scale))
+
+
+@pytest.mark.parametrize("n", [11, 17, 30, 31, 200])
+def test_noise_pvalues_are_exact_for_every_number_of_bars(n):
+    # The pivot is exact under the model at every n (issue: a switch at 30 bars). 800 null
+    # samples: the rejection rate at 0.05 has binomial standard error 0.0077; tolerance 3 SE.
+    # (Below 11 bars no bar lies above the fit's 90th percentile: nothing is tested, p = 1.)
+    assert noise_pvalues([10.0], 7)[0] == 1.0
+    rng = np.random.default_rng(n)
+    p = []
+    for _ in range(800):
+        y = np.sort(0.7 + 0.3 * np.log(rng.exponential(size=n)))
+        mu, sigma, _, i_u = _fit(y, NOISE_QUANTILES)
+        p.append(noise_pvalues((y[-1] - mu) / sigma, n, n - i_u)[0])
+    assert abs(np.mean(np.array(p) < 0.05) - 0.05) < 0.023
+
+
+def test_pvalues_change_smoothly_with_the_number_of_bars():
+    # issue 25, cause 3: a dimension with 29 bars was tested against another null than one
+    # with 30. Now the p-value of a standardised bar moves by little from n to n + 1.
+    t = np.linspace(0.0, 4.0, 9)
+    p = np.array([noise_pvalues(t, n) for n in range(25, 36)])
+    assert np.max(np.abs(np.diff(p, axis=0))) < 0.05
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.floats(1.0001, INTERLEAVING), st.integers(4, 80))
+def test_a_bar_inside_the_interleaving_band_never_counts(seed, ratio, n):
+    # issue 25, cause 2: bars of ratio 1.09-1.32 counted on a torus after a linear map, below
+    # the 1 + eps = 1.5 of the sparse Rips, so diagonal noise by the method's own guarantee.
+    rng = np.random.default_rng(seed)
+    noise = 1.0 + 1e-3 * rng.uniform(size=n)  # extremely tight noise: any fit is narrow
+    p = _outward_test(np.r_[noise, ratio], INTERLEAVING)
+    assert p[-1] == 1.0
+
+
+@pytest.mark.parametrize("k", [1, 4, 8, 12])
+def test_many_features_do_not_mask_one_another(k):
+    # issue 25, cause 1: the null fitted to all bars (median, 90th percentile) absorbed eight
+    # loops. Here 200 null bars (largest about 2.1) and k features at ratio 3.2-3.9 (below
+    # the certified 4): the count is k.
+    rng = np.random.default_rng(0)
+    r = np.r_[_null_ratios(200, rng), np.linspace(3.2, 3.9, k)]
+    assert int(np.sum(_outward_test(r, INTERLEAVING) < 0.05)) == k
+
+
+def test_family_wise_error_at_most_alpha_on_null_bars():
+    # 300 diagrams of 60 null bars each: the share with any bar counted must stay below
+    # alpha = 0.05 plus 3 binomial standard errors (0.038).
+    rng = np.random.default_rng(1)
+    hits = sum(bool(np.any(_outward_test(_null_ratios(60, rng, 3.0, 2.0), 1.0) < 0.05))
+               for _ in range(300))
+    assert hits / 300 < 0.05 + 0.038
+
+
+def test_nested_spheres_are_two_components():
+    # issue 25, cause 4: spheres of radii 1 and 2 (500 + 2000 points; gap 1.0, 4.2x the next
+    # spanning-tree edge) read beta_0 = 1 in 9/10 runs: on a 400-landmark net the inner
+    # sphere's 79 landmarks merged at p = 0.057. H0 is now judged on half the points.
+    for seed in range(1):
+        rng = np.random.default_rng(seed)
+        Z = rng.standard_normal((2500, 3))
+        Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+        Z[500:] *= 2.0
+        assert mp.betti_numbers(_rotate(Z, 20, rng), maxdim=0, seed=seed) == (2,)
+
+
+def test_eight_circles_at_one_percent_noise_read_eight_loops():
+    # issue 25, cause 1: eight circles (150 points each in R^16, 1% noise) read (8, 0) at 6/6
+    # seeds. Their loops (ratio 5-9 here) are now counted.
+    for seed in range(2):
+        s = mp.datasets.circles(1200, k=8, ambient_dim=16, seed=seed)
+        rng = np.random.default_rng(seed)
+        X = s.points + 0.01 / 4 * rng.standard_normal(s.points.shape)
+        assert mp.betti_numbers(X, maxdim=1, seed=seed) == (8, 8)
+
+
+def test_betti_numbers_is_a_tuple_with_its_resolution():
+    t = np.random.default_rng(0).uniform(0, 2 * np.pi, 300)
+    b = mp.betti_numbers(np.c_[np.cos(t), np.sin(t)], maxdim=1, seed=0)
+    assert b == (1, 1) and isinstance(b, tuple) and repr(b) == "(1, 1)"
+    assert isinstance(b, BettiNumbers) and len(b.resolution) == len(b.critical_ratio) == 2
+    assert all(np.isfinite(b.resolution)) and all(r > 0 for r in b.resolution)
+    assert b.critical_ratio[1] >= INTERLEAVING and not b.below_resolution
+    c = pickle.loads(pickle.dumps(b))
+    assert c == b and c.resolution == b.resolution and c.near_resolution == b.near_resolution
+
+
+def test_answer_near_resolution_warns_and_says_so():
+    # issue 25, cause 5: 0 warnings in 22 calls at n = 60-6000. A von Mises circle
+    # (kappa = 2, 700 points) has one H1 bar, of ratio 3.9 at this seed: under the certified
+    # 4 and within the interleaving factor of it, so its answer is below resolution.
+    rng = np.random.default_rng(1)
+    t = rng.vonmises(0.0, 2.0, 700)
+    X = _rotate(np.c_[np.cos(t), np.sin(t)], 20, rng)
+    with pytest.warns(ResolutionWarning, match="H1"):
+        b = mp.betti_numbers(X, maxdim=1, seed=1)
+    assert b.below_resolution and b.near_resolution[1]
+
+
+def test_verdict_has_three_values():
+    assert comparison_verdict((1, 1), (1, 1), (False, False), (False, False)) == "preserved"
+    assert comparison_verdict((1, 1), (1, 1), (False, True), (False, False)) == "preserved"
+    assert comparison_verdict((1, 1), (1, 0), (False, False), (False, False)) == "broken"
+    assert comparison_verdict((1, 1), (1, 0), (False, True), (False, False)) == "undecided"
+    assert comparison_verdict((2, 1), (1, 0), (False, True), (False, False)) == "broken"
+    X = mp.datasets.circle(500, seed=0).points
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResolutionWarning)  # the verdict carries it instead
+        same = mp.topology_preserved(X, 3.0 * X, seed=0)
+        folded = mp.topology_preserved(X, np.c_[X[:, 0], np.abs(X[:, 1])], seed=0)  # onto an arc
+    assert same.verdict == "preserved" and same.preserved
+    assert folded.betti_y == (1, 0) and folded.verdict in ("broken", "undecided")
+    assert not folded.preserved
+
+
+@pytest.mark.slow
+def test_projective_plane_reads_its_mod_two_numbers():
+    # issue 25, cause 6: coefficients are Z/2, so RP^2 (Veronese embedding in R^6) reads
+    # (1, 1, 1); over Q it would be (1, 0, 0).
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((2000, 3))
+    x, y, z = (Z / np.linalg.norm(Z, axis=1, keepdims=True)).T
+    P = np.c_[x * x, y * y, z * z, np.sqrt(2) * x * y, np.sqrt(2) * x * z, np.sqrt(2) * y * z]
+    b = mp.betti_numbers(_rotate(P, 20, rng), maxdim=2, seed=0)
+    assert b == (1, 1, 1) or b.below_resolution
+
+
+@pytest.mark.slow
+def test_small_samples_are_exact_or_reported_below_resolution():
+    # issue 25, cause 5: surfaces at n = 600 read a wrong answer in silence. The torus R = 3,
+    # r = 1 needs ~1500 points (validate_topology --sizes): below that, a wrong answer must
+    # come flagged.
+    for seed in range(3):
+        X = mp.datasets.torus_shape(600, R=3.0, r=1.0, ambient_dim=30, seed=seed).points
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResolutionWarning)
+            b = mp.betti_numbers(X, maxdim=2, seed=seed)
+        assert b == (1, 2, 1) or b.below_resolution
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a torus (R = 2, r = 1) under a linear map of condition "
+                   "number 5 squashes its tube to a fifth: the second loop and the void have "
+                   "ratios within the net's noise at 2000 points (benchmarks/validate_topology.py"
+                   ", '* torus R=2 r=1 kappa 5'); read as below resolution at best")
+def test_torus_under_a_condition_five_map_is_exact():
+    rng = np.random.default_rng(0)
+    P = mp.datasets.torus_shape(2000, R=2.0, r=1.0, seed=0).points
+    U, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
+    X = _rotate(P @ (U @ np.diag([1.0, 5 ** -0.5, 0.2]) @ V.T).T, 20, rng)
+    assert mp.betti_numbers(X, maxdim=2, seed=0) == (1, 2, 1)
