@@ -32,6 +32,7 @@ _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dime
 #: float rounding). 256 MiB (about 100 points of a 384-dimensional layer) ran the default
 #: profile's fits ~1.1x slower than 96 MiB (benchmarks/bench_curvature_batch.py).
 BATCH_BYTES = 96 * 2**20
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,17 @@ class CurvatureEstimate:
         points within the largest ball radius used (``"ball_volume"``).
     degree : int or None
         Degree of the local polynomial (``"quadratic"``), None otherwise.
+    interval : ndarray of float64, shape (n_points, 2), or None
+        ``"quadratic"``: a 95% interval per point that includes the estimator's bias: from
+        ``min(S, S - bias)`` to ``max(S, S - bias)``, widened on each side by 1.96 standard
+        errors of the extrapolated value ``S - bias`` (see :func:`scalar_curvature`). None for
+        ``"ball_volume"``.
+    bias : ndarray of float64, shape (n_points,), or None
+        ``"quadratic"``: the estimated bias of each value (Richardson step of the chosen
+        nested fit and its neighbour).
+    n_folded : int
+        ``"quadratic"``: points whose neighbour graph reached past the fold of the tangent
+        chart (their fits stop before it).
     """
 
     curvature: np.ndarray
@@ -61,6 +73,9 @@ class CurvatureEstimate:
     method: str
     neighborhood_size: np.ndarray
     degree: int | None = None
+    interval: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    n_folded: int = 0
 
 
 def _default_k(n: int, degree: int, n_points: int) -> int:
@@ -95,6 +110,52 @@ def _lepski(S: np.ndarray, se: np.ndarray, kappa: float) -> np.ndarray:
     return choice
 
 
+def bias_exponent(degree: int) -> int:
+    """Order :math:`\beta` of the leading bias :math:`c\rho^\beta` of the fitted curvature.
+
+    The curvature is read from the quadratic coefficients. Terms of the surface of odd degree
+    are odd in :math:`u` and, on a neighbourhood symmetric about the base point, leave them
+    unbiased; the first even degree not fitted aliases into them with a factor
+    :math:`\rho^{\text{that degree} - 2}`: degree 4 for the quadratic and cubic fits
+    (:math:`\beta = 2`), degree 6 for the quartic fit (:math:`\beta = 4`).
+    """
+    return 2 * (degree // 2)
+
+
+def _richardson(S: np.ndarray, se: np.ndarray, rho: np.ndarray, choice: np.ndarray,
+                beta: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Bias of the chosen level and the standard deviation of the bias-corrected value.
+
+    With bias :math:`c
+ho^eta`, two nested levels :math:`a \subset b` (the chosen one and
+    the next smaller, or the next larger when the smallest is chosen) give
+    :math:`S_b - S_a = c(
+ho_b^eta - 
+ho_a^eta)`, so with :math:`q = (
+ho_a/
+ho_b)^eta`
+    the extrapolated value is :math:`R = (S_a - qS_b)/(1-q)` and the chosen level's bias
+    :math:`S_{chosen} - R`. For nested least-squares fits :math:`\operatorname{Cov}(S_a, S_b)
+    pprox \operatorname{Var} S_b`, so
+    :math:`\operatorname{Var} R = \mathrm{se}_b^2 + (\mathrm{se}_a^2 - \mathrm{se}_b^2)/(1-q)^2`.
+    Where the other level is not finite the bias is 0 and the chosen level's error is kept.
+    """
+    B, L = S.shape
+    rows = np.arange(B)
+    a = np.where(choice > 0, choice - 1, 0)
+    b = np.where(choice > 0, choice, min(1, L - 1))
+    Sa, Sb, sa, sb = S[rows, a], S[rows, b], se[rows, a], se[rows, b]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = (rho[rows, a] / rho[rows, b]) ** beta
+        R = (Sa - q * Sb) / (1.0 - q)
+        var = sb**2 + np.maximum(sa**2 - sb**2, 0.0) / (1.0 - q) ** 2
+    ok = (a != b) & np.isfinite(R) & np.isfinite(var) & (q < 1.0)
+    S_c, se_c = S[rows, choice], se[rows, choice]
+    bias = np.where(ok, S_c - R, 0.0)
+    sd = np.where(ok, np.sqrt(var), se_c)
+    return bias, sd
+
+
 def _quadratic(
     A: np.ndarray,
     nb: Neighbors,
@@ -123,7 +184,11 @@ def _quadratic(
         batch_size = int(max(1, min(2048, BATCH_BYTES // per_point)))
     S = np.empty(N)
     se = np.empty(N)
+    bias = np.empty(N)
+    sd_c = np.empty(N)
     ksel = np.empty(N, dtype=np.int64)
+    folded = np.zeros(N, dtype=bool)
+    beta = bias_exponent(degree)
 
     def fit(s: int) -> None:
         e = min(N, s + batch_size)
@@ -131,14 +196,22 @@ def _quadratic(
         Y = A[idx]  # (B, k, D), relative to the base points (in place: one allocation)
         Y -= A[s:e, None, :]
         T = _tangent_basis(Y[:, :k_pca], n)
-        Sl, sel, _ = ladder_fit(Y, T, levels, degree)
+        Sl, sel, rho = ladder_fit(Y, T, levels, degree, fold_from=int(levels[0]))
+        folded[s:e] = ~np.isfinite(Sl[:, -1])
         choice = _lepski(Sl, sel, kappa)
         rows = np.arange(e - s)
         S[s:e] = Sl[rows, choice]
         se[s:e] = sel[rows, choice]
         ksel[s:e] = levels[choice]
+        bias[s:e], sd_c[s:e] = _richardson(Sl, sel, rho, choice, beta)
 
     run_batches(fit, range(0, N, batch_size), n_jobs)
+    # the interval holds both the chosen value and its extrapolation, each with the error of
+    # the extrapolated one (the larger): the bias model (leading order, symmetric disc) is
+    # itself an approximation, so neither end is trusted alone
+    half = Z95 * sd_c
+    lo = np.minimum(S, S - bias) - half
+    hi = np.maximum(S, S - bias) + half
     return CurvatureEstimate(
         curvature=S,
         standard_error=se,
@@ -146,6 +219,9 @@ def _quadratic(
         method="quadratic",
         neighborhood_size=ksel,
         degree=degree,
+        interval=np.column_stack([lo, hi]),
+        bias=bias,
+        n_folded=int(folded.sum()),
     )
 
 
@@ -478,9 +554,14 @@ def _flag_and_rescale(est: CurvatureEstimate, e: int) -> CurvatureEstimate:
             RuntimeWarning,
             stacklevel=3,
         )
+    def back(a):
+        return None if a is None else rescale(a, e, what="the scalar curvature", unit_power=-2)
+
     est = replace(
         est,
-        curvature=rescale(est.curvature, e, what="the scalar curvature", unit_power=-2),
-        standard_error=rescale(est.standard_error, e, what="the scalar curvature", unit_power=-2),
+        curvature=back(est.curvature),
+        standard_error=back(est.standard_error),
+        interval=back(est.interval),
+        bias=back(est.bias),
     )
     return est

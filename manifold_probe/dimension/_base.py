@@ -56,11 +56,16 @@ class DimensionEstimate:
         ``gride``: the (uncorrected) estimate at each ``scale``.
     n_distinct : int or None
         Number of distinct rows the estimate was computed on (exact duplicates collapsed).
+    scale_dependent : bool or None
+        ``twonn``: True when the estimate depends on the neighbourhood scale (GRIDE's curve
+        falls significantly from the smallest scale: noise, or a very uneven density), in
+        which case ``interval`` spans the scales; None when not checked (see
+        :func:`~manifold_probe.dimension.scale_dependence`).
     details : dict
         Method-specific extras, not part of equality. ``gride``: ``raw_curve``, ``error``,
         ``selected_n1`` (the reported scale), ``plateau_n1`` (first and last n1 of the stable
         range), ``plateau_range`` (its lowest and highest 95% bound), ``scale_reason`` (why
-        that scale), ``lattice_scales``; corrected ``twonn``/``gride``:
+        that scale), ``lattice_scales``; ``twonn``: ``scale_check`` (GRIDE's curve and the scale range); corrected ``twonn``/``gride``:
         ``correction_applied``, ``correction_mc_se``; ``phd``: ``sizes``, ``lengths``,
         ``slope``.
 
@@ -79,6 +84,7 @@ class DimensionEstimate:
     scale: np.ndarray | None = None
     curve: np.ndarray | None = None
     n_distinct: int | None = None
+    scale_dependent: bool | None = None
     details: dict = field(default_factory=dict, compare=False, repr=False)
 
 
