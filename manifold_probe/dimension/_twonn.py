@@ -11,6 +11,7 @@ import numpy as np
 from manifold_probe._validation import InputError, check_float, check_option, clip_dimension
 from manifold_probe.dimension._base import (
     DimensionEstimate,
+    DistinctGraph,
     distinct_graph,
     lattice_message,
     repeated_ratio_share,
@@ -258,8 +259,11 @@ def twonn(
     seed_int(seed)  # validated for compatibility; the correction never depends on it
     if not isinstance(scale_check, (bool, np.bool_)):
         raise InputError(f"scale_check must be True or False; got {scale_check!r}")
-    check = _scale_check(X, neighbors, metric) if scale_check else None
-    _, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
+    check, g = _scale_check(X, neighbors, metric) if scale_check else (None, None)
+    if g is None:
+        _, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
+    else:  # one graph: TwoNN reads the first two columns of the check's
+        g = DistinctGraph(g.neighbors.truncate(2), g.inverse, g.ambient_dim)
     log_mu = _log_ratios(g.neighbors.distances)
     _check_lattice(log_mu)
     est, _ = _twonn_from_log_mu(log_mu, discard_fraction, fit_by)
@@ -292,19 +296,22 @@ def twonn(
     ), check)
 
 
-def _scale_check(X: Any, neighbors: Neighbors | None, metric: str) -> ScaleCheck | None:
-    """GRIDE's curve on a graph of up to SCALE_CHECK_K distinct neighbours (None: too few)."""
+def _scale_check(
+    X: Any, neighbors: Neighbors | None, metric: str
+) -> tuple[ScaleCheck | None, DistinctGraph | None]:
+    """GRIDE's curve on a graph of up to SCALE_CHECK_K distinct neighbours, and that graph
+    (None, None: too few columns or distinct rows for two scales)."""
     if neighbors is not None:
         k = min(SCALE_CHECK_K, neighbors.k)
     else:
         k = min(SCALE_CHECK_K, len(X) - 1) if hasattr(X, "__len__") else SCALE_CHECK_K
     if k < 4:
-        return None
+        return None, None
     try:
         _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what="TwoNN scale check")
     except InputError:  # fewer distinct rows than k: the check is skipped, TwoNN is not
-        return None
-    return scale_dependence(g.neighbors.distances)
+        return None, None
+    return scale_dependence(g.neighbors.distances), g
 
 
 def _with_scale_check(est: DimensionEstimate, check: ScaleCheck | None) -> DimensionEstimate:
