@@ -102,6 +102,21 @@ def test_a_significant_first_fall_is_flagged():
     assert sc.dependent and sc.curve[0] > sc.curve[1]
 
 
+def test_a_small_significant_fall_is_not_material():
+    # a fall that is significant (N = 20000) but under 10% of the value: within the
+    # estimator's own accuracy, not flagged; the same data with a larger shift is flagged
+    d = _pareto_distances(20000, 3, 16, seed=1)
+    small = d.copy()
+    small[:, 0] += 0.04 * (small[:, 1] - small[:, 0])
+    sc = scale_dependence(small)
+    fall = (sc.curve[0] - sc.curve[1]) / sc.curve[1]
+    assert 0.02 < fall < 0.09 and sc.stable_n1 > 1  # significant, not material
+    assert not sc.dependent
+    big = d.copy()
+    big[:, 0] += 0.15 * (big[:, 1] - big[:, 0])
+    assert scale_dependence(big).dependent
+
+
 def test_check_skipped_without_enough_columns():
     X = _torus(500, 2, 10, 0.0, seed=3)
     e = twonn(X, neighbors=mp.knn(X, 2))
