@@ -302,6 +302,8 @@ def _scale_check(
     """GRIDE's curve on a graph of up to SCALE_CHECK_K distinct neighbours, and that graph
     (None, None: too few columns or distinct rows for two scales)."""
     if neighbors is not None:
+        if not isinstance(neighbors, Neighbors):
+            return None, None  # the k=2 preamble raises the error that says what is wrong
         k = min(SCALE_CHECK_K, neighbors.k)
     else:
         k = min(SCALE_CHECK_K, len(X) - 1) if hasattr(X, "__len__") else SCALE_CHECK_K
