@@ -130,3 +130,43 @@ def test_s3_radius_2_interval_coverage():
     est = mp.scalar_curvature(X, dim=3, return_se=True)
     lo, hi = est.interval.T
     assert 0.88 <= np.mean((lo <= 1.5) & (1.5 <= hi)) <= 0.99
+
+
+def _s2xs1(n, sigma, seed):
+    rng = np.random.default_rng([seed, 21])
+    t = rng.uniform(0, 2 * np.pi, n)
+    Y = np.column_stack([_unit_sphere(n, 2, 1.5, seed=seed + 100), np.cos(t), np.sin(t)])
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 5)))
+    X = Y @ Q.T
+    return X + sigma * rng.standard_normal(X.shape)
+
+
+@pytest.mark.slow
+def test_pseudosphere_interval_coverage():
+    # constant curvature -2 (the hyperbolic case: 69-70% before); measured 93-94%
+    s = mp.datasets.pseudosphere(4000, seed=0)
+    est = mp.scalar_curvature(s.points, dim=2, return_se=True)
+    lo, hi = est.interval.T
+    assert 0.9 <= np.mean((lo <= -2.0) & (-2.0 <= hi))
+
+
+@pytest.mark.slow
+def test_noisy_product_interval_covers_the_noise_bias():
+    # S^2(1.5) x S^1 in R^30 with sigma = 0.01: median -9% (truth 2/1.5^2); the intervals
+    # still cover the truth at >= 90% of the points (measured 99.9%: conservative)
+    X = _s2xs1(4000, 0.01, seed=0)
+    est = mp.scalar_curvature(X, dim=3, return_se=True)
+    lo, hi = est.interval.T
+    truth = 2.0 / 1.5**2
+    assert np.mean((lo <= truth) & (truth <= hi)) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="noise in the tangent coordinates attenuates the fitted "
+                   "second derivatives (errors in variables); only the noise in the normal "
+                   "coordinates is corrected, so 1% noise leaves -4% to -9% (the intervals "
+                   "cover it)")
+def test_noisy_product_median_within_5_percent():
+    X = _s2xs1(4000, 0.01, seed=0)
+    S = mp.scalar_curvature(X, dim=3)
+    assert abs(np.median(S) / (2.0 / 1.5**2) - 1) < 0.05
