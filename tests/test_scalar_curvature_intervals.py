@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import manifold_probe as mp
+from manifold_probe.curvature._interval import bias_exponent
+from manifold_probe.curvature._interval import richardson as _richardson
 from manifold_probe.curvature._quadratic import ladder_fit
-from manifold_probe.curvature._scalar import _richardson, bias_exponent
 
 torch.set_num_threads(1)
 Z95 = 1.959963984540054

@@ -1,4 +1,8 @@
-"""Riemannian scalar curvature of a sampled submanifold, per point."""
+"""Riemannian scalar curvature of a sampled submanifold, per point.
+
+Longer than 500 lines: about half is the public docstring of :func:`scalar_curvature`, which
+states the maths of both methods, the bias-aware interval and the fold of the tangent chart.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from manifold_probe._validation import (
     normalize_scale,
     rescale,
 )
+from manifold_probe.curvature._interval import bias_exponent, richardson
 from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients, run_batches
 from manifold_probe.curvature._tangent import _estimate_dim, _tangent_basis
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
@@ -110,48 +115,6 @@ def _lepski(S: np.ndarray, se: np.ndarray, kappa: float) -> np.ndarray:
     return choice
 
 
-def bias_exponent(degree: int) -> int:
-    """Order :math:`\beta` of the leading bias :math:`c\rho^\beta` of the fitted curvature.
-
-    The curvature is read from the quadratic coefficients. Terms of the surface of odd degree
-    are odd in :math:`u` and, on a neighbourhood symmetric about the base point, leave them
-    unbiased; the first even degree not fitted aliases into them with a factor
-    :math:`\rho^{\text{that degree} - 2}`: degree 4 for the quadratic and cubic fits
-    (:math:`\beta = 2`), degree 6 for the quartic fit (:math:`\beta = 4`).
-    """
-    return 2 * (degree // 2)
-
-
-def _richardson(S: np.ndarray, se: np.ndarray, rho: np.ndarray, choice: np.ndarray,
-                beta: int) -> tuple[np.ndarray, np.ndarray]:
-    r"""Bias of the chosen level and the standard deviation of the bias-corrected value.
-
-    With bias :math:`c\rho^\beta`, two nested levels :math:`a \subset b` (the chosen one and
-    the next smaller, or the next larger when the smallest is chosen) give
-    :math:`S_b - S_a = c(\rho_b^\beta - \rho_a^\beta)`, so with
-    :math:`q = (\rho_a/\rho_b)^\beta` the extrapolated value is
-    :math:`R = (S_a - qS_b)/(1-q)` and the chosen level's bias :math:`S_{chosen} - R`. For
-    nested least-squares fits :math:`\operatorname{Cov}(S_a, S_b) \approx \operatorname{Var}
-    S_b`, so :math:`\operatorname{Var} R = \mathrm{se}_b^2 + (\mathrm{se}_a^2 -
-    \mathrm{se}_b^2)/(1-q)^2`. Where the other level is not finite the bias is 0 and the
-    chosen level's error is kept.
-    """
-    B, L = S.shape
-    rows = np.arange(B)
-    a = np.where(choice > 0, choice - 1, 0)
-    b = np.where(choice > 0, choice, min(1, L - 1))
-    Sa, Sb, sa, sb = S[rows, a], S[rows, b], se[rows, a], se[rows, b]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = (rho[rows, a] / rho[rows, b]) ** beta
-        R = (Sa - q * Sb) / (1.0 - q)
-        var = sb**2 + np.maximum(sa**2 - sb**2, 0.0) / (1.0 - q) ** 2
-    ok = (a != b) & np.isfinite(R) & np.isfinite(var) & (q < 1.0)
-    S_c, se_c = S[rows, choice], se[rows, choice]
-    bias = np.where(ok, S_c - R, 0.0)
-    sd = np.where(ok, np.sqrt(var), se_c)
-    return bias, sd
-
-
 def _quadratic(
     A: np.ndarray,
     nb: Neighbors,
@@ -199,7 +162,7 @@ def _quadratic(
         S[s:e] = Sl[rows, choice]
         se[s:e] = sel[rows, choice]
         ksel[s:e] = levels[choice]
-        bias[s:e], sd_c[s:e] = _richardson(Sl, sel, rho, choice, beta)
+        bias[s:e], sd_c[s:e] = richardson(Sl, sel, rho, choice, beta)
 
     run_batches(fit, range(0, N, batch_size), n_jobs)
     # the interval holds both the chosen value and its extrapolation, each with the error of
