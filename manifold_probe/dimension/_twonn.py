@@ -154,7 +154,8 @@ def twonn(
     =====================================  ==========================  =====================
     24 Hein–Audibert sets, N = 2500,       5.8–5.9% mean rel. error;   11.7–12.1%
     two seeds                              20–22/24 within ±10%
-    peers on the same sets                 DANCo 12.7–14.9%, MiND_ML 15.2%, ESS 20.1%
+    peers on the same sets (mean rel.      DANCo 12.7–14.9%,           (raw above)
+    error)                                 MiND_ML 15.2%, ESS 20.1%
     10 held-out families, no heavy noise   10.6% mean; 8/10 within     13.0% mean; 5/10
                                            ±10%                        within ±10%
     closed shapes (S²×S², truth 4)         4.24                        4.05
