@@ -58,7 +58,8 @@ class DimensionEstimate:
         Number of distinct rows the estimate was computed on (exact duplicates collapsed).
     scale_dependent : bool or None
         ``twonn``: True when the estimate depends on the neighbourhood scale (GRIDE's curve
-        falls significantly from the smallest scale: noise, or a very uneven density), in
+        falls significantly, by more than 10%, from the smallest scale: noise, boundaries or a
+        very uneven density), in
         which case ``interval`` spans the scales; None when not checked (see
         :func:`~manifold_probe.dimension.scale_dependence`).
     details : dict

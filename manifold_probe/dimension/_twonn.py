@@ -340,8 +340,9 @@ def _with_scale_check(est: DimensionEstimate, check: ScaleCheck | None) -> Dimen
         f"TwoNN: the dimension depends on the neighbourhood scale: {est.dimension:.3g} at the "
         f"smallest scale, GRIDE {check.curve[0]:.3g} at n1=1 falling to "
         f"{check.curve[int(np.flatnonzero(check.scale == check.stable_n1)[0])]:.3g} at "
-        f"n1={check.stable_n1} ({check.reason}). Noise or a very uneven density dominates the "
-        f"small scales; the interval now spans the scales ({lo:.3g}, {hi:.3g}). See "
+        f"n1={check.stable_n1} ({check.reason}). Noise (or boundaries, or a very uneven density) "
+        f"changes the value with the scale; the interval now spans the scales ({lo:.3g}, "
+        f"{hi:.3g}). See "
         "method='gride' for the curve",
         RuntimeWarning,
         stacklevel=3,
