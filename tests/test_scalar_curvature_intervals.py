@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -98,7 +100,8 @@ def test_sparse_sphere_no_longer_collapses():
     # discs. The fits now stop at the fold (|v| > |u|), so the estimate is that of the
     # near side (5%: the S^2 accuracy the README states).
     X = _unit_sphere(300, seed=0)
-    est = mp.scalar_curvature(X, dim=2, return_se=True)
+    with pytest.warns(RuntimeWarning, match="past the fold"):
+        est = mp.scalar_curvature(X, dim=2, return_se=True)
     assert est.n_folded > 250  # every point's graph reaches past its equator
     assert abs(np.median(est.curvature) / 2.0 - 1) < 0.05
 
@@ -118,6 +121,19 @@ def test_fold_rule_is_a_45_degree_secant():
     assert np.all(np.isfinite(S[0, :3])) and np.isnan(S[0, 3])
     S0, _, _ = ladder_fit(Y.copy(), T, levels, degree=2)  # no check: every level is fitted
     assert np.all(np.isfinite(S0))
+
+
+def test_noise_is_not_a_fold():
+    # S^2 with sigma = 0.03 in R^100: the normal noise (about 0.4) exceeds the tangent offsets
+    # of the nearest neighbours but not the tangent extent of the graph; no fold, no warning
+    g = np.random.default_rng(6).standard_normal((1500, 3))
+    Q, _ = np.linalg.qr(np.random.default_rng(7).standard_normal((100, 3)))
+    X = (g / np.linalg.norm(g, axis=1, keepdims=True)) @ Q.T
+    X = X + 0.03 * np.random.default_rng(8).standard_normal(X.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = mp.scalar_curvature(X, dim=2, return_se=True)
+    assert est.n_folded == 0
 
 
 @pytest.mark.slow

@@ -194,9 +194,11 @@ def ladder_fit(
     the tangent discs. A neighbour whose normal offset exceeds its tangent offset,
     :math:`|v_j| > |u_j|` (a secant steeper than 45 degrees: on a sphere of radius :math:`r`,
     :math:`|v| = r(1-\cos\theta)` and :math:`|u| = r\sin\theta`, equal at
-    :math:`\theta = 90` degrees), lies past the fold; with ``fold_from`` every neighbour from
-    the first such one at ambient rank ``>= fold_from`` on is left out, and the levels that
-    need them are NaN.
+    :math:`\theta = 90` degrees), and also every tangent offset in the graph,
+    :math:`|v_j| > \max_i |u_i|` (on a sphere :math:`|u| \le r < |v|` past the equator;
+    normal noise smaller than the neighbourhood, as the fit assumes, reaches neither), lies
+    past the fold; with ``fold_from`` every neighbour from the first such one at ambient rank
+    ``>= fold_from`` on is left out, and the levels that need them are NaN.
     """
     B, k, D = Y.shape
     n = T.shape[2]
@@ -207,8 +209,11 @@ def ladder_fit(
     r2 = np.einsum("bkn,bkn->bk", U, U)
     k_valid = np.full(B, k, dtype=np.int64)
     if fold_from is not None:
-        # |v|^2 = |y|^2 - |u|^2 > |u|^2: past the fold of the tangent chart
-        folded = np.einsum("bkd,bkd->bk", Y, Y) > 2.0 * r2
+        # |v|^2 = |y|^2 - |u|^2 > |u|^2 (a secant steeper than 45 degrees) and larger than the
+        # tangent extent of the whole graph: past the fold of the tangent chart (noise smaller
+        # than the neighbourhood, the method's assumption, reaches neither)
+        v2 = np.einsum("bkd,bkd->bk", Y, Y) - r2
+        folded = (v2 > r2) & (v2 > r2.max(axis=1, keepdims=True))
         folded[:, : min(int(fold_from), k)] = False
         any_fold = folded.any(axis=1)
         k_valid[any_fold] = np.argmax(folded[any_fold], axis=1)

@@ -395,6 +395,8 @@ def scalar_curvature(
     Warns
     -----
     RuntimeWarning
+        ``"quadratic"``: neighbour graphs that reach past the fold of the tangent chart (see
+        above; ``n_folded`` counts the points).
         Points whose value cannot be estimated get NaN, with this warning saying how many:
         ``"ball_volume"``, points whose balls hold no other point; ``"quadratic"``, points
         where every nested fit is degenerate. These are the only NaN.
@@ -495,6 +497,18 @@ def scalar_curvature(
             "or degree=2"
         )
     est = _quadratic(A, nb, n, deg, kappa, batch_size, n_jobs)
+    if est.n_folded:
+        import warnings
+
+        warnings.warn(
+            f"scalar curvature: at {est.n_folded} of {N} points the neighbour graph (k={nb.k}) "
+            "reaches past the fold of the tangent chart (neighbours whose normal offset exceeds "
+            "every tangent offset: the far side of a sparsely sampled closed manifold, or data "
+            f"that are not a {n}-manifold at this scale); their fits stop before the fold "
+            "(smaller neighbourhoods, wider intervals). Pass a smaller k or more points",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     est = _flag_and_rescale(est, e)
     return est if return_se else est.curvature
 
