@@ -317,7 +317,7 @@ def scalar_curvature(
     offset (:math:`|v| > |u|`; on a sphere, past the equator) marks the fold: from the first
     such neighbour (at ambient rank beyond the smallest fit) on, the neighbours are left out and
     the larger levels are not fitted (``n_folded`` counts the points; S^2 from 300 points now
-    reads 1.97). The smallest level is always fitted, so a sample too sparse for even that
+    reads 1.965). The smallest level is always fitted, so a sample too sparse for even that
     (a few dozen points on S^2) is not rescued.
 
     ``method="ball_volume"`` (Hickok & Blumberg 2023): an intrinsic second estimate from how
