@@ -313,11 +313,13 @@ def scalar_curvature(
     tangent plane. When the neighbour graph reaches past that region (a compact manifold
     sampled sparsely for ``k``: the default 299 neighbours of 300 points on S^2 are the whole
     sphere), the far side projects into the middle of the tangent discs and the fit collapses
-    (S^2 from 300 points read 0.141 for 2). A neighbour whose normal offset exceeds its tangent
-    offset (:math:`|v| > |u|`; on a sphere, past the equator) marks the fold: from the first
-    such neighbour (at ambient rank beyond the smallest fit) on, the neighbours are left out and
-    the larger levels are not fitted (``n_folded`` counts the points; S^2 from 300 points now
-    reads 1.965). The smallest level is always fitted, so a sample too sparse for even that
+    (S^2 from 300 points read 0.141 for 2). A neighbour whose normal offset exceeds its own
+    tangent offset and every tangent offset in the graph (:math:`|v_j| > |u_j|` and
+    :math:`|v_j| > \max_i |u_i|`; on a sphere, past the equator; normal noise smaller than the
+    neighbourhood, which the fit assumes anyway, reaches neither) marks the fold: from the
+    first such neighbour (at ambient rank beyond the smallest fit) on, the neighbours are left
+    out and the larger levels are not fitted, with a ``RuntimeWarning`` (``n_folded`` counts
+    the points; S^2 from 300 points now reads 1.965). The smallest level is always fitted, so a sample too sparse for even that
     (a few dozen points on S^2) is not rescued.
 
     ``method="ball_volume"`` (Hickok & Blumberg 2023): an intrinsic second estimate from how
