@@ -150,6 +150,11 @@ def run_one(X: np.ndarray) -> dict[str, float]:
                 row[m] = float("nan")
                 row[m + "_error"] = str(e)[:200]
         row[m + "_seconds"] = time.perf_counter() - t
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e = mp.intrinsic_dimension(X)  # the graph is cached: the flag and interval cost nothing
+    row["default_scale_dependent"] = bool(e.scale_dependent)
+    row["default_interval"] = list(e.interval)
     return row
 
 
@@ -251,6 +256,11 @@ def main() -> None:
             + " ".join(f"{t.get(m, np.nan):12.3f}" for m in methods)
         )
     print("digits: " + " ".join(f"{m}={rows[-1][m]:.2f}" for m in methods))
+    for fam in table:  # the default's scale check (noise diagnostic): flagged runs per family
+        rs = [r for r in rows if r["family"] == fam]
+        table[fam]["default_flagged"] = f"{sum(r['default_scale_dependent'] for r in rs)}/{len(rs)}"
+    print("default flagged scale-dependent:",
+          {f: t["default_flagged"] for f, t in table.items() if t["default_flagged"][0] != "0"})
     worse = [f for f, t in table.items() if t["default"] > t["twonn_raw"] + 1e-9]
     print("families where the default is worse than raw TwoNN:", worse or "none")
     out = Path(args.out)

@@ -365,7 +365,11 @@ def test_one_graph(monkeypatch, rng):
     mp.intrinsic_dimension(X, "mle")
     assert calls == [True]
     calls.clear()
+    mp.intrinsic_dimension(X)  # the scale check's 64-neighbour graph: one search, read by both
+    assert sum(calls) == 1
+    calls.clear()
     mp.intrinsic_dimension(X)  # served from the graph cache: no new search of the data
+    mp.intrinsic_dimension(X, "gride")
     assert sum(calls) == 0
     with mp.knn_cache(False):
         mp.intrinsic_dimension(X, correct_bias=True)  # corrected TwoNN: one graph of the data, the rest is reference

@@ -137,6 +137,7 @@ def ladder_fit(
     levels: np.ndarray,
     degree: int = 2,
     sort_tangent: bool = True,
+    fold_from: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Scalar curvature at a batch of base points, fitted on nested neighbourhoods.
 
@@ -150,11 +151,15 @@ def ladder_fit(
         Increasing neighbourhood sizes; level ``l`` fits the first ``levels[l]`` neighbours.
     degree : int
         Polynomial degree (>= 2).
+    fold_from : int, optional
+        Look for the fold of the tangent chart from this ambient rank on (see Notes); ``None``:
+        no check.
 
     Returns
     -------
     S : ndarray (B, L)
-        Scalar curvature of the fitted surface at ``u = 0``, noise-bias corrected.
+        Scalar curvature of the fitted surface at ``u = 0``, noise-bias corrected; NaN at the
+        levels that reach past the fold of the tangent chart.
     se : ndarray (B, L)
         Standard error (delta method plus the second-order noise term).
     rho : ndarray (B, L)
@@ -181,6 +186,19 @@ def ladder_fit(
     space.
     The normal equations of nested neighbourhoods are prefix sums, so all levels cost one pass
     over the largest neighbourhood plus one ``p x p`` inversion per level.
+
+    **Fold of the chart.** The fit assumes that the neighbours form a graph over the tangent
+    plane. The ambient ball of the neighbour graph may reach past where that holds (on a
+    sparse compact manifold, past the equator of a sphere: ``k`` = 299 neighbours of 300
+    points on S^2 cover the whole sphere), and the far side then projects into the middle of
+    the tangent discs. A neighbour whose normal offset exceeds its tangent offset,
+    :math:`|v_j| > |u_j|` (a secant steeper than 45 degrees: on a sphere of radius :math:`r`,
+    :math:`|v| = r(1-\cos\theta)` and :math:`|u| = r\sin\theta`, equal at
+    :math:`\theta = 90` degrees), and also every tangent offset in the graph,
+    :math:`|v_j| > \max_i |u_i|` (on a sphere :math:`|u| \le r < |v|` past the equator;
+    normal noise smaller than the neighbourhood, as the fit assumes, reaches neither), lies
+    past the fold; with ``fold_from`` every neighbour from the first such one at ambient rank
+    ``>= fold_from`` on is left out, and the levels that need them are NaN.
     """
     B, k, D = Y.shape
     n = T.shape[2]
@@ -189,9 +207,23 @@ def ladder_fit(
     kt = int(levels[-1])  # rows beyond the largest level enter no fit
     U = np.matmul(Y, T)  # (B, k, n)
     r2 = np.einsum("bkn,bkn->bk", U, U)
+    k_valid = np.full(B, k, dtype=np.int64)
+    if fold_from is not None:
+        # |v|^2 = |y|^2 - |u|^2 > |u|^2 (a secant steeper than 45 degrees) and larger than the
+        # tangent extent of the whole graph: past the fold of the tangent chart (noise smaller
+        # than the neighbourhood, the method's assumption, reaches neither)
+        v2 = np.einsum("bkd,bkd->bk", Y, Y) - r2
+        folded = (v2 > r2) & (v2 > r2.max(axis=1, keepdims=True))
+        folded[:, : min(int(fold_from), k)] = False
+        any_fold = folded.any(axis=1)
+        k_valid[any_fold] = np.argmax(folded[any_fold], axis=1)
     if sort_tangent:
-        # nested discs in the tangent plane: their selection ignores the normal noise
-        order = np.argsort(r2, axis=1, kind="stable")[:, :kt]
+        # nested discs in the tangent plane: their selection ignores the normal noise; the
+        # neighbours past the fold sort after all others (and the levels reaching them are NaN)
+        key = r2
+        if fold_from is not None:
+            key = r2 + (np.arange(k)[None, :] >= k_valid[:, None]) * (r2.max(axis=1) + 1.0)[:, None]
+        order = np.argsort(key, axis=1, kind="stable")[:, :kt]
         # whole-row gathers (a fancy index on the first axis copies rows, not elements)
         flat = (order + (np.arange(B) * k)[:, None]).ravel()
         U = U.reshape(B * k, n)[flat].reshape(B, kt, n)
@@ -251,6 +283,9 @@ def ladder_fit(
                  _residual_traces(G[:, :stop, :stop], A[:, :stop], M, G_trace[:, stop - 1], G_sq))
         S_out[:, li], se_out[:, li] = _gauss_curvature(C * coef_scale[:, :, None], Mq, resid,
                                                        dof, F, n, lin, quad)
+    past_fold = levels[None, :] > k_valid[:, None]
+    S_out[past_fold] = np.nan
+    se_out[past_fold] = np.nan
     return S_out, se_out, rho
 
 

@@ -33,6 +33,7 @@ from manifold_probe.dimension._lpca import local_pca
 from manifold_probe.dimension._mle import mle
 from manifold_probe.dimension._near import NearDuplicateWarning
 from manifold_probe.dimension._phd import ph_dimension
+from manifold_probe.dimension._scale_check import ScaleCheck, scale_dependence
 from manifold_probe.dimension._twonn import twonn
 from manifold_probe.neighbors import Neighbors
 
@@ -47,6 +48,8 @@ __all__ = [
     "ph_dimension",
     "calibrate",
     "correct",
+    "scale_dependence",
+    "ScaleCheck",
     "TwoNN",
     "MLE",
     "GRIDE",
@@ -84,9 +87,10 @@ def intrinsic_dimension(
         methods ``twonn``, ``mle`` and ``gride`` when ``neighbors`` is given.
     method : {"twonn", "mle", "gride", "lpca", "phd"}, default="twonn"
         See :func:`twonn`, :func:`mle`, :func:`gride`, :func:`local_pca`, :func:`ph_dimension`.
-        The default, uncorrected TwoNN, needs one 2-nearest-neighbour graph. Its optional
-        finite-sample correction (``correct_bias=True``) helps on bounded, uniformly sampled
-        sets and hurts on closed manifolds, Gaussians and noisy data (see :func:`twonn`).
+        The default is uncorrected TwoNN. Its optional finite-sample correction
+        (``correct_bias=True``) meets the Hein–Audibert target (5.8–5.9% mean relative error
+        against 11.7–12.1% raw), is better on held-out families without heavy noise, slightly
+        worse on closed shapes, and neither survives heavy noise (table in :func:`twonn`).
     neighbors : Neighbors, optional
         A precomputed ``mp.knn`` graph with enough neighbours; no other graph is computed.
     **options
@@ -182,6 +186,7 @@ class TwoNN(_DimensionEstimator):
         reference: str = "ball",
         seed: int | None = 0,
         metric: str = "euclidean",
+        scale_check: bool = True,
     ):
         self.discard_fraction = discard_fraction
         self.fit_by = fit_by
@@ -189,6 +194,7 @@ class TwoNN(_DimensionEstimator):
         self.reference = reference
         self.seed = seed
         self.metric = metric
+        self.scale_check = scale_check
 
 
 class MLE(_DimensionEstimator):

@@ -63,11 +63,17 @@ class DimensionEstimate:
         :mod:`manifold_probe.dimension._near`). The estimate is then made on the decimated cloud
         (``details["near_duplicates"]`` says how many points were merged, at which ratio and
         what the test read); a ``NearDuplicateWarning`` says so.
+    scale_dependent : bool or None
+        ``twonn``: True when the estimate depends on the neighbourhood scale (GRIDE's curve
+        falls significantly, by more than 10%, from the smallest scale: noise, boundaries or a
+        very uneven density), in
+        which case ``interval`` spans the scales; None when not checked (see
+        :func:`~manifold_probe.dimension.scale_dependence`).
     details : dict
         Method-specific extras, not part of equality. ``gride``: ``raw_curve``, ``error``,
         ``selected_n1`` (the reported scale), ``plateau_n1`` (first and last n1 of the stable
         range), ``plateau_range`` (its lowest and highest 95% bound), ``scale_reason`` (why
-        that scale), ``lattice_scales``; corrected ``twonn``/``gride``:
+        that scale), ``lattice_scales``; ``twonn``: ``scale_check`` (GRIDE's curve and the scale range); corrected ``twonn``/``gride``:
         ``correction_applied``, ``correction_mc_se``; ``phd``: ``sizes``, ``lengths``,
         ``slope``.
 
@@ -87,6 +93,7 @@ class DimensionEstimate:
     curve: np.ndarray | None = None
     n_distinct: int | None = None
     near_duplicates: bool = False
+    scale_dependent: bool | None = None
     details: dict = field(default_factory=dict, compare=False, repr=False)
 
 

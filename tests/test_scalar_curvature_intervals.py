@@ -1,0 +1,189 @@
+"""Scalar curvature: bias-aware intervals, the fold of the tangent chart (issue 25)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import manifold_probe as mp
+from manifold_probe.curvature._interval import bias_exponent
+from manifold_probe.curvature._interval import richardson as _richardson
+from manifold_probe.curvature._quadratic import ladder_fit
+
+torch.set_num_threads(1)
+Z95 = 1.959963984540054
+
+
+def _unit_sphere(n, dim=2, radius=1.0, seed=0):
+    g = np.random.default_rng(seed).standard_normal((n, dim + 1))
+    return radius * g / np.linalg.norm(g, axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------ the bias model
+
+
+def test_bias_exponent_is_the_first_even_degree_not_fitted_minus_two():
+    # quadratic and cubic fits alias the quartic terms (rho^2); the quartic fit the sextic (rho^4)
+    assert [bias_exponent(d) for d in (2, 3, 4)] == [2, 2, 4]
+
+
+@pytest.mark.parametrize("beta", [2, 4])
+def test_richardson_recovers_an_exact_power_law_bias(beta):
+    # S_l = truth + c rho_l^beta exactly: the chosen level's bias is c rho_chosen^beta
+    rho = np.array([[0.3, 0.36, 0.43, 0.52]] * 3)
+    truth, c = 2.0, np.array([-0.7, 0.4, 1.3])
+    S = truth + c[:, None] * rho**beta
+    se = np.full_like(S, 1e-6)
+    choice = np.array([0, 2, 3])  # the smallest level uses the next larger one
+    bias, sd = _richardson(S, se, rho, choice, beta)
+    np.testing.assert_allclose(bias, c * rho[0, choice] ** beta, rtol=1e-9)
+    assert np.all(sd >= 1e-6)
+
+
+def test_richardson_interval_covers_nested_means_at_the_nominal_rate():
+    # Nested sample means of i.i.d. noise have Cov(S_a, S_b) = Var(S_b): the case the
+    # variance formula assumes. With a rho^2 bias added, R +- 1.96 sd covers the truth 95% of
+    # the time (binomial sd over 4000 trials: 0.35%; tolerance 1.5%).
+    rng = np.random.default_rng(0)
+    trials, sizes = 4000, np.array([20, 28, 40, 56])
+    rho = (sizes / sizes[0]) ** 0.5 * 0.2  # rho^2 grows like the size, as on a surface
+    noise = rng.standard_normal((trials, sizes[-1]))
+    means = np.cumsum(noise, axis=1)[:, sizes - 1] / sizes
+    S = 1.0 + 3.0 * rho**2 + means
+    se = np.broadcast_to(1.0 / np.sqrt(sizes), S.shape)
+    choice = np.full(trials, 2)
+    rr = np.broadcast_to(rho, S.shape)
+    bias, sd = _richardson(S, se, rr, choice, 2)
+    R = S[:, 2] - bias
+    covered = np.abs(R - 1.0) <= Z95 * sd
+    assert abs(covered.mean() - 0.95) < 0.015
+    # and without the bias term the chosen level misses far more often
+    assert (np.abs(S[:, 2] - 1.0) <= Z95 * se[:, 2]).mean() < 0.8
+
+
+# ------------------------------------------------------------------ intervals on shapes
+
+
+def test_noise_free_sphere_interval_covers_where_the_standard_error_does_not():
+    # S^2 of radius 2 from 1500 points (truth 0.5): the regression error ignores the
+    # higher-order bias, so +-1.96 se covers few points (old behaviour: 1-2%); the interval
+    # holds the extrapolated value as well. Target 90-97%; measured 0.86-0.87 at this size
+    # (benchmarks/validate_curvature_intervals.py), so the bound is 0.8.
+    X = _unit_sphere(1500, radius=2.0, seed=3)
+    est = mp.scalar_curvature(X, dim=2, return_se=True)
+    lo, hi = est.interval.T
+    assert np.all(lo <= est.curvature) and np.all(est.curvature <= hi)
+    new = np.mean((lo <= 0.5) & (0.5 <= hi))
+    old = np.mean(np.abs(est.curvature - 0.5) <= Z95 * est.standard_error)
+    assert old < 0.2 and new > 0.8
+    # the extrapolated value is closer to the truth than the chosen one (bias -0.05%..-0.5%)
+    assert abs(np.median(est.curvature - est.bias) - 0.5) < abs(np.median(est.curvature) - 0.5)
+
+
+def test_interval_is_in_the_units_of_x():
+    X = _unit_sphere(600, seed=4)
+    a = mp.scalar_curvature(X, dim=2, return_se=True)
+    b = mp.scalar_curvature(X * 4.0, dim=2, return_se=True)  # curvature scales by 1/16
+    np.testing.assert_allclose(b.interval, a.interval / 16.0, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b.bias, a.bias / 16.0, rtol=1e-9, atol=1e-12)
+
+
+# ------------------------------------------------------------------ the fold of the chart
+
+
+def test_sparse_sphere_no_longer_collapses():
+    # Default quadratic curvature on S^2 from 300 points read 0.141 (truth 2): the 299-neighbour
+    # graph covers the whole sphere, and the far side projects into the middle of the tangent
+    # discs. The fits now stop at the fold (|v| > |u|), so the estimate is that of the
+    # near side (5%: the S^2 accuracy the README states).
+    X = _unit_sphere(300, seed=0)
+    with pytest.warns(RuntimeWarning, match="past the fold"):
+        est = mp.scalar_curvature(X, dim=2, return_se=True)
+    assert est.n_folded > 250  # every point's graph reaches past its equator
+    assert abs(np.median(est.curvature) / 2.0 - 1) < 0.05
+
+
+def test_fold_rule_is_a_45_degree_secant():
+    # base point at the north pole of the unit sphere; neighbours at turning angles below and
+    # above 90 degrees: |v| = 1 - cos t, |u| = sin t, equal at t = 90 degrees
+    t = np.array([0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.5, np.pi / 2 + 0.05, 1.8, 2.0])
+    t = np.repeat(t, 8)
+    phi = np.tile(np.linspace(0, 2 * np.pi, 8, endpoint=False), len(t) // 8) + t
+    P = np.column_stack([np.sin(t) * np.cos(phi), np.sin(t) * np.sin(phi), np.cos(t)])
+    Y = (P - np.array([0.0, 0.0, 1.0]))[None]
+    T = np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]])
+    first_past = int(np.argmax(t > np.pi / 2))
+    levels = np.array([16, 40, first_past, first_past + 8])
+    S, se, _ = ladder_fit(Y.copy(), T, levels, degree=2, fold_from=10)
+    assert np.all(np.isfinite(S[0, :3])) and np.isnan(S[0, 3])
+    S0, _, _ = ladder_fit(Y.copy(), T, levels, degree=2)  # no check: every level is fitted
+    assert np.all(np.isfinite(S0))
+
+
+def test_noise_is_not_a_fold():
+    # S^2 with sigma = 0.03 in R^100: the normal noise (about 0.4) exceeds the tangent offsets
+    # of the nearest neighbours but not the tangent extent of the graph; no fold, no warning
+    g = np.random.default_rng(6).standard_normal((1500, 3))
+    Q, _ = np.linalg.qr(np.random.default_rng(7).standard_normal((100, 3)))
+    X = (g / np.linalg.norm(g, axis=1, keepdims=True)) @ Q.T
+    X = X + 0.03 * np.random.default_rng(8).standard_normal(X.shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = mp.scalar_curvature(X, dim=2, return_se=True)
+    assert est.n_folded == 0
+
+
+@pytest.mark.slow
+def test_s3_radius_2_interval_coverage():
+    # S^3 of radius 2 in R^30, noise-free, N = 4000: median 1.4937 vs 1.5 with median se
+    # 0.0007 gave 0% coverage; the bias-aware interval covers 90.5-91.7% (two seeds)
+    rng = np.random.default_rng([0, 3, 0])
+    g = rng.standard_normal((4000, 4))
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 4)))
+    X = (2.0 * g / np.linalg.norm(g, axis=1, keepdims=True)) @ Q.T
+    est = mp.scalar_curvature(X, dim=3, return_se=True)
+    lo, hi = est.interval.T
+    assert 0.88 <= np.mean((lo <= 1.5) & (1.5 <= hi)) <= 0.99
+
+
+def _s2xs1(n, sigma, seed):
+    rng = np.random.default_rng([seed, 21])
+    t = rng.uniform(0, 2 * np.pi, n)
+    Y = np.column_stack([_unit_sphere(n, 2, 1.5, seed=seed + 100), np.cos(t), np.sin(t)])
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 5)))
+    X = Y @ Q.T
+    return X + sigma * rng.standard_normal(X.shape)
+
+
+@pytest.mark.slow
+def test_pseudosphere_interval_coverage():
+    # constant curvature -2 (the hyperbolic case: 69-70% before); measured 93-94%
+    s = mp.datasets.pseudosphere(4000, seed=0)
+    est = mp.scalar_curvature(s.points, dim=2, return_se=True)
+    lo, hi = est.interval.T
+    assert 0.9 <= np.mean((lo <= -2.0) & (-2.0 <= hi))
+
+
+@pytest.mark.slow
+def test_noisy_product_interval_covers_the_noise_bias():
+    # S^2(1.5) x S^1 in R^30 with sigma = 0.01: median -9% (truth 2/1.5^2); the intervals
+    # still cover the truth at >= 90% of the points (measured 99.9%: conservative)
+    X = _s2xs1(4000, 0.01, seed=0)
+    est = mp.scalar_curvature(X, dim=3, return_se=True)
+    lo, hi = est.interval.T
+    truth = 2.0 / 1.5**2
+    assert np.mean((lo <= truth) & (truth <= hi)) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="noise in the tangent coordinates attenuates the fitted "
+                   "second derivatives (errors in variables); only the noise in the normal "
+                   "coordinates is corrected, so 1% noise leaves -4% to -9% (the intervals "
+                   "cover it)")
+def test_noisy_product_median_within_5_percent():
+    X = _s2xs1(4000, 0.01, seed=0)
+    S = mp.scalar_curvature(X, dim=3)
+    assert abs(np.median(S) / (2.0 / 1.5**2) - 1) < 0.05
