@@ -248,3 +248,23 @@ def test_profile_dataset_layer_seed_point_and_pandas():
     back = dataset_rows(ds)
     assert back[1]["knn_overlap_prev"] == pytest.approx(rows[1]["knn_overlap_prev"], rel=1e-12)
     assert json.loads(ds.attrs["seeds"]) == [0, 1]
+
+
+def test_tasks_side_by_side_give_the_one_at_a_time_profile():
+    # threads=2 runs the tasks (and the graphs) on two threads with one BLAS thread each;
+    # the results are gathered in the schedule's order, so the table is the same (up to the
+    # last bits of BLAS sums: rel 1e-9 is far above float64 round-off of these sums, ~1e-13)
+    X = _circle(200, seed=4)
+    Y = np.tanh(2 * X)
+    est = {**FAST, "curvature": {"enabled": True, "max_points": 60}}
+    one = profile_layers([X, Y, 2 * Y], estimators=est, as_rows=True, threads=1)
+    two = profile_layers([X, Y, 2 * Y], estimators=est, as_rows=True, threads=2)
+    assert [r.keys() for r in one] == [r.keys() for r in two]
+    for a, b in zip(one, two, strict=True):
+        for key, value in a.items():
+            if isinstance(value, float) and np.isfinite(value):
+                assert b[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+            else:
+                assert b[key] == value or (value != value and b[key] != b[key]), key
+    with pytest.raises(InputError, match="threads"):
+        profile_layers([X, Y], estimators=FAST, threads=0)
