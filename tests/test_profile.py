@@ -268,3 +268,30 @@ def test_tasks_side_by_side_give_the_one_at_a_time_profile():
                 assert b[key] == value or (value != value and b[key] != b[key]), key
     with pytest.raises(InputError, match="threads"):
         profile_layers([X, Y], estimators=FAST, threads=0)
+
+
+@pytest.mark.parametrize("n_groups", [3, 40])
+def test_the_distinct_rows_graph_read_off_the_full_graph_equals_a_fresh_search(n_groups):
+    # the graph of the distinct rows is read off the full graph (and completed by a certified
+    # search where too few listed neighbours are kept): the same neighbours, the same
+    # distances as a search of the distinct rows themselves (equality, no tolerance)
+    from manifold_probe.analysis.measures import _complete_rows, distinct_layer, distinct_pair
+    from manifold_probe.neighbors import knn
+
+    rng = np.random.default_rng(n_groups)
+    base = rng.normal(size=(400, 8))
+    copies = base[rng.integers(0, n_groups, size=60)]  # a few rows copied many times
+    X = np.concatenate([base, copies, base[:30]])[rng.permutation(490)]
+    nb = knn(X, 12)
+    U, g, rows = distinct_layer(X, nb, k=6)
+    fresh = knn(U, 6)
+    assert np.array_equal(g.indices, fresh.indices)
+    assert np.array_equal(g.distances, fresh.distances)
+    # with a pair: the other layer has no duplicates, its graph on the kept rows is exact too
+    Y = np.tanh(X @ rng.normal(size=(8, 5))) + 1e-3 * rng.normal(size=(490, 5))
+    _, Yr, _, gy, _ = distinct_pair(X, Y, nb, knn(Y, 12), k=6)
+    fy = knn(Yr, 6)
+    assert np.array_equal(gy.indices, fy.indices) and np.array_equal(gy.distances, fy.distances)
+    # every row through the certified completion alone
+    d_all, i_all = _complete_rows(U, np.arange(len(U)), 6)
+    assert np.array_equal(i_all, fresh.indices) and np.array_equal(d_all, fresh.distances)

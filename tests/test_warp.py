@@ -220,3 +220,23 @@ def test_kept_distance_matrix_gives_the_block_by_block_sums(monkeypatch):
     monkeypatch.setattr(reuse, "MAX_ENTRY_BYTES", 0)  # too large to keep: block by block
     blocks = _rank_excess(X, ny.indices, nx.indices, block=64)
     assert kept[0] == kept[1] == blocks
+
+
+def test_ranks_read_off_a_longer_graph_give_the_same_trustworthiness_and_continuity():
+    # a graph with more columns than k lists the next neighbours in rank order: ranks read
+    # off it replace distance rows; the sums are the same (no ties in a Gaussian cloud) and
+    # equal scikit-learn's trustworthiness (tolerance: float64 round-off of the sums)
+    from sklearn.manifold import trustworthiness as sk_trust
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(300, 6))
+    Y = np.tanh(X @ rng.normal(size=(6, 4)))
+    short = mp.warp(X, Y, k=5, neighbors_x=mp.knn(X, 5), neighbors_y=mp.knn(Y, 5),
+                    geodesic=False, dimension=False)
+    long = mp.warp(X, Y, k=5, neighbors_x=mp.knn(X, 40), neighbors_y=mp.knn(Y, 40),
+                   geodesic=False, dimension=False)
+    assert long.trustworthiness == pytest.approx(short.trustworthiness, abs=1e-12)
+    assert long.continuity == pytest.approx(short.continuity, abs=1e-12)
+    assert long.trustworthiness == pytest.approx(sk_trust(X, Y, n_neighbors=5), abs=1e-12)
+    assert long.continuity == pytest.approx(sk_trust(Y, X, n_neighbors=5), abs=1e-12)
+    assert short.trustworthiness < 1.0  # the map does lose neighbourhoods

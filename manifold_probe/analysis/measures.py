@@ -23,7 +23,7 @@ import numpy as np
 from manifold_probe._validation import InputError, unique_rows
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.warping import rounded_twonn_dimension, warp
-from manifold_probe.neighbors import Neighbors, knn
+from manifold_probe.neighbors import Neighbors, cached_knn
 
 __all__ = [
     "distinct_layer",
@@ -73,13 +73,83 @@ def _first_occurrences(X: np.ndarray, nb: Neighbors | None) -> np.ndarray | None
     return None if len(first) == X.shape[0] else first
 
 
-def _graph_on(points: np.ndarray, k: int) -> Neighbors:
-    if points.shape[0] < 3:
+#: Above this share of rows whose graph cannot be read off the full graph (more than ``k`` of
+#: their listed neighbours dropped), the distinct rows get a search of their own.
+_MAX_COMPLETED_SHARE = 0.05
+
+
+def _graph_on(points: np.ndarray, k: int, parent: Neighbors | None = None,
+              rows: np.ndarray | None = None) -> Neighbors:
+    """The exact kNN graph of ``points`` (``k`` columns, at most ``m - 1``).
+
+    With ``parent`` (the exact graph of the whole cloud) and ``rows`` (``points`` is
+    ``cloud[rows]``, rows increasing), it is read off the parent: a row's neighbours among
+    the kept rows are its listed neighbours that are kept, in the listed (distance, index)
+    order, which the renumbering keeps (the kept rows are renumbered in increasing order);
+    the first ``k`` of them are exact as soon as there are ``k``, because every unlisted point
+    comes after every listed one. Rows with fewer get a certified search
+    (:func:`_complete_rows`); when more than 5% of rows would, the whole subset is searched
+    instead (through the estimators' graph cache, so two tasks needing the same subset search
+    it once). Either way the graph equals ``knn(points, k)``: the same neighbours and the
+    same distances (each is the parent's, computed from the same two points).
+    """
+
+    m = points.shape[0]
+    if m < 3:
         raise InputError(
-            f"only {points.shape[0]} distinct rows after collapsing exact duplicates; a layer "
+            f"only {m} distinct rows after collapsing exact duplicates; a layer "
             "needs at least 3 distinct points (capture more inputs or another pooling)"
         )
-    return knn(points, min(k, points.shape[0] - 1))
+    k = min(k, m - 1)
+    if parent is None or rows is None or parent.k < k:
+        return cached_knn(points, k)
+    new_id = np.full(parent.n_points, -1, dtype=np.int64)
+    new_id[rows] = np.arange(m)
+    ids = new_id[parent.indices[rows]]
+    kept = ids >= 0
+    short = np.flatnonzero(np.count_nonzero(kept, axis=1) < k)
+    amax = float(np.max(np.abs(points)))
+    if (len(short) > _MAX_COMPLETED_SHARE * m or parent.metric != "euclidean"
+            or not 2.0**-200 < amax < 2.0**200):
+        return cached_knn(points, k)
+    first = np.argsort(~kept, axis=1, kind="stable")[:, :k]  # kept entries first, in order
+    out_i = np.take_along_axis(ids, first, axis=1)
+    out_d = np.take_along_axis(parent.distances[rows], first, axis=1)
+    if len(short):
+        out_d[short], out_i[short] = _complete_rows(points, short, k)
+    return Neighbors(np.ascontiguousarray(out_d), np.ascontiguousarray(out_i), parent.metric)
+
+
+def _complete_rows(A: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact k nearest neighbours (self excluded) of ``A[rows]`` among the rows of ``A``.
+
+    Candidates come from float64 Gram distances :math:`\tilde d^2 = |a|^2 + |b|^2 - 2a\cdot b`,
+    whose error is at most :math:`\tau = 4(D+2)\epsilon(|a|^2 + \max|b|^2)`; every point
+    with :math:`\tilde d^2` within :math:`2\tau` of the k-th smallest is a candidate, so no
+    point outside can reach (or tie) the k-th exact distance. The candidates' squared
+    distances are then computed from coordinate differences (as :func:`manifold_probe.knn`
+    does) and sorted by (distance, index).
+    """
+    m, d = A.shape
+    sq = np.einsum("ij,ij->i", A, A)
+    tau_scale = 4.0 * (d + 2) * np.finfo(np.float64).eps
+    out_d = np.empty((len(rows), k))
+    out_i = np.empty((len(rows), k), dtype=np.int64)
+    block = max(1, (32 * 2**20) // (8 * m))
+    for b0 in range(0, len(rows), block):
+        b = rows[b0 : b0 + block]
+        G = sq[b, None] + sq[None, :] - 2.0 * (A[b] @ A.T)
+        G[np.arange(len(b)), b] = np.inf
+        kth = np.partition(G, k - 1, axis=1)[:, k - 1]
+        tau = tau_scale * (sq[b] + sq.max())
+        for r, i in enumerate(b):
+            cand = np.flatnonzero(G[r] <= kth[r] + 2.0 * tau[r])
+            diff = A[cand] - A[i]
+            d2 = np.einsum("ij,ij->i", diff, diff)
+            order = np.lexsort((cand, d2))[:k]
+            out_d[b0 + r] = np.sqrt(d2[order])
+            out_i[b0 + r] = cand[order]
+    return out_d, out_i
 
 
 def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
@@ -99,8 +169,9 @@ def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
     (points, graph, rows)
         ``rows`` (increasing indices into X of the kept first occurrences) is None and
         ``points``/``graph`` are ``X``/``nb`` themselves when X has no exact duplicates.
-        Otherwise the graph is recomputed on the distinct rows (``min(k, m - 1)`` neighbours):
-        one kNN search, paid only by clouds that have duplicates.
+        Otherwise the graph of the distinct rows (``min(k, m - 1)`` neighbours) is read off
+        ``nb`` where it lists enough kept neighbours, and searched otherwise
+        (:func:`_graph_on`): exact either way.
     """
     rows = _first_occurrences(X, nb)
     if rows is None:
@@ -108,7 +179,7 @@ def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
     U = X[rows]
     if nb is None and k is None:
         return U, None, rows
-    return U, _graph_on(U, k if k is not None else nb.k), rows
+    return U, _graph_on(U, k if k is not None else nb.k, nb, rows), rows
 
 
 def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neighbors | None,
@@ -130,7 +201,7 @@ def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neig
     def graph(points, nb):
         if nb is None and k is None:
             return None
-        return _graph_on(points, k if k is not None else nb.k)
+        return _graph_on(points, k if k is not None else nb.k, nb, rows)
 
     return Xr, Yr, graph(Xr, nbx), graph(Yr, nby), rows
 
@@ -205,7 +276,8 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
     cfg = est.curvature
     nan = {"curvature_median": np.nan, "curvature_q25": np.nan, "curvature_q75": np.nan}
     try:
-        X, nb, _ = distinct_layer(X, nb)
+        # the graph serves the TwoNN dimension only (2 columns); the fits search their own
+        X, nb, _ = distinct_layer(X, nb.truncate(2) if nb is not None else None)
         # default: the layer's TwoNN dimension (from the shared graph); local PCA's eigengap
         # sees the noise directions of real activations and asks for infeasibly large fits
         dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)
@@ -295,10 +367,9 @@ def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | Non
     """:func:`~manifold_probe.warp` of X -> Y with the profile's settings and shared graphs,
     on the rows distinct in both (:func:`distinct_pair`)."""
     k = est.knn.k
-    X, Y, nbx, nby, _ = distinct_pair(X, Y, nbx, nby)
+    X, Y, nbx, nby, _ = distinct_pair(X, Y, nbx, nby, k=k)
     return warp(
-        X, Y, k=k, neighbors_x=nbx.truncate(k),
-        neighbors_y=nby.truncate(k) if nby is not None else None,
+        X, Y, k=k, neighbors_x=nbx, neighbors_y=nby,
         geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
         geodesic_method=est.geodesic.method, dimension=dimension, curvature=False, seed=seed,
     )

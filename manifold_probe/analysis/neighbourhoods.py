@@ -59,19 +59,26 @@ def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
         )
 
 
-def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Squared distances from rows ``start:stop`` of ``A`` to every row; a row to itself: inf."""
-    rows = np.arange(start, stop)
+def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, start: int, stop: int,
+                     which: np.ndarray | None = None) -> np.ndarray:
+    """Squared distances from rows ``start:stop`` of ``A`` (``which`` of them, offsets into
+    the block, when given) to every row; a row to itself: inf."""
+    rows = np.arange(start, stop) if which is None else start + which
     D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
     D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
     return D
 
 
-def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256) -> float:
+def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256,
+                 ranked: np.ndarray | None = None) -> float:
     """Sum over i and j in candidates[i] \\ own[i] of (rank of j among i's distances in A) - k.
 
     The rank counts the other points strictly closer to i than j, ties broken by the smaller
     index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
+    ``ranked`` (n, K >= k), optional: each row's K nearest neighbours in that order (an exact
+    graph of A, such as the profile's shared graph): a j listed at position p has rank p + 1
+    with no distance computed, and only the rows with a j beyond their list are ranked from
+    distances. Without it every row with a new j is.
 
     A layer enters several pairs of a profile (trustworthiness of one, continuity of another),
     so its squared-distance matrix, when it is small enough to keep (``8 N^2`` bytes at most
@@ -101,9 +108,21 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
         # only points that appear in the other neighbourhood but not in this one are ranked
         cand = candidates[start:stop]
         new = ~(cand[:, :, None] == own[start:stop][:, None, :]).any(axis=2)
+        if ranked is not None and new.any():
+            # listed candidates: rank = position in the list + 1, read off the graph
+            hit = cand[:, :, None] == ranked[start:stop][:, None, :]
+            listed = new & hit.any(axis=2)
+            pos = np.argmax(hit, axis=2)
+            total += float(np.sum(pos[listed] + 1 - k))
+            new &= ~listed
         if not new.any():
             continue
-        D = full[start:stop] if full is not None else _sq_distance_rows(A, sq, start, stop)
+        if full is not None:
+            D = full[start:stop]
+        else:  # distances of the rows that still need them only
+            need = np.flatnonzero(new.any(axis=1))
+            D = np.full((stop - start, n), np.nan)
+            D[need] = _sq_distance_rows(A, sq, start, stop, need)
         r_idx, c_idx = np.nonzero(new)
         j = cand[r_idx, c_idx]
         dj = D[r_idx, j][:, None]

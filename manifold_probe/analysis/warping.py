@@ -309,8 +309,12 @@ def warp(
     n = A.shape[0]
     k = nx.k
     overlap = float(knn_overlap(nx, ny).mean())
-    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices), n, k)
-    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices), n, k)
+    # a given graph's columns beyond k list the next neighbours in rank order: their ranks
+    # need no distances
+    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices,
+                                      ranked=_listed(neighbors_x, nx)), n, k)
+    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices,
+                                     ranked=_listed(neighbors_y, ny)), n, k)
 
     fields: dict[str, Any] = {}
     if geodesic:
@@ -353,6 +357,14 @@ def warp(
     return WarpSummary(
         n_points=n, k=k, knn_overlap=overlap, trustworthiness=trust, continuity=cont, **fields
     )
+
+
+def _listed(given: Neighbors | None, used: Neighbors) -> np.ndarray:
+    """The longest Euclidean neighbour list at hand (a given graph's columns), else ``used``'s."""
+    if (isinstance(given, Neighbors) and given.metric == "euclidean"
+            and given.n_points == used.n_points and given.k > used.k):
+        return given.indices
+    return used.indices
 
 
 def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> int:
