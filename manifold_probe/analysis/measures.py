@@ -28,6 +28,7 @@ from manifold_probe.neighbors import Neighbors, cached_knn
 __all__ = [
     "distinct_layer",
     "distinct_pair",
+    "graph_components",
     "measure_curvature",
     "measure_dimension",
     "measure_pair",
@@ -206,6 +207,20 @@ def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neig
     return Xr, Yr, graph(Xr, nbx), graph(Yr, nby), rows
 
 
+def graph_components(nb: Neighbors, k: int) -> int:
+    """Connected components of the symmetrised k-nearest-neighbour graph (k = the warp's k).
+
+    Geodesics (``geodesic_*`` columns) exist only within a component; a per-token cloud
+    (a template corpus's repeated phrases) can have hundreds.
+    """
+    from scipy.sparse.csgraph import connected_components
+
+    from manifold_probe.neighbors import symmetric_graph
+
+    g = nb.truncate(min(k, nb.k))
+    return int(connected_components(symmetric_graph(g, g.n_points), directed=False)[0])
+
+
 def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> dict:
     """TwoNN (with interval), MLE and the GRIDE scale curve of one layer, from its kNN graph.
 
@@ -226,7 +241,8 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
             raise InputError(f"{method} needs {k_graph} neighbours; only {U.shape[0]} distinct rows")
         return intrinsic_dimension(U, method=method, neighbors=g.truncate(k_graph), **options)
 
-    out: dict[str, Any] = {"n_distinct": int(U.shape[0])}
+    out: dict[str, Any] = {"n_distinct": int(U.shape[0]),
+                           "graph_components": graph_components(g, est.knn.k)}
     notes = []
     if est.twonn.enabled:
         out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
@@ -372,6 +388,7 @@ def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | Non
         X, Y, k=k, neighbors_x=nbx, neighbors_y=nby,
         geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
         geodesic_method=est.geodesic.method, dimension=dimension, curvature=False, seed=seed,
+        rank_rows=est.knn.rank_rows,
     )
 
 
@@ -385,13 +402,19 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
                 "continuity")
         return {**{f"{key}_{suffix}": np.nan for key in keys},
                 f"warp_{suffix}_note": short_message(exc)}
-    return {
+    out = {
         f"geodesic_distortion_{suffix}": s.geodesic_distortion,
         f"geodesic_log_ratio_{suffix}": s.geodesic_log_ratio_median,
         f"knn_overlap_{suffix}": s.knn_overlap,
         f"trustworthiness_{suffix}": s.trustworthiness,
         f"continuity_{suffix}": s.continuity,
     }
+    if s.geodesic is not None:
+        # pairs in different components of either layer's graph have no geodesic (inf) and
+        # are left out: the distortion is that of the pairs within a component of both
+        n_src = min(est.geodesic.n_sources, s.n_points)
+        out[f"geodesic_pairs_{suffix}"] = s.geodesic.n_pairs / (n_src * (s.n_points - 1))
+    return out
 
 
 def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None) -> dict:
