@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from manifold_probe._threads import default_threads, run_side_by_side
 from manifold_probe._validation import MissingExtraError
 
 __all__ = [
@@ -95,47 +96,9 @@ class InProcessExecutor(Executor):
         yield from _threaded(fn, specs, self.threads)
 
 
-def default_threads() -> int:
-    """Tasks the command line runs at once in process: the cores this process may use."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def _threaded(fn, specs: list, threads: int):
     """``(spec, fn(spec))`` as each finishes, ``threads`` at a time, one BLAS thread each."""
-    import sys
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-
-    from threadpoolctl import threadpool_limits
-
-    torch = sys.modules.get("torch")
-    before = torch.get_num_threads() if torch is not None else None
-
-    def one(spec):
-        # OpenMP's thread count is per thread: set it in each worker thread too
-        with threadpool_limits(limits=1):
-            return fn(spec)
-
-    with threadpool_limits(limits=1):
-        if torch is not None:
-            torch.set_num_threads(1)
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="manifold-probe-task")
-        try:
-            pending = {pool.submit(one, spec): spec for spec in specs}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    spec = pending.pop(future)
-                    yield spec, future.result()
-        finally:
-            # on an error or an interrupt: drop the tasks not started, finish the running ones
-            pool.shutdown(wait=True, cancel_futures=True)
-            if torch is not None:
-                torch.set_num_threads(before)
+    return run_side_by_side(fn, specs, threads)
 
 
 class DaskExecutor(Executor):

@@ -393,8 +393,12 @@ class ActivationStore:
         for name in layers:
             x = batch[name]
             if name not in g:
+                # uncompressed: activations compress by ~7% (zstd, MiniLM tokens) at 6x the
+                # cost of writing them, which would make the store, not the model, the
+                # bottleneck of a capture (benchmarks/bench_capture_llm.py)
                 g.create_array(
-                    name, shape=(0, x.shape[1]), chunks=(man["chunk_rows"], x.shape[1]), dtype=dtype
+                    name, shape=(0, x.shape[1]), chunks=(man["chunk_rows"], x.shape[1]), dtype=dtype,
+                    compressors=None,
                 )
             arr = g[name]
             if arr.shape[1] != x.shape[1]:

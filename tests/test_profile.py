@@ -249,3 +249,50 @@ def test_profile_dataset_layer_seed_point_and_pandas():
     back = dataset_rows(ds)
     assert back[1]["knn_overlap_prev"] == pytest.approx(rows[1]["knn_overlap_prev"], rel=1e-12)
     assert json.loads(ds.attrs["seeds"]) == [0, 1]
+
+
+def test_tasks_side_by_side_give_the_one_at_a_time_profile():
+    # threads=2 runs the tasks (and the graphs) on two threads with one BLAS thread each;
+    # the results are gathered in the schedule's order, so the table is the same (up to the
+    # last bits of BLAS sums: rel 1e-9 is far above float64 round-off of these sums, ~1e-13)
+    X = _circle(200, seed=4)
+    Y = np.tanh(2 * X)
+    est = {**FAST, "curvature": {"enabled": True, "max_points": 60}}
+    one = profile_layers([X, Y, 2 * Y], estimators=est, as_rows=True, threads=1)
+    two = profile_layers([X, Y, 2 * Y], estimators=est, as_rows=True, threads=2)
+    assert [r.keys() for r in one] == [r.keys() for r in two]
+    for a, b in zip(one, two, strict=True):
+        for key, value in a.items():
+            if isinstance(value, float) and np.isfinite(value):
+                assert b[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+            else:
+                assert b[key] == value or (value != value and b[key] != b[key]), key
+    with pytest.raises(InputError, match="threads"):
+        profile_layers([X, Y], estimators=FAST, threads=0)
+
+
+@pytest.mark.parametrize("n_groups", [3, 40])
+def test_the_distinct_rows_graph_read_off_the_full_graph_equals_a_fresh_search(n_groups):
+    # the graph of the distinct rows is read off the full graph (and completed by a certified
+    # search where too few listed neighbours are kept): the same neighbours, the same
+    # distances as a search of the distinct rows themselves (equality, no tolerance)
+    from manifold_probe.analysis.measures import _complete_rows, distinct_layer, distinct_pair
+    from manifold_probe.neighbors import knn
+
+    rng = np.random.default_rng(n_groups)
+    base = rng.normal(size=(400, 8))
+    copies = base[rng.integers(0, n_groups, size=60)]  # a few rows copied many times
+    X = np.concatenate([base, copies, base[:30]])[rng.permutation(490)]
+    nb = knn(X, 12)
+    U, g, rows = distinct_layer(X, nb, k=6)
+    fresh = knn(U, 6)
+    assert np.array_equal(g.indices, fresh.indices)
+    assert np.array_equal(g.distances, fresh.distances)
+    # with a pair: the other layer has no duplicates, its graph on the kept rows is exact too
+    Y = np.tanh(X @ rng.normal(size=(8, 5))) + 1e-3 * rng.normal(size=(490, 5))
+    _, Yr, _, gy, _ = distinct_pair(X, Y, nb, knn(Y, 12), k=6)
+    fy = knn(Yr, 6)
+    assert np.array_equal(gy.indices, fy.indices) and np.array_equal(gy.distances, fy.distances)
+    # every row through the certified completion alone
+    d_all, i_all = _complete_rows(U, np.arange(len(U)), 6)
+    assert np.array_equal(i_all, fresh.indices) and np.array_equal(d_all, fresh.distances)

@@ -238,3 +238,16 @@ def test_precomputed_graph_with_estimated_dimension():
     nb = mp.knn(s.points, 120)
     est = mp.scalar_curvature(s.points, neighbors=nb, return_se=True)
     assert est.dim == 2 and np.all(est.neighborhood_size <= 120)
+
+
+def test_curvature_device_cpu_is_the_default_path_bit_for_bit_and_bad_devices_are_refused():
+    # on a machine without CUDA, device=None is the CPU: the same numbers as device="cpu"
+    import torch
+
+    X = mp.datasets.sphere(600, dim=2, radius=2.0, ambient_dim=6, seed=3).points
+    a = mp.scalar_curvature(X, dim=2, device="cpu")
+    if not torch.cuda.is_available():
+        assert np.array_equal(mp.scalar_curvature(X, dim=2), a)
+    for bad in ("nonsense", "meta"):
+        with pytest.raises(InputError, match="device"):
+            mp.scalar_curvature(X, dim=2, device=bad)

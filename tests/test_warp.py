@@ -220,3 +220,60 @@ def test_kept_distance_matrix_gives_the_block_by_block_sums(monkeypatch):
     monkeypatch.setattr(reuse, "MAX_ENTRY_BYTES", 0)  # too large to keep: block by block
     blocks = _rank_excess(X, ny.indices, nx.indices, block=64)
     assert kept[0] == kept[1] == blocks
+
+
+def test_ranks_read_off_a_longer_graph_give_the_same_trustworthiness_and_continuity():
+    # a graph with more columns than k lists the next neighbours in rank order: ranks read
+    # off it replace distance rows; the sums are the same (no ties in a Gaussian cloud) and
+    # equal scikit-learn's trustworthiness (tolerance: float64 round-off of the sums)
+    from sklearn.manifold import trustworthiness as sk_trust
+
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(300, 6))
+    Y = np.tanh(X @ rng.normal(size=(6, 4)))
+    short = mp.warp(X, Y, k=5, neighbors_x=mp.knn(X, 5), neighbors_y=mp.knn(Y, 5),
+                    geodesic=False, dimension=False)
+    long = mp.warp(X, Y, k=5, neighbors_x=mp.knn(X, 40), neighbors_y=mp.knn(Y, 40),
+                   geodesic=False, dimension=False)
+    assert long.trustworthiness == pytest.approx(short.trustworthiness, abs=1e-12)
+    assert long.continuity == pytest.approx(short.continuity, abs=1e-12)
+    assert long.trustworthiness == pytest.approx(sk_trust(X, Y, n_neighbors=5), abs=1e-12)
+    assert long.continuity == pytest.approx(sk_trust(Y, X, n_neighbors=5), abs=1e-12)
+    assert short.trustworthiness < 1.0  # the map does lose neighbourhoods
+
+
+def test_rank_rows_samples_the_rows_ranked_from_distances_without_bias():
+    # rank_rows at or above the rows that need a distance row: the exact sums; below it, a
+    # uniform sample scaled up: unbiased, so the mean over seeds approaches the exact value
+    # (tolerance: 4 standard errors of the mean over 40 seeds, estimated from the same draws)
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 5))
+    Y = np.tanh(X @ rng.normal(size=(5, 3)))
+    nx, ny = mp.knn(X, 8), mp.knn(Y, 8)
+    kw = dict(k=4, neighbors_x=nx, neighbors_y=ny, geodesic=False, dimension=False)
+    exact = mp.warp(X, Y, **kw)
+    assert mp.warp(X, Y, rank_rows=400, seed=1, **kw).trustworthiness == exact.trustworthiness
+    draws = np.array([mp.warp(X, Y, rank_rows=40, seed=s, **kw).trustworthiness
+                      for s in range(40)])
+    assert draws.std() > 0  # the sample does change with the seed
+    assert abs(draws.mean() - exact.trustworthiness) < 4 * draws.std() / np.sqrt(len(draws))
+    with pytest.raises(InputError, match="rank_rows"):
+        mp.warp(X, Y, rank_rows=0, **kw)
+
+
+def test_a_disconnected_graph_reports_its_components_and_the_share_of_pairs_used():
+    # two far-apart blobs: the k-graph has 2 components; geodesics exist only within each, so
+    # about half of the (source, target) pairs are used (equal blobs: 199/399 per source)
+    from manifold_probe.analysis import profile_layers
+
+    rng = np.random.default_rng(2)
+    X = np.concatenate([rng.normal(size=(200, 3)), 100.0 + rng.normal(size=(200, 3))])
+    rows = profile_layers({"a": X, "b": 2.0 * X}, as_rows=True, threads=1,
+                          estimators={"curvature": {"enabled": False},
+                                      "topology": {"enabled": False},
+                                      "regions": {"enabled": False},
+                                      "geodesic": {"n_sources": 400}})
+    assert rows[0]["graph_components"] == 2 and rows[1]["graph_components"] == 2
+    assert rows[1]["geodesic_pairs_prev"] == pytest.approx(199 / 399, abs=1e-12)
+    # within each component a similarity: no distortion
+    assert rows[1]["geodesic_distortion_prev"] < 1e-8

@@ -96,6 +96,9 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "space the points sit in"),
     Column("n_distinct", "int", "count", "number of distinct rows; every measure runs on them "
            "(exact duplicates, e.g. repeated BOS/[CLS] tokens, collapsed once)"),
+    Column("graph_components", "int", "count", "connected components of the layer's "
+           "symmetrised k-nearest-neighbour graph (k = `knn.k`); a per-token cloud of a "
+           "template corpus has hundreds (345 in a MiniLM token layer)"),
     Column("id_twonn", "float", "dimension", "intrinsic dimension n by TwoNN: the ratio of each "
            "point's second- to first-neighbour distance follows a Pareto law with exponent n "
            "(Facco et al. 2017); on the cloud with near-coincident points merged when "
@@ -165,6 +168,9 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "reference layer creates no false neighbours (Venna & Kaski 2001)"),
     Column("continuity_<suffix>", "float", "share [0, 1]", "1 when the map from the reference "
            "layer loses no neighbours (Venna & Kaski 2001)"),
+    Column("geodesic_pairs_<suffix>", "float", "share [0, 1]", "share of the (source, target) "
+           "pairs whose geodesic exists in both layers (both in one component of each graph): "
+           "the geodesic columns are computed over these pairs only"),
     Column("warp_<suffix>_note", _NOTE, "", "why the warp columns could not be computed"),
     Column("betti_<d>", "int", "count", "number of significant d-dimensional holes (0: connected "
            "pieces, 1: independent loops, 2: cavities; homology over Z/2) on a subsample: a loop "

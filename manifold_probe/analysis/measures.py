@@ -21,6 +21,13 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, unique_rows
+from manifold_probe.analysis.distinct import (  # noqa: F401 - the measures' view, re-exported
+    _complete_rows,
+    _graph_on,
+    distinct_layer,
+    distinct_pair,
+    graph_components,
+)
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.warping import rounded_twonn_dimension, warp
 from manifold_probe.neighbors import Neighbors, knn
@@ -28,6 +35,7 @@ from manifold_probe.neighbors import Neighbors, knn
 __all__ = [
     "distinct_layer",
     "distinct_pair",
+    "graph_components",
     "measure_curvature",
     "measure_dimension",
     "measure_pair",
@@ -58,80 +66,6 @@ def subsample_indices(n: int, m: int | None, seed: int) -> np.ndarray:
 def short_message(exc: Exception) -> str:
     """The first clause of an error message, for a ``*_note`` column."""
     return str(exc).split(";")[0][:160]
-
-
-def _first_occurrences(X: np.ndarray, nb: Neighbors | None) -> np.ndarray | None:
-    """Rows that are the first occurrence of their value (increasing), or None if all distinct.
-
-    With an exact kNN graph a row that has a copy has it as nearest neighbour at distance 0, so
-    a graph whose first column has no zero proves there are no duplicates without sorting X.
-    """
-    if nb is not None and nb.n_points == X.shape[0] and not (nb.distances[:, 0] == 0.0).any():
-        return None
-    first = unique_rows(X)[0]
-    return None if len(first) == X.shape[0] else first
-
-
-def _graph_on(points: np.ndarray, k: int) -> Neighbors:
-    if points.shape[0] < 3:
-        raise InputError(
-            f"only {points.shape[0]} distinct rows after collapsing exact duplicates; a layer "
-            "needs at least 3 distinct points (capture more inputs or another pooling)"
-        )
-    return knn(points, min(k, points.shape[0] - 1))
-
-
-def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
-                   ) -> tuple[np.ndarray, Neighbors | None, np.ndarray | None]:
-    """One layer's distinct rows and their kNN graph: the view every per-layer measure uses.
-
-    Parameters
-    ----------
-    X : ndarray (n_points, d)
-    nb : Neighbors or None
-        The layer's shared exact kNN graph (or None: only the rows are reduced).
-    k : int, optional
-        Neighbours of the new graph when duplicates are dropped (default: ``nb.k``).
-
-    Returns
-    -------
-    (points, graph, rows)
-        ``rows`` (increasing indices into X of the kept first occurrences) is None and
-        ``points``/``graph`` are ``X``/``nb`` themselves when X has no exact duplicates.
-        Otherwise the graph is recomputed on the distinct rows (``min(k, m - 1)`` neighbours):
-        one kNN search, paid only by clouds that have duplicates.
-    """
-    rows = _first_occurrences(X, nb)
-    if rows is None:
-        return X, nb, None
-    U = X[rows]
-    if nb is None and k is None:
-        return U, None, rows
-    return U, _graph_on(U, k if k is not None else nb.k), rows
-
-
-def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neighbors | None,
-                  k: int | None = None):
-    """Rows distinct in both X and Y (row ``i`` the same input in each), with their graphs.
-
-    A row is kept when it is the first occurrence of its value in X **and** in Y, so both
-    reduced clouds are free of duplicates and stay paired. Returns ``(X', Y', nbx', nby',
-    rows)``; ``rows`` is None and everything is returned unchanged when neither has duplicates.
-    """
-    rx, ry = _first_occurrences(X, nbx), _first_occurrences(Y, nby)
-    if rx is None and ry is None:
-        return X, Y, nbx, nby, None
-    rows = np.arange(X.shape[0]) if rx is None else rx
-    if ry is not None:
-        rows = np.intersect1d(rows, ry)
-    Xr, Yr = X[rows], Y[rows]
-
-    def graph(points, nb):
-        if nb is None and k is None:
-            return None
-        return _graph_on(points, k if k is not None else nb.k)
-
-    return Xr, Yr, graph(Xr, nbx), graph(Yr, nby), rows
 
 
 def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> dict:
@@ -167,7 +101,8 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
             notes.append(message("dimension", near))
         return r
 
-    out: dict[str, Any] = {"n_distinct": int(U.shape[0]), "id_near_duplicates": 0}
+    out: dict[str, Any] = {"n_distinct": int(U.shape[0]), "id_near_duplicates": 0,
+                           "graph_components": graph_components(g, est.knn.k)}
     notes = []
     if est.twonn.enabled:
         out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
@@ -269,7 +204,8 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
     cfg = est.curvature
     nan = {"curvature_median": np.nan, "curvature_q25": np.nan, "curvature_q75": np.nan}
     try:
-        X, nb, _ = distinct_layer(X, nb)
+        # the graph serves the TwoNN dimension only (2 columns); the fits search their own
+        X, nb, _ = distinct_layer(X, nb.truncate(2) if nb is not None else None)
         # default: the layer's TwoNN dimension (from the shared graph); local PCA's eigengap
         # sees the noise directions of real activations and asks for infeasibly large fits
         dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)
@@ -389,12 +325,12 @@ def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | Non
     """:func:`~manifold_probe.warp` of X -> Y with the profile's settings and shared graphs,
     on the rows distinct in both (:func:`distinct_pair`)."""
     k = est.knn.k
-    X, Y, nbx, nby, _ = distinct_pair(X, Y, nbx, nby)
+    X, Y, nbx, nby, _ = distinct_pair(X, Y, nbx, nby, k=k)
     return warp(
-        X, Y, k=k, neighbors_x=nbx.truncate(k),
-        neighbors_y=nby.truncate(k) if nby is not None else None,
+        X, Y, k=k, neighbors_x=nbx, neighbors_y=nby,
         geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
         geodesic_method=est.geodesic.method, dimension=dimension, curvature=False, seed=seed,
+        rank_rows=est.knn.rank_rows,
     )
 
 
@@ -408,13 +344,19 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
                 "continuity")
         return {**{f"{key}_{suffix}": np.nan for key in keys},
                 f"warp_{suffix}_note": short_message(exc)}
-    return {
+    out = {
         f"geodesic_distortion_{suffix}": s.geodesic_distortion,
         f"geodesic_log_ratio_{suffix}": s.geodesic_log_ratio_median,
         f"knn_overlap_{suffix}": s.knn_overlap,
         f"trustworthiness_{suffix}": s.trustworthiness,
         f"continuity_{suffix}": s.continuity,
     }
+    if s.geodesic is not None:
+        # pairs in different components of either layer's graph have no geodesic (inf) and
+        # are left out: the distortion is that of the pairs within a component of both
+        n_src = min(est.geodesic.n_sources, s.n_points)
+        out[f"geodesic_pairs_{suffix}"] = s.geodesic.n_pairs / (n_src * (s.n_points - 1))
+    return out
 
 
 def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls: bool = True,

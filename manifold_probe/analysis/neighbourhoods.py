@@ -59,19 +59,30 @@ def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
         )
 
 
-def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """Squared distances from rows ``start:stop`` of ``A`` to every row; a row to itself: inf."""
-    rows = np.arange(start, stop)
+def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Squared distances from ``A[rows]`` to every row of ``A``; a row to itself: inf."""
     D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
     D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
     return D
 
 
-def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256) -> float:
-    """Sum over i and j in candidates[i] \\ own[i] of (rank of j among i's distances in A) - k.
+def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256,
+                 ranked: np.ndarray | None = None, max_rows: int | None = None,
+                 rng: np.random.Generator | None = None) -> float:
+    r"""Sum over i and j in candidates[i] \ own[i] of (rank of j among i's distances in A) - k.
 
     The rank counts the other points strictly closer to i than j, ties broken by the smaller
     index (the order of :func:`manifold_probe.knn`), plus one; ``i`` itself is excluded.
+    ``ranked`` (n, K >= k), optional: each row's K nearest neighbours in that order (an exact
+    graph of A, such as the profile's shared graph): a j listed at position p has rank p + 1
+    with no distance computed, and only the rows with a j beyond their list are ranked from
+    a row of distances (``n d`` operations each). Without it every row with a new j is.
+
+    ``max_rows``: when more than this many rows need a row of distances (R of them), a
+    uniform sample of ``max_rows`` of them (drawn with ``rng``) is ranked and their part of
+    the sum is multiplied by :math:`R / \text{max\_rows}` — an unbiased (Horvitz–Thompson)
+    estimate of that part, whose cost no longer grows as :math:`n^2 d`; the listed part stays
+    exact. Its error is measured in ``benchmarks/bench_scaling.py``.
 
     A layer enters several pairs of a profile (trustworthiness of one, continuity of another),
     so its squared-distance matrix, when it is small enough to keep (``8 N^2`` bytes at most
@@ -84,28 +95,54 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
     n = A.shape[0]
     k = own.shape[1]
     sq = np.einsum("ij,ij->i", A, A)
-    full = None
-    if 8 * n * n <= MAX_ENTRY_BYTES:
-        def compute() -> np.ndarray:
-            D = np.empty((n, n))
-            for start in range(0, n, block):
-                D[start : start + block] = _sq_distance_rows(A, sq, start, min(n, start + block))
-            D.setflags(write=False)
-            return D
-
-        full = reused(f"sq_distances|{block}", (A,), compute, lambda D: D.nbytes)
     total = 0.0
-    idx = np.arange(n)
+    far_i, far_j = [], []
     for start in range(0, n, block):
         stop = min(n, start + block)
         # only points that appear in the other neighbourhood but not in this one are ranked
         cand = candidates[start:stop]
         new = ~(cand[:, :, None] == own[start:stop][:, None, :]).any(axis=2)
-        if not new.any():
-            continue
-        D = full[start:stop] if full is not None else _sq_distance_rows(A, sq, start, stop)
+        if ranked is not None and new.any():
+            # listed candidates: rank = position in the list + 1, read off the graph
+            hit = cand[:, :, None] == ranked[start:stop][:, None, :]
+            listed = new & hit.any(axis=2)
+            pos = np.argmax(hit, axis=2)
+            total += float(np.sum(pos[listed] + 1 - k))
+            new &= ~listed
         r_idx, c_idx = np.nonzero(new)
-        j = cand[r_idx, c_idx]
+        far_i.append(start + r_idx)
+        far_j.append(cand[r_idx, c_idx])
+    fi = np.concatenate(far_i)  # increasing (row-major order of the blocks)
+    fj = np.concatenate(far_j)
+    rows = np.unique(fi)
+    if len(rows) == 0:
+        return total
+    weight = 1.0
+    if max_rows is not None and len(rows) > max_rows:
+        gen = rng if rng is not None else np.random.default_rng(0)
+        chosen = np.sort(gen.choice(rows, size=max_rows, replace=False))
+        weight = len(rows) / max_rows
+        keep = np.isin(fi, chosen)
+        fi, fj, rows = fi[keep], fj[keep], chosen
+    full = None
+    if 8 * n * n <= MAX_ENTRY_BYTES:
+        def compute() -> np.ndarray:
+            D = np.empty((n, n))
+            for start in range(0, n, block):
+                D[start : start + block] = _sq_distance_rows(
+                    A, sq, np.arange(start, min(n, start + block)))
+            D.setflags(write=False)
+            return D
+
+        full = reused(f"sq_distances|{block}", (A,), compute, lambda D: D.nbytes)
+    idx = np.arange(n)
+    far = 0.0
+    for b0 in range(0, len(rows), block):
+        these = rows[b0 : b0 + block]
+        D = full[these] if full is not None else _sq_distance_rows(A, sq, these)
+        lo, hi = np.searchsorted(fi, [these[0], these[-1] + 1])
+        r_idx = np.searchsorted(these, fi[lo:hi])
+        j = fj[lo:hi]
         dj = D[r_idx, j][:, None]
         Drow = D[r_idx]
         ranks = np.count_nonzero(Drow < dj, axis=1) + 1
@@ -113,8 +150,8 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
         if len(tied):  # equal distances: the smaller index counts as closer
             ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
                                             & (idx[None, :] < j[tied, None]), axis=1)
-        total += float(np.sum(ranks - k))
-    return total
+        far += float(np.sum(ranks - k))
+    return total + weight * far
 
 
 def _venna_kaski(total: float, n: int, k: int) -> float:

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_points
+from manifold_probe._threads import default_threads, run_side_by_side
+from manifold_probe._validation import InputError, check_int, check_points
 from manifold_probe.analysis.metric import apply_metric
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
@@ -30,10 +31,19 @@ from manifold_probe.analysis.table import (
     column_order,
     profile_dataset,
 )
-from manifold_probe.analysis.tasks import run_task, schedule
+from manifold_probe.analysis.tasks import preload, run_task, schedule
 from manifold_probe.neighbors import Neighbors, knn
 
 __all__ = ["profile_layers"]
+
+
+def _side_by_side(fn, items: list, threads: int) -> list:
+    """``[fn(item) for item in items]``, ``threads`` at a time (one BLAS thread each)."""
+    if threads == 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    preload()  # what the tasks import on first use, imported here before the threads start
+    out = dict(run_side_by_side(lambda i: fn(items[i]), list(range(len(items))), threads))
+    return [out[i] for i in range(len(items))]
 
 
 class _InMemory:
@@ -70,6 +80,7 @@ def profile_layers(
     labels: Mapping[str, Any] | None = None,
     as_rows: bool = False,
     metric: str = "euclidean",
+    threads: int | None = None,
 ):
     """The layer profile of point clouds held in memory, as an :class:`xarray.Dataset`.
 
@@ -100,7 +111,13 @@ def profile_layers(
     metric : {"euclidean", "cosine"}, default="euclidean"
         ``"cosine"``: every row is projected onto the unit sphere first, so the kNN graph,
         geodesics and topology are those of cosine similarity (see
-        :func:`~manifold_probe.analysis.measures.apply_metric`); config ``[capture] metric``.
+        :func:`~manifold_probe.analysis.metric.apply_metric`); config ``[capture] metric``.
+    threads : int, optional
+        Tasks run at once, side by side on threads, each with one BLAS/OpenMP thread (as
+        ``manifold-probe run`` does, :class:`manifold_probe.executor.InProcessExecutor`).
+        Default: one per core this process may use. ``1``: one task at a time, each with
+        every BLAS thread. The kNN graphs are computed the same way, one layer per thread.
+        The numbers do not depend on it beyond the last bits of multi-threaded BLAS sums.
 
     Returns
     -------
@@ -164,14 +181,19 @@ def profile_layers(
                 f"sentence_ids has shape {sentence_ids.shape}; it needs one entry per row ({n},)"
             )
     labels = _check_labels(labels, n)
-    source = _InMemory(clouds, [knn(A, k_graph) for A in clouds], sentence_ids, labels)
+    threads = default_threads() if threads is None else check_int(threads, name="threads",
+                                                                     minimum=1)
+    graphs = _side_by_side(lambda A: knn(A, k_graph), clouds, threads)
+    source = _InMemory(clouds, graphs, sentence_ids, labels)
     results: dict[int, list[dict]] = {}
     by_seed: dict[tuple[int, int], list[dict]] = {}
     points: dict[int, dict[str, Any]] = {}
     seeds = [int(s) for s in seeds]
-    for task in schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None,
-                         labels=labels):
-        values = run_task(source, task, est)
+    tasks = schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None,
+                     labels=labels)
+    # results are gathered in the schedule's order whatever order the threads finish in
+    done = _side_by_side(lambda task: run_task(source, task, est), tasks, threads)
+    for task, values in zip(tasks, done, strict=True):
         scalars = {k: v for k, v in values.items() if not k.startswith(POINT_PREFIX)}
         points.setdefault(task.layer, {}).update(
             {k: v for k, v in values.items() if k.startswith(POINT_PREFIX)})

@@ -59,9 +59,14 @@ def signature_default(fn: Callable[..., Any], name: str) -> Any:
 
 @dataclass(frozen=True)
 class KnnSettings:
-    """Neighbourhood size of the kNN graphs compared by the warp measures."""
+    """Neighbourhood size of the kNN graphs compared by the warp measures; ``rank_rows``: at
+    most this many rows ranked from all distances by trustworthiness and continuity (a
+    uniform sample above it, :func:`~manifold_probe.warp`'s ``rank_rows``; ``None``: all).
+    Mean-pooled runs of a few thousand inputs never reach it; per-token clouds above about
+    10,000 rows do."""
 
     k: int = signature_default(knn, "k")
+    rank_rows: int | None = 2000
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,11 @@ _D = EstimatorSettings()
 
 class KnnConfig(_Strict):
     k: int = Field(_D.knn.k, ge=2, description="neighbourhood size of the warp measures' kNN graphs")
+    rank_rows: int | None = Field(
+        _D.knn.rank_rows, ge=1,
+        description="trustworthiness/continuity rank at most this many rows from all distances "
+        "(a uniform sample above it; None: all)",
+    )
 
 
 class TwoNNConfig(_Strict):

@@ -233,6 +233,7 @@ def warp(
     n_stretch_points: int = 32,
     tangent_dim: int | None = None,
     seed: Any = None,
+    rank_rows: int | None = None,
 ) -> WarpSummary:
     r"""How the map ``X[i] -> Y[i]`` warps the point cloud.
 
@@ -273,6 +274,12 @@ def warp(
         Compute the change of intrinsic dimension / of median scalar curvature.
     seed : int or numpy Generator, optional
         Draws the geodesic sources and the stretch points.
+    rank_rows : int, optional
+        Trustworthiness and continuity rank each point's new neighbours; those beyond the
+        graphs' lists need a row of all distances (``N D`` operations). When more than
+        ``rank_rows`` rows need one, a uniform sample of that many (drawn from ``seed``) is
+        ranked and their sum scaled up (unbiased; error measured in
+        ``benchmarks/bench_scaling.py``). Default: every row, exact.
 
     Returns
     -------
@@ -315,8 +322,18 @@ def warp(
     n = A.shape[0]
     k = nx.k
     overlap = float(knn_overlap(nx, ny).mean())
-    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices), n, k)
-    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices), n, k)
+    # a given graph's columns beyond k list the next neighbours in rank order: their ranks
+    # need no distances
+    # a given graph's columns beyond k list the next neighbours in rank order: their ranks
+    # need no distances. The sample of ranked rows has generators of its own (spawned, so the
+    # geodesic sources drawn from rng below are those of an unsampled run)
+    if rank_rows is not None:
+        rank_rows = check_int(rank_rows, name="rank_rows", minimum=1)
+    gx, gy = rng.spawn(2) if rank_rows is not None else (None, None)
+    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices, ranked=_listed(neighbors_x, nx),
+                                      max_rows=rank_rows, rng=gx), n, k)
+    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices, ranked=_listed(neighbors_y, ny),
+                                     max_rows=rank_rows, rng=gy), n, k)
 
     fields: dict[str, Any] = {}
     if geodesic:
@@ -364,6 +381,14 @@ def warp(
     return WarpSummary(
         n_points=n, k=k, knn_overlap=overlap, trustworthiness=trust, continuity=cont, **fields
     )
+
+
+def _listed(given: Neighbors | None, used: Neighbors) -> np.ndarray:
+    """The longest Euclidean neighbour list at hand (a given graph's columns), else ``used``'s."""
+    if (isinstance(given, Neighbors) and given.metric == "euclidean"
+            and given.n_points == used.n_points and given.k > used.k):
+        return given.indices
+    return used.indices
 
 
 def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> int:

@@ -222,6 +222,54 @@ def _resolve_modules(model, module_names: Sequence[str]):
     return [named[n] for n in module_names]
 
 
+class _StoreWriter:
+    """Appends batches to a store on one background thread, in order, one waiting at most.
+
+    The next forward pass runs while the last batch is written (the store's encoding and
+    file writes release the GIL), so a capture is not the model's time plus the store's; at
+    most three batches are held at once (one computed, one waiting, one being written), so
+    memory is bounded by the batch, not by the number of tokens. After an append fails, later
+    batches are dropped and the error is raised in the capturing thread (at the next batch or
+    at :meth:`close`); every batch appended before it is committed, as without the thread.
+    """
+
+    def __init__(self, store: ActivationStore):
+        import queue
+        import threading
+
+        self.store = store
+        self.error: BaseException | None = None
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
+        self.thread = threading.Thread(target=self._run, name="manifold-probe-store", daemon=True)
+        self.thread.start()
+        self.closed = False
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self.store.append(**item)
+                except BaseException as exc:  # re-raised in the capturing thread
+                    self.error = exc
+
+    def put(self, item: dict) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def close(self, *, raise_error: bool = True) -> None:
+        """Wait for the queued batches to be appended; raise the first append error."""
+        if not self.closed:
+            self.closed = True
+            self.queue.put(None)
+            self.thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
 def capture_modules(
     model,
     batches: Iterable,
@@ -269,8 +317,10 @@ def capture_modules(
         A hash identifying all the inputs, recorded in the metadata (and checked on resume).
     progress : callable or bool, default=False
         ``progress(n)`` is called after each batch with the number of inputs done so far (the
-        command line draws its bars from it). ``True`` logs the same count at INFO level to
-        the ``manifold_probe.capture`` logger; drawing is left to the interfaces.
+        command line draws its bars from it; with a store, the latest batch may still be being
+        written, and it is committed before this function returns or raises). ``True`` logs
+        the same count at INFO level to the ``manifold_probe.capture`` logger; drawing is left
+        to the interfaces.
     load : bool, default=True
         With a store: return numpy arrays read back from it (``False``: dask arrays).
     chunk_rows, dtype :
@@ -333,6 +383,7 @@ def capture_modules(
         return hook
 
     handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(modules)]
+    writer = _StoreWriter(st) if st is not None else None
     out_rows: dict[str, list[np.ndarray]] = {n: [] for n in layer_names}
     out_sid: list[np.ndarray] = []
     out_pid: list[np.ndarray] = []
@@ -395,14 +446,9 @@ def capture_modules(
                         sid = s.cpu().numpy().astype(np.int64) + done
                         pid = p.cpu().numpy().astype(np.int64)
                 done += bsz
-                if st is not None:
-                    st.append(
-                        batch_arrays,
-                        n_inputs=bsz,
-                        sentence_ids=sid,
-                        position_ids=pid,
-                        prefix_hash=hasher.hexdigest(),
-                    )
+                if writer is not None:
+                    writer.put({"arrays": batch_arrays, "n_inputs": bsz, "sentence_ids": sid,
+                                "position_ids": pid, "prefix_hash": hasher.hexdigest()})
                 else:
                     for name in layer_names:
                         out_rows[name].append(batch_arrays[name])
@@ -411,11 +457,17 @@ def capture_modules(
                         out_pid.append(pid)
                 if report is not None:
                     report(done)
+        if writer is not None:
+            writer.close()
     except BaseException:
+        if writer is not None:  # the queued batches commit before the store's lock is released
+            writer.close(raise_error=False)
         if st is not None:
             st.close()  # the store's writer lock: a rerun resumes from the committed rows
         raise
     finally:
+        if writer is not None:  # on an error or an interrupt: the queued batches still commit
+            writer.close(raise_error=False)
         for h in handles:
             h.remove()
         model.train(was_training)

@@ -87,13 +87,26 @@ def _design_t(U: np.ndarray, degree: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(cols, 0, 1))
 
 
-def _sym_inverse(N: np.ndarray) -> np.ndarray:
-    """Inverse of a batch of symmetric positive semi-definite ``N`` (B, p, p)
-    (Jacobi-equilibrated Cholesky in torch; a pseudo-inverse for the rank-deficient ones, so
-    that ``inverse @ rhs`` is their minimum-norm least-squares solution)."""
+def _on(a: np.ndarray, device):
+    """``a`` as a torch tensor on ``device`` (no copy on the CPU)."""
     import torch
 
-    t = torch.from_numpy(N)
+    t = torch.from_numpy(a)
+    return t if device is None or device.type == "cpu" else t.to(device)
+
+
+def _back(t) -> np.ndarray:
+    return t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
+
+
+def _sym_inverse(N: np.ndarray, device=None) -> np.ndarray:
+    """Inverse of a batch of symmetric positive semi-definite ``N`` (B, p, p)
+    (Jacobi-equilibrated Cholesky in torch; a pseudo-inverse for the rank-deficient ones, so
+    that ``inverse @ rhs`` is their minimum-norm least-squares solution). ``device``: a
+    ``torch.device`` to compute on (None: the CPU); the result is a numpy array."""
+    import torch
+
+    t = _on(N, device)
     p = N.shape[-1]
     dg = torch.sqrt(torch.clamp(torch.diagonal(t, dim1=1, dim2=2), min=1e-300))
     Ns = t / (dg[:, :, None] * dg[:, None, :])
@@ -105,22 +118,28 @@ def _sym_inverse(N: np.ndarray) -> np.ndarray:
     Minv = torch.cholesky_inverse(L)
     if len(bad):
         Minv[bad] = torch.linalg.pinv(Ns[bad], rtol=p * 1e-13, hermitian=True)
-    return (Minv / (dg[:, :, None] * dg[:, None, :])).numpy()
+    return _back(Minv / (dg[:, :, None] * dg[:, None, :]))
 
 
-def _bmm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Batched matrix product through torch (strided views accepted, no copies here)."""
+def _bmm(a: np.ndarray, b: np.ndarray, device=None) -> np.ndarray:
+    """Batched matrix product through torch (strided views accepted, no copies on the CPU)."""
     import torch
 
-    return torch.bmm(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    return _back(torch.bmm(_on(a, device), _on(b, device)))
 
 
-def _minus_bmm(c: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
-               ) -> np.ndarray:
+def _minus_bmm(c: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None,
+               device=None) -> np.ndarray:
     """``c - a @ b`` for batches, in one fused torch call (into ``out`` when given: a
     C-contiguous array of the result's shape, which may be ``c`` itself)."""
     import torch
 
+    if device is not None and device.type != "cpu":
+        r = _back(torch.baddbmm(_on(c, device), _on(a, device), _on(b, device), alpha=-1.0))
+        if out is None:
+            return r
+        out[...] = r
+        return out
     tc, ta, tb = torch.from_numpy(c), torch.from_numpy(a), torch.from_numpy(b)
     if out is None:
         return torch.baddbmm(tc, ta, tb, alpha=-1.0).numpy()
@@ -138,6 +157,7 @@ def ladder_fit(
     degree: int = 2,
     sort_tangent: bool = True,
     fold_from: int | None = None,
+    device=None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""Scalar curvature at a batch of base points, fitted on nested neighbourhoods.
 
@@ -154,6 +174,8 @@ def ladder_fit(
     fold_from : int, optional
         Look for the fold of the tangent chart from this ambient rank on (see Notes); ``None``:
         no check.
+    device : torch.device, optional
+        Where the batched products and inverses run (None: the CPU); the rest is numpy.
 
     Returns
     -------
@@ -234,7 +256,7 @@ def ladder_fit(
     k = kt
     # V = Y - U T^T, (B, k, D); in place when Y is already this function's sorted copy
     V = _minus_bmm(Y, U, np.ascontiguousarray(np.transpose(T, (0, 2, 1))),
-                   out=Y if sort_tangent else None)
+                   out=Y if sort_tangent else None, device=device)
     rho_run = np.sqrt(np.maximum.accumulate(r2, axis=1))
     rho = rho_run[:, levels - 1]  # (B, L)
     scale0 = np.where(rho[:, -1] > 0, rho[:, -1], 1.0)
@@ -257,16 +279,16 @@ def ladder_fit(
     start = 0
     for stop in levels:
         seg = At[:, :, start:stop]
-        AtA += _bmm(seg, np.transpose(seg, (0, 2, 1)))
-        AtV += _bmm(seg, V[:, start:stop])
+        AtA += _bmm(seg, np.transpose(seg, (0, 2, 1)), device)
+        AtV += _bmm(seg, V[:, start:stop], device)
         start = stop
         # M = (A^T A)^{-1} gives the coefficients and its own quadratic block
-        M = _sym_inverse(AtA)
-        fits.append((M, _bmm(M, AtV)))  # C: (B, p, D), in scaled coordinates
+        M = _sym_inverse(AtA, device)
+        fits.append((M, _bmm(M, AtV, device)))  # C: (B, p, D), in scaled coordinates
     # Residuals of the largest fit, E = V - A C_top (in place of V). Each level's residuals
     # are R_l = P_l V_l = P_l E_l (P_l A_l = 0), so every level reads E and the Gram matrix
     # G = E E^T of its rows, not a product over all D coordinates per level.
-    E = _minus_bmm(V, A, fits[-1][1], out=V if sort_tangent else None)
+    E = _minus_bmm(V, A, fits[-1][1], out=V if sort_tangent else None, device=device)
     G = np.matmul(E, np.transpose(E, (0, 2, 1)))  # (B, k, k)
     G_trace = np.cumsum(np.einsum("bii->bi", G), axis=1)
     G_sq = np.zeros(B)  # ||G_l||_F^2 of the leading block, grown level by level

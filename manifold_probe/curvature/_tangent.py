@@ -44,18 +44,28 @@ def _estimate_dim(A: np.ndarray, nb: Neighbors, floor: float = 1e-3) -> int:
     return int(round(float(np.median(local))))
 
 
-def _tangent_basis(Y: np.ndarray, n: int) -> np.ndarray:
-    """Leading ``n`` principal directions of each centred neighbourhood, (B, D, n)."""
+def _eigh_vectors(G: np.ndarray, device=None) -> np.ndarray:
+    """Eigenvectors (ascending eigenvalues) of a batch of symmetric matrices, via torch on
+    ``device`` (None: the CPU)."""
     import torch
 
+    t = torch.from_numpy(G)
+    if device is None or device.type == "cpu":
+        return torch.linalg.eigh(t)[1].numpy()
+    return torch.linalg.eigh(t.to(device))[1].cpu().numpy()
+
+
+def _tangent_basis(Y: np.ndarray, n: int, device=None) -> np.ndarray:
+    """Leading ``n`` principal directions of each centred neighbourhood, (B, D, n)
+    (the eigendecompositions on ``device``, a ``torch.device``; None: the CPU)."""
     B, k, D = Y.shape
     Yc = Y - Y.mean(axis=1, keepdims=True)
     if D <= k:
-        _, vecs = torch.linalg.eigh(torch.from_numpy(np.matmul(np.transpose(Yc, (0, 2, 1)), Yc)))
-        T = vecs.numpy()[:, :, ::-1][:, :, :n]
+        vecs = _eigh_vectors(np.matmul(np.transpose(Yc, (0, 2, 1)), Yc), device)
+        T = vecs[:, :, ::-1][:, :, :n]
     else:  # through the k x k Gram matrix: Y^T w / |Y^T w| for its leading eigenvectors w
-        _, vecs = torch.linalg.eigh(torch.from_numpy(np.matmul(Yc, np.transpose(Yc, (0, 2, 1)))))
-        W = vecs.numpy()[:, :, ::-1][:, :, :n]
+        vecs = _eigh_vectors(np.matmul(Yc, np.transpose(Yc, (0, 2, 1))), device)
+        W = vecs[:, :, ::-1][:, :, :n]
         T = np.matmul(np.transpose(Yc, (0, 2, 1)), W)
         T /= np.maximum(np.linalg.norm(T, axis=1, keepdims=True), 1e-300)
     return np.ascontiguousarray(T)
