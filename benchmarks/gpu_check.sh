@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check in one shot (issue 21): tests/test_cuda.py, then benchmarks/bench_knn_gpu.py.
+# The GPU check in one shot (issue 21): tests/test_cuda.py and tests/test_cuda_measures.py, then benchmarks/bench_knn_gpu.py.
 # Under 8 minutes on one H200: the tests get 3 minutes, the benchmark 4.5 (its own budget
 # skips the largest sizes, and says so, if the time runs out). Writes
 #   benchmarks/results/test_gpu.txt        GPU, driver, torch/CUDA versions, both outputs
@@ -16,8 +16,8 @@ mkdir -p benchmarks/results
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 | sed 's/^/gpu: /'
   $PY -c "import torch; print('torch:', torch.__version__, 'cuda:', torch.version.cuda, 'available:', torch.cuda.is_available())"
 } > "$log" 2>&1
-echo "## tests/test_cuda.py" >> "$log"
-timeout 180 env PYTHONPATH="$PWD" $PY -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py 2>&1 | tail -40 >> "$log"
+echo "## tests/test_cuda.py tests/test_cuda_measures.py" >> "$log"
+timeout 180 env PYTHONPATH="$PWD" $PY -m pytest -q -p no:cacheprovider -rs tests/test_cuda.py tests/test_cuda_measures.py 2>&1 | tail -40 >> "$log"
 tests_rc=${PIPESTATUS[0]}
 echo "tests exit status: $tests_rc" >> "$log"
 echo "## benchmarks/bench_knn_gpu.py" >> "$log"
