@@ -56,3 +56,12 @@ def test_straightening_and_topology_and_combine():
     assert combine("no", "n/a") == "not testable"
     assert combine("no", "no") == "neither"
     assert list(relative_depth(_rows(id_twonn=[1, 1, 1, 1, 1]))) == [0, 0.25, 0.5, 0.75, 1]
+
+
+def test_straightening_margin_is_the_shuffled_range():
+    rows = _rows(trajectory_curvature=[120, 115, 118],
+                 trajectory_curvature_null_lo=[119, 112, 119], trajectory_curvature_null_hi=[121, 121, 121])
+    assert trajectories_straighten(rows)[0] == "no"  # 5 degrees, within a 9-degree shuffled range
+    rows = _rows(trajectory_curvature=[120, 115, 118],
+                 trajectory_curvature_null_lo=[119, 119, 119], trajectory_curvature_null_hi=[121, 121, 121])
+    assert trajectories_straighten(rows)[0] == "yes"

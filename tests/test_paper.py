@@ -23,7 +23,10 @@ sys.path.insert(0, str(ROOT))
 from experiments.paper import common, make_all  # noqa: E402
 
 MAIN_TEX = (ROOT / "paper" / "main.tex").read_text()
-HEAVY = {"minilm_profile", "calendar_circles"}  # MiniLM capture + CLI run: tens of seconds
+HEAVY = {"minilm_profile", "calendar_circles", "cross_network"}  # capture + CLI runs
+# two networks x three runs (MPNet: 110M parameters): minutes even at quick scale, so only
+# `make test-slow` and `make paper-quick` run it; its rules are tested in test_cross_network.py
+QUICK_HEAVY = {"cross_network"}
 
 
 def _modules():
@@ -200,7 +203,10 @@ def test_experiment_runs_at_smoke_scale(name, sandbox):
     _run_and_render(name, "smoke", sandbox)
 
 
-@pytest.mark.parametrize("name", make_all.EXPERIMENTS)
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=pytest.mark.slow) if n in QUICK_HEAVY else n for n in make_all.EXPERIMENTS],
+)
 def test_experiment_runs_at_quick_scale(name, sandbox):
     """What `make paper-quick` runs, in a fresh directory."""
     _run_and_render(name, "quick", sandbox)

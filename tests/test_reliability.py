@@ -478,3 +478,17 @@ def test_known_structure_is_translation_and_scale_invariant(scale, offset):
     # coordinates stay in X's units (rounding of +1e7 costs ~1e-9 of unit-scale values)
     np.testing.assert_allclose(np.abs(got.coordinates), np.abs(ref.coordinates) * scale,
                                rtol=1e-6, atol=1e-6 * scale)
+
+
+@pytest.mark.parametrize("offset", [1e4, 1e6, 1e8])
+def test_hyperbolicity_is_translation_invariant(offset):
+    """Gromov's delta is a function of the distances, so a translation leaves it unchanged; the
+    input is centred first, so an offset of 1e8 costs only the rounding of the shifted
+    coordinates (offset * 2**-52 = 2e-8 at 1e8, against distances of order 1)."""
+    from manifold_probe.analysis.structure import hyperbolicity
+
+    Z = np.random.default_rng(3).normal(size=(30, 3))
+    h0 = hyperbolicity(Z, n_surrogates=19, seed=0)
+    h1 = hyperbolicity(Z + offset, n_surrogates=19, seed=0)
+    np.testing.assert_allclose(h1.delta, h0.delta, rtol=1e-5)
+    assert h1.p_value == h0.p_value

@@ -205,16 +205,17 @@ def _structure(rows, name: str, alpha: float, where: str = "last") -> tuple[str,
 
 def trajectories_straighten(rows) -> tuple[str, str]:
     """Token trajectories' mean turning angle is lower at some interior layer than at the first
-    measured layer, by more than the spread its shuffled-order baseline shows (when reported;
-    otherwise by more than 2 degrees)."""
+    measured layer, by more than the range of its shuffled-order baseline at that layer
+    (``trajectory_curvature_null_hi - _null_lo``, 39 shufflings; 2 degrees when absent)."""
     ang = np.array([_num(r, "trajectory_curvature") for r in rows])
     ok = np.flatnonzero(np.isfinite(ang))
     if ok.size < 3:
         return "n/a", "needs a per-token run with at least 3 layers"
     first, inner = ok[0], ok[1:-1]
     j = inner[int(np.argmin(ang[inner]))]
-    null_sd = _num(rows[j], "trajectory_curvature_null_sd")
-    margin = 2.0 * null_sd if np.isfinite(null_sd) else 2.0
+    spread = (_num(rows[j], "trajectory_curvature_null_hi")
+              - _num(rows[j], "trajectory_curvature_null_lo"))
+    margin = spread if np.isfinite(spread) else 2.0
     text = (f"{fmt(ang[first], 1)}° at l/L = {fmt(relative_depth(rows)[first], 2)} → "
             f"{fmt(ang[j], 1)}° at l/L = {fmt(relative_depth(rows)[j], 2)}")
     if ang[first] - ang[j] > margin:
@@ -245,6 +246,7 @@ def topology_kept(rows) -> tuple[str, str]:
 
 FINDINGS = (
     ("ID rises then falls across depth", "pooled", id_rise_fall),
+    ("ID rises then falls across depth (per token)", "tokens", id_rise_fall),
     ("days-of-week cycle at its clearest layer", "pooled", lambda r, a: _structure(r, "days", a, "best")),
     ("months cycle at its clearest layer", "pooled", lambda r, a: _structure(r, "months", a, "best")),
     ("number line at its clearest layer", "pooled", lambda r, a: _structure(r, "numbers", a, "best")),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from manifold_probe._knn_exact import _exact_sq_dists
 from manifold_probe._validation import InputError, unique_rows
 from manifold_probe.neighbors import Neighbors, cached_knn
 
@@ -100,8 +101,8 @@ def _complete_rows(A: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray,
         tau = tau_scale * (sq[b] + sq.max())
         for r, i in enumerate(b):
             cand = np.flatnonzero(G[r] <= kth[r] + 2.0 * tau[r])
-            diff = A[cand] - A[i]
-            d2 = np.einsum("ij,ij->i", diff, diff)
+            # the engine's exact distances (fixed summation order): the same bits as a search
+            d2 = _exact_sq_dists(A, np.array([i]), cand[None, :])[0]
             order = np.lexsort((cand, d2))[:k]
             out_d[b0 + r] = np.sqrt(d2[order])
             out_i[b0 + r] = cand[order]

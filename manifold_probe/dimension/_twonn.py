@@ -286,8 +286,11 @@ def twonn(
     near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
     if not isinstance(scale_check, (bool, np.bool_)):
         raise InputError(f"scale_check must be True or False; got {scale_check!r}")
-    check, g_check = _scale_check(X, neighbors, metric) if scale_check else (None, None)
-    U, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
+    check, U, g = _scale_check(X, neighbors, metric) if scale_check else (None, None, None)
+    if g is None:
+        U, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")
+    else:  # one graph: TwoNN reads the first two columns of the check's
+        g = DistinctGraph(g.neighbors.truncate(2), g.inverse, g.ambient_dim)
     full = g.neighbors.distances
     _, g, near = collapse_near_duplicates(U, g, 2, graph=neighbors, option=near_duplicates,
                                           what="TwoNN")
@@ -333,25 +336,25 @@ def twonn(
 
 def _scale_check(
     X: Any, neighbors: Neighbors | None, metric: str
-) -> tuple[ScaleCheck | None, DistinctGraph | None]:
-    """GRIDE's curve on a graph of up to SCALE_CHECK_K distinct neighbours, and that graph
-    (None, None: too few columns or distinct rows for two scales)."""
+) -> tuple[ScaleCheck | None, Any, DistinctGraph | None]:
+    """GRIDE's curve on a graph of up to SCALE_CHECK_K distinct neighbours, the distinct rows
+    and that graph (all None: too few columns or distinct rows for two scales)."""
     if neighbors is not None:
         if not isinstance(neighbors, Neighbors):
-            return None, None  # the k=2 preamble raises the error that says what is wrong
+            return None, None, None  # the k=2 preamble raises the error that says what is wrong
         k = min(SCALE_CHECK_K, neighbors.k)
     else:
         try:
             k = min(SCALE_CHECK_K, len(X) - 1)
         except TypeError:  # not a table of points: the k=2 preamble says what is wrong
-            return None, None
+            return None, None, None
     if k < 4:
-        return None, None
+        return None, None, None
     try:
-        _, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what="TwoNN scale check")
+        U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what="TwoNN scale check")
     except InputError:  # fewer distinct rows than k: the check is skipped, TwoNN is not
-        return None, None
-    return scale_dependence(g.neighbors.distances), g
+        return None, None, None
+    return scale_dependence(g.neighbors.distances), U, g
 
 
 def _with_scale_check(est: DimensionEstimate, check: ScaleCheck | None) -> DimensionEstimate:

@@ -1,5 +1,8 @@
 r"""Significant Betti numbers: full-range sparse Rips on maxmin landmarks and a multiplicative
-persistence test (a left-Gumbel null for :math:`\log\log(\text{death}/\text{birth})`)."""
+persistence test (a left-Gumbel null for :math:`\log\log(\text{death}/\text{birth})`).
+
+Longer than 500 lines: the noise-law fit, the step-down test, the resolution report and the
+H0 net are one calibration; they are split by concept once its validation settles."""
 
 from __future__ import annotations
 
