@@ -65,3 +65,15 @@ def test_straightening_margin_is_the_shuffled_range():
     rows = _rows(trajectory_curvature=[120, 115, 118],
                  trajectory_curvature_null_lo=[119, 119, 119], trajectory_curvature_null_hi=[121, 121, 121])
     assert trajectories_straighten(rows)[0] == "yes"
+
+
+def test_readme_block_is_replaced_between_its_markers(tmp_path):
+    from experiments.paper.cross_network import README_BEGIN, README_END, _update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_BEGIN}\nold table\n{README_END}\nrest\n")
+    assert _update_readme(readme, "<!-- note -->\n| new | table |\n")
+    assert readme.read_text() == f"intro\n{README_BEGIN}\n| new | table |\n{README_END}\nrest\n"
+    plain = tmp_path / "OTHER.md"
+    plain.write_text("no markers\n")
+    assert not _update_readme(plain, "x") and plain.read_text() == "no markers\n"

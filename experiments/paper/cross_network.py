@@ -309,10 +309,32 @@ def _write_markdown(params: dict[str, Any], body: list, lit_body: list) -> Path:
     lines += ["| " + " | ".join(_plain(c) for c in row) + " |" for row in body]
     lines += ["", "| claim | MiniLM | MPNet | finding(s) used |", "|---|---|---|---|"]
     lines += ["| " + " | ".join(_plain(c) for c in row) + " |" for row in lit_body]
+    text = "\n".join(lines) + "\n"
     path = ROOT / "docs" / "cross_network.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(text)
+    _update_readme(ROOT / "README.md", text)
     return path
+
+
+README_BEGIN = "<!-- cross_network: begin (written by experiments/paper/cross_network.py) -->"
+README_END = "<!-- cross_network: end -->"
+
+
+def _update_readme(readme: Path, text: str) -> bool:
+    """Replace the README's block between the cross_network markers (if it has them)."""
+    if not readme.exists():
+        return False
+    old = readme.read_text(encoding="utf-8")
+    if README_BEGIN not in old or README_END not in old:
+        return False
+    head, rest = old.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("<!--"))
+    new = f"{head}{README_BEGIN}\n{body}\n{README_END}{tail}"
+    if new != old:
+        readme.write_text(new, encoding="utf-8")
+    return True
 
 
 def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
