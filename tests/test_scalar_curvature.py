@@ -251,3 +251,24 @@ def test_curvature_device_cpu_is_the_default_path_bit_for_bit_and_bad_devices_ar
     for bad in ("nonsense", "meta"):
         with pytest.raises(InputError, match="device"):
             mp.scalar_curvature(X, dim=2, device=bad)
+
+
+def test_coefficient_count_is_the_binomial_and_never_lists_monomials():
+    """C(n + d, d) monomials of degree <= d in n variables; the count must not enumerate them:
+    a 768-wide layer whose dimension estimate rounds to hundreds once listed 10^10 quartic
+    exponent vectors and exhausted memory before the fit could say it had too few points."""
+    import math
+
+    from manifold_probe.curvature._quadratic import monomial_exponents, n_coefficients
+
+    for n in range(1, 8):
+        for d in range(5):
+            assert n_coefficients(n, d) == len(monomial_exponents(n, d)) == math.comb(n + d, d)
+    assert n_coefficients(767, 4) == math.comb(771, 4)
+
+
+def test_too_high_a_fit_dimension_is_refused_with_a_reason():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 300))
+    with pytest.raises(InputError, match="distinct"):
+        mp.scalar_curvature(X, dim=250)

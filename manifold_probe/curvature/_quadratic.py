@@ -11,6 +11,7 @@ the fitted coefficients, and a standard error.
 from __future__ import annotations
 
 import itertools
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -38,7 +39,9 @@ def monomial_exponents(n: int, degree: int) -> np.ndarray:
 
 
 def n_coefficients(n: int, degree: int) -> int:
-    return len(monomial_exponents(n, degree))
+    """Number of monomials in ``n`` variables of total degree ``<= degree``: C(n + degree,
+    degree), counted without listing them (a layer of dimension 700 has 10^10 quartic terms)."""
+    return math.comb(int(n) + int(degree), int(degree))
 
 
 @lru_cache(maxsize=64)
