@@ -309,3 +309,26 @@ def load_bench_json(stem: str, exact: bool = False) -> dict[str, Any] | None:
             data.setdefault("_path", str(path.relative_to(ROOT)))
             return data
     return None
+
+
+#: run the package's command line in a subprocess (``[sys.executable, "-c", CLI, "run", ...]``)
+CLI = (
+    "import sys; from manifold_probe.cli import main; "
+    "sys.argv[0] = 'manifold-probe'; sys.exit(main())"
+)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file as dicts of strings (``profile.csv``, ``perturbations.csv``)."""
+    import csv
+
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def num(row: dict[str, str], key: str) -> float:
+    """``row[key]`` as a float; NaN where it is empty, absent or not a number."""
+    try:
+        return float(row.get(key, "") or "nan")
+    except ValueError:
+        return float("nan")

@@ -20,7 +20,6 @@ skipped with that reason.
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -29,11 +28,14 @@ from typing import Any
 import numpy as np
 
 from experiments.paper.common import (
+    CLI,
     RESULTS,
     ROOT,
     Skip,
     fmt,
+    num,
     pyplot,
+    read_csv,
     require,
     save_figure,
     tex_escape,
@@ -52,10 +54,6 @@ MACROS = {
 
 NETWORKS = (("minilm", "MiniLM", "minilm"), ("mpnet", "MPNet", "mpnet"))
 
-CLI = (
-    "import sys; from manifold_probe.cli import main; "
-    "sys.argv[0] = 'manifold-probe'; sys.exit(main())"
-)
 
 TEMPLATE = """\
 # written by experiments/paper/cross_network.py: the same settings for every network
@@ -108,16 +106,6 @@ def _config(params: dict[str, Any], spec: str, run: str) -> str:
         region_points=int(params["region_points"]))
 
 
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _num(row: dict[str, str], key: str) -> float:
-    try:
-        return float(row.get(key, "") or "nan")
-    except ValueError:
-        return float("nan")
 
 
 def _mpnet_available() -> str | None:
@@ -150,13 +138,13 @@ def compute(params: dict[str, Any]) -> dict[str, Any]:
                 lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
                 raise Skip(f"`manifold-probe run` on {spec} ({run}) failed (exit "
                            f"{proc.returncode}): {lines[-1].strip() if lines else ''}")
-            result["runs"][f"{spec}_{run}"] = _read_csv(out / "profile.csv")
+            result["runs"][f"{spec}_{run}"] = read_csv(out / "profile.csv")
     return result
 
 
 def relative_depth(rows: list[dict[str, str]]) -> np.ndarray:
     """``l / L`` for the residual layers (``embeddings`` = 0, ``layer_L`` = 1)."""
-    layers = np.array([_num(r, "layer") for r in rows])
+    layers = np.array([num(r, "layer") for r in rows])
     return layers / max(layers.max(), 1.0)
 
 
@@ -164,9 +152,9 @@ def relative_depth(rows: list[dict[str, str]]) -> np.ndarray:
 
 def id_rise_fall(rows) -> tuple[str, str]:
     """TwoNN peaks at an interior layer whose interval lies above both ends' intervals."""
-    ids = np.array([_num(r, "id_twonn") for r in rows])
-    lo = np.array([_num(r, "id_twonn_lo") for r in rows])
-    hi = np.array([_num(r, "id_twonn_hi") for r in rows])
+    ids = np.array([num(r, "id_twonn") for r in rows])
+    lo = np.array([num(r, "id_twonn_lo") for r in rows])
+    hi = np.array([num(r, "id_twonn_hi") for r in rows])
     if not np.isfinite(ids).any():
         return "n/a", "no TwoNN column"
     p = int(np.nanargmax(ids))
@@ -189,12 +177,12 @@ def _structure(rows, name: str, alpha: float, where: str = "last") -> tuple[str,
     cut: such a test cannot pass, so failing it says nothing.
     """
     key = f"structure_{name}_p"
-    ps = np.array([_num(r, key) for r in rows])
+    ps = np.array([num(r, key) for r in rows])
     if not np.isfinite(ps).any():
         return "n/a", "not measured (labels absent)"
     cut = alpha / np.isfinite(ps).sum()
     i = len(ps) - 1 if where == "last" else int(np.nanargmin(ps))
-    floor = _num(rows[i], f"structure_{name}_p_min")
+    floor = num(rows[i], f"structure_{name}_p_min")
     text = f"p = {fmt(ps[i], 4)} (cut {fmt(cut, 4)}) at l/L = {fmt(relative_depth(rows)[i], 2)}"
     if ps[i] < cut:
         return "yes", text
@@ -207,14 +195,14 @@ def trajectories_straighten(rows) -> tuple[str, str]:
     """Token trajectories' mean turning angle is lower at some interior layer than at the first
     measured layer, by more than the range of its shuffled-order baseline at that layer
     (``trajectory_curvature_null_hi - _null_lo``, 39 shufflings; 2 degrees when absent)."""
-    ang = np.array([_num(r, "trajectory_curvature") for r in rows])
+    ang = np.array([num(r, "trajectory_curvature") for r in rows])
     ok = np.flatnonzero(np.isfinite(ang))
     if ok.size < 3:
         return "n/a", "needs a per-token run with at least 3 layers"
     first, inner = ok[0], ok[1:-1]
     j = inner[int(np.argmin(ang[inner]))]
-    spread = (_num(rows[j], "trajectory_curvature_null_hi")
-              - _num(rows[j], "trajectory_curvature_null_lo"))
+    spread = (num(rows[j], "trajectory_curvature_null_hi")
+              - num(rows[j], "trajectory_curvature_null_lo"))
     margin = spread if np.isfinite(spread) else 2.0
     text = (f"{fmt(ang[first], 1)}° at l/L = {fmt(relative_depth(rows)[first], 2)} → "
             f"{fmt(ang[j], 1)}° at l/L = {fmt(relative_depth(rows)[j], 2)}")
@@ -225,7 +213,7 @@ def trajectories_straighten(rows) -> tuple[str, str]:
 
 def regions_match_labels(rows) -> tuple[str, str]:
     """At the last layer the significant regions agree with the corpus categories (ARI > 0.3)."""
-    ari = _num(rows[-1], "regions_ari")
+    ari = num(rows[-1], "regions_ari")
     if not np.isfinite(ari):
         return "n/a", "regions not measured"
     return ("yes" if ari > 0.3 else "no"), f"ARI {fmt(ari, 2)} at the last layer"
@@ -389,15 +377,15 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
             if not rows:
                 continue
             x = relative_depth(rows)
-            y = np.array([_num(r, key) for r in rows])
+            y = np.array([num(r, key) for r in rows])
             line = ax.plot(x, y, marker=marker, label=name)[0]
             if key == "id_twonn":
-                lo = np.array([_num(r, "id_twonn_lo") for r in rows])
-                hi = np.array([_num(r, "id_twonn_hi") for r in rows])
+                lo = np.array([num(r, "id_twonn_lo") for r in rows])
+                hi = np.array([num(r, "id_twonn_hi") for r in rows])
                 ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
             if key == "curvature_median":
-                lo = np.array([_num(r, "curvature_q25") for r in rows])
-                hi = np.array([_num(r, "curvature_q75") for r in rows])
+                lo = np.array([num(r, "curvature_q25") for r in rows])
+                hi = np.array([num(r, "curvature_q75") for r in rows])
                 ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
         if key.endswith("_p"):
             ax.set_yscale("log")

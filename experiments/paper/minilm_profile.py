@@ -10,7 +10,6 @@ the last layer by more than ``rise_fall_margin`` (relative).
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -19,12 +18,15 @@ from typing import Any
 import numpy as np
 
 from experiments.paper.common import (
+    CLI,
     RESULTS,
     ROOT,
     Skip,
     fmt,
     fmt_pct,
+    num,
     pyplot,
+    read_csv,
     require,
     save_figure,
     tex_escape,
@@ -50,15 +52,7 @@ MACROS = {
     "PerturbVerdict": "verdict sentence on the perturbations",
 }
 
-CLI = (
-    "import sys; from manifold_probe.cli import main; "
-    "sys.argv[0] = 'manifold-probe'; sys.exit(main())"
-)
 
-
-def _read_csv(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 def compute(params: dict[str, Any]) -> dict[str, Any]:
@@ -72,9 +66,9 @@ def compute(params: dict[str, Any]) -> dict[str, Any]:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
         errors = [ln for ln in lines if "Error" in ln or "error" in ln] or lines[-1:]
         raise Skip(f"`manifold-probe run` failed (exit {proc.returncode}): {errors[-1].strip() if errors else ''}")
-    profile = _read_csv(out / "profile.csv")
+    profile = read_csv(out / "profile.csv")
     pert_path = out / "perturbations.csv"
-    perturbations = _read_csv(pert_path) if pert_path.exists() else []
+    perturbations = read_csv(pert_path) if pert_path.exists() else []
     return {"config": params["config"], "profile": profile, "perturbations": perturbations,
             "spread": _seed_spread(out)}
 
@@ -132,16 +126,10 @@ def _nulls(prof: list[dict[str, str]], key: str):
     if key not in prof[0]:
         return None
     lo, hi = f"{key}_lo", f"{key}_hi"
-    return (np.array([_num(r, key) for r in prof]),
-            np.array([_num(r, lo) for r in prof]) if lo in prof[0] else None,
-            np.array([_num(r, hi) for r in prof]) if hi in prof[0] else None)
+    return (np.array([num(r, key) for r in prof]),
+            np.array([num(r, lo) for r in prof]) if lo in prof[0] else None,
+            np.array([num(r, hi) for r in prof]) if hi in prof[0] else None)
 
-
-def _num(row: dict[str, str], key: str) -> float:
-    try:
-        return float(row.get(key, "") or "nan")
-    except ValueError:
-        return float("nan")
 
 
 def rise_fall(ids: np.ndarray, margin: float) -> tuple[str, int]:
@@ -213,8 +201,8 @@ def _perturbation_summary(rows: list[dict[str, str]]) -> tuple[list[list[str]], 
                 tex_escape(", ".join(broken)) if broken else "--",
                 tex_escape(", ".join(undecided)) if undecided else "--",
                 tex_escape(last.get("betti_clean", "")) + r" $\to$ " + tex_escape(last.get("betti_perturbed", "")),
-                fmt(_num(last, "knn_overlap"), 2),
-                fmt(_num(last, "diagram_distance"), 3),
+                fmt(num(last, "knn_overlap"), 2),
+                fmt(num(last, "diagram_distance"), 3),
             ]
         )
         name = r"\texttt{" + tex_escape(label) + "}"
@@ -236,15 +224,15 @@ def _perturbation_summary(rows: list[dict[str, str]]) -> tuple[list[list[str]], 
 def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     prof = result["profile"]
     layers = [r.get("layer_name") or r["layer"] for r in prof]
-    ids = np.array([_num(r, "id_twonn") for r in prof])
-    mle = np.array([_num(r, "id_mle") for r in prof])
+    ids = np.array([num(r, "id_twonn") for r in prof])
+    mle = np.array([num(r, "id_mle") for r in prof])
     margin = float(params.get("rise_fall_margin", 0.1))
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(10, 2.6))
     x = np.arange(len(layers))
     def col(key: str) -> np.ndarray:
-        return np.array([_num(r, key) for r in prof])
+        return np.array([num(r, key) for r in prof])
 
     interval = (col("id_twonn_lo"), col("id_twonn_hi")) if "id_twonn_lo" in prof[0] else None
     _draw(axes[0], x, ids, spread=interval, null=_nulls(prof, "id_twonn_null"),
@@ -296,9 +284,9 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
                     v = "undecided"
                 cells.append(tex_escape(v) if v else "--")
             elif digits == 0:
-                cells.append(str(int(_num(r, key))) if np.isfinite(_num(r, key)) else "--")
+                cells.append(str(int(num(r, key))) if np.isfinite(num(r, key)) else "--")
             else:
-                cells.append(fmt(_num(r, key), digits))
+                cells.append(fmt(num(r, key), digits))
         body.append(cells)
     write_table(TABLES[0], ["layer"] + [c[1] for c in cols], body, align="l" + "r" * len(cols))
 
@@ -319,8 +307,8 @@ def render(result: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
     return {
         "MiniLMConfig": r"\config{" + tex_escape(Path(result["config"]).name) + "}",
         "MiniLMBlocks": fmt(len(layers) - 1),
-        "MiniLMWidth": fmt(int(_num(prof[0], "dim_ambient"))),
-        "MiniLMSentences": fmt(int(_num(prof[0], "n_points"))),
+        "MiniLMWidth": fmt(int(num(prof[0], "dim_ambient"))),
+        "MiniLMSentences": fmt(int(num(prof[0], "n_points"))),
         "MiniLMIDFirst": fmt(ids[0], 1),
         "MiniLMIDPeak": fmt(ids[peak], 1),
         "MiniLMIDPeakLayer": r"\texttt{" + tex_escape(layers[peak]) + "}",
