@@ -7,6 +7,9 @@ radius 2 in R^30 (noise-free, and 1% noise), the pseudosphere (constant curvatur
 S^2(1.5) x S^1 in R^30 with 1% noise (sigma = 0.01 per coordinate), S^2 with 1% noise in R^20,
 the ring torus (curvature varying per point), a flat torus T^2 in R^4, and S^2 from 300 points
 (where the neighbour graph reaches past the fold of the tangent chart). Rotated isometrically.
+Held out (added after the interval's form was fixed, used to decide nothing): S^2(1) x S^1(2)
+noise-free, an ellipsoid with semi-axes (1, 1.5, 2) (curvature known per point) with and
+without 1% noise, a pseudosphere of radius 2 in R^8, and S^4 of radius 1.5 in R^20.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/validate_curvature_intervals.py [--seeds 0 1]
 
@@ -75,6 +78,42 @@ def pseudosphere(n, seed):
     return s.points, 2, np.broadcast_to(s.scalar_curvature, (n,)).astype(float)
 
 
+def s2_x_s1_clean(n, seed):
+    """S^2(1) x S^1(2) in R^30, noise-free (held out: truth 2 from the S^2 factor)."""
+    rng = np.random.default_rng([seed, 31])
+    t = rng.uniform(0, 2 * np.pi, n)
+    Y = np.column_stack([_sphere(n, 2, 1.0, rng), 2 * np.cos(t), 2 * np.sin(t)])
+    return _rotate(Y, 30, rng), 3, np.full(n, 2.0)
+
+
+def ellipsoid(n, seed):
+    """Ellipsoid with semi-axes (1, 1.5, 2) in R^12: S = 2K with K = 1/(abc)^2 / (x^2/a^4 +
+    y^2/b^4 + z^2/c^4)^2 at every point (held out: curvature 0.07-1.8, varying per point)."""
+    rng = np.random.default_rng([seed, 32])
+    ax = np.array([1.0, 1.5, 2.0])
+    P = _sphere(n, 2, 1.0, rng) * ax
+    K = 1.0 / (np.prod(ax) ** 2 * np.sum(P**2 / ax**4, axis=1) ** 2)
+    return _rotate(P, 12, rng), 2, 2.0 * K
+
+
+def pseudosphere_r2(n, seed):
+    """Pseudosphere of radius 2 (S = -0.5) in R^8 (held out: another radius and ambient)."""
+    s = ds.pseudosphere(n, radius=2.0, ambient_dim=8, seed=np.random.default_rng([seed, 33]))
+    return s.points, 2, np.broadcast_to(s.scalar_curvature, (n,)).astype(float)
+
+
+def s4_r15(n, seed):
+    """S^4 of radius 1.5 in R^20, randomly rotated (held out: S = 12 / 1.5^2)."""
+    rng = np.random.default_rng([seed, 34])
+    return _rotate(_sphere(n, 4, 1.5, rng), 20, rng), 4, np.full(n, 12.0 / 1.5**2)
+
+
+def ellipsoid_noisy(n, seed, sigma=0.01):
+    X, dim, truth = ellipsoid(n, seed)
+    rng = np.random.default_rng([seed, 35])
+    return X + sigma * rng.standard_normal(X.shape), dim, truth
+
+
 def ring_torus(n, seed):
     s = ds.generate("ring_torus", n, seed=seed)
     return s.points, 2, np.asarray(s.scalar_curvature, dtype=float)
@@ -90,6 +129,12 @@ CASES = {
     "flat T^2 in R^10, N=2000": (flat_t2, 2000, {}),
     "S^2, N=300": (s2_sparse, 300, {}),
     "S^2, N=1000": (s2_sparse, 1000, {}),
+    # held out: added after the interval was changed, none used to decide it
+    "held-out S^2(1)xS^1(2) in R^30, N=3000": (s2_x_s1_clean, 3000, {}),
+    "held-out ellipsoid (1,1.5,2) in R^12, N=2000": (ellipsoid, 2000, {}),
+    "held-out ellipsoid, 1% noise, N=2000": (ellipsoid_noisy, 2000, {}),
+    "held-out pseudosphere r=2 in R^8, N=2000": (pseudosphere_r2, 2000, {}),
+    "held-out S^4(1.5) in R^20, N=3000": (s4_r15, 3000, {}),
 }
 
 
