@@ -146,8 +146,33 @@ def test_twenty_ball_corrected_interval_covers_twenty():
     assert e.interval[0] <= 20.0 <= e.interval[1]
 
 
-@pytest.mark.xfail(reason="the default (raw TwoNN) 20-ball interval excludes 20: the "
-                   "boundary bias is below every scale of the check; use correct_bias=True",
+def _twenty_ball(seed=5):
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((2000, 20))
+    B = g / np.linalg.norm(g, axis=1, keepdims=True) * rng.random((2000, 1)) ** (1 / 20)
+    Q, _ = np.linalg.qr(rng.standard_normal((42, 20)))
+    return B @ Q.T
+
+
+def test_twenty_ball_reads_below_twenty_at_every_scale():
+    # Why the default interval cannot honestly cover 20 (the xfail below): GRIDE's curve reads
+    # 16.4, 15.8, 15.1, 14.5, 14.1, 13.4 at n1 = 1 .. 32 (seed 5). No scale reads 20, so an
+    # interval spanning the scale range would not reach it either; the deficit is TwoNN's
+    # finite-sample boundary bias (below). The curve's 95% bands all lie below 18.
+    e = twonn(_twenty_ball())
+    sc = e.details["scale_check"]
+    curve, err = np.asarray(sc["curve"]), np.asarray(sc["error"])
+    assert np.all(curve + 1.96 * err < 18.0)
+    assert e.scale_dependent is False and e.interval[1] < 20.0
+
+
+@pytest.mark.xfail(reason="finite-sample boundary bias, not scale dependence: at n = 2000 in 20 "
+                   "dimensions the typical nearest-neighbour distance, (1/2000)^(1/20) = 0.68 "
+                   "of the radius, exceeds the distance to the boundary for all but "
+                   "0.32^20 ~ 1e-10 of the points, so r2/r1 departs from Pareto(20) almost everywhere and "
+                   "GRIDE's curve reads 13.4-16.4 at every scale (test above); the default "
+                   "(raw TwoNN, what the literature reports) reads 16.0-16.2 with an interval "
+                   "that excludes 20. correct_bias=True covers it (test above)",
                    strict=True)
 def test_twenty_ball_default_interval_covers_twenty():
     rng = np.random.default_rng(5)
