@@ -207,14 +207,15 @@ def test_noise_is_not_a_fold():
 @pytest.mark.slow
 def test_s3_radius_2_interval_coverage():
     # S^3 of radius 2 in R^30, noise-free, N = 4000: median 1.4937 vs 1.5 with median se
-    # 0.0007 gave 0% coverage; the bias-aware interval covers 90.5-91.7% (two seeds)
+    # 0.0007 gave 0% coverage; the bias-aware interval covers 99.0-99.2% (two seeds:
+    # conservative, the resolved bias is a bound on the extrapolation's error)
     rng = np.random.default_rng([0, 3, 0])
     g = rng.standard_normal((4000, 4))
     Q, _ = np.linalg.qr(rng.standard_normal((30, 4)))
     X = (2.0 * g / np.linalg.norm(g, axis=1, keepdims=True)) @ Q.T
     est = mp.scalar_curvature(X, dim=3, return_se=True)
     lo, hi = est.interval.T
-    assert 0.88 <= np.mean((lo <= 1.5) & (1.5 <= hi)) <= 0.99
+    assert 0.9 <= np.mean((lo <= 1.5) & (1.5 <= hi)) <= 0.996
 
 
 def _s2xs1(n, sigma, seed):
@@ -238,12 +239,13 @@ def test_pseudosphere_interval_coverage():
 @pytest.mark.slow
 def test_noisy_product_interval_covers_the_noise_bias():
     # S^2(1.5) x S^1 in R^30 with sigma = 0.01: median -9% (truth 2/1.5^2); the intervals
-    # still cover the truth at >= 90% of the points (measured 99.9%: conservative)
+    # still cover the truth at >= 90% of the points, and no longer all of them (99.9% before:
+    # the noise of the bias estimate was counted twice; measured 96.9% now)
     X = _s2xs1(4000, 0.01, seed=0)
     est = mp.scalar_curvature(X, dim=3, return_se=True)
     lo, hi = est.interval.T
     truth = 2.0 / 1.5**2
-    assert np.mean((lo <= truth) & (truth <= hi)) >= 0.9
+    assert 0.9 <= np.mean((lo <= truth) & (truth <= hi)) <= 0.985
 
 
 @pytest.mark.slow
