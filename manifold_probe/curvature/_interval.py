@@ -81,13 +81,20 @@ def interval(S: np.ndarray, bias: np.ndarray, sd: np.ndarray, sd_bias: np.ndarra
               \qquad R = S - \hat b.
 
     :math:`R \pm z\,\mathrm{sd}_R` is the robust bias-corrected interval (Calonico, Cattaneo
-    & Titiunik 2018): the variance of the corrected value includes that of the bias estimate.
+    & Farrell 2018): the variance of the corrected value includes that of the bias estimate.
     The Richardson step removes only the leading order of the bias (and the noise-free fits'
     residual error understates their spread), so the correction is trusted to no better than
     its own size: the part of :math:`\hat b` that its noise cannot explain,
     :math:`(|\hat b| - z\,\mathrm{sd}_{\hat b})_+`, widens both sides. The noise of
     :math:`\hat b` enters once, through :math:`\mathrm{sd}_R`; counting it again as spread
-    between :math:`S` and :math:`R` is what made 1% noise cover 99.9-100%.
+    between :math:`S` and :math:`R` is what made 1% noise cover 99.9-100%. Since
+    :math:`\mathrm{sd}_R \ge \mathrm{sd}_{\hat b}`, the half-width is at least
+    :math:`|\hat b|`: the interval holds both :math:`S` and :math:`R`.
+
+    References
+    ----------
+    Calonico, Cattaneo & Farrell (2018), "On the effect of bias estimation on coverage
+    accuracy in nonparametric inference", J. Amer. Statist. Assoc. 113(522), 767-779.
     """
     R = S - bias
     half = z * sd + np.maximum(np.abs(bias) - z * sd_bias, 0.0)
