@@ -257,3 +257,22 @@ def test_noisy_product_median_within_5_percent():
     X = _s2xs1(4000, 0.01, seed=0)
     S = mp.scalar_curvature(X, dim=3)
     assert abs(np.median(S) / (2.0 / 1.5**2) - 1) < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="neighbourhoods past the curvature radius: the ellipsoid "
+                   "(1, 1.5, 2) has curvature radius 0.75 at its ends, and the default ladder "
+                   "reaches rho = 0.88 of 2000 points; there the bias is not a power of rho "
+                   "(median bias of levels 6 and 7: -0.29 and -0.30 noise-free), so the Richardson pair "
+                   "resolves none of it, and 1% noise (se 0.14-0.17) hides it from the Lepski "
+                   "test: coverage 85-87% (held out, benchmarks/validate_curvature_intervals.py)")
+def test_noisy_ellipsoid_interval_coverage():
+    rng = np.random.default_rng([0, 32])
+    ax = np.array([1.0, 1.5, 2.0])
+    P = _unit_sphere(2000, seed=11) * ax
+    K = 1.0 / (np.prod(ax) ** 2 * np.sum(P**2 / ax**4, axis=1) ** 2)
+    Q, _ = np.linalg.qr(rng.standard_normal((12, 3)))
+    X = P @ Q.T + 0.01 * rng.standard_normal((2000, 12))
+    est = mp.scalar_curvature(X, dim=2, return_se=True)
+    lo, hi = est.interval.T
+    assert np.mean((lo <= 2 * K) & (2 * K <= hi)) >= 0.9
