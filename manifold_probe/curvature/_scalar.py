@@ -340,8 +340,9 @@ def scalar_curvature(
     91.2-91.4%; ring torus 96.3-96.8%; S^2 from 1000 points 94.5-95.0%, from 300 points
     96.7-97.0%; S^2 with 1% noise 95.0-95.9%; S^2(1.5) x S^1 with 1% noise 96.9-97.0%.
     Held out (shapes added after the form was fixed; seeds 0-3): ellipsoid 94.8-95.5%,
-    pseudosphere of radius 2 89.8-91.0%, S^2 x S^1 noise-free 97.4-98.0%, S^4 100% (conservative where the
-    bias is large and well resolved); an ellipsoid with 1% noise 85-87%: its neighbourhoods
+    pseudosphere of radius 2 89.8-91.0%, S^2 x S^1 noise-free 97.4-98.0%, S^4 100%
+    (conservative where the bias is large and well resolved); an ellipsoid with 1% noise
+    85-87%: its neighbourhoods
     reach past the smallest curvature radius, where the bias is not a power of
     :math:`\rho`, and the noise hides it from the Lepski test. Below about 100 points on
     S^2 only the smallest fit lies before the fold, no bias can be estimated and a
