@@ -221,15 +221,71 @@ def test_shapes_below_resolution_say_so(case):
     assert b == s.truth(maxdim) or b.below_resolution
 
 
+def _mapped(P, kappa, rng):
+    d = P.shape[1]
+    U, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return P @ (U @ np.diag(np.geomspace(1.0, 1.0 / kappa, d)) @ V.T).T
+
+
+# Out of reach (benchmarks/validate_topology.py, results/validate_topology.json, the unflagged
+# misses of its summary), each with why.
 @pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="a torus (R = 2, r = 1) under a linear map of condition "
-                   "number 5 squashes its tube to a fifth: the second loop and the void have "
-                   "ratios within the net's noise at 2000 points (benchmarks/validate_topology.py"
-                   ", '* torus R=2 r=1 kappa 5'); read as below resolution at best")
+                   "number 5 squashes its tube to a fifth: its loops' ratios (<= 2.3) lie among "
+                   "the net's noise ratios (<= 2.1) at 2000 points, so no bar near the cut betrays "
+                   "them and the miss is not flagged")
 def test_torus_under_a_condition_five_map_is_exact():
     rng = np.random.default_rng(0)
     P = mp.datasets.torus_shape(2000, R=2.0, r=1.0, seed=0).points
-    U, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    X = _rotate(P @ (U @ np.diag([1.0, 5 ** -0.5, 0.2]) @ V.T).T, 20, rng)
+    X = _rotate(_mapped(P, 5.0, rng), 20, rng)
     assert mp.betti_numbers(X, maxdim=2, seed=0) == (1, 2, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a 2-sphere squashed by a condition-10 map (semi-axes 1, "
+                   "0.32, 0.1) has its void's bar at d/b 1.2-1.4 at 1500 points, inside the "
+                   "sparse filtration's interleaving band 1.5: indistinguishable from the "
+                   "diagonal by the method's own guarantee; read (1, 0, 0), unflagged")
+def test_sphere_under_a_condition_ten_map_is_exact_or_flagged():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((1500, 3))
+    X = _rotate(_mapped(Z / np.linalg.norm(Z, axis=1, keepdims=True), 10.0, rng), 20, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(X, maxdim=2, seed=0)
+    assert b == (1, 0, 1) or b.below_resolution
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a trefoil squashed by a condition-5 map brings strands "
+                   "within ~0.25 of each other at its crossings: the Rips complex of the curve has "
+                   "real loops from 0.25 to 0.9 (ratio 2.7-3.7 against noise 1.03), features of "
+                   "the set at that scale rather than noise, which a test against noise reports: "
+                   "(1, 4) at 2 of 3 seeds")
+def test_squashed_trefoil_reads_one_loop():
+    rng = np.random.default_rng(1)
+    t = rng.uniform(0, 2 * np.pi, 800)
+    c = np.c_[np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t), -np.sin(3 * t)]
+    X = _rotate(_mapped(c, 5.0, rng), 50, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        assert mp.betti_numbers(X, maxdim=1, seed=1) == (1, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="nested spheres (radii 1 and 2, 500 + 2000 points) at 1% "
+                   "noise: the inner sphere gets ~80 of the 400 H2 landmarks, and its void's ratio "
+                   "falls to the noise's at 2 of 3 seeds (2 of 10 analysis seeds on noise-free "
+                   "data); the miss is not flagged")
+def test_nested_spheres_inner_void_at_one_percent_noise():
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        Z = rng.standard_normal((2500, 3))
+        Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+        Z[500:] *= 2.0
+        X = _rotate(Z, 20, rng)
+        X = X + 0.01 / np.sqrt(20) * np.random.default_rng(10_000 + seed).standard_normal(X.shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResolutionWarning)
+            assert mp.betti_numbers(X, maxdim=2, seed=seed) == (2, 0, 2)
