@@ -228,7 +228,7 @@ def outward_test(ratios: Any, band: float, alpha: float = 0.05,
 
     Test of :math:`H_j` on the :math:`N = n - j` smallest bars :math:`y_{(1)} \le \dots \le
     y_{(N)}`: for each of its :math:`L` largest (those with :math:`\pi >` ``band``, at most
-    :math:`N - 3`), the plug-in chance that the largest of its truncated tail reaches it, with
+    half of the :math:`N` and leaving three below), the plug-in chance that the largest of its truncated tail reaches it, with
     :math:`\hat\mu, \hat\sigma` fitted (least squares on the 50th, 75th and 90th percentiles)
     to the bars *below* it only:
 
@@ -238,12 +238,15 @@ def outward_test(ratios: Any, band: float, alpha: float = 0.05,
         a_i = \frac{y_{(N-i)} - \hat\mu_i}{\hat\sigma_i},\
         b_i = \frac{u_i - \hat\mu_i}{\hat\sigma_i},
 
-        T_j = \min_{0 \le i < L} p_i,\qquad P_j = \frac{1 + \#\{T^{*} \le T_j\}}{1 + R},
+        T_j = \min_{0 \le i < L} \log p_i,\qquad
+        P_j = \frac{1 + \#\{T^{*} \le T_j\}}{1 + R},
 
     :math:`u_i` the fit's largest order statistic and :math:`m_i` the bars from it up to the
     tested one; :math:`T^*` are ``N_NULL`` = R draws of the statistic on standard samples of
-    :math:`N` (pivotal, so this is its exact null law; the fit's error included). The
-    leave-out makes the test immune to masking: with :math:`k` features, the step
+    :math:`N` and :math:`L` (pivotal, so this is its exact null law, the fit's error included,
+    and :math:`P_j` a valid p-value at the Monte Carlo resolution :math:`1/(R+1)`; :math:`L`,
+    set by the absolute band, is taken as given). The leave-out makes the test immune to
+    masking: with :math:`k` features, fewer than half the bars, the step
     :math:`i = k - j - 1` tests the smallest of them against a fit to noise alone. Bars with
     :math:`\pi \le` ``band`` are never candidates (p = 1). Bars with :math:`\pi >`
     ``FEW_BARS_RATIO`` = 4 count without a fit (p = 0) and the sequence starts below them;
