@@ -343,7 +343,7 @@ def grid(args):
                                      for f in args.families):
             continue
         for noise in args.noise:
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 D = AMBIENT[seed % len(AMBIENT)]
                 s = sample(family, options, n, seed, noise, D)
                 truth = s.truth(maxdim)
@@ -636,6 +636,8 @@ def figure(rows, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="first data seed of the grid (with --merge: grids over disjoint seeds)")
     ap.add_argument("--stab", type=int, default=5, help="our seeds in the stability check")
     ap.add_argument("--noise", type=lambda s: [float(x) for x in s.split(",")],
                     default=[0.0, 0.01, 0.03])
