@@ -289,3 +289,22 @@ def test_nested_spheres_inner_void_at_one_percent_noise():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResolutionWarning)
             assert mp.betti_numbers(X, maxdim=2, seed=seed) == (2, 0, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a genus-2 surface (tube radius 0.1 around a chain of two "
+                   "loops, 3000 points): its meridians and void are below resolution, read "
+                   "(1, 2, 0) at every seed, and at seeds 3-4 no bar lies near the cut to flag it "
+                   "(benchmarks/validate_topology.py, '* genus 2')")
+def test_genus_two_surface_is_exact_or_flagged():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import validate_topology as vt
+
+    s = vt.sample(vt.genus_surface, {"g": 2}, 3000, 3, 0.0, vt.AMBIENT[3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(s.points, maxdim=2, seed=3)
+    assert b == (1, 4, 1) or b.below_resolution
