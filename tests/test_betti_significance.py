@@ -17,15 +17,13 @@ from hypothesis import strategies as st
 
 import manifold_probe as mp
 from manifold_probe.topology._compare import comparison_verdict
-from manifold_probe.topology._significance import (
-    INTERLEAVING,
+from manifold_probe.topology._noise_law import (
     NOISE_QUANTILES,
-    BettiNumbers,
-    ResolutionWarning,
     _fit,
-    _outward_test,
     noise_pvalues,
+    outward_test,
 )
+from manifold_probe.topology._resolution import INTERLEAVING, BettiNumbers, ResolutionWarning
 
 
 def _rotate(P, dim, rng):
@@ -53,6 +51,30 @@ def test_noise_pvalues_are_exact_for_every_number_of_bars(n):
     assert abs(np.mean(np.array(p) < 0.05) - 0.05) < 0.023
 
 
+@pytest.mark.parametrize("n", [4, 6, 10, 11, 29, 30, 31])
+def test_outward_test_is_exact_at_every_number_of_bars(n):
+    # issue 25, cause 3 and "the fit needs 11 bars": the leave-out test is calibrated on the
+    # exact null law of its statistic at every n >= 4, with no switch. 400 null diagrams at
+    # band 1 (every bar a candidate): the share with a counted bar is alpha = 0.05 within 3
+    # binomial standard errors (0.033).
+    rng = np.random.default_rng(100 + n)
+    hits = sum(bool(np.any(outward_test(_null_ratios(n, rng, 3.0, 2.0), 1.0) < 0.05))
+               for _ in range(400))
+    assert abs(hits / 400 - 0.05) < 0.033
+
+
+def test_a_feature_of_a_small_dimension_is_found_without_a_bar_count_switch():
+    # issue 25, cause 3: a dimension of 21 bars was tested against a pooled null (p = 0.128
+    # for a clear torus void), and below 11 bars nothing was tested. Now 7 to 40 null bars
+    # with one feature at ratio 3.5 (below the ratio rule's 4): tested at every n (p < 1),
+    # and found at >= 90% of the n from 19 up (measured here: 21 of 22).
+    rng = np.random.default_rng(3)
+    p = np.array([outward_test(np.r_[_null_ratios(n, rng, 3.0, 2.0), 3.5], INTERLEAVING)[-1]
+                  for n in range(7, 41)])
+    assert np.all(p < 1.0)
+    assert np.mean(p[12:] < 0.05) >= 0.9
+
+
 def test_pvalues_change_smoothly_with_the_number_of_bars():
     # issue 25, cause 3: a dimension with 29 bars was tested against another null than one
     # with 30. Now the p-value of a standardised bar moves by little from n to n + 1.
@@ -68,7 +90,7 @@ def test_a_bar_inside_the_interleaving_band_never_counts(seed, ratio, n):
     # the 1 + eps = 1.5 of the sparse Rips, so diagonal noise by the method's own guarantee.
     rng = np.random.default_rng(seed)
     noise = 1.0 + 1e-3 * rng.uniform(size=n)  # extremely tight noise: any fit is narrow
-    p = _outward_test(np.r_[noise, ratio], INTERLEAVING)
+    p = outward_test(np.r_[noise, ratio], INTERLEAVING)
     assert p[-1] == 1.0
 
 
@@ -79,14 +101,14 @@ def test_many_features_do_not_mask_one_another(k):
     # the certified 4): the count is k.
     rng = np.random.default_rng(0)
     r = np.r_[_null_ratios(200, rng), np.linspace(3.2, 3.9, k)]
-    assert int(np.sum(_outward_test(r, INTERLEAVING) < 0.05)) == k
+    assert int(np.sum(outward_test(r, INTERLEAVING) < 0.05)) == k
 
 
 def test_family_wise_error_at_most_alpha_on_null_bars():
     # 300 diagrams of 60 null bars each: the share with any bar counted must stay below
     # alpha = 0.05 plus 3 binomial standard errors (0.038).
     rng = np.random.default_rng(1)
-    hits = sum(bool(np.any(_outward_test(_null_ratios(60, rng, 3.0, 2.0), 1.0) < 0.05))
+    hits = sum(bool(np.any(outward_test(_null_ratios(60, rng, 3.0, 2.0), 1.0) < 0.05))
                for _ in range(300))
     assert hits / 300 < 0.05 + 0.038
 
@@ -178,14 +200,111 @@ def test_small_samples_are_exact_or_reported_below_resolution():
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("case", ["genus2_600", "trefoil_tube", "wedge"])
+def test_shapes_below_resolution_say_so(case):
+    # issue 25, cause 5: a genus-2 surface at n = 600 read (1, 0, 1) and the trefoil tube
+    # (1, 1, 0) in silence. A wedge of two spheres has two voids of ratio ~3.7 as its only H2
+    # bars (too few to fit their noise law, under the ratio rule's 4): exact or flagged.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import validate_topology as vt
+
+    make, opts, n, maxdim = {"genus2_600": (vt.genus_surface, {"g": 2}, 600, 2),
+                             "trefoil_tube": (vt.trefoil, {"tube": 0.35}, 4000, 2),
+                             "wedge": (vt.sphere_wedge, {}, 3000, 2)}[case]
+    s = make(n, 0, 20, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(s.points, maxdim=maxdim, seed=0)
+    assert b == s.truth(maxdim) or b.below_resolution
+
+
+def _mapped(P, kappa, rng):
+    d = P.shape[1]
+    U, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return P @ (U @ np.diag(np.geomspace(1.0, 1.0 / kappa, d)) @ V.T).T
+
+
+# Out of reach (benchmarks/validate_topology.py, results/validate_topology.json, the unflagged
+# misses of its summary), each with why.
+@pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="a torus (R = 2, r = 1) under a linear map of condition "
-                   "number 5 squashes its tube to a fifth: the second loop and the void have "
-                   "ratios within the net's noise at 2000 points (benchmarks/validate_topology.py"
-                   ", '* torus R=2 r=1 kappa 5'); read as below resolution at best")
+                   "number 5 squashes its tube to a fifth: its loops' ratios (<= 2.3) lie among "
+                   "the net's noise ratios (<= 2.1) at 2000 points, so no bar near the cut betrays "
+                   "them and the miss is not flagged")
 def test_torus_under_a_condition_five_map_is_exact():
     rng = np.random.default_rng(0)
     P = mp.datasets.torus_shape(2000, R=2.0, r=1.0, seed=0).points
-    U, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    V, _ = np.linalg.qr(rng.standard_normal((3, 3)))
-    X = _rotate(P @ (U @ np.diag([1.0, 5 ** -0.5, 0.2]) @ V.T).T, 20, rng)
+    X = _rotate(_mapped(P, 5.0, rng), 20, rng)
     assert mp.betti_numbers(X, maxdim=2, seed=0) == (1, 2, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a 2-sphere squashed by a condition-10 map (semi-axes 1, "
+                   "0.32, 0.1) has its void's bar at d/b 1.2-1.4 at 1500 points, inside the "
+                   "sparse filtration's interleaving band 1.5: indistinguishable from the "
+                   "diagonal by the method's own guarantee; read (1, 0, 0), unflagged")
+def test_sphere_under_a_condition_ten_map_is_exact_or_flagged():
+    rng = np.random.default_rng(0)
+    Z = rng.standard_normal((1500, 3))
+    X = _rotate(_mapped(Z / np.linalg.norm(Z, axis=1, keepdims=True), 10.0, rng), 20, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(X, maxdim=2, seed=0)
+    assert b == (1, 0, 1) or b.below_resolution
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a trefoil squashed by a condition-5 map brings strands "
+                   "within ~0.25 of each other at its crossings: the Rips complex of the curve has "
+                   "real loops from 0.25 to 0.9 (ratio 2.7-3.7 against noise 1.03), features of "
+                   "the set at that scale rather than noise, which a test against noise reports: "
+                   "(1, 4) at 2 of 3 seeds")
+def test_squashed_trefoil_reads_one_loop():
+    rng = np.random.default_rng(1)
+    t = rng.uniform(0, 2 * np.pi, 800)
+    c = np.c_[np.sin(t) + 2 * np.sin(2 * t), np.cos(t) - 2 * np.cos(2 * t), -np.sin(3 * t)]
+    X = _rotate(_mapped(c, 5.0, rng), 50, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        assert mp.betti_numbers(X, maxdim=1, seed=1) == (1, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="nested spheres (radii 1 and 2, 500 + 2000 points) at 1% "
+                   "noise: the inner sphere gets ~80 of the 400 H2 landmarks, and its void's ratio "
+                   "falls to the noise's at 2 of 3 seeds (2 of 10 analysis seeds on noise-free "
+                   "data); the miss is not flagged")
+def test_nested_spheres_inner_void_at_one_percent_noise():
+    for seed in range(2):
+        rng = np.random.default_rng(seed)
+        Z = rng.standard_normal((2500, 3))
+        Z /= np.linalg.norm(Z, axis=1, keepdims=True)
+        Z[500:] *= 2.0
+        X = _rotate(Z, 20, rng)
+        X = X + 0.01 / np.sqrt(20) * np.random.default_rng(10_000 + seed).standard_normal(X.shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResolutionWarning)
+            assert mp.betti_numbers(X, maxdim=2, seed=seed) == (2, 0, 2)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="a genus-2 surface (tube radius 0.1 around a chain of two "
+                   "loops, 3000 points): its meridians and void are below resolution, read "
+                   "(1, 2, 0) at every seed, and at seeds 3-4 no bar lies near the cut to flag it "
+                   "(benchmarks/validate_topology.py, '* genus 2')")
+def test_genus_two_surface_is_exact_or_flagged():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import validate_topology as vt
+
+    s = vt.sample(vt.genus_surface, {"g": 2}, 3000, 3, 0.0, vt.AMBIENT[3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(s.points, maxdim=2, seed=3)
+    assert b == (1, 4, 1) or b.below_resolution

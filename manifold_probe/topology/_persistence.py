@@ -24,6 +24,9 @@ __all__ = ["persistence", "default_landmarks"]
 # Landmark counts at which one Rips computation on 2 cores stays well under a second
 # (measured in benchmarks/bench_topology.py: 300 landmarks, H0-H2, threshold: ~0.1-0.4 s with
 # gudhi + edge collapse; without threshold ~1 s; cost grows about as m^3 per extra dimension).
+# These differ from betti_numbers' nets (400 / max(400, n/5) / 400, in _significance): a diagram
+# here is a description whose cost is the constraint, while there the net is part of a
+# calibrated test (the law of the noise bars depends on it) and was validated as it stands.
 _DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
 _DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
 # Simplices allowed in one flag complex (gudhi needs ~100-200 bytes each, persistence more).
