@@ -22,11 +22,11 @@ import numpy as np
 
 from manifold_probe._validation import InputError, unique_rows
 from manifold_probe.analysis.distinct import (  # noqa: F401 - the measures' view, re-exported
-    _complete_rows,
-    _graph_on,
+    complete_rows,
     distinct_layer,
     distinct_pair,
     graph_components,
+    graph_on,
 )
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.warping import rounded_twonn_dimension, warp

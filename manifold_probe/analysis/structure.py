@@ -57,11 +57,11 @@ from manifold_probe._validation import (
     to_numpy,
 )
 from manifold_probe.analysis._structure_null import (
-    _centred_ranks,
-    _pair_distances,
-    _points_null,
-    _spearman,
-    _tree_stat_q,
+    centred_ranks,
+    pair_distances,
+    points_null,
+    spearman,
+    tree_stat_q,
 )
 
 __all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
@@ -323,7 +323,7 @@ def known_structure(
 
     if kind == "tree":
         t_ranks = np.zeros((C, C))
-        t_ranks[iu] = _centred_ranks(target[iu])
+        t_ranks[iu] = centred_ranks(target[iu])
         t_ranks = t_ranks + t_ranks.T
         e_ranks: list = [None, []]
 
@@ -346,11 +346,11 @@ def known_structure(
             return np.maximum(np.abs(np.exp(1j * (theta - phase)).mean(axis=1)),
                               np.abs(np.exp(1j * (theta + phase)).mean(axis=1)))
         if kind == "line":
-            ra, rt = _centred_ranks(Z[:, 0]), _centred_ranks(target)
+            ra, rt = centred_ranks(Z[:, 0]), centred_ranks(target)
             den = np.sqrt((ra @ ra) * (rt @ rt))
             return np.abs(rt[perms] @ ra / den) if den > 0 else np.zeros(len(perms))
         if e_ranks[0] is not Z:
-            e_ranks[:] = [Z, [_centred_ranks(_pair_distances(Z[:, :q])[iu]) for q in qs]]
+            e_ranks[:] = [Z, [centred_ranks(pair_distances(Z[:, :q])[iu]) for q in qs]]
         rt = t_ranks[perms[:, iu[0]], perms[:, iu[1]]]  # (n, pairs)
         best = np.full(len(perms), -np.inf)
         for re in e_ranks[1]:
@@ -373,11 +373,11 @@ def known_structure(
     if kind == "cycle":
         in_order = _cycle_stat(Z[:, :2], target)[1]
     elif kind == "line":
-        rho = _spearman(Z[:, 0], target)
+        rho = spearman(Z[:, 0], target)
         srt = (np.sign(rho) if rho != 0 else 1.0) * Z[np.argsort(target), 0]
         in_order = bool(np.all(np.diff(srt) > 0))
     if kind == "tree":  # report the dimension that achieved the observed statistic
-        q_best = max(qs, key=lambda q: _tree_stat_q(Z, target, iu, q))
+        q_best = max(qs, key=lambda q: tree_stat_q(Z, target, iu, q))
     else:
         q_best = qs[0]
     null_stats = np.empty(n_perm)
@@ -387,7 +387,7 @@ def known_structure(
     elif probe == "pca":  # row relabellings, a block of them at once
         inv = np.searchsorted(classes, y)
         tree = (iu, t_ranks) if kind == "tree" else (None, None)
-        null_stats[:] = _points_null(A, inv, C, n_perm, rng, kind, target, qs, *tree)
+        null_stats[:] = points_null(A, inv, C, n_perm, rng, kind, target, qs, *tree)
     for b in range(n_perm if (null == "points" and probe != "pca") else 0):
         _, m2, V2, _ = pipeline(y[rng.permutation(len(y))])
         null_stats[b] = stats_of((m2 - m2.mean(axis=0)) @ V2, ident[None, :])[0]

@@ -23,11 +23,11 @@ from manifold_probe._validation import (
     check_seed,
 )
 from manifold_probe.analysis.neighbourhoods import (
-    _rank_excess,
-    _venna_kaski,
     continuity,
     knn_overlap,
+    rank_excess,
     trustworthiness,
+    venna_kaski,
 )
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
@@ -330,9 +330,9 @@ def warp(
     if rank_rows is not None:
         rank_rows = check_int(rank_rows, name="rank_rows", minimum=1)
     gx, gy = rng.spawn(2) if rank_rows is not None else (None, None)
-    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices, ranked=_listed(neighbors_x, nx),
+    trust = venna_kaski(rank_excess(A, ny.indices, nx.indices, ranked=_listed(neighbors_x, nx),
                                       max_rows=rank_rows, rng=gx), n, k)
-    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices, ranked=_listed(neighbors_y, ny),
+    cont = venna_kaski(rank_excess(B, nx.indices, ny.indices, ranked=_listed(neighbors_y, ny),
                                      max_rows=rank_rows, rng=gy), n, k)
 
     fields: dict[str, Any] = {}

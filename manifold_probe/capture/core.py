@@ -120,7 +120,7 @@ def hash_sentences(sentences: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _first_tensor(output):
+def first_tensor(output):
     import torch
 
     if isinstance(output, torch.Tensor):
@@ -378,7 +378,7 @@ def capture_modules(
 
     def make_hook(i):
         def hook(_module, _inputs, output):
-            captured[i] = _first_tensor(output)
+            captured[i] = first_tensor(output)
 
         return hook
 

@@ -26,7 +26,7 @@ from manifold_probe._validation import (
 )
 from manifold_probe.curvature._interval import bias_exponent, richardson
 from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients, run_batches
-from manifold_probe.curvature._tangent import _estimate_dim, _tangent_basis
+from manifold_probe.curvature._tangent import estimate_dim, tangent_basis
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
 __all__ = ["CurvatureEstimate", "scalar_curvature"]
@@ -155,7 +155,7 @@ def _quadratic(
         idx = nb.indices[s:e]
         Y = A[idx]  # (B, k, D), relative to the base points (in place: one allocation)
         Y -= A[s:e, None, :]
-        T = _tangent_basis(Y[:, :k_pca], n, device)
+        T = tangent_basis(Y[:, :k_pca], n, device)
         Sl, sel, rho = ladder_fit(Y, T, levels, degree, fold_from=int(levels[0]), device=device)
         folded[s:e] = ~np.isfinite(Sl[:, -1])
         choice = _lepski(Sl, sel, kappa)
@@ -231,7 +231,7 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
         A, nb = resolve_neighbors(
             A, min(k_graph, A.shape[0] - 1), neighbors=neighbors, what="scalar_curvature"
         )
-        dim = _estimate_dim(A, nb)
+        dim = estimate_dim(A, nb)
         X = A
     S, se, size, _ = ball_volume_curvature(
         X, dim=dim, k=k, neighbors=nb, distances=distances, **options
@@ -556,7 +556,7 @@ def _graph_and_dim(A, dim, k, neighbors, choose_degree):
         else:
             k_graph = neighbors.k if neighbors is not None else min(N - 1, 300)
         A, nb = resolve_neighbors(A, k_graph, neighbors=neighbors, what="scalar_curvature")
-        n = _estimate_dim(A, nb)
+        n = estimate_dim(A, nb)
         if n >= D:
             raise InputError(
                 f"the estimated intrinsic dimension {n} is not below the ambient dimension "

@@ -89,15 +89,15 @@ def scale_dependence(distances: np.ndarray) -> ScaleCheck | None:
     Denti, Doimo, Laio & Mira (2022), "The generalized ratios intrinsic dimension estimator",
     Sci. Rep. 12:20005.
     """
-    from manifold_probe.dimension._gride import _curve, _plateau, _scales
+    from manifold_probe.dimension._gride import gride_curve, gride_scales, stable_range
 
     d = np.asarray(distances, dtype=np.float64)
     k = d.shape[1]
     if k < 4:
         return None
-    scales = _scales(k)
-    curve, err = _curve(d, scales)
-    first, last, why = _plateau(curve, err)
+    scales = gride_scales(k)
+    curve, err = gride_curve(d, scales)
+    first, last, why = stable_range(curve, err)
     if first < 0:
         return None
     falls = first > 0 or ("falls significantly at every scale" in why and len(scales) > 1)
