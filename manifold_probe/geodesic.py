@@ -161,6 +161,7 @@ def _source_rows(sources: Any, n: int) -> np.ndarray:
     return np.asarray(s, dtype=np.int64) % n
 
 
+# span=4.0: set by `benchmarks/bench_geodesic.py`, see docs/validation.md#chord-span
 def geodesic_distances(
     X: Any = None,
     k: int = 10,
@@ -196,8 +197,8 @@ def geodesic_distances(
     Chords remove the zig-zag below the scale :math:`L`; they are shorter than the arcs they
     replace by :math:`L^3 \kappa^2 / 24` per chord on a geodesic of ambient curvature
     :math:`\kappa`, so ``span`` trades the two biases. ``span=4`` was chosen by measuring
-    the median relative error against exact distances (``benchmarks/bench_geodesic.py``):
-    S², N = 8000: 0.8 % (k=10), 0.2 % (k=20); S³, N = 8000: 2.1 % (k=10), 1.0 % (k=20).
+    the median relative error against exact distances (``benchmarks/bench_geodesic.py``;
+    ``docs/validation.md#chord-span``).
     ``method="graph"`` returns the plain Isomap graph distances.
 
     Parameters
@@ -256,9 +257,7 @@ def geodesic_distances(
     -----
     Cost: Dijkstra is :math:`O(S\,N k \log N)` for S sources; the shortcut pass adds
     :math:`O(S N (h + D\,h/m))` for paths of ``h`` hops jumped ``m`` at a time in dimension D.
-    Measured on one shared CPU core at N = 8000 (``benchmarks/bench_geodesic.py``): about
-    15–30 ms per source row for k = 10–20, i.e. 2–4 minutes for all pairs (plain graph: about
-    half; scikit-learn's Isomap, all pairs plus its embedding: 1–1.7 minutes). Pass ``sources``
+    Measured in ``docs/validation.md#geodesic-cost``. Pass ``sources``
     when only some rows are needed; memory is ``len(sources) * N`` floats plus blocked scratch.
     Exact duplicate points are joined by zero-length edges. Magnitude: the paths are computed on
     the points (and a given Euclidean graph) rescaled by an exact power of two so that the

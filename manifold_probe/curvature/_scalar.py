@@ -34,8 +34,8 @@ __all__ = ["CurvatureEstimate", "scalar_curvature"]
 METHODS = ("quadratic", "ball_volume")
 _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dimension 5
 #: Working memory of one batch of quadratic fits (bytes; results do not depend on it, beyond
-#: float rounding). 256 MiB (about 100 points of a 384-dimensional layer) ran the default
-#: profile's fits ~1.1x slower than 96 MiB (benchmarks/bench_curvature_batch.py).
+#: float rounding).
+# set by `benchmarks/bench_curvature_batch.py`, see docs/validation.md#fit-batch-memory
 BATCH_BYTES = 96 * 2**20
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -310,10 +310,8 @@ def scalar_curvature(
     (nested least squares: :math:`\operatorname{Cov}(S_a, S_b) \approx \operatorname{Var}
     S_b`). The interval runs from :math:`\min(S, R)` to :math:`\max(S, R)`, widened by
     :math:`1.96\sqrt{\operatorname{Var} R}` on each side. Coverage of the true curvature over
-    points (``benchmarks/validate_curvature_intervals.py``, target 90-97%): S^3 of radius 2
-    noise-free 90.5-91.7%, pseudosphere 93%, ring torus 97.8%, S^2 from 1000 points 86-87%;
-    with 1% noise it is conservative (100%: the extrapolation amplifies the noise, so the
-    interval is about 3 standard errors wide on each side).
+    points: ``benchmarks/validate_curvature_intervals.py``, target 90-97%
+    (``docs/validation.md#curvature-intervals``).
 
     *The fold of the tangent chart.* The fit needs neighbours that form a graph over the
     tangent plane. When the neighbour graph reaches past that region (a compact manifold
@@ -340,11 +338,7 @@ def scalar_curvature(
     Distances are ``mp.geodesic_distances(X, k)`` (default ``k=20``) or the given
     ``distances`` matrix. It is much noisier per point than the quadratic method and needs
     balls of a tenth of the sample, so balls cut by the edge of a sampled region read as
-    positive curvature. Measured at N = 2000 over seeds 0-3 with exact distances: sphere of
-    radius 2 (truth 0.5) medians 0.45-0.66; flat torus (truth 0) 0.02-0.15; hyperbolic disk of
-    radius 2 (truth -2) -1.6 to -2.1 over the points whose balls stay inside it, +3.2 to +3.4
-    over all points (Hickok & Blumberg's public code: +5.0 on a flat torus, +5.3 on a
-    hyperbolic disk). With our graph geodesics (k=20) the unit sphere reads 2.47 (truth 2).
+    positive curvature. Measured in ``docs/validation.md#ball-volume``.
 
     Parameters
     ----------

@@ -152,13 +152,10 @@ def gride(
     and highest 95% bound over it) and ``scale_reason``. The scale is chosen on the
     uncorrected curve, whose standard errors are exact.
 
-    *Measured* (``benchmarks/validate_dimension.py``, N = 2000, 3 seeds, D = 20–400): closer to
-    the truth than raw TwoNN on 19 of 26 families, and far closer on noisy ones (S^3 with
-    sigma = 0.01: median error 0.20 against 4.27). *Limit:* a curve that falls at every scale
-    for another reason than noise — a strongly non-uniform density or curvature, as on the
-    Hein–Audibert paraboloids (6-d: 3.9 at n1 = 32 against 5.4 at n1 = 1) — is read as noise,
-    so the reported value is then too low; the mean relative error on that suite is 14.7%
-    (12.1% for n1 = 1). Pass ``n1=1`` for the small-scale value.
+    *Limit:* a curve that falls at every scale for another reason than noise (a strongly
+    non-uniform density or curvature) is read as noise, so the reported value is then too
+    low; pass ``n1=1`` for the small-scale value. Measured in
+    ``docs/validation.md#gride-scale-selection``.
 
     **Finite-sample correction** (``correct_bias=True``, off by default): each scale's
     estimate is mapped through the inverse of its mean on uniform balls (or cubes) with the

@@ -92,6 +92,7 @@ __all__ = [
 
 #: Level of the test: the chance that a cloud following the Pareto law is flagged (DKW bound
 #: and the reference dimension's confidence bound, alpha/2 each).
+# checked by `benchmarks/sweep_near_duplicates.py`, see docs/validation.md#near-duplicate-test
 NEAR_ALPHA = 1e-3
 #: Rounds of test-and-merge (a second round catches pairs of pairs).
 MAX_ROUNDS = 4

@@ -9,9 +9,11 @@ import numpy as np
 __all__ = ["ScaleCheck", "scale_dependence", "SCALE_CHECK_K"]
 
 #: Largest neighbour rank of the check: GRIDE's default ``range_max`` (scales n1 = 1 .. 32).
+# checked by `benchmarks/sweep_dimension_scale.py`, see docs/validation.md#twonn-scale-check
 SCALE_CHECK_K = 64
 #: A fall counts when it is also material: more than the +-10% within which an estimate is
 #: counted as right in the Hein-Audibert comparison (README, benchmarks/bench_dimension.py).
+# set by `benchmarks/bench_dimension.py`, see docs/validation.md#twonn-scale-check
 MATERIAL_FALL = 0.10
 
 
