@@ -22,7 +22,7 @@ from manifold_probe._validation import (
     rescale,
     to_numpy,
 )
-from manifold_probe.dimension._mle import levina_bickel
+from manifold_probe.dimension import levina_bickel
 from manifold_probe.neighbors import Neighbors, chord_lengths, resolve_neighbors, symmetric_graph
 
 __all__ = ["geodesic_distances", "geodesic_distortion", "GeodesicDistortion"]

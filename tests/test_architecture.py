@@ -10,9 +10,10 @@ deferred import is still a dependency).
 
 Private names stay in their module: no module imports or reads another module's ``_name``
 (a single leading underscore; dunders such as ``__version__`` are public). The rule has no
-exception. A *module* may be private (``_knn_exact.py``): it is then internal to its package,
-and the package root's private modules (``_validation``, ``_io``, ...) are the internals every
-layer shares.
+exception. A *module* may be private (``_near.py``): it is then internal to its package, imported
+only by the modules of that package (``dimension/__init__.py`` re-exports what other packages
+read), and the package root's private modules (``_validation``, ``_io``, ...) are the internals
+every layer shares.
 """
 
 from __future__ import annotations
@@ -262,6 +263,30 @@ def test_no_module_reaches_another_modules_private_names(name):
         f"{name} uses private names of other modules ({'; '.join(reaches)}): make the helper "
         "public in the module that owns it, or move it"
     )
+
+
+def private_module_reaches(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Edges into a private module (``pkg._mod``) from outside its package ``pkg``."""
+    out = []
+    for a, deps in graph.items():
+        for b in deps:
+            package, _, leaf = b.rpartition(".")
+            if leaf.startswith("_") and a != package and not a.startswith(package + "."):
+                out.append((a, b))
+    return sorted(out)
+
+
+def test_private_modules_stay_in_their_package():
+    reaches = private_module_reaches(GRAPH)
+    assert not reaches, f"import these through their package's face: {reaches}"
+
+
+def test_a_private_module_reach_is_caught():
+    graph = {"manifold_probe.geodesic": {"manifold_probe.dimension._mle"},
+             "manifold_probe.dimension._twonn": {"manifold_probe.dimension._near"},
+             "manifold_probe.dimension": {"manifold_probe.dimension._near"},
+             "manifold_probe.analysis.tasks": {"manifold_probe._validation"}}
+    assert private_module_reaches(graph) == [("manifold_probe.geodesic", "manifold_probe.dimension._mle")]
 
 
 @pytest.mark.parametrize(

@@ -80,8 +80,8 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     """
     import warnings
 
-    from manifold_probe.dimension import intrinsic_dimension
-    from manifold_probe.dimension._near import NearDuplicateWarning, message
+    from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
+    from manifold_probe.dimension import near_duplicate_message as message
 
     try:
         U, g, rows = distinct_layer(X, nb)

@@ -356,8 +356,7 @@ def warp(
         fields["geodesic_log_ratio_median"] = float(result.scale)
         fields["geodesic_distortion"] = float(result.spread)
     if dimension:
-        from manifold_probe.dimension import intrinsic_dimension
-        from manifold_probe.dimension._near import NearDuplicateWarning
+        from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
 
         kd = min(k, 2)
         with warnings.catch_warnings():  # near-coincident points: merged, as in the profile
@@ -399,8 +398,7 @@ def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> 
     """
     import warnings
 
-    from manifold_probe.dimension import intrinsic_dimension
-    from manifold_probe.dimension._near import NearDuplicateWarning
+    from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NearDuplicateWarning)
