@@ -44,7 +44,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base", ("_io", "_validation", "_validation_extra", "_version", "_cost_guards", "_threads")),
     ("sources", ("capture", "datasets", "store", "activations", "_store_integrity")),
     ("engine", ("neighbors", "_knn_search", "_knn_exact", "_knn_tiles", "_neighbors_type")),
-    ("maths", ("dimension", "curvature", "geodesic", "topology")),
+    ("maths", ("dimension", "curvature", "geodesic", "distortion", "topology")),
     ("analysis", ("analysis",)),
     ("interfaces", ("cli", "config", "config_sections", "executor", "report", "experiment")),
     ("face", ("",)),  # the package root, manifold_probe/__init__.py

@@ -338,7 +338,7 @@ def warp(
     fields: dict[str, Any] = {}
     if geodesic:
         from manifold_probe.analysis._reuse import cached_geodesic_distances
-        from manifold_probe.geodesic import geodesic_distortion
+        from manifold_probe.distortion import geodesic_distortion
 
         if n_sources is None or n_sources >= n:
             sources = None
