@@ -183,9 +183,8 @@ class ModelHandle:
         loaded from), the tokenizer (its full serialisation and settings) and the layer
         layout. Same weights → same fingerprint in any process; one changed weight → a new one.
 
-        Cost: one pass over the weights: 0.34–0.59 s for MiniLM's 87 MB on one core of a busy
-        2-core machine (``benchmarks/bench_fingerprint.py``), against ~10 s to capture 256 sentences.
-        Not cached, so an in-place edit of the weights is always seen.
+        Cost: one pass over the weights (``docs/validation.md#fingerprint-cost``). Not cached,
+        so an in-place edit of the weights is always seen.
         """
         h = hashlib.sha256()
         _update_json(h, "layout", {
