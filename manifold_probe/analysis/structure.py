@@ -264,6 +264,45 @@ def _target(kind: str, classes: np.ndarray, order: Any, parents: Any):
         return Tc, np.triu_indices(C, 1)
 
 
+def _arrangement_statistic(kind: str, target: np.ndarray, qs: list[int], iu):
+    """The statistic of projected class means as a function of the class arrangement, and the
+    centred ranks of a tree's path lengths (None for other kinds)."""
+    C = len(target)
+    t_ranks = None
+    if kind == "tree":
+        t_ranks = np.zeros((C, C))
+        t_ranks[iu] = centred_ranks(target[iu])
+        t_ranks = t_ranks + t_ranks.T
+        e_ranks: list = [None, []]
+
+    def stats_of(Z: np.ndarray, perms: np.ndarray) -> np.ndarray:
+        """Statistic of projected means Z (rows = classes) when class c sits at node
+        ``perm[c]``, for each row ``perm`` of ``perms`` at once. Spearman from centred ranks:
+        the ranks of a permuted target are its permuted ranks (the same multiset, so the
+        same denominators), and those of Z's distances depend only on Z."""
+        if kind == "cycle":
+            c = Z[:, :2] - Z[:, :2].mean(axis=0)
+            theta = np.arctan2(c[:, 1], c[:, 0])[None, :]
+            phase = target[perms]
+            return np.maximum(np.abs(np.exp(1j * (theta - phase)).mean(axis=1)),
+                              np.abs(np.exp(1j * (theta + phase)).mean(axis=1)))
+        if kind == "line":
+            ra, rt = centred_ranks(Z[:, 0]), centred_ranks(target)
+            den = np.sqrt((ra @ ra) * (rt @ rt))
+            return np.abs(rt[perms] @ ra / den) if den > 0 else np.zeros(len(perms))
+        if e_ranks[0] is not Z:
+            e_ranks[:] = [Z, [centred_ranks(pair_distances(Z[:, :q])[iu]) for q in qs]]
+        rt = t_ranks[perms[:, iu[0]], perms[:, iu[1]]]  # (n, pairs)
+        best = np.full(len(perms), -np.inf)
+        for re in e_ranks[1]:
+            den = np.sqrt(np.einsum("bi,bi->b", rt, rt) * (re @ re))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                best = np.maximum(best, np.where(den > 0, rt @ re / den, 0.0))
+        return best
+
+    return stats_of, t_ranks
+
+
 def known_structure(
     X: Any,
     labels: Any,
@@ -341,12 +380,6 @@ def known_structure(
 
     target, iu = _target(kind, classes, order, parents)
 
-    if kind == "tree":
-        t_ranks = np.zeros((C, C))
-        t_ranks[iu] = centred_ranks(target[iu])
-        t_ranks = t_ranks + t_ranks.T
-        e_ranks: list = [None, []]
-
     if dims is None:
         qs = [2] if kind == "cycle" else [1] if kind == "line" else list(range(1, min(max_dims, C - 1) + 1))
     else:
@@ -354,30 +387,7 @@ def known_structure(
     if kind == "cycle" and qs[0] < 2:
         raise InputError("a cycle test needs dims >= 2 (it reads angles in a plane)")
 
-    def stats_of(Z: np.ndarray, perms: np.ndarray) -> np.ndarray:
-        """Statistic of projected means Z (rows = classes) when class c sits at node
-        ``perm[c]``, for each row ``perm`` of ``perms`` at once. Spearman from centred ranks:
-        the ranks of a permuted target are its permuted ranks (the same multiset, so the
-        same denominators), and those of Z's distances depend only on Z."""
-        if kind == "cycle":
-            c = Z[:, :2] - Z[:, :2].mean(axis=0)
-            theta = np.arctan2(c[:, 1], c[:, 0])[None, :]
-            phase = target[perms]
-            return np.maximum(np.abs(np.exp(1j * (theta - phase)).mean(axis=1)),
-                              np.abs(np.exp(1j * (theta + phase)).mean(axis=1)))
-        if kind == "line":
-            ra, rt = centred_ranks(Z[:, 0]), centred_ranks(target)
-            den = np.sqrt((ra @ ra) * (rt @ rt))
-            return np.abs(rt[perms] @ ra / den) if den > 0 else np.zeros(len(perms))
-        if e_ranks[0] is not Z:
-            e_ranks[:] = [Z, [centred_ranks(pair_distances(Z[:, :q])[iu]) for q in qs]]
-        rt = t_ranks[perms[:, iu[0]], perms[:, iu[1]]]  # (n, pairs)
-        best = np.full(len(perms), -np.inf)
-        for re in e_ranks[1]:
-            den = np.sqrt(np.einsum("bi,bi->b", rt, rt) * (re @ re))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                best = np.maximum(best, np.where(den > 0, rt @ re / den, 0.0))
-        return best
+    stats_of, t_ranks = _arrangement_statistic(kind, target, qs, iu)
 
     def pipeline(yy: np.ndarray):
         Xp, means = _probe_transform(A, yy, classes, probe)

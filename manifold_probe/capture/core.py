@@ -167,6 +167,48 @@ def _resolve_modules(model, module_names: Sequence[str]):
     return [named[n] for n in module_names]
 
 
+def _check_names(module_names: Sequence[str], layer_names: Sequence[str] | None):
+    """The modules to hook and the names of their layers (default: the module names)."""
+    module_names = list(module_names)
+    if not module_names:
+        raise InputError("module_names is empty; name at least one module to capture")
+    layer_names = tuple(layer_names) if layer_names is not None else tuple(module_names)
+    if len(layer_names) != len(module_names) or len(set(layer_names)) != len(layer_names):
+        raise InputError(
+            f"layer_names must be distinct and one per module; got {len(layer_names)} names "
+            f"for {len(module_names)} modules"
+        )
+    return module_names, layer_names
+
+
+class _RowsInMemory:
+    """A capture's batches kept in memory (without a store), joined into :class:`Activations`."""
+
+    def __init__(self, layer_names: tuple[str, ...]):
+        self.layer_names = layer_names
+        self.rows: dict[str, list[np.ndarray]] = {n: [] for n in layer_names}
+        self.sid: list[np.ndarray] = []
+        self.pid: list[np.ndarray] = []
+
+    def add(self, batch_arrays: Mapping[str, np.ndarray], sid, pid) -> None:
+        for name in self.layer_names:
+            self.rows[name].append(batch_arrays[name])
+        if sid is not None:
+            self.sid.append(sid)
+            self.pid.append(pid)
+
+    def activations(self, dtype: str, meta: dict) -> Activations:
+        arrays = {n: np.concatenate(self.rows[n], axis=0).astype(dtype, copy=False)
+                  for n in self.layer_names}
+        return Activations(
+            layers=self.layer_names,
+            arrays=arrays,
+            sentence_ids=np.concatenate(self.sid) if self.sid else None,
+            position_ids=np.concatenate(self.pid) if self.pid else None,
+            meta=meta,
+        )
+
+
 def _skip_held(hasher, args, kwargs, mask, done: int, skip: int, st):
     """Hash the rows of a batch that the store already holds (``skip`` inputs in all, ``done``
     seen so far), check the store's prefix hash where the held rows end, and return the rest
@@ -296,15 +338,7 @@ def capture_modules(
     from manifold_probe._validation import check_option
 
     pooling = check_pooling(pooling)
-    module_names = list(module_names)
-    if not module_names:
-        raise InputError("module_names is empty; name at least one module to capture")
-    layer_names = tuple(layer_names) if layer_names is not None else tuple(module_names)
-    if len(layer_names) != len(module_names) or len(set(layer_names)) != len(layer_names):
-        raise InputError(
-            f"layer_names must be distinct and one per module; got {len(layer_names)} names "
-            f"for {len(module_names)} modules"
-        )
+    module_names, layer_names = _check_names(module_names, layer_names)
     dtype = check_option(dtype, ("float32", "float16"), name="dtype")
     modules = _resolve_modules(model, module_names)
     if device is not None:
@@ -344,9 +378,7 @@ def capture_modules(
 
     handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(modules)]
     writer = StoreWriter(st) if st is not None else None
-    out_rows: dict[str, list[np.ndarray]] = {n: [] for n in layer_names}
-    out_sid: list[np.ndarray] = []
-    out_pid: list[np.ndarray] = []
+    rows = _RowsInMemory(layer_names) if st is None else None
     hasher = hashlib.sha256()
     done = 0  # inputs seen so far (including skipped ones)
     iterator: Iterator = iter(batches)
@@ -370,11 +402,7 @@ def capture_modules(
                     writer.put({"arrays": batch_arrays, "n_inputs": bsz, "sentence_ids": sid,
                                 "position_ids": pid, "prefix_hash": hasher.hexdigest()})
                 else:
-                    for name in layer_names:
-                        out_rows[name].append(batch_arrays[name])
-                    if sid is not None:
-                        out_sid.append(sid)
-                        out_pid.append(pid)
+                    rows.add(batch_arrays, sid, pid)
                 if report is not None:
                     report(done)
         if writer is not None:
@@ -405,11 +433,4 @@ def capture_modules(
         return st.to_activations(load=load)
     if done == 0:
         raise InputError("no batches were given; pass at least one batch of inputs")
-    arrays = {n: np.concatenate(out_rows[n], axis=0).astype(dtype, copy=False) for n in layer_names}
-    return Activations(
-        layers=layer_names,
-        arrays=arrays,
-        sentence_ids=np.concatenate(out_sid) if out_sid else None,
-        position_ids=np.concatenate(out_pid) if out_pid else None,
-        meta=meta,
-    )
+    return rows.activations(dtype, meta)
