@@ -34,13 +34,13 @@ from _common import RESULTS, save  # noqa: E402
 def fixed_k_quadratic(X: np.ndarray, dim: int, nb, k: int) -> np.ndarray:
     """The baseline: one k-neighbourhood per point, local PCA, degree-2 fit (no bias fix)."""
     from manifold_probe.curvature._quadratic import ladder_fit
-    from manifold_probe.curvature._tangent import _tangent_basis
+    from manifold_probe.curvature._tangent import tangent_basis
 
     out = np.empty(len(X))
     for s in range(0, len(X), 1024):
         idx = nb.indices[s : s + 1024, :k]
         Y = X[idx] - X[s : s + 1024, None, :]
-        T = _tangent_basis(Y, dim)
+        T = tangent_basis(Y, dim)
         S, _, _ = ladder_fit(Y, T, np.array([k]), degree=2, sort_tangent=False)
         out[s : s + 1024] = S[:, 0]
     return out

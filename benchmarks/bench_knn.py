@@ -277,12 +277,17 @@ def phases(n: int, d: int, k: int, before_rev: str | None, repeats: int = 3) -> 
 
     addmm = torch.addmm
     torch.addmm = clock("gemm", addmm)
-    # the float64 recomputation: _recompute since issue 21, _exact_sq_dists before
-    rec = {m: "_recompute" if hasattr(m, "_recompute") else "_exact_sq_dists"
+    # the float64 recomputation: _recompute since issue 21, _exact_sq_dists before; both lost
+    # their underscore with issue 26 (an older revision keeps its own names)
+    def first_name(m, *names):
+        return next(name for name in names if hasattr(m, name))
+
+    rec = {m: first_name(m, "recompute", "_recompute", "exact_sq_dists", "_exact_sq_dists")
            for m in modules.values()}
-    saved = {m: (m._self_candidates, getattr(m, rec[m])) for m in modules.values()}
+    cand = {m: first_name(m, "self_candidates", "_self_candidates") for m in modules.values()}
+    saved = {m: (getattr(m, cand[m]), getattr(m, rec[m])) for m in modules.values()}
     for m in modules.values():
-        m._self_candidates = clock("candidates", m._self_candidates)
+        setattr(m, cand[m], clock("candidates", getattr(m, cand[m])))
         setattr(m, rec[m], clock("recompute", getattr(m, rec[m])))
     X = manifold_cloud(n, d)
     best: dict[str, dict] = {}
@@ -309,7 +314,7 @@ def phases(n: int, d: int, k: int, before_rev: str | None, repeats: int = 3) -> 
     finally:
         torch.addmm = addmm
         for m, (sc, ex) in saved.items():
-            m._self_candidates = sc
+            setattr(m, cand[m], sc)
             setattr(m, rec[m], ex)
     for name, row in best.items():
         print(f"{name:7s}", "  ".join(f"{key} {v:.2f}" for key, v in row.items()))

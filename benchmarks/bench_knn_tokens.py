@@ -106,7 +106,7 @@ def main() -> None:
     import manifold_probe._knn_search as engine
 
     unc = []
-    real = engine._certified
+    real = engine.certified
 
     def spy(far, sq, sq_max, kth, c, unit, d):  # the float32 pass's verdict per row
         ok = real(far, sq, sq_max, kth, c, unit, d)
@@ -114,11 +114,11 @@ def main() -> None:
             unc.append(np.flatnonzero(~ok.cpu().numpy()))
         return ok
 
-    engine._certified = spy
+    engine.certified = spy
     try:
         _knn(X, args.k)
     finally:
-        engine._certified = real
+        engine.certified = real
     diag = diagnose(X, pos, args.k, unc[0])
     print(diag)
     save("bench_knn_tokens" + ("" if args.sentences == 2000 else f"_{args.sentences}"), {

@@ -25,7 +25,7 @@ from validate_topology import AMBIENT, FAMILIES, NULL_SHAPES, _rotate, sample
 
 import manifold_probe as mp
 from manifold_probe._validation import check_seed, normalize_scale, unique_rows
-from manifold_probe.topology._components import MIN_COMPONENT, _h0_bars, _h0_test
+from manifold_probe.topology._components import MIN_COMPONENT, _h0_bars, h0_test
 from manifold_probe.topology._persistence import maxmin_landmarks, pairwise_distances
 from manifold_probe.topology._significance import DEFAULT_LANDMARKS, H0_MIN_NET, gumbel_pvalues
 
@@ -220,14 +220,14 @@ def plugin_pvalues(DL, m0, alpha):
         b, d, s = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (b, d, size)))
         return np.exp(-(digamma(np.maximum(s, 2.0)) + np.euler_gamma) * np.maximum(d / b - 1, 0))
 
-    return _h0_test(DL, alpha, m0, pvalues=plugin)[1]
+    return h0_test(DL, alpha, m0, pvalues=plugin)[1]
 
 
 TESTS = {
     "fitted ratio (before)": lambda DL, m0, alpha: fitted_ratio_pvalues(
         (lambda h: h[h[:, 1] > h[:, 0]])(_h0_bars(DL)), alpha, m0, DL),
     "excess, plug-in rate": plugin_pvalues,
-    "excess, exact law (now)": lambda DL, m0, alpha: _h0_test(DL, alpha, m0)[1],
+    "excess, exact law (now)": lambda DL, m0, alpha: h0_test(DL, alpha, m0)[1],
 }
 
 

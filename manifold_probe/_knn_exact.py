@@ -7,10 +7,10 @@ import numpy as np
 
 # bytes of coordinate differences gathered at a time by the float64 recomputation (in L2)
 _RECOMPUTE_BYTES = 2**19
-_EPS64 = float(np.finfo(np.float64).eps)
+EPS64 = float(np.finfo(np.float64).eps)
 
 
-def _tree_sum(w):
+def tree_sum(w):
     """Sum over the first axis, in place, in a fixed pairwise order: row ``i`` plus row
     ``i + L - L // 2``, halving ``L`` until one row is left (an odd middle row carried).
 
@@ -27,10 +27,10 @@ def _tree_sum(w):
     return w[0]
 
 
-def _exact_sq_dists(A, rows, cols):
+def exact_sq_dists(A, rows, cols):
     """``|A[cols[i, j]] - A[rows][i]|^2`` in float64 from the coordinate differences (numpy
     arrays or torch tensors; the same bits either way). The differences are written with the
-    coordinate axis first (one pass: the subtraction), squared, and summed by :func:`_tree_sum`.
+    coordinate axis first (one pass: the subtraction), squared, and summed by :func:`tree_sum`.
     """
     r, m = cols.shape
     d = A.shape[1]
@@ -45,10 +45,10 @@ def _exact_sq_dists(A, rows, cols):
         w = torch.empty((d, r, m), dtype=torch.float64, device=A.device)
         torch.sub(g.movedim(-1, 0), A[rows].T[:, :, None], out=w)
     w *= w
-    return _tree_sum(w)
+    return tree_sum(w)
 
 
-def _recompute(At, host, rows, cols, budget: int):
+def recompute(At, host, rows, cols, budget: int):
     """Exact squared distances ``(r, m)`` of query rows ``rows`` (int64 tensor, or ``None`` for
     all rows in order) to their candidates ``cols`` (r, m), as a float64 tensor on the device.
 
@@ -66,7 +66,7 @@ def _recompute(At, host, rows, cols, budget: int):
         for r0 in range(0, r, step):
             r1 = min(r, r0 + step)
             sel = slice(r0, r1) if rows is None else rows[r0:r1]
-            out[r0:r1] = _exact_sq_dists(At, sel, cols[r0:r1])
+            out[r0:r1] = exact_sq_dists(At, sel, cols[r0:r1])
         return out
     A = host()
     out = np.empty((r, m), dtype=np.float64)
@@ -78,7 +78,7 @@ def _recompute(At, host, rows, cols, budget: int):
         for r0 in range(part.start, part.stop, step):
             r1 = min(part.stop, r0 + step)
             sel = slice(r0, r1) if rows_np is None else rows_np[r0:r1]
-            out[r0:r1] = _exact_sq_dists(A, sel, cols_np[r0:r1])
+            out[r0:r1] = exact_sq_dists(A, sel, cols_np[r0:r1])
 
     parts = min(torch.get_num_threads(), max(1, r * m * d // 2**22))
     if parts > 1:
@@ -92,7 +92,7 @@ def _recompute(At, host, rows, cols, budget: int):
     return torch.from_numpy(out)
 
 
-def _sort_rows(d2, idx):
+def sort_rows(d2, idx):
     """Each row sorted by (distance, index): ties broken by the smaller index."""
     import torch
 
@@ -102,7 +102,7 @@ def _sort_rows(d2, idx):
     return d2.gather(1, o), idx.gather(1, o)
 
 
-def _certified(far, sq, sq_max, kth, c: float, unit: float, d: int):
+def certified(far, sq, sq_max, kth, c: float, unit: float, d: int):
     r"""Rows whose k-th exact candidate distance ``kth`` no non-candidate can undercut.
 
     ``far``: per row, a value every non-candidate's approximate squared distance reaches;
@@ -123,10 +123,10 @@ def _certified(far, sq, sq_max, kth, c: float, unit: float, d: int):
     import torch
 
     lower = torch.maximum(far - c * (sq + sq_max), (far - 3.0 * c * sq) / (1.0 + 2.0 * c))
-    return lower * unit > kth * (1.0 + 2.0 * (d + 2) * _EPS64) + 1e-300
+    return lower * unit > kth * (1.0 + 2.0 * (d + 2) * EPS64) + 1e-300
 
 
-def _duplicate_rows(A: np.ndarray, rows: np.ndarray, k: int):
+def duplicate_rows(A: np.ndarray, rows: np.ndarray, k: int):
     """Rows with at least ``k`` exact duplicates: their ``k`` duplicates of smallest index.
 
     Exact duplicates are the points at distance 0, so for such a row they are the whole
@@ -159,7 +159,7 @@ def _duplicate_rows(A: np.ndarray, rows: np.ndarray, k: int):
     return np.array(done, dtype=np.int64), np.array(found, dtype=np.int64).reshape(-1, k)
 
 
-def _full_scan(At, i: int, k: int, budget: int):
+def full_scan(At, i: int, k: int, budget: int):
     """Exact k nearest neighbours of row ``i`` over all points (the last resort)."""
     import torch
 
@@ -167,9 +167,9 @@ def _full_scan(At, i: int, k: int, budget: int):
     step = max(1, budget // (16 * d))
     d2 = torch.empty(n, dtype=torch.float64, device=At.device)
     for c0 in range(0, n, step):
-        w = (At[c0 : c0 + step] - At[i]).T.contiguous()  # as _exact_sq_dists: the same bits
+        w = (At[c0 : c0 + step] - At[i]).T.contiguous()  # as exact_sq_dists: the same bits
         w *= w
-        d2[c0 : c0 + step] = _tree_sum(w)
+        d2[c0 : c0 + step] = tree_sum(w)
     d2[i] = float("inf")
     kth = torch.topk(d2, k, largest=False, sorted=False).values.max()
     pool = torch.nonzero(d2 <= kth).view(-1)  # ascending index

@@ -14,17 +14,17 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._knn_exact import (
-    _EPS64,
-    _certified,
-    _duplicate_rows,
-    _exact_sq_dists,  # noqa: F401  (re-exported: the engine's steps, for benchmarks and tests)
-    _full_scan,
-    _recompute,
-    _sort_rows,
-    _tree_sum,  # noqa: F401
+    EPS64,
+    certified,
+    duplicate_rows,
+    exact_sq_dists,  # noqa: F401  (re-exported: the engine's steps, for benchmarks and tests)
+    full_scan,
+    recompute,
+    sort_rows,
+    tree_sum,  # noqa: F401
 )
-from manifold_probe._knn_tiles import _block_rows, _plain_candidates, _self_candidates
-from manifold_probe._neighbors_type import _EPS32, METRICS, Neighbors
+from manifold_probe._knn_tiles import block_rows, plain_candidates, self_candidates
+from manifold_probe._neighbors_type import EPS32, METRICS, Neighbors
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -153,7 +153,7 @@ def _search(At, host, k: int, n_cand: int, budget: int, search: str):
     e_c = int(np.frexp(top)[1]) if top > 0 else 0
     scale, unit = 2.0**-e_c, 2.0 ** (2 * e_c)  # exact powers of two: |e_c| <= 501
     if search == "symmetric":
-        s = _block_rows(n, n_cand, budget)
+        s = block_rows(n, n_cand, budget)
         n_pad = math.ceil(n / s) * s  # zero rows pad the last block
     else:
         n_pad = n
@@ -164,30 +164,30 @@ def _search(At, host, k: int, n_cand: int, budget: int, search: str):
         C32[r : r + len(Cb)] = Cb
         sq64[r : r + len(Cb)] = (Cb * Cb).sum(dim=1)
     if search == "symmetric":
-        cand_idx, cand_far = _self_candidates(C32, n, n_cand, s)
+        cand_idx, cand_far = self_candidates(C32, n, n_cand, s)
     else:
         sq32 = (C32 * C32).sum(dim=1)
-        cand_idx, cand_far = _plain_candidates(
+        cand_idx, cand_far = plain_candidates(
             C32, sq32, torch.arange(n, device=dev), lambda a, b, C=C32: C[a:b], sq32, n_cand,
             budget // _PLAIN_BYTES,
         )
     del C32
 
-    d2, ci = _sort_rows(_recompute(At, host, None, cand_idx, budget), cand_idx)
+    d2, ci = sort_rows(recompute(At, host, None, cand_idx, budget), cand_idx)
     out_d2, out_i = d2[:, :k].contiguous(), ci[:, :k].contiguous()
     stats = {"search": search, "candidates": n_cand, "uncertified": 0, "duplicate_rows": 0,
              "float64_rows": 0, "full_scan_rows": 0}
     if n_cand < n - 1:
         sq_max = sq64.max()
-        c32 = 4.0 * (d + 2) * _EPS32
-        ok = _certified(cand_far, sq64, sq_max, d2[:, k - 1], c32, unit, d)
+        c32 = 4.0 * (d + 2) * EPS32
+        ok = certified(cand_far, sq64, sq_max, d2[:, k - 1], c32, unit, d)
         rows = torch.nonzero(~ok).view(-1)
         stats["uncertified"] = len(rows)
         if len(rows):
             # rows with k exact duplicates among their candidates: the duplicates decide
             dup = rows[d2[rows, k - 1] == 0].cpu().numpy()
             if len(dup):
-                done, found = _duplicate_rows(host(), dup, k)
+                done, found = duplicate_rows(host(), dup, k)
                 if len(done):
                     done_t = torch.from_numpy(done).to(dev)
                     out_i[done_t] = torch.from_numpy(found).to(dev)
@@ -203,19 +203,19 @@ def _search(At, host, k: int, n_cand: int, budget: int, search: str):
                 return (At[a:b] - mean).mul_(scale)
 
             sq_q = sq64[rows]
-            idx2, far2 = _plain_candidates(
+            idx2, far2 = plain_candidates(
                 (At[rows] - mean).mul_(scale), sq_q, rows, centred, sq64, n_cand,
                 budget // (2 * _PLAIN_BYTES),
             )
-            d2b, cib = _sort_rows(_recompute(At, host, rows, idx2, budget), idx2)
-            c64 = 4.0 * (d + 2) * _EPS64
-            ok = _certified(far2, sq_q, sq_max, d2b[:, k - 1], c64, unit, d)
+            d2b, cib = sort_rows(recompute(At, host, rows, idx2, budget), idx2)
+            c64 = 4.0 * (d + 2) * EPS64
+            ok = certified(far2, sq_q, sq_max, d2b[:, k - 1], c64, unit, d)
             out_d2[rows[ok]] = d2b[ok, :k]
             out_i[rows[ok]] = cib[ok, :k]
             rows = rows[~ok]
         stats["full_scan_rows"] = len(rows)
         for i in rows.tolist():  # exact over all points
-            out_d2[i], out_i[i] = _full_scan(At, i, k, budget)
+            out_d2[i], out_i[i] = full_scan(At, i, k, budget)
     return out_d2.cpu().numpy(), out_i.cpu().numpy(), stats
 
 

@@ -2,8 +2,8 @@
 
 Two ways to find, for every point, ``n_cand`` candidates and a value that every other point's
 approximate squared distance reaches: the CPU's symmetric pass over the tiles on and above the
-diagonal (:func:`_self_candidates`), and the plain pass of CUDA, one GEMM and one top-k per
-block of rows against all points (:func:`_plain_candidates`, also the float64 search of the
+diagonal (:func:`self_candidates`), and the plain pass of CUDA, one GEMM and one top-k per
+block of rows against all points (:func:`plain_candidates`, also the float64 search of the
 rows the float32 certificate leaves).
 """
 
@@ -102,7 +102,7 @@ def _offer(best_v, best_i, D2, tau, offset: int, *, columns: bool = False):
     return _merge_entries(best_v, best_i, e // C, offset + e % C, flat_d2[e])
 
 
-def _block_rows(n: int, n_cand: int, memory_budget: int) -> int:
+def block_rows(n: int, n_cand: int, memory_budget: int) -> int:
     """Rows per block of the float32 pass: a multiple of 64, the blocks near-equal.
 
     A tile of B x B float32 entries with its masks and selection scratch takes ~12 bytes an
@@ -112,7 +112,7 @@ def _block_rows(n: int, n_cand: int, memory_budget: int) -> int:
     return math.ceil(math.ceil(n / math.ceil(n / B)) / _ROW_CHUNK) * _ROW_CHUNK
 
 
-def _self_candidates(Xt, n: int, n_cand: int, s: int):
+def self_candidates(Xt, n: int, n_cand: int, s: int):
     """The ``n_cand`` approximately nearest other points of every row, from float32 tiles.
 
     The squared distances form a symmetric matrix, so only its tiles ``I <= J`` (square blocks
@@ -185,7 +185,7 @@ def _self_candidates(Xt, n: int, n_cand: int, s: int):
     return torch.cat(best_i)[:n], torch.cat(tau)[:n].double()
 
 
-def _plain_candidates(Q, sq_q, qidx, column_block, sq, m: int, entries: int):
+def plain_candidates(Q, sq_q, qidx, column_block, sq, m: int, entries: int):
     r"""The ``m`` smallest approximate squared distances of every query row to all points.
 
     ``Q`` (r, d) holds query rows, the points of global index ``qidx`` (r,) (int64, same

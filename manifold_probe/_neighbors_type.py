@@ -14,7 +14,7 @@ from manifold_probe._validation import (
 __all__ = ["METRICS", "Neighbors"]
 
 METRICS = ("euclidean", "cosine")
-_EPS32 = float(np.finfo(np.float32).eps)
+EPS32 = float(np.finfo(np.float32).eps)
 
 
 @dataclass(frozen=True)

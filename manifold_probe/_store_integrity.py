@@ -32,14 +32,14 @@ def _digest_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def _chunk_digest(values: np.ndarray) -> str:
+def chunk_digest(values: np.ndarray) -> str:
     """Checksum of decoded chunk rows: dtype, shape and bytes in C order."""
     v = np.ascontiguousarray(values)
     head = f"{v.dtype.str}|{v.shape}|".encode()
     return _digest_bytes(head + v.tobytes())
 
 
-def _manifest_digest(man: Mapping[str, Any]) -> str:
+def manifest_digest(man: Mapping[str, Any]) -> str:
     body = {k: v for k, v in man.items() if k != SELF_CHECKSUM}
     return _digest_bytes(json.dumps(body, sort_keys=True, default=str).encode())
 
@@ -101,7 +101,7 @@ def verify_store(path: Path, man: Mapping[str, Any], names: Sequence[str] | None
         for c in range(n_chunks):
             lo, hi = c * cr, min((c + 1) * cr, n)
             try:
-                got = _chunk_digest(np.asarray(arr[lo:hi]))
+                got = chunk_digest(np.asarray(arr[lo:hi]))
             except Exception as exc:  # noqa: BLE001 - undecodable bytes are corruption
                 raise IntegrityError(
                     f"chunk {c} (rows {lo}-{hi - 1}) of array {name!r} in {path} "
@@ -145,7 +145,7 @@ def read_manifest(f: Path, current: str) -> dict[str, Any]:
             "edited; recapture the store with ActivationStore(path, overwrite=True)"
         )
     if fmt not in FORMATS_WITHOUT_CHECKSUMS:
-        if man.get(SELF_CHECKSUM) != _manifest_digest(man):
+        if man.get(SELF_CHECKSUM) != manifest_digest(man):
             raise IntegrityError(
                 f"the manifest {f} was altered after it was written (its checksum does not "
                 "match); recapture the store with ActivationStore(path, overwrite=True)"

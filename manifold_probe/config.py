@@ -38,7 +38,7 @@ from pydantic import (
 )
 
 from manifold_probe._validation import InputError
-from manifold_probe.config_sections import _SEED_RULE, EstimatorsConfig, Seed, _Strict
+from manifold_probe.config_sections import SEED_RULE, EstimatorsConfig, Seed, Strict
 
 __all__ = [
     "DEFAULT_TOML",
@@ -78,7 +78,7 @@ def safe_file_name(value: str, what: str = "name") -> str:
 
 
 
-class ModelConfig(_Strict):
+class ModelConfig(Strict):
     """Which network to probe."""
 
     spec: str = Field(
@@ -116,7 +116,7 @@ class ModelConfig(_Strict):
         return value
 
 
-class DataConfig(_Strict):
+class DataConfig(Strict):
     """Which inputs to feed the network."""
 
     source: Literal["corpus", "model"] = Field(
@@ -131,7 +131,7 @@ class DataConfig(_Strict):
         "WordNet 3.0 subset (glosses and examples; labels name lexicographer categories)")
 
 
-class CaptureConfig(_Strict):
+class CaptureConfig(Strict):
     pooling: Literal["mean", "first", "last", "tokens"] = "mean"
     layers: list[str] | None = Field(None, description="layer names to capture (None: all); "
                                      "also hook points such as 'blocks.0.hook_attn_out', "
@@ -142,7 +142,7 @@ class CaptureConfig(_Strict):
         "so kNN graphs, geodesics and topology follow cosine similarity")
 
 
-class PerturbationConfig(_Strict):
+class PerturbationConfig(Strict):
     """One change to the model, compared with the unperturbed model at every later layer."""
 
     kind: Literal["ablate_block", "zero_head", "noise", "scale", "transform"]
@@ -218,7 +218,7 @@ class PerturbationConfig(_Strict):
         return f"{self.kind}@{self.layer}" + (f"-{extra}" if extra else "")
 
 
-class ExecutorConfig(_Strict):
+class ExecutorConfig(Strict):
     workers: int | None = Field(None, ge=1, description="LocalCluster worker processes")
     scheduler: str | None = Field(None, description="address of a dask.distributed scheduler")
     threads: int | None = Field(
@@ -234,7 +234,7 @@ class ExecutorConfig(_Strict):
         return self
 
 
-class ExperimentConfig(_Strict):
+class ExperimentConfig(Strict):
     """A whole experiment (see ``experiments/configs/default.toml`` for every key)."""
 
     name: str = "default"
@@ -369,7 +369,7 @@ def _format_error(exc: ValidationError, source: str) -> str:
         msg = "the output directory is empty; give a directory such as \"runs/NAME\""
     if loc.startswith("seeds.") and err["type"] in ("greater_than_equal", "less_than_equal",
                                                      "int_type"):
-        msg = f"{_SEED_RULE}; use e.g. abs(seed) % 2**31"
+        msg = f"{SEED_RULE}; use e.g. abs(seed) % 2**31"
     if err["type"] == "extra_forbidden":
         msg = "unknown key (check its spelling against experiments/configs/default.toml)"
     if err["type"].startswith("value_error"):

@@ -7,11 +7,11 @@ Python API validates through as well.
 from __future__ import annotations
 
 from manifold_probe.analysis.settings_schema import (
-    _SEED_RULE,
     MAX_SEED,
+    SEED_RULE,
     EstimatorsConfig,
     Seed,
-    _Strict,
+    Strict,
 )
 
-__all__ = ["MAX_SEED", "EstimatorsConfig", "Seed", "_SEED_RULE", "_Strict"]
+__all__ = ["MAX_SEED", "EstimatorsConfig", "Seed", "SEED_RULE", "Strict"]

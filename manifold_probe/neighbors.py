@@ -36,11 +36,9 @@ __all__ = [
     "resolve_neighbors",
 ]
 
-# A cache miss computes at least this many neighbours. Measured (benchmarks/bench_knn.py
-# --k-cost, 10,000 x 384, one thread, results/bench_knn_k_cost.json): k=20 costs 1.2-1.3x the
-# CPU time of k=2 (the Gram products dominate), while a second search costs 2x; 20 is the
-# default k of MLE, LocalPCA and the k-based estimators, so TwoNN (k=2) followed by any of
-# them at their default searches once.
+# A cache miss computes at least this many neighbours: the default k of MLE, LocalPCA and the
+# k-based estimators, so TwoNN (k=2) followed by any of them searches once, at a small price.
+# set by `benchmarks/bench_knn.py`, see docs/validation.md#knn-cache-size
 CACHE_MIN_K = 20
 
 

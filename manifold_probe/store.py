@@ -54,8 +54,8 @@ from manifold_probe._io import DirLock, atomic_write_bytes
 from manifold_probe._store_integrity import (
     IDS,
     SELF_CHECKSUM,
-    _chunk_digest,
-    _manifest_digest,
+    chunk_digest,
+    manifest_digest,
     read_manifest,
     verify_store,
 )
@@ -111,7 +111,7 @@ class ActivationStore:
 
     def _write_manifest(self, manifest: dict) -> None:
         manifest = dict(manifest)
-        manifest[SELF_CHECKSUM] = _manifest_digest(manifest)
+        manifest[SELF_CHECKSUM] = manifest_digest(manifest)
         atomic_write_bytes(
             self.path / MANIFEST,
             json.dumps(manifest, indent=2, sort_keys=True, default=str).encode("utf-8"),
@@ -423,7 +423,7 @@ class ActivationStore:
             lst = list(sums.get(name, []))
             for c in range(n0 // cr, (n0 + b - 1) // cr + 1):
                 lo, hi = c * cr, min((c + 1) * cr, n0 + b)
-                digest = _chunk_digest(np.asarray(arr[lo:hi]))  # read back what was stored
+                digest = chunk_digest(np.asarray(arr[lo:hi]))  # read back what was stored
                 if c < len(lst):
                     lst[c] = digest
                 else:

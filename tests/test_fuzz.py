@@ -567,7 +567,7 @@ def test_config_names_never_escape_the_run_directory(name, tmp_path_factory):
     from pathlib import Path
 
     from manifold_probe.config import ConfigError, config_hash, parse_config
-    from manifold_probe.experiment.integrity import _inside
+    from manifold_probe.experiment.integrity import inside_run
 
     COUNTS["config names"]["examples"] += 1
     cfg = {"model": {"spec": "toy-modadd"}, "data": {"source": "model"},
@@ -583,7 +583,7 @@ def test_config_names_never_escape_the_run_directory(name, tmp_path_factory):
     if not resolved.is_relative_to(out) or resolved.parent != out / "perturbed" / "abc":
         COUNTS["config names"]["writes_outside_out"] += 1
         raise AssertionError(f"name {name!r} leads to {resolved}")
-    _inside(out, folder)  # the runner's own check agrees
+    inside_run(out, folder)  # the runner's own check agrees
     COUNTS["config names"]["ok"] += 1
 
 

@@ -11,7 +11,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 import manifold_probe as mp
-from manifold_probe._knn_search import _exact_sq_dists, _knn, _tree_sum
+from manifold_probe._knn_search import _knn, exact_sq_dists, tree_sum
 
 
 def brute_force(X, k):
@@ -145,14 +145,14 @@ def test_fixed_order_sum_is_the_same_in_numpy_and_torch(rng, d):
     # the exact distances do not depend on the library or device that sums them
     A = rng.normal(size=(50, d)) * 10.0 ** rng.integers(-3, 4, size=(50, 1))
     cols = rng.integers(0, 50, size=(20, 9))
-    a = np.array(_exact_sq_dists(A, slice(0, 20), cols))
-    t = _exact_sq_dists(torch.from_numpy(A), slice(0, 20), torch.from_numpy(cols)).numpy()
+    a = np.array(exact_sq_dists(A, slice(0, 20), cols))
+    t = exact_sq_dists(torch.from_numpy(A), slice(0, 20), torch.from_numpy(cols)).numpy()
     np.testing.assert_array_equal(a, t)
     # and it is a sum: a few ulps from numpy's
     ref = ((A[cols] - A[:20, None, :]) ** 2).sum(-1)
     np.testing.assert_allclose(a, ref, rtol=4 * d * np.finfo(float).eps)
     v = np.arange(float(d))
-    assert _tree_sum(v.copy()) == v.sum()  # integers: exact in any order
+    assert tree_sum(v.copy()) == v.sum()  # integers: exact in any order
 
 
 def test_device_meta_or_unknown_is_refused(rng):

@@ -276,7 +276,7 @@ def test_the_distinct_rows_graph_read_off_the_full_graph_equals_a_fresh_search(n
     # the graph of the distinct rows is read off the full graph (and completed by a certified
     # search where too few listed neighbours are kept): the same neighbours, the same
     # distances as a search of the distinct rows themselves (equality, no tolerance)
-    from manifold_probe.analysis.measures import _complete_rows, distinct_layer, distinct_pair
+    from manifold_probe.analysis.measures import complete_rows, distinct_layer, distinct_pair
     from manifold_probe.neighbors import knn
 
     rng = np.random.default_rng(n_groups)
@@ -294,5 +294,5 @@ def test_the_distinct_rows_graph_read_off_the_full_graph_equals_a_fresh_search(n
     fy = knn(Yr, 6)
     assert np.array_equal(gy.indices, fy.indices) and np.array_equal(gy.distances, fy.distances)
     # every row through the certified completion alone
-    d_all, i_all = _complete_rows(U, np.arange(len(U)), 6)
+    d_all, i_all = complete_rows(U, np.arange(len(U)), 6)
     assert np.array_equal(i_all, fresh.indices) and np.array_equal(d_all, fresh.distances)

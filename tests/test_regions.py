@@ -174,20 +174,20 @@ def test_mode_prominences_match_gudhi_diagram():
     # Two independent computations of the same H0 persistence: our union-find (elder rule)
     # and gudhi's lower-star filtration of -g on the same graph.
     from manifold_probe.analysis.regions import (
-        _adjacency,
-        _dtm_log,
-        _edge_list,
-        _h0_diagram,
-        _mode_persistence,
+        adjacency,
+        dtm_log,
+        edge_list,
+        h0_diagram,
+        mode_persistence,
     )
     from manifold_probe.neighbors import knn
 
     X, _ = blobs(3, 5.0, 3, 300, seed=2)
     nb = knn(X, k=15)
-    g = -_dtm_log(nb.distances, None, 15)
-    adj = _adjacency(nb)
-    _, prom, *_ = _mode_persistence(g, adj)
-    dgm = _h0_diagram(g, _edge_list(adj))
+    g = -dtm_log(nb.distances, None, 15)
+    adj = adjacency(nb)
+    _, prom, *_ = mode_persistence(g, adj)
+    dgm = h0_diagram(g, edge_list(adj))
     finite = np.sort(dgm[np.isfinite(dgm[:, 1])] @ [-1.0, 1.0])[::-1]
     ours = np.sort(prom[1:])[::-1]  # the first is the essential (global) mode
     ours = ours[ours > 0]
@@ -213,23 +213,23 @@ def test_h0_diagram_of_the_spanning_forest_is_the_graph_diagram(seed):
     # the two H0 diagrams are the same multiset of pairs, exactly (no rounding enters). Values
     # rounded to a coarse grid make many ties, and a second component tests a forest.
     from manifold_probe.analysis.regions import (
-        _adjacency,
-        _dtm_log,
-        _edge_list,
-        _forest_edges,
-        _h0_diagram,
+        adjacency,
+        dtm_log,
+        edge_list,
+        forest_edges,
+        h0_diagram,
     )
     from manifold_probe.neighbors import knn
 
     X, _ = blobs(3, 4.0, 3, 240, seed=seed)
     X[:40] += 100.0  # a separate component of the kNN graph
     nb = knn(X, k=10)
-    edges = _edge_list(_adjacency(nb))
-    forest = _forest_edges(edges, len(X))
+    edges = edge_list(adjacency(nb))
+    forest = forest_edges(edges, len(X))
     rng = np.random.default_rng(seed)
-    g0 = -_dtm_log(nb.distances, None, 10)
+    g0 = -dtm_log(nb.distances, None, 10)
     for g in (g0, np.round(g0, 1), np.round(g0 + rng.normal(scale=0.1, size=len(g0)), 1)):
-        full, reduced = _h0_diagram(g, edges), _h0_diagram(g, forest(g))
+        full, reduced = h0_diagram(g, edges), h0_diagram(g, forest(g))
         def key(d):
             return d[np.lexsort((d[:, 1], d[:, 0]))]
         assert forest(g).shape[1] == len(X) - 2  # two components
@@ -287,12 +287,12 @@ def test_per_mode_rule_is_its_stated_test(seed):
 
 
 def test_benjamini_hochberg_hand_cases():
-    from manifold_probe.analysis.regions import _benjamini_hochberg
+    from manifold_probe.analysis.regions import benjamini_hochberg
 
     # m = 4, alpha = 0.05: cuts 0.0125, 0.025, 0.0375, 0.05 for the sorted p-values.
-    np.testing.assert_array_equal(_benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2]), 0.05),
+    np.testing.assert_array_equal(benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.2]), 0.05),
                                   [True, False, False, False])
     # step-up: 0.04 <= 0.05 at rank 4 carries every smaller one with it
-    np.testing.assert_array_equal(_benjamini_hochberg(np.array([0.04, 0.03, 0.02, 0.011]), 0.05),
+    np.testing.assert_array_equal(benjamini_hochberg(np.array([0.04, 0.03, 0.02, 0.011]), 0.05),
                                   [True, True, True, True])
-    np.testing.assert_array_equal(_benjamini_hochberg(np.array([0.3, 0.6]), 0.05), [False, False])
+    np.testing.assert_array_equal(benjamini_hochberg(np.array([0.3, 0.6]), 0.05), [False, False])

@@ -40,12 +40,12 @@ def test_safe_perturbation_names_load(name):
 
 
 def test_runner_refuses_a_folder_outside_the_run_directory(tmp_path):
-    from manifold_probe.experiment.integrity import _inside
+    from manifold_probe.experiment.integrity import inside_run
 
     out = tmp_path / "run"
-    assert _inside(out, out / "perturbed" / "x") == out / "perturbed" / "x"
+    assert inside_run(out, out / "perturbed" / "x") == out / "perturbed" / "x"
     with pytest.raises(InputError, match="outside the run directory"):
-        _inside(out, out / "perturbed" / ".." / ".." / "ESCAPED")
+        inside_run(out, out / "perturbed" / ".." / ".." / "ESCAPED")
 
 
 # ------------------------------------------------------------------ 2./3. the store

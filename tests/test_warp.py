@@ -208,7 +208,7 @@ def test_kept_distance_matrix_gives_the_block_by_block_sums(monkeypatch):
     # the squared distances of a layer kept for its next pair are the blocks computed one at a
     # time, so the rank sums (integers) are the same, ties included (duplicated rows)
     import manifold_probe.analysis._reuse as reuse
-    from manifold_probe.analysis.neighbourhoods import _rank_excess
+    from manifold_probe.analysis.neighbourhoods import rank_excess
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(300, 4))
@@ -216,9 +216,9 @@ def test_kept_distance_matrix_gives_the_block_by_block_sums(monkeypatch):
     Y = np.tanh(X @ rng.normal(size=(4, 3)))
     nx, ny = mp.knn(X, k=7), mp.knn(Y, k=7)
     reuse.clear_geodesic_cache()
-    kept = [_rank_excess(X, ny.indices, nx.indices, block=64) for _ in range(2)]
+    kept = [rank_excess(X, ny.indices, nx.indices, block=64) for _ in range(2)]
     monkeypatch.setattr(reuse, "MAX_ENTRY_BYTES", 0)  # too large to keep: block by block
-    blocks = _rank_excess(X, ny.indices, nx.indices, block=64)
+    blocks = rank_excess(X, ny.indices, nx.indices, block=64)
     assert kept[0] == kept[1] == blocks
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _edge_list(adj: list[np.ndarray]) -> np.ndarray:
+def edge_list(adj: list[np.ndarray]) -> np.ndarray:
     """Undirected edges ``(2, E)`` with ``i < j`` of an adjacency list."""
     src = np.repeat(np.arange(len(adj)), [len(a) for a in adj])
     dst = np.concatenate(adj) if adj else np.empty(0, dtype=np.int64)
@@ -20,7 +20,7 @@ def _edge_list(adj: list[np.ndarray]) -> np.ndarray:
     return np.vstack([src[keep], dst[keep]])
 
 
-def _h0_diagram(g: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def h0_diagram(g: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """H0 diagram of the superlevel sets of ``g`` on a graph, in the coordinates ``-g``.
 
     Lower-star filtration of ``-g``: vertex ``i`` enters at ``-g_i``, edge ``ij`` at
@@ -36,13 +36,13 @@ def _h0_diagram(g: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return np.asarray(dgm, dtype=np.float64).reshape(-1, 2)
 
 
-def _forest_edges(edges: np.ndarray, n: int):
+def forest_edges(edges: np.ndarray, n: int):
     """``g -> edges (2, n - c)`` of a minimum spanning forest of the lower-star filtration of
     ``-g`` on the graph ``edges`` (``c`` its components); the graph's CSR layout is built once.
 
     Every threshold's sublevel graph has the same components in the forest as in the graph
     (cut property of minimum spanning forests), so the H0 diagrams of the two are equal and
-    :func:`_h0_diagram` on the forest (``n - c`` edges instead of ``E``) gives the graph's.
+    :func:`h0_diagram` on the forest (``n - c`` edges instead of ``E``) gives the graph's.
     The weights are the dense ranks of ``max(-g_i, -g_j)`` (edge order and ties exactly kept;
     SciPy drops zero weights, hence ``1 +``).
     """
@@ -63,7 +63,7 @@ def _forest_edges(edges: np.ndarray, n: int):
     return forest
 
 
-def _dtm_log(dist: np.ndarray, weights: np.ndarray | None, k: int) -> np.ndarray:
+def dtm_log(dist: np.ndarray, weights: np.ndarray | None, k: int) -> np.ndarray:
     r"""Log distance to measure at each point from its sorted neighbour distances.
 
     :math:`\mathrm{DTM}^2(x) = \frac1k \sum_j \min(w_j, (k - W_{j-1})_+)\, r_j^2` with
@@ -81,7 +81,7 @@ def _dtm_log(dist: np.ndarray, weights: np.ndarray | None, k: int) -> np.ndarray
     return 0.5 * np.log(np.maximum(m2, 1e-300))
 
 
-def _mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
+def mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
     """Persistence of the superlevel sets of ``f`` on a graph (union-find, elder rule).
 
     Returns ``peaks`` (vertex of each mode), ``prominence`` (peak - merge level; for a mode
@@ -132,7 +132,7 @@ def _mode_persistence(f: np.ndarray, adj: list[np.ndarray]):
     return peaks, prominence, attach, merged_into, death, saddle
 
 
-def _benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
+def benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
     """Which of the p-values the Benjamini–Hochberg step-up rule rejects at level ``alpha``."""
     m = len(p)
     order = np.argsort(p, kind="stable")
@@ -143,7 +143,7 @@ def _benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
     return keep
 
 
-def _adjacency(nb) -> list[np.ndarray]:
+def adjacency(nb) -> list[np.ndarray]:
     """Sorted neighbour lists of the symmetrised kNN graph (an edge if either end is among
     the other's k nearest): :func:`manifold_probe.neighbors.symmetric_graph`'s pattern."""
     from manifold_probe.neighbors import symmetric_graph

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import rankdata
 
     ra, rb = rankdata(a), rankdata(b)
@@ -15,7 +15,7 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(ra @ rb / den) if den > 0 else 0.0
 
 
-def _points_null(A: np.ndarray, inv: np.ndarray, C: int, n_perm: int, rng: np.random.Generator,
+def points_null(A: np.ndarray, inv: np.ndarray, C: int, n_perm: int, rng: np.random.Generator,
                  kind: str, target: np.ndarray, qs: list[int], iu=None, t_ranks=None
                  ) -> np.ndarray:
     r"""The statistic of ``n_perm`` random relabellings of the rows (PCA probe), in blocks.
@@ -62,7 +62,7 @@ def _batch_stats(Zb: np.ndarray, kind: str, target: np.ndarray, qs: list[int], i
     if kind == "line":
         ra = rankdata(Zb[:, :, 0], axis=1)
         ra -= ra.mean(axis=1, keepdims=True)
-        rt = _centred_ranks(target)
+        rt = centred_ranks(target)
         den = np.sqrt((ra**2).sum(axis=1) * (rt @ rt))
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, np.abs(ra @ rt) / den, 0.0)
@@ -79,18 +79,18 @@ def _batch_stats(Zb: np.ndarray, kind: str, target: np.ndarray, qs: list[int], i
     return best
 
 
-def _centred_ranks(v: np.ndarray) -> np.ndarray:
+def centred_ranks(v: np.ndarray) -> np.ndarray:
     from scipy.stats import rankdata
 
     r = rankdata(v)
     return r - r.mean()
 
 
-def _pair_distances(Z: np.ndarray) -> np.ndarray:
+def pair_distances(Z: np.ndarray) -> np.ndarray:
     return np.sqrt(((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1))
 
 
-def _tree_stat_q(Z: np.ndarray, T: np.ndarray, iu, q: int) -> float:
+def tree_stat_q(Z: np.ndarray, T: np.ndarray, iu, q: int) -> float:
     Zq = Z[:, :q]
     E = np.sqrt(((Zq[:, None, :] - Zq[None, :, :]) ** 2).sum(-1))
-    return _spearman(T[iu], E[iu])
+    return spearman(T[iu], E[iu])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from manifold_probe._knn_exact import _exact_sq_dists
+from manifold_probe._knn_exact import exact_sq_dists
 from manifold_probe._validation import InputError, unique_rows
 from manifold_probe.neighbors import Neighbors, cached_knn
 
@@ -35,7 +35,7 @@ def _first_occurrences(X: np.ndarray, nb: Neighbors | None) -> np.ndarray | None
 _MAX_COMPLETED_SHARE = 0.05
 
 
-def _graph_on(points: np.ndarray, k: int, parent: Neighbors | None = None,
+def graph_on(points: np.ndarray, k: int, parent: Neighbors | None = None,
               rows: np.ndarray | None = None) -> Neighbors:
     """The exact kNN graph of ``points`` (``k`` columns, at most ``m - 1``).
 
@@ -45,7 +45,7 @@ def _graph_on(points: np.ndarray, k: int, parent: Neighbors | None = None,
     order, which the renumbering keeps (the kept rows are renumbered in increasing order);
     the first ``k`` of them are exact as soon as there are ``k``, because every unlisted point
     comes after every listed one. Rows with fewer get a certified search
-    (:func:`_complete_rows`); when more than 5% of rows would, the whole subset is searched
+    (:func:`complete_rows`); when more than 5% of rows would, the whole subset is searched
     instead (through the estimators' graph cache, so two tasks needing the same subset search
     it once). Either way the graph equals ``knn(points, k)``: the same neighbours and the
     same distances (each is the parent's, computed from the same two points).
@@ -73,11 +73,11 @@ def _graph_on(points: np.ndarray, k: int, parent: Neighbors | None = None,
     out_i = np.take_along_axis(ids, first, axis=1)
     out_d = np.take_along_axis(parent.distances[rows], first, axis=1)
     if len(short):
-        out_d[short], out_i[short] = _complete_rows(points, short, k)
+        out_d[short], out_i[short] = complete_rows(points, short, k)
     return Neighbors(np.ascontiguousarray(out_d), np.ascontiguousarray(out_i), parent.metric)
 
 
-def _complete_rows(A: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def complete_rows(A: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     r"""Exact k nearest neighbours (self excluded) of ``A[rows]`` among the rows of ``A``.
 
     Candidates come from float64 Gram distances :math:`\tilde d^2 = |a|^2 + |b|^2 - 2a\cdot b`,
@@ -102,7 +102,7 @@ def _complete_rows(A: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray,
         for r, i in enumerate(b):
             cand = np.flatnonzero(G[r] <= kth[r] + 2.0 * tau[r])
             # the engine's exact distances (fixed summation order): the same bits as a search
-            d2 = _exact_sq_dists(A, np.array([i]), cand[None, :])[0]
+            d2 = exact_sq_dists(A, np.array([i]), cand[None, :])[0]
             order = np.lexsort((cand, d2))[:k]
             out_d[b0 + r] = np.sqrt(d2[order])
             out_i[b0 + r] = cand[order]
@@ -128,7 +128,7 @@ def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
         ``points``/``graph`` are ``X``/``nb`` themselves when X has no exact duplicates.
         Otherwise the graph of the distinct rows (``min(k, m - 1)`` neighbours) is read off
         ``nb`` where it lists enough kept neighbours, and searched otherwise
-        (:func:`_graph_on`): exact either way.
+        (:func:`graph_on`): exact either way.
     """
     rows = _first_occurrences(X, nb)
     if rows is None:
@@ -136,7 +136,7 @@ def distinct_layer(X: np.ndarray, nb: Neighbors | None, k: int | None = None
     U = X[rows]
     if nb is None and k is None:
         return U, None, rows
-    return U, _graph_on(U, k if k is not None else nb.k, nb, rows), rows
+    return U, graph_on(U, k if k is not None else nb.k, nb, rows), rows
 
 
 def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neighbors | None,
@@ -158,7 +158,7 @@ def distinct_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors | None, nby: Neig
     def graph(points, nb):
         if nb is None and k is None:
             return None
-        return _graph_on(points, k if k is not None else nb.k, nb, rows)
+        return graph_on(points, k if k is not None else nb.k, nb, rows)
 
     return Xr, Yr, graph(Xr, nbx), graph(Yr, nby), rows
 

@@ -22,11 +22,11 @@ import numpy as np
 
 from manifold_probe._validation import InputError, unique_rows
 from manifold_probe.analysis.distinct import (  # noqa: F401 - the measures' view, re-exported
-    _complete_rows,
-    _graph_on,
+    complete_rows,
     distinct_layer,
     distinct_pair,
     graph_components,
+    graph_on,
 )
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.warping import rounded_twonn_dimension, warp
@@ -80,8 +80,8 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     """
     import warnings
 
-    from manifold_probe.dimension import intrinsic_dimension
-    from manifold_probe.dimension._near import NearDuplicateWarning, message
+    from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
+    from manifold_probe.dimension import near_duplicate_message as message
 
     try:
         U, g, rows = distinct_layer(X, nb)

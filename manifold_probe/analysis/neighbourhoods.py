@@ -66,7 +66,7 @@ def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, rows: np.ndarray) -> np.nda
     return D
 
 
-def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256,
+def rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: int = 256,
                  ranked: np.ndarray | None = None, max_rows: int | None = None,
                  rng: np.random.Generator | None = None) -> float:
     r"""Sum over i and j in candidates[i] \ own[i] of (rank of j among i's distances in A) - k.
@@ -154,7 +154,7 @@ def _rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: 
     return total + weight * far
 
 
-def _venna_kaski(total: float, n: int, k: int) -> float:
+def venna_kaski(total: float, n: int, k: int) -> float:
     if not 2 * n - 3 * k - 1 > 0:
         raise InputError(
             f"trustworthiness needs 3k + 1 < 2N; got k={k} for N={n} points. Use a smaller k"
@@ -183,7 +183,7 @@ def trustworthiness(
     an experimental study. ICANN 2001, LNCS 2130, 485–491.
     """
     A, nx, ny = _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need="X")
-    return _venna_kaski(_rank_excess(A, ny.indices, nx.indices), A.shape[0], nx.k)
+    return venna_kaski(rank_excess(A, ny.indices, nx.indices), A.shape[0], nx.k)
 
 
 def continuity(
@@ -206,7 +206,7 @@ def continuity(
     """
     _, nx, ny = _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need=None)
     B = check_points(Y, min_points=k + 2, name="Y", what="continuity")
-    return _venna_kaski(_rank_excess(B, nx.indices, ny.indices), B.shape[0], nx.k)
+    return venna_kaski(rank_excess(B, nx.indices, ny.indices), B.shape[0], nx.k)
 
 
 def _pair_graphs(X, Y, k, neighbors_x, neighbors_y, need):

@@ -46,9 +46,8 @@ permutation tests (c) read, in a configuration of size fraction :math:`f` (of th
 size), a seeded share
 :math:`f` of the labelled rows (all of them at the largest size), so that a structure seen at
 the edge of significance — present with all its rows, not with half of them — makes the
-configurations disagree instead of reading as a confident break (measured: the months cycle of
-MiniLM's layer 5, p = 0.047 with all 2000 inputs' month sentences, read "broken" into layer 6 at
-full scale and "kept" at quick scale, ``benchmarks/verdict_scales.py``). In one configuration the
+configurations disagree instead of reading as a confident break
+(``benchmarks/verdict_scales.py``, ``docs/validation.md#verdict-scales``). In one configuration the
 change *keeps* when (a), (b) and every (c) agree; when (a) is ``"undecided"`` (the Betti
 numbers differ only in dimensions read near the sample's resolution, see
 :func:`manifold_probe.topology_preserved`) the configuration neither keeps nor breaks, and

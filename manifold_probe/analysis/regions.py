@@ -60,13 +60,13 @@ from manifold_probe._validation import (
     check_seed,
 )
 from manifold_probe.analysis._modes import (  # noqa: F401  (tests reach them here)
-    _adjacency,
-    _benjamini_hochberg,
-    _dtm_log,
-    _edge_list,
-    _forest_edges,
-    _h0_diagram,
-    _mode_persistence,
+    adjacency,
+    benjamini_hochberg,
+    dtm_log,
+    edge_list,
+    forest_edges,
+    h0_diagram,
+    mode_persistence,
 )
 from manifold_probe.analysis.labels import (  # re-exported here
     LabelAgreement,
@@ -332,10 +332,10 @@ def regions(
         nb = check_graph(neighbors, A, K, what="regions (2k + 10 neighbours, for the bootstrap)")
         nb = nb.truncate(K)
     dist, idx = nb.distances, nb.indices
-    g = -_dtm_log(dist, None, k)
+    g = -dtm_log(dist, None, k)
 
-    adj = _adjacency(nb.truncate(k))
-    peaks, prom, attach, merged_into, _, saddle_of = _mode_persistence(g, adj)
+    adj = adjacency(nb.truncate(k))
+    peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(g, adj)
     by_prominence = np.argsort(-prom, kind="stable")
     peaks, prom = peaks[by_prominence], prom[by_prominence]
     lowest = int(np.argmin(g))  # a mode that never merges is measured down to here
@@ -352,13 +352,13 @@ def regions(
     stat = np.empty(n_boot)
     devs = np.empty((n_boot, len(where))) if method == "peak" else None
     if method == "tomato" and band == "bottleneck":
-        forest = _forest_edges(_edge_list(adj), n)
-        ref = _h0_diagram(g, forest(g))
+        forest = forest_edges(edge_list(adj), n)
+        ref = h0_diagram(g, forest(g))
     chunk = max(1, int(2e7 // (len(where) * K)))
     for b0 in range(0, n_boot, chunk):
         nbk = min(chunk, n_boot - b0)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=nbk).astype(np.float64)
-        gb = -_dtm_log(dist[where][None], w[:, idx[where]], k)
+        gb = -dtm_log(dist[where][None], w[:, idx[where]], k)
         dev = gb - g[where][None]
         s1 += dev.sum(axis=0)
         s2 += (dev * dev).sum(axis=0)
@@ -371,7 +371,7 @@ def regions(
             import gudhi
 
             for j in range(nbk):
-                stat[b0 + j] = gudhi.bottleneck_distance(_h0_diagram(gb[j], forest(gb[j])), ref)
+                stat[b0 + j] = gudhi.bottleneck_distance(h0_diagram(gb[j], forest(gb[j])), ref)
 
     if method == "peak":
         sd = np.sqrt(np.maximum(s2 / n_boot - (s1 / n_boot) ** 2, 0.0) * n_boot / (n_boot - 1))
@@ -387,7 +387,7 @@ def regions(
             p_values = norm.sf(np.where(sd_sum > 0, prom / sd_sum, np.inf * np.sign(prom)))
         keep = prom > thresholds
         if correction == "fdr" and len(prom) > 1:
-            keep[1:] = _benjamini_hochberg(p_values[1:], alpha)
+            keep[1:] = benjamini_hochberg(p_values[1:], alpha)
             # the bar each mode met: its p-value's BH cut, as a prominence
             cut = alpha * max(int(keep[1:].sum()), 1) / (len(prom) - 1)
             thresholds = float(norm.isf(cut)) * sd_sum

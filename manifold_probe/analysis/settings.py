@@ -30,7 +30,7 @@ from manifold_probe.analysis.regions import regions
 from manifold_probe.analysis.structure import known_structure
 from manifold_probe.analysis.warping import warp
 from manifold_probe.curvature import scalar_curvature
-from manifold_probe.dimension._mle import mle
+from manifold_probe.dimension import mle
 from manifold_probe.geodesic import geodesic_distances
 from manifold_probe.neighbors import knn
 from manifold_probe.topology import betti_numbers

@@ -43,11 +43,11 @@ MAX_SEED = 2**31 - 1
 #: A seed: a non-negative int that fits int32; bools and floats are refused (strict).
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
 
-_SEED_RULE = (f"a seed must be a non-negative integer up to {MAX_SEED} (numpy's rule; stored as "
+SEED_RULE = (f"a seed must be a non-negative integer up to {MAX_SEED} (numpy's rule; stored as "
               "int32), not a bool or a float")
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
@@ -59,7 +59,7 @@ __all__ = ["EstimatorsConfig"]
 _D = EstimatorSettings()
 
 
-class KnnConfig(_Strict):
+class KnnConfig(Strict):
     k: int = Field(_D.knn.k, ge=2, description="neighbourhood size of the warp measures' kNN graphs")
     rank_rows: int | None = Field(
         _D.knn.rank_rows, ge=1,
@@ -68,17 +68,17 @@ class KnnConfig(_Strict):
     )
 
 
-class TwoNNConfig(_Strict):
+class TwoNNConfig(Strict):
     enabled: bool = _D.twonn.enabled
     k: int = Field(_D.twonn.k, ge=2)
 
 
-class MLEConfig(_Strict):
+class MLEConfig(Strict):
     enabled: bool = _D.mle.enabled
     k: int = Field(_D.mle.k, ge=3)
 
 
-class GrideConfig(_Strict):
+class GrideConfig(Strict):
     enabled: bool = True
     scales: list[Annotated[int, Field(ge=1)]] = Field(
         default_factory=lambda: list(_D.gride.scales),
@@ -86,7 +86,7 @@ class GrideConfig(_Strict):
     )
 
 
-class CurvatureConfig(_Strict):
+class CurvatureConfig(Strict):
     enabled: bool = True
     method: Literal["quadratic", "ball_volume"] = _D.curvature.method
     max_points: int | None = Field(
@@ -97,7 +97,7 @@ class CurvatureConfig(_Strict):
     )
 
 
-class GeodesicConfig(_Strict):
+class GeodesicConfig(Strict):
     enabled: bool = True
     n_sources: int = Field(_D.geodesic.n_sources, ge=2, description="geodesic sources drawn with the seed")
     method: Literal["graph", "shortcut"] = Field(
@@ -106,7 +106,7 @@ class GeodesicConfig(_Strict):
     )
 
 
-class TopologyConfig(_Strict):
+class TopologyConfig(Strict):
     enabled: bool = True
     maxdim: int = Field(_D.topology.maxdim, ge=0, le=2)
     max_points: int = Field(_D.topology.max_points, ge=20, description="subsample for persistent homology")
@@ -124,11 +124,11 @@ class TopologyConfig(_Strict):
     )
 
 
-class TrajectoryConfig(_Strict):
+class TrajectoryConfig(Strict):
     enabled: bool = True
 
 
-class RegionsConfig(_Strict):
+class RegionsConfig(Strict):
     enabled: bool = _D.regions.enabled
     k: int = Field(_D.regions.k, ge=2, description="neighbours of the density (distance to measure) and graph")
     alpha: float = Field(_D.regions.alpha, gt=0, lt=1, description="level of the bootstrap band")
@@ -146,7 +146,7 @@ class RegionsConfig(_Strict):
     label: str = Field(_D.regions.label, description="input label compared with the regions")
 
 
-class StructureConfig(_Strict):
+class StructureConfig(Strict):
     enabled: bool = _D.structure.enabled
     probe: Literal["pca", "lda"] = _D.structure.probe
     n_perm: int = Field(_D.structure.n_perm, ge=19, description="permutations of the null")
@@ -154,7 +154,7 @@ class StructureConfig(_Strict):
                          description="level at which a structure counts as present (verdicts)")
 
 
-class VerdictConfig(_Strict):
+class VerdictConfig(Strict):
     seeds: list[Seed] = Field(
         default_factory=lambda: list(_D.verdict.seeds), min_length=1,
         description="seed offsets at which every verdict is repeated")
@@ -165,12 +165,12 @@ class VerdictConfig(_Strict):
                               "layer pair a verdict (topology_verdict_prev)")
 
 
-class NullsConfig(_Strict):
+class NullsConfig(Strict):
     enabled: bool = Field(_D.nulls.enabled, description="compute each measure's null (matched "
                           "Gaussian, shuffled tokens) and an above/within/below call")
 
 
-class EstimatorsConfig(_Strict):
+class EstimatorsConfig(Strict):
     knn: KnnConfig = KnnConfig()
     twonn: TwoNNConfig = TwoNNConfig()
     mle: MLEConfig = MLEConfig()
@@ -274,6 +274,6 @@ def check_seeds(seeds: Any) -> list[int]:
         if isinstance(s, np.integer) and not isinstance(s, np.bool_):
             s = int(s)
         if type(s) is not int or not 0 <= s <= MAX_SEED:
-            raise InputError(f"seeds[{i}]: {_SEED_RULE}; got {s!r}")
+            raise InputError(f"seeds[{i}]: {SEED_RULE}; got {s!r}")
         out.append(s)
     return out

@@ -37,7 +37,8 @@ one-dimensionally linear", ICLR — circles of days and months in language model
 Phipson & Smyth (2010), "Permutation p-values should never be zero". Sokal & Rohlf (1962),
 "The comparison of dendrograms by objective methods" (cophenetic correlation). Ledoit & Wolf
 (2004), "A well-conditioned estimator for large-dimensional covariance matrices". Gromov
-(1987), "Hyperbolic groups" (the four-point condition and Gromov products).
+(1987), "Hyperbolic groups" (the four-point condition and Gromov products; in
+:mod:`manifold_probe.analysis.hyperbolicity`, re-exported here).
 """
 
 from __future__ import annotations
@@ -57,11 +58,16 @@ from manifold_probe._validation import (
     to_numpy,
 )
 from manifold_probe.analysis._structure_null import (
-    _centred_ranks,
-    _pair_distances,
-    _points_null,
-    _spearman,
-    _tree_stat_q,
+    centred_ranks,
+    pair_distances,
+    points_null,
+    spearman,
+    tree_stat_q,
+)
+from manifold_probe.analysis.hyperbolicity import (  # noqa: F401 - re-exported
+    Hyperbolicity,
+    gromov_delta,
+    hyperbolicity,
 )
 
 __all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
@@ -202,6 +208,101 @@ def _subspace(means: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
     return Vt[:q].T, s**2
 
 
+def _labelled_points(X: Any, labels: Any, kind: str):
+    """The points (scaled by a power of two, exponent ``e``) and labels of the labelled rows
+    (label ``-1``: none), and the sorted classes, of which a cycle needs 4 and others 3."""
+    A, e = _cost_guards.scaled_points(check_points(X, min_points=3, what="known_structure"))
+    y = to_numpy(labels)
+    if y.ndim != 1 or len(y) != len(A):
+        raise InputError(
+            f"labels must be 1-D with one entry per point ({len(A)}); got shape {y.shape}"
+        )
+    keep = ~(y == -1) if y.dtype.kind in "iuf" else np.ones(len(y), dtype=bool)
+    A, y = A[keep], y[keep]
+    classes = np.unique(y)
+    C = len(classes)
+    need = 4 if kind == "cycle" else 3
+    if C < need:
+        raise InputError(
+            f"a {kind} test needs at least {need} classes with points; got {C} ({classes.tolist()})"
+        )
+    return A, e, y, classes
+
+
+def _target(kind: str, classes: np.ndarray, order: Any, parents: Any):
+    """The known structure of the sorted ``classes``, read as a function of their arrangement
+    (a permutation of 0..C-1): a cycle's phases, a line's values, or a tree's path lengths
+    between classes with the index of its class pairs (``(target, pairs or None)``)."""
+    C = len(classes)
+    if kind == "cycle":
+        cyc = classes if order is None else np.asarray(to_numpy(order))
+        if sorted(cyc.tolist()) != sorted(classes.tolist()):
+            raise InputError(
+                f"order must list every class exactly once; classes {classes.tolist()}, order {cyc.tolist()}"
+            )
+        pos = np.array([cyc.tolist().index(c) for c in classes.tolist()])
+        return 2 * np.pi * pos / C, None
+    elif kind == "line":
+        vals = classes if order is None else np.asarray(to_numpy(order))
+        if len(vals) != C or vals.dtype.kind not in "iuf":
+            raise InputError(
+                f"a line needs a numeric value per class ({C} classes); pass order=[values in "
+                "the order of the sorted classes]"
+            )
+        return vals.astype(np.float64), None
+    else:
+        if parents is None:
+            raise InputError("kind='tree' needs parents=[parent of node i, -1 for the root]")
+        T = tree_distances(parents)
+        if classes.dtype.kind not in "iu" or classes.min() < 0 or classes.max() >= len(T):
+            raise InputError(
+                f"tree labels must be node indices 0..{len(T) - 1}; got {classes.tolist()[:10]}"
+            )
+        Tc = T[np.ix_(classes, classes)]
+        if not np.all(np.isfinite(Tc)):
+            raise InputError("the classes lie in different trees of parents; give one tree")
+        return Tc, np.triu_indices(C, 1)
+
+
+def _arrangement_statistic(kind: str, target: np.ndarray, qs: list[int], iu):
+    """The statistic of projected class means as a function of the class arrangement, and the
+    centred ranks of a tree's path lengths (None for other kinds)."""
+    C = len(target)
+    t_ranks = None
+    if kind == "tree":
+        t_ranks = np.zeros((C, C))
+        t_ranks[iu] = centred_ranks(target[iu])
+        t_ranks = t_ranks + t_ranks.T
+        e_ranks: list = [None, []]
+
+    def stats_of(Z: np.ndarray, perms: np.ndarray) -> np.ndarray:
+        """Statistic of projected means Z (rows = classes) when class c sits at node
+        ``perm[c]``, for each row ``perm`` of ``perms`` at once. Spearman from centred ranks:
+        the ranks of a permuted target are its permuted ranks (the same multiset, so the
+        same denominators), and those of Z's distances depend only on Z."""
+        if kind == "cycle":
+            c = Z[:, :2] - Z[:, :2].mean(axis=0)
+            theta = np.arctan2(c[:, 1], c[:, 0])[None, :]
+            phase = target[perms]
+            return np.maximum(np.abs(np.exp(1j * (theta - phase)).mean(axis=1)),
+                              np.abs(np.exp(1j * (theta + phase)).mean(axis=1)))
+        if kind == "line":
+            ra, rt = centred_ranks(Z[:, 0]), centred_ranks(target)
+            den = np.sqrt((ra @ ra) * (rt @ rt))
+            return np.abs(rt[perms] @ ra / den) if den > 0 else np.zeros(len(perms))
+        if e_ranks[0] is not Z:
+            e_ranks[:] = [Z, [centred_ranks(pair_distances(Z[:, :q])[iu]) for q in qs]]
+        rt = t_ranks[perms[:, iu[0]], perms[:, iu[1]]]  # (n, pairs)
+        best = np.full(len(perms), -np.inf)
+        for re in e_ranks[1]:
+            den = np.sqrt(np.einsum("bi,bi->b", rt, rt) * (re @ re))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                best = np.maximum(best, np.where(den > 0, rt @ re / den, 0.0))
+        return best
+
+    return stats_of, t_ranks
+
+
 def known_structure(
     X: Any,
     labels: Any,
@@ -270,62 +371,14 @@ def known_structure(
     kind = check_option(kind, KINDS, name="kind")
     probe = check_option(probe, ("pca", "lda"), name="probe")
     null = check_option(null, ("points", "classes"), name="null")
-    A, e = _cost_guards.scaled_points(check_points(X, min_points=3, what="known_structure"))
-    y = to_numpy(labels)
-    if y.ndim != 1 or len(y) != len(A):
-        raise InputError(
-            f"labels must be 1-D with one entry per point ({len(A)}); got shape {y.shape}"
-        )
-    keep = ~(y == -1) if y.dtype.kind in "iuf" else np.ones(len(y), dtype=bool)
-    A, y = A[keep], y[keep]
-    classes = np.unique(y)
+    A, e, y, classes = _labelled_points(X, labels, kind)
     C = len(classes)
-    need = 4 if kind == "cycle" else 3
-    if C < need:
-        raise InputError(
-            f"a {kind} test needs at least {need} classes with points; got {C} ({classes.tolist()})"
-        )
     n_perm = check_int(n_perm, name="n_perm", minimum=19)
     max_dims = check_int(max_dims, name="max_dims", minimum=1)
     _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null, kind)
     rng = check_seed(seed)
 
-    # Target structure as a function of the class arrangement (a permutation of 0..C-1).
-    if kind == "cycle":
-        cyc = classes if order is None else np.asarray(to_numpy(order))
-        if sorted(cyc.tolist()) != sorted(classes.tolist()):
-            raise InputError(
-                f"order must list every class exactly once; classes {classes.tolist()}, order {cyc.tolist()}"
-            )
-        pos = np.array([cyc.tolist().index(c) for c in classes.tolist()])
-        target = 2 * np.pi * pos / C
-    elif kind == "line":
-        vals = classes if order is None else np.asarray(to_numpy(order))
-        if len(vals) != C or vals.dtype.kind not in "iuf":
-            raise InputError(
-                f"a line needs a numeric value per class ({C} classes); pass order=[values in "
-                "the order of the sorted classes]"
-            )
-        target = vals.astype(np.float64)
-    else:
-        if parents is None:
-            raise InputError("kind='tree' needs parents=[parent of node i, -1 for the root]")
-        T = tree_distances(parents)
-        if classes.dtype.kind not in "iu" or classes.min() < 0 or classes.max() >= len(T):
-            raise InputError(
-                f"tree labels must be node indices 0..{len(T) - 1}; got {classes.tolist()[:10]}"
-            )
-        Tc = T[np.ix_(classes, classes)]
-        if not np.all(np.isfinite(Tc)):
-            raise InputError("the classes lie in different trees of parents; give one tree")
-        iu = np.triu_indices(C, 1)
-        target = Tc
-
-    if kind == "tree":
-        t_ranks = np.zeros((C, C))
-        t_ranks[iu] = _centred_ranks(target[iu])
-        t_ranks = t_ranks + t_ranks.T
-        e_ranks: list = [None, []]
+    target, iu = _target(kind, classes, order, parents)
 
     if dims is None:
         qs = [2] if kind == "cycle" else [1] if kind == "line" else list(range(1, min(max_dims, C - 1) + 1))
@@ -334,30 +387,7 @@ def known_structure(
     if kind == "cycle" and qs[0] < 2:
         raise InputError("a cycle test needs dims >= 2 (it reads angles in a plane)")
 
-    def stats_of(Z: np.ndarray, perms: np.ndarray) -> np.ndarray:
-        """Statistic of projected means Z (rows = classes) when class c sits at node
-        ``perm[c]``, for each row ``perm`` of ``perms`` at once. Spearman from centred ranks:
-        the ranks of a permuted target are its permuted ranks (the same multiset, so the
-        same denominators), and those of Z's distances depend only on Z."""
-        if kind == "cycle":
-            c = Z[:, :2] - Z[:, :2].mean(axis=0)
-            theta = np.arctan2(c[:, 1], c[:, 0])[None, :]
-            phase = target[perms]
-            return np.maximum(np.abs(np.exp(1j * (theta - phase)).mean(axis=1)),
-                              np.abs(np.exp(1j * (theta + phase)).mean(axis=1)))
-        if kind == "line":
-            ra, rt = _centred_ranks(Z[:, 0]), _centred_ranks(target)
-            den = np.sqrt((ra @ ra) * (rt @ rt))
-            return np.abs(rt[perms] @ ra / den) if den > 0 else np.zeros(len(perms))
-        if e_ranks[0] is not Z:
-            e_ranks[:] = [Z, [_centred_ranks(_pair_distances(Z[:, :q])[iu]) for q in qs]]
-        rt = t_ranks[perms[:, iu[0]], perms[:, iu[1]]]  # (n, pairs)
-        best = np.full(len(perms), -np.inf)
-        for re in e_ranks[1]:
-            den = np.sqrt(np.einsum("bi,bi->b", rt, rt) * (re @ re))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                best = np.maximum(best, np.where(den > 0, rt @ re / den, 0.0))
-        return best
+    stats_of, t_ranks = _arrangement_statistic(kind, target, qs, iu)
 
     def pipeline(yy: np.ndarray):
         Xp, means = _probe_transform(A, yy, classes, probe)
@@ -373,11 +403,11 @@ def known_structure(
     if kind == "cycle":
         in_order = _cycle_stat(Z[:, :2], target)[1]
     elif kind == "line":
-        rho = _spearman(Z[:, 0], target)
+        rho = spearman(Z[:, 0], target)
         srt = (np.sign(rho) if rho != 0 else 1.0) * Z[np.argsort(target), 0]
         in_order = bool(np.all(np.diff(srt) > 0))
     if kind == "tree":  # report the dimension that achieved the observed statistic
-        q_best = max(qs, key=lambda q: _tree_stat_q(Z, target, iu, q))
+        q_best = max(qs, key=lambda q: tree_stat_q(Z, target, iu, q))
     else:
         q_best = qs[0]
     null_stats = np.empty(n_perm)
@@ -387,7 +417,7 @@ def known_structure(
     elif probe == "pca":  # row relabellings, a block of them at once
         inv = np.searchsorted(classes, y)
         tree = (iu, t_ranks) if kind == "tree" else (None, None)
-        null_stats[:] = _points_null(A, inv, C, n_perm, rng, kind, target, qs, *tree)
+        null_stats[:] = points_null(A, inv, C, n_perm, rng, kind, target, qs, *tree)
     for b in range(n_perm if (null == "points" and probe != "pca") else 0):
         _, m2, V2, _ = pipeline(y[rng.permutation(len(y))])
         null_stats[b] = stats_of((m2 - m2.mean(axis=0)) @ V2, ident[None, :])[0]
@@ -418,83 +448,3 @@ def known_structure(
         effect=float(effect),
         null_mean=float(null_stats.mean()),
     )
-
-
-def gromov_delta(D: Any, base: int = 0) -> float:
-    r"""Gromov hyperbolicity of a finite metric at one base point, relative to the diameter.
-
-    With Gromov products :math:`(x|y)_w = \tfrac12 (d(x,w) + d(y,w) - d(x,y))`,
-
-    .. math::
-
-        \delta_w = \max_{x,y,z} \big[\min\{(x|y)_w, (y|z)_w\} - (x|z)_w\big],
-
-    and the space is :math:`\delta`-hyperbolic with :math:`\delta_w \le \delta \le
-    2\delta_w` (Gromov 1987). Returned: :math:`2\delta_w / \operatorname{diam}` in
-    :math:`[0, 1]`; 0 for a tree metric (trees are 0-hyperbolic), larger for flat or
-    positively curved sets (Euclidean points in general position).
-
-    Examples
-    --------
-    >>> from manifold_probe.analysis.structure import tree_distances
-    >>> gromov_delta(tree_distances([-1, 0, 0, 1, 1, 2]))
-    0.0
-    >>> sq = np.array([[0, 1, 2**.5, 1], [1, 0, 1, 2**.5], [2**.5, 1, 0, 1], [1, 2**.5, 1, 0]])
-    >>> round(gromov_delta(sq), 3)  # a square (4-cycle with its diagonals) is not a tree
-    0.586
-    """
-    D = np.asarray(D, dtype=np.float64)
-    diam = float(D.max(initial=0.0))
-    if diam <= 0:
-        return 0.0
-    G = 0.5 * (D[:, base][:, None] + D[base][None, :] - D)
-    # max over y of min(G[x, y], G[y, z]): a (max, min) matrix product, one row x at a time
-    worst = max(float(np.max(np.minimum(G[x][:, None], G).max(axis=0) - G[x]))
-                for x in range(len(G)))
-    return max(0.0, 2.0 * worst / diam)
-
-
-@dataclass(frozen=True)
-class Hyperbolicity:
-    """Result of :func:`hyperbolicity`: relative Gromov delta against a Gaussian surrogate."""
-
-    delta: float
-    p_value: float
-    null_median: float
-    n_surrogates: int
-
-
-def hyperbolicity(Z: Any, n_surrogates: int = 199, seed: Any = None) -> Hyperbolicity:
-    r"""Is a point set more tree-like (negatively curved) than a Gaussian cloud of its shape?
-
-    The statistic is :func:`gromov_delta` of the Euclidean distances of ``Z`` (base point: the
-    point nearest the centroid). The null draws ``n_surrogates`` Gaussian clouds with the same
-    number of points, mean and covariance as ``Z``: flat data with the same second moments.
-    One-sided p-value :math:`(1 + \#\{\delta^* \le \delta\})/(1 + B)` (Phipson & Smyth
-    2010): small when ``Z`` is closer to a tree metric than such clouds, which is the
-    prediction for class means arranged by a hierarchy (tree-like data embed with little
-    distortion only in negatively curved spaces; Sarkar 2011).
-
-    References
-    ----------
-    Gromov (1987), "Hyperbolic groups". Sarkar (2011), "Low distortion Delaunay embedding of
-    trees in hyperbolic plane", Graph Drawing.
-    """
-    Z = check_points(Z, min_points=4, what="hyperbolicity")
-    n_surrogates = check_int(n_surrogates, name="n_surrogates", minimum=19)
-    rng = check_seed(seed)
-    _cost_guards.guard_hyperbolicity(*Z.shape, n_surrogates)
-    Z = _cost_guards.centred_points(Z, 4, what="hyperbolicity")  # delta/diam and the null: invariant
-
-    def stat(P: np.ndarray) -> float:
-        D = np.sqrt(np.maximum(((P[:, None, :] - P[None, :, :]) ** 2).sum(-1), 0.0))
-        base = int(np.argmin(((P - P.mean(axis=0)) ** 2).sum(axis=1)))
-        return gromov_delta(D, base)
-
-    observed = stat(Z)
-    cov = np.atleast_2d(np.cov(Z, rowvar=False))
-    null = np.array([stat(rng.multivariate_normal(Z.mean(axis=0), cov, size=len(Z),
-                                                  method="eigh"))
-                     for _ in range(n_surrogates)])
-    p = (1 + np.sum(null <= observed + 1e-12)) / (1 + n_surrogates)
-    return Hyperbolicity(float(observed), float(p), float(np.median(null)), n_surrogates)

@@ -23,11 +23,11 @@ from manifold_probe._validation import (
     check_seed,
 )
 from manifold_probe.analysis.neighbourhoods import (
-    _rank_excess,
-    _venna_kaski,
     continuity,
     knn_overlap,
+    rank_excess,
     trustworthiness,
+    venna_kaski,
 )
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
@@ -330,15 +330,15 @@ def warp(
     if rank_rows is not None:
         rank_rows = check_int(rank_rows, name="rank_rows", minimum=1)
     gx, gy = rng.spawn(2) if rank_rows is not None else (None, None)
-    trust = _venna_kaski(_rank_excess(A, ny.indices, nx.indices, ranked=_listed(neighbors_x, nx),
+    trust = venna_kaski(rank_excess(A, ny.indices, nx.indices, ranked=_listed(neighbors_x, nx),
                                       max_rows=rank_rows, rng=gx), n, k)
-    cont = _venna_kaski(_rank_excess(B, nx.indices, ny.indices, ranked=_listed(neighbors_y, ny),
+    cont = venna_kaski(rank_excess(B, nx.indices, ny.indices, ranked=_listed(neighbors_y, ny),
                                      max_rows=rank_rows, rng=gy), n, k)
 
     fields: dict[str, Any] = {}
     if geodesic:
         from manifold_probe.analysis._reuse import cached_geodesic_distances
-        from manifold_probe.geodesic import geodesic_distortion
+        from manifold_probe.distortion import geodesic_distortion
 
         if n_sources is None or n_sources >= n:
             sources = None
@@ -356,8 +356,7 @@ def warp(
         fields["geodesic_log_ratio_median"] = float(result.scale)
         fields["geodesic_distortion"] = float(result.spread)
     if dimension:
-        from manifold_probe.dimension import intrinsic_dimension
-        from manifold_probe.dimension._near import NearDuplicateWarning
+        from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
 
         kd = min(k, 2)
         with warnings.catch_warnings():  # near-coincident points: merged, as in the profile
@@ -399,8 +398,7 @@ def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> 
     """
     import warnings
 
-    from manifold_probe.dimension import intrinsic_dimension
-    from manifold_probe.dimension._near import NearDuplicateWarning
+    from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NearDuplicateWarning)

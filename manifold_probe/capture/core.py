@@ -14,6 +14,14 @@ import numpy as np
 
 from manifold_probe._validation import InputError, check_int
 from manifold_probe.activations import Activations
+from manifold_probe.capture.batches import (
+    batch_parts,
+    batch_size,
+    hash_rows,
+    slice_batch,
+    to_device,
+)
+from manifold_probe.capture.store_writer import StoreWriter
 from manifold_probe.store import ActivationStore
 
 __all__ = [
@@ -120,7 +128,7 @@ def hash_sentences(sentences: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _first_tensor(output):
+def first_tensor(output):
     import torch
 
     if isinstance(output, torch.Tensor):
@@ -133,69 +141,6 @@ def _first_tensor(output):
         f"a hooked module returned {type(output).__name__}; hook modules whose output is a "
         "tensor (batch, tokens, width) or a tuple starting with one"
     )
-
-
-def _batch_parts(batch) -> tuple[tuple, dict, Any]:
-    """Split a batch into (args, kwargs, attention mask or None)."""
-    import torch
-
-    if isinstance(batch, torch.Tensor):
-        return (batch,), {}, None
-    if isinstance(batch, np.ndarray):
-        return (torch.as_tensor(batch),), {}, None
-    if isinstance(batch, Mapping):
-        kwargs = {k: (torch.as_tensor(v) if isinstance(v, np.ndarray) else v) for k, v in batch.items()}
-        return (), kwargs, kwargs.get("attention_mask")
-    if isinstance(batch, (tuple, list)):
-        return tuple(batch), {}, None
-    raise InputError(
-        f"a batch is {type(batch).__name__}; pass tensors (batch, tokens), tuples of tensors, "
-        "or dicts of tensors (e.g. a tokenizer's output with 'attention_mask')"
-    )
-
-
-def _batch_size(args, kwargs) -> int:
-    import torch
-
-    for v in (*args, *kwargs.values()):
-        if isinstance(v, torch.Tensor) and v.ndim >= 1:
-            return int(v.shape[0])
-    raise InputError("could not find a tensor in the batch to read its size from")
-
-
-def _slice_batch(args, kwargs, start: int):
-    import torch
-
-    def cut(v):
-        return v[start:] if isinstance(v, torch.Tensor) and v.ndim >= 1 else v
-
-    return tuple(cut(a) for a in args), {k: cut(v) for k, v in kwargs.items()}
-
-
-def _hash_rows(hasher, args, kwargs, mask, start: int = 0, stop: int | None = None) -> None:
-    """Feed input rows [start, stop) to ``hasher``, real tokens only (padding-independent)."""
-    import torch
-
-    tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor) and v.ndim >= 1]
-    n = _batch_size(args, kwargs)
-    stop = n if stop is None else stop
-    for i in range(start, stop):
-        keep = mask[i].bool().cpu() if mask is not None else None
-        for t in tensors:
-            row = t[i].detach().cpu()
-            if keep is not None and row.ndim >= 1 and row.shape[0] == keep.shape[0]:
-                row = row[keep]
-            hasher.update(np.ascontiguousarray(row.numpy()).tobytes())
-        hasher.update(b"\x1e")
-
-
-def _to_device(args, kwargs, device):
-    import torch
-
-    def move(v):
-        return v.to(device) if isinstance(v, torch.Tensor) else v
-
-    return tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
 
 
 def _progress_callback(progress: bool | Callable[[int], None]) -> Callable[[int], None] | None:
@@ -222,52 +167,109 @@ def _resolve_modules(model, module_names: Sequence[str]):
     return [named[n] for n in module_names]
 
 
-class _StoreWriter:
-    """Appends batches to a store on one background thread, in order, one waiting at most.
+def _check_names(module_names: Sequence[str], layer_names: Sequence[str] | None):
+    """The modules to hook and the names of their layers (default: the module names)."""
+    module_names = list(module_names)
+    if not module_names:
+        raise InputError("module_names is empty; name at least one module to capture")
+    layer_names = tuple(layer_names) if layer_names is not None else tuple(module_names)
+    if len(layer_names) != len(module_names) or len(set(layer_names)) != len(layer_names):
+        raise InputError(
+            f"layer_names must be distinct and one per module; got {len(layer_names)} names "
+            f"for {len(module_names)} modules"
+        )
+    return module_names, layer_names
 
-    The next forward pass runs while the last batch is written (the store's encoding and
-    file writes release the GIL), so a capture is not the model's time plus the store's; at
-    most three batches are held at once (one computed, one waiting, one being written), so
-    memory is bounded by the batch, not by the number of tokens. After an append fails, later
-    batches are dropped and the error is raised in the capturing thread (at the next batch or
-    at :meth:`close`); every batch appended before it is committed, as without the thread.
+
+class _RowsInMemory:
+    """A capture's batches kept in memory (without a store), joined into :class:`Activations`."""
+
+    def __init__(self, layer_names: tuple[str, ...]):
+        self.layer_names = layer_names
+        self.rows: dict[str, list[np.ndarray]] = {n: [] for n in layer_names}
+        self.sid: list[np.ndarray] = []
+        self.pid: list[np.ndarray] = []
+
+    def add(self, batch_arrays: Mapping[str, np.ndarray], sid, pid) -> None:
+        for name in self.layer_names:
+            self.rows[name].append(batch_arrays[name])
+        if sid is not None:
+            self.sid.append(sid)
+            self.pid.append(pid)
+
+    def activations(self, dtype: str, meta: dict) -> Activations:
+        arrays = {n: np.concatenate(self.rows[n], axis=0).astype(dtype, copy=False)
+                  for n in self.layer_names}
+        return Activations(
+            layers=self.layer_names,
+            arrays=arrays,
+            sentence_ids=np.concatenate(self.sid) if self.sid else None,
+            position_ids=np.concatenate(self.pid) if self.pid else None,
+            meta=meta,
+        )
+
+
+def _skip_held(hasher, args, kwargs, mask, done: int, skip: int, st):
+    """Hash the rows of a batch that the store already holds (``skip`` inputs in all, ``done``
+    seen so far), check the store's prefix hash where the held rows end, and return the rest
+    of the batch: ``(args, kwargs, mask, size, done)``; size 0 when the store holds it all."""
+    bsz = batch_size(args, kwargs)
+    if done + bsz <= skip:
+        hash_rows(hasher, args, kwargs, mask)
+        done += bsz
+        if done == skip and st is not None:
+            st.check_prefix(hasher.hexdigest())
+        return args, kwargs, mask, 0, done
+    start = max(0, skip - done)
+    if start:
+        hash_rows(hasher, args, kwargs, mask, 0, start)
+        if st is not None:
+            st.check_prefix(hasher.hexdigest())
+        args, kwargs = slice_batch(args, kwargs, start)
+        mask = kwargs.get("attention_mask", mask)
+        bsz -= start
+        done += start
+    return args, kwargs, mask, bsz, done
+
+
+def _pooled_rows(captured: Mapping[int, Any], layer_names, module_names, mask, pooling, done: int):
+    """One batch's hooked outputs, pooled: ``({layer: rows}, sentence ids, positions)``.
+
+    ``captured[i]`` is module ``i``'s output; ``(B, T, d)`` outputs are pooled under ``mask``
+    with :func:`pool_tokens`, ``(B, d)`` outputs kept; sentence ids count from ``done``.
     """
+    import torch
 
-    def __init__(self, store: ActivationStore):
-        import queue
-        import threading
-
-        self.store = store
-        self.error: BaseException | None = None
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
-        self.thread = threading.Thread(target=self._run, name="manifold-probe-store", daemon=True)
-        self.thread.start()
-        self.closed = False
-
-    def _run(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if self.error is None:
-                try:
-                    self.store.append(**item)
-                except BaseException as exc:  # re-raised in the capturing thread
-                    self.error = exc
-
-    def put(self, item: dict) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(item)
-
-    def close(self, *, raise_error: bool = True) -> None:
-        """Wait for the queued batches to be appended; raise the first append error."""
-        if not self.closed:
-            self.closed = True
-            self.queue.put(None)
-            self.thread.join()
-        if raise_error and self.error is not None:
-            raise self.error
+    batch_arrays = {}
+    sid = pid = None
+    for i, name in enumerate(layer_names):
+        if i not in captured:
+            raise InputError(
+                f"module {module_names[i]!r} did not run in the forward pass; "
+                "check the module name"
+            )
+        h = captured[i]
+        if h.ndim == 2:
+            rows, s, p = h, None, None
+        elif h.ndim == 3:
+            m = mask if mask is not None else torch.ones(
+                h.shape[:2], dtype=torch.bool, device=h.device)
+            if m.shape != h.shape[:2]:
+                raise InputError(
+                    f"module {module_names[i]!r} output has shape {tuple(h.shape)}, "
+                    f"but the attention mask has shape {tuple(m.shape)}"
+                )
+            rows, s, p = pool_tokens(h, m.to(h.device), pooling)
+        else:
+            raise InputError(
+                f"module {module_names[i]!r} output has shape {tuple(h.shape)}; "
+                "expected (batch, tokens, width) or (batch, width)"
+            )
+        batch_arrays[name] = rows.detach().float().cpu().numpy()
+        if s is not None and sid is None:
+            sid = s.cpu().numpy().astype(np.int64) + done
+            pid = p.cpu().numpy().astype(np.int64)
+    return batch_arrays, sid, pid
 
 
 def capture_modules(
@@ -336,15 +338,7 @@ def capture_modules(
     from manifold_probe._validation import check_option
 
     pooling = check_pooling(pooling)
-    module_names = list(module_names)
-    if not module_names:
-        raise InputError("module_names is empty; name at least one module to capture")
-    layer_names = tuple(layer_names) if layer_names is not None else tuple(module_names)
-    if len(layer_names) != len(module_names) or len(set(layer_names)) != len(layer_names):
-        raise InputError(
-            f"layer_names must be distinct and one per module; got {len(layer_names)} names "
-            f"for {len(module_names)} modules"
-        )
+    module_names, layer_names = _check_names(module_names, layer_names)
     dtype = check_option(dtype, ("float32", "float16"), name="dtype")
     modules = _resolve_modules(model, module_names)
     if device is not None:
@@ -378,15 +372,13 @@ def capture_modules(
 
     def make_hook(i):
         def hook(_module, _inputs, output):
-            captured[i] = _first_tensor(output)
+            captured[i] = first_tensor(output)
 
         return hook
 
     handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(modules)]
-    writer = _StoreWriter(st) if st is not None else None
-    out_rows: dict[str, list[np.ndarray]] = {n: [] for n in layer_names}
-    out_sid: list[np.ndarray] = []
-    out_pid: list[np.ndarray] = []
+    writer = StoreWriter(st) if st is not None else None
+    rows = _RowsInMemory(layer_names) if st is None else None
     hasher = hashlib.sha256()
     done = 0  # inputs seen so far (including skipped ones)
     iterator: Iterator = iter(batches)
@@ -395,66 +387,22 @@ def capture_modules(
     try:
         with torch.no_grad():
             for batch in iterator:
-                args, kwargs, mask = _batch_parts(batch)
-                bsz = _batch_size(args, kwargs)
-                if done + bsz <= skip:
-                    _hash_rows(hasher, args, kwargs, mask)
-                    done += bsz
-                    if done == skip and st is not None:
-                        st.check_prefix(hasher.hexdigest())
+                args, kwargs, mask = batch_parts(batch)
+                args, kwargs, mask, bsz, done = _skip_held(hasher, args, kwargs, mask, done, skip, st)
+                if bsz == 0:
                     continue
-                start = max(0, skip - done)
-                if start:
-                    _hash_rows(hasher, args, kwargs, mask, 0, start)
-                    if st is not None:
-                        st.check_prefix(hasher.hexdigest())
-                    args, kwargs = _slice_batch(args, kwargs, start)
-                    mask = kwargs.get("attention_mask", mask)
-                    bsz -= start
-                    done += start
-                _hash_rows(hasher, args, kwargs, mask)
-                args_d, kwargs_d = _to_device(args, kwargs, device)
+                hash_rows(hasher, args, kwargs, mask)
+                args_d, kwargs_d = to_device(args, kwargs, device)
                 captured.clear()
                 model(*args_d, **kwargs_d, **extra)
-                batch_arrays = {}
-                sid = pid = None
-                for i, name in enumerate(layer_names):
-                    if i not in captured:
-                        raise InputError(
-                            f"module {module_names[i]!r} did not run in the forward pass; "
-                            "check the module name"
-                        )
-                    h = captured[i]
-                    if h.ndim == 2:
-                        rows, s, p = h, None, None
-                    elif h.ndim == 3:
-                        m = mask if mask is not None else torch.ones(
-                            h.shape[:2], dtype=torch.bool, device=h.device)
-                        if m.shape != h.shape[:2]:
-                            raise InputError(
-                                f"module {module_names[i]!r} output has shape {tuple(h.shape)}, "
-                                f"but the attention mask has shape {tuple(m.shape)}"
-                            )
-                        rows, s, p = pool_tokens(h, m.to(h.device), pooling)
-                    else:
-                        raise InputError(
-                            f"module {module_names[i]!r} output has shape {tuple(h.shape)}; "
-                            "expected (batch, tokens, width) or (batch, width)"
-                        )
-                    batch_arrays[name] = rows.detach().float().cpu().numpy()
-                    if s is not None and sid is None:
-                        sid = s.cpu().numpy().astype(np.int64) + done
-                        pid = p.cpu().numpy().astype(np.int64)
+                batch_arrays, sid, pid = _pooled_rows(captured, layer_names, module_names, mask,
+                                                      pooling, done)
                 done += bsz
                 if writer is not None:
                     writer.put({"arrays": batch_arrays, "n_inputs": bsz, "sentence_ids": sid,
                                 "position_ids": pid, "prefix_hash": hasher.hexdigest()})
                 else:
-                    for name in layer_names:
-                        out_rows[name].append(batch_arrays[name])
-                    if sid is not None:
-                        out_sid.append(sid)
-                        out_pid.append(pid)
+                    rows.add(batch_arrays, sid, pid)
                 if report is not None:
                     report(done)
         if writer is not None:
@@ -485,11 +433,4 @@ def capture_modules(
         return st.to_activations(load=load)
     if done == 0:
         raise InputError("no batches were given; pass at least one batch of inputs")
-    arrays = {n: np.concatenate(out_rows[n], axis=0).astype(dtype, copy=False) for n in layer_names}
-    return Activations(
-        layers=layer_names,
-        arrays=arrays,
-        sentence_ids=np.concatenate(out_sid) if out_sid else None,
-        position_ids=np.concatenate(out_pid) if out_pid else None,
-        meta=meta,
-    )
+    return rows.activations(dtype, meta)

@@ -94,7 +94,7 @@ def _sentences(inputs: Any) -> list[str]:
     return sentences
 
 
-def _select_layers(all_names: Sequence[str], layers: Any, extra: Sequence[str] = ()) -> list[str]:
+def select_layers(all_names: Sequence[str], layers: Any, extra: Sequence[str] = ()) -> list[str]:
     """Names of the requested layers: names from ``all_names`` or ``extra``, or indices into
     ``all_names`` (0 = ``"embeddings"``, ``l`` = ``"layer_l"``, negative from the end)."""
     if layers is None:
@@ -131,7 +131,7 @@ def _first_tensor_in(args: tuple, kwargs: dict):
     raise InputError("the first block received no tensor; cannot read the embeddings")
 
 
-def _taps_module(inner, call, points, owner=None):
+def taps_module(inner, call, points, owner=None):
     """A module that runs ``call(inner, *args, **kwargs)`` and passes each tap point's tensor
     through an identity child ``tap_j`` (so :func:`capture_modules` can hook it).
 
@@ -144,7 +144,7 @@ def _taps_module(inner, call, points, owner=None):
     """
     import torch
 
-    from manifold_probe.capture.core import _first_tensor
+    from manifold_probe.capture.core import first_tensor
 
     class _Tap(torch.nn.Identity):
         pass
@@ -172,7 +172,7 @@ def _taps_module(inner, call, points, owner=None):
                         handles.append(module.register_forward_pre_hook(pre, with_kwargs=True))
                     else:
                         def post(_m, _a, out, tap=tap, select=select):
-                            tap(select(_first_tensor(out)))
+                            tap(select(first_tensor(out)))
 
                         handles.append(module.register_forward_hook(post))
                 return call(self.inner, *args, **kwargs)
@@ -183,7 +183,7 @@ def _taps_module(inner, call, points, owner=None):
     return Taps()
 
 
-def _tap_points(arch: Architecture, names: Sequence[str]):
+def tap_points(arch: Architecture, names: Sequence[str]):
     points = []
     for name in names:
         if name == "embeddings":
@@ -217,7 +217,7 @@ def _hf_call(root):
     return call
 
 
-def _tlens_call(inner, *, input_ids, attention_mask, **_):
+def tlens_call(inner, *, input_ids, attention_mask, **_):
     return inner(input_ids, attention_mask=attention_mask, return_type=None)
 
 
@@ -243,7 +243,7 @@ def _encode(tokenizer, chunk: Sequence[str], max_length: int):
     return out
 
 
-def _default_max_length(tokenizer, model) -> int:
+def default_max_length(tokenizer, model) -> int:
     max_length = getattr(tokenizer, "model_max_length", None)
     if max_length is None or max_length > 100_000:
         cfg = getattr(model, "config", None) or getattr(model, "cfg", None)
@@ -320,14 +320,14 @@ def capture_hidden_states(
     arch = architecture or detect_architecture(hf_model)
     names = residual_layer_names(arch.n_blocks)
     extra = (FINAL_NORM_NAME,) if arch.final_norm is not None else ()
-    chosen = _select_layers(names, layers, extra)
+    chosen = select_layers(names, layers, extra)
     if max_length is None:
-        max_length = _default_max_length(tokenizer, hf_model)
+        max_length = default_max_length(tokenizer, hf_model)
     max_length = check_int(max_length, name="max_length", minimum=1)
 
     call = call or _hf_call(arch.root)
-    inner = arch.root if call is not _tlens_call else hf_model
-    tap = _taps_module(inner, call, _tap_points(arch, chosen), owner=hf_model)
+    inner = arch.root if call is not tlens_call else hf_model
+    tap = taps_module(inner, call, tap_points(arch, chosen), owner=hf_model)
     n_truncated = 0
 
     def batches():

@@ -23,7 +23,7 @@ from typing import Any
 
 from manifold_probe._validation import InputError
 from manifold_probe.capture.architectures import detect_architecture
-from manifold_probe.capture.hidden_states import _default_max_length, offline_loading
+from manifold_probe.capture.hidden_states import default_max_length, offline_loading
 from manifold_probe.capture.models import ModelHandle
 from manifold_probe.capture.packaged import model_path, resolve_packaged
 
@@ -65,7 +65,7 @@ def _text_handle(model, tokenizer, *, name: str, kind: str, device: Any, blocks:
         tokenizer=tokenizer,
         kind=kind,
         n_heads=n_heads,
-        max_length=max_length or _default_max_length(tokenizer, model),
+        max_length=max_length or default_max_length(tokenizer, model),
         extra=dict(extra or {}),
         architecture=arch,
     )

@@ -25,11 +25,11 @@ from manifold_probe._validation import InputError, check_int
 from manifold_probe.capture.architectures import FINAL_NORM_NAME, Architecture, block_index
 from manifold_probe.capture.core import Activations, capture_modules
 from manifold_probe.capture.hidden_states import (
-    _select_layers,
-    _tap_points,
-    _taps_module,
-    _tlens_call,
     capture_hidden_states,
+    select_layers,
+    tap_points,
+    taps_module,
+    tlens_call,
 )
 
 __all__ = ["ModelHandle"]
@@ -183,9 +183,8 @@ class ModelHandle:
         loaded from), the tokenizer (its full serialisation and settings) and the layer
         layout. Same weights → same fingerprint in any process; one changed weight → a new one.
 
-        Cost: one pass over the weights: 0.34–0.59 s for MiniLM's 87 MB on one core of a busy
-        2-core machine (``benchmarks/bench_fingerprint.py``), against ~10 s to capture 256 sentences.
-        Not cached, so an in-place edit of the weights is always seen.
+        Cost: one pass over the weights (``docs/validation.md#fingerprint-cost``). Not cached,
+        so an in-place edit of the weights is always seen.
         """
         h = hashlib.sha256()
         _update_json(h, "layout", {
@@ -256,13 +255,13 @@ class ModelHandle:
                 model_name=self.name,
                 dtype=dtype,
                 architecture=self.architecture,
-                call=_tlens_call if self.kind == "tlens" else None,
+                call=tlens_call if self.kind == "tlens" else None,
             )
         import torch
 
         inputs = self.inputs_for(inputs)
         extra = (FINAL_NORM_NAME,) if FINAL_NORM_NAME in self.available_layers else ()
-        chosen = _select_layers(self.layer_names, layers, extra)
+        chosen = select_layers(self.layer_names, layers, extra)
         meta = {"model": self.name}
         if self.kind == "toy":
             pairs = np.asarray(inputs)
@@ -284,8 +283,8 @@ class ModelHandle:
         meta["input_hash_kind"] = "tokens"
         h = hashlib.sha256(np.ascontiguousarray(tokens.cpu().numpy()).tobytes()).hexdigest()
         if self.kind == "modules":
-            tap = _taps_module(self.model, lambda m, *a, **k: m(*a, **k),
-                               _tap_points(self.architecture, chosen))
+            tap = taps_module(self.model, lambda m, *a, **k: m(*a, **k),
+                               tap_points(self.architecture, chosen))
             model, module_names = tap, [f"tap_{j}" for j in range(len(chosen))]
         else:
             model = self.model

@@ -19,7 +19,7 @@ from manifold_probe._validation import (
     rescale,
     to_numpy,
 )
-from manifold_probe.dimension._mle import levina_bickel
+from manifold_probe.dimension import levina_bickel
 from manifold_probe.neighbors import Neighbors, resolve_neighbors, symmetric_graph
 
 __all__ = ["OllivierRicci", "ollivier_ricci"]
@@ -302,13 +302,10 @@ def ollivier_ricci(
     ``k``, ``scale``, N and dimension. Points near the boundary of a sample (a disk's rim)
     have lopsided neighbourhoods and biased curvature; leave them out with ``nodes``.
 
-    Measured (``tests/test_ollivier.py``; N = 1500, k = 20, ``scale=100``, ``ground="graph"``
-    on the exact-metric kNN graph, 60 nodes, 3 seeds): calibrated sample curvature +0.008 to
-    +0.033 on the unit S², −0.019 to +0.012 on a flat torus, −0.044 to −0.006 on a hyperbolic
-    disk of curvature −1 (theory about ±0.02–0.03). The sampling noise (about 0.01 here) is of
-    the order of the signal: average over many nodes spread over the sample, and do not read
-    single edges. The calibration offset itself is a flat-sample average over
-    ``reference_nodes`` points and carries the same kind of noise.
+    The sampling noise is of the order of the signal: average over many nodes spread over the
+    sample, and do not read single edges (measured: ``docs/validation.md#ollivier-ricci``).
+    The calibration offset itself is a flat-sample average over ``reference_nodes`` points
+    and carries the same kind of noise.
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ from manifold_probe._validation import (
 )
 from manifold_probe.curvature._interval import bias_exponent, bias_noise, interval, richardson
 from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients, run_batches
-from manifold_probe.curvature._tangent import _estimate_dim, _tangent_basis
+from manifold_probe.curvature._tangent import estimate_dim, tangent_basis
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
 __all__ = ["CurvatureEstimate", "scalar_curvature"]
@@ -34,8 +34,8 @@ __all__ = ["CurvatureEstimate", "scalar_curvature"]
 METHODS = ("quadratic", "ball_volume")
 _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dimension 5
 #: Working memory of one batch of quadratic fits (bytes; results do not depend on it, beyond
-#: float rounding). 256 MiB (about 100 points of a 384-dimensional layer) ran the default
-#: profile's fits ~1.1x slower than 96 MiB (benchmarks/bench_curvature_batch.py).
+#: float rounding).
+# set by `benchmarks/bench_curvature_batch.py`, see docs/validation.md#fit-batch-memory
 BATCH_BYTES = 96 * 2**20
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
 
@@ -157,7 +157,7 @@ def _quadratic(
         idx = nb.indices[s:e]
         Y = A[idx]  # (B, k, D), relative to the base points (in place: one allocation)
         Y -= A[s:e, None, :]
-        T = _tangent_basis(Y[:, :k_pca], n, device)
+        T = tangent_basis(Y[:, :k_pca], n, device)
         Sl, sel, rho = ladder_fit(Y, T, levels, degree, fold_from=int(levels[0]), device=device)
         folded[s:e] = ~np.isfinite(Sl[:, -1])
         choice = _lepski(Sl, sel, kappa)
@@ -242,7 +242,7 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
         A, nb = resolve_neighbors(
             A, min(k_graph, A.shape[0] - 1), neighbors=neighbors, what="scalar_curvature"
         )
-        dim = _estimate_dim(A, nb)
+        dim = estimate_dim(A, nb)
         X = A
     S, se, size, _ = ball_volume_curvature(
         X, dim=dim, k=k, neighbors=nb, distances=distances, **options
@@ -330,21 +330,9 @@ def scalar_curvature(
     1.96\sqrt{\operatorname{Var} R}` is the robust bias-corrected interval of Calonico,
     Cattaneo & Farrell (2018); the Richardson step removes only the leading order of the
     bias, so the correction is trusted to no better than its resolved size. The interval
-    always holds :math:`S` (:math:`\operatorname{Var} R \ge \mathrm{sd}_{S-R}^2`). The
-    previous form, :math:`\min(S,R)` to :math:`\max(S,R)` widened by
-    :math:`1.96\sqrt{\operatorname{Var} R}`, counted the noise of :math:`S - R` twice
-    (1% noise: 99.9-100%) and trusted :math:`R` to within its noise on the far side (S^2
-    from 1000 points: 83-87%, the misses beyond :math:`R`). Coverage of the true curvature
-    over points (``benchmarks/validate_curvature_intervals.py``, two seeds, target 90-97%):
-    S^3 of radius 2 noise-free 99.0-99.2%, with 1% noise 93.8-94.2%; pseudosphere
-    91.2-91.4%; ring torus 96.3-96.8%; S^2 from 1000 points 94.5-95.0%, from 300 points
-    96.7-97.0%; S^2 with 1% noise 95.0-95.9%; S^2(1.5) x S^1 with 1% noise 96.9-97.0%.
-    Held out (shapes added after the form was fixed; seeds 0-3): ellipsoid 94.8-95.5%,
-    pseudosphere of radius 2 89.8-91.0%, S^2 x S^1 noise-free 97.4-98.0%, S^4 100%
-    (conservative where the bias is large and well resolved); an ellipsoid with 1% noise
-    85-87%: its neighbourhoods
-    reach past the smallest curvature radius, where the bias is not a power of
-    :math:`\rho`, and the noise hides it from the Lepski test. Below about 100 points on
+    always holds :math:`S` (:math:`\operatorname{Var} R \ge \mathrm{sd}_{S-R}^2`).
+    Coverage of the true curvature over points: ``benchmarks/validate_curvature_intervals.py``,
+    target 90-97% (``docs/validation.md#curvature-intervals``). Below about 100 points on
     S^2 only the smallest fit lies before the fold, no bias can be estimated and a
     ``RuntimeWarning`` says that the estimate is known to collapse.
 
@@ -373,11 +361,7 @@ def scalar_curvature(
     Distances are ``mp.geodesic_distances(X, k)`` (default ``k=20``) or the given
     ``distances`` matrix. It is much noisier per point than the quadratic method and needs
     balls of a tenth of the sample, so balls cut by the edge of a sampled region read as
-    positive curvature. Measured at N = 2000 over seeds 0-3 with exact distances: sphere of
-    radius 2 (truth 0.5) medians 0.45-0.66; flat torus (truth 0) 0.02-0.15; hyperbolic disk of
-    radius 2 (truth -2) -1.6 to -2.1 over the points whose balls stay inside it, +3.2 to +3.4
-    over all points (Hickok & Blumberg's public code: +5.0 on a flat torus, +5.3 on a
-    hyperbolic disk). With our graph geodesics (k=20) the unit sphere reads 2.47 (truth 2).
+    positive curvature. Measured in ``docs/validation.md#ball-volume``.
 
     Parameters
     ----------
@@ -592,7 +576,7 @@ def _graph_and_dim(A, dim, k, neighbors, choose_degree):
         else:
             k_graph = neighbors.k if neighbors is not None else min(N - 1, 300)
         A, nb = resolve_neighbors(A, k_graph, neighbors=neighbors, what="scalar_curvature")
-        n = _estimate_dim(A, nb)
+        n = estimate_dim(A, nb)
         if n >= D:
             raise InputError(
                 f"the estimated intrinsic dimension {n} is not below the ambient dimension "

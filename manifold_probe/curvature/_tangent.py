@@ -6,7 +6,7 @@ import numpy as np
 
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["_estimate_dim", "_local_spectra", "_tangent_basis"]
+__all__ = ["estimate_dim", "_local_spectra", "tangent_basis"]
 
 
 def _local_spectra(A: np.ndarray, nb: Neighbors, k: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def _local_spectra(A: np.ndarray, nb: Neighbors, k: int) -> np.ndarray:
     return np.clip(np.concatenate(out), 0.0, None)
 
 
-def _estimate_dim(A: np.ndarray, nb: Neighbors, floor: float = 1e-3) -> int:
+def estimate_dim(A: np.ndarray, nb: Neighbors, floor: float = 1e-3) -> int:
     r"""Intrinsic dimension for the fit: local PCA, largest eigengap, median over points.
 
     The gap :math:`\lambda_m / \lambda_{m+1}` is taken with :math:`\lambda_{m+1}` floored at
@@ -55,7 +55,7 @@ def _eigh_vectors(G: np.ndarray, device=None) -> np.ndarray:
     return torch.linalg.eigh(t.to(device))[1].cpu().numpy()
 
 
-def _tangent_basis(Y: np.ndarray, n: int, device=None) -> np.ndarray:
+def tangent_basis(Y: np.ndarray, n: int, device=None) -> np.ndarray:
     """Leading ``n`` principal directions of each centred neighbourhood, (B, D, n)
     (the eigendecompositions on ``device``, a ``torch.device``; None: the CPU)."""
     B, k, D = Y.shape

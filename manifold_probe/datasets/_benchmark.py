@@ -24,14 +24,14 @@ import numpy as np
 from manifold_probe._validation import InputError, check_float, check_seed
 from manifold_probe.datasets._manifolds import (
     ManifoldSample,
-    _check_ambient,
-    _check_n,
-    _euclidean_block,
-    _finish,
-    _seed_repr,
+    check_ambient,
+    check_n,
+    euclidean_block,
+    finish_sample,
+    seed_repr,
     sphere,
 )
-from manifold_probe.datasets._surfaces import _spiral_arclength
+from manifold_probe.datasets._surfaces import spiral_arclength
 
 __all__ = ["benchmark", "benchmark_names", "BENCHMARK_TABLE"]
 
@@ -90,7 +90,7 @@ def _pad(Y: np.ndarray, D: int) -> np.ndarray:
 
 def _flat(Y: np.ndarray, latent: np.ndarray | None = None) -> _Truth:
     """A convex piece of a flat space embedded linearly: geodesics are Euclidean distances."""
-    return _Truth(Y, 0.0, latent, Y, _euclidean_block)
+    return _Truth(Y, 0.0, latent, Y, euclidean_block)
 
 
 def _affine_3to5(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -183,8 +183,8 @@ def _roll(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
     t = 1.5 * np.pi * (1.0 + 2.0 * rng.random(n))
     h = 21.0 * rng.random(n)
     Y = np.column_stack([t * np.cos(t), h, t * np.sin(t)])
-    unrolled = np.column_stack([_spiral_arclength(t) - _spiral_arclength(1.5 * np.pi), h])
-    return _Truth(_pad(Y, D), 0.0, unrolled, unrolled, _euclidean_block)
+    unrolled = np.column_stack([spiral_arclength(t) - spiral_arclength(1.5 * np.pi), h])
+    return _Truth(_pad(Y, D), 0.0, unrolled, unrolled, euclidean_block)
 
 
 def _affine(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -222,7 +222,7 @@ def _scurve(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
     h = 2.0 * rng.random(n)
     Y = np.column_stack([np.sin(t), h, np.sign(t) * (np.cos(t) - 1.0)])
     chart = np.column_stack([t, h])
-    return _Truth(_pad(Y, D), 0.0, chart, chart, _euclidean_block)
+    return _Truth(_pad(Y, D), 0.0, chart, chart, euclidean_block)
 
 
 def _spiral(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -231,7 +231,7 @@ def _spiral(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
     t = 10 * np.pi * rng.random(n)
     Y = np.column_stack([100 * np.cos(t), 100 * np.sin(t), t])
     s = np.sqrt(100.0**2 + 1.0) * t[:, None]
-    return _Truth(_pad(Y, D), 0.0, t[:, None], s, _euclidean_block)
+    return _Truth(_pad(Y, D), 0.0, t[:, None], s, euclidean_block)
 
 
 def _campadelli_beta(n: int, rng: np.random.Generator, d: int, D: int) -> _Truth:
@@ -340,11 +340,11 @@ def benchmark(
             f"mp.datasets.benchmark_names(): {list(BENCHMARK_TABLE)}"
         )
     spec = BENCHMARK_TABLE[name]
-    n = _check_n(n)
+    n = check_n(n)
     noise = check_float(noise, name="noise", low=0.0)
     rng = check_seed(seed)
-    ambient = _check_ambient(ambient_dim, spec.ambient_dim)
-    params = dict(n=n, ambient_dim=ambient, noise=noise, seed=_seed_repr(seed))
+    ambient = check_ambient(ambient_dim, spec.ambient_dim)
+    params = dict(n=n, ambient_dim=ambient, noise=noise, seed=seed_repr(seed))
 
     if name == "M1_Sphere":
         s = sphere(n, spec.intrinsic_dim, ambient_dim=ambient, noise=noise, seed=rng)
@@ -362,7 +362,7 @@ def benchmark(
 
     truth = _GENERATORS[name](n, rng, spec.intrinsic_dim, spec.ambient_dim)
     assert truth.points.shape == (n, spec.ambient_dim)  # internal invariant, not user input
-    X = _finish(truth.points, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(truth.points, ambient_dim=ambient, noise=noise, rng=rng)
     return ManifoldSample(
         points=X,
         intrinsic_dim=spec.intrinsic_dim,

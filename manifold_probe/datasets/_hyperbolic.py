@@ -14,13 +14,13 @@ from manifold_probe._validation import (
 )
 from manifold_probe.datasets._manifolds import (
     ManifoldSample,
-    _check_ambient,
-    _common,
-    _finish,
-    _geomstats_model,
-    _log_sinh,
-    _sample_increasing,
-    _seed_repr,
+    check_ambient,
+    check_common,
+    finish_sample,
+    geomstats_model,
+    log_sinh,
+    sample_increasing,
+    seed_repr,
 )
 
 __all__ = ["hyperbolic"]
@@ -92,7 +92,7 @@ def hyperbolic(
     Ratcliffe 2006, "Foundations of Hyperbolic Manifolds", §4.5 (Poincaré ball model) and
     §3.4 (volume in polar coordinates).
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     dim = check_int(dim, name="dim", minimum=2)
     radius = check_float(radius, name="radius", low=0.0, low_open=True)
     rho_max = 2.0 * radius if max_distance is None else check_float(
@@ -104,9 +104,9 @@ def hyperbolic(
             "lose float64 precision there; use a smaller ball or a larger radius"
         )
     model = check_option(model, ("poincare", "hyperboloid"), name="model")
-    ambient = _check_ambient(ambient_dim, dim if model == "poincare" else dim + 1)
+    ambient = check_ambient(ambient_dim, dim if model == "poincare" else dim + 1)
 
-    u = _sample_increasing(lambda s: (dim - 1) * _log_sinh(s), rho_max / radius, n, rng)
+    u = sample_increasing(lambda s: (dim - 1) * log_sinh(s), rho_max / radius, n, rng)
     rho = radius * u
     omega = rng.standard_normal((n, dim))
     omega /= np.linalg.norm(omega, axis=1, keepdims=True)
@@ -115,7 +115,7 @@ def hyperbolic(
         Y = radius * ball
     else:
         Y = radius * np.column_stack([np.cosh(u), np.sinh(u)[:, None] * omega])
-    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(Y, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         from scipy.spatial.distance import cdist
@@ -133,8 +133,8 @@ def hyperbolic(
         scalar_curvature=-dim * (dim - 1) / radius**2,
         latent=np.column_stack([rho, omega]),
         params=dict(n=n, dim=dim, radius=radius, max_distance=rho_max, ambient_dim=ambient,
-                    noise=noise, seed=_seed_repr(seed), model=model),
+                    noise=noise, seed=seed_repr(seed), model=model),
         _geodesic_coords=ball,
         _metric=metric,
-        _geomstats=lambda: (_geomstats_model("PoincareBall", dim), radius),
+        _geomstats=lambda: (geomstats_model("PoincareBall", dim), radius),
     )

@@ -164,7 +164,7 @@ def _check_sources(sources: Any, n: int) -> np.ndarray:
 # shared helpers
 
 
-def _geomstats_model(kind: str, dim: int) -> Any:
+def geomstats_model(kind: str, dim: int) -> Any:
     if kind == "Hypersphere":
         from geomstats.geometry.hypersphere import Hypersphere
 
@@ -174,11 +174,11 @@ def _geomstats_model(kind: str, dim: int) -> Any:
     return PoincareBall(dim)
 
 
-def _check_n(n: Any) -> int:
+def check_n(n: Any) -> int:
     return check_int(n, name="n", minimum=1)
 
 
-def _check_ambient(ambient_dim: Any, native: int) -> int | None:
+def check_ambient(ambient_dim: Any, native: int) -> int | None:
     if ambient_dim is None:
         return None
     a = check_int(ambient_dim, name="ambient_dim")
@@ -210,7 +210,7 @@ def random_isometric_embedding(
     return X @ Q.T
 
 
-def _finish(
+def finish_sample(
     X: np.ndarray,
     *,
     ambient_dim: int | None,
@@ -225,24 +225,24 @@ def _finish(
     return np.ascontiguousarray(X, dtype=np.float64)
 
 
-def _common(n: Any, noise: Any, seed: Any) -> tuple[int, float, np.random.Generator]:
-    n = _check_n(n)
+def check_common(n: Any, noise: Any, seed: Any) -> tuple[int, float, np.random.Generator]:
+    n = check_n(n)
     noise = check_float(noise, name="noise", low=0.0)
     rng = check_seed(seed)
     return n, noise, rng
 
 
-def _seed_repr(seed: Any) -> Any:
+def seed_repr(seed: Any) -> Any:
     return seed if seed is None or isinstance(seed, (int, np.integer)) else "Generator"
 
 
-def _euclidean_block(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def euclidean_block(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     from scipy.spatial.distance import cdist
 
     return cdist(A, B)  # from coordinate differences: exact for near points too
 
 
-def _rejection(
+def rejection(
     draw: Callable[[int], np.ndarray],
     accept_prob: Callable[[np.ndarray], np.ndarray],
     n: int,
@@ -262,7 +262,7 @@ def _rejection(
     return np.concatenate(kept)[:n]
 
 
-def _sample_increasing(
+def sample_increasing(
     log_density: Callable[[np.ndarray], np.ndarray],
     hi: float,
     n: int,
@@ -294,7 +294,7 @@ def _sample_increasing(
     return np.concatenate(kept)[:n]
 
 
-def _log_sinh(u: np.ndarray) -> np.ndarray:
+def log_sinh(u: np.ndarray) -> np.ndarray:
     """log(sinh u) for u >= 0, without overflow (-inf at 0)."""
     u = np.asarray(u, dtype=np.float64)
     with np.errstate(divide="ignore"):
@@ -354,19 +354,19 @@ def sphere(
     Miolane et al. 2020, "Geomstats: a Python package for Riemannian geometry in machine
     learning", JMLR 21(223).
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     dim = check_int(dim, name="dim", minimum=1)
     radius = check_float(radius, name="radius", low=0.0, low_open=True)
-    ambient = _check_ambient(ambient_dim, dim + 1)
+    ambient = check_ambient(ambient_dim, dim + 1)
 
     V = rng.standard_normal((n, dim + 1))
     V /= np.linalg.norm(V, axis=1, keepdims=True)
-    X = _finish(radius * V, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(radius * V, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         # angle = 2 arcsin(chord / 2) on unit vectors: the arccos of geomstats' Hypersphere
         # distance without its loss of precision for nearby points
-        return 2.0 * radius * np.arcsin(np.minimum(_euclidean_block(A, B) / 2.0, 1.0))
+        return 2.0 * radius * np.arcsin(np.minimum(euclidean_block(A, B) / 2.0, 1.0))
 
     return ManifoldSample(
         points=X,
@@ -375,10 +375,10 @@ def sphere(
         scalar_curvature=dim * (dim - 1) / radius**2,
         latent=V,
         params=dict(n=n, dim=dim, radius=radius, ambient_dim=ambient, noise=noise,
-                    seed=_seed_repr(seed)),
+                    seed=seed_repr(seed)),
         _geodesic_coords=V,
         _metric=metric,
-        _geomstats=lambda: (_geomstats_model("Hypersphere", dim), radius),
+        _geomstats=lambda: (geomstats_model("Hypersphere", dim), radius),
     )
 
 
@@ -415,7 +415,7 @@ def flat_torus(
 
         .. math:: d(s, s') = \Big(\sum_i \min(|s_i - s'_i|, L_i - |s_i - s'_i|)^2\Big)^{1/2}.
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     dim = check_int(dim, name="dim", minimum=1)
     if lengths is None:
         L = np.full(dim, 2 * np.pi)
@@ -429,7 +429,7 @@ def flat_torus(
         if not (np.all(np.isfinite(L)) and np.all(L > 0)):
             raise InputError(f"lengths must be finite and > 0; got {L.tolist()}")
         L = np.broadcast_to(L, (dim,)).copy()
-    ambient = _check_ambient(ambient_dim, 2 * dim)
+    ambient = check_ambient(ambient_dim, 2 * dim)
 
     S = rng.random((n, dim)) * L
     theta = 2 * np.pi * S / L
@@ -437,7 +437,7 @@ def flat_torus(
     Y = np.empty((n, 2 * dim))
     Y[:, 0::2] = rad * np.cos(theta)
     Y[:, 1::2] = rad * np.sin(theta)
-    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(Y, ambient_dim=ambient, noise=noise, rng=rng)
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         # coordinates lie in [0, L_i), so |difference| < L_i and one wrap suffices
@@ -456,7 +456,7 @@ def flat_torus(
         scalar_curvature=0.0,
         latent=S,
         params=dict(n=n, dim=dim, lengths=L.tolist(), ambient_dim=ambient, noise=noise,
-                    seed=_seed_repr(seed)),
+                    seed=seed_repr(seed)),
         _geodesic_coords=S,
         _metric=metric,
     )

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError, check_float, check_int
-from manifold_probe.datasets._manifolds import _check_ambient, _common, _finish
+from manifold_probe.datasets._manifolds import check_ambient, check_common, finish_sample
 
 __all__ = [
     "ShapeSample",
@@ -73,8 +73,8 @@ class ShapeSample:
 
 
 def _make(P, betti, intrinsic, name, size, n, ambient_dim, noise, rng, **params) -> ShapeSample:
-    amb = _check_ambient(ambient_dim, P.shape[1])
-    X = _finish(P, ambient_dim=amb, noise=noise, rng=rng)
+    amb = check_ambient(ambient_dim, P.shape[1])
+    X = finish_sample(P, ambient_dim=amb, noise=noise, rng=rng)
     params.update(n=n, ambient_dim=amb, noise=noise)
     return ShapeSample(X, tuple(betti), intrinsic, name, float(size), params)
 
@@ -85,7 +85,7 @@ def _angles(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def circle(n, radius=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Uniform on a circle of the given radius; betti (1, 1)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     r = check_float(radius, name="radius", low=0.0, low_open=True)
     t = _angles(n, rng)
     return _make(r * np.c_[np.cos(t), np.sin(t)], (1, 1), 1, "circle", r, n, ambient_dim,
@@ -94,7 +94,7 @@ def circle(n, radius=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample
 
 def ellipse(n, a=2.0, b=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Ellipse with semi-axes a >= b, uniform in the angle parameter; betti (1, 1)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     a = check_float(a, name="a", low=0.0, low_open=True)
     b = check_float(b, name="b", low=0.0, low_open=True)
     t = _angles(n, rng)
@@ -104,7 +104,7 @@ def ellipse(n, a=2.0, b=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSam
 
 def figure_eight(n, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Two unit circles touching at the origin (a wedge of two circles); betti (1, 2)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     t = _angles(n, rng)
     side = np.where(np.arange(n) < n // 2, -1.0, 1.0)
     P = np.c_[np.cos(t) + side, np.sin(t)]
@@ -113,7 +113,7 @@ def figure_eight(n, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
 
 def circles(n, k=2, spacing=3.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """``k`` disjoint unit circles, centres ``spacing`` apart on a line; betti (k, k)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     k = check_int(k, name="k", minimum=1)
     spacing = check_float(spacing, name="spacing", low=2.0, low_open=True)
     t = _angles(n, rng)
@@ -125,7 +125,7 @@ def circles(n, k=2, spacing=3.0, ambient_dim=None, noise=0.0, seed=None) -> Shap
 
 def round_sphere(n, dim=2, radius=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Uniform on S^dim (normalised Gaussians); betti 1 in degrees 0 and dim."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     dim = check_int(dim, name="dim", minimum=1)
     r = check_float(radius, name="radius", low=0.0, low_open=True)
     Z = rng.standard_normal((n, dim + 1))
@@ -136,7 +136,7 @@ def round_sphere(n, dim=2, radius=1.0, ambient_dim=None, noise=0.0, seed=None) -
 
 def torus_shape(n, R=2.0, r=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Ring torus in R^3, uniform by area (rejection); betti (1, 2, 1)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     r = check_float(r, name="r", low=0.0, low_open=True)
     R = check_float(R, name="R", low=r, low_open=True)
     u, v = np.empty(0), np.empty(0)
@@ -155,7 +155,7 @@ def klein_bottle(n, R=2.0, r=1.0, ambient_dim=None, noise=0.0, seed=None) -> Sha
     :math:`((R + r\\cos v)\\cos u, (R + r\\cos v)\\sin u, r\\sin v\\cos(u/2), r\\sin v\\sin(u/2))`;
     betti over Z/2: (1, 2, 1).
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     r = check_float(r, name="r", low=0.0, low_open=True)
     R = check_float(R, name="R", low=r, low_open=True)
     u, v = _angles(n, rng), _angles(n, rng)
@@ -166,7 +166,7 @@ def klein_bottle(n, R=2.0, r=1.0, ambient_dim=None, noise=0.0, seed=None) -> Sha
 
 def clifford_torus(n, d=2, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Flat torus T^d: d unit circles in R^(2d); betti C(d, k)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     d = check_int(d, name="d", minimum=1, maximum=6)
     T = rng.uniform(0, 2 * np.pi, (n, d))
     P = np.concatenate([np.cos(T), np.sin(T)], axis=1)
@@ -181,7 +181,7 @@ def gaussian_blobs(n, k=2, separation=12.0, dim=3, ambient_dim=None, noise=0.0,
     Not compactly supported: its "betti (k, 0, ...)" is the number of clusters at the scale of
     their separation (what :func:`manifold_probe.betti_numbers` is documented to count).
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     k = check_int(k, name="k", minimum=1)
     dim = check_int(dim, name="dim", minimum=1)
     sep = check_float(separation, name="separation", low=0.0, low_open=True)
@@ -193,7 +193,7 @@ def gaussian_blobs(n, k=2, separation=12.0, dim=3, ambient_dim=None, noise=0.0,
 
 def cube(n, dim=3, side=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSample:
     """Uniform in the solid cube [0, side]^dim: contractible, betti (1,)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     dim = check_int(dim, name="dim", minimum=1)
     s = check_float(side, name="side", low=0.0, low_open=True)
     return _make(s * rng.uniform(0, 1, (n, dim)), (1,), dim, f"cube{dim}", s, n, ambient_dim,
@@ -203,7 +203,7 @@ def cube(n, dim=3, side=1.0, ambient_dim=None, noise=0.0, seed=None) -> ShapeSam
 def swiss_roll_shape(n, turns=1.5, width=10.0, ambient_dim=None, noise=0.0,
                      seed=None) -> ShapeSample:
     """Swiss roll (uniform in its parameters): a rolled rectangle, contractible, betti (1,)."""
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     turns = check_float(turns, name="turns", low=0.0, low_open=True)
     t = 1.5 * np.pi * (1.0 + 2.0 * rng.uniform(0, 1, n) * turns / 1.5)
     h = rng.uniform(0, width, n)

@@ -12,12 +12,12 @@ from manifold_probe._validation import (
 )
 from manifold_probe.datasets._manifolds import (
     ManifoldSample,
-    _check_ambient,
-    _common,
-    _euclidean_block,
-    _finish,
-    _rejection,
-    _seed_repr,
+    check_ambient,
+    check_common,
+    euclidean_block,
+    finish_sample,
+    rejection,
+    seed_repr,
 )
 
 __all__ = ["ring_torus", "pseudosphere", "swiss_roll"]
@@ -61,7 +61,7 @@ def ring_torus(
         (Gauss–Bonnet, Euler characteristic 0). No closed-form geodesics: ``geodesic_distances``
         returns ``None``.
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     R = check_float(major, name="major", low=0.0, low_open=True)
     r = check_float(minor, name="minor", low=0.0, low_open=True)
     if not r < R:
@@ -69,9 +69,9 @@ def ring_torus(
             f"a ring torus needs major > minor; got major={R}, minor={r}. Swap them or make "
             "the major radius larger"
         )
-    ambient = _check_ambient(ambient_dim, 3)
+    ambient = check_ambient(ambient_dim, 3)
 
-    t = _rejection(
+    t = rejection(
         lambda m: 2 * np.pi * rng.random(m),
         lambda t: (R + r * np.cos(t)) / (R + r),
         n,
@@ -81,7 +81,7 @@ def ring_torus(
     phi = 2 * np.pi * rng.random(n)
     ring = R + r * np.cos(t)
     Y = np.column_stack([ring * np.cos(phi), ring * np.sin(phi), r * np.sin(t)])
-    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(Y, ambient_dim=ambient, noise=noise, rng=rng)
     return ManifoldSample(
         points=X,
         intrinsic_dim=2,
@@ -89,7 +89,7 @@ def ring_torus(
         scalar_curvature=2 * np.cos(t) / (r * ring),
         latent=np.column_stack([t, phi]),
         params=dict(n=n, major=R, minor=r, ambient_dim=ambient, noise=noise,
-                    seed=_seed_repr(seed)),
+                    seed=seed_repr(seed)),
     )
 
 
@@ -145,7 +145,7 @@ def pseudosphere(
     ----------
     do Carmo 1976, "Differential Geometry of Curves and Surfaces", §3-3 Ex. 6 and §5-10.
     """
-    n, noise, rng = _common(n, noise, seed)
+    n, noise, rng = check_common(n, noise, seed)
     r = check_float(radius, name="radius", low=0.0, low_open=True)
     h = 1.5 * r if height is None else check_float(height, name="height", low=0.0, low_open=True)
     if h > 20 * r:
@@ -153,7 +153,7 @@ def pseudosphere(
             f"height={h} exceeds 20 * radius = {20 * r}: the neck becomes thinner than float64 "
             "resolves; choose a smaller height"
         )
-    ambient = _check_ambient(ambient_dim, 3)
+    ambient = check_ambient(ambient_dim, 3)
     from scipy.optimize import brentq
 
     U = brentq(lambda s: r * (s - np.tanh(s)) - h, 0.0, h / r + 2.0, xtol=1e-14)
@@ -163,7 +163,7 @@ def pseudosphere(
     v = 2 * np.pi * rng.random(n)
     sech = 1.0 / np.cosh(u)
     Y = np.column_stack([r * sech * np.cos(v), r * sech * np.sin(v), r * (u - np.tanh(u))])
-    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(Y, ambient_dim=ambient, noise=noise, rng=rng)
     y_max = float(np.cosh(U))
 
     def metric(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -197,7 +197,7 @@ def pseudosphere(
         scalar_curvature=-2.0 / r**2,
         latent=np.column_stack([u, v]),
         params=dict(n=n, radius=r, height=h, u_max=float(U), ambient_dim=ambient, noise=noise,
-                    seed=_seed_repr(seed)),
+                    seed=seed_repr(seed)),
         _geodesic_coords=coords,
         _metric=metric,
     )
@@ -209,16 +209,16 @@ _ROLL_T = (1.5 * np.pi, 4.5 * np.pi)
 _ROLL_HEIGHT = 21.0
 
 
-def _spiral_arclength(t: np.ndarray) -> np.ndarray:
+def spiral_arclength(t: np.ndarray) -> np.ndarray:
     """Arc length of the planar spiral (t cos t, t sin t) from t = 0."""
     return 0.5 * (t * np.sqrt(1.0 + t * t) + np.arcsinh(t))
 
 
 def _spiral_angle(s: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_spiral_arclength` (Newton's method; ds/dt = sqrt(1 + t^2))."""
+    """Inverse of :func:`spiral_arclength` (Newton's method; ds/dt = sqrt(1 + t^2))."""
     t = np.sqrt(2.0 * s)  # s ~ t^2 / 2 for large t
     for _ in range(50):
-        step = (_spiral_arclength(t) - s) / np.sqrt(1.0 + t * t)
+        step = (spiral_arclength(t) - s) / np.sqrt(1.0 + t * t)
         t = t - step
         if np.max(np.abs(step)) < 1e-13 * max(1.0, float(np.max(t))):
             break
@@ -259,14 +259,14 @@ def swiss_roll(
     Tenenbaum, de Silva & Langford 2000, "A global geometric framework for nonlinear
     dimensionality reduction", Science 290.
     """
-    n, noise, rng = _common(n, noise, seed)
-    ambient = _check_ambient(ambient_dim, 3)
-    s0, s1 = _spiral_arclength(np.array(_ROLL_T))
+    n, noise, rng = check_common(n, noise, seed)
+    ambient = check_ambient(ambient_dim, 3)
+    s0, s1 = spiral_arclength(np.array(_ROLL_T))
     s = s0 + (s1 - s0) * rng.random(n)
     h = _ROLL_HEIGHT * rng.random(n)
     t = _spiral_angle(s)
     Y = np.column_stack([t * np.cos(t), h, t * np.sin(t)])
-    X = _finish(Y, ambient_dim=ambient, noise=noise, rng=rng)
+    X = finish_sample(Y, ambient_dim=ambient, noise=noise, rng=rng)
     latent = np.column_stack([s - s0, h])
     return ManifoldSample(
         points=X,
@@ -275,7 +275,7 @@ def swiss_roll(
         scalar_curvature=0.0,
         latent=latent,
         params=dict(n=n, t_range=_ROLL_T, height=_ROLL_HEIGHT, ambient_dim=ambient,
-                    noise=noise, seed=_seed_repr(seed)),
+                    noise=noise, seed=seed_repr(seed)),
         _geodesic_coords=latent,
-        _metric=_euclidean_block,
+        _metric=euclidean_block,
     )

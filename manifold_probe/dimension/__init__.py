@@ -30,8 +30,13 @@ from manifold_probe.dimension._base import DimensionEstimate, ParamsMixin
 from manifold_probe.dimension._correction import calibrate, correct
 from manifold_probe.dimension._gride import gride
 from manifold_probe.dimension._lpca import local_pca
+
+# levina_bickel and near_duplicate_message are package-public: other packages of manifold_probe
+# (geodesic, curvature, analysis, report) read them here; they are not in the user API (__all__).
+from manifold_probe.dimension._mle import levina_bickel as levina_bickel
 from manifold_probe.dimension._mle import mle
 from manifold_probe.dimension._near import NearDuplicateWarning
+from manifold_probe.dimension._near import message as near_duplicate_message  # noqa: F401
 from manifold_probe.dimension._phd import ph_dimension
 from manifold_probe.dimension._scale_check import ScaleCheck, scale_dependence
 from manifold_probe.dimension._twonn import twonn

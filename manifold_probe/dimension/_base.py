@@ -125,7 +125,7 @@ def _classes_from_graph(nb: Neighbors) -> np.ndarray:
     return labels
 
 
-def _collapse(nb: Neighbors, labels: np.ndarray, k: int, what: str) -> tuple[Neighbors, np.ndarray]:
+def collapse(nb: Neighbors, labels: np.ndarray, k: int, what: str) -> tuple[Neighbors, np.ndarray]:
     """Graph among duplicate classes from a graph among rows (first row of a class represents it)."""
     n = nb.n_points
     # representative = smallest row index of each class, in increasing order
@@ -179,7 +179,7 @@ def distinct_graph(
     distinct rows, and pointwise values are broadcast back to all rows.
 
     With ``metric="cosine"`` the distances are returned as chord lengths between the normalised
-    rows (see :func:`_chordal`), and rows pointing the same way count as duplicates. With ``X``
+    rows (see :func:`chordal`), and rows pointing the same way count as duplicates. With ``X``
     and no graph, the graph is computed once on the distinct rows. With a graph computed on all
     rows, duplicate classes are read from ``X`` (or, without ``X`` or for cosine graphs, from
     the zero-distance edges of the graph) and each distinct row keeps its first ``k``
@@ -205,16 +205,16 @@ def distinct_graph(
             labels = unique_rows(A)[1] if exact_rows else _classes_from_graph(neighbors)
         if not has_dup:
             g = DistinctGraph(
-                _chordal(neighbors.truncate(k)), np.arange(neighbors.n_points), _dim(A)
+                chordal(neighbors.truncate(k)), np.arange(neighbors.n_points), _dim(A)
             )
             return A, g
-        nb, inverse = _collapse(neighbors, labels, k, what)
+        nb, inverse = collapse(neighbors, labels, k, what)
         if nb.n_points <= k:
             raise InputError(
                 f"{what} needs more than k={k} distinct points; there are {nb.n_points}"
             )
         pts = None if A is None else A[np.sort(np.unique(inverse, return_index=True)[1])]
-        return pts, DistinctGraph(_chordal(nb), inverse, _dim(A))
+        return pts, DistinctGraph(chordal(nb), inverse, _dim(A))
     if A is None:
         raise InputError("pass the points X or a precomputed neighbors=mp.knn(X, k)")
     if metric == "cosine":  # same direction = same point: collapse on the normalised rows
@@ -230,7 +230,7 @@ def distinct_graph(
             f"{what} needs more than k={k} distinct points; X has {U.shape[0]} distinct rows "
             f"({A.shape[0]} in all). Pass more points or choose a smaller k"
         )
-    return U, DistinctGraph(_chordal(cached_knn(U, k, metric)), inverse, A.shape[1])
+    return U, DistinctGraph(chordal(cached_knn(U, k, metric)), inverse, A.shape[1])
 
 
 def _distinct_rows(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,7 +252,7 @@ def _distinct_rows(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse
 
 
-def _chordal(nb: Neighbors) -> Neighbors:
+def chordal(nb: Neighbors) -> Neighbors:
     """Cosine distances 1 - cos(theta) turned into chord lengths sqrt(2 (1 - cos theta)).
 
     The estimators read ratios of distances, which must scale linearly with length; the cosine

@@ -26,18 +26,23 @@ _MAX_DIM = 1024
 # Reference estimates are means over query points, so they need the neighbours of a subset of
 # the points only (among ALL N points: the bias depends on N). Their spread falls as
 # 1/sqrt(queries): 2500 queries give about 2% of the dimension for TwoNN.
+# set by `benchmarks/bench_dimension_reference.py`, see docs/validation.md#finite-sample-reference
 REFERENCE_QUERIES = 2500
 # Independent reference samples per dimension: at least REFERENCE_MIN_REPEATS, and enough for
 # REFERENCE_TOTAL_QUERIES query points in all (small N needs more samples for the same spread).
 # Their standard error is the Monte-Carlo spread that enters the corrected interval.
+# set by `benchmarks/bench_dimension_reference.py`, see docs/validation.md#finite-sample-reference
 REFERENCE_MIN_REPEATS = 4
+# set by `benchmarks/bench_dimension_reference.py`, see docs/validation.md#finite-sample-reference
 REFERENCE_TOTAL_QUERIES = 10_000
 # The reference simulations use this fixed seed, never the caller's: a corrected value is a
 # function of the data alone (same data, same correction, whatever ``seed`` the caller passes).
 REFERENCE_SEED = 20170912
 # Reference dimensions simulated: all integers up to 10, then a geometric grid (see
 # _next_reference_dim).
+# set by `benchmarks/bench_dimension_reference.py`, see docs/validation.md#finite-sample-reference
 REFERENCE_GRID_DENSE = 10
+# set by `benchmarks/bench_dimension_reference.py`, see docs/validation.md#finite-sample-reference
 REFERENCE_GRID_GROWTH = 1.2
 
 
@@ -136,12 +141,10 @@ class Correction:
 def _next_reference_dim(m: int) -> int:
     """Reference grid: every integer up to ``REFERENCE_GRID_DENSE``, then steps of ~20%.
 
-    Above ~10 dimensions f(m) rises by less than its Monte-Carlo error per dimension (TwoNN,
-    N = 2000: f(51) - f(50) = 0.14, standard error 0.13), so the mean curve on all integers
-    is out of order at 10 of 69 adjacent pairs (m <= 70) and the monotonicity check would test
-    the noise; on this grid it is out of order at none, at N = 300 and 2000
-    (``benchmarks/bench_dimension_reference.py``), and f is smooth enough for linear
-    interpolation between the grid points.
+    Above ~10 dimensions f(m) rises by less than its Monte-Carlo error per dimension, so a
+    mean curve on all integers would be out of order by noise and the monotonicity check would
+    test the noise; f is smooth enough for linear interpolation between the grid points
+    (measured: ``docs/validation.md#finite-sample-reference``).
     """
     return m + 1 if m < REFERENCE_GRID_DENSE else int(np.ceil(m * REFERENCE_GRID_GROWTH))
 

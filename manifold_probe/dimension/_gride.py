@@ -52,12 +52,12 @@ def _gride_mle(log_mu: np.ndarray, n1: int, n2: int) -> tuple[float, float]:
 LATTICE_SHARE = 0.5
 
 
-def _scales(k: int) -> np.ndarray:
+def gride_scales(k: int) -> np.ndarray:
     """n1 = 1, 2, 4, ... with n2 = 2 n1 <= k."""
     return 2 ** np.arange(int(np.floor(np.log2(k))))
 
 
-def _curve(d: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def gride_curve(d: np.ndarray, scales: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     est, err = [], []
     for n1 in scales:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -78,7 +78,7 @@ def _curve_lattice(d: np.ndarray, scales: np.ndarray) -> np.ndarray:
     return bad
 
 
-def _plateau(curve: np.ndarray, err: np.ndarray) -> tuple[int, int, str]:
+def stable_range(curve: np.ndarray, err: np.ndarray) -> tuple[int, int, str]:
     """(first, last) index of the stable range of the curve and why it was chosen.
 
     Two consecutive scales agree when their estimates differ by at most
@@ -152,13 +152,10 @@ def gride(
     and highest 95% bound over it) and ``scale_reason``. The scale is chosen on the
     uncorrected curve, whose standard errors are exact.
 
-    *Measured* (``benchmarks/validate_dimension.py``, N = 2000, 3 seeds, D = 20–400): closer to
-    the truth than raw TwoNN on 19 of 26 families, and far closer on noisy ones (S^3 with
-    sigma = 0.01: median error 0.20 against 4.27). *Limit:* a curve that falls at every scale
-    for another reason than noise — a strongly non-uniform density or curvature, as on the
-    Hein–Audibert paraboloids (6-d: 3.9 at n1 = 32 against 5.4 at n1 = 1) — is read as noise,
-    so the reported value is then too low; the mean relative error on that suite is 14.7%
-    (12.1% for n1 = 1). Pass ``n1=1`` for the small-scale value.
+    *Limit:* a curve that falls at every scale for another reason than noise (a strongly
+    non-uniform density or curvature) is read as noise, so the reported value is then too
+    low; pass ``n1=1`` for the small-scale value. Measured in
+    ``docs/validation.md#gride-scale-selection``.
 
     **Finite-sample correction** (``correct_bias=True``, off by default): each scale's
     estimate is mapped through the inverse of its mean on uniform balls (or cubes) with the
@@ -229,12 +226,12 @@ def gride(
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"GRIDE (k={k})")
     _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
                                           what=f"GRIDE (k={k})")
-    scales = _scales(k)
+    scales = gride_scales(k)
     if n1 is not None and n1 not in scales:
         scales = np.unique(np.append(scales[scales < 2 * n1], n1))
         scales = scales[2 * scales <= k]
     d = g.neighbors.distances
-    raw_curve, err = _curve(d, scales)
+    raw_curve, err = gride_curve(d, scales)
     lattice = _curve_lattice(d, scales)
     _drop_lattice_scales(raw_curve, err, lattice, scales)
     idx, plateau, why = _choose(raw_curve, err, scales, n1)
@@ -303,7 +300,7 @@ def _drop_lattice_scales(curve, err, lattice, scales) -> None:
 
 def _choose(curve, err, scales, n1) -> tuple[int, tuple[int, int], str]:
     """Index of the reported scale, the plateau (n1 first, n1 last) and the reason."""
-    first, last, why = _plateau(curve, err)
+    first, last, why = stable_range(curve, err)
     if first < 0:
         raise InputError(
             "GRIDE could not estimate the dimension at any scale: too few distinct neighbour "
@@ -332,7 +329,7 @@ def _correct_gride(raw_curve, err, idx, interval, scales, g, reference):
     key = ("gride", tuple(int(s) for s in scales))
 
     def fn(d):
-        return _curve(d, scales)[0]
+        return gride_curve(d, scales)[0]
 
     curve = raw_curve.copy()
     applied = True

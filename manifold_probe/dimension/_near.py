@@ -92,6 +92,7 @@ __all__ = [
 
 #: Level of the test: the chance that a cloud following the Pareto law is flagged (DKW bound
 #: and the reference dimension's confidence bound, alpha/2 each).
+# checked by `benchmarks/sweep_near_duplicates.py`, see docs/validation.md#near-duplicate-test
 NEAR_ALPHA = 1e-3
 #: Rounds of test-and-merge (a second round catches pairs of pairs).
 MAX_ROUNDS = 4
@@ -245,7 +246,7 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
         ``share`` (of the first round), ``n_before``, ``n_after``, ``rounds``, ``resolved``
         (False when the last round still fails the test), ``collapsed``.
     """
-    from manifold_probe.dimension._base import DistinctGraph, _chordal, _collapse
+    from manifold_probe.dimension._base import DistinctGraph, chordal, collapse
 
     test = near_duplicate_test(g.neighbors.distances)
     if not test.detected:
@@ -262,14 +263,14 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
             metric = "cosine" if g.neighbors.metric == "chord" else g.neighbors.metric
             if U is not None:
                 U = U[keep]
-                nb, inverse = _chordal(cached_knn(U, k, metric)), to_kept[g.inverse]
+                nb, inverse = chordal(cached_knn(U, k, metric)), to_kept[g.inverse]
             else:
                 # the caller's graph on all rows, with every row labelled by its merged group
                 try:
-                    nb, inverse = _collapse(graph if graph is not None else g.neighbors,
+                    nb, inverse = collapse(graph if graph is not None else g.neighbors,
                                             to_kept[g.inverse] if graph is not None else labels,
                                             k, what)
-                    nb = _chordal(nb)
+                    nb = chordal(nb)
                     if graph is None:
                         inverse = inverse[g.inverse]
                 except InputError as exc:

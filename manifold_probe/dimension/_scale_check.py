@@ -9,9 +9,11 @@ import numpy as np
 __all__ = ["ScaleCheck", "scale_dependence", "SCALE_CHECK_K"]
 
 #: Largest neighbour rank of the check: GRIDE's default ``range_max`` (scales n1 = 1 .. 32).
+# checked by `benchmarks/sweep_dimension_scale.py`, see docs/validation.md#twonn-scale-check
 SCALE_CHECK_K = 64
 #: A fall counts when it is also material: more than the +-10% within which an estimate is
 #: counted as right in the Hein-Audibert comparison (README, benchmarks/bench_dimension.py).
+# set by `benchmarks/bench_dimension.py`, see docs/validation.md#twonn-scale-check
 MATERIAL_FALL = 0.10
 
 
@@ -89,15 +91,15 @@ def scale_dependence(distances: np.ndarray) -> ScaleCheck | None:
     Denti, Doimo, Laio & Mira (2022), "The generalized ratios intrinsic dimension estimator",
     Sci. Rep. 12:20005.
     """
-    from manifold_probe.dimension._gride import _curve, _plateau, _scales
+    from manifold_probe.dimension._gride import gride_curve, gride_scales, stable_range
 
     d = np.asarray(distances, dtype=np.float64)
     k = d.shape[1]
     if k < 4:
         return None
-    scales = _scales(k)
-    curve, err = _curve(d, scales)
-    first, last, why = _plateau(curve, err)
+    scales = gride_scales(k)
+    curve, err = gride_curve(d, scales)
+    first, last, why = stable_range(curve, err)
     if first < 0:
         return None
     falls = first > 0 or ("falls significantly at every scale" in why and len(scales) > 1)

@@ -151,25 +151,9 @@ def twonn(
 
     **Which to use.** The default stays uncorrected: it equals scikit-dimension's and dadapy's
     TwoNN to 1e-9 and is the value the literature reports. The Hein–Audibert accuracy target
-    (mean relative error at most 8%) applies to ``correct_bias=True``, which meets it:
-
-    =====================================  ==========================  =====================
-    data (measured side by side)           ``correct_bias=True``       default (raw TwoNN)
-    =====================================  ==========================  =====================
-    24 Hein–Audibert sets, N = 2500,       5.8–5.9% mean rel. error;   11.7–12.1%
-    two seeds                              20–22/24 within ±10%
-    peers on the same sets (mean rel.      DANCo 12.7–14.9%,           (raw above)
-    error)                                 MiND_ML 15.2%, ESS 20.1%
-    10 held-out families, no heavy noise   10.6% mean; 8/10 within     13.0% mean; 5/10
-                                           ±10%                        within ±10%
-    closed shapes (S²×S², truth 4)         4.24                        4.05
-    heavy noise                            fails                       fails
-    =====================================  ==========================  =====================
-
-    (``benchmarks/bench_dimension.py``, ``benchmarks/validate_dimension.py``). The reference is
-    bounded (a ball), so on closed manifolds, where the raw value has no boundary bias, the
-    correction over-corrects slightly; noise pushes both upwards (S^3 with sigma = 0.05: 41.5
-    corrected, 26.6 raw; see ``scale_check`` below for the diagnostic).
+    (mean relative error at most 8%) applies to ``correct_bias=True``, which meets it; the
+    measurements, and where the correction over-corrects (closed manifolds, noise), are in
+    ``docs/validation.md#twonn-bias-correction``.
     ``raw`` keeps the uncorrected value; ``details["correction_applied"]`` is False when the
     reference curve was not monotone (raw value kept, with a ``RuntimeWarning``).
 
@@ -184,11 +168,7 @@ def twonn(
     bound); ``details["scale_check"]`` holds the curve. Without a plateau even the lowest
     reading may lie above the truth. ``scale_dependent`` is None when the check did not run
     (``scale_check=False``, or a graph ``neighbors=`` with fewer than 4 columns). Swept in
-    ``benchmarks/sweep_dimension_scale.py`` (3 seeds, N = 2000, D = 20–400): 0/69 clean
-    spheres, tori, balls, cubes, Gaussians and swiss rolls flagged, 3/48 Hein–Audibert sets
-    (cube boundaries, a paraboloid: the value does change with the scale there), and 35/38
-    noisy runs where TwoNN is off by more than 10%. The 20-ball's low reading (16 for 20) is
-    a boundary bias below every scale and is not flagged: ``correct_bias=True`` covers it.
+    ``benchmarks/sweep_dimension_scale.py`` (``docs/validation.md#twonn-scale-check``).
 
     **Lattices.** Ratios that repeat exactly (two neighbours at the same distance: lattices,
     grids, rounded data) have probability 0 under the law above and push the estimate towards

@@ -39,7 +39,7 @@ def _report(progress, problems: list[str]) -> None:
         progress.message(f"... and {len(problems) - 10} more files to recompute")
 
 
-def _capture_ok(manifest, folder: Path, progress) -> bool:
+def capture_ok(manifest, folder: Path, progress) -> bool:
     """Whether a capture folder is complete and every file matches its checksum (else report)."""
     meta_path = folder / "meta.json"
     problem = manifest.problem(meta_path)
@@ -57,7 +57,7 @@ def _capture_ok(manifest, folder: Path, progress) -> bool:
     return False
 
 
-def _record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mapping[str, str],
+def record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mapping[str, str],
                     progress) -> None:
     """Record a fresh capture; if it differs from the files it replaced (a capture that is not
     bit-reproducible), forget every graph and task result computed from those."""
@@ -73,24 +73,24 @@ def _record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mappin
     manifest.save()
 
 
-def _output_file(spec: Mapping[str, Any]) -> Path:
+def output_file(spec: Mapping[str, Any]) -> Path:
     if spec["kind"] == "knn":
         return layer_file(spec["graphs"], spec["layer"], "npz")
     return task_path(spec)
 
 
-def _todo(manifest, specs: list, progress) -> list:
+def pending_tasks(manifest, specs: list, progress) -> list:
     """The specs whose result is missing or unusable, each given the checksums of its inputs."""
     todo, problems, sums = [], [], {}
     for s in specs:
-        problem = manifest.problem(_output_file(s))
+        problem = manifest.problem(output_file(s))
         if problem is None and s["kind"] != "knn" and not task_done(s):
             problem = "not this task's result"
         if problem is None:
             continue
         if problem != "missing":
-            problems.append(f"run directory: {_output_file(s)}: {problem}; recomputing")
-            manifest.forget([_output_file(s)])
+            problems.append(f"run directory: {output_file(s)}: {problem}; recomputing")
+            manifest.forget([output_file(s)])
         checks = {}
         for role in ("activations", "graphs", "perturbed"):
             if role in s:
@@ -102,7 +102,7 @@ def _todo(manifest, specs: list, progress) -> list:
     return todo
 
 
-def _write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
+def write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
     """Check every task result, then write the tables and (after them) ``config.json``."""
     bad = [f"{task_path(s)}: {p}" for s in stage2 if (p := manifest.problem(task_path(s)))]
     if bad:
@@ -129,7 +129,7 @@ def load_labels(acts, digest: str | None) -> dict[str, np.ndarray]:
     return read_labels(Path(acts) / "labels.npz", digest)
 
 
-def _save_labels(config, acts: Path, state, manifest, progress, experiment_labels) -> None:
+def save_labels(config, acts: Path, state, manifest, progress, experiment_labels) -> None:
     """Write ``labels.npz`` beside the capture unless a file matching its checksum is there."""
     path = acts / "labels.npz"
     problem = manifest.problem(path)
@@ -150,7 +150,7 @@ def _save_labels(config, acts: Path, state, manifest, progress, experiment_label
     manifest.save()
 
 
-def _inside(out: Path, path: Path) -> Path:
+def inside_run(out: Path, path: Path) -> Path:
     """``path``, after checking that it lies inside the run directory ``out``."""
     root = Path(out).resolve()
     if not Path(path).resolve().is_relative_to(root):

@@ -36,14 +36,14 @@ from manifold_probe.analysis.tasks import (
 from manifold_probe.analysis.tasks import run_task as run_analysis_task
 from manifold_probe.config import ConfigError, config_hash
 from manifold_probe.experiment.integrity import (
-    _capture_ok,
-    _inside,
-    _output_file,
-    _record_capture,
-    _save_labels,
-    _todo,
-    _write_tables_and_config,
+    capture_ok,
+    inside_run,
     load_labels,
+    output_file,
+    pending_tasks,
+    record_capture,
+    save_labels,
+    write_tables_and_config,
 )
 from manifold_probe.experiment.layout import (
     DiskSource,
@@ -231,10 +231,10 @@ def capture_only(config, out) -> tuple[Path, dict, bool]:
     with RunLock(out):
         manifest = RunManifest.load(out)
         old = manifest.folder_digests(folder)
-        if _capture_ok(manifest, folder, ProgressSink()):
+        if capture_ok(manifest, folder, ProgressSink()):
             return folder, read_json(folder / "meta.json"), False
         meta = capture_to_folder(config, handle, folder, inputs)
-        _record_capture(manifest, folder, meta, old, ProgressSink())
+        record_capture(manifest, folder, meta, old, ProgressSink())
         return folder, meta, True
 
 
@@ -380,13 +380,13 @@ def _capture_perturbed(config, out, acts, chash, n_layers, progress, state, mani
                                labels=load_labels(acts, manifest.digest(acts / "labels.npz")))
     progress.begin("perturbed capture", len(config.perturbations))
     for p in config.perturbations:
-        folder = _inside(out, out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}")
+        folder = inside_run(out, out / "perturbed" / chash / f"{p.label}-{config_hash(p)[:8]}")
         old = manifest.folder_digests(folder)
-        if not _capture_ok(manifest, folder, progress):
+        if not capture_ok(manifest, folder, progress):
             handle, inputs = state()
             with perturbed(handle, p, seed=config.seeds[0], context=context):
                 meta = capture_to_folder(config, handle, folder, inputs)
-            _record_capture(manifest, folder, meta, old, progress)
+            record_capture(manifest, folder, meta, old, progress)
         changed = changed_layers(acts, folder, n_layers)
         # one row per later layer, also where a keep control's inverse restores it exactly
         folders[p.label] = (folder, list(range(changed[0], n_layers)) if changed else [])
@@ -449,15 +449,15 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
         return handle, inputs
 
     old = manifest.folder_digests(acts)
-    if not _capture_ok(manifest, acts, progress):
+    if not capture_ok(manifest, acts, progress):
         handle, inputs = state()
         progress.message(f"capturing activations of {config.model.spec}")
         progress.begin("capture", 1)
-        _record_capture(manifest, acts, capture_to_folder(config, handle, acts, inputs), old,
+        record_capture(manifest, acts, capture_to_folder(config, handle, acts, inputs), old,
                         progress)
         progress.advance("capture")
         progress.end("capture")
-    _save_labels(config, acts, state, manifest, progress, experiment_labels)
+    save_labels(config, acts, state, manifest, progress, experiment_labels)
     meta = read_json(acts / "meta.json")
     pert_folders = (_capture_perturbed(config, out, acts, chash, len(meta["layers"]), progress,
                                        state, manifest) if config.perturbations else {})
@@ -468,12 +468,12 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
     stage_wall = {}
     for stage, key, specs in (("kNN graphs", "knn", stage1), ("measures", "measures", stage2)):
         stage_start = time.perf_counter()
-        todo = _todo(manifest, specs, progress)
+        todo = pending_tasks(manifest, specs, progress)
         counts["skipped"] += len(specs) - len(todo)
         progress.begin(stage, len(specs))
         progress.advance(stage, len(specs) - len(todo))
         for spec, values in executor.map_unordered(run_task, todo):
-            manifest.record(_output_file(spec))
+            manifest.record(output_file(spec))
             manifest.save(force=False)
             counts["run"] += 1
             if spec["kind"] == "knn":
@@ -481,7 +481,7 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
             progress.advance(stage)
         progress.end(stage)
         stage_wall[key] = time.perf_counter() - stage_start
-    paths = _write_tables_and_config(config, out, meta, stage2, manifest)
+    paths = write_tables_and_config(config, out, meta, stage2, manifest)
     # the profile step's wall time in this call (tasks reused count as nothing), beside the
     # summed time of each measure kind (which, with tasks side by side, exceeds it)
     timing = {"time_profile_step_s": round(sum(stage_wall.values()), 3),

@@ -222,7 +222,7 @@ def _quiet(fn, **kwargs):
     in the profile, whose ``id_near_duplicates`` and ``dimension_note`` already say so."""
     import warnings
 
-    from manifold_probe.dimension._near import NearDuplicateWarning
+    from manifold_probe.dimension import NearDuplicateWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NearDuplicateWarning)

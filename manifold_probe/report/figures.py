@@ -1,7 +1,8 @@
 """What each figure of the report shows: its traces, their uncertainty, and its caption.
 
-A figure is described once (:class:`Figure` of :class:`Panel` of :class:`Trace`) and drawn twice
-by :mod:`manifold_probe.report.render`: interactive (plotly) for the page, static (matplotlib
+A figure is described once (:class:`Figure` of :class:`Panel` of :class:`Trace`, in
+:mod:`manifold_probe.report.figure_model`, re-exported here) and drawn twice by
+:mod:`manifold_probe.report.render`: interactive (plotly) for the page, static (matplotlib
 PNG/SVG) for a paper.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from manifold_probe.report.data import RunData, SeedSpread
+from manifold_probe.report.figure_model import Figure, Panel, Trace
 
 __all__ = ["FIGURES", "Figure", "Panel", "Trace", "build_figures"]
 
@@ -23,57 +24,6 @@ FIGURES = ("profile_dimension", "profile_gride", "profile_curvature", "profile_w
            "profile_topology", "profile_regions", "profile_structure", "perturbations")
 
 VERDICT_COLOURS = {"kept": "#1a9850", "broken": "#d73027", "undecided": "#7f7f7f"}
-
-
-@dataclass
-class Trace:
-    """One series. ``lo``/``hi``: its uncertainty, drawn as a band or as error bars."""
-
-    name: str
-    x: np.ndarray
-    y: np.ndarray
-    lo: np.ndarray | None = None
-    hi: np.ndarray | None = None
-    band: bool = False
-    kind: str = "line"  # line | bar | marker | heatmap
-    dash: bool = False
-    marker: str = "circle"
-    color: str | None = None
-    text: list | None = None  # per-point labels (marker) or cell labels (heatmap)
-    z: np.ndarray | None = None  # heatmap values
-    width: float = 0.8  # bar width
-    hollow: np.ndarray | None = None  # per point: True where the reading is within its null
-
-    @property
-    def has_uncertainty(self) -> bool:
-        return self.lo is not None and bool(np.isfinite(self.lo).any())
-
-
-@dataclass
-class Panel:
-    title: str
-    ylabel: str = ""
-    xlabel: str = "layer"
-    traces: list[Trace] = field(default_factory=list)
-    xticks: tuple[list, list[str]] | None = None
-    yticks: tuple[list, list[str]] | None = None
-    xlog: bool = False
-    ylog: bool = False
-    ylim: tuple[float, float] | None = None
-    xlim: tuple[float, float] | None = None
-    hlines: list[tuple[float, str]] = field(default_factory=list)
-    height: float = 1.0
-    yhide: bool = False
-
-
-@dataclass
-class Figure:
-    stem: str
-    title: str
-    caption: str  # HTML
-    uncertainty: str  # HTML: what the bars and bands are
-    panels: list[Panel]
-    ncols: int = 1
 
 
 def _spread(run: RunData, key: str) -> tuple[np.ndarray | None, np.ndarray | None]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from manifold_probe.analysis.columns import PROFILE, describe
 from manifold_probe.report.data import RunData
-from manifold_probe.report.figures import Figure
+from manifold_probe.report.figure_model import Figure
 
 __all__ = ["COLUMN_HELP", "column_help", "page"]
 

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from manifold_probe.report.figures import Figure, Panel, Trace
+from manifold_probe.report.figure_model import Figure, Panel, Trace
 
 __all__ = ["plotly_figure", "static_figure"]
 

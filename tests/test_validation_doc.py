@@ -1,0 +1,92 @@
+"""docs/validation.md holds the measurements behind the tuned constants; the code points to it.
+
+Every pointer ``docs/validation.md#section`` in the package must name a section of the page,
+every "set by" / "checked by" line must name a script in ``benchmarks/`` that exists, and each
+tuned constant listed below must carry such a line in the comment block right above it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "manifold_probe"
+PAGE = ROOT / "docs" / "validation.md"
+POINTER = re.compile(r"docs/validation\.md#([\w-]+)")
+SCRIPT = re.compile(r"(?:set|checked) by `(benchmarks/[\w/]+\.py)`")
+
+# (module file, the line that defines the constant): constants chosen or checked by a benchmark
+TUNED = [
+    ("neighbors.py", "CACHE_MIN_K = "),
+    ("curvature/_scalar.py", "BATCH_BYTES = "),
+    ("dimension/_scale_check.py", "SCALE_CHECK_K = "),
+    ("dimension/_scale_check.py", "MATERIAL_FALL = "),
+    ("dimension/_near.py", "NEAR_ALPHA = "),
+    ("dimension/_correction.py", "REFERENCE_QUERIES = "),
+    ("dimension/_correction.py", "REFERENCE_MIN_REPEATS = "),
+    ("dimension/_correction.py", "REFERENCE_TOTAL_QUERIES = "),
+    ("dimension/_correction.py", "REFERENCE_GRID_DENSE = "),
+    ("dimension/_correction.py", "REFERENCE_GRID_GROWTH = "),
+    ("geodesic.py", "def geodesic_distances("),  # its span=4.0
+]
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading (lower case, punctuation dropped, spaces -> -)."""
+    text = heading.strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors() -> set[str]:
+    return {github_anchor(m.group(1)) for m in re.finditer(r"^#{1,6} (.+)$", PAGE.read_text(encoding="utf-8"), re.M)}
+
+
+def pointers() -> list[tuple[str, str]]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for m in POINTER.finditer(path.read_text(encoding="utf-8")):
+            found.append((str(path.relative_to(ROOT)), m.group(1)))
+    return found
+
+
+def test_the_anchor_rule():
+    assert github_anchor("Ollivier-Ricci") == "ollivier-ricci"
+    assert github_anchor("TwoNN bias correction") == "twonn-bias-correction"
+
+
+def test_the_page_has_the_sections_other_work_fills():
+    assert "topology" in anchors()
+
+
+@pytest.mark.parametrize(("where", "anchor"), pointers())
+def test_every_pointer_names_a_section(where, anchor):
+    assert anchor in anchors(), f"{where} points to docs/validation.md#{anchor}, which has no heading"
+
+
+def test_every_set_by_line_names_a_script():
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for m in SCRIPT.finditer(path.read_text(encoding="utf-8")):
+            if not (ROOT / m.group(1)).is_file():
+                missing.append(f"{path.relative_to(ROOT)}: {m.group(1)}")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize(("module", "definition"), TUNED)
+def test_each_tuned_constant_points_to_its_measurement(module, definition):
+    lines = (PACKAGE / module).read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(definition))
+    block = []
+    for line in reversed(lines[:at]):
+        if not line.startswith("#"):
+            break
+        block.append(line)
+    text = "\n".join(block)
+    assert SCRIPT.search(text) and POINTER.search(text), (
+        f"{module}: {definition.strip()} needs a comment line 'set by `benchmarks/<script>.py`, "
+        "see docs/validation.md#<section>' right above it"
+    )
