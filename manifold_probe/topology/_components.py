@@ -142,7 +142,3 @@ def h0_test(
         p = adjusted(t)
     return t, p
 
-
-# The old name, still imported by topology._significance until that module is split; remove it
-# with the entry in tests/test_architecture.py's PENDING_PRIVATE.
-_h0_test = h0_test

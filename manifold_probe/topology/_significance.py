@@ -22,7 +22,7 @@ from manifold_probe._validation import (
 from manifold_probe.topology._components import (
     MIN_COMPONENT,
     MIN_COMPONENT_POINTS,
-    _h0_test,
+    h0_test,
 )
 from manifold_probe.topology._noise_law import (
     FIT_QUANTILES,
@@ -184,7 +184,7 @@ def _net_diagrams(DL: np.ndarray, maxdim: int, thr: float, sparse: float | None,
 def _tested_bars(dgms: list, threshold: float) -> list[np.ndarray]:
     """Per dimension k >= 1, the bars the test looks at: finite birth > 0, death > birth (an
     infinite death, alive at a user's threshold, is read as the threshold: conservative). H0's
-    rows ``(b, d, size)`` come from the net's spanning tree (:func:`_h0_test`); here a
+    rows ``(b, d, size)`` come from the net's spanning tree (:func:`h0_test`); here a
     placeholder."""
     out = [np.zeros((0, 3))]
     for d in dgms[1:]:
@@ -204,7 +204,7 @@ def _significance(
 ) -> tuple[tuple, tuple, tuple]:
     r"""Adjusted p-values per dimension, the counts below ``alpha`` and the critical ratios.
 
-    H0: :func:`h0_pvalues` on the merges of the net ``h0_dist`` (see :func:`_h0_test`; the
+    H0: :func:`h0_pvalues` on the merges of the net ``h0_dist`` (see :func:`h0_test`; the
     rows ``tested[0]`` are replaced by those of its elder-rule pass); its critical ratio is
     that of the smallest candidate component. A dimension :math:`k \ge 1`:
     :func:`outward_test` on its own bars, whatever their number (each candidate's null is
@@ -214,7 +214,7 @@ def _significance(
     pvals, betti, crit = [], [], []
     for k, t in enumerate(tested):
         if k == 0:
-            tested[0], p = _h0_test(h0_dist, alpha, n_points)
+            tested[0], p = h0_test(h0_dist, alpha, n_points)
             pvals.append(p)
             betti.append(int(np.sum(p < alpha)) + 1)  # beta_0 counts the last component too
             min_size = max(MIN_COMPONENT_POINTS, MIN_COMPONENT * n_points)
