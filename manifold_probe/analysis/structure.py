@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe import _cost_guards
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -64,7 +65,7 @@ from manifold_probe.analysis._structure_null import (
     _tree_stat_q,
 )
 
-__all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
+__all__ = ["STRUCTURE_PARAMS", "Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
            "tree_distances"]
 
 KINDS = ("cycle", "line", "tree")
@@ -202,6 +203,17 @@ def _subspace(means: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
     return Vt[:q].T, s**2
 
 
+#: The settings of :func:`known_structure` that the layer profile exposes (see
+#: :mod:`manifold_probe._params`). ``n_perm >= 19``: the smallest p-value, 1/(n_perm + 1), must
+#: reach 0.05.
+STRUCTURE_PARAMS = Schema(
+    "known_structure",
+    Param("probe", str, "pca", "subspace read: principal components or linear discriminants",
+          choices=("pca", "lda")),
+    Param("n_perm", int, 999, "permutations of the null", ge=19),
+)
+
+
 def known_structure(
     X: Any,
     labels: Any,
@@ -268,7 +280,7 @@ def known_structure(
     (True, True)
     """
     kind = check_option(kind, KINDS, name="kind")
-    probe = check_option(probe, ("pca", "lda"), name="probe")
+    probe, n_perm = STRUCTURE_PARAMS.check(probe=probe, n_perm=n_perm).values()
     null = check_option(null, ("points", "classes"), name="null")
     A, e = _cost_guards.scaled_points(check_points(X, min_points=3, what="known_structure"))
     y = to_numpy(labels)
@@ -285,7 +297,6 @@ def known_structure(
         raise InputError(
             f"a {kind} test needs at least {need} classes with points; got {C} ({classes.tolist()})"
         )
-    n_perm = check_int(n_perm, name="n_perm", minimum=19)
     max_dims = check_int(max_dims, name="max_dims", minimum=1)
     _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null, kind)
     rng = check_seed(seed)

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._neighbors_type import METRICS
+from manifold_probe._params import Param
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -22,8 +24,6 @@ from manifold_probe._validation import (
     check_seed,
     unique_rows,
 )
-from manifold_probe._neighbors_type import METRICS
-from manifold_probe._params import Param
 from manifold_probe.neighbors import Neighbors, cached_knn, check_graph
 
 __all__ = [

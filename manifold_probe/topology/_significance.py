@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema, warn_ignored
 from manifold_probe._validation import (
     CostWarning,
-    check_float,
     check_int,
     check_points,
     check_seed,
@@ -29,8 +29,8 @@ from manifold_probe.topology._components import (
 )
 from manifold_probe.topology._persistence import (
     MAX_DENSE_POINTS,
+    MAXDIM,
     ComplexTooLarge,
-    check_maxdim,
     check_threshold,
     maxmin_landmarks,
     pairwise_distances,
@@ -38,10 +38,9 @@ from manifold_probe.topology._persistence import (
     sparse_rips_edges,
 )
 
-__all__ = ["BettiNumbers", "ResolutionWarning", "betti_numbers", "significant_features", "shared_seed",
+__all__ = ["BETTI_PARAMS", "BettiNumbers", "ResolutionWarning", "betti_numbers", "significant_features", "shared_seed",
            "gumbel_pvalues", "noise_pvalues", "h1_landmarks"]
 
-MAX_POINTS = 4000  # the landmark choice keeps a full distance matrix: 4000^2 float64 = 128 MB
 # Landmarks per analysis and the sparse-Rips approximation factor: set by the sweep in
 # benchmarks/validate_topology.py (exact rate and time for 2000 points in R^50, H0-H2).
 DEFAULT_LANDMARKS = {0: 400, 1: 400, 2: 400}
@@ -81,7 +80,6 @@ MIN_FIT = 30
 RIPS_CECH = 2.0  # Čech_r ⊆ Rips_2r ⊆ Čech_2r (edge length 2r vs ball radius r)
 H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
 H0_MAX_NET = 1250  # H0 net: half the points, at most this many (1250^2 distances: 12.5 MB)
-DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs no resampling
 # Quantiles of the standard left-Gumbel law, P(l <= x) = 1 - exp(-e^x): log(-log(1 - q)).
 # Quantiles of log log(pi) matched to the law: the median and the 90th percentile. Measured
 # under the null (benchmarks/validate_topology.py --calibrate, results/
@@ -503,6 +501,17 @@ def _resolution(tested, pvals, crit, alpha, band, n_points, scale):
     return tuple(resolution), tuple(near)
 
 
+#: The settings of :func:`betti_numbers` (and :func:`~manifold_probe.topology_preserved`) that
+#: the layer profile exposes (see :mod:`manifold_probe._params`).
+BETTI_PARAMS = Schema(
+    "betti_numbers",
+    MAXDIM,
+    Param("confidence", float, 0.95, "level of the significance test", gt=0.0, lt=1.0),
+    Param("n_landmarks", int, None, "maxmin landmarks of the Rips complex (None: 400 for "
+          "dimensions 0-2, 150 above; max(400, n/5) for H1)", ge=1, nullable=True),
+)
+
+
 def significant_features(
     X: Any,
     maxdim: int = 1,
@@ -516,13 +525,10 @@ def significant_features(
     # magnitude: computed on the cloud rescaled by an exact power of two (Rips filtrations of
     # points near 1e-300 lose every edge to underflow); lengths are scaled back at the end
     X, e = normalize_scale(check_points(X, min_points=1, what="betti_numbers"))
-    maxdim = check_maxdim(maxdim)
-    confidence = check_float(confidence, name="confidence", low=0.0, high=1.0, low_open=True,
-                             high_open=True)
-    m = DEFAULT_LANDMARKS.get(maxdim, DEFAULT_LANDMARKS_HIGH) if n_landmarks is None else check_int(
-        n_landmarks, name="n_landmarks", minimum=1)
-    if n_bootstrap is not None:
-        check_int(n_bootstrap, name="n_bootstrap", minimum=0)  # accepted, no longer used
+    maxdim, confidence, n_landmarks = BETTI_PARAMS.check(
+        maxdim=maxdim, confidence=confidence, n_landmarks=n_landmarks).values()
+    m = DEFAULT_LANDMARKS.get(maxdim, DEFAULT_LANDMARKS_HIGH) if n_landmarks is None else n_landmarks
+    warn_ignored("n_bootstrap", n_bootstrap, where="betti_numbers", stacklevel=4)
     auto = threshold is None or (isinstance(threshold, str) and threshold == "auto")
     thr = np.inf if auto else check_threshold(threshold)
     thr_n = float(np.ldexp(thr, -e))
@@ -719,8 +725,9 @@ def betti_numbers(
         default, a complex too large to compute (H2 of a 4-manifold's 400 landmarks: about 8e8
         simplices) is read on the longest prefix of the net that fits, with a
         :class:`~manifold_probe._validation.CostWarning`; a number given here is used as is.
-    n_bootstrap : int or None, default=None
-        Accepted for compatibility; the test needs no resampling.
+    n_bootstrap : None
+        Ignored (the test needs no resampling); a value other than None raises a
+        ``FutureWarning``: the parameter is removed in version 0.2.0.
     threshold : "auto", float or None, default="auto"
         ``"auto"`` and ``None``: the whole filtration. A number cuts it there (bars alive at
         the cut are read as dying at it).
