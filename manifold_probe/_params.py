@@ -44,8 +44,9 @@ REMOVAL_VERSION = "0.2.0"
 
 @dataclass(frozen=True)
 class Param:
-    """One setting: ``name``, ``type`` (int, float, bool or str), ``default``, ``meaning``;
-    bounds ``ge``/``gt``/``le``/``lt`` for numbers, ``choices`` for strings, ``nullable``
+    """One setting: ``name``, ``type`` (int, float, bool, str, or tuple of ``item``),
+    ``default``, ``meaning``; bounds ``ge``/``gt``/``le``/``lt`` for numbers (for a tuple: of
+    each item, which must be at least ``min_length``), ``choices`` for strings, ``nullable``
     when ``None`` is allowed (its meaning is said in ``meaning``)."""
 
     name: str
@@ -58,6 +59,8 @@ class Param:
     lt: float | None = None
     choices: tuple[str, ...] | None = None
     nullable: bool = False
+    item: type | None = None
+    min_length: int = 0
 
     def __post_init__(self) -> None:
         if self.default is not None or not self.nullable:
@@ -74,14 +77,19 @@ class Param:
         """
         if value is None and self.nullable:
             return None
-        if self.type is bool:
+        if self.type is tuple:
+            return self._check_tuple(value)
+        return self._check_scalar(value, self.type)
+
+    def _check_scalar(self, value: Any, kind: type) -> Any:
+        if kind is bool:
             if not isinstance(value, (bool, np.bool_)):
                 raise InputError(f"{self.name} must be True or False; got {value!r}")
             return bool(value)
-        if self.type is str:
+        if kind is str:
             return check_option(value, self.choices or (), name=self.name) if self.choices \
                 else _check_str(value, self.name)
-        if self.type is int:
+        if kind is int:
             value = check_int(value, name=self.name)
         else:
             if isinstance(value, (str, bytes)):
@@ -97,6 +105,14 @@ class Param:
                              f"{_num(high)}; got {value}")
         return value
 
+    def _check_tuple(self, value: Any) -> tuple:
+        if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
+            raise InputError(f"{self.name} must be a list; got {value!r}")
+        if len(value) < self.min_length:
+            raise InputError(f"{self.name} needs at least {self.min_length} value(s); got "
+                             f"{list(value)!r}")
+        return tuple(self._check_scalar(v, self.item or int) for v in value)
+
     def bounds(self) -> dict[str, float]:
         """The numeric bounds as keyword arguments (``pydantic.Field(**p.bounds())``)."""
         return {k: v for k in ("ge", "gt", "le", "lt") if (v := getattr(self, k)) is not None}
@@ -106,7 +122,8 @@ class Param:
         if self.choices:
             text = " or ".join(f'"{c}"' for c in self.choices)
         else:
-            text = self.type.__name__
+            text = self.type.__name__ if self.type is not tuple else \
+                f"list of {(self.item or int).__name__}"
             b = self.bounds()
             lo = ("(" if "gt" in b else "[", b.get("gt", b.get("ge")))
             hi = (")" if "lt" in b else "]", b.get("lt", b.get("le")))

@@ -35,7 +35,7 @@ def test_defaults_come_from_the_estimators_signatures():
 def test_config_defaults_are_the_analysis_defaults():
     # a config that sets nothing gives exactly the analysis layer's defaults
     assert EstimatorsConfig().to_settings() == EstimatorSettings()
-    assert EstimatorsConfig().graph_k_needed() == EstimatorSettings().graph_k_needed()
+    assert EstimatorsConfig().graph_k() == EstimatorSettings().graph_k()
 
 
 def test_settings_reject_unknown_keys_with_the_known_ones():
