@@ -28,7 +28,7 @@ def test_defaults_come_from_the_estimators_signatures():
     assert est.curvature.method == _default(mp.scalar_curvature, "method")
     assert est.geodesic.method == _default(mp.geodesic_distances, "method")
     assert est.geodesic.n_sources == _default(mp.warp, "n_sources")
-    for name in ("maxdim", "confidence", "n_bootstrap"):
+    for name in ("maxdim", "confidence", "n_landmarks"):
         assert getattr(est.topology, name) == _default(mp.betti_numbers, name)
 
 

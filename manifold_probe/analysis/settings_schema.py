@@ -45,7 +45,7 @@ from manifold_probe.analysis.settings import (
 )
 
 __all__ = ["MAX_SEED", "EstimatorsConfig", "Seed", "check_seeds", "markdown_table",
-           "validate_settings", "write_readme_table"]
+           "estimator_schemas", "validate_settings", "write_readme_table"]
 
 #: A seed: a non-negative int that fits int32; bools and floats are refused (strict).
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
@@ -156,6 +156,20 @@ def markdown_table() -> str:
             lines.append(f"| `{section}.{key}` | | | | ignored; removed in {REMOVAL_VERSION} "
                          "(a `FutureWarning` when set) |")
     return "\n".join(lines)
+
+
+def estimator_schemas() -> list:
+    """Every estimator schema (:class:`~manifold_probe._params.Schema`), one per function."""
+    from manifold_probe.analysis.regions import REGIONS_PARAMS
+    from manifold_probe.analysis.structure import STRUCTURE_PARAMS
+    from manifold_probe.analysis.warping import WARP_PARAMS
+    from manifold_probe.curvature._scalar import CURVATURE_PARAMS
+    from manifold_probe.dimension import SCHEMAS
+    from manifold_probe.geodesic import GEODESIC_PARAMS
+    from manifold_probe.topology._significance import BETTI_PARAMS
+
+    return [*SCHEMAS.values(), CURVATURE_PARAMS, GEODESIC_PARAMS, WARP_PARAMS, BETTI_PARAMS,
+            REGIONS_PARAMS, STRUCTURE_PARAMS]
 
 
 def readme_table(text: str) -> str:

@@ -238,8 +238,9 @@ def gride(
     Denti, Doimo, Laio & Mira (2022), "The generalized ratios intrinsic dimension estimator",
     Sci. Rep. 12:20005.
     """
-    n1, range_max, reference, near_duplicates = GRIDE_PARAMS.check(
-        n1=n1, range_max=range_max, reference=reference, near_duplicates=near_duplicates).values()
+    n1, range_max, correct_bias, reference, metric, near_duplicates = GRIDE_PARAMS.check(
+        n1=n1, range_max=range_max, correct_bias=correct_bias, reference=reference,
+        metric=metric, near_duplicates=near_duplicates).values()
     seed_int(seed)  # validated for compatibility; the correction never depends on it
     if n1 is not None:
         range_max = max(range_max, 2 * n1)

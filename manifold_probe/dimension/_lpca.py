@@ -112,8 +112,8 @@ def local_pca(
     """
     from manifold_probe._validation import InputError
 
-    k, criterion, threshold = LPCA_PARAMS.check(k=k, criterion=criterion,
-                                                threshold=threshold).values()
+    k, criterion, threshold, metric = LPCA_PARAMS.check(
+        k=k, criterion=criterion, threshold=threshold, metric=metric).values()
     if X is None:
         raise InputError("local PCA needs the coordinates: pass X (neighbors= is optional)")
     # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling), so that squared

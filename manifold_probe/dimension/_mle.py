@@ -164,8 +164,9 @@ def mle(
     >>> round(mle(X).dimension)
     2
     """
-    k, reference, near_duplicates = MLE_PARAMS.check(
-        k=k, reference=reference, near_duplicates=near_duplicates).values()
+    k, correct_bias, reference, metric, near_duplicates = MLE_PARAMS.check(
+        k=k, correct_bias=correct_bias, reference=reference, metric=metric,
+        near_duplicates=near_duplicates).values()
     seed = seed_int(seed)
     if X is not None:  # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling)
         X = normalize_scale(check_points(X, what=f"MLE (k={k})"))[0]

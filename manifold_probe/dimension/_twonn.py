@@ -299,9 +299,10 @@ def twonn(
     >>> round(twonn(X).dimension)
     3
     """
-    discard_fraction, fit_by, reference, near_duplicates, scale_check = TWONN_PARAMS.check(
-        discard_fraction=discard_fraction, fit_by=fit_by, reference=reference,
-        near_duplicates=near_duplicates, scale_check=scale_check).values()
+    discard_fraction, fit_by, correct_bias, reference, metric, near_duplicates, scale_check = \
+        TWONN_PARAMS.check(discard_fraction=discard_fraction, fit_by=fit_by,
+                           correct_bias=correct_bias, reference=reference, metric=metric,
+                           near_duplicates=near_duplicates, scale_check=scale_check).values()
     seed_int(seed)  # validated for compatibility; the correction never depends on it
     check, U, g = _scale_check(X, neighbors, metric) if scale_check else (None, None, None)
     if g is None:
