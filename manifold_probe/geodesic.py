@@ -162,13 +162,10 @@ def _source_rows(sources: Any, n: int) -> np.ndarray:
 
 
 #: The settings of :func:`geodesic_distances` (see :mod:`manifold_probe._params`).
-GEODESIC_PARAMS = Schema(
-    "geodesic_distances",
-    Param("method", str, "shortcut", "plain kNN-graph paths (fast) or chord-shortcut paths "
-          "(less biased, slower)", choices=METHODS),
-    Param("span", float, 4.0, "reach of the shortcut chords, in median 10th-neighbour distances",
-          gt=0.0),
-)
+GEODESIC_PARAMS = Schema("geodesic_distances", Param(
+    "method", str, "shortcut", "plain kNN-graph paths (fast) or chord-shortcut paths (less "
+    "biased, slower)", choices=METHODS), Param("span", float, 4.0, "reach of the shortcut "
+    "chords, in median 10th-neighbour distances", gt=0.0))
 
 
 def geodesic_distances(

@@ -1,5 +1,8 @@
 r"""Known input structure found where it lives: transform, project, then test against a null.
 
+Longer than 500 lines since :data:`STRUCTURE_PARAMS`, the schema that sits beside
+:func:`known_structure`, joined it; the tree and hyperbolicity helpers are the part to move out.
+
 Inputs carry labels with a known structure — a cycle (days of the week, months), a line
 (numbers), a tree (a hierarchy given by parent links). :func:`known_structure` looks for the
 low-dimensional linear subspace of a layer where that structure is clearest and tests it there:
@@ -65,8 +68,8 @@ from manifold_probe.analysis._structure_null import (
     _tree_stat_q,
 )
 
-__all__ = ["STRUCTURE_PARAMS", "Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
-           "tree_distances"]
+__all__ = ["STRUCTURE_PARAMS", "Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity",
+           "known_structure", "tree_distances"]
 
 KINDS = ("cycle", "line", "tree")
 
