@@ -67,8 +67,7 @@ def synthetic_run(tmp_path_factory):
                           estimators={"curvature": {"enabled": False},
                                       "geodesic": {"n_sources": 20},
                                       "gride": {"scales": [1, 2, 4]},
-                                      "topology": {"max_points": 80, "n_landmarks": 40,
-                                                   "n_bootstrap": 4}},
+                                      "topology": {"max_points": 80, "n_landmarks": 40}},
                           as_rows=True)
     out = tmp_path_factory.mktemp("synthetic")
     # the saved arrays a run leaves: activations and the kNN graph of each layer

@@ -1,12 +1,13 @@
-"""The one schema of the estimator settings: pydantic models of the ``[estimators.*]`` sections.
+"""The config's models of the ``[estimators.*]`` sections, built from the one settings schema.
 
 The config (:mod:`manifold_probe.config`, through :mod:`manifold_probe.config_sections`) and
 the Python API (:func:`~manifold_probe.analysis.profile_layers`'s ``estimators=`` and
 ``seeds=``) validate through these same models, so a setting refused in a TOML file is refused
 from Python with the same message, and none reaches an estimator unchecked. Integers are
-strict (``True`` or ``"5"`` is not a ``k``). Every default is read from
-:class:`~manifold_probe.analysis.settings.EstimatorSettings`, which reads the estimators'
-signatures: one home per default.
+strict (``True`` or ``"5"`` is not a ``k``). Each model is built from
+:data:`~manifold_probe.analysis.settings.SETTINGS`, whose params are the estimators' own
+(declared beside each function, :mod:`manifold_probe._params`): one home per default and
+bound. The README's settings table is generated here too (:func:`write_readme_table`).
 
 >>> validate_settings({"knn": {"k": 5}}).knn.k
 5
