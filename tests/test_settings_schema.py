@@ -286,3 +286,41 @@ def test_ignored_parameters_warn_with_the_version_they_go_away_in():
     # the removal version is the release after the package's own
     major, minor = (int(x) for x in mp.__version__.split(".")[:2])
     assert REMOVAL_VERSION == f"{major}.{minor + 1}.0"
+
+
+def _plan(estimators, tmp_path):
+    from manifold_probe.experiment import plan_tasks
+
+    cfg = parse_config({"seeds": [0], "estimators": estimators})
+    meta = {"layers": ["a", "b"], "n_points": 50, "dims": [4, 4], "has_sentence_ids": True}
+    return cfg, plan_tasks(cfg, tmp_path, Path(tmp_path / "activations" / "h"), meta, {})
+
+
+def test_graph_k_has_one_name_from_settings_to_folder(tmp_path):
+    cfg, (knn_specs, _) = _plan({"mle": {"k": 40}}, tmp_path)
+    graph_k = cfg.estimators.to_settings().graph_k()
+    assert graph_k == 40  # max(knn.k, twonn.k, mle.k, 2 max(gride.scales)) = max(10, 2, 40, 32)
+    for spec in knn_specs:
+        assert spec["graph_k"] == graph_k and "k" not in spec
+        assert Path(spec["graphs"]).name.endswith(f"-graph_k{graph_k}")
+
+
+def test_cache_keys_cover_exactly_the_sections_a_task_sees(tmp_path):
+    from manifold_probe.analysis.tasks import TASK_GRAPH, TASK_SETTINGS
+
+    _, (_, base) = _plan({}, tmp_path)
+    ids = {(s["kind"], s["layer"], s["other"]): s["id"] for s in base}
+    # regions.n_boot: read by the tasks that declare "regions", and by no other
+    _, (_, changed) = _plan({"regions": {"n_boot": 50}}, tmp_path)
+    outcomes = set()
+    for s in changed:
+        same = ids[(s["kind"], s["layer"], s["other"])] == s["id"]
+        assert same == ("regions" not in TASK_SETTINGS[s["kind"]]), s["kind"]
+        outcomes.add(same)
+    # graph_k (mle.k 20 -> 40 raises it): tasks that read the graph or mle change, others not
+    _, (_, changed) = _plan({"mle": {"k": 40}}, tmp_path)
+    for s in changed:
+        same = ids[(s["kind"], s["layer"], s["other"])] == s["id"]
+        assert same == (s["kind"] not in TASK_GRAPH and "mle" not in TASK_SETTINGS[s["kind"]])
+        outcomes.add(same)
+    assert outcomes == {True, False}  # both kinds of task are in the plan
