@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from manifold_probe.analysis import profile_layers
 from manifold_probe.analysis.table import column_order
+from manifold_probe.experiment.layout import graph_folder
 from manifold_probe.report import FIGURES, load_run, write_report
 from manifold_probe.report.data import _rms_radius
 from manifold_probe.report.figures import build_figures
@@ -71,7 +72,7 @@ def synthetic_run(tmp_path_factory):
                           as_rows=True)
     out = tmp_path_factory.mktemp("synthetic")
     # the saved arrays a run leaves: activations and the kNN graph of each layer
-    acts, graphs = out / "activations" / "h", out / "graphs" / "h-k10"
+    acts, graphs = out / "activations" / "h", graph_folder(out, "h", 10)
     acts.mkdir(parents=True)
     graphs.mkdir(parents=True)
     for i, Y in enumerate(layers.values()):

@@ -50,6 +50,7 @@ from manifold_probe.experiment.layout import (
     RunLock,
     RunManifest,
     changed_layers,
+    graph_folder,
     layer_file,
     load_layer,
     task_path,
@@ -281,7 +282,7 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
     graph_k = est.graph_k()
     n_layers = len(meta["layers"])
     chash = Path(acts).name
-    graphs = str(Path(out) / "graphs" / f"{chash}-graph_k{graph_k}")
+    graphs = str(graph_folder(out, chash, graph_k))
     common = {"dir": str(out), "activations": str(acts), "graphs": graphs, "estimators": est,
               "has_sentence_ids": bool(meta.get("has_sentence_ids"))}
     stage1 = [{**common, "kind": "knn", "layer": i, "graph_k": graph_k, "id": f"knn-L{i:02d}"}
