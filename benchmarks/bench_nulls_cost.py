@@ -45,7 +45,7 @@ def main(run_dir: str = "runs/default") -> dict:
     load = [os.getloadavg()]
     for path in sorted(acts.glob("L*.npy")):
         X = np.load(path).astype(np.float64)
-        nb = knn(X, on.graph_k_needed())
+        nb = knn(X, on.graph_k())
         row = {"layer": path.stem}
         for name, est in (("without_null", off), ("with_null", on)):  # regions are cached: layer first
             row[f"dimension_{name}"] = _cpu(lambda e=est, X=X, nb=nb: measures.measure_dimension(X, nb, e))

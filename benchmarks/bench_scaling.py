@@ -80,7 +80,7 @@ def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
     from manifold_probe.neighbors import knn, knn_cache
 
     est = EstimatorSettings.from_mapping({"geodesic": {"method": "graph"}, "mle": {"k": 10}})
-    k_graph = est.graph_k_needed()
+    graph_k = est.graph_k()
     out: dict = {}
 
     def timed(name, fn):
@@ -91,7 +91,7 @@ def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
         return value
 
     with knn_cache(enabled=False):
-        nbx, nby = timed("knn", lambda: (knn(X, k_graph), knn(Y, k_graph)))
+        nbx, nby = timed("knn", lambda: (knn(X, graph_k), knn(Y, graph_k)))
         out["knn"]["note"] = "two graphs (X and Y)"
         dim = timed("dimension", lambda: measure_dimension(Y, nby, est))
         curv = timed("curvature", lambda: measure_curvature(Y, nby, est, 0))

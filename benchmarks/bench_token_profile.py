@@ -52,10 +52,10 @@ def main() -> None:
         path = args.graphs / f"g{i}.npz" if args.graphs else None
         if path is not None and path.exists():
             g = np.load(path)
-            graphs.append(Neighbors(g["d"][:, : est.graph_k_needed()],
-                                    g["i"][:, : est.graph_k_needed()], "euclidean"))
+            graphs.append(Neighbors(g["d"][:, : est.graph_k()],
+                                    g["i"][:, : est.graph_k()], "euclidean"))
         else:
-            graphs.append(knn(X, est.graph_k_needed()))
+            graphs.append(knn(X, est.graph_k()))
     t_graphs = time.perf_counter() - t0
     sid = np.load(args.acts / "sentence_ids.npy")
     source = _InMemory(clouds, graphs, sid)

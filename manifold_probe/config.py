@@ -306,7 +306,7 @@ def spec_kind(spec: str) -> str | None:
 DEFAULT_TOML = """\
 # The embedded default: all-MiniLM-L6-v2 (offline), 2000 corpus sentences, mean pooling,
 # all 7 residual states, every measure. Tuned to run in under 3 minutes on 2 CPU cores: the
-# values marked below depart from the estimators' defaults (which live in their signatures).
+# values marked below depart from the estimators' defaults (which live in their schemas).
 name = "default"
 seeds = [0, 1, 2]  # three seeds: every reading is drawn with its spread; a label only where they agree
 out = "runs/default"

@@ -13,10 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
-    check_float,
-    check_option,
     normalize_cloud,
     rescale,
     to_numpy,
@@ -25,7 +24,7 @@ from manifold_probe.dimension import levina_bickel
 from manifold_probe.distortion import GeodesicDistortion, geodesic_distortion
 from manifold_probe.neighbors import Neighbors, chord_lengths, resolve_neighbors, symmetric_graph
 
-__all__ = ["geodesic_distances", "geodesic_distortion", "GeodesicDistortion"]
+__all__ = ["GEODESIC_PARAMS", "geodesic_distances", "geodesic_distortion", "GeodesicDistortion"]
 
 METHODS = ("shortcut", "graph")
 _REF_K = 10  # the shortcut span is measured in units of the median distance to the 10th neighbour
@@ -162,6 +161,13 @@ def _source_rows(sources: Any, n: int) -> np.ndarray:
 
 
 # span=4.0: set by `benchmarks/bench_geodesic.py`, see docs/validation.md#chord-span
+#: The settings of :func:`geodesic_distances` (see :mod:`manifold_probe._params`).
+GEODESIC_PARAMS = Schema("geodesic_distances", Param(
+    "method", str, "shortcut", "plain kNN-graph paths (fast) or chord-shortcut paths (less "
+    "biased, slower)", choices=METHODS), Param("span", float, 4.0, "reach of the shortcut "
+    "chords, in median 10th-neighbour distances", gt=0.0))
+
+
 def geodesic_distances(
     X: Any = None,
     k: int = 10,
@@ -287,8 +293,7 @@ def geodesic_distances(
 
     A = None if X is None else check_points(X, what="geodesic_distances")
     _check_cost(A, neighbors, sources, k)
-    method = check_option(method, METHODS, name="method")
-    span = check_float(span, name="span", low=0.0, low_open=True)
+    method, span = GEODESIC_PARAMS.check(method=method, span=span).values()
     if not isinstance(connect_components, (bool, np.bool_)):
         raise InputError(f"connect_components must be True or False; got {connect_components!r}")
     # magnitude: the paths are computed on the cloud (and graph) rescaled by an exact power of

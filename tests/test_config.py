@@ -35,7 +35,7 @@ def test_embedded_default_matches_the_documented_default():
 def test_graph_k_covers_every_estimator():
     cfg = default_config()
     # GRIDE at n1 = 16 needs n2 = 32 neighbours, the largest of all
-    assert cfg.estimators.graph_k_needed() == 32
+    assert cfg.estimators.graph_k() == 32
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,7 @@ def _ring(n=420, seed=0, noise=0.08):
 
 
 _FAST = EstimatorSettings.from_mapping({
-    "topology": {"max_points": 160, "n_bootstrap": 10},
+    "topology": {"max_points": 160},
     "regions": {"n_boot": 50}, "structure": {"n_perm": 199}})
 
 

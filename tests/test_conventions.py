@@ -28,14 +28,14 @@ def test_defaults_come_from_the_estimators_signatures():
     assert est.curvature.method == _default(mp.scalar_curvature, "method")
     assert est.geodesic.method == _default(mp.geodesic_distances, "method")
     assert est.geodesic.n_sources == _default(mp.warp, "n_sources")
-    for name in ("maxdim", "confidence", "n_bootstrap"):
+    for name in ("maxdim", "confidence", "n_landmarks"):
         assert getattr(est.topology, name) == _default(mp.betti_numbers, name)
 
 
 def test_config_defaults_are_the_analysis_defaults():
     # a config that sets nothing gives exactly the analysis layer's defaults
     assert EstimatorsConfig().to_settings() == EstimatorSettings()
-    assert EstimatorsConfig().graph_k_needed() == EstimatorSettings().graph_k_needed()
+    assert EstimatorsConfig().graph_k() == EstimatorSettings().graph_k()
 
 
 def test_settings_reject_unknown_keys_with_the_known_ones():

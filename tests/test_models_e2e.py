@@ -50,7 +50,6 @@ method = "graph"
 [estimators.topology]
 max_points = 50
 n_landmarks = 30
-n_bootstrap = 3
 [[perturbations]]
 kind = "zero_head"
 layer = "layer_2"

@@ -153,11 +153,10 @@ def test_per_layer_verdict_equals_topology_preserved():
     X = _circle(150, noise=0.02, seed=5)
     Y = np.c_[X[:, 0], np.zeros((150, 4))]  # folded onto a segment
     est = EstimatorSettings.from_mapping({"topology": {"maxdim": 1, "max_points": 150,
-                                                       "confidence": 0.95, "n_landmarks": 60,
-                                                       "n_bootstrap": 5}})
+                                                       "confidence": 0.95, "n_landmarks": 60}})
     for seed in (0, 1):
         bx, by = measure_topology(X, est, seed), measure_topology(Y, est, seed)
-        cmp = mp.topology_preserved(X, Y, maxdim=1, seed=seed, n_landmarks=60, n_bootstrap=5)
+        cmp = mp.topology_preserved(X, Y, maxdim=1, seed=seed, n_landmarks=60)
         # one analysis per layer with the shared seed reproduces the pairwise verdict exactly
         assert (bx["betti_0"], bx["betti_1"]) == cmp.betti_x
         assert (by["betti_0"], by["betti_1"]) == cmp.betti_y
@@ -176,7 +175,7 @@ def _with_bos_duplicates(n=240, n_sentences=24, seed=7):
 def test_duplicate_rows_run_every_measure_on_the_distinct_rows():
     X, sid, n_dup = _with_bos_duplicates()
     Y = 2.0 * X @ _rotation(6, 3)
-    est = {"geodesic": {"n_sources": 30}, "topology": {"max_points": 150, "n_bootstrap": 5},
+    est = {"geodesic": {"n_sources": 30}, "topology": {"max_points": 150},
            "curvature": {"max_points": 80, "dim": 1}, "gride": {"scales": [1, 2]}}
     rows = profile_layers({"a": X, "b": Y}, estimators=est, sentence_ids=sid, as_rows=True)
     for r in rows:

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from manifold_probe.analysis import profile_layers
 from manifold_probe.analysis.table import column_order
+from manifold_probe.experiment.layout import graph_folder
 from manifold_probe.report import FIGURES, load_run, write_report
 from manifold_probe.report.data import _rms_radius
 from manifold_probe.report.figures import build_figures
@@ -67,12 +68,11 @@ def synthetic_run(tmp_path_factory):
                           estimators={"curvature": {"enabled": False},
                                       "geodesic": {"n_sources": 20},
                                       "gride": {"scales": [1, 2, 4]},
-                                      "topology": {"max_points": 80, "n_landmarks": 40,
-                                                   "n_bootstrap": 4}},
+                                      "topology": {"max_points": 80, "n_landmarks": 40}},
                           as_rows=True)
     out = tmp_path_factory.mktemp("synthetic")
     # the saved arrays a run leaves: activations and the kNN graph of each layer
-    acts, graphs = out / "activations" / "h", out / "graphs" / "h-k10"
+    acts, graphs = out / "activations" / "h", graph_folder(out, "h", 10)
     acts.mkdir(parents=True)
     graphs.mkdir(parents=True)
     for i, Y in enumerate(layers.values()):

@@ -601,7 +601,6 @@ def test_comparison_is_frozen():
         lambda: mp.betti_numbers(np.zeros((0, 3))),
         lambda: mp.betti_numbers(np.eye(3), confidence=1.0),
         lambda: mp.betti_numbers(np.eye(3), confidence=0.0),
-        lambda: mp.betti_numbers(np.eye(3), n_bootstrap=-1),
         lambda: mp.betti_numbers(np.eye(3), threshold="big"),
         lambda: mp.betti_numbers(np.eye(3), seed="x"),
         lambda: mp.persistence(np.eye(3), maxdim=-1),

@@ -89,12 +89,12 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
         return {"n_distinct": len(unique_rows(X)[0]), "id_twonn": np.nan, "id_twonn_lo": np.nan,
                 "id_twonn_hi": np.nan, "id_mle": np.nan, "dimension_note": short_message(exc)}
 
-    def estimate(method, k_graph, **options):
-        if k_graph > g.k:
-            raise InputError(f"{method} needs {k_graph} neighbours; only {U.shape[0]} distinct rows")
+    def estimate(method, k_needed, **options):
+        if k_needed > g.k:
+            raise InputError(f"{method} needs {k_needed} neighbours; only {U.shape[0]} distinct rows")
         with warnings.catch_warnings():  # said once, in the columns below
             warnings.simplefilter("ignore", NearDuplicateWarning)
-            r = intrinsic_dimension(U, method=method, neighbors=g.truncate(k_graph), **options)
+            r = intrinsic_dimension(U, method=method, neighbors=g.truncate(k_needed), **options)
         if r.near_duplicates and not out["id_near_duplicates"]:
             near = r.details["near_duplicates"]
             out["id_near_duplicates"] = int(near["n_before"] - near["n_after"])
@@ -283,8 +283,7 @@ def measure_topology(X: np.ndarray, est: EstimatorSettings, seed: int) -> dict:
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     try:
         betti = betti_numbers(X[idx], maxdim=cfg.maxdim, confidence=cfg.confidence,
-                              seed=topology_seed(seed), n_landmarks=cfg.n_landmarks,
-                              n_bootstrap=cfg.n_bootstrap)
+                              seed=topology_seed(seed), n_landmarks=cfg.n_landmarks)
     except InputError as exc:
         return {"topology_note": short_message(exc)}
     return {f"betti_{d}": int(b) for d, b in enumerate(betti)}
@@ -299,8 +298,7 @@ def compare_topology(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed:
     X, Y, _, _, _ = distinct_pair(X, Y, None, None)
     idx = subsample_indices(X.shape[0], cfg.max_points, seed)
     return topology_preserved(X[idx], Y[idx], maxdim=cfg.maxdim, seed=seed,
-                              confidence=cfg.confidence, n_landmarks=cfg.n_landmarks,
-                              n_bootstrap=cfg.n_bootstrap)
+                              confidence=cfg.confidence, n_landmarks=cfg.n_landmarks)
 
 
 def measure_topology_pair(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int,

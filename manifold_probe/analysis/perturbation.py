@@ -193,8 +193,7 @@ def _loop(X: np.ndarray, s: KnownStructure, m: int, est: EstimatorSettings, seed
     _, _, vt = np.linalg.svd(M - centre, full_matrices=False)
     pick = rows[subsample_indices(len(rows), m, seed)]
     Z = (X[pick] - centre) @ vt[:2].T
-    b = betti_numbers(Z, maxdim=1, confidence=est.topology.confidence, seed=seed,
-                      n_bootstrap=est.topology.n_bootstrap)
+    b = betti_numbers(Z, maxdim=1, confidence=est.topology.confidence, seed=seed)
     return len(b) > 1 and b[1] >= 1
 
 

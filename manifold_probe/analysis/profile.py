@@ -163,8 +163,8 @@ def profile_layers(
     # the config's own schema: a setting or seed the config refuses is refused here too
     est = validate_settings(estimators)
     seeds = check_seeds(seeds)
-    k_graph = est.graph_k_needed()
-    clouds = [apply_metric(check_points(A, min_points=k_graph + 2, name=f"layer {n}",
+    graph_k = est.graph_k()
+    clouds = [apply_metric(check_points(A, min_points=graph_k + 2, name=f"layer {n}",
                                         what="the layer profile"), metric, name=f"layer {n}")
               for n, A in zip(names, arrays, strict=True)]
     n = clouds[0].shape[0]
@@ -183,7 +183,7 @@ def profile_layers(
     labels = _check_labels(labels, n)
     threads = default_threads() if threads is None else check_int(threads, name="threads",
                                                                      minimum=1)
-    graphs = _side_by_side(lambda A: knn(A, k_graph), clouds, threads)
+    graphs = _side_by_side(lambda A: knn(A, graph_k), clouds, threads)
     source = _InMemory(clouds, graphs, sentence_ids, labels)
     results: dict[int, list[dict]] = {}
     by_seed: dict[tuple[int, int], list[dict]] = {}

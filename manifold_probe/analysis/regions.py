@@ -51,11 +51,9 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
-    check_float,
-    check_int,
     check_k,
-    check_option,
     check_points,
     check_seed,
 )
@@ -76,6 +74,7 @@ from manifold_probe.analysis.labels import (  # re-exported here
 )
 
 __all__ = [
+    "REGIONS_PARAMS",
     "Regions",
     "LabelAgreement",
     "RegionTransition",
@@ -171,6 +170,26 @@ _CORRECTION_BASIS = {
     "simultaneous": "; z replaced by the (1-alpha) bootstrap quantile of the studentised sup "
     "deviation over all peaks and saddles",
 }
+
+
+#: The settings of :func:`regions` (see :mod:`manifold_probe._params`). ``n_boot >= 20``: the
+#: bootstrap's (1 - alpha) quantile at alpha = 0.05 needs at least 1/alpha replicates.
+REGIONS_PARAMS = Schema(
+    "regions",
+    Param("k", int, 15, "neighbours of the density (distance to measure) and graph", ge=2),
+    Param("alpha", float, 0.05, "level of each mode's test (\"peak\") or of the bootstrap band "
+          "(\"tomato\")", gt=0.0, lt=1.0),
+    Param("n_boot", int, 200, "bootstrap replicates", ge=20),
+    Param("band", str, "sup", 'method "tomato": "sup" sup-norm density band (Fasy et al. 2014, '
+          'guaranteed); "bottleneck" H0 bottleneck bootstrap (Chazal et al. 2018, more power)',
+          choices=("sup", "bottleneck")),
+    Param("method", str, "peak", '"peak": each mode against its own bootstrap error bars (the '
+          'merge criterion of DPA); "tomato": one global bootstrap band (earlier versions)',
+          choices=("peak", "tomato")),
+    Param("correction", str, "fdr", 'method "peak": "fdr" Benjamini-Hochberg over the modes; '
+          '"simultaneous" error bars holding at every peak and saddle; "none" each mode alone',
+          choices=("none", "fdr", "simultaneous")),
+)
 
 
 def regions(
@@ -309,13 +328,10 @@ def regions(
 
     A = check_points(X, min_points=20, what="regions")
     n = len(A)
+    k, alpha, n_boot, band, method, correction = REGIONS_PARAMS.check(
+        k=k, alpha=alpha, n_boot=n_boot, band=band, method=method, correction=correction).values()
     k = check_k(k, n, what="regions", min_k=2)
-    alpha = check_float(alpha, name="alpha", low=0.0, high=1.0, low_open=True, high_open=True)
-    n_boot = check_int(n_boot, name="n_boot", minimum=20)
     rng = check_seed(seed)
-    band = check_option(band, tuple(_BASIS), name="band")
-    method = check_option(method, ("peak", "tomato"), name="method")
-    correction = check_option(correction, ("none", "fdr", "simultaneous"), name="correction")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
     from manifold_probe._cost_guards import guard_regions
     from manifold_probe._validation import normalize_cloud

@@ -1,15 +1,17 @@
-"""Estimator settings of the layer profile: plain frozen dataclasses.
+"""Estimator settings of the layer profile: plain frozen dataclasses, derived from one schema.
 
-One place per default: where an estimator has a default in its signature
-(:func:`manifold_probe.knn`'s ``k``, :func:`~manifold_probe.dimension.mle`'s ``k``,
-:func:`~manifold_probe.scalar_curvature`'s ``method``, :func:`~manifold_probe.geodesic_distances`'s
-``method``, :func:`~manifold_probe.betti_numbers`'s ``maxdim``, ``confidence`` and
-``n_bootstrap``, :func:`~manifold_probe.warp`'s ``n_sources``), the setting reads it from there;
-:mod:`manifold_probe.config` reads its defaults from these classes. Settings that belong to the
-profile alone (subsample sizes, GRIDE scales, landmarks) are defined here.
+:data:`SETTINGS` lists, section by section, every setting of the profile as a
+:class:`~manifold_probe._params.Param`: where the setting is an estimator's parameter it is
+that estimator's own ``Param`` (declared beside the function, e.g.
+:data:`~manifold_probe.dimension._mle.MLE_PARAMS`), so its type, bounds and default have one
+home; settings of the profile alone (``enabled``, subsample sizes, GRIDE scales, the verdict's
+repeats) are declared here. :data:`DEPARTURES` names the few profile defaults that differ
+from the estimator's. The dataclasses below, the config's pydantic models
+(:mod:`manifold_probe.analysis.settings_schema`) and the README's settings table are all
+built from :data:`SETTINGS`.
 
 >>> est = EstimatorSettings.from_mapping({"gride": {"scales": [1, 2, 4]}, "mle": {"k": 10}})
->>> est.gride.scales, est.mle.k, est.graph_k_needed()
+>>> est.gride.scales, est.mle.k, est.graph_k()
 ((1, 2, 4), 10, 10)
 >>> EstimatorSettings.from_mapping({"mle": {"kk": 3}})
 Traceback (most recent call last):
@@ -20,30 +22,34 @@ manifold_probe._validation.InputError: estimator setting 'mle.kk' is unknown; kn
 from __future__ import annotations
 
 import dataclasses
-import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from manifold_probe._params import Param, warn_ignored
 from manifold_probe._validation import InputError
-from manifold_probe.analysis.regions import regions
-from manifold_probe.analysis.structure import known_structure
-from manifold_probe.analysis.warping import warp
-from manifold_probe.curvature import scalar_curvature
-from manifold_probe.dimension import mle
-from manifold_probe.geodesic import geodesic_distances
-from manifold_probe.neighbors import knn
-from manifold_probe.topology import betti_numbers
+from manifold_probe.analysis.regions import REGIONS_PARAMS
+from manifold_probe.analysis.structure import STRUCTURE_PARAMS
+from manifold_probe.analysis.warping import WARP_PARAMS
+from manifold_probe.curvature import CURVATURE_PARAMS
+from manifold_probe.dimension import GRIDE_PARAMS, MLE_PARAMS
+from manifold_probe.geodesic import GEODESIC_PARAMS
+from manifold_probe.topology import BETTI_PARAMS
 
 __all__ = [
     "CurvatureSettings",
+    "DEPARTURES",
     "EstimatorSettings",
     "GeodesicSettings",
     "GrideSettings",
     "KnnSettings",
+    "MAX_SEED",
     "MLESettings",
+    "ORIGIN",
     "NullSettings",
+    "REMOVED",
     "RegionsSettings",
+    "SETTINGS",
     "StructureSettings",
     "TopologySettings",
     "TrajectorySettings",
@@ -51,135 +57,131 @@ __all__ = [
     "VerdictSettings",
 ]
 
-
-def signature_default(fn: Callable[..., Any], name: str) -> Any:
-    """The default of parameter ``name`` in ``fn``'s signature (the one home of that default)."""
-    return inspect.signature(fn).parameters[name].default
+#: Largest seed: seeds are stored as int32 in the result tables.
+MAX_SEED = 2**31 - 1
 
 
-@dataclass(frozen=True)
-class KnnSettings:
-    """Neighbourhood size of the kNN graphs compared by the warp measures; ``rank_rows``: at
-    most this many rows ranked from all distances by trustworthiness and continuity (a
-    uniform sample above it, :func:`~manifold_probe.warp`'s ``rank_rows``; ``None``: all).
-    Mean-pooled runs of a few thousand inputs never reach it; per-token clouds above about
-    10,000 rows do."""
-
-    k: int = signature_default(knn, "k")
-    rank_rows: int | None = 2000
+def _enabled(what: str) -> Param:
+    return Param("enabled", bool, True, f"compute {what}")
 
 
-@dataclass(frozen=True)
-class TwoNNSettings:
-    """TwoNN reads the ratio of the 2nd to the 1st neighbour distance: 2 graph columns."""
-
-    enabled: bool = True
-    k: int = 2
+def _subsample(default: int, what: str, nullable: bool = True) -> Param:
+    return Param("max_points", int, default, f"{what} on this many points drawn with the seed"
+                 + (" (None: all)" if nullable else ""), ge=20, nullable=nullable)
 
 
-@dataclass(frozen=True)
-class MLESettings:
-    enabled: bool = True
-    k: int = signature_default(mle, "k")
+_MADE_FROM: dict[int, tuple[Any, str]] = {}
 
 
-@dataclass(frozen=True)
-class GrideSettings:
-    """GRIDE scale curve at ``n1`` in ``scales`` (``n2 = 2 n1``: the graph needs ``2 max(n1)``)."""
-
-    enabled: bool = True
-    scales: tuple[int, ...] = (1, 2, 4, 8, 16)
-
-
-@dataclass(frozen=True)
-class CurvatureSettings:
-    """Scalar curvature at ``max_points`` points drawn with the seed (``None``: all).
-
-    ``dim=None`` fits at the layer's rounded TwoNN dimension.
-    """
-
-    enabled: bool = True
-    method: str = signature_default(scalar_curvature, "method")
-    max_points: int | None = 400
-    dim: int | None = None
+def _of(schema: Any, name: str, **changes: Any) -> Param:
+    """Estimator ``schema``'s param ``name`` (with ``changes``: a profile default or meaning)."""
+    p = dataclasses.replace(schema[name], **changes) if changes else schema[name]
+    _MADE_FROM[id(p)] = (schema, name)
+    return p
 
 
-@dataclass(frozen=True)
-class GeodesicSettings:
-    """Geodesic distortion from ``n_sources`` sources drawn with the seed."""
+#: Profile defaults that depart from the estimator's own default, and why.
+DEPARTURES = {
+    ("knn", "rank_rows"): "per-token clouds above ~10,000 rows would rank every row from all "
+                          "distances; mean-pooled runs never reach 2000",
+}
 
-    enabled: bool = True
-    n_sources: int = signature_default(warp, "n_sources")
-    method: str = signature_default(geodesic_distances, "method")
+#: Every setting of the layer profile, by section (the ``[estimators.<section>]`` tables).
+SETTINGS: dict[str, dict[str, Param]] = {
+    name: {p.name: p for p in params}
+    for name, params in {
+        "knn": (_of(WARP_PARAMS, "k"), _of(WARP_PARAMS, "rank_rows", default=2000)),
+        "twonn": (_enabled("the TwoNN dimension"),
+                  Param("k", int, 2, "graph columns TwoNN reads (the ratio of the 2nd to the 1st "
+                        "neighbour distance)", ge=2)),
+        "mle": (_enabled("the MLE dimension (and each row's local MLE)"), _of(MLE_PARAMS, "k")),
+        "gride": (_enabled("the GRIDE scale curve"),
+                  Param("scales", tuple, (1, 2, 4, 8, 16), "n1 values; GRIDE uses n2 = 2 n1, so "
+                        "the graph needs k >= 2 max(n1)", ge=GRIDE_PARAMS["n1"].ge, item=int)),
+        "curvature": (_enabled("scalar curvature"), _of(CURVATURE_PARAMS, "method"),
+                      _subsample(400, "estimate"),
+                      _of(CURVATURE_PARAMS, "dim", meaning="intrinsic dimension of the fit "
+                          "(None: the layer's rounded TwoNN)")),
+        "geodesic": (_enabled("geodesic distortion"), _of(WARP_PARAMS, "n_sources"),
+                     _of(GEODESIC_PARAMS, "method")),
+        "topology": (_enabled("significant Betti numbers"), _of(BETTI_PARAMS, "maxdim"),
+                     _subsample(400, "persistent homology", nullable=False),
+                     _of(BETTI_PARAMS, "confidence"), _of(BETTI_PARAMS, "n_landmarks"),
+                     Param("diagram_distances", bool, False, "also compare the diagrams of "
+                           "consecutive layers (bottleneck distance; runs mp.topology_preserved, "
+                           "about twice the cost)")),
+        "trajectory": (_enabled("trajectory curvature (token-level inputs)"),),
+        "regions": (_enabled("semantic regions"),
+                    *(_of(REGIONS_PARAMS, p.name) for p in REGIONS_PARAMS), _subsample(1000, "regions"),
+                    Param("label", str, "category", "input label compared with the regions")),
+        "structure": (_enabled("the known-structure tests"),
+                      *(_of(STRUCTURE_PARAMS, p.name) for p in STRUCTURE_PARAMS),
+                      Param("alpha", float, 0.05, "level at which a structure counts as present "
+                            "(verdicts)", gt=0.0, lt=1.0)),
+        "verdict": (Param("seeds", tuple, (0, 1), "seed offsets at which every verdict is "
+                          "repeated", ge=0, le=MAX_SEED, item=int, min_length=1),
+                    Param("sizes", tuple, (0.5, 1.0), "subsample sizes, as fractions of "
+                          "topology.max_points", gt=0.0, le=1.0, item=float, min_length=1),
+                    Param("layer_pairs", bool, False, "also give each consecutive layer pair a "
+                          "verdict (topology_verdict_prev)")),
+        "nulls": (Param("enabled", bool, True, "compute each measure's null (matched Gaussian, "
+                        "shuffled tokens) and an above/within/below call"),),
+    }.items()
+}
 
+#: ``(section, key)`` -> ``(schema, name)``: the estimator parameter a setting is (settings
+#: absent here belong to the profile alone).
+ORIGIN: dict[tuple[str, str], tuple[Any, str]] = {
+    (section, key): _MADE_FROM[id(p)]
+    for section, params in SETTINGS.items() for key, p in params.items() if id(p) in _MADE_FROM
+}
 
-@dataclass(frozen=True)
-class TopologySettings:
-    """Significant Betti numbers of a ``max_points`` subsample (maxmin landmarks of the Rips complex)."""
-
-    enabled: bool = True
-    maxdim: int = signature_default(betti_numbers, "maxdim")
-    max_points: int = 400
-    confidence: float = signature_default(betti_numbers, "confidence")
-    n_landmarks: int | None = signature_default(betti_numbers, "n_landmarks")
-    n_bootstrap: int | None = signature_default(betti_numbers, "n_bootstrap")  # ignored
-    diagram_distances: bool = False
-
-
-@dataclass(frozen=True)
-class TrajectorySettings:
-    enabled: bool = True
-
-
-@dataclass(frozen=True)
-class RegionsSettings:
-    """Semantic regions (:func:`~manifold_probe.analysis.regions.regions`) of a ``max_points``
-    subsample, and their agreement with the inputs' label ``label`` (when the inputs have it)."""
-
-    enabled: bool = True
-    k: int = signature_default(regions, "k")
-    alpha: float = signature_default(regions, "alpha")
-    n_boot: int = signature_default(regions, "n_boot")
-    band: str = signature_default(regions, "band")
-    method: str = signature_default(regions, "method")
-    correction: str = signature_default(regions, "correction")
-    max_points: int | None = 1000
-    label: str = "category"
-
-
-@dataclass(frozen=True)
-class StructureSettings:
-    """Known input structures (:func:`~manifold_probe.analysis.structure.known_structure`):
-    days/months cycles, the number line, the toy model's answer cycle, the WordNet tree —
-    whichever the inputs' labels carry. ``alpha`` is the level at which a structure counts as
-    present (the verdict's "significant before and not after")."""
-
-    enabled: bool = True
-    probe: str = signature_default(known_structure, "probe")
-    n_perm: int = signature_default(known_structure, "n_perm")
-    alpha: float = 0.05
-
-
-@dataclass(frozen=True)
-class NullSettings:
-    """Nulls computed with every reading (:mod:`manifold_probe.analysis.nulls`): the same
-    estimate on a Gaussian cloud of the layer's mean and covariance (dimension, curvature,
-    regions), shuffled-token and Gaussian baselines of trajectory curvature, and an
-    above/within/below call per measure. ``enabled = false`` leaves the null columns out."""
-
-    enabled: bool = True
+#: Settings still accepted and ignored (older configs load), with a ``FutureWarning``.
+REMOVED: dict[str, tuple[str, ...]] = {"topology": ("n_bootstrap",)}
 
 
-@dataclass(frozen=True)
-class VerdictSettings:
-    """The scale-aware verdict (:func:`~manifold_probe.analysis.perturbation.verdict`): it is
-    repeated at every seed offset in ``seeds`` and every subsample size ``sizes`` (fractions of
-    ``topology.max_points``); ``layer_pairs`` also gives each consecutive layer pair a verdict
-    (``topology_verdict_prev``)."""
+def _settings_class(name: str, section: str, doc: str) -> type:
+    params = SETTINGS[section].values()
+    cls = dataclasses.make_dataclass(
+        name,
+        [(p.name, Any, field(default=p.default)) for p in params],
+        frozen=True,
+    )
+    cls.__module__ = __name__  # so that pickle finds it (dask ships settings to workers)
+    cls.__doc__ = doc
+    return cls
 
-    seeds: tuple[int, ...] = (0, 1)
-    sizes: tuple[float, ...] = (0.5, 1.0)
-    layer_pairs: bool = False
+
+KnnSettings = _settings_class("KnnSettings", "knn", """Neighbourhood size of the kNN graphs
+    compared by the warp measures; ``rank_rows``: at most this many rows ranked from all
+    distances by trustworthiness and continuity (a uniform sample above it, ``None``: all).""")
+TwoNNSettings = _settings_class("TwoNNSettings", "twonn", """TwoNN reads the ratio of the 2nd
+    to the 1st neighbour distance: 2 graph columns.""")
+MLESettings = _settings_class("MLESettings", "mle", "MLE dimension with ``k`` neighbours.")
+GrideSettings = _settings_class("GrideSettings", "gride", """GRIDE scale curve at ``n1`` in
+    ``scales`` (``n2 = 2 n1``: the graph needs ``2 max(n1)``).""")
+CurvatureSettings = _settings_class("CurvatureSettings", "curvature", """Scalar curvature at
+    ``max_points`` points drawn with the seed (``None``: all); ``dim=None`` fits at the
+    layer's rounded TwoNN dimension.""")
+GeodesicSettings = _settings_class("GeodesicSettings", "geodesic", """Geodesic distortion from
+    ``n_sources`` sources drawn with the seed.""")
+TopologySettings = _settings_class("TopologySettings", "topology", """Significant Betti
+    numbers of a ``max_points`` subsample (maxmin landmarks of the Rips complex).""")
+TrajectorySettings = _settings_class("TrajectorySettings", "trajectory",
+                                     "Trajectory curvature of token-level inputs.")
+RegionsSettings = _settings_class("RegionsSettings", "regions", """Semantic regions
+    (:func:`~manifold_probe.analysis.regions.regions`) of a ``max_points`` subsample, and
+    their agreement with the inputs' label ``label`` (when the inputs have it).""")
+StructureSettings = _settings_class("StructureSettings", "structure", """Known input
+    structures (:func:`~manifold_probe.analysis.structure.known_structure`); ``alpha`` is the
+    level at which a structure counts as present (the verdict's "significant before and not
+    after").""")
+NullSettings = _settings_class("NullSettings", "nulls", """Nulls computed with every reading
+    (:mod:`manifold_probe.analysis.nulls`); ``enabled = false`` leaves the null columns out.""")
+VerdictSettings = _settings_class("VerdictSettings", "verdict", """The scale-aware verdict,
+    repeated at every seed offset in ``seeds`` and every subsample size ``sizes`` (fractions
+    of ``topology.max_points``); ``layer_pairs`` also gives each consecutive layer pair a
+    verdict (``topology_verdict_prev``).""")
 
 
 _SECTIONS: dict[str, type] = {
@@ -215,8 +217,11 @@ class EstimatorSettings:
     verdict: VerdictSettings = field(default_factory=VerdictSettings)
     nulls: NullSettings = field(default_factory=NullSettings)
 
-    def graph_k_needed(self) -> int:
-        """Columns of the one shared kNN graph: enough for every enabled estimator."""
+    def graph_k(self) -> int:
+        """``graph_k``: the columns of the one shared kNN graph of a layer, enough for every
+        enabled estimator (the warp measures' ``knn.k``, TwoNN's 2, ``mle.k``, GRIDE's
+        ``2 max(scales)``). The one definition: the runner's graph tasks, their folder name
+        and the cache keys of the tasks that read the graph all use it under this name."""
         ks = [self.knn.k]
         if self.twonn.enabled:
             ks.append(self.twonn.k)
@@ -269,11 +274,15 @@ def _section(name: str, values: Any) -> Any:
     if not isinstance(values, Mapping):
         raise InputError(f"estimator section {name!r} must be a mapping; got {values!r}")
     known = [f.name for f in dataclasses.fields(kind)]
+    values = dict(values)
+    for key in REMOVED.get(name, ()):
+        warn_ignored(f"{name}.{key}", values.pop(key, None), where="estimator settings",
+                     stacklevel=5)
     for key in values:
         if key not in known:
             raise InputError(
                 f"estimator setting '{name}.{key}' is unknown; known: {', '.join(known)}"
             )
-    values = {k: tuple(int(s) for s in v) if k in ("scales", "seeds") else
-              tuple(float(s) for s in v) if k == "sizes" else v for k, v in values.items()}
+    values = {k: tuple(SETTINGS[name][k].item(s) for s in v) if SETTINGS[name][k].type is tuple
+              else v for k, v in values.items()}
     return kind(**values)

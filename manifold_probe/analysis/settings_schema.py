@@ -1,12 +1,13 @@
-"""The one schema of the estimator settings: pydantic models of the ``[estimators.*]`` sections.
+"""The config's models of the ``[estimators.*]`` sections, built from the one settings schema.
 
 The config (:mod:`manifold_probe.config`, through :mod:`manifold_probe.config_sections`) and
 the Python API (:func:`~manifold_probe.analysis.profile_layers`'s ``estimators=`` and
 ``seeds=``) validate through these same models, so a setting refused in a TOML file is refused
 from Python with the same message, and none reaches an estimator unchecked. Integers are
-strict (``True`` or ``"5"`` is not a ``k``). Every default is read from
-:class:`~manifold_probe.analysis.settings.EstimatorSettings`, which reads the estimators'
-signatures: one home per default.
+strict (``True`` or ``"5"`` is not a ``k``). Each model is built from
+:data:`~manifold_probe.analysis.settings.SETTINGS`, whose params are the estimators' own
+(declared beside each function, :mod:`manifold_probe._params`): one home per default and
+bound. The README's settings table is generated here too (:func:`write_readme_table`).
 
 >>> validate_settings({"knn": {"k": 5}}).knn.k
 5
@@ -30,15 +31,22 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
+    model_validator,
 )
 
+from manifold_probe._params import Param, warn_ignored
 from manifold_probe._validation import InputError
-from manifold_probe.analysis.settings import EstimatorSettings
+from manifold_probe.analysis.settings import (
+    MAX_SEED,
+    ORIGIN,
+    REMOVED,
+    SETTINGS,
+    EstimatorSettings,
+)
 
-__all__ = ["MAX_SEED", "EstimatorsConfig", "Seed", "check_seeds", "validate_settings"]
-
-#: Largest seed: seeds are stored as int32 in the result tables.
-MAX_SEED = 2**31 - 1
+__all__ = ["MAX_SEED", "EstimatorsConfig", "Seed", "check_seeds", "markdown_table",
+           "estimator_schemas", "validate_settings", "write_readme_table"]
 
 #: A seed: a non-negative int that fits int32; bools and floats are refused (strict).
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
@@ -51,146 +59,140 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-__all__ = ["EstimatorsConfig"]
+def _annotation(p: Param) -> Any:
+    """The pydantic type of a param: its type, ``Literal`` of its choices, a list of bounded
+    items; ``| None`` when nullable."""
+    if p.type is tuple:
+        kind: Any = list[Annotated[p.item or int, Field(**p.bounds())]]
+    elif p.choices:
+        kind = Literal[p.choices]  # type: ignore[valid-type]
+    else:
+        kind = p.type
+    return kind | None if p.nullable else kind
 
 
-# Defaults are read from the analysis settings, which read the estimators' signatures: one
-# home per default.
-_D = EstimatorSettings()
+def _field(p: Param) -> tuple[Any, Any]:
+    """``(annotation, Field)`` of a param: its default, bounds and meaning."""
+    if p.type is tuple:
+        default = p.default
+        return (_annotation(p), Field(default_factory=lambda: list(default),
+                                      min_length=p.min_length or None, description=p.meaning))
+    bounds = {} if p.type is tuple else p.bounds()
+    return _annotation(p), Field(p.default, **bounds, description=p.meaning)
 
 
-class KnnConfig(Strict):
-    k: int = Field(_D.knn.k, ge=2, description="neighbourhood size of the warp measures' kNN graphs")
-    rank_rows: int | None = Field(
-        _D.knn.rank_rows, ge=1,
-        description="trustworthiness/continuity rank at most this many rows from all distances "
-        "(a uniform sample above it; None: all)",
-    )
+def _warn_removed(section: str):
+    def check(self):
+        for key in REMOVED.get(section, ()):
+            warn_ignored(f"estimators.{section}.{key}", getattr(self, key), where="config",
+                         stacklevel=2)
+        return self
+    return model_validator(mode="after")(check)
 
 
-class TwoNNConfig(Strict):
-    enabled: bool = _D.twonn.enabled
-    k: int = Field(_D.twonn.k, ge=2)
+def _section_model(section: str) -> type[Strict]:
+    fields = {name: _field(p) for name, p in SETTINGS[section].items()}
+    # removed settings: still accepted (older configs load), ignored with a FutureWarning
+    fields.update({key: (int | None, Field(None, description="ignored; removed in 0.2.0"))
+                   for key in REMOVED.get(section, ())})
+    validators = {"warn_removed": _warn_removed(section)} if section in REMOVED else None
+    name = "".join(w.capitalize() for w in section.split("_")) + "Config"
+    return create_model(name, __base__=Strict, __validators__=validators, **fields)
 
 
-class MLEConfig(Strict):
-    enabled: bool = _D.mle.enabled
-    k: int = Field(_D.mle.k, ge=3)
+#: One pydantic model per ``[estimators.<section>]`` table, built from
+#: :data:`~manifold_probe.analysis.settings.SETTINGS`.
+SECTION_MODELS: dict[str, type[Strict]] = {name: _section_model(name) for name in SETTINGS}
+
+_EstimatorsBase = create_model(
+    "_EstimatorsBase", __base__=Strict,
+    **{name: (model, Field(default_factory=model)) for name, model in SECTION_MODELS.items()},
+)
 
 
-class GrideConfig(Strict):
-    enabled: bool = True
-    scales: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: list(_D.gride.scales),
-        description="n1 values; GRIDE uses n2 = 2 n1, so the graph needs k >= 2 max(n1)",
-    )
-
-
-class CurvatureConfig(Strict):
-    enabled: bool = True
-    method: Literal["quadratic", "ball_volume"] = _D.curvature.method
-    max_points: int | None = Field(
-        _D.curvature.max_points, ge=20, description="estimate on this many points drawn with the seed (None: all)"
-    )
-    dim: int | None = Field(
-        None, ge=1, description="intrinsic dimension of the fit (None: the layer's rounded TwoNN)"
-    )
-
-
-class GeodesicConfig(Strict):
-    enabled: bool = True
-    n_sources: int = Field(_D.geodesic.n_sources, ge=2, description="geodesic sources drawn with the seed")
-    method: Literal["graph", "shortcut"] = Field(
-        _D.geodesic.method, description="mp.geodesic_distances method: plain kNN-graph paths (fast) or "
-        "chord-shortcut paths (less biased, slower)"
-    )
-
-
-class TopologyConfig(Strict):
-    enabled: bool = True
-    maxdim: int = Field(_D.topology.maxdim, ge=0, le=2)
-    max_points: int = Field(_D.topology.max_points, ge=20, description="subsample for persistent homology")
-    confidence: float = Field(_D.topology.confidence, gt=0, lt=1)
-    n_landmarks: int | None = Field(
-        _D.topology.n_landmarks, ge=10, description="maxmin landmarks of the Rips complex"
-    )
-    n_bootstrap: int | None = Field(
-        _D.topology.n_bootstrap, ge=2,
-        description="ignored: the significance test needs no bootstrap (kept so older configs load)"
-    )
-    diagram_distances: bool = Field(
-        _D.topology.diagram_distances, description="also compare the diagrams of consecutive layers (bottleneck "
-        "distance; runs mp.topology_preserved, about twice the cost)"
-    )
-
-
-class TrajectoryConfig(Strict):
-    enabled: bool = True
-
-
-class RegionsConfig(Strict):
-    enabled: bool = _D.regions.enabled
-    k: int = Field(_D.regions.k, ge=2, description="neighbours of the density (distance to measure) and graph")
-    alpha: float = Field(_D.regions.alpha, gt=0, lt=1, description="level of the bootstrap band")
-    n_boot: int = Field(_D.regions.n_boot, ge=10, description="bootstrap replicates of the band")
-    method: Literal["peak", "tomato"] = Field(
-        _D.regions.method, description='"peak": each mode against its own bootstrap error bars '
-        '(the merge criterion of DPA); "tomato": one global bootstrap band (earlier versions)')
-    correction: Literal["none", "fdr", "simultaneous"] = Field(
-        _D.regions.correction, description='method "peak": "fdr" Benjamini-Hochberg over the modes; '
-        '"simultaneous" error bars holding at every peak and saddle; "none" each mode alone')
-    band: Literal["sup", "bottleneck"] = Field(
-        _D.regions.band, description='method "tomato": "sup" sup-norm density band (Fasy et al. '
-        '2014, guaranteed); "bottleneck" H0 bottleneck bootstrap (Chazal et al. 2018, more power)')
-    max_points: int | None = Field(_D.regions.max_points, ge=20, description="subsample (None: all)")
-    label: str = Field(_D.regions.label, description="input label compared with the regions")
-
-
-class StructureConfig(Strict):
-    enabled: bool = _D.structure.enabled
-    probe: Literal["pca", "lda"] = _D.structure.probe
-    n_perm: int = Field(_D.structure.n_perm, ge=19, description="permutations of the null")
-    alpha: float = Field(_D.structure.alpha, gt=0, lt=1,
-                         description="level at which a structure counts as present (verdicts)")
-
-
-class VerdictConfig(Strict):
-    seeds: list[Seed] = Field(
-        default_factory=lambda: list(_D.verdict.seeds), min_length=1,
-        description="seed offsets at which every verdict is repeated")
-    sizes: list[Annotated[float, Field(gt=0, le=1)]] = Field(
-        default_factory=lambda: list(_D.verdict.sizes), min_length=1,
-        description="subsample sizes, as fractions of topology.max_points")
-    layer_pairs: bool = Field(_D.verdict.layer_pairs, description="also give each consecutive "
-                              "layer pair a verdict (topology_verdict_prev)")
-
-
-class NullsConfig(Strict):
-    enabled: bool = Field(_D.nulls.enabled, description="compute each measure's null (matched "
-                          "Gaussian, shuffled tokens) and an above/within/below call")
-
-
-class EstimatorsConfig(Strict):
-    knn: KnnConfig = KnnConfig()
-    twonn: TwoNNConfig = TwoNNConfig()
-    mle: MLEConfig = MLEConfig()
-    gride: GrideConfig = GrideConfig()
-    curvature: CurvatureConfig = CurvatureConfig()
-    geodesic: GeodesicConfig = GeodesicConfig()
-    topology: TopologyConfig = TopologyConfig()
-    trajectory: TrajectoryConfig = TrajectoryConfig()
-    regions: RegionsConfig = RegionsConfig()
-    structure: StructureConfig = StructureConfig()
-    verdict: VerdictConfig = VerdictConfig()
-    nulls: NullsConfig = NullsConfig()
+class EstimatorsConfig(_EstimatorsBase):  # type: ignore[misc, valid-type]
+    """The ``[estimators]`` table: one section per estimator (see :data:`SECTION_MODELS`)."""
 
     def to_settings(self) -> EstimatorSettings:
-        """The same settings as the analysis layer's frozen dataclasses."""
-        return EstimatorSettings.from_mapping(self.model_dump())
+        """The same settings as the analysis layer's frozen dataclasses (removed settings,
+        already warned about, left out)."""
+        return EstimatorSettings.from_mapping(_dump(self))
 
-    def graph_k_needed(self) -> int:
-        """Columns of the one shared kNN graph (see :meth:`EstimatorSettings.graph_k_needed`)."""
-        return self.to_settings().graph_k_needed()
+    def graph_k(self) -> int:
+        """``graph_k``, the columns of the one shared kNN graph
+        (:meth:`EstimatorSettings.graph_k`)."""
+        return self.to_settings().graph_k()
+
+
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(exclude={s: set(keys) for s, keys in REMOVED.items()})
+
+
+# ----------------------------------------------------------------------- README table
+_MARKERS = ("<!-- settings (generated by manifold_probe.analysis.settings_schema) -->",
+            "<!-- /settings -->")
+
+
+def markdown_table() -> str:
+    """The README's table of every ``[estimators.*]`` setting: key, type and bounds, default,
+    the estimator parameter it is, meaning (one row per setting of :data:`SETTINGS`)."""
+    from manifold_probe._params import REMOVAL_VERSION
+
+    lines = ["| setting | type | default | estimator | meaning |", "|---|---|---|---|---|"]
+    for section, params in SETTINGS.items():
+        for name, p in params.items():
+            default = (str(list(p.default)) if isinstance(p.default, tuple) else
+                       str(p.default).lower() if isinstance(p.default, bool) else
+                       f'"{p.default}"' if isinstance(p.default, str) else str(p.default))
+            owner = "profile"
+            if (section, name) in ORIGIN:
+                schema, key = ORIGIN[section, name]
+                owner = f"`{schema.function}({key})`"
+                if schema[key].default != p.default:
+                    owner += f", default `{schema[key].default}` there"
+            meaning = p.meaning.replace("|", "\\|")
+            lines.append(f"| `{section}.{name}` | {p.rule()} | `{default}` | {owner} | {meaning} |")
+    for section, keys in REMOVED.items():
+        for key in keys:
+            lines.append(f"| `{section}.{key}` | | | | ignored; removed in {REMOVAL_VERSION} "
+                         "(a `FutureWarning` when set) |")
+    return "\n".join(lines)
+
+
+def estimator_schemas() -> list:
+    """Every estimator schema (:class:`~manifold_probe._params.Schema`), one per function."""
+    from manifold_probe.analysis.regions import REGIONS_PARAMS
+    from manifold_probe.analysis.structure import STRUCTURE_PARAMS
+    from manifold_probe.analysis.warping import WARP_PARAMS
+    from manifold_probe.curvature import CURVATURE_PARAMS
+    from manifold_probe.dimension import SCHEMAS
+    from manifold_probe.geodesic import GEODESIC_PARAMS
+    from manifold_probe.topology import BETTI_PARAMS
+
+    return [*SCHEMAS.values(), CURVATURE_PARAMS, GEODESIC_PARAMS, WARP_PARAMS, BETTI_PARAMS,
+            REGIONS_PARAMS, STRUCTURE_PARAMS]
+
+
+def readme_table(text: str) -> str:
+    """``text`` with the settings table between its markers replaced by the current one."""
+    begin, end = _MARKERS
+    if begin not in text:
+        return text
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{markdown_table()}\n{end}{tail}"
+
+
+def write_readme_table(path: Any) -> bool:
+    """Rewrite the settings table of a README in place; True when it changed."""
+    from pathlib import Path
+
+    path = Path(path)
+    old = path.read_text(encoding="utf-8")
+    new = readme_table(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    return new != old
 
 
 def _message(exc: ValidationError) -> str:
@@ -242,7 +244,7 @@ def validate_settings(obj: Any = None) -> EstimatorSettings:
         checked = EstimatorsConfig.model_validate(data)
     except ValidationError as exc:
         raise InputError(_message(exc)) from None
-    return EstimatorSettings.from_mapping(checked.model_dump())
+    return EstimatorSettings.from_mapping(_dump(checked))
 
 
 def _section_dict(value: Any) -> Any:

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from manifold_probe import _cost_guards
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -70,8 +71,8 @@ from manifold_probe.analysis.hyperbolicity import (  # noqa: F401 - re-exported
     hyperbolicity,
 )
 
-__all__ = ["Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity", "known_structure",
-           "tree_distances"]
+__all__ = ["STRUCTURE_PARAMS", "Hyperbolicity", "StructureTest", "gromov_delta", "hyperbolicity",
+           "known_structure", "tree_distances"]
 
 KINDS = ("cycle", "line", "tree")
 
@@ -303,6 +304,17 @@ def _arrangement_statistic(kind: str, target: np.ndarray, qs: list[int], iu):
     return stats_of, t_ranks
 
 
+#: The settings of :func:`known_structure` that the layer profile exposes (see
+#: :mod:`manifold_probe._params`). ``n_perm >= 19``: the smallest p-value, 1/(n_perm + 1), must
+#: reach 0.05.
+STRUCTURE_PARAMS = Schema(
+    "known_structure",
+    Param("probe", str, "pca", "subspace read: principal components or linear discriminants",
+          choices=("pca", "lda")),
+    Param("n_perm", int, 999, "permutations of the null", ge=19),
+)
+
+
 def known_structure(
     X: Any,
     labels: Any,
@@ -369,11 +381,10 @@ def known_structure(
     (True, True)
     """
     kind = check_option(kind, KINDS, name="kind")
-    probe = check_option(probe, ("pca", "lda"), name="probe")
+    probe, n_perm = STRUCTURE_PARAMS.check(probe=probe, n_perm=n_perm).values()
     null = check_option(null, ("points", "classes"), name="null")
     A, e, y, classes = _labelled_points(X, labels, kind)
     C = len(classes)
-    n_perm = check_int(n_perm, name="n_perm", minimum=19)
     max_dims = check_int(max_dims, name="max_dims", minimum=1)
     _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null, kind)
     rng = check_seed(seed)

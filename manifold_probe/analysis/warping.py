@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -32,6 +33,7 @@ from manifold_probe.analysis.neighbourhoods import (
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
 __all__ = [
+    "WARP_PARAMS",
     "WarpSummary",
     "continuity",
     "knn_overlap",
@@ -217,6 +219,19 @@ def _block_dtype(block, torch):
 
 
 # --------------------------------------------------------------------------- warp
+#: The settings of :func:`warp` that the layer profile exposes (``[estimators.knn]`` ``k`` and
+#: ``rank_rows``, ``[estimators.geodesic]`` ``n_sources``; see :mod:`manifold_probe._params`).
+WARP_PARAMS = Schema(
+    "warp",
+    Param("k", int, 10, "neighbourhood size of the kNN graphs compared (overlap, "
+          "trustworthiness, continuity; a neighbourhood needs a second point)", ge=2),
+    Param("n_sources", int, 200, "geodesic sources drawn with the seed (None: all points)",
+          ge=1, nullable=True),
+    Param("rank_rows", int, None, "trustworthiness and continuity rank at most this many rows "
+          "from all distances (a uniform sample above it; None: all)", ge=1, nullable=True),
+)
+
+
 def warp(
     X: Any,
     Y: Any,
@@ -317,6 +332,8 @@ def warp(
         from manifold_probe._cost_guards import guard_warp_all_sources
 
         guard_warp_all_sources(A.shape[0], k)
+    k, n_sources, rank_rows = WARP_PARAMS.check(k=k, n_sources=n_sources,
+                                                 rank_rows=rank_rows).values()
     A, nx = resolve_neighbors(A, k, neighbors=neighbors_x, min_k=2, what="warp")
     B, ny = resolve_neighbors(B, k, neighbors=neighbors_y, min_k=2, what="warp")
     n = A.shape[0]
@@ -327,8 +344,6 @@ def warp(
     # a given graph's columns beyond k list the next neighbours in rank order: their ranks
     # need no distances. The sample of ranked rows has generators of its own (spawned, so the
     # geodesic sources drawn from rng below are those of an unsampled run)
-    if rank_rows is not None:
-        rank_rows = check_int(rank_rows, name="rank_rows", minimum=1)
     gx, gy = rng.spawn(2) if rank_rows is not None else (None, None)
     trust = venna_kaski(rank_excess(A, ny.indices, nx.indices, ranked=_listed(neighbors_x, nx),
                                       max_rows=rank_rows, rng=gx), n, k)
@@ -343,8 +358,7 @@ def warp(
         if n_sources is None or n_sources >= n:
             sources = None
         else:
-            m = check_int(n_sources, name="n_sources", minimum=1)
-            sources = np.sort(rng.choice(n, size=m, replace=False))
+            sources = np.sort(rng.choice(n, size=n_sources, replace=False))
         with warnings.catch_warnings():
             # pairs in different components of a graph (inf) are left out of the log-ratios
             warnings.filterwarnings("ignore", message=".*connected components", category=UserWarning)

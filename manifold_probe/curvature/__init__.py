@@ -17,8 +17,10 @@ _EXPORTS = {
     "OllivierRicci": "manifold_probe.curvature._ollivier",
     "ollivier_ricci": "manifold_probe.curvature._ollivier",
     "trajectory_curvature": "manifold_probe.curvature._trajectory",
+    # package-public (read by analysis.settings), not in the user API
+    "CURVATURE_PARAMS": "manifold_probe.curvature._scalar",
 }
-__all__ = list(_EXPORTS)
+__all__ = [name for name in _EXPORTS if not name.endswith("_PARAMS")]
 
 
 def __getattr__(name: str) -> Any:

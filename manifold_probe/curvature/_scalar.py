@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
     check_distinct,
     check_float,
     check_int,
     check_n_jobs,
-    check_option,
     check_points,
     check_seed,
     normalize_scale,
@@ -29,7 +29,7 @@ from manifold_probe.curvature._quadratic import ladder_fit, n_coefficients, run_
 from manifold_probe.curvature._tangent import estimate_dim, tangent_basis
 from manifold_probe.neighbors import Neighbors, resolve_neighbors
 
-__all__ = ["CurvatureEstimate", "scalar_curvature"]
+__all__ = ["CURVATURE_PARAMS", "CurvatureEstimate", "scalar_curvature"]
 
 METHODS = ("quadratic", "ball_volume")
 _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dimension 5
@@ -256,6 +256,17 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
     return est if return_se else est.curvature
 
 
+#: The settings of :func:`scalar_curvature` that the layer profile exposes (one home for their
+#: defaults and bounds, see :mod:`manifold_probe._params`).
+CURVATURE_PARAMS = Schema(
+    "scalar_curvature",
+    Param("method", str, "quadratic", "second fundamental form from local quadratic fits, or "
+          "the volume of small geodesic balls", choices=METHODS),
+    Param("dim", int, None, "intrinsic dimension of the fit (None: estimated)", ge=1,
+          nullable=True),
+)
+
+
 def scalar_curvature(
     X: Any = None,
     dim: int | None = None,
@@ -472,7 +483,7 @@ def scalar_curvature(
     >>> bool(abs(np.median(S) - 0.5) < 0.025)
     True
     """
-    method = check_option(method, METHODS, name="method")
+    method, dim = CURVATURE_PARAMS.check(method=method, dim=dim).values()
     check_seed(seed)  # accepted for uniformity; both methods are deterministic
     kappa = check_float(kappa, name="kappa", low=0.0, low_open=True)
     if not isinstance(return_se, (bool, np.bool_)):
@@ -487,8 +498,6 @@ def scalar_curvature(
             f"unexpected keyword argument(s) {sorted(ball_options)}; ball_fraction, n_radii and "
             "density_k apply to method='ball_volume' only"
         )
-    if dim is not None:
-        dim = check_int(dim, name="dim", minimum=1)
     if method == "ball_volume":
         return _ball_volume(X, dim, k, neighbors, distances, return_se, ball_options)
 

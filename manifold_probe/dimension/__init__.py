@@ -28,18 +28,19 @@ import numpy as np
 from manifold_probe._validation import InputError, check_option
 from manifold_probe.dimension._base import DimensionEstimate, ParamsMixin
 from manifold_probe.dimension._correction import calibrate, correct
-from manifold_probe.dimension._gride import gride
-from manifold_probe.dimension._lpca import local_pca
+from manifold_probe.dimension._gride import GRIDE_PARAMS, gride
+from manifold_probe.dimension._lpca import LPCA_PARAMS, local_pca
 
 # levina_bickel and near_duplicate_message are package-public: other packages of manifold_probe
 # (geodesic, curvature, analysis, report) read them here; they are not in the user API (__all__).
+# The *_PARAMS schemas are package-public too (read by analysis.settings).
+from manifold_probe.dimension._mle import MLE_PARAMS, mle
 from manifold_probe.dimension._mle import levina_bickel as levina_bickel
-from manifold_probe.dimension._mle import mle
 from manifold_probe.dimension._near import NearDuplicateWarning
 from manifold_probe.dimension._near import message as near_duplicate_message  # noqa: F401
-from manifold_probe.dimension._phd import ph_dimension
+from manifold_probe.dimension._phd import PHD_PARAMS, ph_dimension
 from manifold_probe.dimension._scale_check import ScaleCheck, scale_dependence
-from manifold_probe.dimension._twonn import twonn
+from manifold_probe.dimension._twonn import TWONN_PARAMS, twonn
 from manifold_probe.neighbors import Neighbors
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "LocalPCA",
     "PHDimension",
     "METHODS",
+    "SCHEMAS",
 ]
 
 METHODS = {
@@ -70,6 +72,17 @@ METHODS = {
     "lpca": local_pca,
     "phd": ph_dimension,
 }
+
+#: Each method's settings (:class:`manifold_probe._params.Schema`): the classes below take
+#: their defaults from here, the functions check their arguments against them.
+SCHEMAS = {
+    "twonn": TWONN_PARAMS,
+    "mle": MLE_PARAMS,
+    "gride": GRIDE_PARAMS,
+    "lpca": LPCA_PARAMS,
+    "phd": PHD_PARAMS,
+}
+_TWONN, _MLE, _GRIDE, _LPCA, _PHD = (SCHEMAS[m].defaults() for m in METHODS)
 
 
 def _options_of(fn) -> list[str]:
@@ -185,13 +198,13 @@ class TwoNN(_DimensionEstimator):
 
     def __init__(
         self,
-        discard_fraction: float = 0.1,
-        fit_by: str = "linear",
-        correct_bias: bool = False,
-        reference: str = "ball",
-        seed: int | None = 0,
-        metric: str = "euclidean",
-        scale_check: bool = True,
+        discard_fraction: float = _TWONN["discard_fraction"],
+        fit_by: str = _TWONN["fit_by"],
+        correct_bias: bool = _TWONN["correct_bias"],
+        reference: str = _TWONN["reference"],
+        seed: int | None = _TWONN["seed"],
+        metric: str = _TWONN["metric"],
+        scale_check: bool = _TWONN["scale_check"],
     ):
         self.discard_fraction = discard_fraction
         self.fit_by = fit_by
@@ -217,11 +230,11 @@ class MLE(_DimensionEstimator):
 
     def __init__(
         self,
-        k: int = 20,
-        correct_bias: bool = False,
-        reference: str = "ball",
-        seed: int | None = 0,
-        metric: str = "euclidean",
+        k: int = _MLE["k"],
+        correct_bias: bool = _MLE["correct_bias"],
+        reference: str = _MLE["reference"],
+        seed: int | None = _MLE["seed"],
+        metric: str = _MLE["metric"],
     ):
         self.k = k
         self.correct_bias = correct_bias
@@ -250,12 +263,12 @@ class GRIDE(_DimensionEstimator):
 
     def __init__(
         self,
-        n1: int | None = None,
-        range_max: int = 64,
-        correct_bias: bool = False,
-        reference: str = "ball",
-        seed: int | None = 0,
-        metric: str = "euclidean",
+        n1: int | None = _GRIDE["n1"],
+        range_max: int = _GRIDE["range_max"],
+        correct_bias: bool = _GRIDE["correct_bias"],
+        reference: str = _GRIDE["reference"],
+        seed: int | None = _GRIDE["seed"],
+        metric: str = _GRIDE["metric"],
     ):
         self.n1 = n1
         self.range_max = range_max
@@ -287,10 +300,10 @@ class LocalPCA(_DimensionEstimator):
 
     def __init__(
         self,
-        k: int = 20,
-        criterion: str = "variance",
-        threshold: float = 0.95,
-        metric: str = "euclidean",
+        k: int = _LPCA["k"],
+        criterion: str = _LPCA["criterion"],
+        threshold: float = _LPCA["threshold"],
+        metric: str = _LPCA["metric"],
     ):
         self.k = k
         self.criterion = criterion
@@ -311,11 +324,11 @@ class PHDimension(_DimensionEstimator):
 
     def __init__(
         self,
-        min_points: int = 50,
-        max_points: int = 2000,
-        n_sizes: int = 8,
-        n_repeats: int = 3,
-        seed: int | None = 0,
+        min_points: int = _PHD["min_points"],
+        max_points: int = _PHD["max_points"],
+        n_sizes: int = _PHD["n_sizes"],
+        n_repeats: int = _PHD["n_repeats"],
+        seed: int | None = _PHD["seed"],
     ):
         self.min_points = min_points
         self.max_points = max_points

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._neighbors_type import METRICS
+from manifold_probe._params import Param
 from manifold_probe._validation import (
     InputError,
     check_int,
@@ -30,7 +32,15 @@ __all__ = [
     "REFERENCE_FAMILIES",
 ]
 
+# Params shared by the estimators' schemas (see manifold_probe._params).
+SEED = Param("seed", int, 0, "seed of the reference simulations (a numpy Generator is accepted "
+             "too; None: fresh randomness)", ge=0, nullable=True)
+METRIC = Param("metric", str, "euclidean", "metric of the graph when it is computed here",
+               choices=METRICS)
+CORRECT_BIAS = Param("correct_bias", bool, False, "apply the finite-sample correction")
 REFERENCE_FAMILIES = ("ball", "cube")
+REFERENCE = Param("reference", str, "ball", "reference family of the correction",
+                  choices=REFERENCE_FAMILIES)
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,23 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_int, check_option, clip_dimension
+from manifold_probe._params import Param, Schema
+from manifold_probe._validation import InputError, clip_dimension
 from manifold_probe.dimension._base import (
+    CORRECT_BIAS,
+    METRIC,
+    REFERENCE,
+    SEED,
     DimensionEstimate,
     distinct_graph,
     repeated_ratio_share,
     seed_int,
 )
 from manifold_probe.dimension._correction import correct
-from manifold_probe.dimension._near import NEAR_OPTIONS, collapse_near_duplicates, widen
+from manifold_probe.dimension._near import NEAR_DUPLICATES, collapse_near_duplicates, widen
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["gride"]
+__all__ = ["GRIDE_PARAMS", "gride"]
 
 
 def _gride_mle(log_mu: np.ndarray, n1: int, n2: int) -> tuple[float, float]:
@@ -111,6 +116,21 @@ def stable_range(curve: np.ndarray, err: np.ndarray) -> tuple[int, int, str]:
             "small scales): the first scale after the fall is reported"
         )
     return int(ok[first]), int(ok[last]), why
+
+
+#: The settings of :func:`gride` (and :class:`~manifold_probe.dimension.GRIDE`).
+GRIDE_PARAMS = Schema(
+    "gride",
+    Param("n1", int, None, "report the estimate at this rank (n2 = 2 n1; None: select a scale)",
+          ge=1, nullable=True),
+    Param("range_max", int, 64, "largest neighbour rank n2 of the scale analysis (the graph's k)",
+          ge=2),
+    CORRECT_BIAS,
+    REFERENCE,
+    SEED,
+    METRIC,
+    NEAR_DUPLICATES,
+)
 
 
 def gride(
@@ -215,14 +235,13 @@ def gride(
     Denti, Doimo, Laio & Mira (2022), "The generalized ratios intrinsic dimension estimator",
     Sci. Rep. 12:20005.
     """
-    range_max = check_int(range_max, name="range_max", minimum=2)
-    reference = check_option(reference, ("ball", "cube"), name="reference")
+    n1, range_max, correct_bias, reference, metric, near_duplicates = GRIDE_PARAMS.check(
+        n1=n1, range_max=range_max, correct_bias=correct_bias, reference=reference,
+        metric=metric, near_duplicates=near_duplicates).values()
     seed_int(seed)  # validated for compatibility; the correction never depends on it
     if n1 is not None:
-        n1 = check_int(n1, name="n1", minimum=1)
         range_max = max(range_max, 2 * n1)
     k = range_max
-    near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"GRIDE (k={k})")
     _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
                                           what=f"GRIDE (k={k})")

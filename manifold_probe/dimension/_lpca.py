@@ -6,17 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
-    check_float,
-    check_int,
-    check_option,
     check_points,
     normalize_scale,
 )
-from manifold_probe.dimension._base import DimensionEstimate, distinct_graph
+from manifold_probe.dimension._base import METRIC, DimensionEstimate, distinct_graph
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["local_pca"]
+__all__ = ["LPCA_PARAMS", "local_pca"]
 
 CRITERIA = ("variance", "gap")
 # eigenvalues below this fraction of the largest count as zero for the eigengap criterion
@@ -36,6 +34,18 @@ def _local_spectra(A: np.ndarray, nb: Neighbors, block: int = 1024) -> np.ndarra
         G = np.einsum("bid,bjd->bij", Y, Y) / k
         out[s:e] = np.linalg.eigvalsh(G)[:, ::-1]
     return np.clip(out, 0.0, None)
+
+
+#: The settings of :func:`local_pca` (and :class:`~manifold_probe.dimension.LocalPCA`).
+LPCA_PARAMS = Schema(
+    "local_pca",
+    Param("k", int, 20, "neighbours of each local PCA", ge=2),
+    Param("criterion", str, "variance", "explained-variance threshold or largest eigengap",
+          choices=CRITERIA),
+    Param("threshold", float, 0.95, "share of variance to explain (criterion \"variance\")",
+          gt=0.0, le=1.0),
+    METRIC,
+)
 
 
 def local_pca(
@@ -102,9 +112,8 @@ def local_pca(
     """
     from manifold_probe._validation import InputError
 
-    k = check_int(k, name="k", minimum=2)
-    criterion = check_option(criterion, CRITERIA, name="criterion")
-    threshold = check_float(threshold, name="threshold", low=0.0, high=1.0, low_open=True)
+    k, criterion, threshold, metric = LPCA_PARAMS.check(
+        k=k, criterion=criterion, threshold=threshold, metric=metric).values()
     if X is None:
         raise InputError("local PCA needs the coordinates: pass X (neighbors= is optional)")
     # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling), so that squared

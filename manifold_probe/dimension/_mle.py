@@ -6,23 +6,26 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
-    check_int,
-    check_option,
     check_points,
     clip_dimension,
     normalize_scale,
 )
 from manifold_probe.dimension._base import (
+    CORRECT_BIAS,
+    METRIC,
+    REFERENCE,
+    SEED,
     DimensionEstimate,
     distinct_graph,
     seed_int,
 )
 from manifold_probe.dimension._correction import calibrate
-from manifold_probe.dimension._near import NEAR_OPTIONS, collapse_near_duplicates
+from manifold_probe.dimension._near import NEAR_DUPLICATES, collapse_near_duplicates
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["mle"]
+__all__ = ["MLE_PARAMS", "mle"]
 
 
 def _pointwise_inverse(d: np.ndarray) -> np.ndarray:
@@ -59,6 +62,19 @@ def _raw_mle(dist: np.ndarray) -> float:
     inv = _pointwise_inverse(dist)
     m = float(inv.mean())
     return 1.0 / m if m > 0 else np.inf
+
+
+#: The settings of :func:`mle` (and :class:`~manifold_probe.dimension.MLE`). ``k >= 2``: the
+#: average of :math:`\log(r_k/r_j)` over :math:`j < k` needs one ratio.
+MLE_PARAMS = Schema(
+    "mle",
+    Param("k", int, 20, "neighbours of each local likelihood", ge=2),
+    CORRECT_BIAS,
+    REFERENCE,
+    SEED,
+    METRIC,
+    NEAR_DUPLICATES,
+)
 
 
 def mle(
@@ -114,7 +130,10 @@ def mle(
     neighbors : Neighbors, optional
         A precomputed graph with at least ``k`` neighbours.
     k : int, default=20
-        Number of neighbours, ``k >= 2``.
+        Number of neighbours, ``k >= 2``. At ``k = 2`` the global estimate is the maximum
+        likelihood estimate of TwoNN (the mean of :math:`\log(r_2/r_1)`, whose law is
+        exponential of rate :math:`n`, inverted), so it is consistent; the pointwise values
+        are then single noisy ratios.
     correct_bias : bool, default=False
         Apply the finite-sample correction (off by default, so the value is the classical one).
     reference : {"ball", "cube"}, default="ball"
@@ -145,12 +164,12 @@ def mle(
     >>> round(mle(X).dimension)
     2
     """
-    k = check_int(k, name="k", minimum=2)
-    reference = check_option(reference, ("ball", "cube"), name="reference")
+    k, correct_bias, reference, metric, near_duplicates = MLE_PARAMS.check(
+        k=k, correct_bias=correct_bias, reference=reference, metric=metric,
+        near_duplicates=near_duplicates).values()
     seed = seed_int(seed)
     if X is not None:  # scale-invariant: work at magnitude ~1 (exact power-of-two rescaling)
         X = normalize_scale(check_points(X, what=f"MLE (k={k})"))[0]
-    near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"MLE (k={k})")
     _, g, near = collapse_near_duplicates(U, g, k, graph=neighbors, option=near_duplicates,
                                           what=f"MLE (k={k})")

@@ -77,6 +77,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from manifold_probe._params import Param
 from manifold_probe._validation import InputError
 from manifold_probe.neighbors import Neighbors, cached_knn
 
@@ -98,6 +99,9 @@ NEAR_ALPHA = 1e-3
 MAX_ROUNDS = 4
 #: Options of the estimators' ``near_duplicates`` argument.
 NEAR_OPTIONS = ("collapse", "keep")
+NEAR_DUPLICATES = Param("near_duplicates", str, "collapse", "estimate on the cloud with "
+                        "near-coincident groups merged, or on the cloud as it is (still tested "
+                        "and flagged)", choices=NEAR_OPTIONS)
 
 
 class NearDuplicateWarning(RuntimeWarning):

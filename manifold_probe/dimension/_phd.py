@@ -6,17 +6,17 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
-    check_int,
     check_points,
     clip_dimension,
     normalize_scale,
     unique_rows,
 )
-from manifold_probe.dimension._base import DimensionEstimate
+from manifold_probe.dimension._base import SEED, DimensionEstimate
 
-__all__ = ["ph_dimension"]
+__all__ = ["PHD_PARAMS", "ph_dimension"]
 
 
 def _mst_length(P: np.ndarray) -> float:
@@ -34,6 +34,17 @@ def _mst_length(P: np.ndarray) -> float:
         cur = int(np.argmin(best))
         total += float(np.sqrt(best[cur]))
     return total
+
+
+#: The settings of :func:`ph_dimension` (and :class:`~manifold_probe.dimension.PHDimension`).
+PHD_PARAMS = Schema(
+    "ph_dimension",
+    Param("min_points", int, 50, "smallest subsample size", ge=3),
+    Param("max_points", int, 2000, "largest subsample size (capped at the distinct rows)", ge=4),
+    Param("n_sizes", int, 8, "number of subsample sizes (a slope needs two)", ge=2),
+    Param("n_repeats", int, 3, "random subsets per size", ge=1),
+    SEED,
+)
 
 
 def ph_dimension(
@@ -98,10 +109,9 @@ def ph_dimension(
     """
     from manifold_probe._validation import check_seed
 
-    min_points = check_int(min_points, name="min_points", minimum=3)
-    max_points = check_int(max_points, name="max_points", minimum=4)
-    n_sizes = check_int(n_sizes, name="n_sizes", minimum=2)
-    n_repeats = check_int(n_repeats, name="n_repeats", minimum=1)
+    min_points, max_points, n_sizes, n_repeats = PHD_PARAMS.check(
+        min_points=min_points, max_points=max_points, n_sizes=n_sizes,
+        n_repeats=n_repeats).values()
     rng = check_seed(seed)
     A = normalize_scale(check_points(X, min_points=min_points, what="PH dimension"))[0]
     first, _, _ = unique_rows(A)

@@ -8,8 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._validation import InputError, check_float, check_option, clip_dimension
+from manifold_probe._params import Param, Schema
+from manifold_probe._validation import InputError, clip_dimension
 from manifold_probe.dimension._base import (
+    CORRECT_BIAS,
+    METRIC,
+    REFERENCE,
+    SEED,
     DimensionEstimate,
     DistinctGraph,
     distinct_graph,
@@ -18,11 +23,11 @@ from manifold_probe.dimension._base import (
     seed_int,
 )
 from manifold_probe.dimension._correction import correct
-from manifold_probe.dimension._near import NEAR_OPTIONS, collapse_near_duplicates, widen
+from manifold_probe.dimension._near import NEAR_DUPLICATES, collapse_near_duplicates, widen
 from manifold_probe.dimension._scale_check import SCALE_CHECK_K, ScaleCheck, scale_dependence
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["twonn"]
+__all__ = ["TWONN_PARAMS", "twonn"]
 
 FITS = ("linear", "mle")
 # Share of exactly repeated ratios that makes TwoNN refuse (see _check_lattice), and the share
@@ -99,6 +104,23 @@ def _clip(est: float, interval, ambient: int | None) -> tuple[float, tuple[float
     if unclipped is None:
         return float(est), (lo, hi), {}
     return clipped, (min(lo, clipped), clipped), {"unclipped": unclipped}
+
+
+#: The settings of :func:`twonn` (and :class:`~manifold_probe.dimension.TwoNN`): one home for
+#: their defaults and bounds (see :mod:`manifold_probe._params`).
+TWONN_PARAMS = Schema(
+    "twonn",
+    Param("discard_fraction", float, 0.1, "share of the largest ratios left out of the fit",
+          ge=0.0, lt=1.0),
+    Param("fit_by", str, "linear", "slope of the empirical law (Facco et al.) or censored "
+          "maximum likelihood", choices=FITS),
+    CORRECT_BIAS,
+    REFERENCE,
+    SEED,
+    METRIC,
+    NEAR_DUPLICATES,
+    Param("scale_check", bool, True, "run the noise diagnostic (a graph of up to 64 neighbours)"),
+)
 
 
 def twonn(
@@ -257,15 +279,11 @@ def twonn(
     >>> round(twonn(X).dimension)
     3
     """
-    discard_fraction = check_float(
-        discard_fraction, name="discard_fraction", low=0.0, high=1.0, high_open=True
-    )
-    fit_by = check_option(fit_by, FITS, name="fit_by")
-    reference = check_option(reference, ("ball", "cube"), name="reference")
+    discard_fraction, fit_by, correct_bias, reference, metric, near_duplicates, scale_check = \
+        TWONN_PARAMS.check(discard_fraction=discard_fraction, fit_by=fit_by,
+                           correct_bias=correct_bias, reference=reference, metric=metric,
+                           near_duplicates=near_duplicates, scale_check=scale_check).values()
     seed_int(seed)  # validated for compatibility; the correction never depends on it
-    near_duplicates = check_option(near_duplicates, NEAR_OPTIONS, name="near_duplicates")
-    if not isinstance(scale_check, (bool, np.bool_)):
-        raise InputError(f"scale_check must be True or False; got {scale_check!r}")
     check, U, g = _scale_check(X, neighbors, metric) if scale_check else (None, None, None)
     if g is None:
         U, g = distinct_graph(X, 2, neighbors=neighbors, metric=metric, what="TwoNN (k=2)")

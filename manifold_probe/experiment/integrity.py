@@ -22,6 +22,7 @@ from manifold_probe._io import (
 from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.experiment.layout import (
     capture_files,
+    graph_folders,
     layer_file,
     read_checked,
     read_labels,
@@ -68,7 +69,7 @@ def record_capture(manifest, folder: Path, meta: Mapping[str, Any], old: Mapping
         progress.message(f"run directory: the new capture in {folder} differs from the one it "
                          "replaces; its kNN graphs and task results are recomputed")
         manifest.forget(under=manifest.out / "tasks")
-        for g in (manifest.out / "graphs").glob(f"{folder.name}-k*"):
+        for g in graph_folders(manifest.out, folder.name):
             manifest.forget(under=g)
     manifest.save()
 

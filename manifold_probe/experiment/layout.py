@@ -8,7 +8,7 @@ layers and graphs back from it.
     DIR/.lock                             held (flock) by the one run writing DIR; names it
     DIR/activations/<capture-hash>/       L00.npy ... one array per layer, meta.json last
     DIR/perturbed/<capture-hash>/<label>/ the same, for each perturbed model
-    DIR/graphs/<capture-hash>-k<K>/       L00.npz ... the one kNN graph per layer
+    DIR/graphs/<capture-hash>-graph_k<K>/ L00.npz ... the one kNN graph per layer
     DIR/tasks/<task-id>.json              one finished (layer x measure x seed) task each
     DIR/profile.csv, profile.json, perturbations.csv, figures/, report.html
 
@@ -53,6 +53,8 @@ __all__ = [
     "capture_files",
     "activations_complete",
     "changed_layers",
+    "graph_folder",
+    "graph_folders",
     "layer_file",
     "load_graph",
     "load_layer",
@@ -61,6 +63,18 @@ __all__ = [
     "task_done",
     "task_path",
 ]
+
+
+def graph_folder(out: str | Path, capture: str, graph_k: int) -> Path:
+    """Where the kNN graphs of ``graph_k`` columns
+    (:meth:`~manifold_probe.analysis.EstimatorSettings.graph_k`) of a capture are saved:
+    ``OUT/graphs/<capture>-graph_k<graph_k>``."""
+    return Path(out) / "graphs" / f"{capture}-graph_k{graph_k}"
+
+
+def graph_folders(out: str | Path, capture: str) -> list[Path]:
+    """Every graph folder of a capture (one per ``graph_k`` a run has used)."""
+    return [p for p in (Path(out) / "graphs").glob(f"{capture}-graph_k*") if p.is_dir()]
 
 
 def layer_file(folder: str | Path, i: int, ext: str = "npy") -> Path:

@@ -50,6 +50,7 @@ from manifold_probe.experiment.layout import (
     RunLock,
     RunManifest,
     changed_layers,
+    graph_folder,
     layer_file,
     load_layer,
     task_path,
@@ -278,19 +279,19 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
     """
     est = config.estimators.to_settings()
     est_dict = est.as_dict()
-    k_graph = est.graph_k_needed()
+    graph_k = est.graph_k()
     n_layers = len(meta["layers"])
     chash = Path(acts).name
-    graphs = str(Path(out) / "graphs" / f"{chash}-k{k_graph}")
+    graphs = str(graph_folder(out, chash, graph_k))
     common = {"dir": str(out), "activations": str(acts), "graphs": graphs, "estimators": est,
               "has_sentence_ids": bool(meta.get("has_sentence_ids"))}
-    stage1 = [{**common, "kind": "knn", "layer": i, "k": k_graph, "id": f"knn-L{i:02d}"}
+    stage1 = [{**common, "kind": "knn", "layer": i, "graph_k": graph_k, "id": f"knn-L{i:02d}"}
               for i in range(n_layers)]
 
     def spec(t: Task, **extra) -> dict:
         # the graph's size only where the task reads the graph (TASK_GRAPH), and only the
         # sections it declares: run_task shows it nothing else, so the key cannot go stale
-        graph = {"kg": k_graph} if t.kind in TASK_GRAPH else {}
+        graph = {"graph_k": graph_k} if t.kind in TASK_GRAPH else {}
         key = config_hash({"c": chash, **graph,
                            **{p: est_dict[p] for p in TASK_SETTINGS[t.kind]}, **extra})
         tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "") \
@@ -320,7 +321,7 @@ def run_task(spec: Mapping[str, Any]) -> dict:
     start, cpu_start = time.perf_counter(), time.process_time()
     kind, i = spec["kind"], spec["layer"]
     if kind == "knn":
-        nb = knn(DiskSource(spec).cloud(i), spec["k"])
+        nb = knn(DiskSource(spec).cloud(i), spec["graph_k"])
         buf = io.BytesIO()
         np.savez(buf, distances=nb.distances, indices=nb.indices)
         atomic_write_bytes(layer_file(spec["graphs"], i, "npz"), buf.getvalue())

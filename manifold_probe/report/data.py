@@ -2,8 +2,8 @@
 
 Everything is read back from files a run leaves behind (``profile.json``,
 ``perturbations.csv``, ``config.json``, ``tasks/*.json``, ``activations/<hash>/`` and
-``graphs/<hash>-k<K>/``); any of them but ``profile.json`` may be missing, and the report then
-draws what it can and says what it left out.
+``graphs/<hash>-graph_k<K>/``); any of them but ``profile.json`` may be missing, and the
+report then draws what it can and says what it left out.
 """
 
 from __future__ import annotations
@@ -237,14 +237,13 @@ def _graph_uncertainty(run: RunData, acts: Path | None) -> None:
     """
     from manifold_probe.analysis.settings import EstimatorSettings
     from manifold_probe.dimension import gride, mle
-    from manifold_probe.experiment.layout import load_graph
+    from manifold_probe.experiment.layout import graph_folders, load_graph
 
     if acts is None:
         run.notes.append("no saved kNN graphs: GRIDE and MLE are drawn without intervals")
         return
     # the newest graph folder of these activations (an earlier run may have used another k)
-    graphs = sorted((p for p in (run.out / "graphs").glob(f"{acts.name}-k*") if p.is_dir()),
-                    key=lambda p: p.stat().st_mtime_ns)
+    graphs = sorted(graph_folders(run.out, acts.name), key=lambda p: p.stat().st_mtime_ns)
     if not graphs:
         run.notes.append("no saved kNN graphs: GRIDE and MLE are drawn without intervals")
         return

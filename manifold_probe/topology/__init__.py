@@ -10,6 +10,9 @@ from manifold_probe.topology._compare import TopologyComparison, topology_preser
 from manifold_probe.topology._components import h0_pvalues
 from manifold_probe.topology._distances import diagram_distance
 from manifold_probe.topology._persistence import persistence
+from manifold_probe.topology._significance import (  # BETTI_PARAMS: package-public only
+    BETTI_PARAMS as BETTI_PARAMS,
+)
 from manifold_probe.topology._significance import (
     BettiNumbers,
     ResolutionWarning,

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param
 from manifold_probe._validation import (
     InputError,
     check_float,
@@ -297,8 +298,13 @@ class _LandmarkRips:
     threshold: float
 
 
+#: Highest homology dimension: any d is defined; above 5 the flag complex (simplices up to
+#: dimension d + 1) is out of reach for every cloud the landmark nets allow.
+MAXDIM = Param("maxdim", int, 1, "highest homology dimension", ge=0, le=5)
+
+
 def check_maxdim(maxdim: Any) -> int:
-    return check_int(maxdim, name="maxdim", minimum=0, maximum=5)
+    return MAXDIM.check(maxdim)
 
 
 def check_n_landmarks(n_landmarks: Any, maxdim: int) -> int:

@@ -9,10 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema, warn_ignored
 from manifold_probe._validation import (
     CostWarning,
-    check_float,
-    check_int,
     check_points,
     check_seed,
     normalize_scale,
@@ -34,8 +33,8 @@ from manifold_probe.topology._noise_law import (
 )
 from manifold_probe.topology._persistence import (
     MAX_DENSE_POINTS,
+    MAXDIM,
     ComplexTooLarge,
-    check_maxdim,
     check_threshold,
     maxmin_landmarks,
     pairwise_distances,
@@ -52,7 +51,7 @@ from manifold_probe.topology._resolution import (
     warn_near_resolution,
 )
 
-__all__ = ["BettiNumbers", "ResolutionWarning", "betti_numbers", "significant_features", "shared_seed",
+__all__ = ["BETTI_PARAMS", "BettiNumbers", "ResolutionWarning", "betti_numbers", "significant_features", "shared_seed",
            "gumbel_pvalues", "noise_pvalues", "h1_landmarks", "FIT_QUANTILES", "NOISE_QUANTILES",
            "h0_critical_ratio", "INTERLEAVING"]
 
@@ -97,7 +96,6 @@ H1_MAX_EDGES = DEFAULT_LANDMARKS[1] * (DEFAULT_LANDMARKS[1] - 1) // 2
 MIN_FIT = 30
 H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
 H0_MAX_NET = 1250  # H0 net: half the points, at most this many (1250^2 distances: 12.5 MB)
-DEFAULT_BOOTSTRAP = 0  # kept for callers that pass n_bootstrap; the test needs no resampling
 
 
 def shared_seed(seed: Any) -> int:
@@ -230,6 +228,17 @@ def _significance(
 
 
 
+#: The settings of :func:`betti_numbers` (and :func:`~manifold_probe.topology_preserved`) that
+#: the layer profile exposes (see :mod:`manifold_probe._params`).
+BETTI_PARAMS = Schema(
+    "betti_numbers",
+    MAXDIM,
+    Param("confidence", float, 0.95, "level of the significance test", gt=0.0, lt=1.0),
+    Param("n_landmarks", int, None, "maxmin landmarks of the Rips complex (None: 400 for "
+          "dimensions 0-2, 150 above; max(400, n/5) for H1)", ge=1, nullable=True),
+)
+
+
 def significant_features(
     X: Any,
     maxdim: int = 1,
@@ -243,13 +252,10 @@ def significant_features(
     # magnitude: computed on the cloud rescaled by an exact power of two (Rips filtrations of
     # points near 1e-300 lose every edge to underflow); lengths are scaled back at the end
     X, e = normalize_scale(check_points(X, min_points=1, what="betti_numbers"))
-    maxdim = check_maxdim(maxdim)
-    confidence = check_float(confidence, name="confidence", low=0.0, high=1.0, low_open=True,
-                             high_open=True)
-    m = DEFAULT_LANDMARKS.get(maxdim, DEFAULT_LANDMARKS_HIGH) if n_landmarks is None else check_int(
-        n_landmarks, name="n_landmarks", minimum=1)
-    if n_bootstrap is not None:
-        check_int(n_bootstrap, name="n_bootstrap", minimum=0)  # accepted, no longer used
+    maxdim, confidence, n_landmarks = BETTI_PARAMS.check(
+        maxdim=maxdim, confidence=confidence, n_landmarks=n_landmarks).values()
+    m = DEFAULT_LANDMARKS.get(maxdim, DEFAULT_LANDMARKS_HIGH) if n_landmarks is None else n_landmarks
+    warn_ignored("n_bootstrap", n_bootstrap, where="betti_numbers", stacklevel=4)
     auto = threshold is None or (isinstance(threshold, str) and threshold == "auto")
     thr = np.inf if auto else check_threshold(threshold)
     thr_n = float(np.ldexp(thr, -e))
@@ -381,8 +387,9 @@ def betti_numbers(
         default, a complex too large to compute (H2 of a 4-manifold's 400 landmarks: about 8e8
         simplices) is read on the longest prefix of the net that fits, with a
         :class:`~manifold_probe._validation.CostWarning`; a number given here is used as is.
-    n_bootstrap : int or None, default=None
-        Accepted for compatibility; the test needs no resampling.
+    n_bootstrap : None
+        Ignored (the test needs no resampling); a value other than None raises a
+        ``FutureWarning``: the parameter is removed in version 0.2.0.
     threshold : "auto", float or None, default="auto"
         ``"auto"`` and ``None``: the whole filtration. A number cuts it there (bars alive at
         the cut are read as dying at it).
