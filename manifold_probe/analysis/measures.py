@@ -356,6 +356,57 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
         # are left out: the distortion is that of the pairs within a component of both
         n_src = min(est.geodesic.n_sources, s.n_points)
         out[f"geodesic_pairs_{suffix}"] = s.geodesic.n_pairs / (n_src * (s.n_points - 1))
+    if est.nulls.enabled:
+        try:
+            out.update(_warp_null(X, Y, est, seed, suffix, out))
+        except InputError as exc:
+            out[f"warp_{suffix}_note"] = f"null: {short_message(exc)}"
+    return out
+
+
+#: jointly Gaussian pairs drawn for the warp null; the null's range is their min to max (with
+#: 3 draws a reading outside it is outside the central 50% of the null's law, and the run's
+#: seeds each draw their own, so a call is printed only where every seed gives it)
+_WARP_NULL_DRAWS = 3
+#: the warp readings that get a null (the log-ratio median is a change of scale, not a warp)
+WARP_NULL_KEYS = ("geodesic_distortion", "knn_overlap", "trustworthiness", "continuity")
+
+
+def _warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, suffix: str,
+               layer: dict) -> dict:
+    """The warp readings of jointly Gaussian pairs with the layers' joint mean and covariance
+    (:func:`~manifold_probe.analysis.nulls.matched_gaussian_pair`), on the same rows:
+    ``<key>_null_<suffix>`` (mean over :data:`_WARP_NULL_DRAWS` draws), ``_null_lo``/``_null_hi``
+    (their range) and ``<key>_vs_null_<suffix>`` (above / within / below that range)."""
+    from manifold_probe.analysis.nulls import matched_gaussian_pair
+
+    X, Y, _, _, _ = distinct_pair(X, Y, None, None)
+    rng = np.random.default_rng([seed, 0x3A9])  # one stream per pair task, apart from the warp's
+    draws: dict[str, list[float]] = {key: [] for key in WARP_NULL_KEYS}
+    for _ in range(_WARP_NULL_DRAWS):
+        Xn, Yn = matched_gaussian_pair(X, Y, seed=rng)
+        s = warp(Xn, Yn, k=est.knn.k, geodesic=est.geodesic.enabled,
+                 n_sources=est.geodesic.n_sources, geodesic_method=est.geodesic.method,
+                 dimension=False, curvature=False, seed=int(rng.integers(2**31)),
+                 rank_rows=est.knn.rank_rows)
+        for key in WARP_NULL_KEYS:
+            draws[key].append(float(getattr(s, key)))
+    out: dict = {}
+    from manifold_probe.analysis.nulls import null_call
+
+    for key, vals in draws.items():
+        v = np.asarray(vals, dtype=np.float64)
+        if not np.isfinite(v).all():
+            continue
+        reading = layer.get(f"{key}_{suffix}")
+        lo, hi = float(v.min()), float(v.max())
+        out[f"{key}_null_{suffix}"] = float(v.mean())
+        out[f"{key}_null_lo_{suffix}"] = lo
+        out[f"{key}_null_hi_{suffix}"] = hi
+        # the four readings are dimensionless and O(1): differences below 1e-9 are round-off
+        # (a linear map and its Gaussian pair both read distortion ~1e-16)
+        out[f"{key}_vs_null_{suffix}"] = (None if reading is None else
+                                          null_call(reading, reading, lo - 1e-9, hi + 1e-9))
     return out
 
 

@@ -184,6 +184,7 @@ def regions(
     band: str = "sup",
     method: str = "peak",
     correction: str = "fdr",
+    error_bar: str = "sum",
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -316,6 +317,7 @@ def regions(
     band = check_option(band, tuple(_BASIS), name="band")
     method = check_option(method, ("peak", "tomato"), name="method")
     correction = check_option(correction, ("none", "fdr", "simultaneous"), name="correction")
+    error_bar = check_option(error_bar, ("sum", "difference"), name="error_bar")
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
     from manifold_probe._cost_guards import guard_regions
     from manifold_probe._validation import normalize_cloud
@@ -377,6 +379,9 @@ def regions(
         sd = np.sqrt(np.maximum(s2 / n_boot - (s1 / n_boot) ** 2, 0.0) * n_boot / (n_boot - 1))
         col = np.searchsorted(where, np.concatenate([peaks, saddles]))
         sd_sum = sd[col[: len(peaks)]] + sd[col[len(peaks) :]]
+        if error_bar == "difference":
+            # the bootstrap standard deviation of g*(p_m) - g*(s_m) itself
+            sd_sum = (devs[:, col[: len(peaks)]] - devs[:, col[len(peaks) :]]).std(axis=0, ddof=1)
         z = float(norm.ppf(1.0 - alpha))
         if correction == "simultaneous":
             # studentised sup band over the critical points (peaks and saddles)
