@@ -93,6 +93,44 @@ def mixture(c: int, sep: float, d: int, n: int, seed: int):
     return (centres[y] + rng.normal(size=(n, d))) @ rot, y
 
 
+# Held-out mixtures: fixed before any rule was compared on them, and never used to choose one.
+# Each is (c, d, n, edge of the simplex of centres or the gaps along a line, weights, anisotropy)
+HELDOUT = {
+    "aniso c=4 d=10 sep=8": dict(c=4, d=10, n=600, sep=8.0, aniso=(0.5, 2.0)),
+    "unequal sizes c=3 d=10 sep=7": dict(c=3, d=10, n=500, sep=7.0, weights=(0.6, 0.3, 0.1)),
+    "line gaps 5,8,12 c=4 d=8": dict(c=4, d=8, n=400, gaps=(5.0, 8.0, 12.0)),
+    "c=3 d=50 sep=8": dict(c=3, d=50, n=600, sep=8.0),
+    "c=4 d=4 sep=5": dict(c=4, d=4, n=800, sep=5.0),
+    "aniso unequal c=5 d=30 sep=9": dict(c=5, d=30, n=900, sep=9.0, aniso=(0.3, 1.5),
+                                         weights=(0.35, 0.25, 0.2, 0.12, 0.08)),
+}
+
+
+def heldout(name: str, seed: int):
+    """A held-out mixture: anisotropic components (per-component random rotation of standard
+    deviations spaced geometrically over ``aniso``), unequal weights, or centres on a line at
+    unequal gaps; randomly rotated as a whole."""
+    spec = HELDOUT[name]
+    c, d, n = spec["c"], spec["d"], spec["n"]
+    rng = np.random.default_rng(1000 + seed)
+    if "gaps" in spec:
+        centres = np.zeros((c, d))
+        centres[1:, 0] = np.cumsum(spec["gaps"])
+    else:
+        centres = np.zeros((c, d))
+        centres[np.arange(c), np.arange(c)] = spec["sep"] / np.sqrt(2.0)
+    w = np.asarray(spec.get("weights", np.full(c, 1.0 / c)))
+    y = np.sort(rng.choice(c, size=n, p=w / w.sum()))
+    Z = rng.normal(size=(n, d))
+    if "aniso" in spec:
+        sds = np.geomspace(*spec["aniso"], d)
+        for j in range(c):
+            rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
+            Z[y == j] = (Z[y == j] * rng.permutation(sds)) @ rot
+    rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    return (centres[y] + Z) @ rot, y
+
+
 def unimodal(shape: str, n: int, seed: int) -> np.ndarray:
     import manifold_probe as mp
 
@@ -150,6 +188,11 @@ def clouds(family: str):
                     for s in SEEDS:
                         X, y = mixture(c, sep, d, 500, s)
                         yield f"c={c} sep={sep:g} d={d}", s, X, y
+    elif family == "heldout":
+        for name in HELDOUT:
+            for s in SEEDS:
+                X, y = heldout(name, s)
+                yield name, s, X, y
     elif family == "unimodal":
         for shape in ("gaussian-5", "gaussian-20", "ball-5", "anisotropic-10", "sphere2-in-10",
                       "circle-in-2", "circle-in-10"):
