@@ -143,6 +143,7 @@ class RegionsSettings:
     band: str = signature_default(regions, "band")
     method: str = signature_default(regions, "method")
     correction: str = signature_default(regions, "correction")
+    error_bar: str = signature_default(regions, "error_bar")
     max_points: int | None = 1000
     label: str = "category"
 

@@ -139,6 +139,9 @@ class RegionsConfig(_Strict):
     correction: Literal["none", "fdr", "simultaneous"] = Field(
         _D.regions.correction, description='method "peak": "fdr" Benjamini-Hochberg over the modes; '
         '"simultaneous" error bars holding at every peak and saddle; "none" each mode alone')
+    error_bar: Literal["difference", "sum"] = Field(
+        _D.regions.error_bar, description='method "peak": the error bar of a prominence, the '
+        'bootstrap sd of peak minus saddle ("difference") or sd(peak) + sd(saddle) ("sum", DPA)')
     band: Literal["sup", "bottleneck"] = Field(
         _D.regions.band, description='method "tomato": "sup" sup-norm density band (Fasy et al. '
         '2014, guaranteed); "bottleneck" H0 bottleneck bootstrap (Chazal et al. 2018, more power)')
