@@ -208,3 +208,17 @@ def test_warp_null_off_leaves_the_columns_out():
     out = measures.measure_pair(X, Y, knn(X, est.graph_k_needed()), knn(Y, est.graph_k_needed()),
                                 est, seed=0)
     assert not any("null" in c for c in out)
+
+
+def test_warp_null_of_a_large_pair_compares_on_one_subsample(monkeypatch):
+    # above the row cap the null and the reading it is compared with come from one seeded
+    # subsample (the measures depend on n); the unrolled roll still reads above its null
+    monkeypatch.setattr(measures, "_WARP_NULL_MAX_ROWS", 300)
+    X, Y = _roll(500, 2)
+    est = EstimatorSettings.from_mapping({"geodesic": {"enabled": False}})
+    nb = lambda A: knn(A, est.graph_k_needed())  # noqa: E731
+    a = measures.measure_pair(X, Y, nb(X), nb(Y), est, seed=0)
+    b = measures.measure_pair(X, Y, nb(X), nb(Y), est, seed=0)
+    assert a == b  # seeded
+    assert a["trustworthiness_vs_null_prev"] == "above"
+    assert "geodesic_distortion_null_prev" not in a  # geodesics off: no reading, no null

@@ -175,7 +175,8 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "`<name>_<suffix>` (<name>: geodesic_distortion, knn_overlap, trustworthiness, "
            "continuity): its mean over 3 jointly Gaussian pairs with the two layers' joint mean "
            "and covariance, on the same rows (the map reduced to its linear part plus "
-           "independent noise of the same size)"),
+           "independent noise of the same size); above 2000 rows on a seeded 2000-row "
+           "subsample, the reading re-measured on it for the call"),
     Column("<name>_null_lo_<suffix>", "float", "as the reading", "smallest of the 3 null "
            "draws"),
     Column("<name>_null_hi_<suffix>", "float", "as the reading", "largest of the 3 null draws"),
