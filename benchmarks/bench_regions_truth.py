@@ -3,11 +3,13 @@
 Methods, run on the same clouds in one run:
 
 * ``peak``, ``peak-fdr``, ``peak-sim``: :func:`manifold_probe.analysis.regions.regions` with
-  ``method="peak"`` (the per-mode statistical merge criterion) and ``correction="none"``
+  ``method="peak"`` (the per-mode statistical merge criterion; its defaults ``k=40`` and
+  ``error_bar="difference"``, chosen by ``sweep_regions_rules.py``) and ``correction="none"``
   (each mode tested at level alpha, as in DPA), ``"fdr"`` (Benjamini–Hochberg over the
   modes; the default) and ``"simultaneous"`` (a studentised bootstrap band over the peaks
   and saddles);
-* ``tomato-sup`` and ``tomato-bottleneck``: the same function with ``method="tomato"`` (the
+* ``peak-fdr-sum15``: the earlier default (``correction="fdr"``, ``error_bar="sum"``, ``k=15``);
+* ``tomato-sup`` and ``tomato-bottleneck``: the same function with ``method="tomato"``, ``k=15`` (the
   rule of earlier versions: prominence above twice a bootstrap band; ``band="sup"`` is the
   function's default band, ``"bottleneck"`` the band of the shipped configs). The bottleneck
   band is run on the real layers only (it is the slow one);
@@ -23,6 +25,8 @@ layer, and seeds the method):
 
 * ``mixture``: ``c`` unit Gaussians at the vertices of a regular simplex of edge ``sep``
   standard deviations, randomly rotated, in ``d`` dimensions (truth: the component);
+* ``heldout``: mixtures never used to choose a rule (:data:`HELDOUT`): anisotropic components,
+  unequal weights, centres on a line at unequal gaps, dimensions 4 to 50, n = 400 to 900;
 * ``unimodal``: featureless clouds that must read one region — a Gaussian (d = 5, 20), a
   uniform ball (d = 5), an anisotropic Gaussian (d = 10, standard deviations 1 ... 10), a
   round 2-sphere in R^10 and a noisy circle in R^2 and in R^10 (curved manifolds, uniform
@@ -93,6 +97,44 @@ def mixture(c: int, sep: float, d: int, n: int, seed: int):
     return (centres[y] + rng.normal(size=(n, d))) @ rot, y
 
 
+# Held-out mixtures: fixed before any rule was compared on them, and never used to choose one.
+# Each is (c, d, n, edge of the simplex of centres or the gaps along a line, weights, anisotropy)
+HELDOUT = {
+    "aniso c=4 d=10 sep=8": dict(c=4, d=10, n=600, sep=8.0, aniso=(0.5, 2.0)),
+    "unequal sizes c=3 d=10 sep=7": dict(c=3, d=10, n=500, sep=7.0, weights=(0.6, 0.3, 0.1)),
+    "line gaps 5,8,12 c=4 d=8": dict(c=4, d=8, n=400, gaps=(5.0, 8.0, 12.0)),
+    "c=3 d=50 sep=8": dict(c=3, d=50, n=600, sep=8.0),
+    "c=4 d=4 sep=5": dict(c=4, d=4, n=800, sep=5.0),
+    "aniso unequal c=5 d=30 sep=9": dict(c=5, d=30, n=900, sep=9.0, aniso=(0.3, 1.5),
+                                         weights=(0.35, 0.25, 0.2, 0.12, 0.08)),
+}
+
+
+def heldout(name: str, seed: int):
+    """A held-out mixture: anisotropic components (per-component random rotation of standard
+    deviations spaced geometrically over ``aniso``), unequal weights, or centres on a line at
+    unequal gaps; randomly rotated as a whole."""
+    spec = HELDOUT[name]
+    c, d, n = spec["c"], spec["d"], spec["n"]
+    rng = np.random.default_rng(1000 + seed)
+    if "gaps" in spec:
+        centres = np.zeros((c, d))
+        centres[1:, 0] = np.cumsum(spec["gaps"])
+    else:
+        centres = np.zeros((c, d))
+        centres[np.arange(c), np.arange(c)] = spec["sep"] / np.sqrt(2.0)
+    w = np.asarray(spec.get("weights", np.full(c, 1.0 / c)))
+    y = np.sort(rng.choice(c, size=n, p=w / w.sum()))
+    Z = rng.normal(size=(n, d))
+    if "aniso" in spec:
+        sds = np.geomspace(*spec["aniso"], d)
+        for j in range(c):
+            rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
+            Z[y == j] = (Z[y == j] * rng.permutation(sds)) @ rot
+    rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    return (centres[y] + Z) @ rot, y
+
+
 def unimodal(shape: str, n: int, seed: int) -> np.ndarray:
     import manifold_probe as mp
 
@@ -150,6 +192,11 @@ def clouds(family: str):
                     for s in SEEDS:
                         X, y = mixture(c, sep, d, 500, s)
                         yield f"c={c} sep={sep:g} d={d}", s, X, y
+    elif family == "heldout":
+        for name in HELDOUT:
+            for s in SEEDS:
+                X, y = heldout(name, s)
+                yield name, s, X, y
     elif family == "unimodal":
         for shape in ("gaussian-5", "gaussian-20", "ball-5", "anisotropic-10", "sphere2-in-10",
                       "circle-in-2", "circle-in-10"):
@@ -191,7 +238,8 @@ def main() -> None:
     from manifold_probe.analysis.regions import regions
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--families", nargs="+", default=["mixture", "unimodal", "minilm", "wordnet"])
+    ap.add_argument("--families", nargs="+",
+                    default=["mixture", "heldout", "unimodal", "minilm", "wordnet"])
     ap.add_argument("--ref-python", default="/work/venv_ref/bin/python")
     ap.add_argument("--table", action="store_true",
                     help="print the README's markdown table from the saved JSON and stop")
@@ -208,9 +256,11 @@ def main() -> None:
             methods = {"peak": dict(method="peak", correction="none"),
                        "peak-fdr": dict(method="peak", correction="fdr"),
                        "peak-sim": dict(method="peak", correction="simultaneous"),
-                       "tomato-sup": dict(method="tomato")}
+                       "peak-fdr-sum15": dict(method="peak", correction="fdr",
+                                              error_bar="sum", k=15),
+                       "tomato-sup": dict(method="tomato", k=15)}
             if family in ("minilm", "wordnet"):
-                methods["tomato-bottleneck"] = dict(method="tomato", band="bottleneck")
+                methods["tomato-bottleneck"] = dict(method="tomato", band="bottleneck", k=15)
             row = dict(group=group, seed=seed, n=len(X), dim=X.shape[1])
             for name, kw in methods.items():
                 t0 = time.perf_counter()
@@ -253,7 +303,8 @@ def main() -> None:
     print(f"wrote {path}")
 
 
-METHODS = ("peak", "peak-fdr", "peak-sim", "tomato-sup", "tomato-bottleneck", "dadapy", "kmeans")
+METHODS = ("peak", "peak-fdr", "peak-sim", "peak-fdr-sum15", "tomato-sup", "tomato-bottleneck",
+           "dadapy", "kmeans")
 
 
 def summarise(family: str, rows: list[dict]) -> dict:
@@ -304,7 +355,8 @@ def markdown(out: dict) -> str:
     fam = out["families"]
     cols = [m for m in METHODS if any(m in f["summary"] for f in fam.values())]
     names = {"peak": "peak, none", "peak-fdr": "peak, fdr (default)", "peak-sim":
-             "peak, simultaneous", "tomato-sup": "old: tomato, sup", "tomato-bottleneck":
+             "peak, simultaneous", "peak-fdr-sum15": "earlier default: peak, fdr, sum bar, k=15",
+             "tomato-sup": "old: tomato, sup", "tomato-bottleneck":
              "old: tomato, bottleneck", "dadapy": "dadapy DPA", "kmeans": "k-means, known k"}
     head = "| clouds | figure | " + " | ".join(names[m] for m in cols) + " |"
     lines = [head, "|" + "---|" * (len(cols) + 2)]
@@ -330,6 +382,12 @@ def markdown(out: dict) -> str:
             lambda m: "–" if m == "kmeans" else get("mixture", m, "clear_right_count_4of5"))
         row(label, "same count at ≥ 4/5 seeds (all groups)",
             lambda m: "–" if m == "kmeans" else get("mixture", m, "stable_groups"))
+    if "heldout" in fam:
+        n = fam["heldout"]["summary"]["kmeans"]
+        label = f"held-out mixtures, {n['groups']} groups × 5 seeds"
+        row(label, "mean ARI", lambda m: get("heldout", m, "mean_ari"))
+        row(label, f"right count at ≥ 4/5 seeds, of {n.get('clear_groups', 0)} with clear truth",
+            lambda m: "–" if m == "kmeans" else get("heldout", m, "clear_right_count_4of5"))
     if "unimodal" in fam:
         n = fam["unimodal"]["summary"]["peak"]["clouds"]
         label = f"featureless clouds ({n}: {n // 5} shapes × 5 seeds)"

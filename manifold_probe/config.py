@@ -351,6 +351,8 @@ confidence = 0.95
 label = "category"
 # method = "peak"     # default: each mode against its own bootstrap error bars
 # correction = "fdr"  # Benjamini-Hochberg over the modes ("none": DPA's rule; "simultaneous")
+# error_bar = "difference"  # bootstrap sd of peak minus saddle ("sum": DPA's bound; with k = 15
+#                           # the rule before benchmarks/sweep_regions_rules.py)
 max_points = 1000
 
 [estimators.structure]

@@ -122,8 +122,8 @@ def test_cache_is_keyed_by_parameters(tmp_path, monkeypatch):
     assert common.load_cached("x", {**params, "n": 11}) is None
 
 
-def test_cyclic_order_score_and_permutation_test():
-    from experiments.paper.calendar_circles import cyclic_order_score, order_pvalue
+def test_cyclic_order_score_and_shared_order_test():
+    from experiments.paper.calendar_circles import cyclic_order_score, holm_adjust, order_tests
 
     K = 12
     angles = 2 * np.pi * np.arange(K) / K
@@ -133,10 +133,21 @@ def test_cyclic_order_score_and_permutation_test():
     swapped = angles.copy()
     swapped[[2, 7]] = swapped[[7, 2]]
     assert cyclic_order_score(swapped) == K - 4
-    # p-value of a perfect calendar circle: at most (1 + expected lucky draws) / (1 + P);
-    # a random permutation of 12 is a cyclic order with probability 2*12/12! ~ 5e-8
-    _, p = order_pvalue(angles, 200, np.random.default_rng(0))
-    assert p == pytest.approx(1 / 201)
+    # sentences around a 7-day circle: the shared test (rows permuted) reaches its smallest p,
+    # 1/(P+1) = 0.0025, below the floor 1/360 of a test that permutes the 7 classes
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(7), 15)
+    t = 2 * np.pi * y / 7
+    X = np.c_[np.cos(t), np.sin(t), np.zeros((len(y), 6))] + 0.2 * rng.normal(size=(len(y), 8))
+    test = order_tests(X, y, 399, 0)
+    assert test.in_order and test.p_value == pytest.approx(1 / 400) == test.p_min
+    # the same sentences with the days shuffled among themselves: no calendar order
+    control = order_tests(X, rng.permutation(y), 399, 0)
+    assert control.p_value > 0.05
+    result = {"families": {"day": {"rows": [{"order_p": test.p_value}, {"order_p": 0.2}]}}}
+    holm_adjust(result)
+    assert [r["order_p_holm"] for r in result["families"]["day"]["rows"]] == pytest.approx(
+        [2 / 400, 0.2])
 
 
 def test_rise_fall_rule():

@@ -319,7 +319,7 @@ def test_every_reading_with_a_null_is_drawn_beside_it(toy_run):
     """The toy run (nulls on by default) draws the matched-Gaussian null of the dimension and
     the curvature in grey, hollow markers where the call is not above/below, and the page and
     the Markdown table list every measure's call per layer."""
-    from manifold_probe.report.nulls import null_table
+    from manifold_probe.report.nulls import NULL_MEASURES, null_table
 
     run = load_run(toy_run)
     figs = {f.stem: f for f in build_figures(run)}
@@ -332,9 +332,13 @@ def test_every_reading_with_a_null_is_drawn_beside_it(toy_run):
         assert reading.hollow is not None and reading.hollow.tolist() == within
     table = null_table(toy_run)
     assert "intrinsic dimension, TwoNN" in table and "scalar curvature, median" in table
-    assert table.count("\n") == 1 + sum(1 for c in ("id_twonn_vs_null", "id_mle_vs_null",
-                                                    "curvature_median_vs_null")
-                                        if c in run.columns)
+    assert table.count("\n") == 1 + sum(1 for m in NULL_MEASURES if m[3] in run.columns) + sum(
+        1 for c in run.columns if c.startswith("structure_") and c.endswith("_vs_null"))
+    # the warp measures between layers carry their matched-Gaussian-pair null too
+    assert "trustworthiness_vs_null_prev" in run.columns
+    assert "trustworthiness from the previous layer" in table
+    warp = [t for p in figs["profile_warp"].panels for t in p.traces]
+    assert any(t.name.startswith("null") for t in warp)
     assert "Readings against their nulls" in (toy_run / "report.html").read_text()
 
 

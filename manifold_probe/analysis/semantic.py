@@ -115,9 +115,10 @@ def region_labels(X: np.ndarray, idx: np.ndarray, est: EstimatorSettings, seed: 
     A = np.asarray(X)[idx]
     # a layer's regions enter its own task and the next layer's merge/split: computed once
     return reused(f"regions|{k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}|{cfg.method}|"
-                  f"{cfg.correction}", (A,),
+                  f"{cfg.correction}|{cfg.error_bar}", (A,),
                   lambda: regions(A, k=k, alpha=cfg.alpha, n_boot=cfg.n_boot, seed=seed,
-                                  band=cfg.band, method=cfg.method, correction=cfg.correction),
+                                  band=cfg.band, method=cfg.method, correction=cfg.correction,
+                                  error_bar=cfg.error_bar),
                   lambda r: r.labels.nbytes)
 
 

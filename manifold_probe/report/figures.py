@@ -207,14 +207,22 @@ def curvature(run: RunData) -> Figure | None:
 
 
 def warp(run: RunData) -> Figure:
-    a = [_line(run, "geodesic_distortion_prev", "vs previous layer", color="#1f77b4"),
+    a = [_line(run, "geodesic_distortion_prev", "vs previous layer", color="#1f77b4",
+               hollow=_within(run, "geodesic_distortion_vs_null_prev")),
          _line(run, "geodesic_distortion_input", "vs first layer", dash=True, marker="square",
-               color="#ff7f0e")]
-    b = [_line(run, k, label, dash=dash, marker=m, color=c) for k, label, dash, m, c in (
+               color="#ff7f0e"),
+         *_null_band(run, "geodesic_distortion_null_prev", "geodesic_distortion_null_lo_prev",
+                     "geodesic_distortion_null_hi_prev", "null: matched Gaussian pair")]
+    b = [_line(run, k, label, dash=dash, marker=m, color=c,
+               hollow=_within(run, k.replace("_prev", "_vs_null_prev")))
+         for k, label, dash, m, c in (
         ("knn_overlap_prev", "kNN overlap, prev", False, "circle", "#2ca02c"),
         ("knn_overlap_input", "kNN overlap, first", True, "square", "#98df8a"),
         ("trustworthiness_prev", "trustworthiness, prev", True, "triangle-up", "#d62728"),
         ("continuity_prev", "continuity, prev", True, "triangle-down", "#9467bd"))]
+    b += _null_band(run, "knn_overlap_null_prev", "knn_overlap_null_lo_prev",
+                    "knn_overlap_null_hi_prev", "null: kNN overlap, matched Gaussian pair")
+    has_null = run.has("knn_overlap_null_prev")
     return Figure(
         "profile_warp", "How each block warps the geometry",
         "Left: the spread of log(d_l / d_prev) over pairs of inputs, with d the geodesic distance "
@@ -224,7 +232,11 @@ def warp(run: RunData) -> Figure:
         "continuity (Venna &amp; Kaski: 1 when the block creates no false neighbours / loses none). "
         "Look for blocks where distortion jumps and overlap falls: they rearrange the inputs.",
         _seeds_text(run, ["geodesic_distortion_prev", "knn_overlap_prev"],
-                    " (geodesic sources and subsamples are drawn with the seed)"),
+                    " (geodesic sources and subsamples are drawn with the seed)")
+        + ("; grey: the null, the same measure between a jointly Gaussian pair with the two "
+           "layers' joint mean and covariance (the block reduced to its linear part plus "
+           "noise; band: the range of 3 draws); hollow markers: readings within their null "
+           "(or undecided across seeds)" if has_null else "; no null in this run"),
         [Panel("distance distortion", "spread of log-ratio", traces=a, xticks=_layers(run)),
          Panel("neighbourhoods kept", "fraction (1 = all kept)", traces=b, xticks=_layers(run),
                ylim=(0, 1.05))], ncols=2)

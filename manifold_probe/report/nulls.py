@@ -30,6 +30,10 @@ NULL_MEASURES = (
     ("number of regions", "n_regions", "n_regions_null", "n_regions_vs_null"),
     ("trajectory curvature (°)", "trajectory_curvature", "trajectory_curvature_shuffled",
      "trajectory_curvature_vs_null"),
+    *((f"{label} from the previous layer", f"{key}_prev", f"{key}_null_prev",
+       f"{key}_vs_null_prev") for label, key in (
+        ("geodesic distortion", "geodesic_distortion"), ("kNN overlap", "knn_overlap"),
+        ("trustworthiness", "trustworthiness"), ("continuity", "continuity"))),
 )
 
 
