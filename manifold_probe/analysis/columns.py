@@ -113,6 +113,9 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "interval"),
     Column("id_twonn_vs_null", "text", "", "above / within / below: the layer's TwoNN interval "
            "against the null's; undecided where seeds disagree"),
+    Column("id_null_rows", "int", "count", "rows of the matched Gaussian behind the dimension "
+           "nulls, present only where the layer has more than `NULL_MAX_ROWS` (5000) distinct "
+           "rows: the null is then a Gaussian of that many rows, not of the layer's size"),
     Column("id_mle_null", "float", "dimension", "MLE dimension of the matched Gaussian cloud"),
     Column("id_mle_null_lo", "float", "dimension", "lower end of the null MLE's 95% bootstrap "
            "interval over points"),
@@ -200,6 +203,9 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "medians"),
     Column("trajectory_curvature_null_hi", "float", "degrees", "largest of the 39 shuffled "
            "medians"),
+    Column("trajectory_null_rows", "int", "count", "tokens of the inputs behind the trajectory "
+           "nulls and call, present only above `NULL_MAX_ROWS` (5000) tokens: then a random set "
+           "of whole inputs of at most that many tokens, whose own median is the one called"),
     Column("trajectory_curvature_gaussian", "float", "degrees", "median trajectory curvature of "
            "i.i.d. tokens from a Gaussian with the layer's mean and covariance"),
     Column("trajectory_curvature_vs_null", "text", "", "above / within / below the "

@@ -77,6 +77,8 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     the number of distinct rows merged away (0 when none) and ``dimension_note`` says so.
     ``point_id_mle`` is the local MLE dimension of every row (Levina & Bickel 2005, "Maximum
     likelihood estimation of intrinsic dimension"; a copy gets its distinct row's value).
+    With nulls on, above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` distinct rows the
+    matched Gaussian has that many rows (``id_null_rows``), not the layer's.
     """
     import warnings
 
@@ -169,12 +171,20 @@ def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: 
     from manifold_probe.analysis.nulls import matched_gaussian, null_call
     from manifold_probe.dimension import intrinsic_dimension
 
+    from manifold_probe.analysis.nulls import NULL_MAX_ROWS, matched_gaussian_gram
+
     rng = np.random.default_rng(_DIMENSION_NULL_SEED)
-    G = matched_gaussian(U, rng)
+    out: dict[str, Any] = {}
+    if len(U) > NULL_MAX_ROWS:
+        # a large cloud: the null is a Gaussian of NULL_MAX_ROWS rows (its own kNN graph is
+        # the cost), and its intervals are those of that size (wider, so "within" is likelier)
+        G = matched_gaussian_gram(U, rng, n=NULL_MAX_ROWS)
+        out["id_null_rows"] = NULL_MAX_ROWS
+    else:
+        G = matched_gaussian(U, rng)
     k = max(est.twonn.k if est.twonn.enabled else 2, est.mle.k if est.mle.enabled else 2)
     k = min(k, g.k)
     nbg = knn(G, k)
-    out: dict[str, Any] = {}
     if est.twonn.enabled and np.isfinite(layer.get("id_twonn", np.nan)):
         r = intrinsic_dimension(G, method="twonn", neighbors=nbg.truncate(est.twonn.k))
         lo, hi = r.interval if r.interval is not None else (np.nan, np.nan)
@@ -374,7 +384,10 @@ def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls:
     dimension about 120°: consecutive steps of independent points share one point with opposite
     signs, so their cosine is about −1/2), and ``trajectory_curvature_vs_null`` the call of the
     reading against the shuffled range ("below": straighter than the token order allows by
-    chance).
+    chance). Above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` tokens the nulls and the
+    call use a random set of whole inputs of at most that many tokens (``trajectory_null_rows``;
+    the call compares that set's own median with its shufflings, a permutation test of the
+    same size), while ``trajectory_curvature`` stays the median over every input.
     """
     if sentence_ids is None:
         return {"trajectory_curvature": float("nan")}
@@ -387,7 +400,20 @@ def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls:
     out = {"trajectory_curvature": observed}
     if not nulls or not groups or not np.isfinite(observed):
         return out
+    from manifold_probe.analysis.nulls import NULL_MAX_ROWS
+
     rng = np.random.default_rng(seed)
+    n_rows = sum(len(g) for g in groups)
+    if n_rows > NULL_MAX_ROWS:
+        # a large cloud: the shuffles (and the call) on a random set of whole inputs of at
+        # most NULL_MAX_ROWS tokens; the reading itself stays that of every input
+        order = np.random.default_rng([seed, _TRAJECTORY_SUBSAMPLE_STREAM]).permutation(
+            len(groups))
+        sizes = np.cumsum([len(groups[j]) for j in order])
+        groups = [groups[j] for j in np.sort(order[: max(3, int(np.searchsorted(
+            sizes, NULL_MAX_ROWS, side="right")))])]
+        observed = _median_turning(X, groups)
+        out["trajectory_null_rows"] = int(sum(len(g) for g in groups))
     shuffled = np.array([_median_turning(X, [rng.permutation(g) for g in groups])
                          for _ in range(_TRAJECTORY_SHUFFLES)])
     rows = np.concatenate(groups)
@@ -404,6 +430,8 @@ def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls:
     )
     return out
 
+
+_TRAJECTORY_SUBSAMPLE_STREAM = 0x7472  # the inputs of a subsampled null: a stream of its own
 
 #: shufflings of the token order: the observed median lies outside their range with
 #: probability 2/(39 + 1) = 5% when token order carries no straightening
