@@ -168,10 +168,13 @@ def _mle_interval(local: np.ndarray, rng: np.random.Generator) -> tuple[float, f
 def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: dict) -> dict:
     """TwoNN and MLE of a Gaussian cloud with the layer's mean, covariance and size, and the
     call of the layer's estimate against it (intervals: TwoNN's own; MLE by bootstrap)."""
-    from manifold_probe.analysis.nulls import matched_gaussian, null_call
+    from manifold_probe.analysis.nulls import (
+        NULL_MAX_ROWS,
+        matched_gaussian,
+        matched_gaussian_gram,
+        null_call,
+    )
     from manifold_probe.dimension import intrinsic_dimension
-
-    from manifold_probe.analysis.nulls import NULL_MAX_ROWS, matched_gaussian_gram
 
     rng = np.random.default_rng(_DIMENSION_NULL_SEED)
     out: dict[str, Any] = {}
