@@ -207,32 +207,37 @@ def profile_layers(
     est = validate_settings(estimators)
     seeds = check_seeds(seeds)
     k_graph = est.graph_k_needed()
-    clouds = [apply_metric(check_points(A, min_points=k_graph + 2, name=f"layer {n}",
-                                        what="the layer profile"), metric, name=f"layer {n}")
-              for n, A in zip(names, arrays, strict=True)]
-    n = clouds[0].shape[0]
-    for name, A in zip(names, clouds, strict=True):
-        if A.shape[0] != n:
+    # the row counts (a layer that is not 2-D is refused by check_points below)
+    counts = [int(np.shape(A)[0]) if np.ndim(A) >= 1 else None for A in arrays]
+    n = counts[0]
+    for name, m in zip(names, counts, strict=True):
+        if m is not None and n is not None and m != n:
             raise InputError(
-                f"layer {name!r} has {A.shape[0]} rows but layer {names[0]!r} has {n}; row i must "
+                f"layer {name!r} has {m} rows but layer {names[0]!r} has {n}; row i must "
                 "be the same input in every layer"
             )
-    if sentence_ids is not None:
+    if sentence_ids is not None and n is not None:
         sentence_ids = np.asarray(sentence_ids)
         if sentence_ids.shape != (n,):
             raise InputError(
                 f"sentence_ids has shape {sentence_ids.shape}; it needs one entry per row ({n},)"
             )
-    labels = _check_labels(labels, n)
+    labels = _check_labels(labels, n) if n is not None else labels
     if max_rows is not None:
         max_rows = check_int(max_rows, name="max_rows", minimum=k_graph + 2)
-    kept = profile_rows(n, max_rows, sentence_ids)
+    # the rows measured are chosen before the points are copied to float64, so a large cloud
+    # is never held whole in float64
+    kept = profile_rows(n, max_rows, sentence_ids) if n is not None else None
+    n_all = n
     if kept is not None:
-        clouds = [A[kept] for A in clouds]
+        arrays = [np.asarray(A)[kept] for A in arrays]
         sentence_ids = None if sentence_ids is None else sentence_ids[kept]
         if labels is not None:
             labels = {key: (v if key.endswith(("_order", "_parents")) else v[kept])
                       for key, v in labels.items()}
+    clouds = [apply_metric(check_points(A, min_points=k_graph + 2, name=f"layer {n}",
+                                        what="the layer profile"), metric, name=f"layer {n}")
+              for n, A in zip(names, arrays, strict=True)]
     threads = default_threads() if threads is None else check_int(threads, name="threads",
                                                                      minimum=1)
     graphs = _side_by_side(lambda A: knn(A, k_graph), clouds, threads)
@@ -252,7 +257,7 @@ def profile_layers(
         results.setdefault(task.layer, []).append(scalars)
         if task.kind in SEEDED_KINDS:
             by_seed.setdefault((task.layer, task.seed), []).append(scalars)
-    base = [{"n_points": n, "dim_ambient": int(A.shape[1]),
+    base = [{"n_points": n_all, "dim_ambient": int(A.shape[1]),
              **({} if kept is None else {"n_profiled": int(A.shape[0])})} for A in clouds]
     rows = assemble_rows(names, base, results, alpha=est.structure.alpha)
     columns = column_order(rows)
