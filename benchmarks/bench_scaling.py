@@ -16,7 +16,8 @@ profile's tasks do, with the shared kNN graphs computed first:
 - ``pair``: the warp X → Y (geodesic distortion from 200 sources, kNN overlap,
   trustworthiness and continuity with ``knn.rank_rows`` = 2,000).
 
-Time (wall, seconds) and peak resident memory above the start of each measure
+Time (wall seconds, and CPU seconds of the measuring thread, ``time.thread_time``, which a
+shared machine's load does not inflate) and peak resident memory above the start of each measure
 (``benchmarks/_common.PeakRSS``, sampled every 20 ms; includes torch) are recorded; the growth
 exponent is the least-squares slope of log(time) on log(n) over the sizes. The error of the
 subsampled trustworthiness/continuity (``rank_rows``) is measured against the exact sums
@@ -84,10 +85,11 @@ def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
     out: dict = {}
 
     def timed(name, fn):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         with PeakRSS() as mem:
             value = fn()
-        out[name] = {"time_s": time.perf_counter() - t0, "peak_mb": mem.peak_mb}
+        out[name] = {"time_s": time.perf_counter() - t0, "cpu_s": time.thread_time() - c0,
+                     "peak_mb": mem.peak_mb}
         return value
 
     with knn_cache(enabled=False):
@@ -168,7 +170,8 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[384])
     parser.add_argument("--tokens", type=Path, default=None)
     parser.add_argument("--exact-max", type=int, default=16000)
-    parser.add_argument("--curvature-n", type=int, default=2000)
+    parser.add_argument("--curvature-n", type=int, default=2000,
+                        help="rows of the curvature subsample-error check (0: skip it)")
     parser.add_argument("--figure", action="store_true")
     parser.add_argument("--out", default="bench_scaling")
     args = parser.parse_args()
@@ -200,19 +203,25 @@ def main() -> None:
     fits = {d: {m: exponent([r["n"] for r in rows], [r[m]["time_s"] for r in rows])
                 for m in (*MEASURES, "pair_exact") if all(m in r for r in rows)}
             for d, rows in results.items()}
+    # CPU seconds of the measuring thread: what a loaded machine's wall time cannot show
+    fits_cpu = {d: {m: exponent([r["n"] for r in rows], [r[m]["cpu_s"] for r in rows])
+                    for m in (*MEASURES, "pair_exact") if all(m in r for r in rows)}
+                for d, rows in results.items()}
     for d, f in fits.items():
         print(f"d={d} growth exponents: " + ", ".join(f"{m} {e:.2f}" for m, e in f.items()))
     d0 = dims[0]
-    X, Y = token_pair(args.tokens, args.curvature_n) if args.tokens else \
-        synthetic_pair(args.curvature_n, d0)
-    curv = curvature_subsample_error(Y)
-    print(f"curvature: 400-row median vs all {curv['n']} rows: shift "
-          f"{curv['shift_in_iqr']:+.3f} IQR")
+    X, Y = token_pair(args.tokens, max(args.curvature_n, 3)) if args.tokens else \
+        synthetic_pair(max(args.curvature_n, 3), d0)
+    curv = curvature_subsample_error(Y) if args.curvature_n > 0 else None
+    if curv is not None:
+        print(f"curvature: 400-row median vs all {curv['n']} rows: shift "
+              f"{curv['shift_in_iqr']:+.3f} IQR")
     payload = {
         "data": f"tokens from {args.tokens}" if args.tokens else
         "synthetic: 64 clusters on a 16-d latent lifted to R^d with noise; Y = X + tanh(X W)",
         "sizes": args.sizes, "dims": dims, "results": {str(d): v for d, v in results.items()},
         "growth_exponents": {str(d): v for d, v in fits.items()},
+        "growth_exponents_cpu": {str(d): v for d, v in fits_cpu.items()},
         "curvature_subsample": curv,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "threads": {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},
