@@ -116,9 +116,10 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "interval"),
     Column("id_twonn_vs_null", "text", "", "above / within / below: the layer's TwoNN interval "
            "against the null's; undecided where seeds disagree"),
-    Column("id_null_rows", "int", "count", "rows of the matched Gaussian behind the dimension "
-           "nulls, present only where the layer has more than `NULL_MAX_ROWS` (5000) distinct "
-           "rows: the null is then a Gaussian of that many rows, not of the layer's size"),
+    Column("id_null_rows", "int", "count", "present only where the layer has more than "
+           "`NULL_MAX_ROWS` (5000) distinct rows: the dimension nulls and calls are then made "
+           "at that many rows (a Gaussian of that size against the estimate on a uniform "
+           "subsample of the layer), not at the layer's size"),
     Column("id_mle_null", "float", "dimension", "MLE dimension of the matched Gaussian cloud"),
     Column("id_mle_null_lo", "float", "dimension", "lower end of the null MLE's 95% bootstrap "
            "interval over points"),

@@ -78,7 +78,8 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     ``point_id_mle`` is the local MLE dimension of every row (Levina & Bickel 2005, "Maximum
     likelihood estimation of intrinsic dimension"; a copy gets its distinct row's value).
     With nulls on, above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` distinct rows the
-    matched Gaussian has that many rows (``id_null_rows``), not the layer's.
+    call is made at that many rows (``id_null_rows``): a matched Gaussian of that size against
+    the estimate on a uniform subsample of the layer.
     """
     import warnings
 
@@ -167,7 +168,15 @@ def _mle_interval(local: np.ndarray, rng: np.random.Generator) -> tuple[float, f
 
 def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: dict) -> dict:
     """TwoNN and MLE of a Gaussian cloud with the layer's mean, covariance and size, and the
-    call of the layer's estimate against it (intervals: TwoNN's own; MLE by bootstrap)."""
+    call of the layer's estimate against it (intervals: TwoNN's own; MLE by bootstrap).
+
+    Above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` rows both sides of the call have
+    that many rows: a Gaussian of that size against the estimate on a uniform subsample of the
+    layer (both estimators drift with the number of points, so a null of another size would
+    not be the same statistic's null); ``id_null_rows`` says so.
+    """
+    import warnings
+
     from manifold_probe.analysis.nulls import (
         NULL_MAX_ROWS,
         matched_gaussian,
@@ -175,29 +184,42 @@ def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: 
         null_call,
     )
     from manifold_probe.dimension import intrinsic_dimension
+    from manifold_probe.dimension._near import NearDuplicateWarning
 
     rng = np.random.default_rng(_DIMENSION_NULL_SEED)
     out: dict[str, Any] = {}
-    if len(U) > NULL_MAX_ROWS:
-        # a large cloud: the null is a Gaussian of NULL_MAX_ROWS rows (its own kNN graph is
-        # the cost), and its intervals are those of that size (wider, so "within" is likelier)
-        G = matched_gaussian_gram(U, rng, n=NULL_MAX_ROWS)
-        out["id_null_rows"] = NULL_MAX_ROWS
-    else:
-        G = matched_gaussian(U, rng)
     k = max(est.twonn.k if est.twonn.enabled else 2, est.mle.k if est.mle.enabled else 2)
     k = min(k, g.k)
+    sub = None
+    if len(U) > NULL_MAX_ROWS:
+        G = matched_gaussian_gram(U, rng, n=NULL_MAX_ROWS)
+        out["id_null_rows"] = NULL_MAX_ROWS
+        sub = U[subsample_indices(len(U), NULL_MAX_ROWS, _DIMENSION_NULL_SEED)]
+        nbs = knn(sub, k)
+    else:
+        G = matched_gaussian(U, rng)
     nbg = knn(G, k)
+
+    def on_sub(method, kk, **options):  # the layer's estimate on its subsample (said once)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NearDuplicateWarning)
+            return intrinsic_dimension(sub, method=method, neighbors=nbs.truncate(kk), **options)
+
     if est.twonn.enabled and np.isfinite(layer.get("id_twonn", np.nan)):
         r = intrinsic_dimension(G, method="twonn", neighbors=nbg.truncate(est.twonn.k))
         lo, hi = r.interval if r.interval is not None else (np.nan, np.nan)
+        llo, lhi = layer["id_twonn_lo"], layer["id_twonn_hi"]
+        if sub is not None:
+            rs = on_sub("twonn", est.twonn.k)
+            llo, lhi = rs.interval if rs.interval is not None else (np.nan, np.nan)
         out.update(id_twonn_null=float(r.dimension), id_twonn_null_lo=float(lo),
-                   id_twonn_null_hi=float(hi),
-                   id_twonn_vs_null=null_call(layer["id_twonn_lo"], layer["id_twonn_hi"], lo, hi))
+                   id_twonn_null_hi=float(hi), id_twonn_vs_null=null_call(llo, lhi, lo, hi))
     if est.mle.enabled and "point_id_mle" in layer and est.mle.k <= nbg.k:
         r = intrinsic_dimension(G, method="mle", neighbors=nbg.truncate(est.mle.k), k=est.mle.k)
         nlo, nhi = _mle_interval(np.asarray(r.pointwise, dtype=np.float64), rng)
-        llo, lhi = _mle_interval(np.asarray(layer["point_id_mle"], dtype=np.float64), rng)
+        local = (layer["point_id_mle"] if sub is None
+                 else on_sub("mle", est.mle.k, k=est.mle.k).pointwise)
+        llo, lhi = _mle_interval(np.asarray(local, dtype=np.float64), rng)
         out.update(id_mle_null=float(r.dimension), id_mle_null_lo=nlo, id_mle_null_hi=nhi,
                    id_mle_vs_null=null_call(llo, lhi, nlo, nhi))
     return out
