@@ -68,7 +68,7 @@ def token_pair(folder: Path, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return X[rows], Y[rows]
 
 
-def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
+def run_one(X: np.ndarray, Y: np.ndarray, exact: bool, skip: tuple = ()) -> dict:
     from manifold_probe.analysis import EstimatorSettings
     from manifold_probe.analysis._reuse import clear_geodesic_cache
     from manifold_probe.analysis.measures import (
@@ -96,9 +96,12 @@ def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
         nbx, nby = timed("knn", lambda: (knn(X, k_graph), knn(Y, k_graph)))
         out["knn"]["note"] = "two graphs (X and Y)"
         dim = timed("dimension", lambda: measure_dimension(Y, nby, est))
-        curv = timed("curvature", lambda: measure_curvature(Y, nby, est, 0))
-        timed("topology", lambda: measure_topology(Y, est, 0))
-        timed("regions", lambda: measure_regions(Y, None, None, est, 0))
+        curv = ({} if "curvature" in skip
+                else timed("curvature", lambda: measure_curvature(Y, nby, est, 0)))
+        if "topology" not in skip:
+            timed("topology", lambda: measure_topology(Y, est, 0))
+        if "regions" not in skip:
+            timed("regions", lambda: measure_regions(Y, None, None, est, 0))
         clear_geodesic_cache()
         pair = timed("pair", lambda: measure_pair(X, Y, nbx, nby, est, 0))
         out["values"] = {"curvature_median": curv.get("curvature_median"),
@@ -152,10 +155,12 @@ def figure(results: dict, path: Path) -> None:
     for d, rows in results.items():
         ns = [r["n"] for r in rows]
         for name in MEASURES:
-            ts = [r[name]["time_s"] for r in rows]
+            if not all(name in r for r in rows):
+                continue
+            ts = [r[name].get("cpu_s", r[name]["time_s"]) for r in rows]
             ax.loglog(ns, ts, marker="o", label=f"{name} (d={d}, slope {exponent(ns, ts):.2f})")
     ax.set_xlabel("rows n")
-    ax.set_ylabel("wall time (s)")
+    ax.set_ylabel("CPU time of one thread (s; wall where not recorded)")
     ax.set_title("Profile measures against n (one layer pair)")
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
@@ -173,6 +178,9 @@ def main() -> None:
     parser.add_argument("--curvature-n", type=int, default=2000,
                         help="rows of the curvature subsample-error check (0: skip it)")
     parser.add_argument("--figure", action="store_true")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["curvature", "topology",
+                                                                  "regions"],
+                        help="measures left out (constant in n: they run on fixed subsamples)")
     parser.add_argument("--out", default="bench_scaling")
     args = parser.parse_args()
 
@@ -187,11 +195,15 @@ def main() -> None:
         for n in args.sizes:
             X, Y = token_pair(args.tokens, n) if args.tokens else synthetic_pair(n, d)
             n = len(X)
-            r = {"n": n, "d": d, **run_one(X, Y, exact=n <= args.exact_max),
+            r = {"n": n, "d": d, **run_one(X, Y, exact=n <= args.exact_max,
+                                           skip=tuple(args.skip)),
                  "loadavg": os.getloadavg()}
             rows.append(r)
-            line = "  ".join(f"{m} {r[m]['time_s']:7.2f}s {r[m]['peak_mb']:6.0f}MB"
-                             for m in MEASURES)
+            # what has run so far, in case a long run is stopped
+            save(args.out, {"partial": True, "results": {**{str(k): v for k, v in
+                                                            results.items()}, str(d): rows}})
+            line = "  ".join(f"{m} {r[m]['time_s']:7.2f}s {r[m]['cpu_s']:7.2f}cpu "
+                             f"{r[m]['peak_mb']:6.0f}MB" for m in MEASURES if m in r)
             print(f"d={d} n={n:7d}  {line}", flush=True)
             if "pair_exact" in r:
                 v = r["values"]
