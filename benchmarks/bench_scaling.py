@@ -16,7 +16,8 @@ profile's tasks do, with the shared kNN graphs computed first:
 - ``pair``: the warp X → Y (geodesic distortion from 200 sources, kNN overlap,
   trustworthiness and continuity with ``knn.rank_rows`` = 2,000).
 
-Time (wall, seconds) and peak resident memory above the start of each measure
+Time (wall seconds, and CPU seconds of the measuring thread, ``time.thread_time``, which a
+shared machine's load does not inflate) and peak resident memory above the start of each measure
 (``benchmarks/_common.PeakRSS``, sampled every 20 ms; includes torch) are recorded; the growth
 exponent is the least-squares slope of log(time) on log(n) over the sizes. The error of the
 subsampled trustworthiness/continuity (``rank_rows``) is measured against the exact sums
@@ -67,7 +68,7 @@ def token_pair(folder: Path, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndar
     return X[rows], Y[rows]
 
 
-def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
+def run_one(X: np.ndarray, Y: np.ndarray, exact: bool, skip: tuple = ()) -> dict:
     from manifold_probe.analysis import EstimatorSettings
     from manifold_probe.analysis._reuse import clear_geodesic_cache
     from manifold_probe.analysis.measures import (
@@ -84,19 +85,23 @@ def run_one(X: np.ndarray, Y: np.ndarray, exact: bool) -> dict:
     out: dict = {}
 
     def timed(name, fn):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         with PeakRSS() as mem:
             value = fn()
-        out[name] = {"time_s": time.perf_counter() - t0, "peak_mb": mem.peak_mb}
+        out[name] = {"time_s": time.perf_counter() - t0, "cpu_s": time.thread_time() - c0,
+                     "peak_mb": mem.peak_mb}
         return value
 
     with knn_cache(enabled=False):
         nbx, nby = timed("knn", lambda: (knn(X, graph_k), knn(Y, graph_k)))
         out["knn"]["note"] = "two graphs (X and Y)"
         dim = timed("dimension", lambda: measure_dimension(Y, nby, est))
-        curv = timed("curvature", lambda: measure_curvature(Y, nby, est, 0))
-        timed("topology", lambda: measure_topology(Y, est, 0))
-        timed("regions", lambda: measure_regions(Y, None, None, est, 0))
+        curv = ({} if "curvature" in skip
+                else timed("curvature", lambda: measure_curvature(Y, nby, est, 0)))
+        if "topology" not in skip:
+            timed("topology", lambda: measure_topology(Y, est, 0))
+        if "regions" not in skip:
+            timed("regions", lambda: measure_regions(Y, None, None, est, 0))
         clear_geodesic_cache()
         pair = timed("pair", lambda: measure_pair(X, Y, nbx, nby, est, 0))
         out["values"] = {"curvature_median": curv.get("curvature_median"),
@@ -150,10 +155,12 @@ def figure(results: dict, path: Path) -> None:
     for d, rows in results.items():
         ns = [r["n"] for r in rows]
         for name in MEASURES:
-            ts = [r[name]["time_s"] for r in rows]
+            if not all(name in r for r in rows):
+                continue
+            ts = [r[name].get("cpu_s", r[name]["time_s"]) for r in rows]
             ax.loglog(ns, ts, marker="o", label=f"{name} (d={d}, slope {exponent(ns, ts):.2f})")
     ax.set_xlabel("rows n")
-    ax.set_ylabel("wall time (s)")
+    ax.set_ylabel("CPU time of one thread (s; wall where not recorded)")
     ax.set_title("Profile measures against n (one layer pair)")
     ax.legend(fontsize=7)
     ax.grid(True, which="both", alpha=0.3)
@@ -168,8 +175,12 @@ def main() -> None:
     parser.add_argument("--dims", type=int, nargs="+", default=[384])
     parser.add_argument("--tokens", type=Path, default=None)
     parser.add_argument("--exact-max", type=int, default=16000)
-    parser.add_argument("--curvature-n", type=int, default=2000)
+    parser.add_argument("--curvature-n", type=int, default=2000,
+                        help="rows of the curvature subsample-error check (0: skip it)")
     parser.add_argument("--figure", action="store_true")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["curvature", "topology",
+                                                                  "regions"],
+                        help="measures left out (constant in n: they run on fixed subsamples)")
     parser.add_argument("--out", default="bench_scaling")
     args = parser.parse_args()
 
@@ -184,11 +195,15 @@ def main() -> None:
         for n in args.sizes:
             X, Y = token_pair(args.tokens, n) if args.tokens else synthetic_pair(n, d)
             n = len(X)
-            r = {"n": n, "d": d, **run_one(X, Y, exact=n <= args.exact_max),
+            r = {"n": n, "d": d, **run_one(X, Y, exact=n <= args.exact_max,
+                                           skip=tuple(args.skip)),
                  "loadavg": os.getloadavg()}
             rows.append(r)
-            line = "  ".join(f"{m} {r[m]['time_s']:7.2f}s {r[m]['peak_mb']:6.0f}MB"
-                             for m in MEASURES)
+            # what has run so far, in case a long run is stopped
+            save(args.out, {"partial": True, "results": {**{str(k): v for k, v in
+                                                            results.items()}, str(d): rows}})
+            line = "  ".join(f"{m} {r[m]['time_s']:7.2f}s {r[m]['cpu_s']:7.2f}cpu "
+                             f"{r[m]['peak_mb']:6.0f}MB" for m in MEASURES if m in r)
             print(f"d={d} n={n:7d}  {line}", flush=True)
             if "pair_exact" in r:
                 v = r["values"]
@@ -200,19 +215,25 @@ def main() -> None:
     fits = {d: {m: exponent([r["n"] for r in rows], [r[m]["time_s"] for r in rows])
                 for m in (*MEASURES, "pair_exact") if all(m in r for r in rows)}
             for d, rows in results.items()}
+    # CPU seconds of the measuring thread: what a loaded machine's wall time cannot show
+    fits_cpu = {d: {m: exponent([r["n"] for r in rows], [r[m]["cpu_s"] for r in rows])
+                    for m in (*MEASURES, "pair_exact") if all(m in r for r in rows)}
+                for d, rows in results.items()}
     for d, f in fits.items():
         print(f"d={d} growth exponents: " + ", ".join(f"{m} {e:.2f}" for m, e in f.items()))
     d0 = dims[0]
-    X, Y = token_pair(args.tokens, args.curvature_n) if args.tokens else \
-        synthetic_pair(args.curvature_n, d0)
-    curv = curvature_subsample_error(Y)
-    print(f"curvature: 400-row median vs all {curv['n']} rows: shift "
-          f"{curv['shift_in_iqr']:+.3f} IQR")
+    X, Y = token_pair(args.tokens, max(args.curvature_n, 3)) if args.tokens else \
+        synthetic_pair(max(args.curvature_n, 3), d0)
+    curv = curvature_subsample_error(Y) if args.curvature_n > 0 else None
+    if curv is not None:
+        print(f"curvature: 400-row median vs all {curv['n']} rows: shift "
+              f"{curv['shift_in_iqr']:+.3f} IQR")
     payload = {
         "data": f"tokens from {args.tokens}" if args.tokens else
         "synthetic: 64 clusters on a 16-d latent lifted to R^d with noise; Y = X + tanh(X W)",
         "sizes": args.sizes, "dims": dims, "results": {str(d): v for d, v in results.items()},
         "growth_exponents": {str(d): v for d, v in fits.items()},
+        "growth_exponents_cpu": {str(d): v for d, v in fits_cpu.items()},
         "curvature_subsample": curv,
         "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
         "threads": {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS")},

@@ -245,7 +245,11 @@ def knn(
     them; the others are searched in float64 (the same bound, :math:`2^{29}` times smaller:
     tight clusters such as the first tokens of many sentences certify there); a row that
     still fails is compared exactly with every point. The result is therefore the exact kNN
-    graph, whatever the precision of the first pass.
+    graph, whatever the precision of the first pass. A cloud of points on the host whose
+    distinct rows are at most half its rows (a per-token embedding layer) is searched on its
+    distinct rows alone and each copy given its distinct row's neighbours' copies: the same
+    graph, bit for bit (copies are equal, so are their exact distances), at the cost of the
+    distinct rows' search.
 
     The certificate. With the centred points scaled so that every coordinate is below 1, the
     float32 value :math:`\tilde D_{ij}` of :math:`D_{ij} = \|x_i - x_j\|^2` (a dot product of
@@ -397,8 +401,24 @@ def _knn(
                 cache.append(T.cpu().numpy())
             return cache[0]
 
-    with _ieee_float32():
-        out_d, out_i, stats = _search(T, host, k, n_cand, memory_budget, search)
+    found = None
+    if A is not None:  # points on the host: many exact duplicates are searched once
+        from manifold_probe._knn_exact import _collapsed_search
+
+        def distinct_search(U, ku):
+            with _ieee_float32():
+                return _search(torch.from_numpy(U).to(dev), lambda: U, ku,
+                               min(len(U) - 1, ku + margin), memory_budget, search)[:2]
+
+        found = _collapsed_search(A, k, distinct_search)
+    if found is not None:
+        out_d, out_i = found
+        stats = {"search": search, "candidates": n_cand, "uncertified": 0,
+                 "duplicate_rows": 0, "float64_rows": 0, "full_scan_rows": 0,
+                 "collapsed_rows": int(A.shape[0])}
+    else:
+        with _ieee_float32():
+            out_d, out_i, stats = _search(T, host, k, n_cand, memory_budget, search)
 
     np.sqrt(out_d, out=out_d)
     with np.errstate(over="ignore", under="ignore"):

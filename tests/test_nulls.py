@@ -222,3 +222,45 @@ def test_warp_null_of_a_large_pair_compares_on_one_subsample(monkeypatch):
     assert a == b  # seeded
     assert a["trustworthiness_vs_null_prev"] == "above"
     assert "geodesic_distortion_null_prev" not in a  # geodesics off: no reading, no null
+
+
+def test_nulls_above_null_max_rows_run_on_that_many_rows_and_keep_their_calls(monkeypatch):
+    """Above NULL_MAX_ROWS the dimension null is a Gaussian of that many rows and the trajectory
+    null uses whole inputs of at most that many tokens; the known calls stay the same."""
+    import manifold_probe.analysis.nulls as nulls
+    from manifold_probe.analysis.nulls import matched_gaussian_gram
+
+    monkeypatch.setattr(nulls, "NULL_MAX_ROWS", 600)
+    rng = np.random.default_rng(1)
+    G = rng.normal(size=(1500, 6)) * [3, 2, 1, 1, 0.5, 0.5]
+    C = _circle()
+    for X, want in ((G, "within"), (C, "below")):
+        out = measures.measure_dimension(X, knn(X, 40), EST)
+        assert out["id_null_rows"] == 600
+        assert out["id_twonn_vs_null"] == want, out
+        assert out["id_mle_vs_null"] == want, out
+    # the Gram route draws the same distribution: mean and covariance of X
+    W = rng.standard_exponential((20000, 4)) @ rng.normal(size=(4, 6)) + 3.0
+    H = matched_gaussian_gram(W, seed=1)
+    C1, C2 = np.cov(W, rowvar=False), np.cov(H, rowvar=False)
+    assert np.abs(C2 - C1).max() <= 0.05 * np.abs(C1).max()  # as for matched_gaussian above
+    # trajectories: 150 inputs of 8 tokens, at most 600 tokens -> 75 whole inputs
+    n_sent, length, D = 150, 8, 50
+    sid = np.repeat(np.arange(n_sent), length)
+    direction = rng.normal(size=(n_sent, D))
+    steps = np.arange(length)[None, :, None] * direction[:, None, :]
+    line = (steps + 0.05 * rng.normal(size=steps.shape)).reshape(-1, D)
+    out = measures.measure_trajectory(line, sid)
+    assert out["trajectory_null_rows"] == 600
+    assert out["trajectory_curvature_vs_null"] == "below", out
+    noise = rng.normal(size=(n_sent * length, D))
+    out = measures.measure_trajectory(noise, sid)
+    assert out["trajectory_null_rows"] == 600
+    assert out["trajectory_curvature_vs_null"] == "within", out
+
+
+def test_nulls_below_null_max_rows_are_unchanged():
+    """A cloud at or below NULL_MAX_ROWS has no *_null_rows column: the full-size nulls run."""
+    G = np.random.default_rng(1).normal(size=(1500, 6))
+    out = measures.measure_dimension(G, knn(G, 40), EST)
+    assert "id_null_rows" not in out and "id_twonn_null" in out

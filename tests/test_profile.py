@@ -295,3 +295,33 @@ def test_the_distinct_rows_graph_read_off_the_full_graph_equals_a_fresh_search(n
     # every row through the certified completion alone
     d_all, i_all = complete_rows(U, np.arange(len(U)), 6)
     assert np.array_equal(i_all, fresh.indices) and np.array_equal(d_all, fresh.distances)
+
+
+def test_profile_above_max_rows_measures_a_paired_subsample_of_whole_inputs():
+    from manifold_probe.analysis.profile import profile_rows
+
+    rng = np.random.default_rng(5)
+    sid = np.repeat(np.arange(60), 5)  # 60 inputs of 5 tokens
+    t = rng.uniform(0, 2 * np.pi, 300)
+    X = np.c_[np.cos(t), np.sin(t), 0.01 * rng.normal(size=300)]
+    est = {"curvature": {"enabled": False}, "topology": {"enabled": False},
+           "regions": {"enabled": False}, "geodesic": {"n_sources": 20}}
+    rows = profile_rows(300, 120, sid)
+    # whole inputs only, at most max_rows of them, the same rows for every call
+    assert len(rows) <= 120 and len(rows) % 5 == 0
+    assert set(np.bincount(sid[rows])[np.unique(sid[rows])]) == {5}
+    assert np.array_equal(rows, profile_rows(300, 120, sid))
+    sub = profile_layers({"a": X, "b": 2 * X}, estimators=est, sentence_ids=sid,
+                            max_rows=120, threads=1, as_rows=True)
+    direct = profile_layers({"a": X[rows], "b": 2 * X[rows]}, estimators=est,
+                               sentence_ids=sid[rows], threads=1, as_rows=True)
+    # the subsampled profile is the profile of those rows, with n_points all of them
+    assert [r["n_points"] for r in sub] == [300, 300]
+    assert [r["n_profiled"] for r in sub] == [len(rows)] * 2
+    for a, b in zip(sub, direct, strict=True):
+        for key in ("id_twonn", "id_mle", "knn_overlap_prev", "trajectory_curvature"):
+            assert a.get(key) == b.get(key) or (np.isnan(a.get(key, np.nan))
+                                                and np.isnan(b.get(key, np.nan)))
+    # below max_rows nothing changes and no n_profiled column appears
+    full = profile_layers({"a": X, "b": 2 * X}, estimators=est, threads=1, as_rows=True)
+    assert "n_profiled" not in full[0] and full[0]["n_points"] == 300

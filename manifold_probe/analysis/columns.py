@@ -94,6 +94,9 @@ PROFILE: tuple[Column, ...] = _LAYER + (
     Column("n_points", "int", "count", "number of inputs (one point per input, or per token)"),
     Column("dim_ambient", "int", "coordinates", "width D of the layer: the dimension of the "
            "space the points sit in"),
+    Column("n_profiled", "int", "count", "rows measured where the profile ran on a subsample "
+           "(more than `max_rows` rows, 20,000 by default: a uniform sample, or whole inputs); "
+           "absent where every row was measured"),
     Column("n_distinct", "int", "count", "number of distinct rows; every measure runs on them "
            "(exact duplicates, e.g. repeated BOS/[CLS] tokens, collapsed once)"),
     Column("graph_components", "int", "count", "connected components of the layer's "
@@ -113,6 +116,10 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "interval"),
     Column("id_twonn_vs_null", "text", "", "above / within / below: the layer's TwoNN interval "
            "against the null's; undecided where seeds disagree"),
+    Column("id_null_rows", "int", "count", "present only where the layer has more than "
+           "`NULL_MAX_ROWS` (5000) distinct rows: the dimension nulls and calls are then made "
+           "at that many rows (a Gaussian of that size against the estimate on a uniform "
+           "subsample of the layer), not at the layer's size"),
     Column("id_mle_null", "float", "dimension", "MLE dimension of the matched Gaussian cloud"),
     Column("id_mle_null_lo", "float", "dimension", "lower end of the null MLE's 95% bootstrap "
            "interval over points"),
@@ -213,6 +220,9 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "medians"),
     Column("trajectory_curvature_null_hi", "float", "degrees", "largest of the 39 shuffled "
            "medians"),
+    Column("trajectory_null_rows", "int", "count", "tokens of the inputs behind the trajectory "
+           "nulls and call, present only above `NULL_MAX_ROWS` (5000) tokens: then a random set "
+           "of whole inputs of at most that many tokens, whose own median is the one called"),
     Column("trajectory_curvature_gaussian", "float", "degrees", "median trajectory curvature of "
            "i.i.d. tokens from a Gaussian with the layer's mean and covariance"),
     Column("trajectory_curvature_vs_null", "text", "", "above / within / below the "

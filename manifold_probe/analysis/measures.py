@@ -77,6 +77,9 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     the number of distinct rows merged away (0 when none) and ``dimension_note`` says so.
     ``point_id_mle`` is the local MLE dimension of every row (Levina & Bickel 2005, "Maximum
     likelihood estimation of intrinsic dimension"; a copy gets its distinct row's value).
+    With nulls on, above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` distinct rows the
+    call is made at that many rows (``id_null_rows``): a matched Gaussian of that size against
+    the estimate on a uniform subsample of the layer.
     """
     import warnings
 
@@ -165,26 +168,58 @@ def _mle_interval(local: np.ndarray, rng: np.random.Generator) -> tuple[float, f
 
 def _dimension_null(U: np.ndarray, g: Neighbors, est: EstimatorSettings, layer: dict) -> dict:
     """TwoNN and MLE of a Gaussian cloud with the layer's mean, covariance and size, and the
-    call of the layer's estimate against it (intervals: TwoNN's own; MLE by bootstrap)."""
-    from manifold_probe.analysis.nulls import matched_gaussian, null_call
+    call of the layer's estimate against it (intervals: TwoNN's own; MLE by bootstrap).
+
+    Above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` rows both sides of the call have
+    that many rows: a Gaussian of that size against the estimate on a uniform subsample of the
+    layer (both estimators drift with the number of points, so a null of another size would
+    not be the same statistic's null); ``id_null_rows`` says so.
+    """
+    import warnings
+
+    from manifold_probe.analysis.nulls import (
+        NULL_MAX_ROWS,
+        matched_gaussian,
+        matched_gaussian_gram,
+        null_call,
+    )
     from manifold_probe.dimension import intrinsic_dimension
+    from manifold_probe.dimension._near import NearDuplicateWarning
 
     rng = np.random.default_rng(_DIMENSION_NULL_SEED)
-    G = matched_gaussian(U, rng)
+    out: dict[str, Any] = {}
     k = max(est.twonn.k if est.twonn.enabled else 2, est.mle.k if est.mle.enabled else 2)
     k = min(k, g.k)
+    sub = None
+    if len(U) > NULL_MAX_ROWS:
+        G = matched_gaussian_gram(U, rng, n=NULL_MAX_ROWS)
+        out["id_null_rows"] = NULL_MAX_ROWS
+        sub = U[subsample_indices(len(U), NULL_MAX_ROWS, _DIMENSION_NULL_SEED)]
+        nbs = knn(sub, k)
+    else:
+        G = matched_gaussian(U, rng)
     nbg = knn(G, k)
-    out: dict[str, Any] = {}
+
+    def on_sub(method, kk, **options):  # the layer's estimate on its subsample (said once)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NearDuplicateWarning)
+            return intrinsic_dimension(sub, method=method, neighbors=nbs.truncate(kk), **options)
+
     if est.twonn.enabled and np.isfinite(layer.get("id_twonn", np.nan)):
         r = intrinsic_dimension(G, method="twonn", neighbors=nbg.truncate(est.twonn.k))
         lo, hi = r.interval if r.interval is not None else (np.nan, np.nan)
+        llo, lhi = layer["id_twonn_lo"], layer["id_twonn_hi"]
+        if sub is not None:
+            rs = on_sub("twonn", est.twonn.k)
+            llo, lhi = rs.interval if rs.interval is not None else (np.nan, np.nan)
         out.update(id_twonn_null=float(r.dimension), id_twonn_null_lo=float(lo),
-                   id_twonn_null_hi=float(hi),
-                   id_twonn_vs_null=null_call(layer["id_twonn_lo"], layer["id_twonn_hi"], lo, hi))
+                   id_twonn_null_hi=float(hi), id_twonn_vs_null=null_call(llo, lhi, lo, hi))
     if est.mle.enabled and "point_id_mle" in layer and est.mle.k <= nbg.k:
         r = intrinsic_dimension(G, method="mle", neighbors=nbg.truncate(est.mle.k), k=est.mle.k)
         nlo, nhi = _mle_interval(np.asarray(r.pointwise, dtype=np.float64), rng)
-        llo, lhi = _mle_interval(np.asarray(layer["point_id_mle"], dtype=np.float64), rng)
+        local = (layer["point_id_mle"] if sub is None
+                 else on_sub("mle", est.mle.k, k=est.mle.k).pointwise)
+        llo, lhi = _mle_interval(np.asarray(local, dtype=np.float64), rng)
         out.update(id_mle_null=float(r.dimension), id_mle_null_lo=nlo, id_mle_null_hi=nhi,
                    id_mle_vs_null=null_call(llo, lhi, nlo, nhi))
     return out
@@ -435,7 +470,10 @@ def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls:
     dimension about 120°: consecutive steps of independent points share one point with opposite
     signs, so their cosine is about −1/2), and ``trajectory_curvature_vs_null`` the call of the
     reading against the shuffled range ("below": straighter than the token order allows by
-    chance).
+    chance). Above :data:`~manifold_probe.analysis.nulls.NULL_MAX_ROWS` tokens the nulls and the
+    call use a random set of whole inputs of at most that many tokens (``trajectory_null_rows``;
+    the call compares that set's own median with its shufflings, a permutation test of the
+    same size), while ``trajectory_curvature`` stays the median over every input.
     """
     if sentence_ids is None:
         return {"trajectory_curvature": float("nan")}
@@ -448,7 +486,20 @@ def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls:
     out = {"trajectory_curvature": observed}
     if not nulls or not groups or not np.isfinite(observed):
         return out
+    from manifold_probe.analysis.nulls import NULL_MAX_ROWS
+
     rng = np.random.default_rng(seed)
+    n_rows = sum(len(g) for g in groups)
+    if n_rows > NULL_MAX_ROWS:
+        # a large cloud: the shuffles (and the call) on a random set of whole inputs of at
+        # most NULL_MAX_ROWS tokens; the reading itself stays that of every input
+        order = np.random.default_rng([seed, _TRAJECTORY_SUBSAMPLE_STREAM]).permutation(
+            len(groups))
+        sizes = np.cumsum([len(groups[j]) for j in order])
+        groups = [groups[j] for j in np.sort(order[: max(3, int(np.searchsorted(
+            sizes, NULL_MAX_ROWS, side="right")))])]
+        observed = _median_turning(X, groups)
+        out["trajectory_null_rows"] = int(sum(len(g) for g in groups))
     shuffled = np.array([_median_turning(X, [rng.permutation(g) for g in groups])
                          for _ in range(_TRAJECTORY_SHUFFLES)])
     rows = np.concatenate(groups)
@@ -465,6 +516,8 @@ def measure_trajectory(X: np.ndarray, sentence_ids: np.ndarray | None, *, nulls:
     )
     return out
 
+
+_TRAJECTORY_SUBSAMPLE_STREAM = 0x7472  # the inputs of a subsampled null: a stream of its own
 
 #: shufflings of the token order: the observed median lies outside their range with
 #: probability 2/(39 + 1) = 5% when token order carries no straightening

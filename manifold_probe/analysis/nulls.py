@@ -32,8 +32,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CALLS", "combine_calls", "holm", "matched_gaussian", "matched_gaussian_pair",
-           "median_interval", "null_call", "structure_calls"]
+__all__ = ["CALLS", "NULL_MAX_ROWS", "combine_calls", "holm", "matched_gaussian",
+           "matched_gaussian_gram", "matched_gaussian_pair", "median_interval", "null_call", "structure_calls"]
+
+#: Above this many rows a layer's matched-Gaussian dimension null and its shuffled trajectory
+#: null run on this many rows (a Gaussian of this size; a random set of whole inputs of at
+#: most this many tokens), not on all of them: both nulls cost at least as much as the
+#: reading itself (a second kNN graph, 39 reshufflings), and a per-token cloud (19,296 rows
+#: per layer for the default corpus; 10^5 and more for a decoder) would pay that twice.
+#: Mean-pooled runs (2000 rows) never reach it. What it costs against the full-size null at
+#: 19,296 rows is measured in ``benchmarks/bench_null_subsample.py``
+#: (``benchmarks/results/bench_null_subsample.json``).
+NULL_MAX_ROWS = 5000
 
 #: The words of a call against a null (``"undecided"``: seeds disagree, or the test cannot
 #: reach its multiple-testing threshold).
@@ -98,6 +108,32 @@ def matched_gaussian_pair(X: np.ndarray, Y: np.ndarray, seed: int | np.random.Ge
                          f"{X.shape} and {Y.shape}")
     Z = matched_gaussian(np.hstack([X, Y]), seed=seed)
     return Z[:, : X.shape[1]], Z[:, X.shape[1]:]
+
+
+def matched_gaussian_gram(X: np.ndarray, seed: int | np.random.Generator | None = 0,
+                          n: int | None = None) -> np.ndarray:
+    r""":func:`matched_gaussian` from the eigenvectors of the covariance, not an SVD of ``X``.
+
+    With :math:`X_c^\top X_c / (N-1) = V \Lambda V^\top` (a :math:`d \times d` symmetric
+    eigenproblem, :math:`N d^2` to form), :math:`\bar x + Z \Lambda^{1/2} V^\top` has the same
+    distribution as :func:`matched_gaussian`'s cloud (the same mean and covariance; the draws
+    differ). For the large clouds of :data:`NULL_MAX_ROWS`: an SVD of 19,296 × 384 takes
+    seconds, the covariance a tenth of that.
+
+    Examples
+    --------
+    >>> X = np.random.default_rng(0).normal(size=(4000, 3)) * [1.0, 2.0, 0.1]
+    >>> np.round(matched_gaussian_gram(X, seed=1).std(axis=0), 1).tolist()
+    [1.0, 2.0, 0.1]
+    """
+    X = np.asarray(X, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    mean = X.mean(axis=0)
+    Xc = X - mean
+    lam, V = np.linalg.eigh(Xc.T @ Xc / max(len(X) - 1, 1))
+    m = len(X) if n is None else int(n)
+    Z = rng.standard_normal((m, len(lam)))
+    return mean + (Z * np.sqrt(np.clip(lam, 0.0, None))) @ V.T
 
 
 def median_interval(values: Any, level: float = 0.95) -> tuple[float, float]:

@@ -34,7 +34,43 @@ from manifold_probe.analysis.table import (
 from manifold_probe.analysis.tasks import preload, run_task, schedule
 from manifold_probe.neighbors import Neighbors, knn
 
-__all__ = ["profile_layers"]
+__all__ = ["PROFILE_MAX_ROWS", "profile_layers", "profile_rows"]
+
+#: Above this many rows :func:`profile_layers` measures a uniform subsample of this many rows
+#: (the same rows in every layer; whole inputs when ``sentence_ids`` are given). Every layer's
+#: kNN graph is an n² search — 100,000 × 768 takes about 5 min per layer on one core, a
+#: 13-layer profile an hour on two — while its readings converge long before: what the
+#: subsample costs against all rows is measured in ``benchmarks/bench_tokens_100k.py``. The
+#: default per-token run of the shipped corpus (19,296 tokens) and every mean-pooled run stay
+#: below it, so their numbers are those of every row.
+PROFILE_MAX_ROWS = 20_000
+_PROFILE_SUBSAMPLE_SEED = 0  # the rows of a subsampled profile: fixed, so reruns agree
+
+
+def profile_rows(n: int, max_rows: int | None, sentence_ids: Any = None,
+                 seed: int = _PROFILE_SUBSAMPLE_SEED) -> np.ndarray | None:
+    """The sorted rows a profile of ``n`` rows measures, or None for all of them.
+
+    Above ``max_rows``: ``max_rows`` rows drawn uniformly without replacement; with
+    ``sentence_ids``, whole inputs drawn in a random order while their rows fit in
+    ``max_rows`` (so each input's token sequence stays whole for the trajectory measure).
+
+    >>> profile_rows(10, 20) is None, profile_rows(10, 4).tolist()
+    (True, [2, 4, 5, 7])
+    >>> profile_rows(6, 4, sentence_ids=[0, 0, 1, 1, 2, 2]).tolist()  # two whole inputs
+    [0, 1, 4, 5]
+    """
+    if max_rows is None or n <= max_rows:
+        return None
+    rng = np.random.default_rng(seed)
+    if sentence_ids is None:
+        return np.sort(rng.choice(n, size=max_rows, replace=False)).astype(np.int64)
+    sid = np.asarray(sentence_ids)
+    inputs, first, counts = np.unique(sid, return_index=True, return_counts=True)
+    order = rng.permutation(len(inputs))
+    fits = np.cumsum(counts[order]) <= max_rows
+    keep = np.isin(sid, inputs[order[: max(1, int(fits.sum()))]])
+    return np.flatnonzero(keep).astype(np.int64)
 
 
 def _side_by_side(fn, items: list, threads: int) -> list:
@@ -81,6 +117,7 @@ def profile_layers(
     as_rows: bool = False,
     metric: str = "euclidean",
     threads: int | None = None,
+    max_rows: int | None = PROFILE_MAX_ROWS,
 ):
     """The layer profile of point clouds held in memory, as an :class:`xarray.Dataset`.
 
@@ -118,6 +155,12 @@ def profile_layers(
         Default: one per core this process may use. ``1``: one task at a time, each with
         every BLAS thread. The kNN graphs are computed the same way, one layer per thread.
         The numbers do not depend on it beyond the last bits of multi-threaded BLAS sums.
+    max_rows : int or None, default=PROFILE_MAX_ROWS (20,000)
+        Above this many rows every measure runs on the same subsample of the rows
+        (:func:`profile_rows`: uniform, or whole inputs with ``sentence_ids``); the table then
+        has ``n_profiled`` (the rows measured) beside ``n_points`` (all rows), and the
+        Dataset's ``point`` dimension and ``attrs["profiled_rows"]`` hold the rows measured.
+        None: every row, whatever the cost.
 
     Returns
     -------
@@ -164,23 +207,37 @@ def profile_layers(
     est = validate_settings(estimators)
     seeds = check_seeds(seeds)
     graph_k = est.graph_k()
-    clouds = [apply_metric(check_points(A, min_points=graph_k + 2, name=f"layer {n}",
-                                        what="the layer profile"), metric, name=f"layer {n}")
-              for n, A in zip(names, arrays, strict=True)]
-    n = clouds[0].shape[0]
-    for name, A in zip(names, clouds, strict=True):
-        if A.shape[0] != n:
+    # the row counts (a layer that is not 2-D is refused by check_points below)
+    counts = [int(np.shape(A)[0]) if np.ndim(A) >= 1 else None for A in arrays]
+    n = counts[0]
+    for name, m in zip(names, counts, strict=True):
+        if m is not None and n is not None and m != n:
             raise InputError(
-                f"layer {name!r} has {A.shape[0]} rows but layer {names[0]!r} has {n}; row i must "
+                f"layer {name!r} has {m} rows but layer {names[0]!r} has {n}; row i must "
                 "be the same input in every layer"
             )
-    if sentence_ids is not None:
+    if sentence_ids is not None and n is not None:
         sentence_ids = np.asarray(sentence_ids)
         if sentence_ids.shape != (n,):
             raise InputError(
                 f"sentence_ids has shape {sentence_ids.shape}; it needs one entry per row ({n},)"
             )
-    labels = _check_labels(labels, n)
+    labels = _check_labels(labels, n) if n is not None else labels
+    if max_rows is not None:
+        max_rows = check_int(max_rows, name="max_rows", minimum=graph_k + 2)
+    # the rows measured are chosen before the points are copied to float64, so a large cloud
+    # is never held whole in float64
+    kept = profile_rows(n, max_rows, sentence_ids) if n is not None else None
+    n_all = n
+    if kept is not None:
+        arrays = [np.asarray(A)[kept] for A in arrays]
+        sentence_ids = None if sentence_ids is None else sentence_ids[kept]
+        if labels is not None:
+            labels = {key: (v if key.endswith(("_order", "_parents")) else v[kept])
+                      for key, v in labels.items()}
+    clouds = [apply_metric(check_points(A, min_points=graph_k + 2, name=f"layer {n}",
+                                        what="the layer profile"), metric, name=f"layer {n}")
+              for n, A in zip(names, arrays, strict=True)]
     threads = default_threads() if threads is None else check_int(threads, name="threads",
                                                                      minimum=1)
     graphs = _side_by_side(lambda A: knn(A, graph_k), clouds, threads)
@@ -200,7 +257,8 @@ def profile_layers(
         results.setdefault(task.layer, []).append(scalars)
         if task.kind in SEEDED_KINDS:
             by_seed.setdefault((task.layer, task.seed), []).append(scalars)
-    base = [{"n_points": int(A.shape[0]), "dim_ambient": int(A.shape[1])} for A in clouds]
+    base = [{"n_points": n_all, "dim_ambient": int(A.shape[1]),
+             **({} if kept is None else {"n_profiled": int(A.shape[0])})} for A in clouds]
     rows = assemble_rows(names, base, results, alpha=est.structure.alpha)
     columns = column_order(rows)
     rows = [{c: row.get(c) for c in columns} for row in rows]
@@ -209,7 +267,8 @@ def profile_layers(
     return profile_dataset(rows, columns, by_seed=by_seed, points=points,
                            sentence_ids=sentence_ids,
                            attrs={"estimators": est.as_dict(), "seeds": seeds,
-                                  "source": "manifold_probe.profile_layers"})
+                                  "source": "manifold_probe.profile_layers",
+                                  **({} if kept is None else {"profiled_rows": kept})})
 
 
 def _check_labels(labels: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarray] | None:

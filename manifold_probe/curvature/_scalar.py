@@ -203,7 +203,7 @@ def _scaled_graph(nb: Neighbors | None, e: int) -> Neighbors | None:
     return Neighbors(np.ldexp(nb.distances, -e), nb.indices, nb.metric)
 
 
-def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
+def _ball_volume(X, dim, k, neighbors, distances, return_se, options, device=None):
     from manifold_probe.curvature._ball_volume import (
         ball_volume_curvature,
         check_distance_matrix,
@@ -245,7 +245,7 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options):
         dim = estimate_dim(A, nb)
         X = A
     S, se, size, _ = ball_volume_curvature(
-        X, dim=dim, k=k, neighbors=nb, distances=distances, **options
+        X, dim=dim, k=k, neighbors=nb, distances=distances, device=device, **options
     )
     S = rescale(S, e, what="the scalar curvature", unit_power=-2)
     se = rescale(se, e, what="the scalar curvature", unit_power=-2)
@@ -411,8 +411,10 @@ def scalar_curvature(
         per CPU). The batches are independent, so the result is the same, bit for bit, at any
         count.
     device : str or torch.device, optional
-        ``"quadratic"`` only: where the batched local PCA (eigendecompositions), the normal
+        ``"quadratic"``: where the batched local PCA (eigendecompositions), the normal
         equations' products and their inverses run, in float64; the rest is numpy on the CPU.
+        ``"ball_volume"``: where the weighted ball volumes are summed (the graph geodesics
+        stay on the CPU; on the CPU the numpy path runs).
         Default: CUDA when present, else the CPU (the package's ``device=None``). A GPU
         changes a result only by float64 round-off (the same operations, summed in another
         order: relative differences of order 1e-10 on S², checked in
@@ -499,7 +501,8 @@ def scalar_curvature(
             "density_k apply to method='ball_volume' only"
         )
     if method == "ball_volume":
-        return _ball_volume(X, dim, k, neighbors, distances, return_se, ball_options)
+        return _ball_volume(X, dim, k, neighbors, distances, return_se, ball_options,
+                            fit_device)
 
     if distances is not None:
         raise InputError(

@@ -48,6 +48,41 @@ LPCA_PARAMS = Schema(
 )
 
 
+#: most bytes of one block of gathered neighbourhoods on a GPU (the (b, k+1, D) float64 stack)
+_DEVICE_BLOCK_BYTES = 2**28
+
+
+def _local_spectra_torch(A: np.ndarray, nb: Neighbors, device) -> np.ndarray:
+    """:func:`_local_spectra` in torch on ``device`` (a ``torch.device``), float64 throughout.
+
+    The same Gram matrices and symmetric eigenvalue problems, batched over blocks sized by
+    :data:`_DEVICE_BLOCK_BYTES`; eigenvalues agree with the numpy path to round-off
+    (``torch.linalg.eigvalsh`` and LAPACK's ``syevd`` sum in different orders).
+    """
+    import torch
+
+    m, k = nb.indices.shape
+    At = torch.as_tensor(np.ascontiguousarray(A, dtype=np.float64), device=device)
+    I = torch.as_tensor(np.asarray(nb.indices, dtype=np.int64), device=device)  # noqa: E741
+    block = max(1, int(_DEVICE_BLOCK_BYTES // (8 * (k + 1) * max(A.shape[1], 1))))
+    out = np.empty((m, k + 1))
+    for s in range(0, m, block):
+        e = min(m, s + block)
+        own = torch.arange(s, e, device=device)[:, None]
+        Y = At[torch.cat([own, I[s:e]], dim=1)]  # (b, k+1, D)
+        Y = Y - Y.mean(dim=1, keepdim=True)
+        G = torch.bmm(Y, Y.transpose(1, 2)) / k
+        out[s:e] = torch.linalg.eigvalsh(G).flip(1).cpu().numpy()
+    return np.clip(out, 0.0, None)
+
+
+def _device(device: Any):
+    """The ``torch.device`` of the eigenvalues (None: CUDA when available, else the CPU)."""
+    from manifold_probe.curvature._scalar import _fit_device
+
+    return _fit_device(device)
+
+
 def local_pca(
     X: Any = None,
     *,
@@ -56,6 +91,7 @@ def local_pca(
     criterion: str = "variance",
     threshold: float = 0.95,
     metric: str = "euclidean",
+    device: Any = None,
 ) -> DimensionEstimate:
     r"""Intrinsic dimension by local principal component analysis.
 
@@ -98,6 +134,11 @@ def local_pca(
         Fraction of variance to explain, in ``(0, 1]`` (``criterion="variance"``).
     metric : {"euclidean", "cosine"}, default="euclidean"
         Metric of the graph when it is computed here.
+    device : str or torch.device, optional
+        Where the neighbourhoods' eigenvalues are computed: ``"cpu"`` (numpy, LAPACK), or a
+        CUDA device (torch, float64, batched). Default: CUDA when available, else the CPU.
+        Both give the same eigenvalues up to round-off; a count can differ only where a
+        cumulative share ties ``threshold`` (or two gaps tie) to within it.
 
     Returns
     -------
@@ -120,7 +161,9 @@ def local_pca(
     # coordinates neither overflow (1e200) nor underflow (1e-300)
     X = normalize_scale(check_points(X, what=f"local PCA (k={k})"))[0]
     U, g = distinct_graph(X, k, neighbors=neighbors, metric=metric, what=f"local PCA (k={k})")
-    lam = _local_spectra(U, g.neighbors)
+    dev = _device(device)
+    lam = (_local_spectra(U, g.neighbors) if dev.type == "cpu"
+           else _local_spectra_torch(U, g.neighbors, dev))
     total = lam.sum(axis=1, keepdims=True)
     total[total == 0] = 1.0
     if criterion == "variance":
