@@ -21,7 +21,8 @@ Usage (``make mutation``)::
 
 writes ``benchmarks/results/mutation.json`` and the README's "Mutation score" table (between
 the ``mutation-score`` markers). ``--rerun benchmarks/results/mutation.json`` reruns exactly the
-mutants recorded there (e.g. after adding tests) instead of drawing a new sample.
+mutants recorded there (e.g. after adding tests) instead of drawing a new sample;
+``--survivors-only`` reruns only its survivors and updates their rows in place.
 """
 
 from __future__ import annotations
@@ -219,29 +220,36 @@ def run_package(name: str, per_package: int, seed: int, rerun: list[str] | None,
                          "exit_code": code, "kind": kind_of(all_m[k]["diff"]),
                          "diff": "\n".join(ln for ln in all_m[k]["diff"].splitlines()
                                            if ln[:1] in "+-" and ln[:3] not in ("---", "+++"))})
-        killed = sum(r["status"] == "killed" for r in rows)
-        timeout = sum(r["status"] == "timeout" for r in rows)
-        survived = sum(r["status"] == "survived" for r in rows)
-        detected = killed + timeout  # a mutant that hangs the tests is detected
-        lo, hi = wilson(detected, len(rows))
         by_file: dict[str, int] = {}
         for v in population.values():
             by_file[v["file"]] = by_file.get(v["file"], 0) + 1
-        return {
+        return summarise({
             "source": source, "tests": [t for t in tests if (ROOT / t).exists()],
             "population": len(population), "string_only_excluded": len(string_only),
-            "population_by_file": by_file,
-            "mutants": len(rows), "killed": killed, "survived": survived, "timeout": timeout,
-            "other": len(rows) - killed - survived - timeout,
-            "score": detected / len(rows) if rows else float("nan"),
-            "score_ci95": [lo, hi], "seconds": round(time.time() - t0, 1),
+            "population_by_file": by_file, "seconds": round(time.time() - t0, 1),
             "mutmut_returncode": proc.returncode, "results": rows,
-        }
+        })
     finally:
         if keep:
             print(f"kept {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def summarise(r: dict) -> dict:
+    """Counts, score and its 95% Wilson interval from ``r["results"]`` (in place)."""
+    rows = r["results"]
+    killed = sum(x["status"] == "killed" for x in rows)
+    timeout = sum(x["status"] == "timeout" for x in rows)
+    survived = sum(x["status"] == "survived" for x in rows)
+    detected = killed + timeout  # a mutant that hangs the tests is detected
+    r.update({
+        "mutants": len(rows), "killed": killed, "survived": survived, "timeout": timeout,
+        "other": len(rows) - killed - survived - timeout,
+        "score": detected / len(rows) if rows else float("nan"),
+        "score_ci95": list(wilson(detected, len(rows))),
+    })
+    return r
 
 
 def readme_table(res: dict) -> str:
@@ -256,6 +264,12 @@ def readme_table(res: dict) -> str:
             f"({r['population']}) | {r['killed']} | {r['timeout']} | {r['survived']} | "
             f"{100 * r['score']:.0f}% ({100 * lo:.0f}–{100 * hi:.0f}%) |"
         )
+    lines.append("")
+    lines.append(
+        f"`make mutation` (`python benchmarks/mutation.py --per-package {res['per_package']} "
+        f"--seed {res['seed']}`), mutmut {res.get('mutmut_version', '3')}; "
+        "population in brackets: every mutant of the package but string-text ones."
+    )
     return "\n".join(lines)
 
 
@@ -277,27 +291,44 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--packages", default=",".join(PACKAGES))
     ap.add_argument("--rerun", type=Path, help="rerun the mutants listed in this JSON")
+    ap.add_argument("--survivors-only", action="store_true",
+                    help="with --rerun: rerun only its survivors and update that file's rows")
     ap.add_argument("--out", type=Path, default=RESULTS / "mutation.json")
     ap.add_argument("--no-readme", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="packages run side by side")
     ap.add_argument("--keep", action="store_true", help="keep the scratch copies")
     a = ap.parse_args(argv)
     previous = json.loads(a.rerun.read_text()) if a.rerun else None
-    out = {"tool": "mutmut", "seed": a.seed, "per_package": a.per_package,
+    from importlib.metadata import version
+
+    out = {"tool": "mutmut", "mutmut_version": version("mutmut"), "seed": a.seed,
+           "per_package": a.per_package,
            "sampling": "seeded, stratified by file (proportional, >= 1 per file); "
                        "string-literal-only mutants excluded",
            "loadavg_before": list(os.getloadavg()),
            "note": "timings taken on a shared, loaded machine", "packages": {}}
     if a.rerun:
         out["rerun_of"] = str(a.rerun)
+        if a.survivors_only:
+            out = {**previous, "survivors_rerun_loadavg": list(os.getloadavg())}
     names = a.packages.split(",")
+    if previous is not None:
+        names = [x for x in names if x in previous["packages"]]
 
     def one(name: str) -> dict:
         rerun = None
         if previous is not None:
-            rerun = [r["mutant"] for r in previous["packages"][name]["results"]]
+            rows = previous["packages"][name]["results"]
+            rerun = [r["mutant"] for r in rows
+                     if not a.survivors_only or r["status"] == "survived"]
         n = a.per_package if a.per_package > 0 else 10**9
         r = run_package(name, n, a.seed, rerun, a.keep)
+        if a.survivors_only:
+            new = {x["mutant"]: x for x in r["results"]}
+            old = previous["packages"][name]
+            old["results"] = [new.get(x["mutant"], x) for x in old["results"]]
+            old["seconds_rerun"] = r["seconds"]
+            r = summarise(old)
         print(f"{name}: {r['killed']}+{r['timeout']} of {r['mutants']} "
               f"({100 * r['score']:.0f}%), {r['seconds']} s", flush=True)
         return r
