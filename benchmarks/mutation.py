@@ -86,7 +86,8 @@ def _copy_repo(dst: Path) -> None:
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\n")
     for f in files:
-        if not f or not (f.startswith(("manifold_probe/", "tests/")) or f == "pyproject.toml"):
+        if not f or not (f.startswith(("manifold_probe/", "tests/", "experiments/"))
+                         or f == "pyproject.toml"):
             continue
         src = ROOT / f
         if not src.is_file():
@@ -100,7 +101,7 @@ def _configure(work: Path, source: str, tests: list[str]) -> None:
     cfg = (
         "\n[tool.mutmut]\n"
         f"source_paths = [{json.dumps(source)}]\n"
-        'also_copy = ["manifold_probe/"]\n'
+        'also_copy = ["manifold_probe/", "experiments/"]\n'
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-x", "-q"]\n'
     )

@@ -44,3 +44,36 @@ def test_ball_volume_sphere_scalar_curvature_within_eight_percent_over_four_seed
         )
         meds.append(np.median(S))
     assert abs(np.mean(meds) / 2.0 - 1) < 0.08
+
+
+def test_ball_volume_with_a_precomputed_graph_on_large_coordinates_matches_without():
+    # points far from unit scale are rescaled by 2**-e before the fit; a graph passed in must
+    # be rescaled with them (a graph left in the old units would read other balls)
+    s = mp.datasets.sphere(300, 2, radius=1.0, seed=3)
+    X = s.points * 2.0**20
+    a = mp.scalar_curvature(X, dim=2, k=30, method="ball_volume")
+    b = mp.scalar_curvature(X, dim=2, neighbors=mp.knn(X, 30), method="ball_volume")
+    # the same balls up to the kNN's tie order on rescaled floats: medians within 2%
+    assert abs(np.median(a) / np.median(b) - 1) < 0.02
+
+
+def test_curvature_package_exports_resolve():
+    import manifold_probe.curvature as curvature
+
+    for name in curvature.__all__:
+        assert getattr(curvature, name) is getattr(mp, name, getattr(curvature, name))
+        assert callable(getattr(curvature, name))
+
+
+def test_graph_geodesic_reference_radius_extrapolates_as_k_to_the_one_over_n():
+    # The shortcut span of geodesic_distances is measured in units of the median distance to
+    # the 10th neighbour; with fewer neighbours it is extrapolated by r_k (10/k)^(1/n), the
+    # growth of the k-th neighbour distance in dimension n (volume ~ r^n). On a uniform
+    # square (n = 2) both readings agree to a few percent (the power 2/n would be 41% off).
+    from manifold_probe.geodesic import _reference_radius
+
+    rng = np.random.default_rng(5)
+    X = rng.uniform(size=(4000, 2))
+    r10 = _reference_radius(mp.knn(X, 10))
+    r5 = _reference_radius(mp.knn(X, 5))
+    assert abs(r5 / r10 - 1) < 0.08
