@@ -77,3 +77,4 @@ def test_graph_geodesic_reference_radius_extrapolates_as_k_to_the_one_over_n():
     r10 = _reference_radius(mp.knn(X, 10))
     r5 = _reference_radius(mp.knn(X, 5))
     assert abs(r5 / r10 - 1) < 0.08
+
