@@ -181,7 +181,7 @@ def full_scan(At, i: int, k: int, budget: int):
 _COLLAPSE_SHARE = 0.5
 
 
-def _collapsed_search(A: np.ndarray, k: int, search):
+def collapsed_search(A: np.ndarray, k: int, search):
     """The exact graph of a cloud with many exact duplicate rows, from its distinct rows' graph.
 
     ``search(U, k_u)`` returns the squared distances and indices ``(m, k_u)`` of the exact

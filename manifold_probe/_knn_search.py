@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._device import torch_device
 from manifold_probe._knn_exact import (
     EPS64,
     certified,
@@ -38,37 +39,6 @@ __all__ = ["knn"]
 # bytes per entry of a float32 tile of the plain search (the tile and top-k's scratch)
 _PLAIN_BYTES = 8
 _CUDA_BUDGET = 4 * 2**30  # most bytes per tile on CUDA
-
-
-def _torch_device(device: Any):
-    """The torch device of the float32 pass; an absent or unknown device is an InputError."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError, ValueError) as exc:
-        raise InputError(
-            f"device={device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or None (CUDA "
-            "when available, else CPU)"
-        ) from None
-    if dev.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise InputError(
-                f"device={device!r} asks for CUDA, but torch sees no CUDA device on this machine "
-                "(torch.cuda.is_available() is False); use device='cpu' or device=None"
-            )
-        if dev.index is not None and dev.index >= count:
-            raise InputError(
-                f"device={device!r}: this machine has {count} CUDA device(s) (0..{count - 1})"
-            )
-    elif dev.type != "cpu":
-        raise InputError(
-            f"device={device!r}: the neighbour search runs on 'cpu' or 'cuda'; got {dev.type!r}"
-        )
-    return dev
 
 
 def _as_points(X: Any) -> Any:
@@ -342,7 +312,7 @@ def _knn(
     import torch
 
     metric = check_option(metric, METRICS, name="metric")
-    dev = _torch_device(device)
+    dev = torch_device(device, what="the neighbour search")
     T = _points_on_device(X, dev) if metric == "euclidean" else None
     if T is not None:  # a CUDA tensor: validated and searched where it is (no host copy)
         dev = T.device
@@ -403,14 +373,14 @@ def _knn(
 
     found = None
     if A is not None:  # points on the host: many exact duplicates are searched once
-        from manifold_probe._knn_exact import _collapsed_search
+        from manifold_probe._knn_exact import collapsed_search
 
         def distinct_search(U, ku):
             with _ieee_float32():
                 return _search(torch.from_numpy(U).to(dev), lambda: U, ku,
                                min(len(U) - 1, ku + margin), memory_budget, search)[:2]
 
-        found = _collapsed_search(A, k, distinct_search)
+        found = collapsed_search(A, k, distinct_search)
     if found is not None:
         out_d, out_i = found
         stats = {"search": search, "candidates": n_cand, "uncertified": 0,

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._device import torch_device
 from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
@@ -493,7 +494,7 @@ def scalar_curvature(
     if batch_size is not None:
         batch_size = check_int(batch_size, name="batch_size", minimum=1)
     n_jobs = check_n_jobs(n_jobs)  # checked before any work
-    fit_device = _fit_device(device)
+    fit_device = torch_device(device)
     unknown = set(ball_options) - {"ball_fraction", "n_radii", "density_k"}
     if unknown or (ball_options and method != "ball_volume"):
         raise InputError(
@@ -559,24 +560,6 @@ def scalar_curvature(
         )
     est = _flag_and_rescale(est, e)
     return est if return_se else est.curvature
-
-
-def _fit_device(device: Any):
-    """The ``torch.device`` of the quadratic fits: ``None`` means CUDA when present."""
-    import torch
-
-    if device is None:
-        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise InputError(f"device must name a torch device ('cpu', 'cuda', 'cuda:1'); got "
-                         f"{device!r} ({exc})") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise InputError(f"device must be a CPU or CUDA device; got {device!r}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"device={device!r} but CUDA is not available; pass device='cpu'")
-    return dev
 
 
 def _graph_and_dim(A, dim, k, neighbors, choose_degree):

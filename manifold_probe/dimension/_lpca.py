@@ -78,9 +78,9 @@ def _local_spectra_torch(A: np.ndarray, nb: Neighbors, device) -> np.ndarray:
 
 def _device(device: Any):
     """The ``torch.device`` of the eigenvalues (None: CUDA when available, else the CPU)."""
-    from manifold_probe.curvature._scalar import _fit_device
+    from manifold_probe._device import torch_device
 
-    return _fit_device(device)
+    return torch_device(device)
 
 
 def local_pca(
