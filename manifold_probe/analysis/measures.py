@@ -108,6 +108,16 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     out: dict[str, Any] = {"n_distinct": int(U.shape[0]), "id_near_duplicates": 0,
                            "graph_components": graph_components(g, est.knn.k)}
     notes = []
+    gride_first = None
+    if est.gride.enabled and est.gride.scales:
+        # GRIDE needs the most neighbours: run it first, so that where near-coincident points
+        # are merged the graph of the merged cloud is searched once, at the largest k, and the
+        # estimators after it read it from the graph cache (exact truncation; same results)
+        range_max = 2 * max(int(n1) for n1 in est.gride.scales)
+        try:
+            gride_first = estimate("gride", range_max, range_max=range_max)
+        except InputError as exc:
+            gride_first = exc
     if est.twonn.enabled:
         out.update(id_twonn=np.nan, id_twonn_lo=np.nan, id_twonn_hi=np.nan)
         try:
@@ -132,10 +142,11 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
             notes.append(f"mle: {short_message(exc)}")
     if est.gride.enabled and est.gride.scales:
         scales = [int(n1) for n1 in est.gride.scales]
-        range_max = 2 * max(scales)
         curve = {}
         try:
-            r = estimate("gride", range_max, range_max=range_max)
+            if isinstance(gride_first, InputError):
+                raise gride_first
+            r = gride_first
             curve = dict(zip(np.asarray(r.scale).astype(int).tolist(),
                              np.asarray(r.curve, dtype=np.float64).tolist(), strict=True))
         except InputError as exc:
