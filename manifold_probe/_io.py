@@ -30,6 +30,8 @@ from manifold_probe._validation import InputError
 
 __all__ = [
     "atomic_save_npy",
+    "replace_between",
+    "rewrite_text",
     "atomic_write_bytes",
     "atomic_write_json",
     "bytes_digest",
@@ -201,3 +203,27 @@ class DirLock:
             self.release()
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str:
+    r"""``text`` with what lies between the markers ``begin`` and ``end`` replaced by ``body``
+    (on lines of its own); unchanged when ``begin`` is absent.
+
+    >>> replace_between("a <!-- b -->old<!-- e --> z", "<!-- b -->", "<!-- e -->", "new")
+    'a <!-- b -->\nnew\n<!-- e --> z'
+    """
+    if begin not in text:
+        return text
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body}\n{end}{tail}"
+
+
+def rewrite_text(path: str | Path, change: Any) -> bool:
+    """Apply ``change`` (text to text) to the file at ``path`` in place; True when it changed."""
+    path = Path(path)
+    old = path.read_text(encoding="utf-8")
+    new = change(old)
+    if new != old:
+        path.write_text(new, encoding="utf-8")
+    return new != old

@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from manifold_probe._io import replace_between, rewrite_text
+
 __all__ = [
     "BOOL_ATTRS",
     "Column",
@@ -413,23 +415,13 @@ def _markers(table: str) -> tuple[str, str]:
 def readme_tables(text: str) -> str:
     """``text`` with every generated table between its markers replaced by the current one."""
     for table in ("profile", "dataset_extra", "perturbations"):
-        begin, end = _markers(table)
-        if begin not in text:
-            continue
-        head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        text = f"{head}{begin}\n{markdown_table(table)}\n{end}{tail}"
+        text = replace_between(text, *_markers(table), markdown_table(table))
     return text
 
 
 def write_readme_tables(path: str | Path) -> bool:
     """Rewrite the generated tables of a README in place; True when it changed."""
-    path = Path(path)
-    old = path.read_text(encoding="utf-8")
-    new = readme_tables(old)
-    if new != old:
-        path.write_text(new, encoding="utf-8")
-    return new != old
+    return rewrite_text(path, readme_tables)
 
 
 if __name__ == "__main__":  # python -m manifold_probe.analysis.columns README.md

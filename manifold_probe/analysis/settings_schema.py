@@ -35,6 +35,7 @@ from pydantic import (
     model_validator,
 )
 
+from manifold_probe._io import replace_between, rewrite_text
 from manifold_probe._params import Param, warn_ignored
 from manifold_probe._validation import InputError
 from manifold_probe.analysis.settings import (
@@ -175,24 +176,12 @@ def estimator_schemas() -> list:
 
 def readme_table(text: str) -> str:
     """``text`` with the settings table between its markers replaced by the current one."""
-    begin, end = _MARKERS
-    if begin not in text:
-        return text
-    head, rest = text.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{markdown_table()}\n{end}{tail}"
+    return replace_between(text, *_MARKERS, markdown_table())
 
 
 def write_readme_table(path: Any) -> bool:
     """Rewrite the settings table of a README in place; True when it changed."""
-    from pathlib import Path
-
-    path = Path(path)
-    old = path.read_text(encoding="utf-8")
-    new = readme_table(old)
-    if new != old:
-        path.write_text(new, encoding="utf-8")
-    return new != old
+    return rewrite_text(path, readme_table)
 
 
 def _message(exc: ValidationError) -> str:
