@@ -39,6 +39,15 @@ _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dime
 # set by `benchmarks/bench_curvature_batch.py`, see docs/validation.md#fit-batch-memory
 BATCH_BYTES = 96 * 2**20
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+#: Lepski's threshold: a nested fit is kept while it agrees with every smaller one within
+#: ``kappa`` standard errors (the default of ``scalar_curvature(kappa=)``). The intervals'
+#: coverage was measured at this value only; no other kappa was compared.
+# checked by `benchmarks/validate_curvature_intervals.py`, see docs/validation.md#curvature-intervals
+LEPSKI_KAPPA = 2.0
+#: Growth of the nested neighbourhood sizes of the Lepski ladder. Measured at this value only,
+#: within the estimator; no other ratio was compared.
+# checked by `benchmarks/validate_curvature_intervals.py`, see docs/validation.md#curvature-intervals
+LADDER_RATIO = 1.4
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ def _default_k(n: int, degree: int, n_points: int) -> int:
     return min(n_points - 1, max(300, 4 * p))
 
 
-def _levels(p: int, k_top: int, ratio: float = 1.4) -> np.ndarray:
+def _levels(p: int, k_top: int, ratio: float = LADDER_RATIO) -> np.ndarray:
     """Nested neighbourhood sizes from about 2p (well-posed fit) up to ``k_top``."""
     k0 = min(k_top, p + max(10, p // 2))
     out = [k0]
@@ -279,7 +288,7 @@ def scalar_curvature(
     return_se: bool = False,
     seed: Any = None,
     degree: int | str = "auto",
-    kappa: float = 2.0,
+    kappa: float = LEPSKI_KAPPA,
     batch_size: int | None = None,
     n_jobs: int | None = None,
     device: Any = None,

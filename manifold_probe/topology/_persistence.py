@@ -28,22 +28,31 @@ __all__ = ["persistence", "default_landmarks"]
 # These differ from betti_numbers' nets (400 / max(400, n/5) / 400, in _significance): a diagram
 # here is a description whose cost is the constraint, while there the net is part of a
 # calibrated test (the law of the noise bars depends on it) and was validated as it stands.
+# checked by `benchmarks/bench_topology.py`, see docs/validation.md#persistence-landmarks
+# (the H0-H2 entry, 300; 1000 for H0 and 400 for H0-H1 are choices it does not time)
 _DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
-_DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
+# A choice, not measured: maxdim >= 3 (docs/validation.md#constants-not-yet-measured).
+_DEFAULT_LANDMARKS_HIGH = 120
 # Simplices allowed in one flag complex (gudhi needs ~100-200 bytes each, persistence more).
+# A choice, not measured: 2e7 simplices is 2-4 GB at that size; no benchmark sets it
+# (docs/validation.md#constants-not-yet-measured).
 MAX_SIMPLICES = 2e7
 # Past MAX_SIMPLICES and up to this estimate, ripser computes the diagrams instead: it walks the
 # cofaces without storing the complex. Measured (sparse Rips, eps = 0.5, H0-H2): 400 maxmin
 # landmarks of S^3 (estimate 7e7) in 7 s and 205 of S^4 (7e7) in ~3.5 s, under 1 GB; 400 of
 # S^4 (8e8) took 19 s and 0.9 GB. (Below MAX_SIMPLICES gudhi after edge collapse is faster on
 # surfaces: a torus's 400 landmarks 0.4 s against 2.7 s.)
+# Not measured by a script: these timings were taken by hand and no benchmark in benchmarks/
+# reproduces them (docs/validation.md#constants-not-yet-measured).
 MAX_SIMPLICES_RIPSER = 1e8
 # Edges allowed into one (dense) Rips graph before edge collapse. Checked from the input sizes
 # before any distance matrix or simplex tree is allocated. Measured (benchmarks/
 # validate_topology.py --cost): collapsing the 45,150 edges of 300 sphere landmarks takes ~2 s;
 # collapse time grows faster than the edge count, and 2e6 edges (2000 points) took 282 s.
+# set by `benchmarks/validate_topology.py` (--cost), see docs/validation.md#persistence-cost-caps
 MAX_EDGES = 2e5
-# Points whose distance matrix may be held (float64): 8 * 6000^2 bytes = 288 MB.
+# Points whose distance matrix may be held (float64): 8 * 6000^2 bytes = 288 MB (a memory
+# bound, not a tuned value).
 MAX_DENSE_POINTS = 6000
 
 
