@@ -61,9 +61,11 @@ FUNCTIONS = {
     "local_pca": local_pca,
     "ph_dimension": ph_dimension,
     "scalar_curvature": mp.scalar_curvature,
+    "ollivier_ricci": mp.ollivier_ricci,
     "geodesic_distances": mp.geodesic_distances,
     "warp": mp.warp,
     "betti_numbers": mp.betti_numbers,
+    "persistence": mp.persistence,
     "regions": regions,
     "known_structure": known_structure,
 }
@@ -218,9 +220,13 @@ CALLS = {
     "local_pca": lambda **kw: local_pca(_X, **kw),
     "ph_dimension": lambda **kw: ph_dimension(_X, **kw),
     "scalar_curvature": lambda **kw: mp.scalar_curvature(_X, **kw),
+    # calibrate=True: dim is read (and checked) only by the calibration
+    "ollivier_ricci": lambda **kw: mp.ollivier_ricci(_X, **{"calibrate": True, "ground": "euclidean",
+                                                            "reference_nodes": 5, **kw}),
     "geodesic_distances": lambda **kw: mp.geodesic_distances(_X, **kw),
     "warp": lambda **kw: mp.warp(_X, _X, geodesic=False, dimension=False, **kw),
     "betti_numbers": lambda **kw: mp.betti_numbers(_X, **kw),
+    "persistence": lambda **kw: mp.persistence(_X, **kw),
     "regions": lambda **kw: regions(_X, **kw),
     "known_structure": lambda **kw: known_structure(_X, _labels, "cycle", **kw),
 }

@@ -17,8 +17,6 @@ from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
     check_distinct,
-    check_float,
-    check_int,
     check_n_jobs,
     check_points,
     check_seed,
@@ -266,14 +264,23 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options, device=Non
     return est if return_se else est.curvature
 
 
-#: The settings of :func:`scalar_curvature` that the layer profile exposes (one home for their
-#: defaults and bounds, see :mod:`manifold_probe._params`).
+#: The settings of :func:`scalar_curvature` (one home for their defaults and bounds, see
+#: :mod:`manifold_probe._params`); the layer profile exposes ``method`` and ``dim``. ``k``
+#: (its default and bound depend on the method and the cloud), ``n_jobs`` (scikit-learn's
+#: convention, -1 for every CPU) and ``device`` are checked where they are resolved.
 CURVATURE_PARAMS = Schema(
     "scalar_curvature",
     Param("method", str, "quadratic", "second fundamental form from local quadratic fits, or "
           "the volume of small geodesic balls", choices=METHODS),
     Param("dim", int, None, "intrinsic dimension of the fit (None: estimated)", ge=1,
           nullable=True),
+    Param("degree", int, "auto", 'polynomial degree of the quadratic method ("auto": 4 up to '
+          "126 coefficients, else 2)", ge=2, le=4, also=("auto",)),
+    Param("kappa", float, LEPSKI_KAPPA, "agreement threshold, in standard errors, of the "
+          "neighbourhood choice", gt=0.0),
+    Param("batch_size", int, None, "points fitted together (None: from the memory budget)",
+          ge=1, nullable=True),
+    Param("return_se", bool, False, "return a CurvatureEstimate instead of the bare array"),
 )
 
 
@@ -495,13 +502,10 @@ def scalar_curvature(
     >>> bool(abs(np.median(S) - 0.5) < 0.025)
     True
     """
-    method, dim = CURVATURE_PARAMS.check(method=method, dim=dim).values()
+    method, dim, kappa, return_se, batch_size = CURVATURE_PARAMS.check(
+        method=method, dim=dim, kappa=kappa, return_se=return_se, batch_size=batch_size
+    ).values()
     check_seed(seed)  # accepted for uniformity; both methods are deterministic
-    kappa = check_float(kappa, name="kappa", low=0.0, low_open=True)
-    if not isinstance(return_se, (bool, np.bool_)):
-        raise InputError(f"return_se must be True or False; got {return_se!r}")
-    if batch_size is not None:
-        batch_size = check_int(batch_size, name="batch_size", minimum=1)
     n_jobs = check_n_jobs(n_jobs)  # checked before any work
     fit_device = torch_device(device)
     unknown = set(ball_options) - {"ball_fraction", "n_radii", "density_k"}
@@ -535,10 +539,8 @@ def scalar_curvature(
             f"dim={dim} must be below the ambient dimension {D}: a manifold of full "
             "dimension has no normal directions, so its curvature is not seen extrinsically"
         )
-    if degree != "auto":
-        if isinstance(degree, str):
-            raise InputError(f"degree must be 'auto', 2, 3 or 4; got {degree!r}")
-        degree = check_int(degree, name="degree", minimum=2, maximum=4)
+    # checked here, as before: method="ball_volume" never reads degree
+    degree = CURVATURE_PARAMS["degree"].check(degree)
 
     def choose_degree(n: int) -> int:
         if degree != "auto":

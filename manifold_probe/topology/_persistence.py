@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._params import Param
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
-    check_float,
-    check_int,
     check_points,
     check_seed,
     normalize_scale,
@@ -20,7 +18,7 @@ from manifold_probe._validation import (
     unique_rows,
 )
 
-__all__ = ["persistence", "default_landmarks"]
+__all__ = ["PERSISTENCE_PARAMS", "persistence", "default_landmarks"]
 
 # Landmark counts at which one Rips computation on 2 cores stays well under a second
 # (measured in benchmarks/bench_topology.py: 300 landmarks, H0-H2, threshold: ~0.1-0.4 s with
@@ -312,24 +310,36 @@ class _LandmarkRips:
 MAXDIM = Param("maxdim", int, 1, "highest homology dimension", ge=0, le=5)
 
 
+#: The settings of :func:`persistence` (see :mod:`manifold_probe._params`). ``threshold``
+#: also accepts ``inf`` (no limit, as ``None``), which a float bound cannot state.
+PERSISTENCE_PARAMS = Schema(
+    "persistence",
+    MAXDIM,
+    Param("n_landmarks", int, None, "most points entering the complex (None: 1000 for H0, 400 "
+          "for H0-H1, 300 for H0-H2, 120 above)", ge=1, nullable=True),
+    Param("threshold", float, None, "largest edge length of the filtration (None or inf: no "
+          "limit)", gt=0.0, nullable=True),
+    Param("sparse", float, None, "eps of the sparse Rips filtration, (1 + eps)-interleaved "
+          "with the Rips one (None: the Rips filtration)", gt=0.0, le=10.0, nullable=True),
+)
+
+
 def check_maxdim(maxdim: Any) -> int:
     return MAXDIM.check(maxdim)
 
 
 def check_n_landmarks(n_landmarks: Any, maxdim: int) -> int:
-    if n_landmarks is None:
-        return default_landmarks(maxdim)
-    return check_int(n_landmarks, name="n_landmarks", minimum=1)
+    n_landmarks = PERSISTENCE_PARAMS["n_landmarks"].check(n_landmarks)
+    return default_landmarks(maxdim) if n_landmarks is None else n_landmarks
 
 
 def check_threshold(threshold: Any) -> float:
-    if threshold is None:
-        return np.inf
     if isinstance(threshold, (int, float, np.floating, np.integer)) and not isinstance(
         threshold, bool
     ) and np.isposinf(threshold):
         return np.inf
-    return check_float(threshold, name="threshold", low=0.0, low_open=True)
+    threshold = PERSISTENCE_PARAMS["threshold"].check(threshold)
+    return np.inf if threshold is None else threshold
 
 
 def persistence(
@@ -456,9 +466,7 @@ def _landmark_rips(X, maxdim, n_landmarks, seed, threshold, sparse=None) -> _Lan
 
 
 def check_sparse(sparse: Any) -> float | None:
-    if sparse is None:
-        return None
-    return check_float(sparse, name="sparse", low=0.0, low_open=True, high=10.0)
+    return PERSISTENCE_PARAMS["sparse"].check(sparse)
 
 
 def check_cost(m: int, maxdim: int, threshold: float, sparse: float | None) -> None:
