@@ -330,3 +330,20 @@ def test_cache_keys_cover_exactly_the_sections_a_task_sees(tmp_path):
         assert same == (s["kind"] not in TASK_GRAPH and "mle" not in TASK_SETTINGS[s["kind"]])
         outcomes.add(same)
     assert outcomes == {True, False}  # both kinds of task are in the plan
+
+
+def test_schema_rules_that_a_bound_cannot_state():
+    # persistence's threshold: inf means no limit, as None does (a float bound refuses inf)
+    t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    circle = np.c_[np.cos(t), np.sin(t)]
+    free = mp.persistence(circle, threshold=None)
+    for d_none, d_inf in zip(free, mp.persistence(circle, threshold=np.inf), strict=True):
+        np.testing.assert_array_equal(d_none, d_inf)
+    # scalar_curvature's degree: an int in [2, 4] or the one string "auto"
+    from manifold_probe.curvature import CURVATURE_PARAMS
+
+    degree = CURVATURE_PARAMS["degree"]
+    assert degree.rule() == 'int in [2, 4] or "auto"'
+    assert degree.check("auto") == "auto" and degree.check(np.int64(3)) == 3
+    with pytest.raises(InputError, match='degree must be int in \\[2, 4\\] or "auto"'):
+        mp.scalar_curvature(_X, degree="quartic")
