@@ -47,7 +47,13 @@ class Param:
     """One setting: ``name``, ``type`` (int, float, bool, str, or tuple of ``item``),
     ``default``, ``meaning``; bounds ``ge``/``gt``/``le``/``lt`` for numbers (for a tuple: of
     each item, which must be at least ``min_length``), ``choices`` for strings, ``nullable``
-    when ``None`` is allowed (its meaning is said in ``meaning``)."""
+    when ``None`` is allowed (its meaning is said in ``meaning``), ``also``: strings accepted
+    beside the typed values (``degree``: an int in [2, 4] or ``"auto"``).
+
+    >>> D = Param("degree", int, "auto", "polynomial degree", ge=2, le=4, also=("auto",))
+    >>> D.check("auto"), D.check(3), D.rule()
+    ('auto', 3, 'int in [2, 4] or "auto"')
+    """
 
     name: str
     type: type
@@ -61,6 +67,7 @@ class Param:
     nullable: bool = False
     item: type | None = None
     min_length: int = 0
+    also: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.default is not None or not self.nullable:
@@ -77,6 +84,10 @@ class Param:
         """
         if value is None and self.nullable:
             return None
+        if self.also and isinstance(value, str):
+            if value in self.also:
+                return value
+            raise InputError(f"{self.name} must be {self.rule()}; got {value!r}")
         if self.type is tuple:
             return self._check_tuple(value)
         return self._check_scalar(value, self.type)
@@ -133,6 +144,7 @@ class Param:
                 text += f" {'>' if 'gt' in b else '>='} {_num(lo[1])}"
             elif hi[1] is not None:
                 text += f" {'<' if 'lt' in b else '<='} {_num(hi[1])}"
+        text += "".join(f' or "{a}"' for a in self.also)
         return text + (" or None" if self.nullable else "")
 
 

@@ -61,9 +61,11 @@ FUNCTIONS = {
     "local_pca": local_pca,
     "ph_dimension": ph_dimension,
     "scalar_curvature": mp.scalar_curvature,
+    "ollivier_ricci": mp.ollivier_ricci,
     "geodesic_distances": mp.geodesic_distances,
     "warp": mp.warp,
     "betti_numbers": mp.betti_numbers,
+    "persistence": mp.persistence,
     "regions": regions,
     "known_structure": known_structure,
 }
@@ -218,9 +220,13 @@ CALLS = {
     "local_pca": lambda **kw: local_pca(_X, **kw),
     "ph_dimension": lambda **kw: ph_dimension(_X, **kw),
     "scalar_curvature": lambda **kw: mp.scalar_curvature(_X, **kw),
+    # calibrate=True: dim is read (and checked) only by the calibration
+    "ollivier_ricci": lambda **kw: mp.ollivier_ricci(_X, **{"calibrate": True, "ground": "euclidean",
+                                                            "reference_nodes": 5, **kw}),
     "geodesic_distances": lambda **kw: mp.geodesic_distances(_X, **kw),
     "warp": lambda **kw: mp.warp(_X, _X, geodesic=False, dimension=False, **kw),
     "betti_numbers": lambda **kw: mp.betti_numbers(_X, **kw),
+    "persistence": lambda **kw: mp.persistence(_X, **kw),
     "regions": lambda **kw: regions(_X, **kw),
     "known_structure": lambda **kw: known_structure(_X, _labels, "cycle", **kw),
 }
@@ -324,3 +330,20 @@ def test_cache_keys_cover_exactly_the_sections_a_task_sees(tmp_path):
         assert same == (s["kind"] not in TASK_GRAPH and "mle" not in TASK_SETTINGS[s["kind"]])
         outcomes.add(same)
     assert outcomes == {True, False}  # both kinds of task are in the plan
+
+
+def test_schema_rules_that_a_bound_cannot_state():
+    # persistence's threshold: inf means no limit, as None does (a float bound refuses inf)
+    t = np.linspace(0, 2 * np.pi, 30, endpoint=False)
+    circle = np.c_[np.cos(t), np.sin(t)]
+    free = mp.persistence(circle, threshold=None)
+    for d_none, d_inf in zip(free, mp.persistence(circle, threshold=np.inf), strict=True):
+        np.testing.assert_array_equal(d_none, d_inf)
+    # scalar_curvature's degree: an int in [2, 4] or the one string "auto"
+    from manifold_probe.curvature import CURVATURE_PARAMS
+
+    degree = CURVATURE_PARAMS["degree"]
+    assert degree.rule() == 'int in [2, 4] or "auto"'
+    assert degree.check("auto") == "auto" and degree.check(np.int64(3)) == 3
+    with pytest.raises(InputError, match='degree must be int in \\[2, 4\\] or "auto"'):
+        mp.scalar_curvature(_X, degree="quartic")

@@ -43,6 +43,7 @@ __all__ = ["CALLS", "NULL_MAX_ROWS", "combine_calls", "holm", "matched_gaussian"
 #: Mean-pooled runs (2000 rows) never reach it. What it costs against the full-size null at
 #: 19,296 rows is measured in ``benchmarks/bench_null_subsample.py``
 #: (``benchmarks/results/bench_null_subsample.json``).
+# checked by `benchmarks/bench_null_subsample.py`, see docs/validation.md#null-rows
 NULL_MAX_ROWS = 5000
 
 #: The words of a call against a null (``"undecided"``: seeds disagree, or the test cannot

@@ -43,6 +43,7 @@ __all__ = ["PROFILE_MAX_ROWS", "profile_layers", "profile_rows"]
 #: subsample costs against all rows is measured in ``benchmarks/bench_tokens_100k.py``. The
 #: default per-token run of the shipped corpus (19,296 tokens) and every mean-pooled run stay
 #: below it, so their numbers are those of every row.
+# checked by `benchmarks/bench_profile_subsample.py`, see docs/validation.md#profile-rows
 PROFILE_MAX_ROWS = 20_000
 _PROFILE_SUBSAMPLE_SEED = 0  # the rows of a subsampled profile: fixed, so reruns agree
 

@@ -115,7 +115,7 @@ SETTINGS: dict[str, dict[str, Param]] = {
                     *(_of(REGIONS_PARAMS, p.name) for p in REGIONS_PARAMS), _subsample(1000, "regions"),
                     Param("label", str, "category", "input label compared with the regions")),
         "structure": (_enabled("the known-structure tests"),
-                      *(_of(STRUCTURE_PARAMS, p.name) for p in STRUCTURE_PARAMS),
+                      _of(STRUCTURE_PARAMS, "probe"), _of(STRUCTURE_PARAMS, "n_perm"),
                       Param("alpha", float, 0.05, "level at which a structure counts as present "
                             "(verdicts)", gt=0.0, lt=1.0)),
         "verdict": (Param("seeds", tuple, (0, 1), "seed offsets at which every verdict is "

@@ -165,13 +165,13 @@ def estimator_schemas() -> list:
     from manifold_probe.analysis.regions import REGIONS_PARAMS
     from manifold_probe.analysis.structure import STRUCTURE_PARAMS
     from manifold_probe.analysis.warping import WARP_PARAMS
-    from manifold_probe.curvature import CURVATURE_PARAMS
+    from manifold_probe.curvature import CURVATURE_PARAMS, OLLIVIER_PARAMS
     from manifold_probe.dimension import SCHEMAS
     from manifold_probe.geodesic import GEODESIC_PARAMS
-    from manifold_probe.topology import BETTI_PARAMS
+    from manifold_probe.topology import BETTI_PARAMS, PERSISTENCE_PARAMS
 
-    return [*SCHEMAS.values(), CURVATURE_PARAMS, GEODESIC_PARAMS, WARP_PARAMS, BETTI_PARAMS,
-            REGIONS_PARAMS, STRUCTURE_PARAMS]
+    return [*SCHEMAS.values(), CURVATURE_PARAMS, OLLIVIER_PARAMS, GEODESIC_PARAMS, WARP_PARAMS,
+            BETTI_PARAMS, PERSISTENCE_PARAMS, REGIONS_PARAMS, STRUCTURE_PARAMS]
 
 
 def readme_table(text: str) -> str:

@@ -312,6 +312,9 @@ STRUCTURE_PARAMS = Schema(
     Param("probe", str, "pca", "subspace read: principal components or linear discriminants",
           choices=("pca", "lda")),
     Param("n_perm", int, 999, "permutations of the null", ge=19),
+    Param("null", str, "points", "what the null permutes: the points' labels, or the class "
+          "identities", choices=("points", "classes")),
+    Param("max_dims", int, 8, "largest subspace tried for a tree", ge=1),
 )
 
 
@@ -381,11 +384,10 @@ def known_structure(
     (True, True)
     """
     kind = check_option(kind, KINDS, name="kind")
-    probe, n_perm = STRUCTURE_PARAMS.check(probe=probe, n_perm=n_perm).values()
-    null = check_option(null, ("points", "classes"), name="null")
+    probe, n_perm, null, max_dims = STRUCTURE_PARAMS.check(
+        probe=probe, n_perm=n_perm, null=null, max_dims=max_dims).values()
     A, e, y, classes = _labelled_points(X, labels, kind)
     C = len(classes)
-    max_dims = check_int(max_dims, name="max_dims", minimum=1)
     _cost_guards.guard_known_structure(n_perm, C, A.shape[0], A.shape[1], max_dims, null, kind)
     rng = check_seed(seed)
 

@@ -19,6 +19,7 @@ _EXPORTS = {
     "trajectory_curvature": "manifold_probe.curvature._trajectory",
     # package-public (read by analysis.settings), not in the user API
     "CURVATURE_PARAMS": "manifold_probe.curvature._scalar",
+    "OLLIVIER_PARAMS": "manifold_probe.curvature._ollivier",
 }
 __all__ = [name for name in _EXPORTS if not name.endswith("_PARAMS")]
 

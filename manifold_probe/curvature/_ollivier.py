@@ -8,11 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
-    check_float,
     check_int,
-    check_option,
     check_points,
     check_seed,
     normalize_cloud,
@@ -22,7 +21,7 @@ from manifold_probe._validation import (
 from manifold_probe.dimension import levina_bickel
 from manifold_probe.neighbors import Neighbors, resolve_neighbors, symmetric_graph
 
-__all__ = ["OllivierRicci", "ollivier_ricci"]
+__all__ = ["OLLIVIER_PARAMS", "OllivierRicci", "ollivier_ricci"]
 
 GROUNDS = ("geodesic", "graph", "euclidean")
 
@@ -257,6 +256,25 @@ def _node_average(edges: np.ndarray, kappa: np.ndarray, length: np.ndarray, n: i
         return np.where(count > 0, total / count, np.nan)
 
 
+#: The settings of :func:`ollivier_ricci` (see :mod:`manifold_probe._params`). ``nodes`` (a
+#: count or indices) is checked where it is read; ``dim`` is read with ``calibrate=True`` only,
+#: and checked there.
+OLLIVIER_PARAMS = Schema(
+    "ollivier_ricci",
+    Param("k", int, 10, "neighbours per point in the graph whose edges get a curvature", ge=1),
+    Param("alpha", float, 0.5, "idleness: mass the walk keeps at its start", ge=0.0, lt=1.0),
+    Param("scale", int, None, "neighbours in the support of each measure (None: k)", ge=1,
+          nullable=True),
+    Param("ground", str, "geodesic", "ground metric of the transport: chord-shortcut geodesics, "
+          "plain graph paths, or Euclidean distance", choices=GROUNDS),
+    Param("calibrate", bool, False, "subtract the mean edge curvature of a flat reference"),
+    Param("dim", int, None, "intrinsic dimension of the flat reference (None: Levina-Bickel)",
+          ge=1, nullable=True),
+    Param("reference_nodes", int, 200, "points of the flat reference whose edges are averaged",
+          ge=1),
+)
+
+
 def ollivier_ricci(
     X: Any = None,
     k: int = 10,
@@ -376,14 +394,11 @@ def ollivier_ricci(
     >>> r.edges.shape, np.round(r.edge_curvature, 6).tolist()[:2]
     ((6, 2), [0.666667, 0.666667])
     """
-    alpha = check_float(alpha, name="alpha", low=0.0, high=1.0, high_open=True)
-    ground = check_option(ground, GROUNDS, name="ground")
-    if not isinstance(calibrate, (bool, np.bool_)):
-        raise InputError(f"calibrate must be True or False; got {calibrate!r}")
+    alpha, ground, calibrate, n_ref, scale, k = OLLIVIER_PARAMS.check(
+        alpha=alpha, ground=ground, calibrate=calibrate, reference_nodes=reference_nodes,
+        scale=scale, k=k).values()
     rng = check_seed(seed)
-    n_ref = check_int(reference_nodes, name="reference_nodes", minimum=1)
-    s = k if scale is None else check_int(scale, name="scale", minimum=1)
-    k = check_int(k, name="k", minimum=1)
+    s = k if scale is None else scale
     # magnitude: kappa is scale-invariant, so everything runs on the cloud (and a given
     # Euclidean graph) rescaled by an exact power of two; only edge_length has units
     A = None if X is None else check_points(X, what="ollivier_ricci")
@@ -424,7 +439,7 @@ def ollivier_ricci(
         if dim is None:
             ref_dim = max(1, int(round(levina_bickel(nb_all.distances))))
         else:
-            ref_dim = check_int(dim, name="dim", minimum=1)
+            ref_dim = OLLIVIER_PARAMS["dim"].check(dim)
         offset = _flat_torus_reference(n, ref_dim, k, s, alpha, ground, rng, n_ref)
     kappa = raw - offset
 

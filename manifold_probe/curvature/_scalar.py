@@ -17,8 +17,6 @@ from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
     check_distinct,
-    check_float,
-    check_int,
     check_n_jobs,
     check_points,
     check_seed,
@@ -39,6 +37,15 @@ _MAX_QUARTIC_COEFFICIENTS = 126  # C(5+4, 4): the quartic fit is used up to dime
 # set by `benchmarks/bench_curvature_batch.py`, see docs/validation.md#fit-batch-memory
 BATCH_BYTES = 96 * 2**20
 Z95 = 1.959963984540054  # two-sided 95% normal quantile
+#: Lepski's threshold: a nested fit is kept while it agrees with every smaller one within
+#: ``kappa`` standard errors (the default of ``scalar_curvature(kappa=)``). The intervals'
+#: coverage was measured at this value only; no other kappa was compared.
+# checked by `benchmarks/validate_curvature_intervals.py`, see docs/validation.md#curvature-intervals
+LEPSKI_KAPPA = 2.0
+#: Growth of the nested neighbourhood sizes of the Lepski ladder. Measured at this value only,
+#: within the estimator; no other ratio was compared.
+# checked by `benchmarks/validate_curvature_intervals.py`, see docs/validation.md#curvature-intervals
+LADDER_RATIO = 1.4
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,7 @@ def _default_k(n: int, degree: int, n_points: int) -> int:
     return min(n_points - 1, max(300, 4 * p))
 
 
-def _levels(p: int, k_top: int, ratio: float = 1.4) -> np.ndarray:
+def _levels(p: int, k_top: int, ratio: float = LADDER_RATIO) -> np.ndarray:
     """Nested neighbourhood sizes from about 2p (well-posed fit) up to ``k_top``."""
     k0 = min(k_top, p + max(10, p // 2))
     out = [k0]
@@ -257,14 +264,23 @@ def _ball_volume(X, dim, k, neighbors, distances, return_se, options, device=Non
     return est if return_se else est.curvature
 
 
-#: The settings of :func:`scalar_curvature` that the layer profile exposes (one home for their
-#: defaults and bounds, see :mod:`manifold_probe._params`).
+#: The settings of :func:`scalar_curvature` (one home for their defaults and bounds, see
+#: :mod:`manifold_probe._params`); the layer profile exposes ``method`` and ``dim``. ``k``
+#: (its default and bound depend on the method and the cloud), ``n_jobs`` (scikit-learn's
+#: convention, -1 for every CPU) and ``device`` are checked where they are resolved.
 CURVATURE_PARAMS = Schema(
     "scalar_curvature",
     Param("method", str, "quadratic", "second fundamental form from local quadratic fits, or "
           "the volume of small geodesic balls", choices=METHODS),
     Param("dim", int, None, "intrinsic dimension of the fit (None: estimated)", ge=1,
           nullable=True),
+    Param("degree", int, "auto", 'polynomial degree of the quadratic method ("auto": 4 up to '
+          "126 coefficients, else 2)", ge=2, le=4, also=("auto",)),
+    Param("kappa", float, LEPSKI_KAPPA, "agreement threshold, in standard errors, of the "
+          "neighbourhood choice", gt=0.0),
+    Param("batch_size", int, None, "points fitted together (None: from the memory budget)",
+          ge=1, nullable=True),
+    Param("return_se", bool, False, "return a CurvatureEstimate instead of the bare array"),
 )
 
 
@@ -279,7 +295,7 @@ def scalar_curvature(
     return_se: bool = False,
     seed: Any = None,
     degree: int | str = "auto",
-    kappa: float = 2.0,
+    kappa: float = LEPSKI_KAPPA,
     batch_size: int | None = None,
     n_jobs: int | None = None,
     device: Any = None,
@@ -486,13 +502,10 @@ def scalar_curvature(
     >>> bool(abs(np.median(S) - 0.5) < 0.025)
     True
     """
-    method, dim = CURVATURE_PARAMS.check(method=method, dim=dim).values()
+    method, dim, kappa, return_se, batch_size = CURVATURE_PARAMS.check(
+        method=method, dim=dim, kappa=kappa, return_se=return_se, batch_size=batch_size
+    ).values()
     check_seed(seed)  # accepted for uniformity; both methods are deterministic
-    kappa = check_float(kappa, name="kappa", low=0.0, low_open=True)
-    if not isinstance(return_se, (bool, np.bool_)):
-        raise InputError(f"return_se must be True or False; got {return_se!r}")
-    if batch_size is not None:
-        batch_size = check_int(batch_size, name="batch_size", minimum=1)
     n_jobs = check_n_jobs(n_jobs)  # checked before any work
     fit_device = torch_device(device)
     unknown = set(ball_options) - {"ball_fraction", "n_radii", "density_k"}
@@ -526,10 +539,8 @@ def scalar_curvature(
             f"dim={dim} must be below the ambient dimension {D}: a manifold of full "
             "dimension has no normal directions, so its curvature is not seen extrinsically"
         )
-    if degree != "auto":
-        if isinstance(degree, str):
-            raise InputError(f"degree must be 'auto', 2, 3 or 4; got {degree!r}")
-        degree = check_int(degree, name="degree", minimum=2, maximum=4)
+    # checked here, as before: method="ball_volume" never reads degree
+    degree = CURVATURE_PARAMS["degree"].check(degree)
 
     def choose_degree(n: int) -> int:
         if degree != "auto":

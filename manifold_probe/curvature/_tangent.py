@@ -6,7 +6,14 @@ import numpy as np
 
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["estimate_dim", "_local_spectra", "tangent_basis"]
+__all__ = ["TANGENT_K", "estimate_dim", "_local_spectra", "tangent_basis"]
+
+# Neighbours of the local PCA that estimates the fit's dimension: small enough that curvature
+# adds little normal variance, large enough to average noise (read right on S^2..S^5, noisy
+# S^2, the pseudosphere and a flat torus; 50 failed on a 400-point sphere, 10 on a noisy one).
+# Not measured by a script: those readings were taken by hand and no benchmark reproduces them
+# (docs/validation.md#constants-not-yet-measured).
+TANGENT_K = 25
 
 
 def _local_spectra(A: np.ndarray, nb: Neighbors, k: int) -> np.ndarray:
@@ -33,10 +40,7 @@ def estimate_dim(A: np.ndarray, nb: Neighbors, floor: float = 1e-3) -> int:
     ``floor`` :math:`\lambda_1`: the exact zeros of a noise-free embedded sample (and the tiny
     normal variance that curvature adds) would otherwise win the largest-ratio contest.
     """
-    # 25 neighbours: small enough that curvature adds little normal variance, large enough to
-    # average noise (measured right on S^2..S^5, noisy S^2, pseudosphere, flat torus; 50 fails
-    # on a 400-point sphere, 10 on a noisy one)
-    lam = _local_spectra(A, nb, min(nb.k, 25))
+    lam = _local_spectra(A, nb, min(nb.k, TANGENT_K))
     if lam.shape[1] < 2:
         return lam.shape[1]
     ratio = lam[:, :-1] / np.maximum(lam[:, 1:], floor * lam[:, :1] + 1e-300)

@@ -34,6 +34,8 @@ FITS = ("linear", "mle")
 # from which it warns (1% of ties cannot be chance for a continuous density, and they bias the
 # estimate upwards by roughly that fraction).
 LATTICE_ERROR_SHARE = 0.5
+# A choice, not measured: no benchmark measures the bias that ties add or the rate of false
+# warnings (docs/validation.md#constants-not-yet-measured).
 LATTICE_WARN_SHARE = 0.01
 
 

@@ -9,6 +9,9 @@ gudhi is imported only when a diagram is computed, so importing this package sta
 from manifold_probe.topology._compare import TopologyComparison, topology_preserved
 from manifold_probe.topology._components import h0_pvalues
 from manifold_probe.topology._distances import diagram_distance
+from manifold_probe.topology._persistence import (  # PERSISTENCE_PARAMS: package-public only
+    PERSISTENCE_PARAMS as PERSISTENCE_PARAMS,
+)
 from manifold_probe.topology._persistence import persistence
 from manifold_probe.topology._significance import (  # BETTI_PARAMS: package-public only
     BETTI_PARAMS as BETTI_PARAMS,

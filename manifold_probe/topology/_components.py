@@ -15,8 +15,10 @@ __all__ = ["h0_pvalues"]
 # cloud, 1e-7 apart, are a significant pair under the null, p = b/d, but not a piece of
 # the shape: 15 such pairs read beta_0 = 15 with pairs allowed). The counts of
 # benchmarks/sweep_topology_h0.py at the n/2 net and its false-split rates are the same with
-# a floor of 2 or 3.
+# a floor of 2 or 3. The 2% share is a choice the sweep runs at (it compares no other share).
+# checked by `benchmarks/sweep_topology_h0.py`, see docs/validation.md#h0
 MIN_COMPONENT = 0.02
+# checked by `benchmarks/sweep_topology_h0.py`, see docs/validation.md#h0
 MIN_COMPONENT_POINTS = 3
 
 

@@ -22,13 +22,20 @@ __all__ = ["noise_pvalues", "gumbel_pvalues", "outward_test", "critical_ratio"]
 # gumbel_pvalues (the fit of two quantiles on all bars, kept for reference): the median and the
 # 90th percentile (results/validate_topology_null.json: 0/139 feature-free diagrams with a false
 # feature at alpha = 0.05 under Bonferroni).
+# set by `benchmarks/validate_topology.py` (--calibrate), see docs/validation.md#fitted-quantiles
 FIT_QUANTILES = (0.5, 0.9)
 # The fit of the outward test: least squares on the 50th, 75th and 90th percentiles of the bars
 # *below* the tested one. Lower quantiles extrapolate further into the tail and cost power (the
 # quartiles left the second loop of a torus R = 3, r = 1 at 2000 points unread in the former
 # step-down); the tested bar and the bars above it never enter its fit (leave-out), so features
 # cannot move the law they are tested against at the step that tests the last of them.
+# A choice, not measured: no benchmark compares quantile sets for the outward test (the test
+# with these is validated as a whole, docs/validation.md#measured); see
+# docs/validation.md#constants-not-yet-measured.
 NOISE_QUANTILES = (0.5, 0.75, 0.9)
+# A choice, not measured: Monte Carlo sizes (p-values resolve 1/4001); the test's exactness at
+# alpha = 0.05 is checked by tests/test_betti_significance.py, no benchmark compares sizes
+# (docs/validation.md#constants-not-yet-measured).
 N_PIVOT = 4000  # Monte Carlo draws behind noise_pvalues (Rao-Blackwellised: exact per draw)
 N_NULL = 4000  # standard samples behind the outward test's null law (p-values resolve 1/4001)
 MIN_BELOW = 3  # a fit needs three bars below the tested one (three quantiles)
@@ -38,6 +45,7 @@ MIN_BELOW = 3  # a fit needs three bars below the tested one (three quantiles)
 # and two noise bars of 1.02). No guarantee against noise; its justification is the held-out
 # sweep (benchmarks/validate_topology.py, "largest_noise_ratio" in the summary: the largest
 # bar of every dimension whose true Betti number is 0, on all runs and families).
+# checked by `benchmarks/validate_topology.py`, see docs/validation.md#the-test-and-its-guarantee
 FEW_BARS_RATIO = 4.0
 
 

@@ -8,11 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._params import Param
+from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
     InputError,
-    check_float,
-    check_int,
     check_points,
     check_seed,
     normalize_scale,
@@ -20,7 +18,7 @@ from manifold_probe._validation import (
     unique_rows,
 )
 
-__all__ = ["persistence", "default_landmarks"]
+__all__ = ["PERSISTENCE_PARAMS", "persistence", "default_landmarks"]
 
 # Landmark counts at which one Rips computation on 2 cores stays well under a second
 # (measured in benchmarks/bench_topology.py: 300 landmarks, H0-H2, threshold: ~0.1-0.4 s with
@@ -28,22 +26,31 @@ __all__ = ["persistence", "default_landmarks"]
 # These differ from betti_numbers' nets (400 / max(400, n/5) / 400, in _significance): a diagram
 # here is a description whose cost is the constraint, while there the net is part of a
 # calibrated test (the law of the noise bars depends on it) and was validated as it stands.
+# checked by `benchmarks/bench_topology.py`, see docs/validation.md#persistence-landmarks
+# (the H0-H2 entry, 300; 1000 for H0 and 400 for H0-H1 are choices it does not time)
 _DEFAULT_LANDMARKS = {0: 1000, 1: 400, 2: 300}
-_DEFAULT_LANDMARKS_HIGH = 120  # maxdim >= 3
+# A choice, not measured: maxdim >= 3 (docs/validation.md#constants-not-yet-measured).
+_DEFAULT_LANDMARKS_HIGH = 120
 # Simplices allowed in one flag complex (gudhi needs ~100-200 bytes each, persistence more).
+# A choice, not measured: 2e7 simplices is 2-4 GB at that size; no benchmark sets it
+# (docs/validation.md#constants-not-yet-measured).
 MAX_SIMPLICES = 2e7
 # Past MAX_SIMPLICES and up to this estimate, ripser computes the diagrams instead: it walks the
 # cofaces without storing the complex. Measured (sparse Rips, eps = 0.5, H0-H2): 400 maxmin
 # landmarks of S^3 (estimate 7e7) in 7 s and 205 of S^4 (7e7) in ~3.5 s, under 1 GB; 400 of
 # S^4 (8e8) took 19 s and 0.9 GB. (Below MAX_SIMPLICES gudhi after edge collapse is faster on
 # surfaces: a torus's 400 landmarks 0.4 s against 2.7 s.)
+# Not measured by a script: these timings were taken by hand and no benchmark in benchmarks/
+# reproduces them (docs/validation.md#constants-not-yet-measured).
 MAX_SIMPLICES_RIPSER = 1e8
 # Edges allowed into one (dense) Rips graph before edge collapse. Checked from the input sizes
 # before any distance matrix or simplex tree is allocated. Measured (benchmarks/
 # validate_topology.py --cost): collapsing the 45,150 edges of 300 sphere landmarks takes ~2 s;
 # collapse time grows faster than the edge count, and 2e6 edges (2000 points) took 282 s.
+# set by `benchmarks/validate_topology.py` (--cost), see docs/validation.md#persistence-cost-caps
 MAX_EDGES = 2e5
-# Points whose distance matrix may be held (float64): 8 * 6000^2 bytes = 288 MB.
+# Points whose distance matrix may be held (float64): 8 * 6000^2 bytes = 288 MB (a memory
+# bound, not a tuned value).
 MAX_DENSE_POINTS = 6000
 
 
@@ -303,24 +310,36 @@ class _LandmarkRips:
 MAXDIM = Param("maxdim", int, 1, "highest homology dimension", ge=0, le=5)
 
 
+#: The settings of :func:`persistence` (see :mod:`manifold_probe._params`). ``threshold``
+#: also accepts ``inf`` (no limit, as ``None``), which a float bound cannot state.
+PERSISTENCE_PARAMS = Schema(
+    "persistence",
+    MAXDIM,
+    Param("n_landmarks", int, None, "most points entering the complex (None: 1000 for H0, 400 "
+          "for H0-H1, 300 for H0-H2, 120 above)", ge=1, nullable=True),
+    Param("threshold", float, None, "largest edge length of the filtration (None or inf: no "
+          "limit)", gt=0.0, nullable=True),
+    Param("sparse", float, None, "eps of the sparse Rips filtration, (1 + eps)-interleaved "
+          "with the Rips one (None: the Rips filtration)", gt=0.0, le=10.0, nullable=True),
+)
+
+
 def check_maxdim(maxdim: Any) -> int:
     return MAXDIM.check(maxdim)
 
 
 def check_n_landmarks(n_landmarks: Any, maxdim: int) -> int:
-    if n_landmarks is None:
-        return default_landmarks(maxdim)
-    return check_int(n_landmarks, name="n_landmarks", minimum=1)
+    n_landmarks = PERSISTENCE_PARAMS["n_landmarks"].check(n_landmarks)
+    return default_landmarks(maxdim) if n_landmarks is None else n_landmarks
 
 
 def check_threshold(threshold: Any) -> float:
-    if threshold is None:
-        return np.inf
     if isinstance(threshold, (int, float, np.floating, np.integer)) and not isinstance(
         threshold, bool
     ) and np.isposinf(threshold):
         return np.inf
-    return check_float(threshold, name="threshold", low=0.0, low_open=True)
+    threshold = PERSISTENCE_PARAMS["threshold"].check(threshold)
+    return np.inf if threshold is None else threshold
 
 
 def persistence(
@@ -447,9 +466,7 @@ def _landmark_rips(X, maxdim, n_landmarks, seed, threshold, sparse=None) -> _Lan
 
 
 def check_sparse(sparse: Any) -> float | None:
-    if sparse is None:
-        return None
-    return check_float(sparse, name="sparse", low=0.0, low_open=True, high=10.0)
+    return PERSISTENCE_PARAMS["sparse"].check(sparse)
 
 
 def check_cost(m: int, maxdim: int, threshold: float, sparse: float | None) -> None:

@@ -11,8 +11,12 @@ from manifold_probe.topology._components import MIN_COMPONENT, MIN_COMPONENT_POI
 __all__ = ["BettiNumbers", "ResolutionWarning", "resolution_report", "warn_near_resolution",
            "h0_critical_ratio", "SPARSE_EPS", "INTERLEAVING", "NEAR_FACTOR"]
 
-SPARSE_EPS = 0.5  # approximation factor of the sparse Rips filtration
-INTERLEAVING = 1 + SPARSE_EPS  # a sparse Rips bar with d/b <= 1 + eps may be diagonal noise
+# Approximation factor of the sparse Rips filtration. A choice, not measured: no benchmark
+# compares values of eps (docs/validation.md#constants-not-yet-measured).
+SPARSE_EPS = 0.5
+# From SPARSE_EPS by theory (the sparse filtration is (1 + eps)-interleaved with the Rips
+# filtration of the net): a sparse Rips bar with d/b <= 1 + eps may be diagonal noise.
+INTERLEAVING = 1 + SPARSE_EPS
 # An answer is "near resolution" when a bar's ratio lies within this factor of the critical
 # ratio: the sparse filtration moves each ratio by up to 1 + eps, so such a bar could fall on
 # the other side of the cut in the exact Rips filtration of the same net.

@@ -60,9 +60,11 @@ __all__ = ["BETTI_PARAMS", "BettiNumbers", "ResolutionWarning", "betti_numbers",
 # net (its m/n, see H1_FRACTION), and the test was validated on these nets
 # (benchmarks/validate_topology.py, sweep_topology_landmarks.py: exact rate and time for 2000
 # points in R^50, H0-H2). A diagram from persistence() is a description, not a test.
-# benchmarks/validate_topology.py (exact rate and time for 2000 points in R^50, H0-H2).
+# set by `benchmarks/sweep_topology_landmarks.py`, see docs/validation.md#the-nets
 DEFAULT_LANDMARKS = {0: 400, 1: 400, 2: 400}
-DEFAULT_LANDMARKS_HIGH = 150  # maxdim >= 3: the flag complex up to dimension 4 grows as m^5
+# A choice, not measured: maxdim >= 3, where the flag complex up to dimension 4 grows as m^5;
+# no benchmark runs betti_numbers above H2 (docs/validation.md#constants-not-yet-measured).
+DEFAULT_LANDMARKS_HIGH = 150
 # H1 is read on a finer net of its own: the first max(DEFAULT_LANDMARKS[1], n * H1_FRACTION)
 # landmarks of the same greedy order (H0 and H2 keep the first DEFAULT_LANDMARKS). A loop's
 # ratio on a net grows as the spacing shrinks (~m^(1/d) on a d-manifold), while the noise
@@ -81,6 +83,7 @@ DEFAULT_LANDMARKS_HIGH = 150  # maxdim >= 3: the flag complex up to dimension 4 
 # also refines n = 2000, and there cost seed independence (noise-free data, 20 analysis seeds,
 # sweep_topology_landmarks_stability.json: torus R=2 r=0.7 18/20 exact against 20/20, its
 # second loop's p 0.035 -> 0.062 at one seed), for higher median margins over data seeds.
+# set by `benchmarks/sweep_topology_landmarks.py`, see docs/validation.md#the-nets
 H1_FRACTION = 1 / 5
 # Cost cap of the finer H1 net: its sparse Rips graph may hold no more edges than the complete
 # graph on the default net, C(400, 2) = 79,800 (the size the default net's graph reaches on
@@ -90,12 +93,16 @@ H1_FRACTION = 1 / 5
 # R^3 (0.27 -> 1.1 s), but grow 199 -> 489 in R^6 (2.2 -> 39 s) and the graph is complete in
 # R^10 (400: 13 s; 1000: over MAX_SIMPLICES), where a finer net would also gain little
 # resolution (spacing ~ m^(-1/d)). Under the cap the net is the longest prefix that fits.
+# checked by `benchmarks/validate_topology.py` (--timing), see docs/validation.md#the-nets
 H1_MAX_EDGES = DEFAULT_LANDMARKS[1] * (DEFAULT_LANDMARKS[1] - 1) // 2
 # The former rule's fewest bars for a fit; kept for benchmarks/validate_topology.py --calibrate and
 # benchmarks/sweep_topology_landmarks.py, which re-run the former test (gumbel_pvalues).
 MIN_FIT = 30
 H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every point
-H0_MAX_NET = 1250  # H0 net: half the points, at most this many (1250^2 distances: 12.5 MB)
+# H0 net: half the points (the n/2 rule: benchmarks/sweep_topology_h0.py), at most this many.
+# A choice, not measured: the cap bounds the net's distance matrix (1250^2 float64: 12.5 MB);
+# no benchmark compares caps (docs/validation.md#constants-not-yet-measured).
+H0_MAX_NET = 1250
 
 
 def shared_seed(seed: Any) -> int:
