@@ -141,17 +141,13 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
         except InputError as exc:
             notes.append(f"mle: {short_message(exc)}")
     if est.gride.enabled and est.gride.scales:
-        scales = [int(n1) for n1 in est.gride.scales]
         curve = {}
-        try:
-            if isinstance(gride_first, InputError):
-                raise gride_first
-            r = gride_first
-            curve = dict(zip(np.asarray(r.scale).astype(int).tolist(),
-                             np.asarray(r.curve, dtype=np.float64).tolist(), strict=True))
-        except InputError as exc:
-            notes.append(f"gride: {short_message(exc)}")
-        for n1 in scales:
+        if isinstance(gride_first, InputError):
+            notes.append(f"gride: {short_message(gride_first)}")
+        else:
+            curve = dict(zip(np.asarray(gride_first.scale).astype(int).tolist(),
+                             np.asarray(gride_first.curve, dtype=np.float64).tolist(), strict=True))
+        for n1 in (int(n1) for n1 in est.gride.scales):
             out[f"id_gride_{n1}"] = float(curve.get(n1, np.nan))
     if notes:
         out["dimension_note"] = "; ".join(notes)
@@ -428,7 +424,7 @@ def _warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, 
     ``<key>_null_<suffix>`` (mean over :data:`_WARP_NULL_DRAWS` draws), ``_null_lo``/``_null_hi``
     (their range) and ``<key>_vs_null_<suffix>`` (above / within / below that range). Clouds of
     more than :data:`_WARP_NULL_MAX_ROWS` rows: both on a seeded subsample of that size."""
-    from manifold_probe.analysis.nulls import matched_gaussian_pair
+    from manifold_probe.analysis.nulls import matched_gaussian_pair, null_call
 
     X, Y, _, _, _ = distinct_pair(X, Y, None, None)
     rng = np.random.default_rng([seed, 0x3A9])  # one stream per pair task, apart from the warp's
@@ -448,8 +444,6 @@ def _warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, 
         for key in WARP_NULL_KEYS:
             draws[key].append(float(getattr(s, key)))
     out: dict = {}
-    from manifold_probe.analysis.nulls import null_call
-
     for key, vals in draws.items():
         v = np.asarray(vals, dtype=np.float64)
         if not np.isfinite(v).all():
