@@ -337,8 +337,10 @@ def ripser_betti(X, maxdim, confidence, rng, n_sub):
 
 
 def grid(args):
-    rows = []
-    for label, family, options, n, maxdim in FAMILIES:
+    rows, bars = [], []
+    for index, (label, family, options, n, maxdim) in enumerate(FAMILIES):
+        if args.shard and index % args.shard[1] != args.shard[0]:
+            continue
         if args.families and not any(f in label or (f == "=orig" and label[0] not in "+*#")
                                      for f in args.families):
             continue
@@ -360,11 +362,79 @@ def grid(args):
                              "near_resolution": got.near_resolution,
                              "resolution": got.resolution, "critical_ratio": got.critical_ratio,
                              "largest_ratio": top, "bars": [len(b) for b in f.tested[1:]],
+                             "feature_size": s.feature_size, "scale": f.scale,
                              "seconds": dt, "loadavg": os.getloadavg()[0]})
+                bars.append({"family": label, "noise": noise, "seed": seed, "truth": truth,
+                             "n_points": len(np.unique(s.points, axis=0)),
+                             "tested": [np.asarray(t) for t in f.tested],
+                             "pvalues": [np.asarray(p) for p in f.pvalues],
+                             "betti": f.betti, "scale": f.scale,
+                             "net_radius": f.net_radius, "covering_radius": f.covering_radius})
             ok = [r["exact"] for r in rows if r["family"] == label and r["noise"] == noise]
             print(f"{label:18s} noise {noise:<5} exact {sum(ok)}/{len(ok)}  "
                   + " ".join(str(r["betti"]) for r in rows[-args.seeds:]), flush=True)
+    if args.bars:
+        import pickle
+
+        (RESULTS / args.bars).write_bytes(pickle.dumps(bars))
     return rows
+
+
+def rejudge(rows, names):
+    """Replace each row's resolution flags by those of the current resolution report, computed
+    from the bars saved by ``--bars`` (the diagrams and the test are not recomputed: the flags
+    depend on the bars, p-values and net radii alone, so this equals a re-run)."""
+    import pickle
+
+    from scipy.spatial.distance import cdist
+
+    from manifold_probe.topology._noise_law import critical_ratio
+    from manifold_probe.topology._persistence import maxmin_landmarks
+    from manifold_probe.topology._resolution import INTERLEAVING, SPARSE_EPS, resolution_report
+
+    fam = {f[0]: f for f in FAMILIES}
+    saved = {}
+    for name in names:
+        for b in pickle.loads((RESULTS / name).read_bytes()):
+            saved[(b["family"], b["noise"], b["seed"])] = b
+    for r in rows:
+        b = saved[(r["family"], r["noise"], r["seed"])]
+        tested, pvals = b["tested"], b["pvalues"]
+        exact = [np.inf]
+        for k in range(1, len(tested)):
+            lam = b["net_radius"][k]
+            if lam == 0:  # the net is every point: its last insertion radius
+                label, family, options, n, _ = fam[r["family"]]
+                s = sample(family, options, n, r["seed"], r["noise"], r["ambient"])
+                U = np.unique(s.points, axis=0)
+                order, _ = maxmin_landmarks(len(U), 0, X=U)
+                D = cdist(U[order], U[order])
+                lam = float(min(D[j, :j].min() for j in range(1, len(D))))
+            exact.append(2.0 * lam / SPARSE_EPS)
+        cut = [np.inf] + [critical_ratio(t[:, 1][p >= 0.05] / t[:, 0][p >= 0.05], 0.05,
+                                         INTERLEAVING, floor=1.0)
+                          for t, p in zip(tested[1:], pvals[1:], strict=True)]
+        m0 = min(b["n_points"] // 2, 1250)
+        _, near = resolution_report(tested, pvals, r["critical_ratio"], 0.05, m0, b["scale"],
+                                    cut, exact)
+        r["near_resolution"] = list(near)
+        r["below_resolution"] = any(near)
+        if "feature_size" not in r:
+            label, family, options, n, _ = fam[r["family"]]
+            r["feature_size"] = sample(family, options, 60, r["seed"], 0.0, r["ambient"]).feature_size
+        r["scale"] = b["scale"]
+    return rows
+
+
+def inside_density(r):
+    """The density condition, read from the sample's resolution report: every dimension
+    k >= 1 with a true feature resolves features of the shape's smallest feature radius rho
+    (``feature_size``, the Cech death radius of its smallest feature): a Cech class dying at
+    rho dies in the Rips filtration by 2 rho (Cech_r is inside Rips_2r), so the condition is
+    2 rho >= the smallest death the test can count there (``resolution[k]`` x ``scale``).
+    Runs without features in H1 and up are inside."""
+    return all(2.0 * r["feature_size"] >= r["resolution"][k] * r["scale"]
+               for k in range(1, len(r["truth"])) if r["truth"][k] > 0)
 
 
 def diagnose(rows):
@@ -653,6 +723,15 @@ def main():
     ap.add_argument("--stability", action="store_true",
                     help="only the seed stability (noise-free data, --stab analysis seeds; "
                          "--families to choose; saves validate_topology_stability.json)")
+    ap.add_argument("--shard", type=lambda s: [int(x) for x in s.split(",")], default=None,
+                    help="i,k: only the families whose index is i mod k (parallel parts, "
+                         "joined with --merge)")
+    ap.add_argument("--bars", default=None,
+                    help="file name under results/ for a pickle of every run's tested bars, "
+                         "p-values and net radii (re-judged by --rejudge without recomputing)")
+    ap.add_argument("--rejudge", type=lambda s: s.split(","), default=None,
+                    help="with --merge: comma-separated --bars pickles whose runs' resolution "
+                         "flags are recomputed by the current resolution report")
     ap.add_argument("--out", default="validate_topology",
                     help="name of the JSON written by the grid")
     ap.add_argument("--merge", type=lambda s: s.split(","), default=None,
@@ -687,6 +766,8 @@ def main():
             "grid": [r for q in parts for r in q["grid"]]}
         for r in out["grid"]:
             r["truth"], r["betti"] = tuple(r["truth"]), tuple(r["betti"])
+        if args.rejudge:
+            out["grid"] = rejudge(out["grid"], args.rejudge)
     else:
         out = {"args": vars(args), "grid": grid(args)}
     if not args.quick and not args.merge and not args.families:
@@ -723,14 +804,33 @@ def summary(g):
             out[f"{part} {z}"] = {"exact": int(sum(sel)), "runs": len(sel)}
         sel = [r["exact"] for r in g if r["noise"] <= 0.01 and keep(r)]
         out[f"{part} noise<=0.01"] = {"exact": int(sum(sel)), "runs": len(sel)}
-        ins = [r["exact"] for r in g if r["noise"] <= 0.01 and keep(r) and not r["below_resolution"]]
-        below = [r for r in g if r["noise"] <= 0.01 and keep(r) and r["below_resolution"]]
+        ins = [r["exact"] for r in g if r["noise"] <= 0.01 and keep(r)
+               and not r["below_resolution"] and inside_density(r)]
+        below = [r for r in g if r["noise"] <= 0.01 and keep(r)
+                 and (r["below_resolution"] or not inside_density(r))]
         out[f"{part} noise<=0.01 inside"] = {
             "exact": int(sum(ins)), "runs": len(ins), "below_resolution": len(below),
             "below_resolution_exact": int(sum(r["exact"] for r in below)),
+            "outside_density": int(sum(not inside_density(r) for r in below)),
             "unflagged_misses": sorted({(r["family"], r["noise"], r["seed"], tuple(r["betti"]))
                                         for r in g if r["noise"] <= 0.01 and keep(r)
-                                        and not r["below_resolution"] and not r["exact"]})}
+                                        and not r["below_resolution"] and not r["exact"]
+                                        and inside_density(r)})}
+    low = [r for r in g if r["noise"] <= 0.01]
+    out["flags noise<=0.01"] = {
+        "runs": len(low), "flagged": int(sum(r["below_resolution"] for r in low)),
+        "flagged_exact": int(sum(r["below_resolution"] and r["exact"] for r in low)),
+        "flagged_wrong": int(sum(r["below_resolution"] and not r["exact"] for r in low)),
+        "unflagged_wrong": int(sum(not r["below_resolution"] and not r["exact"] for r in low)),
+        "unflagged_exact": int(sum(not r["below_resolution"] and r["exact"] for r in low)),
+        "flagged_by_dimension": [int(sum(bool(r["near_resolution"][k]) for r in low
+                                         if len(r["near_resolution"]) > k)) for k in range(3)],
+        "unflagged_wrong_outside_density": int(sum(
+            not r["below_resolution"] and not r["exact"] and not inside_density(r) for r in low)),
+        "unflagged_wrong_inside_density": int(sum(
+            not r["below_resolution"] and not r["exact"] and inside_density(r) for r in low)),
+        "outside_density_exact": int(sum(r["exact"] and not inside_density(r) for r in low)),
+        "outside_density": int(sum(not inside_density(r) for r in low))}
     free = [r for r in g if all(b == 0 for b in r["truth"][1:])]
     out["feature_free_runs_with_a_false_feature"] = {
         "runs": len(free), "false": int(sum(any(b > 0 for b in r["betti"][1:]) for r in free)),

@@ -308,3 +308,64 @@ def test_genus_two_surface_is_exact_or_flagged():
         warnings.simplefilter("ignore", ResolutionWarning)
         b = mp.betti_numbers(s.points, maxdim=2, seed=3)
     assert b == (1, 4, 1) or b.below_resolution
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(8, 60), st.integers(1, 6))
+def test_sparse_filtration_is_the_rips_filtration_below_its_exact_range(seed, n, dim):
+    # The resolution report treats bar ends below T = 2 lambda / eps as exact: every edge of
+    # length <= T enters the sparse filtration at its length, and no other edge enters by T.
+    from manifold_probe.topology._persistence import maxmin_landmarks, sparse_rips_edges
+    from manifold_probe.topology._resolution import SPARSE_EPS
+    from manifold_probe.topology._significance import exact_range
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, dim))
+    order, _ = maxmin_landmarks(n, 0, X=X)
+    D = np.linalg.norm(X[order][:, None] - X[order][None], axis=-1)
+    T = exact_range(0.0, D, SPARSE_EPS)
+    rows, cols, values = sparse_rips_edges(D, SPARSE_EPS)
+    sparse = {(int(a), int(b)): float(v) for a, b, v in zip(rows, cols, values, strict=True)}
+    i, j = np.triu_indices(n, 1)
+    for a, b in zip(i[D[i, j] <= T], j[D[i, j] <= T], strict=True):
+        assert sparse[(int(a), int(b))] == D[a, b]
+    assert all(v > T or D[a, b] == v for (a, b), v in sparse.items())
+    # a covering radius below every insertion radius gives a smaller, still exact range
+    assert exact_range(0.5 * T * SPARSE_EPS / 2, D, SPARSE_EPS) <= T
+
+
+def test_sparse_bars_match_exact_rips_bars_within_the_reported_bounds():
+    # rips_ratio_bounds: the exact Rips diagram of the same net holds, for each long sparse
+    # bar, a bar whose ratio lies in [lo, hi]. A noisy circle in R^3 (net of 120 points):
+    # the loop's sparse and Rips ratios, and the bounds around the sparse one.
+    from manifold_probe.topology._persistence import maxmin_landmarks, rips_diagrams
+    from manifold_probe.topology._resolution import SPARSE_EPS, rips_ratio_bounds
+    from manifold_probe.topology._significance import exact_range
+
+    rng = np.random.default_rng(3)
+    t = rng.uniform(0, 2 * np.pi, 600)
+    X = np.c_[np.cos(t), np.sin(t), 0.3 * np.sin(2 * t)] + 0.02 * rng.standard_normal((600, 3))
+    order, cov = maxmin_landmarks(120, 0, X=X)
+    D = np.linalg.norm(X[order][:, None] - X[order][None], axis=-1)
+    sparse = rips_diagrams(D, 1, np.inf, sparse=SPARSE_EPS)[1]
+    exact = rips_diagrams(D, 1, np.inf)[1]
+    T = exact_range(cov, D, SPARSE_EPS)
+    s = sparse[np.argmax(sparse[:, 1] / sparse[:, 0])]
+    e = exact[np.argmax(exact[:, 1] / exact[:, 0])]
+    lo, hi = rips_ratio_bounds(s[None, :], T)
+    assert lo[0] <= e[1] / e[0] <= hi[0]
+    # bars that die below T are the same in both diagrams
+    short = np.sort(sparse[sparse[:, 1] <= T], axis=0)
+    assert np.allclose(short, np.sort(exact[exact[:, 1] <= T], axis=0))
+
+
+def test_clean_circle_is_not_near_resolution_and_its_loop_is_clear_of_the_cut():
+    # The resolution report flags only bars that could cross the cut in the exact Rips
+    # filtration; a clean circle's loop (ratio well above 4 x 1.5) and its noise bars (ends
+    # below the exact range) cannot, so the answer is not flagged.
+    from manifold_probe.topology._significance import significant_features
+
+    X = mp.datasets.circle(700, ambient_dim=30, seed=0).points
+    f = significant_features(X, 1, seed=0)
+    assert f.betti == (1, 1) and f.near == (False, False)
+    assert f.exact_below[1] > 0 and 1.0 <= f.cut[1] <= 4.0

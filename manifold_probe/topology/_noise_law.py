@@ -295,11 +295,13 @@ def outward_test(ratios: Any, band: float, alpha: float = 0.05,
 
 
 def critical_ratio(ratios: Any, alpha: float, band: float, cap: float = FEW_BARS_RATIO,
-                   quantiles=NOISE_QUANTILES) -> float:
+                   quantiles=NOISE_QUANTILES, floor: float | None = None) -> float:
     """Smallest death/birth ratio at which a new largest bar would count against ``ratios``
     (the bars read as noise): step 0 of :func:`outward_test` alone (the bar's plug-in p below
-    the alpha-quantile of the null statistic); at least ``band``, at most ``cap``;
-    ``FEW_BARS_RATIO`` when there are too few bars to fit."""
+    the alpha-quantile of the null statistic); at least ``floor`` (default ``band``: the
+    ratio a bar needs to count; ``floor=1``: the test's own cut, the band left out), at most
+    ``cap``; ``FEW_BARS_RATIO`` when there are too few bars to fit."""
+    floor = band if floor is None else floor
     r = np.sort(np.asarray(ratios, dtype=np.float64))
     quantiles = tuple(float(q) for q in quantiles)
     if len(r) < MIN_BELOW:
@@ -314,4 +316,4 @@ def critical_ratio(ratios: Any, alpha: float, band: float, cap: float = FEW_BARS
     b = (u - mu) / sigma
     ea = np.exp(b) - logq
     yx = mu + sigma * np.log(ea)
-    return float(min(cap, max(band, np.exp(np.exp(min(yx, 5.0))))))
+    return float(min(cap, max(floor, np.exp(np.exp(min(yx, 5.0))))))

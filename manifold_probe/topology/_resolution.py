@@ -1,15 +1,17 @@
-r"""The resolution report of the significant Betti numbers: the interleaving band of the
-sparse filtration, the critical ratio a feature needs, the smallest feature the sample
-resolves, and the flag (and warning) when an answer lies near it."""
+r"""The resolution report of the significant Betti numbers (homology over Z/2): the
+interleaving band of the sparse filtration, the critical ratio a feature needs, the smallest
+feature the sample resolves, and the flag (and warning) when an answer could differ in the
+exact Rips filtration of the same net."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from manifold_probe.topology._components import MIN_COMPONENT, MIN_COMPONENT_POINTS, h0_pvalues
+from manifold_probe.topology._noise_law import FEW_BARS_RATIO, MIN_BELOW
 
 __all__ = ["BettiNumbers", "ResolutionWarning", "resolution_report", "warn_near_resolution",
-           "h0_critical_ratio", "SPARSE_EPS", "INTERLEAVING", "NEAR_FACTOR"]
+           "h0_critical_ratio", "rips_ratio_bounds", "SPARSE_EPS", "INTERLEAVING"]
 
 # Approximation factor of the sparse Rips filtration. A choice, not measured: no benchmark
 # compares values of eps (docs/validation.md#constants-not-yet-measured).
@@ -17,11 +19,6 @@ SPARSE_EPS = 0.5
 # From SPARSE_EPS by theory (the sparse filtration is (1 + eps)-interleaved with the Rips
 # filtration of the net): a sparse Rips bar with d/b <= 1 + eps may be diagonal noise.
 INTERLEAVING = 1 + SPARSE_EPS
-# An answer is "near resolution" when a bar's ratio lies within this factor of the critical
-# ratio: the sparse filtration moves each ratio by up to 1 + eps, so such a bar could fall on
-# the other side of the cut in the exact Rips filtration of the same net.
-NEAR_FACTOR = INTERLEAVING
-
 
 class ResolutionWarning(UserWarning):
     """A Betti number is near the smallest feature the sample resolves (see
@@ -42,8 +39,9 @@ class BettiNumbers(tuple):
     critical_ratio : tuple of float
         The same as a death/birth (H0: merge/birth) ratio.
     near_resolution : tuple of bool
-        Per dimension, a bar within the interleaving factor :math:`1+\epsilon` of the critical
-        ratio: the answer there is below resolution (a ``ResolutionWarning`` is issued).
+        Per dimension, a bar that could fall on the other side of the test's cut in the exact
+        Rips filtration of the same net (:func:`rips_ratio_bounds`): the answer there is below
+        resolution (a ``ResolutionWarning`` is issued). Always False for :math:`H_0` (exact).
     below_resolution : bool
         ``any(near_resolution)``.
     """
@@ -73,31 +71,80 @@ def h0_critical_ratio(size: float, n_candidates: int, alpha: float) -> float:
     return float(grid[hit[0]]) if len(hit) else float("inf")
 
 
-def resolution_report(tested, pvals, crit, alpha, band, n_points, scale):
-    """Per dimension, the smallest feature the test can count at this sample (relative to
-    ``scale``) and whether the answer is near it (see :func:`betti_numbers`, Resolution)."""
+def rips_ratio_bounds(bars, exact_below: float, eps: float = SPARSE_EPS):
+    r"""Bounds on the death/birth ratio that each sparse Rips bar ``bars`` (rows (b, d); any
+    homology dimension, coefficients :math:`\mathbb{Z}/2`) has in the exact Rips filtration
+    of the same net: ``(lo, hi)``, arrays.
+
+    The sparse filtration :math:`S` (Cavanna, Jahanseir & Sheehy 2015) enters an edge at its
+    length whenever :math:`\epsilon D_{ij} \le 2\lambda_j`, so with
+    :math:`\lambda_{\min}` the smallest insertion radius of the net, :math:`S_t = R_t` for
+    :math:`t \le T = 2\lambda_{\min}/\epsilon` (``exact_below``), and above it
+    :math:`S_t \subseteq R_t \subseteq S_{(1+\epsilon)t}` up to homotopy. A bar's ends at or
+    below :math:`T` are therefore exact, and an end above :math:`T` is at most
+    :math:`1+\epsilon` later than in :math:`R` and not below :math:`T`:
+
+    .. math::
+
+        b_R \in [\max(T, b/(1+\epsilon)), b],\qquad d_R \in [\max(T, d/(1+\epsilon)), d]
+
+    (an end :math:`\le T` exact), so :math:`d_R/b_R \in [d_R^{lo}/b,\ d/b_R^{lo}]`. A bar
+    with an end above :math:`T` and :math:`d/b \le 1+\epsilon` may have no partner in
+    :math:`R` (``lo`` = 1).
+
+    >>> lo, hi = rips_ratio_bounds(np.array([[1.0, 2.0], [1.0, 9.0], [6.0, 12.0]]), 4.0)
+    >>> [round(float(x), 3) for x in lo], [round(float(x), 3) for x in hi]
+    ([2.0, 6.0, 1.333], [2.0, 9.0, 3.0])
+    """
+    bars = np.asarray(bars, dtype=np.float64).reshape(-1, 2)
+    b, d = bars[:, 0], bars[:, 1]
+    c = 1.0 + eps
+    d_lo = np.where(d <= exact_below, d, np.maximum(exact_below, d / c))
+    b_lo = np.where(b <= exact_below, b, np.maximum(exact_below, b / c))
+    lo = np.where((d > exact_below) & (d / b <= c), 1.0, d_lo / b)
+    return lo, d / b_lo
+
+
+def resolution_report(tested, pvals, crit, alpha, n_points, scale, cut, exact_below,
+                      eps=SPARSE_EPS):
+    r"""Per dimension, the smallest feature the test can count at this sample (relative to
+    ``scale``) and whether the answer is near it (see :func:`betti_numbers`, Resolution).
+
+    A dimension :math:`k \ge 1` is near resolution when a bar could fall on the other side of
+    the test's cut ``cut[k]`` (the ratio a new largest bar needs by the test alone, the band
+    left out) in the exact Rips filtration of the same net (:func:`rips_ratio_bounds`, with
+    the sparse filtration's exact range ``exact_below[k]``): a counted bar whose lower bound
+    is at or below the cut, or an uncounted bar whose upper bound is above it (among them a
+    bar the test finds significant but the interleaving band keeps out). Where the test cannot
+    run (at most ``MIN_BELOW`` bars below ``FEW_BARS_RATIO``), a counted bar is near when its
+    lower bound is at or below the ratio rule's ``FEW_BARS_RATIO``, and an uncounted bar with
+    :math:`d/b` above the band :math:`1+\epsilon` is near: untested, so undecided. :math:`H_0` is single linkage on the net, an exact filtration: never near."""
     resolution, near = [], []
     for k, (t, p, c) in enumerate(zip(tested, pvals, crit, strict=True)):
+        close = False
         if k == 0:
             min_size = max(MIN_COMPONENT_POINTS, MIN_COMPONENT * n_points)
             cand = t[t[:, 2] >= min_size] if len(t) else t
             b_ref = float(np.median(cand[:, 0])) if len(cand) else float("nan")
-            n_cand = max(len(cand), 1)
-            ratios = cand[:, 1] / cand[:, 0] if len(cand) else np.zeros(0)
-            per = np.array([h0_critical_ratio(s, n_cand, alpha) for s in cand[:, 2]]) if len(
-                cand) else np.zeros(0)
-            close = np.any((ratios > per / NEAR_FACTOR) & (ratios < per * NEAR_FACTOR))
         else:
             b_ref = float(np.median(t[:, 0])) if len(t) else float("nan")
-            r = t[:, 1] / t[:, 0] if len(t) else np.zeros(0)
-            counted = p < alpha
-            close = np.any(counted & (r < c * NEAR_FACTOR)) or np.any(
-                ~counted & (r > max(band, c / NEAR_FACTOR)))
+            if len(t):
+                lo, hi = rips_ratio_bounds(t[:, :2], exact_below[k], eps)
+                counted = np.asarray(p) < alpha
+                r = t[:, 1] / t[:, 0]
+                # too few bars below the ratio rule's for the test to run: a bar there is
+                # counted by the rule (cut FEW_BARS_RATIO) and an uncounted one above the
+                # band is untested, so undecided
+                if len(r) - int(np.sum(r > FEW_BARS_RATIO)) > MIN_BELOW:
+                    close = bool(np.any(counted & (lo <= cut[k]))
+                                 or np.any(~counted & (hi > cut[k])))
+                else:
+                    close = bool(np.any(counted & (lo <= FEW_BARS_RATIO))
+                                 or np.any(~counted & (r > 1.0 + eps)))
         size = c * b_ref / scale if scale > 0 and np.isfinite(c) else float("nan")
         resolution.append(float(size))
-        near.append(bool(close))
+        near.append(close)
     return tuple(resolution), tuple(near)
-
 
 
 def warn_near_resolution(f, what: str) -> None:
@@ -111,7 +158,8 @@ def warn_near_resolution(f, what: str) -> None:
                        f"{f.critical_ratio[k]:.3g}, about {f.resolution[k]:.3g} of the cloud's "
                        "scale)" for k in dims)
     warnings.warn(
-        f"{what}: {detail}; a bar lies within the sparse filtration's factor "
-        f"{INTERLEAVING:g} of that cut, so this answer is below resolution (more points, "
+        f"{what}: {detail}; a bar could fall on the other side of the test's cut in the exact "
+        f"Rips filtration of the net (the sparse filtration is within a factor {INTERLEAVING:g} "
+        "of it above its exact range), so this answer is below resolution (more points, "
         "less noise, or n_landmarks may resolve it)", ResolutionWarning, stacklevel=3)
 

@@ -132,7 +132,10 @@ class SignificantFeatures:
     scale: float  # median pairwise distance of the landmarks: the cloud's size
     critical_ratio: tuple = ()  # per dimension: d/b a feature needs to count (see _resolution)
     resolution: tuple = ()  # per dimension: smallest detectable death (H0: gap) / scale
-    near: tuple = ()  # per dimension: a bar within NEAR_FACTOR of the critical ratio
+    near: tuple = ()  # per dimension: a bar that could cross the cut in the net's exact Rips
+    net_radius: tuple = ()  # per dimension: covering radius of the net it was read on
+    exact_below: tuple = ()  # per dimension: the sparse filtration equals Rips up to here
+    cut: tuple = ()  # per dimension k >= 1: the test's cut on d/b, the band left out
 
 
 
@@ -184,6 +187,25 @@ def _net_diagrams(DL: np.ndarray, maxdim: int, thr: float, sparse: float | None,
         "Rips complex of all of them would be too large); pass n_landmarks to choose",
         CostWarning, stacklevel=4)
     return [*rips_diagrams(DL, 1, thr, sparse=sparse), *high[2:]]
+
+
+def exact_range(radius: float, D: np.ndarray, sparse: float | None) -> float:
+    r"""Scale up to which the sparse Rips filtration of a net (``D``, rows in greedy order)
+    equals its Rips filtration (so its diagrams, over :math:`\mathbb{Z}/2`, are exact there): :math:`T = 2\lambda/\epsilon`, with :math:`\lambda \le` every
+    insertion radius of the net: ``radius``, the net's covering radius (the next point's
+    insertion radius in the greedy order), or when that is 0 (the net is every point) its
+    last point's. An edge of length :math:`D_{ij} \le 2\lambda_j/\epsilon` enters at its
+    length (:func:`~manifold_probe.topology._persistence.sparse_rips_edges`). Infinite
+    without sparsification.
+
+    >>> D = np.abs(np.subtract.outer([0.0, 4.0, 2.0, 1.0], [0.0, 4.0, 2.0, 1.0]))
+    >>> exact_range(0.0, D, 0.5), exact_range(0.5, D, 0.5)
+    (4.0, 2.0)
+    """
+    if sparse is None or len(D) < 2:
+        return float("inf")
+    lam = radius if radius > 0 else float(D[len(D) - 1, : len(D) - 1].min())
+    return 2.0 * lam / sparse
 
 
 def _tested_bars(dgms: list, threshold: float) -> list[np.ndarray]:
@@ -291,6 +313,7 @@ def significant_features(
     if n_landmarks is not None:
         m0 = min(m0, m)
     order, eps = maxmin_landmarks(min(max(m, m1, m0), n), int(rng.integers(n)), X=U)  # greedy
+    eps_order = eps  # covering radius of the whole order
     L = order[:m]
     D_all = pairwise_distances(U[order])
     DL = D_all[: len(L), : len(L)]
@@ -311,16 +334,30 @@ def significant_features(
         dgms = [dgms[0], h1, *dgms[2:]]
         tested = [tested[0], _tested_bars([None, h1], cut1)[1], *tested[2:]]
     tested = tested[: maxdim + 1]
+    # covering radius (over the distinct points) of the net each dimension is read on: the
+    # next landmark's insertion radius in the greedy order (0 when the net is every point)
+    def radius(size):
+        return float(D_all[size, :size].min()) if size < len(order) else eps_order
+    sizes = [m0 if j == 0 else k if j == 1 else len(L) for j in range(maxdim + 1)]
+    net_radius = tuple(radius(size) for size in sizes)
     alpha = 1.0 - confidence
     band = INTERLEAVING if sparse is not None else 1.0
     pvals, betti, crit = _significance(tested, alpha, m0, D_all[:m0, :m0], band)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
-    resolution, near = resolution_report(tested, pvals, crit, alpha, band, m0, scale)
+    exact_below = tuple(exact_range(r, D_all[:size, :size], sparse)
+                        for r, size in zip(net_radius, sizes, strict=True))
+    cut = (np.inf, *(critical_ratio(t[:, 1][p >= alpha] / t[:, 0][p >= alpha], alpha, band,
+                                    floor=1.0) for t, p in zip(tested[1:], pvals[1:],
+                                                               strict=True)))
+    resolution, near = resolution_report(tested, pvals, crit, alpha, m0, scale, cut,
+                                         exact_below)
     dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
     tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
     return SignificantFeatures(betti, dgms, pvals, tuple(tested[: maxdim + 1]), float(thr),
                                float(np.ldexp(eps, e)), float(np.ldexp(scale, e)), crit,
-                               resolution, near)
+                               resolution, near, tuple(float(np.ldexp(r, e)) for r in net_radius),
+                               tuple(float(np.ldexp(x, e)) for x in exact_below),
+                               tuple(float(x) for x in cut))
 
 
 def betti_numbers(
@@ -371,9 +408,17 @@ def betti_numbers(
     **Resolution.** Per dimension, the critical ratio :math:`\pi^*` a new largest bar would
     need against the uncounted bars, and the smallest detectable feature
     :math:`\pi^*\tilde b / s` (:math:`\tilde b` the median birth, :math:`s` the median
-    pairwise landmark distance; H0: the gap). **Density condition**: no bar lies within the
-    factor :math:`1+\epsilon` of :math:`\pi^*`; where one does, ``near_resolution`` is set
-    and a :class:`ResolutionWarning` names the dimension: the answer is reported, not read.
+    pairwise landmark distance; H0: the gap). A dimension :math:`k \ge 1` is read *near
+    resolution* when the answer could differ in the exact Rips filtration of the same net, by
+    the sparse filtration's own guarantee: it equals the Rips filtration up to
+    :math:`T = 2\lambda/\epsilon` (:math:`\lambda` the net's smallest insertion radius) and
+    is :math:`(1+\epsilon)`-interleaved with it above, so each bar's Rips ratio lies in a
+    computed range (exact when both ends are below :math:`T`;
+    :func:`~manifold_probe.topology._resolution.rips_ratio_bounds`), and a counted bar whose
+    range reaches down to the test's cut, or an uncounted one whose range reaches above it
+    (a significant bar kept out by the band among them), sets ``near_resolution`` and a
+    :class:`ResolutionWarning` names the dimension: the answer is reported, not read. H0 is
+    exact single linkage on its net and is never near.
 
     Validation (families, seeds, noise, the measured rates, the misses and why): the
     ``## Topology`` section of ``docs/validation.md`` and ``benchmarks/validate_topology.py``.
