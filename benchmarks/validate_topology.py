@@ -39,9 +39,9 @@ from _common import RESULTS, save
 
 import manifold_probe as mp
 from manifold_probe.topology._significance import (
-    BettiNumbers,
     ResolutionWarning,
     _significance,
+    betti_result,
     significant_features,
 )
 
@@ -353,7 +353,7 @@ def grid(args):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ResolutionWarning)
                     f = significant_features(s.points, maxdim, seed=seed)
-                    got = BettiNumbers(f.betti, f.resolution, f.critical_ratio, f.near)
+                    got = betti_result(f)
                 dt = time.perf_counter() - t
                 top = [float(np.max(b[:, 1] / b[:, 0])) if len(b) else 0.0 for b in f.tested[1:]]
                 rows.append({"family": label, "noise": noise, "seed": seed, "ambient": D, "n": n,
@@ -363,6 +363,7 @@ def grid(args):
                              "resolution": got.resolution, "critical_ratio": got.critical_ratio,
                              "largest_ratio": top, "bars": [len(b) for b in f.tested[1:]],
                              "feature_size": s.feature_size, "scale": f.scale,
+                             "net_radius": f.net_radius,
                              "seconds": dt, "loadavg": os.getloadavg()[0]})
                 bars.append({"family": label, "noise": noise, "seed": seed, "truth": truth,
                              "n_points": len(np.unique(s.points, axis=0)),
@@ -422,18 +423,19 @@ def rejudge(rows, names):
         if "feature_size" not in r:
             label, family, options, n, _ = fam[r["family"]]
             r["feature_size"] = sample(family, options, 60, r["seed"], 0.0, r["ambient"]).feature_size
-        r["scale"] = b["scale"]
+        r["scale"], r["net_radius"] = b["scale"], list(b["net_radius"])
     return rows
 
 
 def inside_density(r):
-    """The density condition, read from the sample's resolution report: every dimension
-    k >= 1 with a true feature resolves features of the shape's smallest feature radius rho
-    (``feature_size``, the Cech death radius of its smallest feature): a Cech class dying at
-    rho dies in the Rips filtration by 2 rho (Cech_r is inside Rips_2r), so the condition is
-    2 rho >= the smallest death the test can count there (``resolution[k]`` x ``scale``).
+    """The density condition, read from the sample: in every dimension k >= 1 with a true
+    feature, the net it is read on has covering radius (over the sample) at most
+    NSW_DENSITY x rho, rho the shape's smallest feature radius (``feature_size``; Niyogi,
+    Smale & Weinberger 2008 with rho in place of the reach): ``min_feature_radius[k] <= rho``.
     Runs without features in H1 and up are inside."""
-    return all(2.0 * r["feature_size"] >= r["resolution"][k] * r["scale"]
+    from manifold_probe.topology._resolution import NSW_DENSITY
+
+    return all(r["net_radius"][k] <= NSW_DENSITY * r["feature_size"]
                for k in range(1, len(r["truth"])) if r["truth"][k] > 0)
 
 

@@ -11,7 +11,7 @@ from manifold_probe._validation import InputError, check_points
 from manifold_probe.topology._distances import diagram_distance
 from manifold_probe.topology._persistence import check_maxdim
 from manifold_probe.topology._significance import (
-    BettiNumbers,
+    betti_result,
     shared_seed,
     significant_features,
 )
@@ -137,8 +137,8 @@ def topology_preserved(
         distances.append(diagram_distance(a, b, kind="bottleneck"))
     return TopologyComparison(
         preserved=fx.betti == fy.betti,
-        betti_x=BettiNumbers(fx.betti, fx.resolution, fx.critical_ratio, fx.near),
-        betti_y=BettiNumbers(fy.betti, fy.resolution, fy.critical_ratio, fy.near),
+        betti_x=betti_result(fx),
+        betti_y=betti_result(fy),
         distances=tuple(float(d) for d in distances),
         verdict=comparison_verdict(fx.betti, fy.betti, fx.near, fy.near),
     )

@@ -11,7 +11,7 @@ from manifold_probe.topology._components import MIN_COMPONENT, MIN_COMPONENT_POI
 from manifold_probe.topology._noise_law import FEW_BARS_RATIO, MIN_BELOW
 
 __all__ = ["BettiNumbers", "ResolutionWarning", "resolution_report", "warn_near_resolution",
-           "h0_critical_ratio", "rips_ratio_bounds", "SPARSE_EPS", "INTERLEAVING"]
+           "h0_critical_ratio", "rips_ratio_bounds", "SPARSE_EPS", "INTERLEAVING", "NSW_DENSITY"]
 
 # Approximation factor of the sparse Rips filtration. A choice, not measured: no benchmark
 # compares values of eps (docs/validation.md#constants-not-yet-measured).
@@ -19,6 +19,14 @@ SPARSE_EPS = 0.5
 # From SPARSE_EPS by theory (the sparse filtration is (1 + eps)-interleaved with the Rips
 # filtration of the net): a sparse Rips bar with d/b <= 1 + eps may be diagonal noise.
 INTERLEAVING = 1 + SPARSE_EPS
+
+# From theory (Niyogi, Smale & Weinberger 2008, Prop. 7.1): the union of balls of radius r
+# around a (r/2)-dense sample of a manifold of reach tau deformation retracts onto it when
+# r < sqrt(3/5) tau, so a net of covering radius delta recovers the homology of shapes whose
+# reach exceeds delta / NSW_DENSITY (= 2.58 delta). The density condition of the validation
+# (docs/validation.md#resolution-and-its-limits), not a tuned value.
+NSW_DENSITY = float(np.sqrt(3.0 / 5.0) / 2.0)
+
 
 class ResolutionWarning(UserWarning):
     """A Betti number is near the smallest feature the sample resolves (see
@@ -44,17 +52,26 @@ class BettiNumbers(tuple):
         resolution (a ``ResolutionWarning`` is issued). Always False for :math:`H_0` (exact).
     below_resolution : bool
         ``any(near_resolution)``.
+    min_feature_radius : tuple of float
+        Per dimension, the density condition in the data's units: the covering radius of the
+        net the dimension was read on divided by ``NSW_DENSITY`` (:math:`\sqrt{3/5}/2`;
+        Niyogi, Smale & Weinberger 2008). A shape whose features (and reach) are at least this
+        large is sampled densely enough for its homology to be recoverable from the net; below
+        it, a missing feature is below resolution and nothing in the bars can say so.
     """
 
-    def __new__(cls, betti=(), resolution=(), critical_ratio=(), near_resolution=()):
+    def __new__(cls, betti=(), resolution=(), critical_ratio=(), near_resolution=(),
+                min_feature_radius=()):
         obj = super().__new__(cls, (int(b) for b in betti))
         obj.resolution = tuple(float(r) for r in resolution)
         obj.critical_ratio = tuple(float(r) for r in critical_ratio)
         obj.near_resolution = tuple(bool(x) for x in near_resolution)
+        obj.min_feature_radius = tuple(float(r) for r in min_feature_radius)
         return obj
 
     def __getnewargs__(self):
-        return (tuple(self), self.resolution, self.critical_ratio, self.near_resolution)
+        return (tuple(self), self.resolution, self.critical_ratio, self.near_resolution,
+                self.min_feature_radius)
 
     @property
     def below_resolution(self) -> bool:

@@ -43,6 +43,7 @@ from manifold_probe.topology._persistence import (
 )
 from manifold_probe.topology._resolution import (
     INTERLEAVING,
+    NSW_DENSITY,
     SPARSE_EPS,
     BettiNumbers,
     ResolutionWarning,
@@ -360,6 +361,12 @@ def significant_features(
                                tuple(float(x) for x in cut))
 
 
+def betti_result(f: SignificantFeatures) -> BettiNumbers:
+    """The :class:`BettiNumbers` of a :func:`significant_features` result."""
+    return BettiNumbers(f.betti, f.resolution, f.critical_ratio, f.near,
+                        tuple(r / NSW_DENSITY for r in f.net_radius))
+
+
 def betti_numbers(
     X: Any,
     maxdim: int = 1,
@@ -480,6 +487,6 @@ def betti_numbers(
     """
     f = significant_features(X, maxdim, confidence, seed, n_landmarks, n_bootstrap, threshold)
     warn_near_resolution(f, "betti_numbers")
-    return BettiNumbers(f.betti, f.resolution, f.critical_ratio, f.near)
+    return betti_result(f)
 
 
