@@ -375,9 +375,10 @@ def grid(args):
             print(f"{label:18s} noise {noise:<5} exact {sum(ok)}/{len(ok)}  "
                   + " ".join(str(r["betti"]) for r in rows[-args.seeds:]), flush=True)
     if args.bars:
+        import gzip
         import pickle
 
-        (RESULTS / args.bars).write_bytes(pickle.dumps(bars))
+        (RESULTS / args.bars).write_bytes(gzip.compress(pickle.dumps(bars)))
     return rows
 
 
@@ -385,6 +386,7 @@ def rejudge(rows, names):
     """Replace each row's resolution flags by those of the current resolution report, computed
     from the bars saved by ``--bars`` (the diagrams and the test are not recomputed: the flags
     depend on the bars, p-values and net radii alone, so this equals a re-run)."""
+    import gzip
     import pickle
 
     from scipy.spatial.distance import cdist
@@ -396,7 +398,7 @@ def rejudge(rows, names):
     fam = {f[0]: f for f in FAMILIES}
     saved = {}
     for name in names:
-        for b in pickle.loads((RESULTS / name).read_bytes()):
+        for b in pickle.loads(gzip.decompress((RESULTS / name).read_bytes())):
             saved[(b["family"], b["noise"], b["seed"])] = b
     for r in rows:
         b = saved[(r["family"], r["noise"], r["seed"])]
@@ -729,7 +731,7 @@ def main():
                     help="i,k: only the families whose index is i mod k (parallel parts, "
                          "joined with --merge)")
     ap.add_argument("--bars", default=None,
-                    help="file name under results/ for a pickle of every run's tested bars, "
+                    help="file name under results/ for a gzipped pickle of every run's tested bars, "
                          "p-values and net radii (re-judged by --rejudge without recomputing)")
     ap.add_argument("--rejudge", type=lambda s: s.split(","), default=None,
                     help="with --merge: comma-separated --bars pickles whose runs' resolution "
