@@ -425,7 +425,12 @@ def betti_numbers(
     range reaches down to the test's cut, or an uncounted one whose range reaches above it
     (a significant bar kept out by the band among them), sets ``near_resolution`` and a
     :class:`ResolutionWarning` names the dimension: the answer is reported, not read. H0 is
-    exact single linkage on its net and is never near.
+    exact single linkage on its net and is never near. **Density condition**
+    (``min_feature_radius``, per dimension, in the data's units): the covering radius
+    :math:`\delta` of the net over the sample divided by :math:`\sqrt{3/5}/2`: a net of
+    covering radius :math:`\delta` recovers the homology of a manifold whose reach exceeds
+    that (Niyogi, Smale & Weinberger 2008); a feature thinner than it is below resolution, and
+    its absence from the bars says nothing.
 
     Validation (families, seeds, noise, the measured rates, the misses and why): the
     ``## Topology`` section of ``docs/validation.md`` and ``benchmarks/validate_topology.py``.
@@ -457,8 +462,8 @@ def betti_numbers(
     -------
     BettiNumbers
         A tuple of int, length maxdim + 1 (equal to, and printed as, the plain tuple), with the
-        attributes ``resolution``, ``critical_ratio``, ``near_resolution`` and
-        ``below_resolution`` (see Resolution).
+        attributes ``resolution``, ``critical_ratio``, ``near_resolution``,
+        ``below_resolution`` and ``min_feature_radius`` (see Resolution).
 
     Warns
     -----
@@ -475,7 +480,9 @@ def betti_numbers(
     Bobrowski & Skraba (2023), "A universal null-distribution for topological data analysis",
     Sci. Rep. 13:12274. Cavanna, Jahanseir & Sheehy (2015), "A geometric perspective on sparse
     filtrations", CCCG. Chazal, de Silva & Oudot (2014), "Persistence stability for geometric
-    complexes", Geom. Dedicata 173. Penrose (1997), "The longest edge of the random minimal
+    complexes", Geom. Dedicata 173. Niyogi, Smale & Weinberger (2008), "Finding the homology
+    of submanifolds with high confidence from random samples", Discrete Comput. Geom. 39.
+    Penrose (1997), "The longest edge of the random minimal
     spanning tree", Ann. Appl. Probab. 7(2).
 
     Examples
