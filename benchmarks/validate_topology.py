@@ -414,6 +414,7 @@ def rejudge(rows, names):
                 D = cdist(U[order], U[order])
                 lam = float(min(D[j, :j].min() for j in range(1, len(D))))
             exact.append(2.0 * lam / SPARSE_EPS)
+            b["net_radius"] = (*b["net_radius"][:k], lam, *b["net_radius"][k + 1:])
         cut = [np.inf] + [critical_ratio(t[:, 1][p >= 0.05] / t[:, 0][p >= 0.05], 0.05,
                                          INTERLEAVING, floor=1.0)
                           for t, p in zip(tested[1:], pvals[1:], strict=True)]

@@ -144,6 +144,26 @@ def test_betti_numbers_is_a_tuple_with_its_resolution():
     assert b.critical_ratio[1] >= INTERLEAVING and not b.below_resolution
     c = pickle.loads(pickle.dumps(b))
     assert c == b and c.resolution == b.resolution and c.near_resolution == b.near_resolution
+    assert c.min_feature_radius == b.min_feature_radius and len(b.min_feature_radius) == 2
+    # every point is a landmark here: the condition is the sample's own spacing (300 points on
+    # a unit circle: last insertion radius about pi / 300) over sqrt(3/5) / 2
+    assert 0 < b.min_feature_radius[1] < 0.1
+
+
+def test_min_feature_radius_is_the_net_covering_radius_over_the_nsw_constant():
+    # Niyogi, Smale & Weinberger (2008): a net of covering radius delta resolves reach above
+    # delta / (sqrt(3/5) / 2). More points give a finer H1 net (max(400, n / 5) landmarks), so
+    # a smaller radius; the value is the net's covering radius over the distinct points.
+    from manifold_probe.topology._resolution import NSW_DENSITY
+    from manifold_probe.topology._significance import significant_features
+
+    X = mp.datasets.circle(3000, ambient_dim=10, seed=0).points
+    f = significant_features(X, 1, seed=0)
+    b = mp.betti_numbers(X, 1, seed=0)
+    assert b.min_feature_radius[1] == pytest.approx(f.net_radius[1] / NSW_DENSITY)
+    assert NSW_DENSITY == pytest.approx(np.sqrt(3 / 5) / 2)
+    small = mp.betti_numbers(mp.datasets.circle(1000, ambient_dim=10, seed=0).points, 1, seed=0)
+    assert b.min_feature_radius[1] < small.min_feature_radius[1]
 
 
 def test_answer_near_resolution_warns_and_says_so():

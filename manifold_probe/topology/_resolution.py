@@ -54,7 +54,8 @@ class BettiNumbers(tuple):
         ``any(near_resolution)``.
     min_feature_radius : tuple of float
         Per dimension, the density condition in the data's units: the covering radius of the
-        net the dimension was read on divided by ``NSW_DENSITY`` (:math:`\sqrt{3/5}/2`;
+        net the dimension was read on (over the distinct points; when the net is every point,
+        its last insertion radius, the sample's own spacing) divided by ``NSW_DENSITY`` (:math:`\sqrt{3/5}/2`;
         Niyogi, Smale & Weinberger 2008). A shape whose features (and reach) are at least this
         large is sampled densely enough for its homology to be recoverable from the net; below
         it, a missing feature is below resolution and nothing in the bars can say so.

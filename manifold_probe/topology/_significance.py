@@ -134,7 +134,7 @@ class SignificantFeatures:
     critical_ratio: tuple = ()  # per dimension: d/b a feature needs to count (see _resolution)
     resolution: tuple = ()  # per dimension: smallest detectable death (H0: gap) / scale
     near: tuple = ()  # per dimension: a bar that could cross the cut in the net's exact Rips
-    net_radius: tuple = ()  # per dimension: covering radius of the net it was read on
+    net_radius: tuple = ()  # per dimension: covering radius of its net (every point: spacing)
     exact_below: tuple = ()  # per dimension: the sparse filtration equals Rips up to here
     cut: tuple = ()  # per dimension k >= 1: the test's cut on d/b, the band left out
 
@@ -337,8 +337,12 @@ def significant_features(
     tested = tested[: maxdim + 1]
     # covering radius (over the distinct points) of the net each dimension is read on: the
     # next landmark's insertion radius in the greedy order (0 when the net is every point)
-    def radius(size):
-        return float(D_all[size, :size].min()) if size < len(order) else eps_order
+    def radius(size):  # when the net is every point: its last insertion radius (its spacing)
+        if size < len(order):
+            return float(D_all[size, :size].min())
+        if len(order) < n or size < 2:
+            return eps_order
+        return float(D_all[size - 1, : size - 1].min())
     sizes = [m0 if j == 0 else k if j == 1 else len(L) for j in range(maxdim + 1)]
     net_radius = tuple(radius(size) for size in sizes)
     alpha = 1.0 - confidence
