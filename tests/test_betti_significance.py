@@ -378,3 +378,16 @@ def test_clean_circle_is_not_near_resolution_and_its_loop_is_clear_of_the_cut():
     f = significant_features(X, 1, seed=0)
     assert f.betti == (1, 1) and f.near == (False, False)
     assert f.exact_below[1] > 0 and 1.0 <= f.cut[1] <= 4.0
+
+
+def test_fat_torus_at_1500_points_is_reported_below_resolution():
+    # The fat torus R = 1.5, r = 1 (reach 0.5, its inner loop's radius) misses that loop at
+    # 1500 points (tests/test_topology.py, a strict xfail). The answer says so both ways: a bar
+    # could cross the cut in the exact Rips filtration, and its nets resolve only features of
+    # radius above 0.5.
+    X = mp.datasets.torus_shape(1500, R=1.5, r=1.0, ambient_dim=20, seed=0).points
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(X, maxdim=2, seed=0)
+    assert b != (1, 2, 1)
+    assert b.below_resolution and b.min_feature_radius[1] > 0.5
