@@ -23,6 +23,12 @@ quantile pairs (sets ``FIT_QUANTILES``; saves results/validate_topology_null.jso
 ``--sizes``: the exact rate against sample size, 600-3000 points, for the torus, flat torus,
 Klein bottle, S2 and S3 up to H2 (saves results/validate_topology_sizes.json).
 
+``--shard i,k`` runs every k-th family from the i-th (parallel parts), ``--bars NAME`` saves
+every run's tested bars, p-values and net radii (gzipped pickle), and ``--merge A,B --rejudge
+NAME,NAME`` joins the parts and recomputes the resolution flags from the saved bars (the same
+flags as a re-run: they depend on nothing else). The summary counts a run as inside the
+density condition when its nets resolve the family's feature size (``inside_density``).
+
 Saves benchmarks/results/validate_topology.json and validate_topology.png.
 """
 
