@@ -1,6 +1,7 @@
 r"""The noise law of persistence bars and the test of a dimension's bars against it.
 
-Bobrowski & Skraba (2023): for the noise bars of random Rips/Čech filtrations,
+Bobrowski & Skraba (2023): for the noise bars of random Rips/Čech filtrations (homology over
+Z/2 here, as everywhere in :mod:`manifold_probe.topology`),
 :math:`y = \log\log(d/b)` is distributed as :math:`\mu + \sigma\ell`, :math:`\ell` standard
 left-Gumbel, :math:`P(\ell \ge x) = S(x) = e^{-e^{x}}`. The family is location-scale, so every
 statistic built from :math:`(y - \hat\mu)/\hat\sigma` with equivariant :math:`\hat\mu,

@@ -125,8 +125,8 @@ def rips_ratio_bounds(bars, exact_below: float, eps: float = SPARSE_EPS):
 
 def resolution_report(tested, pvals, crit, alpha, n_points, scale, cut, exact_below,
                       eps=SPARSE_EPS):
-    r"""Per dimension, the smallest feature the test can count at this sample (relative to
-    ``scale``) and whether the answer is near it (see :func:`betti_numbers`, Resolution).
+    r"""Per dimension (homology over :math:`\mathbb{Z}/2`), the smallest feature the test can
+    count at this sample (relative to ``scale``) and whether the answer is near it (see :func:`betti_numbers`, Resolution).
 
     A dimension :math:`k \ge 1` is near resolution when a bar could fall on the other side of
     the test's cut ``cut[k]`` (the ratio a new largest bar needs by the test alone, the band
