@@ -325,8 +325,7 @@ def test_sparse_filtration_is_the_rips_filtration_below_its_exact_range(seed, n,
     # The resolution report treats bar ends below T = 2 lambda / eps as exact: every edge of
     # length <= T enters the sparse filtration at its length, and no other edge enters by T.
     from manifold_probe.topology._persistence import maxmin_landmarks, sparse_rips_edges
-    from manifold_probe.topology._resolution import SPARSE_EPS
-    from manifold_probe.topology._significance import exact_range
+    from manifold_probe.topology._resolution import SPARSE_EPS, exact_range
 
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, dim))
@@ -348,8 +347,7 @@ def test_sparse_bars_match_exact_rips_bars_within_the_reported_bounds():
     # bar, a bar whose ratio lies in [lo, hi]. A noisy circle in R^3 (net of 120 points):
     # the loop's sparse and Rips ratios, and the bounds around the sparse one.
     from manifold_probe.topology._persistence import maxmin_landmarks, rips_diagrams
-    from manifold_probe.topology._resolution import SPARSE_EPS, rips_ratio_bounds
-    from manifold_probe.topology._significance import exact_range
+    from manifold_probe.topology._resolution import SPARSE_EPS, exact_range, rips_ratio_bounds
 
     rng = np.random.default_rng(3)
     t = rng.uniform(0, 2 * np.pi, 600)

@@ -11,7 +11,8 @@ from manifold_probe.topology._components import MIN_COMPONENT, MIN_COMPONENT_POI
 from manifold_probe.topology._noise_law import FEW_BARS_RATIO, MIN_BELOW
 
 __all__ = ["BettiNumbers", "ResolutionWarning", "resolution_report", "warn_near_resolution",
-           "h0_critical_ratio", "rips_ratio_bounds", "SPARSE_EPS", "INTERLEAVING", "NSW_DENSITY"]
+           "h0_critical_ratio", "rips_ratio_bounds", "exact_range", "SPARSE_EPS", "INTERLEAVING",
+           "NSW_DENSITY"]
 
 # Approximation factor of the sparse Rips filtration. A choice, not measured: no benchmark
 # compares values of eps (docs/validation.md#constants-not-yet-measured).
@@ -87,6 +88,25 @@ def h0_critical_ratio(size: float, n_candidates: int, alpha: float) -> float:
     p = h0_pvalues(1.0, grid, size) * max(n_candidates, 1)
     hit = np.flatnonzero(p < alpha)
     return float(grid[hit[0]]) if len(hit) else float("inf")
+
+
+def exact_range(radius: float, D: np.ndarray, sparse: float | None) -> float:
+    r"""Scale up to which the sparse Rips filtration of a net (``D``, rows in greedy order)
+    equals its Rips filtration (so its diagrams, over :math:`\mathbb{Z}/2`, are exact there): :math:`T = 2\lambda/\epsilon`, with :math:`\lambda \le` every
+    insertion radius of the net: ``radius``, the net's covering radius (the next point's
+    insertion radius in the greedy order), or when that is 0 (the net is every point) its
+    last point's. An edge of length :math:`D_{ij} \le 2\lambda_j/\epsilon` enters at its
+    length (:func:`~manifold_probe.topology._persistence.sparse_rips_edges`). Infinite
+    without sparsification.
+
+    >>> D = np.abs(np.subtract.outer([0.0, 4.0, 2.0, 1.0], [0.0, 4.0, 2.0, 1.0]))
+    >>> exact_range(0.0, D, 0.5), exact_range(0.5, D, 0.5)
+    (4.0, 2.0)
+    """
+    if sparse is None or len(D) < 2:
+        return float("inf")
+    lam = radius if radius > 0 else float(D[len(D) - 1, : len(D) - 1].min())
+    return 2.0 * lam / sparse
 
 
 def rips_ratio_bounds(bars, exact_below: float, eps: float = SPARSE_EPS):

@@ -47,6 +47,7 @@ from manifold_probe.topology._resolution import (
     SPARSE_EPS,
     BettiNumbers,
     ResolutionWarning,
+    exact_range,
     h0_critical_ratio,
     resolution_report,
     warn_near_resolution,
@@ -188,25 +189,6 @@ def _net_diagrams(DL: np.ndarray, maxdim: int, thr: float, sparse: float | None,
         "Rips complex of all of them would be too large); pass n_landmarks to choose",
         CostWarning, stacklevel=4)
     return [*rips_diagrams(DL, 1, thr, sparse=sparse), *high[2:]]
-
-
-def exact_range(radius: float, D: np.ndarray, sparse: float | None) -> float:
-    r"""Scale up to which the sparse Rips filtration of a net (``D``, rows in greedy order)
-    equals its Rips filtration (so its diagrams, over :math:`\mathbb{Z}/2`, are exact there): :math:`T = 2\lambda/\epsilon`, with :math:`\lambda \le` every
-    insertion radius of the net: ``radius``, the net's covering radius (the next point's
-    insertion radius in the greedy order), or when that is 0 (the net is every point) its
-    last point's. An edge of length :math:`D_{ij} \le 2\lambda_j/\epsilon` enters at its
-    length (:func:`~manifold_probe.topology._persistence.sparse_rips_edges`). Infinite
-    without sparsification.
-
-    >>> D = np.abs(np.subtract.outer([0.0, 4.0, 2.0, 1.0], [0.0, 4.0, 2.0, 1.0]))
-    >>> exact_range(0.0, D, 0.5), exact_range(0.5, D, 0.5)
-    (4.0, 2.0)
-    """
-    if sparse is None or len(D) < 2:
-        return float("inf")
-    lam = radius if radius > 0 else float(D[len(D) - 1, : len(D) - 1].min())
-    return 2.0 * lam / sparse
 
 
 def _tested_bars(dgms: list, threshold: float) -> list[np.ndarray]:
