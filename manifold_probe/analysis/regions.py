@@ -53,6 +53,7 @@ import numpy as np
 
 from manifold_probe._params import Param, Schema
 from manifold_probe._validation import (
+    InputError,
     check_k,
     check_points,
     check_seed,
@@ -197,6 +198,9 @@ REGIONS_PARAMS = Schema(
     Param("error_bar", str, "difference", 'method "peak": the error bar of a prominence, the '
           'bootstrap sd of peak minus saddle ("difference") or sd(peak) + sd(saddle) ("sum", DPA)',
           choices=("difference", "sum")),
+    Param("density", str, "dtm", 'method "peak": "dtm" distance to measure at k with bootstrap '
+          'error bars; "pak" point-adaptive density in the intrinsic dimension (PAk, k* <= 2k + '
+          '10) with its likelihood error bars', choices=("dtm", "pak")),
 )
 
 
@@ -212,6 +216,8 @@ def regions(
     method: str = "peak",
     correction: str = "fdr",
     error_bar: str = "difference",
+    density: str = "dtm",
+    graph_k: int | None = None,
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -355,9 +361,14 @@ def regions(
 
     A = check_points(X, min_points=20, what="regions")
     n = len(A)
-    k, alpha, n_boot, band, method, correction, error_bar = REGIONS_PARAMS.check(
+    k, alpha, n_boot, band, method, correction, error_bar, density = REGIONS_PARAMS.check(
         k=k, alpha=alpha, n_boot=n_boot, band=band, method=method, correction=correction,
-        error_bar=error_bar).values()
+        error_bar=error_bar, density=density).values()
+    if density == "pak" and (method != "peak" or correction == "simultaneous"):
+        raise InputError(
+            f'density="pak" has analytic error bars and no bootstrap: it needs method="peak" '
+            f'and correction "fdr" or "none" (got method={method!r}, '
+            f'correction={correction!r}); use density="dtm" for the bootstrap rules')
     k = check_k(k, n, what="regions", min_k=2)
     rng = check_seed(seed)
     K = min(n - 1, 2 * k + 10)  # multinomial weights of K neighbours hold mass >= k w.h.p.
@@ -376,9 +387,12 @@ def regions(
         nb = check_graph(neighbors, A, K, what="regions (2k + 10 neighbours, for the bootstrap)")
         nb = nb.truncate(K)
     dist, idx = nb.distances, nb.indices
+    if density == "pak":
+        return _regions_pak(dist, idx, A, nb, k=k, alpha=alpha, n_boot=n_boot, band=band,
+                            correction=correction, error_bar=error_bar)
     g = -dtm_log(dist, None, k)
 
-    adj = adjacency(nb.truncate(k))
+    adj = adjacency(nb.truncate(k if graph_k is None else check_k(graph_k, n, what="regions")))
     peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(g, adj)
     by_prominence = np.argsort(-prom, kind="stable")
     peaks, prom = peaks[by_prominence], prom[by_prominence]
@@ -430,15 +444,7 @@ def regions(
             # studentised sup band over the critical points (peaks and saddles)
             dev_sd = np.abs(devs - devs.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
             z = float(np.quantile(dev_sd.max(axis=1), 1.0 - alpha))
-        thresholds = z * sd_sum
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p_values = norm.sf(np.where(sd_sum > 0, prom / sd_sum, np.inf * np.sign(prom)))
-        keep = prom > thresholds
-        if correction == "fdr" and len(prom) > 1:
-            keep[1:] = benjamini_hochberg(p_values[1:], alpha)
-            # the bar each mode met: its p-value's BH cut, as a prominence
-            cut = alpha * max(int(keep[1:].sum()), 1) / (len(prom) - 1)
-            thresholds = float(norm.isf(cut)) * sd_sum
+        keep, p_values, thresholds = _merge_test(prom, sd_sum, z, alpha, correction)
         threshold = float(np.median(thresholds))
     else:
         c_alpha = float(np.quantile(stat, 1.0 - alpha))
@@ -447,17 +453,7 @@ def regions(
         p_values = np.array([(1 + np.sum(2.0 * stat >= p)) / (n_boot + 1) for p in prom])
         keep = prom > threshold
     keep[0] = True  # the global mode is always a region
-    kept = set(peaks[keep].tolist())
-
-    # ToMATo's merge: a non-significant mode joins the elder it merged into, following the
-    # chain until a significant mode is reached.
-    def resolve(p: int) -> int:
-        while p not in kept:
-            p = merged_into.get(p, int(peaks[0]))
-        return p
-
-    region_of_peak = {int(p): i for i, p in enumerate(peaks[keep])}
-    labels = np.array([region_of_peak[resolve(int(a))] for a in attach], dtype=np.int64)
+    labels = _merge_labels(peaks, keep, merged_into, attach)
     return Regions(
         labels=labels,
         n_regions=int(keep.sum()),
@@ -472,6 +468,87 @@ def regions(
                      else "peak-difference"]
         + _CORRECTION_BASIS[correction if method == "peak" else "none"],
         method=method,
+        thresholds=np.asarray(thresholds, dtype=np.float64),
+        peaks=peaks,
+        saddles=saddles,
+    )
+
+
+def _merge_test(prom: np.ndarray, sd: np.ndarray, z: float, alpha: float,
+                correction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which modes pass ``prominence > z * sd`` (or Benjamini-Hochberg over the modes after the
+    first), their p-values ``1 - Phi(prominence / sd)`` and the prominence each needed."""
+    from scipy.stats import norm
+
+    thresholds = z * sd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_values = norm.sf(np.where(sd > 0, prom / sd, np.inf * np.sign(prom)))
+    keep = prom > thresholds
+    if correction == "fdr" and len(prom) > 1:
+        keep[1:] = benjamini_hochberg(p_values[1:], alpha)
+        # the bar each mode met: its p-value's BH cut, as a prominence
+        cut = alpha * max(int(keep[1:].sum()), 1) / (len(prom) - 1)
+        thresholds = float(norm.isf(cut)) * sd
+    return keep, p_values, thresholds
+
+
+def _merge_labels(peaks: np.ndarray, keep: np.ndarray, merged_into: dict,
+                  attach: np.ndarray) -> np.ndarray:
+    """ToMATo's merge: a non-significant mode joins the elder it merged into, following the
+    chain until a significant mode is reached; regions numbered by decreasing prominence."""
+    kept = set(peaks[keep].tolist())
+
+    def resolve(p: int) -> int:
+        while p not in kept:
+            p = merged_into.get(p, int(peaks[0]))
+        return p
+
+    region_of_peak = {int(p): i for i, p in enumerate(peaks[keep])}
+    return np.array([region_of_peak[resolve(int(a))] for a in attach], dtype=np.int64)
+
+
+def _regions_pak(dist: np.ndarray, idx: np.ndarray, A: np.ndarray, nb: Any, *, k: int,
+                 alpha: float, n_boot: int, band: str, correction: str,
+                 error_bar: str) -> Regions:
+    """``density="pak"``: modes of the PAk log-density on the k* graph, DPA's error bars."""
+    from scipy.stats import norm
+
+    from manifold_probe.analysis._modes import kstar, kstar_adjacency, pak_log_density
+    from manifold_probe.dimension._twonn import twonn
+
+    dim = float(twonn(A, neighbors=nb, scale_check=False, seed=0).dimension)
+    dim = max(dim, 1.0)
+    ks = kstar(dist, idx, dim)
+    g, err = pak_log_density(dist, ks, dim)
+    peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(g, kstar_adjacency(idx, ks))
+    by_prominence = np.argsort(-prom, kind="stable")
+    peaks, prom = peaks[by_prominence], prom[by_prominence]
+    lowest = int(np.argmin(g))
+    saddles = np.array([saddle_of.get(int(p), lowest) for p in peaks], dtype=np.int64)
+    ep, es = err[peaks], np.where(saddles == peaks, 0.0, err[saddles])
+    # "difference": PAk estimates at a peak and a distant saddle are nearly independent
+    sd = np.hypot(ep, es) if error_bar == "difference" else ep + es
+    z = float(norm.ppf(1.0 - alpha))
+    keep, p_values, thresholds = _merge_test(prom, sd, z, alpha, correction)
+    keep[0] = True
+    return Regions(
+        labels=_merge_labels(peaks, keep, merged_into, attach),
+        n_regions=int(keep.sum()),
+        prominences=prom,
+        p_values=np.asarray(p_values, dtype=np.float64),
+        threshold=float(np.median(thresholds)),
+        alpha=alpha,
+        k=k,
+        band=band,
+        n_boot=n_boot,
+        basis=(f"mode prominence of the PAk log-density (intrinsic dimension {dim:.3g}, k* by "
+               "the likelihood-ratio test of constant density) on the symmetrised k* graph, "
+               "peak minus saddle, > z_(1-alpha) "
+               + ("sqrt(eps_peak^2 + eps_saddle^2)" if error_bar == "difference"
+                  else "(eps_peak + eps_saddle)")
+               + ", eps = sqrt((4k*+2)/((k*-1)k*)) (Rodriguez et al. 2018; d'Errico et al. 2021)")
+        + _CORRECTION_BASIS[correction],
+        method="peak",
         thresholds=np.asarray(thresholds, dtype=np.float64),
         peaks=peaks,
         saddles=saddles,
