@@ -5,7 +5,8 @@ Variants of :func:`manifold_probe.analysis.regions.regions` (``method="peak"``,
 
 * ``error_bar``: ``"sum"`` (sd(peak) + sd(saddle), DPA's bound) or ``"difference"`` (the
   bootstrap sd of g*(peak) - g*(saddle));
-* ``k``: fixed (15, 25, 40, 60) or the rule ``k = round(sqrt(n))``.
+* ``k``: fixed (15, 25, 40, 60) or the rule ``k = round(sqrt(n))``, the graph of the modes
+  on the same ``k`` neighbours.
 
 Families (from ``bench_regions_truth.py``): ``mixture`` and ``unimodal`` are the development
 set on which a rule is chosen; ``heldout`` (anisotropic components, unequal weights, unequal
@@ -91,7 +92,7 @@ VARIANTS = {
 
 
 DENSITY_VARIANTS = {
-    "dtm k=40": dict(k=40),
+    "dtm k=40": dict(k=40, graph_k=40),
     "dtm k=40 graph 10": dict(k=40, graph_k=10),
     "dtm k=60 graph 10": dict(k=60, graph_k=10),
     "pak diff fdr": dict(density="pak"),
@@ -100,7 +101,7 @@ DENSITY_VARIANTS = {
 }
 
 DENSITY_VARIANTS_2 = {
-    "dtm k=40": dict(k=40),
+    "dtm k=40": dict(k=40, graph_k=40),
     "dtm k=40 graph 10 sim": dict(k=40, graph_k=10, correction="simultaneous"),
     "dtm k=60 graph 10 sim": dict(k=60, graph_k=10, correction="simultaneous"),
     "dtm k=40 graph 20": dict(k=40, graph_k=20),
@@ -169,6 +170,9 @@ def main_density(variants: dict = DENSITY_VARIANTS, name: str = "density") -> No
             summary[name] = s
             print(family, name, {k: v for k, v in s.items() if k != "groups"}, flush=True)
         out["families"][family] = dict(summary=summary, rows=rows, dadapy_note=note)
+        # written after each family, so that a run cut short keeps what it measured
+        (RESULTS / f"sweep_regions_{name}.json").write_text(json.dumps(out, indent=1,
+                                                                      default=float))
     out["choice"] = choose(out["families"], variants)
     print("choice:", out["choice"])
     out["machine"] = machine()
@@ -230,7 +234,7 @@ def main() -> None:
                 clear[group].append(adjusted_rand_score(y, km))
             for name, kw in VARIANTS.items():
                 k = int(round(np.sqrt(len(X)))) if kw["k"] == "sqrt" else kw["k"]
-                r = regions(X, k=k, seed=seed, error_bar=kw["error_bar"])
+                r = regions(X, k=k, graph_k=k, seed=seed, error_bar=kw["error_bar"])
                 rows[name].setdefault(group, []).append(dict(
                     n_regions=r.n_regions,
                     ari=None if y is None else adjusted_rand_score(y, r.labels),
