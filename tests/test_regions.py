@@ -414,3 +414,16 @@ def test_pak_regions_of_separated_blobs_and_bad_combinations():
         regions(X, density="pak", method="tomato")
     with pytest.raises(InputError, match="pak"):
         regions(X, density="pak", correction="simultaneous")
+
+
+@pytest.mark.xfail(strict=True, reason="not reached: 5 unit Gaussians 6 sd apart in 20-d read "
+                   "3, 5, 4, 3, 5 regions over the seeds (right at 2 of 5; k-means told k = 5: "
+                   "ARI 1.0); the density at 100 points per component in 20-d does not "
+                   "separate them at every sample (sweep_regions_density2.json)")
+def test_five_components_in_20d_read_right_at_4_of_5_seeds():
+    # The stability target (the same count at >= 4/5 seeds where the truth is clear)
+    # on the one clear development mixture the default misses; strict, so a method that
+    # reaches it turns this test red until the marker goes.
+    counts = [regions(_simplex_mixture(5, 6.0, 20, 500, s)[0], seed=s).n_regions
+              for s in range(5)]
+    assert sum(c == 5 for c in counts) >= 4, counts

@@ -184,9 +184,11 @@ _CORRECTION_BASIS = {
 #: bootstrap's (1 - alpha) quantile at alpha = 0.05 needs at least 1/alpha replicates.
 REGIONS_PARAMS = Schema(
     "regions",
-    # k=60, graph_k=20: set by `benchmarks/sweep_regions_rules.py --sweep density2`, see
+    # k=60: set by `benchmarks/sweep_regions_rules.py` (--sweep density2), see
     # docs/validation.md#regions
     Param("k", int, 60, "neighbours of the density (distance to measure)", ge=2),
+    # graph_k=20: set by `benchmarks/sweep_regions_rules.py` (--sweep density2), see
+    # docs/validation.md#regions
     Param("graph_k", int, 20, "neighbours of the symmetrised graph on which modes and saddles "
           'are read (density "dtm")', ge=2),
     Param("alpha", float, 0.05, "level of each mode's test (\"peak\") or of the bootstrap band "
