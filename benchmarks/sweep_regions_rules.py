@@ -110,7 +110,7 @@ DENSITY_VARIANTS_2 = {
 }
 
 
-def main_density(variants: dict = DENSITY_VARIANTS, name: str = "density") -> None:
+def main_density(variants: dict = DENSITY_VARIANTS, sweep: str = "density") -> None:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
@@ -171,7 +171,7 @@ def main_density(variants: dict = DENSITY_VARIANTS, name: str = "density") -> No
             print(family, name, {k: v for k, v in s.items() if k != "groups"}, flush=True)
         out["families"][family] = dict(summary=summary, rows=rows, dadapy_note=note)
         # written after each family, so that a run cut short keeps what it measured
-        (RESULTS / f"sweep_regions_{name}.json").write_text(json.dumps(out, indent=1,
+        (RESULTS / f"sweep_regions_{sweep}.json").write_text(json.dumps(out, indent=1,
                                                                       default=float))
     out["choice"] = choose(out["families"], variants)
     print("choice:", out["choice"])
@@ -180,8 +180,8 @@ def main_density(variants: dict = DENSITY_VARIANTS, name: str = "density") -> No
     out["loadavg"] = os.getloadavg()
     out["timing_note"] = "wall seconds on a shared, loaded machine; not a speed benchmark"
     out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py "
-                      f"--sweep {name}")
-    (RESULTS / f"sweep_regions_{name}.json").write_text(json.dumps(out, indent=1, default=float))
+                      f"--sweep {sweep}")
+    (RESULTS / f"sweep_regions_{sweep}.json").write_text(json.dumps(out, indent=1, default=float))
 
 
 def real_ari(fam: dict, name: str) -> float:
