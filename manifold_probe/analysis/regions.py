@@ -292,8 +292,9 @@ def regions(
          groups on the points that really lie between them: on MiniLM the ARI with the corpus
          categories rises from 0.05 (``k = 40`` on its own graph) to 0.28 (dadapy 0.09), with
          0 of 35 featureless clouds read as several regions and 7 of 8 clear mixtures right
-         (the 20-d mixture of 5 components 6 sd apart reads 4 or 5 over the seeds). A graph
-         of 10 neighbours, or of 15 or 20 with ``k = 40``, read 2 to 4 false regions; the
+         (not the 20-d mixture of 5 components 6 sd apart: 3, 5, 4, 3, 5 over the seeds). A
+         10-NN graph read 3 or 4 false regions (0 or 1 with ``correction="simultaneous"``, at
+         6 of 8 clear mixtures), 20 neighbours at ``k = 40`` and 15 at ``k = 60`` read 2, the
          point-adaptive density (``density="pak"``) 5 to 12. ``bench_regions_truth.py``
          measures the default and the other rules on labelled and featureless clouds (table in
          the README).
