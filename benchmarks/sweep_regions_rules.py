@@ -63,6 +63,35 @@ the peaks and saddles (``correction="simultaneous"``, the studentised bootstrap 
 :func:`~manifold_probe.analysis.regions.regions`), which answers the selection of modes that
 a sparser graph makes worse; and graphs of 15 and 20 neighbours. Writes
 ``benchmarks/results/sweep_regions_density2.json``.
+
+Round 2 chose ``dtm k=60 graph 20`` (the default since): 0 false regions of 35, T2 met, T1
+missed by one mixture (5 components 6 sd apart in 20-d read 3, 5, 4, 3, 5 over the seeds).
+
+Round 3 (``--sweep consensus``), declared before the full comparison: one stabiliser, a
+consensus over bootstrap draws (``regions(consensus=...)``), against the round-2 default.
+The draws are the first ``n_draws = 25`` of the ``n_boot = 200`` multinomial replicates the
+merge criterion already draws: on each, the bootstrap density ``g*_b`` at every point, its
+modes on the same 20-NN graph, each mode tested by the same merge criterion (bootstrap sd of
+peak minus saddle, Benjamini–Hochberg) — the finder run on the draw. Candidates
+(:data:`CONSENSUS_VARIANTS`):
+
+* ``consensus majority`` — regions are the connected components of the graph edges whose
+  two ends are in one region in >= 1/2 of the draws; components under ``graph_k`` = 20
+  points join the neighbouring component of highest co-assignment;
+* ``consensus modal`` — the modal region count over the draws (ties: the smaller) and the
+  partition of the first draw with that count.
+
+Both come from the same draws, so the sweep runs the finder once per cloud with
+``consensus="modal"`` and forms the majority partition from its draws. dadapy's and k-means'
+readings are those of ``sweep_regions_density2.json`` (the same clouds, in the same order).
+The rule is the one above, over the round-3 candidates and the round-2 default. Before the
+round was declared, the two consensus rules were tried on two development mixtures only
+(5 components 6 sd apart in 20-d, 3 components 4 sd apart in 5-d, seeds 0-4), to check
+that the code ran: the majority rule read 1 region at most seeds (the draws merge different
+pairs of components, and an edge needs only half of them), the modal rule 2, 5, 4, 3, 4 and
+3, 3, 3, 3, 3. Nothing was changed after. Writes
+``benchmarks/results/sweep_regions_consensus.json``, with the cost of each candidate as a
+ratio of wall time to the default's on the same clouds.
 """
 
 from __future__ import annotations
@@ -108,6 +137,132 @@ DENSITY_VARIANTS_2 = {
     "dtm k=60 graph 15": dict(k=60, graph_k=15),
     "dtm k=60 graph 20": dict(k=60, graph_k=20),
 }
+
+CONSENSUS_VARIANTS = {
+    "dtm k=60 graph 20": dict(k=60, graph_k=20),
+    "consensus majority": dict(k=60, graph_k=20, consensus="majority", n_draws=25),
+    "consensus modal": dict(k=60, graph_k=20, consensus="modal", n_draws=25),
+}
+
+
+def main_consensus(families: tuple[str, ...], part: str) -> None:
+    """Round 3: the default and the two consensus rules (from one set of draws per cloud)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    import manifold_probe.analysis.regions as R
+
+    ref = json.loads((RESULTS / "sweep_regions_density2.json").read_text())["families"]
+    out: dict = {"families": {}}
+    for family in families:
+        rows = []
+        for i, (group, seed, X, y) in enumerate(clouds(family)):
+            old = ref[family]["rows"][i]
+            assert (old["group"], old["seed"]) == (group, seed)
+            row: dict = dict(group=group, seed=seed, truth=old["truth"])
+            for name in ("dadapy", "kmeans"):
+                if name in old:
+                    row[name] = old[name]
+
+            def score(lab, y=y):
+                return None if y is None else adjusted_rand_score(y, lab)
+
+            t = time.perf_counter()
+            r = R.regions(X, seed=seed, k=60, graph_k=20)
+            row["time"] = {"dtm k=60 graph 20": time.perf_counter() - t}
+            row["dtm k=60 graph 20"] = (r.n_regions, score(r.labels))
+            seen: dict = {}
+            draw = R._draw_labels
+
+            def spy(gb, devs, adj, *a, _seen=seen, _draw=draw):
+                _seen.setdefault("draws", []).append(_draw(gb, devs, adj, *a))
+                _seen["adj"] = adj
+                return _seen["draws"][-1]
+
+            R._draw_labels = spy
+            try:
+                t = time.perf_counter()
+                r = R.regions(X, seed=seed, k=60, graph_k=20, consensus="modal", n_draws=25)
+                t_modal = time.perf_counter() - t
+                t = time.perf_counter()
+                maj = R._majority_labels(seen["draws"], seen["adj"], min_size=20)
+                t_maj = time.perf_counter() - t
+            finally:
+                R._draw_labels = draw
+            row["consensus modal"] = (r.n_regions, score(r.labels))
+            row["consensus majority"] = (int(maj.max()) + 1, score(maj))
+            row["draw_counts"] = r.draw_counts.tolist()
+            row["time"]["consensus modal"] = t_modal
+            row["time"]["consensus majority"] = t_modal + t_maj
+            rows.append(row)
+            print(family, group, seed, {n: row[n][0] for n in CONSENSUS_VARIANTS}, flush=True)
+        out["families"][family] = dict(rows=rows)
+        (RESULTS / f"sweep_regions_consensus_{part}.json").write_text(
+            json.dumps(out, indent=1, default=float))
+    out["loadavg"] = os.getloadavg()
+    (RESULTS / f"sweep_regions_consensus_{part}.json").write_text(
+        json.dumps(out, indent=1, default=float))
+
+
+def summarise_consensus() -> None:
+    """Join the parts of round 3, summarise per family as the other rounds do, and choose."""
+    fam: dict = {}
+    loads = []
+    for part in sorted(RESULTS.glob("sweep_regions_consensus_*.json")):
+        d = json.loads(part.read_text())
+        fam.update(d["families"])
+        loads.append(d.get("loadavg"))
+    names = [*CONSENSUS_VARIANTS, "dadapy", "kmeans"]
+    for family, f in fam.items():
+        f["summary"] = summarise_rows(family, f["rows"], names)
+    out: dict = dict(families=fam)
+    out["choice"] = choose(fam, CONSENSUS_VARIANTS)
+    tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in CONSENSUS_VARIANTS}
+    base = tot["dtm k=60 graph 20"]
+    out["cost_ratio"] = {n: round(v / base, 2) for n, v in tot.items()}
+    out["cost_note"] = ("sum of wall seconds of regions() over every cloud, as a ratio to the "
+                        "default's; single thread on a shared, loaded machine (loadavg per part "
+                        "below): not a speed benchmark")
+    out["loadavg"] = loads
+    out["machine"] = machine()
+    out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py "
+                      "--sweep consensus [--part synthetic|real]; then --sweep consensus-summary")
+    print(json.dumps(out["choice"], indent=1), out["cost_ratio"])
+    (RESULTS / "sweep_regions_consensus.json").write_text(json.dumps(out, indent=1, default=float))
+
+
+def summarise_rows(family: str, rows: list, names: list) -> dict:
+    """Per-group counts, stability, ARI and right counts, as in :func:`main_density`."""
+    summary: dict = {}
+    for name in names:
+        if not all(name in r for r in rows):
+            continue
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault(r["group"], []).append(r)
+        g_out = {}
+        for g, rs in groups.items():
+            counts = [r[name][0] for r in rs]
+            modal = max(set(counts), key=counts.count)
+            e = dict(counts=counts, stable=counts.count(modal) >= 4)
+            if rs[0]["truth"] is not None:
+                e["mean_ari"] = round(float(np.mean([r[name][1] for r in rs])), 3)
+                e["right_count"] = sum(c == rs[0]["truth"] for c in counts)
+                e["truth_clear"] = bool(np.mean([r["kmeans"][1] for r in rs]) >= 0.9)
+            g_out[g] = e
+        s: dict = dict(groups=g_out)
+        if family == "unimodal":
+            cs = [c for e in g_out.values() for c in e["counts"]]
+            s["false_regions"] = sum(c > 1 for c in cs)
+            s["clouds"] = len(cs)
+        else:
+            cl = [e for e in g_out.values() if e["truth_clear"]]
+            s["clear_groups"] = len(cl)
+            s["clear_right_count_4of5"] = sum(e["right_count"] >= 4 for e in cl)
+            s["mean_ari"] = round(float(np.mean([e["mean_ari"] for e in g_out.values()])), 3)
+            s["stable_groups"] = sum(e["stable"] for e in g_out.values())
+        summary[name] = s
+        print(family, name, {k: v for k, v in s.items() if k != "groups"}, flush=True)
+    return summary
 
 
 def main_density(variants: dict = DENSITY_VARIANTS, sweep: str = "density") -> None:
@@ -213,6 +368,15 @@ def choose(fam: dict, variants: dict) -> dict:
 
 def main() -> None:
     sweep = sys.argv[sys.argv.index("--sweep") + 1] if "--sweep" in sys.argv else "k"
+    if sweep == "consensus":
+        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
+        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
+                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        main_consensus(fams, part)
+        return
+    if sweep == "consensus-summary":
+        summarise_consensus()
+        return
     if sweep in ("density", "density2"):
         main_density(DENSITY_VARIANTS if sweep == "density" else DENSITY_VARIANTS_2, sweep)
         return

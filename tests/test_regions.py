@@ -427,3 +427,54 @@ def test_five_components_in_20d_read_right_at_4_of_5_seeds():
     counts = [regions(_simplex_mixture(5, 6.0, 20, 500, s)[0], seed=s).n_regions
               for s in range(5)]
     assert sum(c == 5 for c in counts) >= 4, counts
+
+
+def test_majority_consensus_of_identical_draws_is_the_draw():
+    # Known answer: when every draw gives one partition, every within-region edge is co-assigned
+    # in all draws and every cross edge in none, so the consensus is that partition.
+    from sklearn.metrics import adjusted_rand_score
+
+    from manifold_probe.analysis._modes import adjacency
+    from manifold_probe.analysis.regions import _majority_labels
+    from manifold_probe.neighbors import knn
+
+    X, y = blobs(3, 12.0, 4, 240, 0)
+    adj = adjacency(knn(X, 10))
+    lab = _majority_labels([y.copy() for _ in range(5)], adj, min_size=10)
+    assert adjusted_rand_score(y, lab) == 1.0
+    # a sliver (5 points of region 0 labelled apart in every draw) is under min_size: it
+    # joins its neighbour, region 0
+    z = y.copy()
+    z[np.flatnonzero(y == 0)[:5]] = 7
+    lab = _majority_labels([z] * 5, adj, min_size=10)
+    assert adjusted_rand_score(y, lab) == 1.0
+    # draws that split region 0 in only 2 of 5 draws: the majority keeps it whole
+    split = y.copy()
+    split[np.flatnonzero(y == 0)[::2]] = 9
+    lab = _majority_labels([split, split, y, y, y], adj, min_size=10)
+    assert adjusted_rand_score(y, lab) == 1.0
+
+
+@pytest.mark.parametrize("rule", ["majority", "modal"])
+def test_consensus_of_bootstrap_draws(rule):
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = blobs(3, 15.0, 5, 300, 1)
+    r = regions(X, seed=0, consensus=rule, n_draws=10, n_boot=40)
+    assert r.n_regions == 3 and adjusted_rand_score(y, r.labels) > 0.95
+    assert r.draw_counts is not None and len(r.draw_counts) == 10
+    assert r.n_regions == int(r.labels.max()) + 1
+    one = regions(np.random.default_rng(2).normal(size=(300, 5)), seed=0, consensus=rule,
+                  n_draws=10, n_boot=40)
+    assert one.n_regions == 1
+    assert regions(X, seed=0, n_boot=40).draw_counts is None
+
+
+def test_consensus_bad_input():
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(InputError, match="consensus"):
+        regions(X, consensus="vote")
+    with pytest.raises(InputError, match="n_draws"):
+        regions(X, consensus="modal", n_boot=20, n_draws=21)
+    with pytest.raises(InputError, match="consensus"):
+        regions(X, consensus="modal", density="pak")

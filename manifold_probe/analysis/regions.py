@@ -131,6 +131,10 @@ class Regions:
     peaks, saddles : ndarray of int64, shape (n_modes,)
         Row of each mode's peak and of the saddle where it merges into an elder mode (for a
         mode that never merges, the row of the lowest density).
+    draw_counts : ndarray of int64, shape (n_draws,) or None
+        ``consensus`` other than ``"none"``: the number of regions the finder read on each
+        bootstrap draw (then ``labels`` and ``n_regions`` are the consensus, while
+        ``prominences``, ``p_values`` and ``thresholds`` are those of the full-sample density).
     """
 
     labels: np.ndarray
@@ -147,6 +151,7 @@ class Regions:
     thresholds: np.ndarray | None = None
     peaks: np.ndarray | None = None
     saddles: np.ndarray | None = None
+    draw_counts: np.ndarray | None = None
 
 
 _BASIS = {
@@ -226,6 +231,8 @@ def regions(
     error_bar: str = "difference",
     density: str = "dtm",
     graph_k: int = 20,
+    consensus: str = "none",
+    n_draws: int = 25,
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -405,6 +412,16 @@ def regions(
             f'density="pak" has analytic error bars and no bootstrap: it needs method="peak" '
             f'and correction "fdr" or "none" (got method={method!r}, '
             f'correction={correction!r}); use density="dtm" for the bootstrap rules')
+    if consensus not in ("none", "majority", "modal"):
+        raise InputError(f'consensus must be "none", "majority" or "modal", got {consensus!r}')
+    if consensus != "none":
+        if density != "dtm" or method != "peak":
+            raise InputError(
+                f'consensus={consensus!r} draws the bootstrap densities of density="dtm" with '
+                f'method="peak" (got density={density!r}, method={method!r})')
+        if not isinstance(n_draws, (int, np.integer)) or not 1 <= n_draws <= n_boot:
+            raise InputError(f"n_draws must be an integer in [1, n_boot={n_boot}], got "
+                             f"{n_draws!r}: the draws are bootstrap replicates of the merge test")
     k = check_k(k, n, what="regions", min_k=2)
     rng = check_seed(seed)
     graph_k = check_k(graph_k, n, what="regions (graph_k)", min_k=2)
@@ -439,7 +456,7 @@ def regions(
 
     # Bootstrap: multinomial weights and the DTM of the reweighted sample. "tomato" needs the
     # statistic S_b over all points; "peak" needs g* only at the peaks and saddles.
-    if method == "peak":
+    if method == "peak" and consensus == "none":
         where = np.unique(np.concatenate([peaks, saddles]))
     else:
         where = np.arange(n)
@@ -484,6 +501,10 @@ def regions(
             z = float(np.quantile(dev_sd.max(axis=1), 1.0 - alpha))
         keep, p_values, thresholds = _merge_test(prom, sd_sum, z, alpha, correction)
         threshold = float(np.median(thresholds))
+        if consensus != "none":
+            # where = every point here: devs[b] is g*_b - g at every point
+            draws = [_draw_labels(g + devs[b], devs, adj, z, alpha, correction, error_bar, sd)
+                     for b in range(n_draws)]
     else:
         c_alpha = float(np.quantile(stat, 1.0 - alpha))
         threshold = 2.0 * c_alpha
@@ -492,9 +513,26 @@ def regions(
         keep = prom > threshold
     keep[0] = True  # the global mode is always a region
     labels = _merge_labels(peaks, keep, merged_into, attach)
+    n_regions = int(keep.sum())
+    draw_counts = None
+    basis_consensus = ""
+    if consensus != "none":
+        draw_counts = np.array([int(lab.max()) + 1 for lab in draws], dtype=np.int64)
+        if consensus == "modal":
+            values, freq = np.unique(draw_counts, return_counts=True)
+            modal = int(values[np.argmax(freq)])  # ties: the smaller count
+            labels = draws[int(np.flatnonzero(draw_counts == modal)[0])]
+            basis_consensus = (f"; consensus: the modal count over {n_draws} bootstrap draws of "
+                               "the density, the partition of the first draw with that count")
+        else:
+            labels = _majority_labels(draws, adj, min_size=graph_k)
+            basis_consensus = (f"; consensus: components of the graph edges co-assigned in >= "
+                               f"1/2 of {n_draws} bootstrap draws of the density, components "
+                               f"under graph_k = {graph_k} points merged into their neighbour")
+        n_regions = int(labels.max()) + 1
     return Regions(
         labels=labels,
-        n_regions=int(keep.sum()),
+        n_regions=n_regions,
         prominences=prom,
         p_values=np.asarray(p_values, dtype=np.float64),
         threshold=threshold,
@@ -504,12 +542,78 @@ def regions(
         n_boot=n_boot,
         basis=_BASIS[band if method == "tomato" else "peak" if error_bar == "sum"
                      else "peak-difference"]
-        + _CORRECTION_BASIS[correction if method == "peak" else "none"],
+        + _CORRECTION_BASIS[correction if method == "peak" else "none"] + basis_consensus,
         method=method,
         thresholds=np.asarray(thresholds, dtype=np.float64),
         peaks=peaks,
         saddles=saddles,
+        draw_counts=draw_counts,
     )
+
+
+def _draw_labels(gb: np.ndarray, devs: np.ndarray, adj: list[np.ndarray], z: float,
+                 alpha: float, correction: str, error_bar: str, sd: np.ndarray) -> np.ndarray:
+    """The finder's partition of one bootstrap density ``gb``: its modes on the same graph, each
+    tested by the same merge criterion with the bootstrap error bars of the full sample."""
+    peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(gb, adj)
+    order = np.argsort(-prom, kind="stable")
+    peaks, prom = peaks[order], prom[order]
+    lowest = int(np.argmin(gb))
+    saddles = np.array([saddle_of.get(int(p), lowest) for p in peaks], dtype=np.int64)
+    if error_bar == "difference":
+        err = (devs[:, peaks] - devs[:, saddles]).std(axis=0, ddof=1)
+    else:
+        err = sd[peaks] + sd[saddles]
+    keep, _, _ = _merge_test(prom, err, z, alpha, correction)
+    keep[0] = True
+    return _merge_labels(peaks, keep, merged_into, attach)
+
+
+def _majority_labels(draws: list[np.ndarray], adj: list[np.ndarray], *,
+                     min_size: int) -> np.ndarray:
+    r"""Consensus partition of bootstrap draws on a graph.
+
+    Each edge :math:`(i, j)` of the graph gets its co-assignment frequency
+    :math:`c_{ij} = \#\{b: \ell_b(i) = \ell_b(j)\}/B`; regions are the connected components
+    of the edges with :math:`c_{ij} \ge 1/2` (a majority of the draws put the two points
+    together). A component of fewer than ``min_size`` points (the draws' disagreement at a
+    boundary leaves such slivers) joins the neighbouring component to which it has the edge
+    of highest co-assignment, smallest components first. Regions numbered by decreasing size.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    src, dst = edge_list(adj)
+    L = np.vstack(draws)  # (B, n)
+    co = (L[:, src] == L[:, dst]).mean(axis=0)
+    n = L.shape[1]
+    strong = co >= 0.5
+    G = coo_matrix((np.ones(int(strong.sum())), (src[strong], dst[strong])), shape=(n, n))
+    _, lab = connected_components(G, directed=False)
+    lab = lab.astype(np.int64)
+    isolated: set[int] = set()  # components with no edge out: separate parts of the graph
+    while True:
+        sizes = np.bincount(lab)
+        small = [c for c in np.argsort(sizes, kind="stable")
+                 if sizes[c] < min_size and int(c) not in isolated]
+        if not small or len(sizes) == 1:
+            break
+        c = small[0]
+        leaving = (lab[src] == c) != (lab[dst] == c)
+        if not leaving.any():
+            isolated.add(int(c))
+            continue
+        e = np.flatnonzero(leaving)[np.argmax(co[leaving])]
+        target = lab[dst[e]] if lab[src[e]] == c else lab[src[e]]
+        lab[lab == c] = target
+        # renumber 0..m-1, keeping the isolated components' numbers in step
+        old = np.unique(lab)
+        isolated = {int(np.searchsorted(old, i)) for i in isolated}
+        lab = np.searchsorted(old, lab)
+    sizes = np.bincount(lab)
+    rank = np.empty(len(sizes), dtype=np.int64)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+    return rank[lab]
 
 
 def _merge_test(prom: np.ndarray, sd: np.ndarray, z: float, alpha: float,
