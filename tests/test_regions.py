@@ -466,6 +466,9 @@ def test_consensus_of_bootstrap_draws(rule):
     assert r.n_regions == 3 and adjusted_rand_score(y, r.labels) > 0.95
     assert r.draw_counts is not None and len(r.draw_counts) == 10
     assert r.n_regions == int(r.labels.max()) + 1
+    if rule == "modal":  # the stated rule: the modal count of the draws, ties to the smaller
+        values, freq = np.unique(r.draw_counts, return_counts=True)
+        assert r.n_regions == values[freq == freq.max()].min()
     one = regions(np.random.default_rng(2).normal(size=(300, 5)), seed=0, consensus=rule,
                   n_draws=10, n_boot=40)
     assert one.n_regions == 1
@@ -480,3 +483,24 @@ def test_consensus_bad_input():
         regions(X, consensus="modal", n_boot=20, n_draws=21)
     with pytest.raises(InputError, match="consensus"):
         regions(X, consensus="modal", density="pak")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_majority_consensus_depends_on_co_assignment_only(seed):
+    # The consensus reads only which pairs share a region in each draw: renaming the regions
+    # of any draw, or reordering the draws, leaves it unchanged (up to its own numbering).
+    from sklearn.metrics import adjusted_rand_score
+
+    from manifold_probe.analysis.regions import _majority_labels
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    adj = [np.array([(i - 2) % n, (i - 1) % n, (i + 1) % n, (i + 2) % n]) for i in range(n)]
+    draws = [np.repeat(rng.permutation(4), n // 4)[(np.arange(n) + rng.integers(0, 5)) % n]
+             for _ in range(5)]
+    ref = _majority_labels(draws, adj, min_size=5)
+    renamed = [rng.permutation(8)[d] for d in draws]
+    other = _majority_labels([renamed[i] for i in rng.permutation(5)], adj, min_size=5)
+    assert adjusted_rand_score(ref, other) == 1.0
+    assert np.bincount(ref).min() >= 5 and set(np.unique(ref)) == set(range(ref.max() + 1))
