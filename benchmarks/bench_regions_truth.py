@@ -3,11 +3,12 @@
 Methods, run on the same clouds in one run:
 
 * ``peak``, ``peak-fdr``, ``peak-sim``: :func:`manifold_probe.analysis.regions.regions` with
-  ``method="peak"`` (the per-mode statistical merge criterion; its defaults ``k=40`` and
-  ``error_bar="difference"``, chosen by ``sweep_regions_rules.py``) and ``correction="none"``
+  ``method="peak"`` (the per-mode statistical merge criterion; its defaults ``k=60``,
+  ``graph_k=20`` and ``error_bar="difference"``, chosen by ``sweep_regions_rules.py``) and ``correction="none"``
   (each mode tested at level alpha, as in DPA), ``"fdr"`` (Benjamini–Hochberg over the
   modes; the default) and ``"simultaneous"`` (a studentised bootstrap band over the peaks
   and saddles);
+* ``peak-fdr-k40``: the previous default (``k=40``, the modes on the same 40-NN graph);
 * ``peak-fdr-sum15``: the earlier default (``correction="fdr"``, ``error_bar="sum"``, ``k=15``);
 * ``tomato-sup`` and ``tomato-bottleneck``: the same function with ``method="tomato"``, ``k=15`` (the
   rule of earlier versions: prominence above twice a bootstrap band; ``band="sup"`` is the
@@ -256,11 +257,13 @@ def main() -> None:
             methods = {"peak": dict(method="peak", correction="none"),
                        "peak-fdr": dict(method="peak", correction="fdr"),
                        "peak-sim": dict(method="peak", correction="simultaneous"),
+                       "peak-fdr-k40": dict(method="peak", correction="fdr", k=40, graph_k=40),
                        "peak-fdr-sum15": dict(method="peak", correction="fdr",
-                                              error_bar="sum", k=15),
-                       "tomato-sup": dict(method="tomato", k=15)}
+                                              error_bar="sum", k=15, graph_k=15),
+                       "tomato-sup": dict(method="tomato", k=15, graph_k=15)}
             if family in ("minilm", "wordnet"):
-                methods["tomato-bottleneck"] = dict(method="tomato", band="bottleneck", k=15)
+                methods["tomato-bottleneck"] = dict(method="tomato", band="bottleneck", k=15,
+                                                    graph_k=15)
             row = dict(group=group, seed=seed, n=len(X), dim=X.shape[1])
             for name, kw in methods.items():
                 t0 = time.perf_counter()
@@ -303,7 +306,8 @@ def main() -> None:
     print(f"wrote {path}")
 
 
-METHODS = ("peak", "peak-fdr", "peak-sim", "peak-fdr-sum15", "tomato-sup", "tomato-bottleneck",
+METHODS = ("peak", "peak-fdr", "peak-sim", "peak-fdr-k40", "peak-fdr-sum15", "tomato-sup",
+           "tomato-bottleneck",
            "dadapy", "kmeans")
 
 
@@ -355,7 +359,9 @@ def markdown(out: dict) -> str:
     fam = out["families"]
     cols = [m for m in METHODS if any(m in f["summary"] for f in fam.values())]
     names = {"peak": "peak, none", "peak-fdr": "peak, fdr (default)", "peak-sim":
-             "peak, simultaneous", "peak-fdr-sum15": "earlier default: peak, fdr, sum bar, k=15",
+             "peak, simultaneous",
+             "peak-fdr-k40": "previous default: peak, fdr, k=40 on its own graph",
+             "peak-fdr-sum15": "earlier default: peak, fdr, sum bar, k=15",
              "tomato-sup": "old: tomato, sup", "tomato-bottleneck":
              "old: tomato, bottleneck", "dadapy": "dadapy DPA", "kmeans": "k-means, known k"}
     head = "| clouds | figure | " + " | ".join(names[m] for m in cols) + " |"

@@ -5,7 +5,8 @@ Variants of :func:`manifold_probe.analysis.regions.regions` (``method="peak"``,
 
 * ``error_bar``: ``"sum"`` (sd(peak) + sd(saddle), DPA's bound) or ``"difference"`` (the
   bootstrap sd of g*(peak) - g*(saddle));
-* ``k``: fixed (15, 25, 40, 60) or the rule ``k = round(sqrt(n))``.
+* ``k``: fixed (15, 25, 40, 60) or the rule ``k = round(sqrt(n))``, the graph of the modes
+  on the same ``k`` neighbours.
 
 Families (from ``bench_regions_truth.py``): ``mixture`` and ``unimodal`` are the development
 set on which a rule is chosen; ``heldout`` (anisotropic components, unequal weights, unequal
@@ -16,6 +17,92 @@ with the right count at >= 4/5 seeds, then the highest mean ARI.
 
 Run: ``PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py``
 Writes ``benchmarks/results/sweep_regions_rules.json``.
+
+Second sweep (``--sweep density``): the density estimate and the graph
+---------------------------------------------------------------------
+Candidates (:data:`DENSITY_VARIANTS`), all ``method="peak"``:
+
+* ``dtm k=40`` — the default chosen above (distance to measure at k = 40, bootstrap sd of
+  the difference, Benjamini–Hochberg over the modes);
+* ``dtm k=40 graph 10`` and ``dtm k=60 graph 10`` — the same density, with the modes and
+  saddles read on the symmetrised 10-NN graph instead of the k-NN graph (a sparser graph
+  puts the saddle between two modes lower, so a real valley is deeper);
+* ``pak diff fdr``, ``pak diff none``, ``pak sum none`` — the point-adaptive density of DPA
+  (PAk: per-point k* <= 2k + 10 = 90 by the likelihood-ratio test of constant density, in
+  the TwoNN intrinsic dimension; log-density by the PAk likelihood; error bar
+  eps = sqrt((4k*+2)/((k*-1)k*))) on the symmetrised k* graph, with the error of the
+  prominence sqrt(eps_p^2 + eps_s^2) (``diff``) or eps_p + eps_s (``sum``, DPA's), and BH
+  (``fdr``) or each mode alone (``none``, DPA's).
+
+Clouds: the development mixtures and featureless clouds, the held-out mixtures, and the real
+clouds — MiniLM mean-pooled layers of the default corpus (7 layers x 5 subsamples of 1000,
+truth: the 7 categories) and WordNet glosses (3 layers x 5 subsamples of 800, truth: the
+lexicographer file) — each also clustered by dadapy's DPA (its defaults) and k-means with the
+known k, on the same clouds.
+
+Rule, declared before any candidate was compared:
+
+1. admissible: at most 5% false regions on the 35 featureless clouds (at most 1 of 35);
+2. among admissible candidates, the most of the issue's two targets met: (T1) every clear
+   development mixture (k-means ARI >= 0.9) read with the right count at >= 4/5 seeds;
+   (T2) mean ARI over the real clouds (MiniLM and WordNet together) >= dadapy's on the
+   same clouds;
+3. then the most clear development mixtures right at >= 4/5 seeds; then the highest mean
+   ARI on the development mixtures.
+
+The held-out mixtures are reported, never used to choose.
+Run: ``PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py --sweep density``
+Writes ``benchmarks/results/sweep_regions_density.json``.
+
+Round 1 chose ``dtm k=40`` (the only admissible candidate; it meets neither target). The
+sparser graph met T2 by far (real-cloud ARI 0.23 against dadapy's 0.07) but read 4 (graph 10,
+k = 40) and 3 (k = 60) false regions of 35. Round 2 (``--sweep density2``, candidates
+:data:`DENSITY_VARIANTS_2`, declared after round 1 and before running them, the same rule
+over the round-2 candidates): the sparse graph with the per-mode test made simultaneous over
+the peaks and saddles (``correction="simultaneous"``, the studentised bootstrap band of
+:func:`~manifold_probe.analysis.regions.regions`), which answers the selection of modes that
+a sparser graph makes worse; and graphs of 15 and 20 neighbours. Writes
+``benchmarks/results/sweep_regions_density2.json``.
+
+Round 2 chose ``dtm k=60 graph 20`` (the default since): 0 false regions of 35, T2 met, T1
+missed by one mixture (5 components 6 sd apart in 20-d read 3, 5, 4, 3, 5 over the seeds).
+
+Round 3 (``--sweep consensus``), declared before the full comparison: one stabiliser, a
+consensus over bootstrap draws (``regions(consensus=...)``), against the round-2 default.
+The draws are the first ``n_draws = 25`` of the ``n_boot = 200`` multinomial replicates the
+merge criterion already draws: on each, the bootstrap density ``g*_b`` at every point, its
+modes on the same 20-NN graph, each mode tested by the same merge criterion (bootstrap sd of
+peak minus saddle, Benjamini–Hochberg) — the finder run on the draw. Candidates
+(:data:`CONSENSUS_VARIANTS`):
+
+* ``consensus majority`` — regions are the connected components of the graph edges whose
+  two ends are in one region in >= 1/2 of the draws; components under ``graph_k`` = 20
+  points join the neighbouring component of highest co-assignment;
+* ``consensus modal`` — the modal region count over the draws (ties: the smaller) and the
+  partition of the first draw with that count.
+
+Both come from the same draws, so the sweep runs the finder once per cloud with
+``consensus="modal"`` and forms the majority partition from its draws. dadapy's and k-means'
+readings are those of ``sweep_regions_density2.json`` (the same clouds, in the same order).
+The rule is the one above, over the round-3 candidates and the round-2 default. Before the
+round was declared, the two consensus rules were tried on two development mixtures only
+(5 components 6 sd apart in 20-d, 3 components 4 sd apart in 5-d, seeds 0-4), to check
+that the code ran: the majority rule read 1 region at most seeds (the draws merge different
+pairs of components, and an edge needs only half of them), the modal rule 2, 5, 4, 3, 4 and
+3, 3, 3, 3, 3. Nothing was changed after. Writes
+``benchmarks/results/sweep_regions_consensus.json``, with the cost of each candidate as a
+ratio of wall time to the default's on the same clouds.
+Round 3 measured (``sweep_regions_consensus.json``): featureless clouds, false regions of 35:
+default 0, majority 0, modal 1 (a circle in 10-d); clear development mixtures right at >= 4/5
+seeds: 7, 6, 7 of 8; development-mixture ARI 0.7007, 0.553, 0.7018; real-cloud ARI 0.197,
+0.034, 0.189 (dadapy 0.066; MiniLM 0.281, 0.048, 0.270, dadapy 0.093); the 20-d mixture of 5
+components 6 sd apart: 3, 5, 4, 3, 5 / 1, 1, 1, 1, 4 / 2, 5, 4, 3, 4 (neither consensus meets
+the target); held-out (reported only) right at >= 4/5 seeds: 5, 3, 5 of 6 (dadapy 3). Cost:
+about 7.4 times the default's wall time (both rules; single thread, loaded machine). The
+rule ranks ``consensus modal`` first, on its last tie-break alone (mixture ARI 0.7018
+against 0.7007, the same targets met, the same clear mixtures right), with one more false
+region and 7 times the cost; it is kept as an option (``consensus="modal"``) and the default
+is not changed here (see docs/validation.md#regions).
 """
 
 from __future__ import annotations
@@ -30,7 +117,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine  # noqa: E402
-from bench_regions_truth import clouds  # noqa: E402
+from bench_regions_truth import clouds, run_dadapy  # noqa: E402
 
 VARIANTS = {
     "sum k=15": dict(error_bar="sum", k=15),
@@ -44,7 +131,266 @@ VARIANTS = {
 }
 
 
+DENSITY_VARIANTS = {
+    "dtm k=40": dict(k=40, graph_k=40),
+    "dtm k=40 graph 10": dict(k=40, graph_k=10),
+    "dtm k=60 graph 10": dict(k=60, graph_k=10),
+    "pak diff fdr": dict(density="pak"),
+    "pak diff none": dict(density="pak", correction="none"),
+    "pak sum none": dict(density="pak", correction="none", error_bar="sum"),
+}
+
+DENSITY_VARIANTS_2 = {
+    "dtm k=40": dict(k=40, graph_k=40),
+    "dtm k=40 graph 10 sim": dict(k=40, graph_k=10, correction="simultaneous"),
+    "dtm k=60 graph 10 sim": dict(k=60, graph_k=10, correction="simultaneous"),
+    "dtm k=40 graph 20": dict(k=40, graph_k=20),
+    "dtm k=60 graph 15": dict(k=60, graph_k=15),
+    "dtm k=60 graph 20": dict(k=60, graph_k=20),
+}
+
+CONSENSUS_VARIANTS = {
+    "dtm k=60 graph 20": dict(k=60, graph_k=20),
+    "consensus majority": dict(k=60, graph_k=20, consensus="majority", n_draws=25),
+    "consensus modal": dict(k=60, graph_k=20, consensus="modal", n_draws=25),
+}
+
+
+def main_consensus(families: tuple[str, ...], part: str) -> None:
+    """Round 3: the default and the two consensus rules (from one set of draws per cloud)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    import manifold_probe.analysis.regions as R
+
+    ref = json.loads((RESULTS / "sweep_regions_density2.json").read_text())["families"]
+    out: dict = {"families": {}}
+    for family in families:
+        rows = []
+        for i, (group, seed, X, y) in enumerate(clouds(family)):
+            old = ref[family]["rows"][i]
+            assert (old["group"], old["seed"]) == (group, seed)
+            row: dict = dict(group=group, seed=seed, truth=old["truth"])
+            for name in ("dadapy", "kmeans"):
+                if name in old:
+                    row[name] = old[name]
+
+            def score(lab, y=y):
+                return None if y is None else adjusted_rand_score(y, lab)
+
+            t = time.perf_counter()
+            r = R.regions(X, seed=seed, k=60, graph_k=20)
+            row["time"] = {"dtm k=60 graph 20": time.perf_counter() - t}
+            row["dtm k=60 graph 20"] = (r.n_regions, score(r.labels))
+            seen: dict = {}
+            draw = R._draw_labels
+
+            def spy(gb, devs, adj, *a, _seen=seen, _draw=draw):
+                _seen.setdefault("draws", []).append(_draw(gb, devs, adj, *a))
+                _seen["adj"] = adj
+                return _seen["draws"][-1]
+
+            R._draw_labels = spy
+            try:
+                t = time.perf_counter()
+                r = R.regions(X, seed=seed, k=60, graph_k=20, consensus="modal", n_draws=25)
+                t_modal = time.perf_counter() - t
+                t = time.perf_counter()
+                maj = R._majority_labels(seen["draws"], seen["adj"], min_size=20)
+                t_maj = time.perf_counter() - t
+            finally:
+                R._draw_labels = draw
+            row["consensus modal"] = (r.n_regions, score(r.labels))
+            row["consensus majority"] = (int(maj.max()) + 1, score(maj))
+            row["draw_counts"] = r.draw_counts.tolist()
+            row["time"]["consensus modal"] = t_modal
+            row["time"]["consensus majority"] = t_modal + t_maj
+            rows.append(row)
+            print(family, group, seed, {n: row[n][0] for n in CONSENSUS_VARIANTS}, flush=True)
+        out["families"][family] = dict(rows=rows)
+        (RESULTS / f"sweep_regions_consensus_{part}.json").write_text(
+            json.dumps(out, indent=1, default=float))
+    out["loadavg"] = os.getloadavg()
+    (RESULTS / f"sweep_regions_consensus_{part}.json").write_text(
+        json.dumps(out, indent=1, default=float))
+
+
+def summarise_consensus() -> None:
+    """Join the parts of round 3, summarise per family as the other rounds do, and choose."""
+    fam: dict = {}
+    loads = []
+    for part in sorted(RESULTS.glob("sweep_regions_consensus_*.json")):
+        d = json.loads(part.read_text())
+        fam.update(d["families"])
+        loads.append(d.get("loadavg"))
+    names = [*CONSENSUS_VARIANTS, "dadapy", "kmeans"]
+    for family, f in fam.items():
+        f["summary"] = summarise_rows(family, f["rows"], names)
+    out: dict = dict(families=fam)
+    out["choice"] = choose(fam, CONSENSUS_VARIANTS)
+    tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in CONSENSUS_VARIANTS}
+    base = tot["dtm k=60 graph 20"]
+    out["cost_ratio"] = {n: round(v / base, 2) for n, v in tot.items()}
+    out["cost_note"] = ("sum of wall seconds of regions() over every cloud, as a ratio to the "
+                        "default's; single thread on a shared, loaded machine (loadavg per part "
+                        "below): not a speed benchmark")
+    out["loadavg"] = loads
+    out["machine"] = machine()
+    out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py "
+                      "--sweep consensus [--part synthetic|real]; then --sweep consensus-summary")
+    print(json.dumps(out["choice"], indent=1), out["cost_ratio"])
+    (RESULTS / "sweep_regions_consensus.json").write_text(json.dumps(out, indent=1, default=float))
+
+
+def summarise_rows(family: str, rows: list, names: list) -> dict:
+    """Per-group counts, stability, ARI and right counts, as in :func:`main_density`."""
+    summary: dict = {}
+    for name in names:
+        if not all(name in r for r in rows):
+            continue
+        groups: dict = {}
+        for r in rows:
+            groups.setdefault(r["group"], []).append(r)
+        g_out = {}
+        for g, rs in groups.items():
+            counts = [r[name][0] for r in rs]
+            modal = max(set(counts), key=counts.count)
+            e = dict(counts=counts, stable=counts.count(modal) >= 4)
+            if rs[0]["truth"] is not None:
+                e["mean_ari"] = round(float(np.mean([r[name][1] for r in rs])), 3)
+                e["right_count"] = sum(c == rs[0]["truth"] for c in counts)
+                e["truth_clear"] = bool(np.mean([r["kmeans"][1] for r in rs]) >= 0.9)
+            g_out[g] = e
+        s: dict = dict(groups=g_out)
+        if family == "unimodal":
+            cs = [c for e in g_out.values() for c in e["counts"]]
+            s["false_regions"] = sum(c > 1 for c in cs)
+            s["clouds"] = len(cs)
+        else:
+            cl = [e for e in g_out.values() if e["truth_clear"]]
+            s["clear_groups"] = len(cl)
+            s["clear_right_count_4of5"] = sum(e["right_count"] >= 4 for e in cl)
+            s["mean_ari"] = round(float(np.mean([e["mean_ari"] for e in g_out.values()])), 3)
+            s["stable_groups"] = sum(e["stable"] for e in g_out.values())
+        summary[name] = s
+        print(family, name, {k: v for k, v in s.items() if k != "groups"}, flush=True)
+    return summary
+
+
+def main_density(variants: dict = DENSITY_VARIANTS, sweep: str = "density") -> None:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from manifold_probe.analysis.regions import regions
+
+    names = [*variants, "dadapy", "kmeans"]
+    out: dict = {"families": {}}
+    t0 = time.perf_counter()
+    for family in ("mixture", "unimodal", "heldout", "minilm", "wordnet"):
+        rows, batch, ys = [], {}, []
+        for group, seed, X, y in clouds(family):
+            row: dict = dict(group=group, seed=seed, truth=None if y is None else
+                             int(len(np.unique(y))))
+            for name, kw in variants.items():
+                r = regions(X, seed=seed, **kw)
+                row[name] = (r.n_regions, None if y is None else adjusted_rand_score(y, r.labels))
+            if y is not None:
+                km = KMeans(row["truth"], n_init=10, random_state=seed).fit_predict(X)
+                row["kmeans"] = (row["truth"], adjusted_rand_score(y, km))
+            batch[str(len(rows))] = X
+            rows.append(row)
+            ys.append(y)
+        ref, note = run_dadapy(batch, "/work/venv_ref/bin/python")
+        for i, row in enumerate(rows):
+            lab = ref.get("labels", {}).get(str(i)) if ref else None
+            if lab is not None:
+                row["dadapy"] = (int(len(np.unique(lab))),
+                                 None if ys[i] is None else adjusted_rand_score(ys[i], lab))
+        summary: dict = {}
+        for name in names:
+            if not all(name in r for r in rows):
+                continue
+            groups: dict = {}
+            for r in rows:
+                groups.setdefault(r["group"], []).append(r)
+            g_out = {}
+            for g, rs in groups.items():
+                counts = [r[name][0] for r in rs]
+                modal = max(set(counts), key=counts.count)
+                e = dict(counts=counts, stable=counts.count(modal) >= 4)
+                if rs[0]["truth"] is not None:
+                    e["mean_ari"] = round(float(np.mean([r[name][1] for r in rs])), 3)
+                    e["right_count"] = sum(c == rs[0]["truth"] for c in counts)
+                    e["truth_clear"] = bool(np.mean([r["kmeans"][1] for r in rs]) >= 0.9)
+                g_out[g] = e
+            s: dict = dict(groups=g_out)
+            if family == "unimodal":
+                cs = [c for e in g_out.values() for c in e["counts"]]
+                s["false_regions"] = sum(c > 1 for c in cs)
+                s["clouds"] = len(cs)
+            else:
+                cl = [e for e in g_out.values() if e["truth_clear"]]
+                s["clear_groups"] = len(cl)
+                s["clear_right_count_4of5"] = sum(e["right_count"] >= 4 for e in cl)
+                s["mean_ari"] = round(float(np.mean([e["mean_ari"] for e in g_out.values()])), 3)
+                s["stable_groups"] = sum(e["stable"] for e in g_out.values())
+            summary[name] = s
+            print(family, name, {k: v for k, v in s.items() if k != "groups"}, flush=True)
+        out["families"][family] = dict(summary=summary, rows=rows, dadapy_note=note)
+        # written after each family, so that a run cut short keeps what it measured
+        (RESULTS / f"sweep_regions_{sweep}.json").write_text(json.dumps(out, indent=1,
+                                                                      default=float))
+    out["choice"] = choose(out["families"], variants)
+    print("choice:", out["choice"])
+    out["machine"] = machine()
+    out["elapsed_s"] = round(time.perf_counter() - t0, 1)
+    out["loadavg"] = os.getloadavg()
+    out["timing_note"] = "wall seconds on a shared, loaded machine; not a speed benchmark"
+    out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py "
+                      f"--sweep {sweep}")
+    (RESULTS / f"sweep_regions_{sweep}.json").write_text(json.dumps(out, indent=1, default=float))
+
+
+def real_ari(fam: dict, name: str) -> float:
+    """Mean ARI over the real clouds (every MiniLM and WordNet group, equally weighted)."""
+    aris = [e["mean_ari"] for f in ("minilm", "wordnet")
+            for e in fam[f]["summary"][name]["groups"].values()]
+    return float(np.mean(aris))
+
+
+def choose(fam: dict, variants: dict) -> dict:
+    """The rule of the module docstring, applied to the candidates ``variants``."""
+    ref = real_ari(fam, "dadapy") if "dadapy" in fam["minilm"]["summary"] else None
+    table = {}
+    for name in variants:
+        mix = fam["mixture"]["summary"][name]
+        fr = fam["unimodal"]["summary"][name]["false_regions"]
+        t1 = mix["clear_right_count_4of5"] == mix["clear_groups"]
+        ra = real_ari(fam, name)
+        t2 = ref is not None and ra >= ref
+        table[name] = dict(false_regions=fr, admissible=fr <= 0.05 * 35, t1=t1, t2=t2,
+                           real_ari=round(ra, 3), clear_right=mix["clear_right_count_4of5"],
+                           mixture_ari=mix["mean_ari"])
+    ranked = sorted((n for n in table if table[n]["admissible"]),
+                    key=lambda n: (-(table[n]["t1"] + table[n]["t2"]), -table[n]["clear_right"],
+                                   -table[n]["mixture_ari"]))
+    return dict(candidates=table, dadapy_real_ari=None if ref is None else round(ref, 3),
+                chosen=ranked[0] if ranked else None)
+
+
 def main() -> None:
+    sweep = sys.argv[sys.argv.index("--sweep") + 1] if "--sweep" in sys.argv else "k"
+    if sweep == "consensus":
+        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
+        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
+                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        main_consensus(fams, part)
+        return
+    if sweep == "consensus-summary":
+        summarise_consensus()
+        return
+    if sweep in ("density", "density2"):
+        main_density(DENSITY_VARIANTS if sweep == "density" else DENSITY_VARIANTS_2, sweep)
+        return
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
@@ -63,7 +409,7 @@ def main() -> None:
                 clear[group].append(adjusted_rand_score(y, km))
             for name, kw in VARIANTS.items():
                 k = int(round(np.sqrt(len(X)))) if kw["k"] == "sqrt" else kw["k"]
-                r = regions(X, k=k, seed=seed, error_bar=kw["error_bar"])
+                r = regions(X, k=k, graph_k=k, seed=seed, error_bar=kw["error_bar"])
                 rows[name].setdefault(group, []).append(dict(
                     n_regions=r.n_regions,
                     ari=None if y is None else adjusted_rand_score(y, r.labels),

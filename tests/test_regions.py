@@ -114,7 +114,7 @@ def test_deterministic_with_seed_and_precomputed_graph():
     a, b = regions(X, seed=5), regions(X, seed=5)
     np.testing.assert_array_equal(a.labels, b.labels)
     assert a.threshold == b.threshold
-    c = regions(X, seed=5, neighbors=mp.knn(X, k=2 * 40 + 10))
+    c = regions(X, seed=5, neighbors=mp.knn(X, k=2 * 60 + 10))  # the default k = 60
     np.testing.assert_array_equal(a.labels, c.labels)
     assert a.threshold == pytest.approx(c.threshold)
 
@@ -312,3 +312,195 @@ def test_error_bar_of_the_difference_is_the_bootstrap_sd_of_peak_minus_saddle():
     assert "sd(peak - saddle)" in a.basis and "sd(peak) + sd(saddle)" in b.basis
     with pytest.raises(ValueError, match="error_bar"):
         regions(X, error_bar="max")
+
+
+def _simplex_mixture(c: int, sep: float, d: int, n: int, seed: int):
+    # benchmarks/bench_regions_truth.py::mixture: c unit Gaussians at the vertices of a
+    # regular simplex of edge sep, randomly rotated
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((c, d))
+    centres[np.arange(c), np.arange(c)] = sep / np.sqrt(2.0)
+    rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    y = np.arange(n) % c
+    return (centres[y] + rng.normal(size=(n, d))) @ rot, y
+
+
+def test_three_components_in_20d_read_right_at_4_of_5_seeds():
+    # Stability where the truth is clear (issue: the same count at >= 4/5 seeds): three unit
+    # Gaussians 6 sd apart in 20 dimensions (k-means told k = 3: ARI 1.0). The previous
+    # default (k = 40 on its own graph) read 3 at 5 of 5 seeds here, the rule before it 2 of 5
+    # (benchmarks/results/sweep_regions_density2.json, group "c=3 sep=6 d=20").
+    counts = [regions(_simplex_mixture(3, 6.0, 20, 500, s)[0], seed=s).n_regions
+              for s in range(5)]
+    assert sum(c == 3 for c in counts) >= 4, counts
+
+
+@pytest.mark.parametrize("shape", ["gaussian-20", "circle-in-10"])
+def test_featureless_clouds_read_one_region(shape):
+    # The default read 0 false regions on the 35 featureless clouds of the sweep (7 shapes x 5
+    # seeds; sweep_regions_density2.json); the noisy circle in R^10 and the 20-d Gaussian are
+    # the shapes on which the rejected candidates read them (graph of 10-20 neighbours at
+    # k = 40, PAk). At the nominal alpha = 5% a false region at one of these 3 seeds would
+    # happen with probability about 0.15 at most, so 0 of 3 is what the rule promises.
+    rng = np.random.default_rng(7)
+    for s in range(3):
+        if shape == "gaussian-20":
+            X = rng.normal(size=(500, 20))
+        else:
+            t = rng.uniform(0, 2 * np.pi, 500)
+            X = np.zeros((500, 10))
+            X[:, 0], X[:, 1] = np.cos(t), np.sin(t)
+            X += 0.05 * rng.normal(size=(500, 10))
+        assert regions(X, seed=s).n_regions == 1
+
+
+def test_sparser_mode_graph_deepens_real_valleys():
+    # The saddle between two modes is read on the graph_k graph: a sparser graph has fewer
+    # short-cuts between the groups, so each saddle is at most as high (the prominence of a
+    # mode found by both is at least as large) and the density (k) is unchanged.
+    X, _ = blobs(3, 6.0, 10, 450, seed=4)
+    dense = regions(X, k=60, graph_k=60, seed=0)
+    sparse = regions(X, k=60, graph_k=20, seed=0)
+    assert sparse.n_regions >= dense.n_regions
+    assert sparse.prominences[1] >= dense.prominences[1] - 1e-12
+    with pytest.raises(InputError, match="graph_k"):
+        regions(X, graph_k=1)
+
+
+def test_pak_density_of_a_gaussian():
+    # PAk (Rodriguez et al. 2018) on a 3-d standard Gaussian: F = log(rho N omega_3) where
+    # log rho = -|x|^2/2 - 1.5 log(2 pi); the residual's spread is of the order of the stated
+    # error eps = sqrt((4k*+2)/((k*-1)k*)) (median 0.26 here; the estimator's bias in the
+    # tails adds to it), the offset is the constant log N + log omega_3 - 1.5 log 2 pi.
+    from math import lgamma, log, pi
+
+    from manifold_probe.analysis._modes import kstar, pak_log_density
+    from manifold_probe.neighbors import knn
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3))
+    nb = knn(X, 100)
+    ks = kstar(nb.distances, nb.indices, 3.0)
+    F, err = pak_log_density(nb.distances, ks, 3.0)
+    truth = -0.5 * (X**2).sum(1)
+    const = log(2000) + 1.5 * log(pi) - lgamma(2.5) - 1.5 * log(2 * pi)  # log N omega_3 / (2pi)^1.5
+    resid = F - truth
+    assert abs(np.median(resid) - const) < 0.1
+    assert np.std(resid) < 2.0 * np.median(err)
+    assert np.all((ks >= 3) & (ks <= 99))
+
+
+def test_kstar_of_a_uniform_cloud_reaches_the_cap():
+    # Under a constant density the likelihood-ratio statistic D_k is chi-squared(1) and the
+    # threshold 23.9 is its 1 - 1e-6 quantile: on a uniform square (away from its edges)
+    # almost every point keeps the largest k; the exponent must be the intrinsic dimension:
+    # the same square read in dimension 10 fails the test early.
+    from manifold_probe.analysis._modes import kstar
+    from manifold_probe.neighbors import knn
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(3000, 2))
+    nb = knn(X, 31)
+    inner = np.all((X > 0.2) & (X < 0.8), axis=1)
+    assert np.mean(kstar(nb.distances, nb.indices, 2.0)[inner] == 30) > 0.95
+    assert np.mean(kstar(nb.distances, nb.indices, 10.0)[inner] == 30) < 0.5
+
+
+def test_pak_regions_of_separated_blobs_and_bad_combinations():
+    X, y = blobs(3, 15.0, 6, 450, seed=5)
+    r = regions(X, seed=0, density="pak")
+    assert r.n_regions == 3 and "PAk" in r.basis and "intrinsic dimension" in r.basis
+    with pytest.raises(InputError, match="pak"):
+        regions(X, density="pak", method="tomato")
+    with pytest.raises(InputError, match="pak"):
+        regions(X, density="pak", correction="simultaneous")
+
+
+@pytest.mark.xfail(strict=True, reason="not reached: 5 unit Gaussians 6 sd apart in 20-d read "
+                   "3, 5, 4, 3, 5 regions over the seeds (right at 2 of 5; k-means told k = 5: "
+                   "ARI 1.0); the density at 100 points per component in 20-d does not "
+                   "separate them at every sample (sweep_regions_density2.json); a consensus "
+                   "over 25 bootstrap draws reads 1, 1, 1, 1, 4 (majority) or 2, 5, 4, 3, 4 "
+                   "(modal) (sweep_regions_consensus.json)")
+def test_five_components_in_20d_read_right_at_4_of_5_seeds():
+    # The issue's stability target (the same count at >= 4/5 seeds where the truth is clear)
+    # on the one clear development mixture the default misses; strict, so a method that
+    # reaches it turns this test red until the marker goes.
+    counts = [regions(_simplex_mixture(5, 6.0, 20, 500, s)[0], seed=s).n_regions
+              for s in range(5)]
+    assert sum(c == 5 for c in counts) >= 4, counts
+
+
+def test_majority_consensus_of_identical_draws_is_the_draw():
+    # Known answer: when every draw gives one partition, every within-region edge is co-assigned
+    # in all draws and every cross edge in none, so the consensus is that partition.
+    from sklearn.metrics import adjusted_rand_score
+
+    from manifold_probe.analysis._modes import adjacency
+    from manifold_probe.analysis.regions import _majority_labels
+    from manifold_probe.neighbors import knn
+
+    X, y = blobs(3, 12.0, 4, 240, 0)
+    adj = adjacency(knn(X, 10))
+    lab = _majority_labels([y.copy() for _ in range(5)], adj, min_size=10)
+    assert adjusted_rand_score(y, lab) == 1.0
+    # a sliver (5 points of region 0 labelled apart in every draw) is under min_size: it
+    # joins its neighbour, region 0
+    z = y.copy()
+    z[np.flatnonzero(y == 0)[:5]] = 7
+    lab = _majority_labels([z] * 5, adj, min_size=10)
+    assert adjusted_rand_score(y, lab) == 1.0
+    # draws that split region 0 in only 2 of 5 draws: the majority keeps it whole
+    split = y.copy()
+    split[np.flatnonzero(y == 0)[::2]] = 9
+    lab = _majority_labels([split, split, y, y, y], adj, min_size=10)
+    assert adjusted_rand_score(y, lab) == 1.0
+
+
+@pytest.mark.parametrize("rule", ["majority", "modal"])
+def test_consensus_of_bootstrap_draws(rule):
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = blobs(3, 15.0, 5, 300, 1)
+    r = regions(X, seed=0, consensus=rule, n_draws=10, n_boot=40)
+    assert r.n_regions == 3 and adjusted_rand_score(y, r.labels) > 0.95
+    assert r.draw_counts is not None and len(r.draw_counts) == 10
+    assert r.n_regions == int(r.labels.max()) + 1
+    if rule == "modal":  # the stated rule: the modal count of the draws, ties to the smaller
+        values, freq = np.unique(r.draw_counts, return_counts=True)
+        assert r.n_regions == values[freq == freq.max()].min()
+    one = regions(np.random.default_rng(2).normal(size=(300, 5)), seed=0, consensus=rule,
+                  n_draws=10, n_boot=40)
+    assert one.n_regions == 1
+    assert regions(X, seed=0, n_boot=40).draw_counts is None
+
+
+def test_consensus_bad_input():
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    with pytest.raises(InputError, match="consensus"):
+        regions(X, consensus="vote")
+    with pytest.raises(InputError, match="n_draws"):
+        regions(X, consensus="modal", n_boot=20, n_draws=21)
+    with pytest.raises(InputError, match="consensus"):
+        regions(X, consensus="modal", density="pak")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**31 - 1))
+def test_majority_consensus_depends_on_co_assignment_only(seed):
+    # The consensus reads only which pairs share a region in each draw: renaming the regions
+    # of any draw, or reordering the draws, leaves it unchanged (up to its own numbering).
+    from sklearn.metrics import adjusted_rand_score
+
+    from manifold_probe.analysis.regions import _majority_labels
+
+    rng = np.random.default_rng(seed)
+    n = 60
+    adj = [np.array([(i - 2) % n, (i - 1) % n, (i + 1) % n, (i + 2) % n]) for i in range(n)]
+    draws = [np.repeat(rng.permutation(4), n // 4)[(np.arange(n) + rng.integers(0, 5)) % n]
+             for _ in range(5)]
+    ref = _majority_labels(draws, adj, min_size=5)
+    renamed = [rng.permutation(8)[d] for d in draws]
+    other = _majority_labels([renamed[i] for i in rng.permutation(5)], adj, min_size=5)
+    assert adjusted_rand_score(ref, other) == 1.0
+    assert np.bincount(ref).min() >= 5 and set(np.unique(ref)) == set(range(ref.max() + 1))

@@ -44,7 +44,8 @@ TUNED = [
     ("curvature/_scalar.py", "LADDER_RATIO = "),
     ("analysis/nulls.py", "NULL_MAX_ROWS = "),
     ("analysis/profile.py", "PROFILE_MAX_ROWS = "),
-    ("analysis/regions.py", 'Param("k", int, 40,'),  # inside REGIONS_PARAMS
+    ("analysis/regions.py", 'Param("k", int, 60,'),  # inside REGIONS_PARAMS
+    ("analysis/regions.py", 'Param("graph_k", int, 20,'),
 ]
 # Choices that no script has measured are listed under "Constants not yet measured" on the
 # page, and say so beside their definition; they join TUNED when a script measures them.

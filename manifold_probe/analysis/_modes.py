@@ -151,3 +151,93 @@ def adjacency(nb) -> list[np.ndarray]:
     G = symmetric_graph(nb, nb.n_points)
     G.sort_indices()
     return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(nb.n_points)]
+
+
+#: The likelihood-ratio threshold of the k* test at level 1e-6: the chi-squared(1) quantile
+#: used by Rodriguez et al. (2018) and d'Errico et al. (2021).
+KSTAR_THRESHOLD = 23.928
+
+
+def kstar(dist: np.ndarray, idx: np.ndarray, dim: float, *, threshold: float = KSTAR_THRESHOLD,
+          min_k: int = 3) -> np.ndarray:
+    r"""Per-point neighbourhood size :math:`k^*` of constant density (Rodriguez et al. 2018).
+
+    For each ``k``, :math:`V_i` and :math:`V_j` are the volumes of the balls holding the ``k``
+    nearest neighbours of ``i`` and of its ``(k+1)``-th neighbour ``j`` in the intrinsic
+    dimension ``dim`` (:math:`V \propto r^{d}`). Under a constant density both are
+    Gamma(k) with the same rate; the likelihood ratio of two rates against one is
+
+    .. math:: D_k = -2k\,\bigl(\log V_i + \log V_j - 2\log(V_i + V_j) + \log 4\bigr),
+
+    and :math:`k^*_i` is the largest ``k`` with :math:`D_{k'} < ` ``threshold`` for every
+    :math:`k' \le k` (at least ``min_k``, at most ``dist.shape[1] - 1``).
+    """
+    n, K = dist.shape
+    logr = np.log(np.maximum(dist, 1e-300))
+    ks = np.arange(1, K)
+    lvi = dim * logr[:, : K - 1]  # ball of the k nearest of i, k = 1 .. K-1
+    lvj = dim * logr[idx[:, 1:K], ks - 1]  # ball of the k nearest of i's (k+1)-th neighbour
+    D = -2.0 * ks * (lvi + lvj - 2.0 * np.logaddexp(lvi, lvj) + np.log(4.0))
+    fail = D >= threshold
+    first = np.where(fail.any(axis=1), fail.argmax(axis=1), K - 1)  # k' = first + 1 fails
+    return np.clip(first, min_k, K - 1).astype(np.int64)
+
+
+def pak_log_density(dist: np.ndarray, ks: np.ndarray, dim: float,
+                    iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    r"""Point-adaptive log-density (PAk; Rodriguez et al. 2018) and its error bar.
+
+    With :math:`v_l` the volume of the shell between the ``(l-1)``-th and ``l``-th neighbour
+    in dimension ``dim`` (:math:`v_l \propto r_l^d - r_{l-1}^d`, :math:`r_0 = 0`), the log
+    density near ``i`` is taken linear in the neighbour rank, :math:`\log\rho = F + a l`,
+    and :math:`(F, a)` maximise
+
+    .. math:: \mathcal L(F, a) = F k^* + a\,\frac{k^*(k^*+1)}{2}
+              - \sum_{l=1}^{k^*} v_l\, e^{F + a l}
+
+    (Newton's method). Returns :math:`F` (up to one additive constant, the log volume of the
+    unit ball) and the asymptotic error :math:`\varepsilon = \sqrt{(4k^*+2)/((k^*-1)k^*)}`.
+    """
+    n, K = dist.shape
+    logr = np.log(np.maximum(dist, 1e-300))
+    ltop = dim * logr[np.arange(n), ks - 1]  # log V at the k*-th neighbour: the unit of volume
+    lv = dim * logr - ltop[:, None]
+    prev = np.concatenate([np.full((n, 1), -np.inf), lv[:, :-1]], axis=1)
+    with np.errstate(divide="ignore"):
+        u = np.exp(lv) * -np.expm1(prev - lv)  # v_l / V_{k*}, 0 for tied radii
+    ell = np.arange(1, K, dtype=np.float64)[None, :].repeat(n, 0)
+    ell = np.concatenate([ell, np.full((n, 1), float(K))], axis=1)
+    mask = ell <= ks[:, None]
+    u = np.where(mask, u, 0.0)
+    kk = ks.astype(np.float64)
+    F = np.log(kk)  # a = 0: the plain k*-NN estimate in these units
+    a = np.zeros(n)
+    for _ in range(iterations):
+        e = u * np.exp(np.clip(F[:, None] + a[:, None] * ell, -700, 700))
+        s0, s1, s2 = e.sum(1), (e * ell).sum(1), (e * ell * ell).sum(1)
+        gF, ga = kk - s0, kk * (kk + 1) / 2.0 - s1
+        det = s0 * s2 - s1 * s1
+        ok = det > 1e-12 * s0 * s2
+        dF = np.where(ok, (s2 * gF - s1 * ga) / np.where(ok, det, 1.0), gF / np.maximum(s0, 1e-300))
+        da = np.where(ok, (s0 * ga - s1 * gF) / np.where(ok, det, 1.0), 0.0)
+        step = np.minimum(1.0, 1.0 / np.maximum(np.abs(dF), 1e-300))  # damped far from the optimum
+        F, a = F + step * dF, a + step * da
+        if max(np.abs(dF).max(), np.abs(da).max() * K) < 1e-10:
+            break
+    err = np.sqrt((4.0 * kk + 2.0) / ((kk - 1.0) * kk))
+    return F - ltop, err
+
+
+def kstar_adjacency(idx: np.ndarray, ks: np.ndarray) -> list[np.ndarray]:
+    """Sorted neighbour lists of the graph joining each point to its ``k*`` nearest,
+    symmetrised (an edge if either end is among the other's ``k*``)."""
+    import scipy.sparse as sp
+
+    n = len(idx)
+    mask = np.arange(idx.shape[1])[None, :] < ks[:, None]
+    rows = np.repeat(np.arange(n), mask.sum(1))
+    cols = idx[mask]
+    G = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    G = (G + G.T).tocsr()
+    G.sort_indices()
+    return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(n)]

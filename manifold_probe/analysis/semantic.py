@@ -112,13 +112,15 @@ def region_labels(X: np.ndarray, idx: np.ndarray, est: EstimatorSettings, seed: 
 
     cfg = est.regions
     k = min(cfg.k, len(idx) - 2)
+    graph_k = min(cfg.graph_k, len(idx) - 2)
     A = np.asarray(X)[idx]
     # a layer's regions enter its own task and the next layer's merge/split: computed once
-    return reused(f"regions|{k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}|{cfg.method}|"
-                  f"{cfg.correction}|{cfg.error_bar}", (A,),
+    return reused(f"regions|{k}|{graph_k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}|"
+                  f"{cfg.method}|{cfg.correction}|{cfg.error_bar}|{cfg.density}", (A,),
                   lambda: regions(A, k=k, alpha=cfg.alpha, n_boot=cfg.n_boot, seed=seed,
                                   band=cfg.band, method=cfg.method, correction=cfg.correction,
-                                  error_bar=cfg.error_bar),
+                                  error_bar=cfg.error_bar, density=cfg.density,
+                                  graph_k=graph_k),
                   lambda r: r.labels.nbytes)
 
 
