@@ -394,7 +394,8 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
     if s.geodesic is not None:
         # pairs in different components of either layer's graph have no geodesic (inf) and
         # are left out: the distortion is that of the pairs within a component of both
-        n_src = min(est.geodesic.n_sources, s.n_points)
+        n_src = s.n_points if est.geodesic.n_sources is None else min(est.geodesic.n_sources,
+                                                                       s.n_points)
         out[f"geodesic_pairs_{suffix}"] = s.geodesic.n_pairs / (n_src * (s.n_points - 1))
     if est.nulls.enabled:
         try:
@@ -426,34 +427,21 @@ _WARP_TIE = 1e-9
 
 def _pair_readings(A: np.ndarray, B: np.ndarray, est: EstimatorSettings,
                    rng: np.random.Generator) -> dict[str, float]:
-    """The readings of :data:`WARP_NULL_KEYS` on the pair ``A -> B``, as
-    :func:`~manifold_probe.warp` reads them with the profile's settings (geodesic sources
-    drawn from ``rng``), on graphs built here and kept out of the shared caches: a null's
-    draws are never seen again, and caching them would evict the layers' own graphs."""
-    import warnings
-
-    from manifold_probe.distortion import geodesic_distortion
-    from manifold_probe.geodesic import geodesic_distances
+    """The readings of :data:`WARP_NULL_KEYS` of :func:`~manifold_probe.warp` on the pair
+    ``A -> B`` with the profile's settings (geodesic sources drawn from ``rng``), on graphs
+    built here, with nothing kept in the shared caches
+    (:func:`~manifold_probe.analysis._reuse.not_kept`): a null's draws and a subsample are
+    never seen again, and keeping their graphs and distances would evict the layers' own."""
+    from manifold_probe.analysis._reuse import not_kept
 
     k = est.knn.k
-    nx, ny = knn(A, k), knn(B, k)
-    s = warp(A, B, k=k, neighbors_x=nx, neighbors_y=ny, geodesic=False, dimension=False,
-             curvature=False, seed=rng, rank_rows=est.knn.rank_rows)
-    out = {"knn_overlap": s.knn_overlap, "trustworthiness": s.trustworthiness,
-           "continuity": s.continuity}
-    if est.geodesic.enabled:
-        n, n_src = A.shape[0], est.geodesic.n_sources
-        sources = (None if n_src is None or n_src >= n
-                   else np.sort(rng.choice(n, size=n_src, replace=False)))
-        with warnings.catch_warnings():  # as in warp: pairs in different components left out
-            warnings.filterwarnings("ignore", message=".*connected components",
-                                    category=UserWarning)
-            DX = geodesic_distances(A, k=k, sources=sources, neighbors=nx,
-                                    method=est.geodesic.method)
-            DY = geodesic_distances(B, k=k, sources=sources, neighbors=ny,
-                                    method=est.geodesic.method)
-        out["geodesic_distortion"] = float(geodesic_distortion(DX, DY).spread)
-    return {key: float(v) for key, v in out.items()}
+    with not_kept():
+        s = warp(A, B, k=k, neighbors_x=knn(A, k), neighbors_y=knn(B, k),
+                 geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
+                 geodesic_method=est.geodesic.method, dimension=False, curvature=False,
+                 seed=rng, rank_rows=est.knn.rank_rows)
+    keys = WARP_NULL_KEYS if s.geodesic is not None else WARP_NULL_KEYS[1:]
+    return {key: float(getattr(s, key)) for key in keys}
 
 
 def _warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, suffix: str,
