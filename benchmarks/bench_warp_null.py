@@ -1,7 +1,7 @@
 """The warp null as a Monte Carlo test: its number of draws, its subsample size, its cost and
 its level, measured on MiniLM's layer pairs.
 
-The warp null (``analysis.measures._warp_null``) reads geodesic distortion, kNN overlap,
+The warp null (``analysis.warp_null.warp_null``) reads geodesic distortion, kNN overlap,
 trustworthiness and continuity on ``B`` jointly Gaussian pairs with the two layers' joint mean
 and covariance, and gives each reading a Monte Carlo p-value (floor ``1/(B + 1)``). Above
 ``_WARP_NULL_MAX_ROWS`` rows both the draws and the reading are taken on ``m`` rows. This
@@ -11,11 +11,12 @@ script measures what fixes ``B`` and ``m``:
   rows (three subsample seeds) and ``B = 19`` null draws at each ``m``: how much the reading
   moves with ``m`` against its distance to the null (in null standard deviations), and
   whether the calls agree across ``m``;
-- ``draws``: at the chosen ``m``, 99 null draws per pair: the p-values and calls from the first
-  19, the first 39 and all 99 draws;
-- ``level``: the test on pairs that *are* Gaussian (the covariance of MiniLM layers 2 -> 3):
-  how often it rejects at 0.05 (the nominal rate), and how far the null moves when its
-  covariance is estimated from the cloud instead of known (in null standard deviations);
+- ``draws``: at the chosen ``m``, 59 null draws per pair: the p-values and calls from the first
+  19, the first 39 and all 59 draws;
+- ``level``: the test on 20 clouds of 5000 rows that *are* jointly Gaussian (the covariance of
+  MiniLM's token layers 2 -> 3): how often it rejects at 0.05 (the nominal rate), and how far
+  the null moves when its covariance is estimated from the cloud (as the profile does) or from
+  the m-row subsample instead of known (in null standard deviations);
 - ``cost``: CPU seconds of ``measure_pair`` with the null off and on, on every layer pair of
   the per-token capture (19,296 rows) and of the mean-pooled one (2000 rows).
 
@@ -73,8 +74,8 @@ def pairs(clouds: list[np.ndarray]):
 
 
 def null_draws(X, Y, est, m, count, seed):
-    from manifold_probe.analysis.measures import _pair_readings
     from manifold_probe.analysis.nulls import matched_gaussian_pairs
+    from manifold_probe.analysis.warp_null import _pair_readings
 
     rng = np.random.default_rng(seed)
     out = {key: [] for key in KEYS}
@@ -85,7 +86,7 @@ def null_draws(X, Y, est, m, count, seed):
 
 
 def readings(X, Y, est, m, seed):
-    from manifold_probe.analysis.measures import _pair_readings
+    from manifold_probe.analysis.warp_null import _pair_readings
 
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(X), m, replace=False)) if m < len(X) else np.arange(len(X))
@@ -160,7 +161,7 @@ def sizes_summary(rows):
     return summary
 
 
-def part_draws(sources, est, m=1000, counts=(19, 39, 99)):
+def part_draws(sources, est, m=1000, counts=(19, 39, 59)):
     out = []
     for label, clouds in sources:
         for name, X, Y in pairs(clouds):
@@ -180,7 +181,7 @@ def part_draws(sources, est, m=1000, counts=(19, 39, 99)):
             "calls_compared": len(out) * len(KEYS) * len(counts)}
 
 
-def part_level(X, Y, est, m=1000, reps=40, B=19, n_cloud=None):
+def part_level(X, Y, est, m=1000, reps=20, B=19, n_cloud=5000):
     """Gaussian pairs with the covariance of (X, Y): the test's rejection rate at 0.05 (the
     covariance estimated from the cloud, as the profile does), and the null's shift when the
     covariance is estimated from the cloud or from the m-row subsample instead of known."""
@@ -195,7 +196,7 @@ def part_level(X, Y, est, m=1000, reps=40, B=19, n_cloud=None):
     for rep in range(reps):
         Xg, Yg = next(matched_gaussian_pairs(*truth, 1, seed=rng, n=n_cloud))
         rows = np.sort(rng.choice(n_cloud, m, replace=False)) if m < n_cloud else slice(None)
-        from manifold_probe.analysis.measures import _pair_readings
+        from manifold_probe.analysis.warp_null import _pair_readings
 
         r = _pair_readings(Xg[rows], Yg[rows], est, rng)
         d = null_draws(Xg, Yg, est, m, B, seed=[rep, 3])
@@ -267,7 +268,7 @@ def main() -> None:
 
     import torch
 
-    from manifold_probe.analysis import measures
+    from manifold_probe.analysis import warp_null
     from manifold_probe.analysis.settings import EstimatorSettings
 
     torch.set_num_threads(1)
@@ -283,15 +284,15 @@ def main() -> None:
     if "sizes" in args.parts:
         result["sizes"] = part_sizes(sources, est)
     if "draws" in args.parts:
-        result["draws"] = part_draws(sources, est, m=measures._WARP_NULL_MAX_ROWS)
+        result["draws"] = part_draws(sources, est, m=warp_null._WARP_NULL_MAX_ROWS)
     if "level" in args.parts:
         X, Y = sources[0][1][2], sources[0][1][3]
-        result["level"] = part_level(X, Y, est, m=measures._WARP_NULL_MAX_ROWS)
+        result["level"] = part_level(X, Y, est, m=warp_null._WARP_NULL_MAX_ROWS)
     if "cost" in args.parts:
         result["cost"] = part_cost(sources, est, est_tokens)
-    result["setting"] = {"draws": measures._WARP_NULL_DRAWS,
-                         "max_rows": measures._WARP_NULL_MAX_ROWS,
-                         "alpha": measures.WARP_NULL_ALPHA}
+    result["setting"] = {"draws": warp_null._WARP_NULL_DRAWS,
+                         "max_rows": warp_null._WARP_NULL_MAX_ROWS,
+                         "alpha": warp_null.WARP_NULL_ALPHA}
     result["data"] = {"tokens": str(args.tokens), "pooled": str(args.pooled)}
     result["note"] = ("CPU seconds of one thread (time.process_time) on a shared, loaded "
                       "machine; load average beside each timing")

@@ -15,16 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from manifold_probe.analysis import measures
+from manifold_probe.analysis import measures, warp_null
 from manifold_probe.analysis.nulls import matched_gaussian_pairs, monte_carlo_p
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.neighbors import knn
 
-B = measures._WARP_NULL_DRAWS
+B = warp_null._WARP_NULL_DRAWS
 FLOOR = 1.0 / (B + 1)
 # plain graph geodesics from 50 sources: the statistic of the default run, at a test's cost
 EST = EstimatorSettings.from_mapping({"geodesic": {"method": "graph", "n_sources": 50}})
-KEYS = measures.WARP_NULL_KEYS
+KEYS = warp_null.WARP_NULL_KEYS
 
 
 def _pair(X, Y, est=EST, seed=0):
@@ -41,7 +41,7 @@ def _roll(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_the_level_reaches_the_floor():
     # the call needs p <= alpha, so the floor 1/(B+1) must reach it
-    assert FLOOR <= measures.WARP_NULL_ALPHA
+    assert FLOOR <= warp_null.WARP_NULL_ALPHA
 
 
 def test_unrolling_a_swiss_roll_reads_p_at_its_floor():
@@ -130,7 +130,7 @@ def test_a_large_pair_compares_the_reading_and_the_null_on_one_subsample(monkeyp
     """Above the cap the draws and the reading they are compared with have the cap's rows;
     the compared reading and the number of rows are written, the call follows their p, and a
     seed gives the same columns twice."""
-    monkeypatch.setattr(measures, "_WARP_NULL_MAX_ROWS", 250)
+    monkeypatch.setattr(warp_null, "_WARP_NULL_MAX_ROWS", 250)
     X, Y = _roll(400, 2)
     a, b = _pair(X, Y), _pair(X, Y)
     assert a == b
@@ -141,6 +141,12 @@ def test_a_large_pair_compares_the_reading_and_the_null_on_one_subsample(monkeyp
         assert a[f"{key}_p_prev"] == FLOOR and a[f"{key}_vs_null_prev"] == "above", key
     small = _pair(X[:250], Y[:250])
     assert "warp_null_rows_prev" not in small and "trustworthiness_compared_prev" not in small
+
+
+def test_nulls_off_leave_the_warp_null_columns_out():
+    est = EstimatorSettings.from_mapping({"nulls": {"enabled": False}})
+    out = _pair(*_roll(200, 1), est)
+    assert out and not any("null" in c or "_p_" in c for c in out)
 
 
 def test_no_geodesics_no_geodesic_null():
