@@ -17,8 +17,9 @@ script measures what fixes ``B`` and ``m``:
   MiniLM's token layers 2 -> 3): how often it rejects at 0.05 (the nominal rate), and how far
   the null moves when its covariance is estimated from the cloud (as the profile does) or from
   the m-row subsample instead of known (in null standard deviations);
-- ``cost``: CPU seconds of ``measure_pair`` with the null off and on, on every layer pair of
-  the per-token capture (19,296 rows) and of the mean-pooled one (2000 rows).
+- ``cost``: CPU seconds of ``measure_pair`` with the null off and on, on the layer pairs
+  1 -> 2, 3 -> 4 and 5 -> 6 of the per-token capture (19,296 rows) and of the mean-pooled one
+  (2000 rows); ``--before`` times the same with the code before this null.
 
 Data: the per-token and the mean-pooled captures of the default corpus (``manifold-probe run``
 with ``experiments/configs/tokens.toml`` and with the default config write them under
@@ -225,7 +226,7 @@ def part_level(X, Y, est, m=1000, reps=20, B=19, n_cloud=5000):
     return {"level": level, "shift": shift}
 
 
-def part_cost(sources, est_pooled, est_tokens):
+def part_cost(sources, est_pooled, est_tokens, pairs_at=(2, 4, 6)):
     from threadpoolctl import threadpool_limits
 
     from manifold_probe.analysis.measures import measure_pair
@@ -236,8 +237,8 @@ def part_cost(sources, est_pooled, est_tokens):
     for label, clouds in sources:
         est = est_tokens if label == "tokens" else est_pooled
         quiet = EstimatorSettings.from_mapping({**est.as_dict(), "nulls": {"enabled": False}})
-        graphs = [knn(c, est.graph_k()) for c in clouds]
-        for i in range(1, len(clouds)):
+        graphs = {i: knn(clouds[i], est.graph_k()) for j in pairs_at for i in (j - 1, j)}
+        for i in pairs_at:
             args = (clouds[i - 1], clouds[i], graphs[i - 1], graphs[i])
             with threadpool_limits(limits=1):
                 c0 = time.process_time()
@@ -262,13 +263,16 @@ def main() -> None:
     ap.add_argument("--tokens", type=Path, required=True)
     ap.add_argument("--pooled", type=Path, required=True)
     ap.add_argument("--parts", nargs="*", default=["sizes", "draws", "level", "cost"])
+    ap.add_argument("--before", action="store_true",
+                    help="only the cost part, stored as cost_before: run with PYTHONPATH set "
+                         "to a checkout of the code before this warp null (3 draws on 2000 "
+                         "rows) to time it the same way")
     args = ap.parse_args()
 
     import tomllib
 
     import torch
 
-    from manifold_probe.analysis import warp_null
     from manifold_probe.analysis.settings import EstimatorSettings
 
     torch.set_num_threads(1)
@@ -280,7 +284,15 @@ def main() -> None:
     path = RESULTS / f"{NAME}.json"
     result = json.loads(path.read_text()) if path.exists() else {}
     result.pop("machine", None)
-    result = {k: v for k, v in result.items() if k in ("sizes", "draws", "level", "cost")}
+    result = {k: v for k, v in result.items()
+              if k in ("sizes", "draws", "level", "cost", "cost_before")}
+    if args.before:
+        result["cost_before"] = part_cost(sources, est, est_tokens)
+        result["cost_before"]["code"] = str(Path(sys.modules["manifold_probe"].__file__).parent)
+        save(NAME, result)
+        return
+    from manifold_probe.analysis import warp_null
+
     if "sizes" in args.parts:
         result["sizes"] = part_sizes(sources, est)
     if "draws" in args.parts:
