@@ -377,7 +377,9 @@ def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | Non
 
 def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
                  est: EstimatorSettings, seed: int, suffix: str = "prev") -> dict:
-    """Warp from X to Y: geodesic distortion and neighbourhood preservation."""
+    """Warp from X to Y: geodesic distortion and neighbourhood preservation, and with nulls on
+    their Monte Carlo test against jointly Gaussian pairs
+    (:func:`~manifold_probe.analysis.warp_null.warp_null`)."""
     try:
         s = warp_with(X, Y, nbx, nby, est, seed, dimension=False)
     except InputError as exc:

@@ -63,20 +63,25 @@ def _pair_readings(A: np.ndarray, B: np.ndarray, est: EstimatorSettings,
 
 
 def warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, suffix: str,
-               layer: dict) -> dict:
+              layer: dict) -> dict:
     r"""The warp readings against jointly Gaussian pairs with the layers' joint mean and
     covariance (:func:`~manifold_probe.analysis.nulls.matched_gaussian_pairs`), as a Monte
     Carlo test.
 
-    :data:`_WARP_NULL_DRAWS` (:math:`B`) pairs of the layers' size are drawn and read like the
-    layers; per reading :math:`t` of :data:`WARP_NULL_KEYS`, with the draws :math:`T_b`,
+    :data:`_WARP_NULL_DRAWS` (:math:`B`) pairs with as many rows as the layers (at most
+    :data:`_WARP_NULL_MAX_ROWS`) are drawn and read like the layers; per reading :math:`t` of
+    :data:`WARP_NULL_KEYS`, with the draws :math:`T_b`,
 
     .. math:: p = \frac{1 + \#\{b : |T_b - c| \ge |t - c|\}}{B + 1},
 
     :math:`c` the median of the :math:`B + 1` values
-    (:func:`~manifold_probe.analysis.nulls.monte_carlo_p`): valid at every level when the pair
-    is a Gaussian pair with this covariance; **its floor is** :math:`1/(B+1)` = 0.05 with 19
-    draws. Columns: ``<key>_null_<suffix>`` (mean of the draws), ``_null_lo``/``_null_hi``
+    (:func:`~manifold_probe.analysis.nulls.monte_carlo_p`). When the layers are a jointly
+    Gaussian pair the reading and the draws are exchangeable and the test is exact at every
+    level, up to the covariance being estimated from the layers rather than known (its effect
+    on the level is measured in ``benchmarks/bench_warp_null.py``). **Its floor is**
+    :math:`1/(B+1)` = 0.05 with 19 draws: the p-value cannot say more than "farther out than
+    every draw", so the call is at :data:`WARP_NULL_ALPHA` = 0.05 and a smaller level needs
+    more draws. Columns: ``<key>_null_<suffix>`` (mean of the draws), ``_null_lo``/``_null_hi``
     (their range, the grey band of the figure), ``<key>_p_<suffix>``, ``warp_p_min_<suffix>``
     (the floor) and ``<key>_vs_null_<suffix>``: ``above``/``below`` (the side of :math:`c`)
     where :math:`p \le` :data:`WARP_NULL_ALPHA`, ``within`` otherwise.
@@ -88,6 +93,13 @@ def warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, s
     (the test's law stays the same); at or below the cap the draws depend on the rows only
     through their mean and covariance, and the p-values are the same for any order of the
     rows (with every row a geodesic source, or geodesics off).
+
+    References
+    ----------
+    Barnard, G. A. (1963). Discussion of Bartlett, "The spectral analysis of point processes".
+    J. R. Stat. Soc. B 25, 294. Davison, A. C. & Hinkley, D. V. (1997). *Bootstrap Methods and
+    their Application*, §4.2.5. Venna, J. & Kaski, S. (2001). Neighborhood preservation in
+    nonlinear projection methods.
     """
     from manifold_probe.analysis.nulls import matched_gaussian_pairs, monte_carlo_p
 
