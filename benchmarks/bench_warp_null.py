@@ -16,10 +16,11 @@ script measures what fixes ``B`` and ``m``:
 - ``level``: the test on 20 clouds of 5000 rows that *are* jointly Gaussian (the covariance of
   MiniLM's token layers 2 -> 3): how often it rejects at 0.05 (the nominal rate), and how far
   the null moves when its covariance is estimated from the cloud (as the profile does) or from
-  the m-row subsample instead of known (in null standard deviations);
-- ``cost``: CPU seconds of ``measure_pair`` with the null off and on, on the layer pairs
-  1 -> 2, 3 -> 4 and 5 -> 6 of the per-token capture (19,296 rows) and of the mean-pooled one
-  (2000 rows); ``--before`` times the same with the code before this null.
+  the m-row subsample instead of known (in null standard deviations); ``shift``: the same
+  shift with the covariance from 2000 and from 19,296 rows;
+- ``cost``: CPU seconds of ``measure_pair`` with the null off and on, on every layer pair of
+  the per-token capture (19,296 rows) and of the mean-pooled one (2000 rows); ``--before``
+  times the same with the code before this null.
 
 Data: the per-token and the mean-pooled captures of the default corpus (``manifold-probe run``
 with ``experiments/configs/tokens.toml`` and with the default config write them under
@@ -27,7 +28,7 @@ with ``experiments/configs/tokens.toml`` and with the default config write them 
 
     OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_warp_null.py \\
         --tokens runs/tokens/activations/HASH --pooled runs/default/activations/HASH \\
-        [--parts sizes draws level cost]
+        [--parts sizes draws level shift cost] [--before]
 
 Writes ``benchmarks/results/bench_warp_null.json`` (each part's results; a part not run keeps
 its earlier results). CPU seconds are ``time.process_time`` of one thread on a shared machine,
@@ -226,7 +227,7 @@ def part_level(X, Y, est, m=1000, reps=20, B=19, n_cloud=5000):
     return {"level": level, "shift": shift}
 
 
-def part_cost(sources, est_pooled, est_tokens, pairs_at=(2, 4, 6)):
+def part_cost(sources, est_pooled, est_tokens, pairs_at=(1, 2, 3, 4, 5, 6)):
     from threadpoolctl import threadpool_limits
 
     from manifold_probe.analysis.measures import measure_pair
@@ -285,7 +286,7 @@ def main() -> None:
     result = json.loads(path.read_text()) if path.exists() else {}
     result.pop("machine", None)
     result = {k: v for k, v in result.items()
-              if k in ("sizes", "draws", "level", "cost", "cost_before")}
+              if k in ("sizes", "draws", "level", "shift_by_rows", "cost", "cost_before")}
     if args.before:
         result["cost_before"] = part_cost(sources, est, est_tokens)
         result["cost_before"]["code"] = str(Path(sys.modules["manifold_probe"].__file__).parent)
@@ -300,6 +301,11 @@ def main() -> None:
     if "level" in args.parts:
         X, Y = sources[0][1][2], sources[0][1][3]
         result["level"] = part_level(X, Y, est, m=warp_null._WARP_NULL_MAX_ROWS)
+    if "shift" in args.parts:  # the null's shift with the rows its covariance comes from
+        X, Y = sources[0][1][2], sources[0][1][3]
+        result["shift_by_rows"] = {
+            str(n): part_level(X, Y, est, m=warp_null._WARP_NULL_MAX_ROWS, reps=0,
+                               n_cloud=n)["shift"] for n in (2000, len(X))}
     if "cost" in args.parts:
         result["cost"] = part_cost(sources, est, est_tokens)
     result["setting"] = {"draws": warp_null._WARP_NULL_DRAWS,
