@@ -290,6 +290,9 @@ def main() -> None:
     if args.before:
         result["cost_before"] = part_cost(sources, est, est_tokens)
         result["cost_before"]["code"] = str(Path(sys.modules["manifold_probe"].__file__).parent)
+        result.setdefault("commands", {})["cost_before"] = (
+            "OMP_NUM_THREADS=1 PYTHONPATH=OLD_CHECKOUT python benchmarks/bench_warp_null.py "
+            "--tokens DIR --pooled DIR --before")
         save(NAME, result)
         return
     from manifold_probe.analysis import warp_null
@@ -314,8 +317,10 @@ def main() -> None:
     result["data"] = {"tokens": str(args.tokens), "pooled": str(args.pooled)}
     result["note"] = ("CPU seconds of one thread (time.process_time) on a shared, loaded "
                       "machine; load average beside each timing")
-    result["command"] = ("OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_warp_null.py "
-                         "--tokens DIR --pooled DIR --parts " + " ".join(args.parts))
+    command = ("OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_warp_null.py "
+               "--tokens DIR --pooled DIR --parts " + " ".join(args.parts))
+    result.pop("command", None)
+    result.setdefault("commands", {}).update({part: command for part in args.parts})
     save(NAME, result)
 
 
