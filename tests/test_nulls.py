@@ -179,51 +179,6 @@ def test_matched_gaussian_pair_has_the_joint_covariance():
         matched_gaussian_pair(X, Y[:-1])
 
 
-def _roll(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    t = 1.5 * np.pi * (1 + 2 * rng.uniform(size=n))
-    h = 10 * rng.uniform(size=n)
-    return np.c_[t * np.cos(t), h, t * np.sin(t)], np.c_[t, h]
-
-
-def test_warp_null_unrolling_is_above_and_a_linear_map_within():
-    # unrolling a swiss roll keeps every neighbourhood (trustworthiness ~1) but no linear map of
-    # the roll onto the plane does: above its null. A rotation and rescaling *is* linear, so its
-    # matched Gaussian pair is the same map of a Gaussian: trustworthiness 1 both, within.
-    X, Y = _roll(500, 0)
-    nb = lambda A: knn(A, EST.graph_k())  # noqa: E731
-    out = measures.measure_pair(X, Y, nb(X), nb(Y), EST, seed=0)
-    for key in ("trustworthiness", "continuity", "knn_overlap"):
-        assert out[f"{key}_vs_null_prev"] == "above", (key, out)
-        assert out[f"{key}_null_lo_prev"] <= out[f"{key}_null_prev"] <= out[f"{key}_null_hi_prev"]
-    R, _ = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))
-    out = measures.measure_pair(X, 2.0 * X @ R, nb(X), nb(2.0 * X @ R), EST, seed=0)
-    for key in ("trustworthiness", "continuity", "knn_overlap", "geodesic_distortion"):
-        assert out[f"{key}_vs_null_prev"] == "within", (key, out)
-
-
-def test_warp_null_off_leaves_the_columns_out():
-    X, Y = _roll(200, 1)
-    est = EstimatorSettings.from_mapping({"nulls": {"enabled": False}})
-    out = measures.measure_pair(X, Y, knn(X, est.graph_k()), knn(Y, est.graph_k()),
-                                est, seed=0)
-    assert not any("null" in c for c in out)
-
-
-def test_warp_null_of_a_large_pair_compares_on_one_subsample(monkeypatch):
-    # above the row cap the null and the reading it is compared with come from one seeded
-    # subsample (the measures depend on n); the unrolled roll still reads above its null
-    monkeypatch.setattr(measures, "_WARP_NULL_MAX_ROWS", 300)
-    X, Y = _roll(500, 2)
-    est = EstimatorSettings.from_mapping({"geodesic": {"enabled": False}})
-    nb = lambda A: knn(A, est.graph_k())  # noqa: E731
-    a = measures.measure_pair(X, Y, nb(X), nb(Y), est, seed=0)
-    b = measures.measure_pair(X, Y, nb(X), nb(Y), est, seed=0)
-    assert a == b  # seeded
-    assert a["trustworthiness_vs_null_prev"] == "above"
-    assert "geodesic_distortion_null_prev" not in a  # geodesics off: no reading, no null
-
-
 def test_nulls_above_null_max_rows_run_on_that_many_rows_and_keep_their_calls(monkeypatch):
     """Above NULL_MAX_ROWS the dimension null is a Gaussian of that many rows and the trajectory
     null uses whole inputs of at most that many tokens; the known calls stay the same."""

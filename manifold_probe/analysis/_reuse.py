@@ -16,14 +16,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from manifold_probe.neighbors import Neighbors
 
-__all__ = ["cached_geodesic_distances", "clear_geodesic_cache", "reused"]
+__all__ = ["cached_geodesic_distances", "clear_geodesic_cache", "not_kept", "reused"]
 
 #: Results kept (least recently used evicted), the largest one kept and all of them together
 #: (bytes). A profile step holds, per layer, its regions, its geodesic distances and its squared
@@ -35,6 +36,20 @@ MAX_TOTAL_BYTES = 256 * 2**20
 _cache: OrderedDict[bytes, tuple[Any, int]] = OrderedDict()  # key -> (value, its bytes)
 _lock = threading.Lock()
 _running: dict[bytes, threading.Event] = {}  # key -> set when its computation ends
+_local = threading.local()  # .off: this thread computes without keeping (see not_kept)
+
+
+@contextmanager
+def not_kept() -> Iterator[None]:
+    """Within the block, :func:`reused` computes its results in this thread without looking
+    them up or keeping them: for clouds that are never seen again (a null's random draws),
+    whose results would only evict the layers' own and cost a digest each."""
+    before = getattr(_local, "off", False)
+    _local.off = True
+    try:
+        yield
+    finally:
+        _local.off = before
 
 
 def _digest(tag: str, *arrays) -> bytes:
@@ -58,6 +73,8 @@ def reused(tag: str, arrays: tuple, compute: Callable[[], Any], nbytes: Callable
     thread computes a result, another asking for the same one waits for it instead of
     computing it again (tasks of a threaded run share these results).
     """
+    if getattr(_local, "off", False):
+        return compute()
     key = _digest(tag, *arrays)
     while True:
         with _lock:

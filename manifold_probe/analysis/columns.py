@@ -182,17 +182,31 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "the geodesic columns are computed over these pairs only"),
     Column("<name>_null_<suffix>", "float", "as the reading", "warp null of the reading "
            "`<name>_<suffix>` (<name>: geodesic_distortion, knn_overlap, trustworthiness, "
-           "continuity): its mean over 3 jointly Gaussian pairs with the two layers' joint mean "
-           "and covariance, on the same rows (the map reduced to its linear part plus "
-           "independent noise of the same size); above 2000 rows on a seeded 2000-row "
-           "subsample, the reading re-measured on it for the call"),
-    Column("<name>_null_lo_<suffix>", "float", "as the reading", "smallest of the 3 null "
+           "continuity): its mean over 19 jointly Gaussian pairs with the two layers' joint mean "
+           "and covariance (the map reduced to its linear part plus independent noise of the "
+           "same size), read like the layers; above 1000 distinct rows the draws have 1000 rows "
+           "and are compared with the reading on a seeded 1000-row subsample "
+           "(`<name>_compared_<suffix>`)"),
+    Column("<name>_null_lo_<suffix>", "float", "as the reading", "smallest of the 19 null "
            "draws"),
-    Column("<name>_null_hi_<suffix>", "float", "as the reading", "largest of the 3 null draws"),
-    Column("<name>_vs_null_<suffix>", "text", "", "above / within / below the null's range "
-           "(for knn_overlap, trustworthiness, continuity above = neighbourhoods kept better "
-           "than the second moments alone give; for geodesic_distortion above = more "
-           "distorted); undecided where seeds disagree"),
+    Column("<name>_null_hi_<suffix>", "float", "as the reading", "largest of the 19 null "
+           "draws"),
+    Column("<name>_compared_<suffix>", "float", "as the reading", "present only above 1000 "
+           "distinct rows: the reading re-measured on the seeded 1000-row subsample that its "
+           "null and p are computed at (the warp readings depend on the number of rows)"),
+    Column("warp_null_rows_<suffix>", "int", "count", "present only above 1000 distinct rows: "
+           "the rows of the warp nulls, their draws and the compared readings"),
+    Column("<name>_p_<suffix>", "float", "p-value", "two-sided Monte Carlo p of the reading "
+           "against the 19 null draws: (1 + draws at least as far from the centre, the median "
+           "of the reading and the draws) / 20; never below `warp_p_min_<suffix>` = 0.05; mean "
+           "over seeds"),
+    Column("warp_p_min_<suffix>", "float", "p-value", "smallest p the warp null can give, "
+           "1/(draws + 1) = 1/20 = 0.05: a reading farther from the centre than every draw"),
+    Column("<name>_vs_null_<suffix>", "text", "", "above / below where p ≤ 0.05 (the side of "
+           "the null's centre: for knn_overlap, trustworthiness, continuity above = "
+           "neighbourhoods kept better than the second moments alone give; for "
+           "geodesic_distortion above = more distorted), within otherwise; per reading, not "
+           "corrected over layer pairs; undecided where seeds disagree"),
     Column("warp_<suffix>_note", _NOTE, "", "why the warp columns could not be computed"),
     Column("betti_<d>", "int", "count", "number of significant d-dimensional holes (0: connected "
            "pieces, 1: independent loops, 2: cavities; homology over Z/2) on a subsample: a loop "

@@ -30,6 +30,7 @@ from manifold_probe.analysis.distinct import (  # noqa: F401 - the measures' vie
 )
 from manifold_probe.analysis.settings import EstimatorSettings
 from manifold_probe.analysis.trajectory_measure import measure_trajectory
+from manifold_probe.analysis.warp_null import warp_null
 from manifold_probe.analysis.warping import rounded_twonn_dimension, warp
 from manifold_probe.neighbors import Neighbors, knn
 
@@ -376,7 +377,9 @@ def warp_with(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors | Non
 
 def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
                  est: EstimatorSettings, seed: int, suffix: str = "prev") -> dict:
-    """Warp from X to Y: geodesic distortion and neighbourhood preservation."""
+    """Warp from X to Y: geodesic distortion and neighbourhood preservation, and with nulls on
+    their Monte Carlo test against jointly Gaussian pairs
+    (:func:`~manifold_probe.analysis.warp_null.warp_null`)."""
     try:
         s = warp_with(X, Y, nbx, nby, est, seed, dimension=False)
     except InputError as exc:
@@ -394,67 +397,12 @@ def measure_pair(X: np.ndarray, Y: np.ndarray, nbx: Neighbors, nby: Neighbors,
     if s.geodesic is not None:
         # pairs in different components of either layer's graph have no geodesic (inf) and
         # are left out: the distortion is that of the pairs within a component of both
-        n_src = min(est.geodesic.n_sources, s.n_points)
+        n_src = s.n_points if est.geodesic.n_sources is None else min(est.geodesic.n_sources,
+                                                                       s.n_points)
         out[f"geodesic_pairs_{suffix}"] = s.geodesic.n_pairs / (n_src * (s.n_points - 1))
     if est.nulls.enabled:
         try:
-            out.update(_warp_null(X, Y, est, seed, suffix, out))
+            out.update(warp_null(X, Y, est, seed, suffix, out))
         except InputError as exc:
             out[f"warp_{suffix}_note"] = f"null: {short_message(exc)}"
-    return out
-
-
-#: jointly Gaussian pairs drawn for the warp null; the null's range is their min to max (with
-#: 3 draws a reading outside it is outside the central 50% of the null's law, and the run's
-#: seeds each draw their own, so a call is printed only where every seed gives it)
-_WARP_NULL_DRAWS = 3
-#: above this many rows the null (and, for the call, the reading) is measured on a seeded
-#: subsample of this size: each draw needs two new kNN graphs, and at 19,296 token rows one
-#: graph costs minutes (README, token clouds); the warp measures depend on n, so the call
-#: compares the reading and the null on the same rows
-_WARP_NULL_MAX_ROWS = 2000
-#: the warp readings that get a null (the log-ratio median is a change of scale, not a warp)
-WARP_NULL_KEYS = ("geodesic_distortion", "knn_overlap", "trustworthiness", "continuity")
-
-
-def _warp_null(X: np.ndarray, Y: np.ndarray, est: EstimatorSettings, seed: int, suffix: str,
-               layer: dict) -> dict:
-    """The warp readings of jointly Gaussian pairs with the layers' joint mean and covariance
-    (:func:`~manifold_probe.analysis.nulls.matched_gaussian_pair`), on the same rows:
-    ``<key>_null_<suffix>`` (mean over :data:`_WARP_NULL_DRAWS` draws), ``_null_lo``/``_null_hi``
-    (their range) and ``<key>_vs_null_<suffix>`` (above / within / below that range). Clouds of
-    more than :data:`_WARP_NULL_MAX_ROWS` rows: both on a seeded subsample of that size."""
-    from manifold_probe.analysis.nulls import matched_gaussian_pair, null_call
-
-    X, Y, _, _, _ = distinct_pair(X, Y, None, None)
-    rng = np.random.default_rng([seed, 0x3A9])  # one stream per pair task, apart from the warp's
-    kw = dict(k=est.knn.k, geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
-              geodesic_method=est.geodesic.method, dimension=False, curvature=False,
-              rank_rows=est.knn.rank_rows)
-    reading = {key: layer.get(f"{key}_{suffix}") for key in WARP_NULL_KEYS}
-    if X.shape[0] > _WARP_NULL_MAX_ROWS:
-        rows = np.sort(rng.choice(X.shape[0], _WARP_NULL_MAX_ROWS, replace=False))
-        X, Y = X[rows], Y[rows]
-        s = warp(X, Y, seed=int(rng.integers(2**31)), **kw)
-        reading = {key: float(getattr(s, key)) for key in WARP_NULL_KEYS}
-    draws: dict[str, list[float]] = {key: [] for key in WARP_NULL_KEYS}
-    for _ in range(_WARP_NULL_DRAWS):
-        Xn, Yn = matched_gaussian_pair(X, Y, seed=rng)
-        s = warp(Xn, Yn, seed=int(rng.integers(2**31)), **kw)
-        for key in WARP_NULL_KEYS:
-            draws[key].append(float(getattr(s, key)))
-    out: dict = {}
-    for key, vals in draws.items():
-        v = np.asarray(vals, dtype=np.float64)
-        if not np.isfinite(v).all():
-            continue
-        lo, hi = float(v.min()), float(v.max())
-        out[f"{key}_null_{suffix}"] = float(v.mean())
-        out[f"{key}_null_lo_{suffix}"] = lo
-        out[f"{key}_null_hi_{suffix}"] = hi
-        # the four readings are dimensionless and O(1): differences below 1e-9 are round-off
-        # (a linear map and its Gaussian pair both read distortion ~1e-16)
-        r = reading[key]
-        out[f"{key}_vs_null_{suffix}"] = (None if r is None or not np.isfinite(r) else
-                                          null_call(r, r, lo - 1e-9, hi + 1e-9))
     return out

@@ -8,7 +8,10 @@ say so:
   number of points — no clusters, no curvature, no loops, but the same spectrum of variances.
 - :func:`matched_gaussian_pair`: two layers' matched Gaussian together — a jointly Gaussian pair
   with their joint mean and covariance (a linear map plus independent noise of the same
-  second moments), the null of the warp measures between layers.
+  second moments), the null of the warp measures between layers;
+  :func:`matched_gaussian_pairs` draws many such pairs from one factorisation.
+- :func:`monte_carlo_p`: the p-value of a reading against draws of its null (a Monte Carlo
+  test, smallest value ``1/(B+1)``) and the side it lies on.
 - :func:`median_interval`: a distribution-free interval for a median (order statistics).
 - :func:`null_call`: ``"above"``, ``"within"`` or ``"below"`` the null, from the reading's
   interval and the null's interval (``"within"`` when they overlap).
@@ -20,6 +23,10 @@ say so:
 References
 ----------
 Holm (1979), "A simple sequentially rejective multiple test procedure", Scand. J. Stat. 6.
+Barnard (1963), discussion of Bartlett, "The spectral analysis of point processes", J. R.
+Stat. Soc. B 25 — the Monte Carlo test; Davison & Hinkley (1997), *Bootstrap Methods and their
+Application*, §4.2.5 (its p-value ``(1 + #)/(B + 1)``); Phipson & Smyth (2010), "Permutation
+p-values should never be zero", Stat. Appl. Genet. Mol. Biol. 9(1).
 Hollander, Wolfe & Chicken (2014), *Nonparametric Statistical Methods*, 3rd ed., §3.6 —
 the order-statistic confidence interval of a median.
 """
@@ -27,13 +34,14 @@ the order-statistic confidence interval of a median.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 __all__ = ["CALLS", "NULL_MAX_ROWS", "combine_calls", "holm", "matched_gaussian",
-           "matched_gaussian_gram", "matched_gaussian_pair", "median_interval", "null_call", "structure_calls"]
+           "matched_gaussian_gram", "matched_gaussian_pair", "matched_gaussian_pairs",
+           "median_interval", "monte_carlo_p", "null_call", "structure_calls"]
 
 #: Above this many rows a layer's matched-Gaussian dimension null and its shuffled trajectory
 #: null run on this many rows (a Gaussian of this size; a random set of whole inputs of at
@@ -80,10 +88,11 @@ def matched_gaussian_pair(X: np.ndarray, Y: np.ndarray, seed: int | np.random.Ge
                           ) -> tuple[np.ndarray, np.ndarray]:
     r"""A jointly Gaussian pair ``(X', Y')`` with the joint mean and covariance of ``(X, Y)``.
 
-    :func:`matched_gaussian` of the concatenated rows :math:`[X \mid Y]`, split back into its
-    two blocks. Row ``i`` of ``X'`` and of ``Y'`` stay paired, and
+    The first pair of :func:`matched_gaussian_pairs`: a Gaussian cloud with the mean and
+    covariance of the concatenated rows :math:`[X \mid Y]`, split back into its two blocks. Row
+    ``i`` of ``X'`` and of ``Y'`` stay paired, and
 
-    .. math:: Y' = ar y + (X' - ar x) B + E, \qquad B = \Sigma_{xx}^{+} \Sigma_{xy},
+    .. math:: Y' = \bar y + (X' - \bar x) B + E, \qquad B = \Sigma_{xx}^{+} \Sigma_{xy},
 
     with :math:`E` Gaussian noise independent of :math:`X'` with the residual covariance of the
     least-squares regression of ``Y`` on ``X``: the map between the layers reduced to its linear
@@ -100,6 +109,53 @@ def matched_gaussian_pair(X: np.ndarray, Y: np.ndarray, seed: int | np.random.Ge
     >>> bool(np.allclose(Yn, 2.0 * Xn + [0.0, 1.0], atol=1e-8))
     True
     """
+    return next(matched_gaussian_pairs(X, Y, 1, seed=seed))
+
+
+def matched_gaussian_pairs(X: np.ndarray, Y: np.ndarray, count: int,
+                           seed: int | np.random.Generator | None = 0, n: int | None = None
+                           ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    r"""``count`` jointly Gaussian pairs with the joint mean and covariance of ``(X, Y)``.
+
+    With :math:`W = [X \mid Y]` (:math:`N` rows, :math:`D` columns), its mean :math:`\bar w`
+    and covariance :math:`\Sigma = W_c^\top W_c / (N-1) = V \Lambda V^\top`, each draw is
+
+    .. math:: W' = \bar w + Z\,\Sigma^{1/2}, \qquad \Sigma^{1/2} = V \Lambda^{1/2} V^\top,
+              \qquad Z_{ij} \sim \mathcal N(0, 1),
+
+    of ``n`` rows (default :math:`N`), split into its ``X`` and ``Y`` columns (the linear map
+    plus independent noise of :func:`matched_gaussian_pair`). The covariance is factored once
+    for all draws (one :math:`D \times D` eigenproblem, :math:`N D^2` to form), and each draw
+    costs :math:`n D \min(D, 2r)` (:math:`r` the rank kept). Eigenvalues below
+    :math:`\max(N, D)\,\epsilon\,\lambda_{\max}` (the round-off of the Gram matrix) are
+    set to 0, so an exactly linear map stays exactly linear in every draw. The symmetric root
+    depends on :math:`\Sigma` alone (not on the signs or the basis the eigensolver picks), so
+    the draws of a seed are a function of the mean and covariance: permuting the rows of
+    ``X`` and ``Y`` together leaves them unchanged up to round-off.
+
+    Parameters
+    ----------
+    X, Y : ndarray of shape (N, d_x) and (N, d_y)
+        The same inputs at two layers.
+    count : int
+        Number of pairs.
+    seed : int, Generator or None, default=0
+        The draws come from this generator, one after the other.
+    n : int, optional
+        Rows of each pair (default: ``N``).
+
+    Yields
+    ------
+    (X', Y') : ndarrays of shape (n, d_x) and (n, d_y)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(3000, 2)) * [1.0, 3.0]
+    >>> pairs = list(matched_gaussian_pairs(X, X @ [[0.0, 1.0], [1.0, 0.0]], 2, seed=1, n=4000))
+    >>> [P[0].shape for P in pairs], [np.round(P[1].std(axis=0)).tolist() for P in pairs]
+    ([(4000, 2), (4000, 2)], [[3.0, 1.0], [3.0, 1.0]])
+    """
     X = np.asarray(X, dtype=np.float64)
     Y = np.asarray(Y, dtype=np.float64)
     if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y):
@@ -107,8 +163,22 @@ def matched_gaussian_pair(X: np.ndarray, Y: np.ndarray, seed: int | np.random.Ge
 
         raise InputError(f"X and Y must be 2-D with the same rows (one per input); got shapes "
                          f"{X.shape} and {Y.shape}")
-    Z = matched_gaussian(np.hstack([X, Y]), seed=seed)
-    return Z[:, : X.shape[1]], Z[:, X.shape[1]:]
+    rng = np.random.default_rng(seed)
+    W = np.hstack([X, Y])
+    mean = W.mean(axis=0)
+    Wc = W - mean
+    lam, V = np.linalg.eigh(Wc.T @ Wc / max(len(W) - 1, 1))
+    keep = lam > max(W.shape) * np.finfo(np.float64).eps * max(float(lam[-1]), 0.0)
+    V, root = V[:, keep], np.sqrt(lam[keep])
+    D, r = W.shape[1], len(root)
+    # Z Σ^{1/2} as (Z V) Λ^{1/2} V^T (2 n D r) where the rank is low, else with Σ^{1/2} formed
+    # once (n D^2): the same product, the cheaper order
+    S = (V * root) @ V.T if 2 * r >= D else None
+    m = len(W) if n is None else int(n)
+    for _ in range(int(count)):
+        Z = rng.standard_normal((m, D))
+        Wn = mean + (Z @ S if S is not None else ((Z @ V) * root) @ V.T)
+        yield Wn[:, : X.shape[1]], Wn[:, X.shape[1]:]
 
 
 def matched_gaussian_gram(X: np.ndarray, seed: int | np.random.Generator | None = 0,
@@ -176,6 +246,47 @@ def null_call(lo: float, hi: float, null_lo: float, null_hi: float) -> str | Non
     if hi < null_lo:
         return "below"
     return "within"
+
+
+def monte_carlo_p(reading: float, draws: Any, tol: float = 0.0) -> tuple[float, str | None]:
+    r"""Two-sided Monte Carlo p-value of ``reading`` against ``draws`` of its null, and its side.
+
+    With the reading :math:`t`, the :math:`B` draws :math:`T_1, \dots, T_B` and :math:`c` the
+    median of all :math:`B + 1` values, each value's distance from the centre
+    :math:`s_j = |T_j - c|` (and :math:`s_0 = |t - c|`) gives
+
+    .. math:: p = \frac{1 + \#\{b : s_b \ge s_0 - \mathrm{tol}\}}{B + 1}.
+
+    Under the null the reading is one more draw of the same law: the :math:`B + 1` values are
+    exchangeable, and so are their distances from :math:`c` (a symmetric function of all of
+    them), so the rank of :math:`s_0` is uniform and :math:`P(p \le j/(B+1)) \le j/(B+1)`
+    (Barnard 1963; Davison & Hinkley 1997, §4.2.5): a test at level :math:`\alpha` rejects
+    where :math:`p \le \alpha`. Ties count against the reading, so the test stays valid for
+    a discrete statistic. **Floor**: the smallest value is :math:`1/(B+1)` (the reading
+    farther from the centre than every draw), so :math:`\alpha` is reachable only with
+    :math:`B \ge 1/\alpha - 1` (19 draws for 0.05). The side is ``"above"`` or ``"below"``
+    the centre (None where the reading is within ``tol`` of it). NaN draws are left out; a
+    non-finite reading or no finite draw gives ``(nan, None)``.
+
+    Examples
+    --------
+    >>> monte_carlo_p(30.0, np.arange(19.0))  # beyond every draw: the floor, 1/20
+    (0.05, 'above')
+    >>> monte_carlo_p(9.0, np.arange(19.0))  # at the centre
+    (1.0, None)
+    >>> monte_carlo_p(-1.0, np.arange(19.0))  # as far out as the draw 18 on the other side
+    (0.1, 'below')
+    """
+    v = np.asarray(draws, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    t = float(reading) if reading is not None else float("nan")
+    if not np.isfinite(t) or len(v) == 0:
+        return float("nan"), None
+    c = float(np.median(np.append(v, t)))
+    s0 = abs(t - c)
+    p = (1 + int(np.count_nonzero(np.abs(v - c) >= s0 - tol))) / (len(v) + 1)
+    side = "above" if t > c + tol else "below" if t < c - tol else None
+    return float(p), side
 
 
 def combine_calls(values: Iterable[Any]) -> str | None:

@@ -222,7 +222,20 @@ def warp(run: RunData) -> Figure:
         ("continuity_prev", "continuity, prev", True, "triangle-down", "#9467bd"))]
     b += _null_band(run, "knn_overlap_null_prev", "knn_overlap_null_lo_prev",
                     "knn_overlap_null_hi_prev", "null: kNN overlap, matched Gaussian pair")
+    # above the warp null's row cap its band is at fewer rows than the reading: the reading
+    # re-measured there is the one the band (and the call) is compared with
+    sub = run.has("knn_overlap_compared_prev")
+    if sub:
+        a.append(_line(run, "geodesic_distortion_compared_prev", "vs previous, null's rows",
+                       dash=True, marker="x", color="#1f77b4"))
+        b.append(_line(run, "knn_overlap_compared_prev", "kNN overlap, null's rows", dash=True,
+                       marker="x", color="#2ca02c"))
     has_null = run.has("knn_overlap_null_prev")
+    p_min = run.col("warp_p_min_prev") if run.has("warp_p_min_prev") else np.array([np.nan])
+    floor = f"{np.nanmin(p_min):.2g}" if np.isfinite(p_min).any() else "1/(B+1)"
+    rows = (run.col("warp_null_rows_prev") if run.has("warp_null_rows_prev")
+            else np.array([np.nan]))
+    at = f"{int(np.nanmax(rows))}" if np.isfinite(rows).any() else "fewer"
     return Figure(
         "profile_warp", "How each block warps the geometry",
         "Left: the spread of log(d_l / d_prev) over pairs of inputs, with d the geodesic distance "
@@ -233,10 +246,13 @@ def warp(run: RunData) -> Figure:
         "Look for blocks where distortion jumps and overlap falls: they rearrange the inputs.",
         _seeds_text(run, ["geodesic_distortion_prev", "knn_overlap_prev"],
                     " (geodesic sources and subsamples are drawn with the seed)")
-        + ("; grey: the null, the same measure between a jointly Gaussian pair with the two "
+        + ("; grey: the null, the same measure between jointly Gaussian pairs with the two "
            "layers' joint mean and covariance (the block reduced to its linear part plus "
-           "noise; band: the range of 3 draws); hollow markers: readings within their null "
-           "(or undecided across seeds)" if has_null else "; no null in this run"),
+           "noise; band: the range of its draws); hollow markers: readings within their null "
+           f"(Monte Carlo p > 0.05, the smallest p being {floor}) or undecided across seeds"
+           + (f"; crosses: the reading on the {at} rows of the null's draws, the one the band "
+              "and the call compare (the warp readings change with the number of rows)"
+              if sub else "") if has_null else "; no null in this run"),
         [Panel("distance distortion", "spread of log-ratio", traces=a, xticks=_layers(run)),
          Panel("neighbourhoods kept", "fraction (1 = all kept)", traces=b, xticks=_layers(run),
                ylim=(0, 1.05))], ncols=2)

@@ -4,7 +4,9 @@
 the default run is this output for ``runs/default``); :func:`null_table_html` is the same table
 in the report page. Each cell is the call of the profile column ``<measure>_vs_null``
 (``above`` / ``within`` / ``below`` the null; ``undecided`` where seeds disagree or a test
-cannot reach its multiple-testing threshold), with the reading and the null's value.
+cannot reach its multiple-testing threshold), with the reading and the null's value (a warp
+measure: also its Monte Carlo p, whose floor is 1/(B+1) = 0.05, the call being above/below
+where p ≤ 0.05).
 """
 
 from __future__ import annotations
@@ -53,18 +55,31 @@ def _fmt(v: Any) -> str:
     return f"{x:.3g}" if abs(x) >= 1e-3 or x == 0 else f"{x:.1e}"
 
 
+_WARP_CALL = re.compile(r"(\w+)_vs_null_(prev|input)")
+
+
 def null_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[dict]:
     """One dict per measure with a null in the profile: ``measure`` and, per layer, the cell
-    ``"<call> (<reading> vs <null>)"`` (for a structure: the effect size and Holm's p)."""
+    ``"<call> (<reading> vs <null>)"`` (for a structure: the effect size and Holm's p; for a
+    warp measure also its Monte Carlo p, and as the reading the one the null was compared
+    with, ``<name>_compared_<suffix>``, where the null ran on a subsample)."""
     out = []
     for label, value, null, call in (*NULL_MEASURES, *_structures(columns)):
         if call not in columns:
             continue
+        warp = _WARP_CALL.fullmatch(call)
         cells = []
         for r in rows:
             word = r.get(call) or "–"
             sep = ", Holm p " if null.endswith("_p_holm") else " vs "
-            cells.append(f"{word} ({_fmt(r.get(value))}{sep}{_fmt(r.get(null))})"
+            v, extra = r.get(value), ""
+            if warp:
+                key, sfx = warp.groups()
+                compared = r.get(f"{key}_compared_{sfx}")
+                v = v if compared is None else compared
+                p = r.get(f"{key}_p_{sfx}")
+                extra = "" if p is None else f", p {_fmt(p)}"
+            cells.append(f"{word} ({_fmt(v)}{sep}{_fmt(r.get(null))}{extra})"
                          if word != "–" else "–")
         out.append({"measure": label, "cells": cells})
     return out
