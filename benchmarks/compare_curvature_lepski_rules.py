@@ -118,6 +118,12 @@ def score(S, se, rho, choice, beta, truth, levels_k):
             "rbc": cov(R - Z * sd, R + Z * sd),
             "union": cov(np.minimum(Sc, R) - Z * sd, np.maximum(Sc, R) + Z * sd),
         },
+        # the resolved-bias term scaled by c (diagnostic: how much of it the coverage needs)
+        "coverage_term_scaled": {
+            str(c): cov(R - Z * sd - c * np.maximum(np.abs(bias) - Z * sd_b, 0.0),
+                        R + Z * sd + c * np.maximum(np.abs(bias) - Z * sd_b, 0.0))
+            for c in (0.25, 0.5, 0.75, 1.0)
+        },
         "median_relative_error": float(np.median(Sc[ok] - truth[ok]) / scale),
         "median_abs_relative_error_per_point": float(np.median(np.abs(Sc[ok] - truth[ok])) / scale),
         "median_width": float(np.median((hi - lo)[ok])),
@@ -219,6 +225,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--shapes", nargs="*", default=None, help="substrings of shape names")
+    ap.add_argument("--noises", type=float, nargs="+", default=list(NOISES))
     ap.add_argument("--out", default="benchmarks/results/compare_curvature_lepski_rules.json")
     ap.add_argument("--summary", nargs="*", default=None, help="summarise these JSON files")
     args = ap.parse_args()
@@ -234,7 +241,7 @@ def main():
         for name in SHAPES:
             if args.shapes and not any(s in name for s in args.shapes):
                 continue
-            for sigma in NOISES:
+            for sigma in args.noises:
                 r = run(name, sigma, seed)
                 rows.append(r)
                 print(f"{name:44s} {100 * sigma:.0f}% seed={seed} "

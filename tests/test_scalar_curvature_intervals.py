@@ -12,6 +12,7 @@ import manifold_probe as mp
 from manifold_probe.curvature._interval import bias_exponent, bias_noise, interval
 from manifold_probe.curvature._interval import richardson as _richardson
 from manifold_probe.curvature._quadratic import ladder_fit
+from manifold_probe.curvature._scalar import _lepski
 
 torch.set_num_threads(1)
 Z95 = 1.959963984540054
@@ -102,6 +103,20 @@ def test_interval_always_holds_the_chosen_value_and_the_extrapolation():
     sd = np.sqrt(sd_b**2 + rng.uniform(0, 1, 500))
     lo, hi = interval(S, b, sd, sd_b, Z95)
     assert np.all(lo <= np.minimum(S, S - b)) and np.all(np.maximum(S, S - b) <= hi)
+
+
+def test_lepski_tests_against_the_smaller_fits_error():
+    # level 1 differs from level 0 by 0.05: within 2 se_0 = 0.06, beyond 2 sd of the nested
+    # difference (2 sqrt(0.03^2 - 0.025^2) = 0.033). The package keeps the larger fit: the
+    # stricter test picks smaller neighbourhoods, where tangent noise attenuates the fit more
+    # (docs/validation.md#lepski-test-form); a difference beyond 2 se_0 stops the ladder
+    S = np.array([[1.0, 1.05, 1.055], [1.0, 1.07, 1.07]])
+    se = np.array([[0.03, 0.025, 0.02], [0.03, 0.025, 0.02]])
+    np.testing.assert_array_equal(_lepski(S, se, 2.0), [2, 0])
+    # a level beyond kappa se of a smaller one stops the ladder: a later level that agrees
+    # with the smallest again is refused too (it disagrees with the one between)
+    S2 = np.array([[1.0, 1.2, 1.0]])
+    np.testing.assert_array_equal(_lepski(S2, np.full((1, 3), 0.05), 2.0), [0])
 
 
 # ------------------------------------------------------------------ intervals on shapes
@@ -274,7 +289,10 @@ def test_noisy_product_median_within_5_percent():
                    "reaches rho = 0.88 of 2000 points; there the bias is not a power of rho "
                    "(median bias of levels 6 and 7: -0.29 and -0.30 noise-free), so the Richardson pair "
                    "resolves none of it, and 1% noise (se 0.14-0.17) hides it from the Lepski "
-                   "test: coverage 85-87% (held out, benchmarks/validate_curvature_intervals.py)")
+                   "test: coverage 85-87% (held out, benchmarks/validate_curvature_intervals.py). "
+                   "A Lepski test against the nested difference's own deviation covers 94.5-95.5% "
+                   "but worsens other noisy estimates (S^2(1.5) x S^1: -10.2% against -8.9%), so "
+                   "it was not adopted (docs/validation.md#lepski-test-form)")
 def test_noisy_ellipsoid_interval_coverage():
     rng = np.random.default_rng([0, 32])
     ax = np.array([1.0, 1.5, 2.0])
@@ -285,3 +303,23 @@ def test_noisy_ellipsoid_interval_coverage():
     est = mp.scalar_curvature(X, dim=2, return_se=True)
     lo, hi = est.interval.T
     assert np.mean((lo <= 2 * K) & (2 * K <= hi)) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="neighbourhoods past the curvature radius under noise: "
+                   "S^2(1) x S^1(2) from 3000 points reaches rho = 1.0-1.2 at the top of the "
+                   "ladder, past the S^2 factor's radius 1; noise-free the Lepski test stops "
+                   "at 52 neighbours (-11.6%), with 1% noise it climbs to 225 and the median "
+                   "reads -96% (coverage 84-86%); docs/validation.md#lepski-test-form")
+def test_noisy_product_past_its_curvature_radius():
+    rng = np.random.default_rng([0, 31])
+    t = rng.uniform(0, 2 * np.pi, 3000)
+    g = rng.standard_normal((3000, 3))
+    Y = np.column_stack([g / np.linalg.norm(g, axis=1, keepdims=True), 2 * np.cos(t),
+                         2 * np.sin(t)])
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 5)))
+    X = Y @ Q.T + 0.01 * np.random.default_rng([0, 77]).standard_normal((3000, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        S = mp.scalar_curvature(X, dim=3)
+    assert abs(np.median(S) / 2.0 - 1) < 0.2
