@@ -39,6 +39,8 @@ for nothing.
         benchmarks/results/compare_curvature_lepski_rules.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py --k-sweep \\
         --seeds 0 --out benchmarks/results/compare_curvature_lepski_rules_small_k.json
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py --k 100 \\
+        --seeds 0 --out benchmarks/results/compare_curvature_lepski_rules_k100.json
 """
 
 from __future__ import annotations
@@ -133,7 +135,7 @@ def score(S, se, rho, choice, beta, truth, levels_k):
     }
 
 
-def run(name, sigma, seed):
+def run(name, sigma, seed, k=None):
     fn, n = SHAPES[name]
     X, dim, truth = fn(n, seed)
     if sigma:
@@ -156,7 +158,7 @@ def run(name, sigma, seed):
     with mock.patch.object(scalar_module, "richardson", capture), \
             mock.patch.object(scalar_module, "_levels", levels), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        est = mp.scalar_curvature(X, dim=dim, return_se=True)
+        est = mp.scalar_curvature(X, dim=dim, k=k, return_se=True)
     seconds = time.perf_counter() - t
     S, se, rho, choice = (np.concatenate([b[i] for b in ladders]) for i in range(4))
     beta = ladders[0][4]
@@ -255,6 +257,8 @@ def main():
     ap.add_argument("--noises", type=float, nargs="+", default=list(NOISES))
     ap.add_argument("--out", default="benchmarks/results/compare_curvature_lepski_rules.json")
     ap.add_argument("--summary", nargs="*", default=None, help="summarise these JSON files")
+    ap.add_argument("--k", type=int, default=None,
+                    help="neighbour graph size (default: scalar_curvature's)")
     ap.add_argument("--k-sweep", action="store_true",
                     help="the noisy cells past a curvature radius at smaller k (first seed)")
     args = ap.parse_args()
@@ -274,7 +278,7 @@ def main():
             if args.shapes and not any(s in name for s in args.shapes):
                 continue
             for sigma in args.noises:
-                r = run(name, sigma, seed)
+                r = run(name, sigma, seed, args.k)
                 rows.append(r)
                 print(f"{name:44s} {100 * sigma:.0f}% seed={seed} "
                       + " ".join(f"{c}: {100 * r[c]['coverage']['current']:5.1f}% "
@@ -291,6 +295,7 @@ def main():
                             "cell grows by > 1 point",
                     "seeds": args.seeds,
                     "kappa": KAPPA,
+                    "k": args.k,
                     "loadavg": os.getloadavg(),
                     "timing_note": "seconds on a shared, loaded machine (loadavg above)",
                     "rows": rows,

@@ -372,7 +372,8 @@ def scalar_curvature(
     reach a curvature radius the fits go there: with 1% noise the ellipsoid (1, 1.5, 2) from
     2000 points reads -21% (coverage 87%), S^2(1) x S^1(2) from 3000 points -96% (85%)
     (``docs/validation.md#lepski-test-form``). A smaller neighbour graph bounds the ladder:
-    ``k=100`` reads -4.5% (coverage 98%) and -24% (97%) there. Below about 100 points on
+    ``k=100`` reads -4.5% (coverage 98%) and -24% (97%) there, but +8% on the pseudosphere
+    with 1% noise, so it is not the default. Below about 100 points on
     S^2 only the smallest fit lies before the fold, no bias can be estimated and a
     ``RuntimeWarning`` says that the estimate is known to collapse.
 
