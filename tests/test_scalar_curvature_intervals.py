@@ -11,7 +11,7 @@ import torch
 import manifold_probe as mp
 from manifold_probe.curvature._interval import bias_exponent, bias_noise, interval
 from manifold_probe.curvature._interval import richardson as _richardson
-from manifold_probe.curvature._quadratic import ladder_fit
+from manifold_probe.curvature._quadratic import _hessian_map, _largest_curvature, ladder_fit
 from manifold_probe.curvature._scalar import _lepski
 
 torch.set_num_threads(1)
@@ -213,6 +213,50 @@ def test_fold_rule_is_a_45_degree_secant():
     assert np.all(np.isfinite(S[0, :3])) and np.isnan(S[0, 3])
     S0, _, _ = ladder_fit(Y.copy(), T, levels, degree=2)  # no check: every level is fitted
     assert np.all(np.isfinite(S0))
+
+
+def _packed(H):
+    """Packed quadratic coefficients of a symmetric Hessian: u_i^2 takes H_ii / 2, u_i u_j H_ij."""
+    n = H.shape[0]
+    _, pairs = _hessian_map(n)
+    return np.array([H[i, j] / 2 if i == j else H[i, j] for i, j in pairs])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_largest_principal_curvature_is_rotation_invariant(seed):
+    # S^2(1) x S^1(2): the S^2 factor's normal has Hessian diag(1, 1, 0), the circle's
+    # diag(0, 0, 1/2): largest |kappa| 1. A saddle diag(1, -3, 0) with the circle: 3. Whatever
+    # the rotation of the normal space or of the tangent coordinates
+    n, D = 3, 7
+    F, _ = _hessian_map(n)
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((D, D)))
+    R, _ = np.linalg.qr(np.random.default_rng(seed + 10).standard_normal((n, n)))
+    forms = [[np.diag([1.0, 1.0, 0.0]), np.diag([0.0, 0.0, 0.5])],
+             [np.diag([1.0, -3.0, 0.0]), np.diag([0.0, 0.0, 0.5])]]
+    for rot in (np.eye(n), R):
+        II = np.zeros((2, n * (n + 1) // 2, D))
+        for b, Hs in enumerate(forms):
+            II[b, :, :2] = np.column_stack([_packed(rot @ h @ rot.T) for h in Hs])
+        np.testing.assert_allclose(_largest_curvature(II @ Q, F, n), [1.0, 3.0], rtol=1e-10)
+
+
+def test_ladder_fit_reads_the_principal_curvature_of_a_sphere():
+    # S^2 of radius 2 in R^6 (rotated), noise-free: |kappa|_max = 1/2 at every level; the
+    # graph's quartic term lifts it by a relative O((rho kappa)^2) (pointwise (rho kappa)^2 / 4;
+    # least squares over the disc weights the rim: about 0.3 (rho kappa)^2 here)
+    X = _unit_sphere(3000, radius=2.0, seed=3)
+    Q, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((6, 3)))
+    X = X @ Q.T
+    d = np.linalg.norm(X[:4, None] - X[None], axis=2)
+    idx = np.argsort(d, axis=1)[:, 1:301]
+    Y = X[idx] - X[:4, None]
+    T = np.stack([Q @ np.linalg.svd(np.cross(X[i] @ Q, np.eye(3)), full_matrices=False)[0][:, :2]
+                  for i in range(4)])
+    levels = np.array([16, 33, 66, 131, 225])
+    S, se, rho, kappa = ladder_fit(Y, T, levels, degree=2, fold_from=16, return_kappa=True)
+    np.testing.assert_allclose(S, 0.5, rtol=0.2)
+    assert np.all(np.abs(kappa / 0.5 - 1) <= (rho * 0.5) ** 2 / 2 + 0.01)
+    assert np.all(rho * kappa < 0.7)
 
 
 def test_noise_is_not_a_fold():

@@ -338,7 +338,10 @@ def _largest_curvature(II: np.ndarray, F: np.ndarray, n: int) -> np.ndarray:
     Its eigenvalues are the principal curvatures along :math:`\nu_j` (the metric of the
     graph at the base point is the identity up to the tilt, ignored here); the result is the
     largest absolute one over all :math:`j`. Invariant under rotations of the ambient space
-    (do Carmo, *Riemannian Geometry*, ch. 6: the shape operator :math:`S_\nu`).
+    and of the tangent coordinates (do Carmo, *Riemannian Geometry*, ch. 6: the shape
+    operator :math:`S_\nu`). It is the largest normal curvature
+    :math:`\max_{|u|=1} |\mathrm{II}(u, u)|` when the shape operators of the singular
+    directions commute (spheres, their products, hypersurfaces) and a lower bound otherwise.
     """
     B = II.shape[0]
     Hv = np.matmul(F[None], II)  # (B, n*n, D)
