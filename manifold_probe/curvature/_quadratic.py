@@ -161,7 +161,7 @@ def ladder_fit(
     sort_tangent: bool = True,
     fold_from: int | None = None,
     device=None,
-    return_kappa: bool = False,
+    return_kappa: bool | str = False,
 ):
     r"""Scalar curvature at a batch of base points, fitted on nested neighbourhoods.
 
@@ -180,8 +180,10 @@ def ladder_fit(
         no check.
     device : torch.device, optional
         Where the batched products and inverses run (None: the CPU); the rest is numpy.
-    return_kappa : bool
-        Also return each level's largest principal curvature (see Notes).
+    return_kappa : bool or "debiased"
+        Also return each level's largest principal curvature, :func:`_largest_curvature`;
+        ``"debiased"``: with the fitted coefficients' noise subtracted from their Gram matrix;
+        ``"both"``: shape (B, L, 2), the plain and the debiased one.
 
     Returns
     -------
@@ -284,7 +286,8 @@ def ladder_fit(
     AtV = np.zeros((B, p, D))
     S_out = np.full((B, L), np.nan)
     se_out = np.full((B, L), np.nan)
-    kappa_out = np.full((B, L), np.nan) if return_kappa else None
+    kappa_out = np.full((B, L, 2) if return_kappa == "both" else (B, L), np.nan) \
+        if return_kappa else None
     fits = []
     start = 0
     for stop in levels:
@@ -327,7 +330,8 @@ def ladder_fit(
     return S_out, se_out, rho
 
 
-def _largest_curvature(II: np.ndarray, F: np.ndarray, n: int) -> np.ndarray:
+def _largest_curvature(II: np.ndarray, F: np.ndarray, n: int,
+                       noise: np.ndarray | None = None) -> np.ndarray:
     r"""Largest principal curvature :math:`|\kappa|_{\max}` of a batch of second fundamental forms.
 
     ``II`` (B, q, D) holds, per ambient coordinate, the packed Hessian of the normal graph
@@ -342,10 +346,20 @@ def _largest_curvature(II: np.ndarray, F: np.ndarray, n: int) -> np.ndarray:
     operator :math:`S_\nu`). It is the largest normal curvature
     :math:`\max_{|u|=1} |\mathrm{II}(u, u)|` when the shape operators of the singular
     directions commute (spheres, their products, hypersurfaces) and a lower bound otherwise.
+
+    ``noise`` (B, q, q), optional: :math:`\operatorname{tr}\Sigma\, M_q`, the summed
+    covariance of the fitted quadratic coefficients over the ambient coordinates
+    (:func:`ladder_fit`, Notes). The fitted Gram matrix is biased by it,
+    :math:`E\,\hat{\mathcal H}\hat{\mathcal H}^\top = \mathcal H \mathcal H^\top +
+    F (\operatorname{tr}\Sigma\, M_q) F^\top`, the same noise bias that the scalar
+    curvature subtracts; with ``noise`` it is subtracted before the decomposition.
     """
     B = II.shape[0]
     Hv = np.matmul(F[None], II)  # (B, n*n, D)
-    w, U = np.linalg.eigh(np.matmul(Hv, np.transpose(Hv, (0, 2, 1))))
+    gram = np.matmul(Hv, np.transpose(Hv, (0, 2, 1)))
+    if noise is not None:
+        gram = gram - np.matmul(np.matmul(F[None], noise), F.T[None])
+    w, U = np.linalg.eigh(gram)
     sig = np.sqrt(np.maximum(w, 0.0))  # (B, n*n)
     Hj = np.transpose(U, (0, 2, 1)).reshape(B, n * n, n, n)
     Hj = 0.5 * (Hj + np.transpose(Hj, (0, 1, 3, 2)))
@@ -403,7 +417,7 @@ def _residual_traces(G: np.ndarray, A: np.ndarray, M: np.ndarray, tr_G: np.ndarr
 
 
 def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice,
-                     return_kappa: bool = False):
+                     return_kappa: bool | str = False):
     """Scalar curvature of one level's fitted graph at the base point, and its standard error.
 
     ``C`` (B, p, D): polynomial coefficients in original units; ``Mq``: the quadratic block of
@@ -440,5 +454,11 @@ def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice,
     var2 = 2.0 * tr_sigma2 * np.einsum("bae,bea->b", QM, QM)
     se = np.sqrt(np.maximum(var1 + var2, 0.0))
     if return_kappa:
-        return S, se, _largest_curvature(II_n, F, n)
+        noise = tr_sigma[:, None, None] * Mq
+        if return_kappa == "both":
+            kappa = np.stack([_largest_curvature(II_n, F, n),
+                              _largest_curvature(II_n, F, n, noise)], axis=1)
+        else:
+            kappa = _largest_curvature(II_n, F, n, noise if return_kappa == "debiased" else None)
+        return S, se, kappa
     return S, se
