@@ -67,13 +67,9 @@ for nothing.
     .venv/bin/python benchmarks/compare_curvature_lepski_rules.py --summary \\
         benchmarks/results/compare_curvature_lepski_rules.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py \\
-        --seeds 0 1 --out benchmarks/results/compare_curvature_lepski_rules_radius.json
+        --seeds 0 1 --out benchmarks/results/compare_curvature_lepski_rules_radius.json  # every choice
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py \\
         --seeds 2 3 --out benchmarks/results/compare_curvature_lepski_rules_radius_heldout.json
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py \\
-        --seeds 0 1 --out benchmarks/results/compare_curvature_lepski_rules_radius_debiased.json
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py \\
-        --seeds 2 3 --out benchmarks/results/compare_curvature_lepski_rules_radius_debiased_heldout.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py --k-sweep \\
         --seeds 0 --out benchmarks/results/compare_curvature_lepski_rules_small_k.json
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_curvature_lepski_rules.py --k 100 \\
