@@ -357,7 +357,9 @@ def test_noisy_product_median_within_5_percent():
                    "test: coverage 85-87% (held out, benchmarks/validate_curvature_intervals.py). "
                    "A Lepski test against the nested difference's own deviation covers 94.5-95.5% "
                    "but worsens other noisy estimates (S^2(1.5) x S^1: -10.2% against -8.9%), so "
-                   "it was not adopted (docs/validation.md#lepski-test-form)")
+                   "it was not adopted (docs/validation.md#lepski-test-form); a stop at each point's "
+                   "curvature radius (rho |kappa|_max <= 1/2) covers 99-100% but is not eligible "
+                   "either (docs/validation.md#curvature-radius-stop)")
 def test_noisy_ellipsoid_interval_coverage():
     rng = np.random.default_rng([0, 32])
     ax = np.array([1.0, 1.5, 2.0])
@@ -375,7 +377,9 @@ def test_noisy_ellipsoid_interval_coverage():
                    "S^2(1) x S^1(2) from 3000 points reaches rho = 1.0-1.2 at the top of the "
                    "ladder, past the S^2 factor's radius 1; noise-free the Lepski test stops "
                    "at 52 neighbours (-11.6%), with 1% noise it climbs to 225 and the median "
-                   "reads -96% (coverage 84-86%); docs/validation.md#lepski-test-form")
+                   "reads -96% (coverage 84-86%); docs/validation.md#lepski-test-form. A stop at each "
+                   "point's curvature radius reads -17% here but worsens other noisy shapes "
+                   "(docs/validation.md#curvature-radius-stop)")
 def test_noisy_product_past_its_curvature_radius():
     rng = np.random.default_rng([0, 31])
     t = rng.uniform(0, 2 * np.pi, 3000)

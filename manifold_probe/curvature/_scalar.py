@@ -373,7 +373,12 @@ def scalar_curvature(
     2000 points reads -21% (coverage 87%), S^2(1) x S^1(2) from 3000 points -96% (85%)
     (``docs/validation.md#lepski-test-form``). A smaller neighbour graph bounds the ladder:
     ``k=100`` reads -4.5% (coverage 98%) and -24% (97%) there, but +8% on the pseudosphere
-    with 1% noise, so it is not the default. Below about 100 points on
+    with 1% noise, so it is not the default. Stopping each point's ladder where
+    :math:`\rho\,|\kappa|_{\max}` of its fit passes 1/2 covers both (99-100%; the
+    product -17%, the ellipsoid still -14 to -23%) but stops noisy ladders at their smallest
+    fit (flat T^2 with 1% noise -15%) and leaves one level on sparse shapes (S^4 from 3000
+    points noise-free: coverage 0%), so it was not adopted either (``docs/validation.md#curvature-radius-stop``).
+    Below about 100 points on
     S^2 only the smallest fit lies before the fold, no bias can be estimated and a
     ``RuntimeWarning`` says that the estimate is known to collapse.
 
