@@ -11,7 +11,8 @@ import torch
 import manifold_probe as mp
 from manifold_probe.curvature._interval import bias_exponent, bias_noise, interval
 from manifold_probe.curvature._interval import richardson as _richardson
-from manifold_probe.curvature._quadratic import ladder_fit
+from manifold_probe.curvature._quadratic import _hessian_map, _largest_curvature, ladder_fit
+from manifold_probe.curvature._scalar import _lepski
 
 torch.set_num_threads(1)
 Z95 = 1.959963984540054
@@ -102,6 +103,20 @@ def test_interval_always_holds_the_chosen_value_and_the_extrapolation():
     sd = np.sqrt(sd_b**2 + rng.uniform(0, 1, 500))
     lo, hi = interval(S, b, sd, sd_b, Z95)
     assert np.all(lo <= np.minimum(S, S - b)) and np.all(np.maximum(S, S - b) <= hi)
+
+
+def test_lepski_tests_against_the_smaller_fits_error():
+    # level 1 differs from level 0 by 0.05: within 2 se_0 = 0.06, beyond 2 sd of the nested
+    # difference (2 sqrt(0.03^2 - 0.025^2) = 0.033). The package keeps the larger fit: the
+    # stricter test picks smaller neighbourhoods, where tangent noise attenuates the fit more
+    # (docs/validation.md#lepski-test-form); a difference beyond 2 se_0 stops the ladder
+    S = np.array([[1.0, 1.05, 1.055], [1.0, 1.07, 1.07]])
+    se = np.array([[0.03, 0.025, 0.02], [0.03, 0.025, 0.02]])
+    np.testing.assert_array_equal(_lepski(S, se, 2.0), [2, 0])
+    # a level beyond kappa se of a smaller one stops the ladder: a later level that agrees
+    # with the smallest again is refused too (it disagrees with the one between)
+    S2 = np.array([[1.0, 1.2, 1.0]])
+    np.testing.assert_array_equal(_lepski(S2, np.full((1, 3), 0.05), 2.0), [0])
 
 
 # ------------------------------------------------------------------ intervals on shapes
@@ -200,6 +215,71 @@ def test_fold_rule_is_a_45_degree_secant():
     assert np.all(np.isfinite(S0))
 
 
+def _packed(H):
+    """Packed quadratic coefficients of a symmetric Hessian: u_i^2 takes H_ii / 2, u_i u_j H_ij."""
+    n = H.shape[0]
+    _, pairs = _hessian_map(n)
+    return np.array([H[i, j] / 2 if i == j else H[i, j] for i, j in pairs])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_largest_principal_curvature_is_rotation_invariant(seed):
+    # S^2(1) x S^1(2): the S^2 factor's normal has Hessian diag(1, 1, 0), the circle's
+    # diag(0, 0, 1/2): largest |kappa| 1. A saddle diag(1, -3, 0) with the circle: 3. Whatever
+    # the rotation of the normal space or of the tangent coordinates
+    n, D = 3, 7
+    F, _ = _hessian_map(n)
+    Q, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((D, D)))
+    R, _ = np.linalg.qr(np.random.default_rng(seed + 10).standard_normal((n, n)))
+    forms = [[np.diag([1.0, 1.0, 0.0]), np.diag([0.0, 0.0, 0.5])],
+             [np.diag([1.0, -3.0, 0.0]), np.diag([0.0, 0.0, 0.5])]]
+    for rot in (np.eye(n), R):
+        II = np.zeros((2, n * (n + 1) // 2, D))
+        for b, Hs in enumerate(forms):
+            II[b, :, :2] = np.column_stack([_packed(rot @ h @ rot.T) for h in Hs])
+        np.testing.assert_allclose(_largest_curvature(II @ Q, F, n), [1.0, 3.0], rtol=1e-10)
+
+
+def test_ladder_fit_reads_the_principal_curvature_of_a_sphere():
+    # S^2 of radius 2 in R^6 (rotated), noise-free: |kappa|_max = 1/2 at every level; the
+    # graph's quartic term lifts it by a relative O((rho kappa)^2) (pointwise (rho kappa)^2 / 4;
+    # least squares over the disc weights the rim: about 0.3 (rho kappa)^2 here)
+    X = _unit_sphere(3000, radius=2.0, seed=3)
+    Q, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((6, 3)))
+    X = X @ Q.T
+    d = np.linalg.norm(X[:4, None] - X[None], axis=2)
+    idx = np.argsort(d, axis=1)[:, 1:301]
+    Y = X[idx] - X[:4, None]
+    T = np.stack([Q @ np.linalg.svd(np.cross(X[i] @ Q, np.eye(3)), full_matrices=False)[0][:, :2]
+                  for i in range(4)])
+    levels = np.array([16, 33, 66, 131, 225])
+    S, se, rho, kappa = ladder_fit(Y, T, levels, degree=2, fold_from=16, return_kappa=True)
+    np.testing.assert_allclose(S, 0.5, rtol=0.2)
+    assert np.all(np.abs(kappa / 0.5 - 1) <= (rho * 0.5) ** 2 / 2 + 0.01)
+    assert np.all(rho * kappa < 0.7)
+
+
+def test_noise_bias_of_the_principal_curvature_is_subtracted():
+    # S^2 of radius 2 in R^20 with sigma = 0.01: the noise in the fitted Hessians (18 normal
+    # coordinates) inflates the plain |kappa|_max at the smallest level to about 1.9 for 1/2;
+    # subtracting F (tr Sigma M_q) F^T from their Gram matrix roughly halves that excess, and
+    # at the larger levels, where the noise is small against the curvature, both read 1/2
+    g = np.random.default_rng(3).standard_normal((3000, 3))
+    Q, _ = np.linalg.qr(np.random.default_rng(4).standard_normal((20, 3)))
+    X0 = (2 * g / np.linalg.norm(g, axis=1, keepdims=True)) @ Q.T
+    X = X0 + 0.01 * np.random.default_rng(5).standard_normal(X0.shape)
+    d = np.linalg.norm(X[:40, None] - X[None], axis=2)
+    Y = X[np.argsort(d, axis=1)[:, 1:301]] - X[:40, None]
+    T = np.stack([Q @ np.linalg.svd(np.cross(X0[i] @ Q / 2, np.eye(3)), full_matrices=False)[0][:, :2]
+                  for i in range(40)])
+    levels = np.array([16, 33, 66, 131, 225])
+    *_, kappa = ladder_fit(Y, T, levels, degree=2, fold_from=16, return_kappa="both")
+    plain, debiased = np.median(kappa[..., 0], axis=0), np.median(kappa[..., 1], axis=0)
+    assert plain[0] > 1.2 and abs(debiased[0] - 0.5) < 0.6 * abs(plain[0] - 0.5)
+    np.testing.assert_allclose(debiased[2:], 0.5, rtol=0.15)
+    assert np.all(debiased <= plain)
+
+
 def test_noise_is_not_a_fold():
     # S^2 with sigma = 0.03 in R^100: the normal noise (about 0.4) exceeds the tangent offsets
     # of the nearest neighbours but not the tangent extent of the graph; no fold, no warning
@@ -274,7 +354,12 @@ def test_noisy_product_median_within_5_percent():
                    "reaches rho = 0.88 of 2000 points; there the bias is not a power of rho "
                    "(median bias of levels 6 and 7: -0.29 and -0.30 noise-free), so the Richardson pair "
                    "resolves none of it, and 1% noise (se 0.14-0.17) hides it from the Lepski "
-                   "test: coverage 85-87% (held out, benchmarks/validate_curvature_intervals.py)")
+                   "test: coverage 85-87% (held out, benchmarks/validate_curvature_intervals.py). "
+                   "A Lepski test against the nested difference's own deviation covers 94.5-95.5% "
+                   "but worsens other noisy estimates (S^2(1.5) x S^1: -10.2% against -8.9%), so "
+                   "it was not adopted (docs/validation.md#lepski-test-form); a stop at each point's "
+                   "curvature radius (rho |kappa|_max <= 1/2) covers 99-100% but is not eligible "
+                   "either (docs/validation.md#curvature-radius-stop)")
 def test_noisy_ellipsoid_interval_coverage():
     rng = np.random.default_rng([0, 32])
     ax = np.array([1.0, 1.5, 2.0])
@@ -285,3 +370,25 @@ def test_noisy_ellipsoid_interval_coverage():
     est = mp.scalar_curvature(X, dim=2, return_se=True)
     lo, hi = est.interval.T
     assert np.mean((lo <= 2 * K) & (2 * K <= hi)) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="neighbourhoods past the curvature radius under noise: "
+                   "S^2(1) x S^1(2) from 3000 points reaches rho = 1.0-1.2 at the top of the "
+                   "ladder, past the S^2 factor's radius 1; noise-free the Lepski test stops "
+                   "at 52 neighbours (-11.6%), with 1% noise it climbs to 225 and the median "
+                   "reads -96% (coverage 84-86%); docs/validation.md#lepski-test-form. A stop at each "
+                   "point's curvature radius reads -17% here but worsens other noisy shapes "
+                   "(docs/validation.md#curvature-radius-stop)")
+def test_noisy_product_past_its_curvature_radius():
+    rng = np.random.default_rng([0, 31])
+    t = rng.uniform(0, 2 * np.pi, 3000)
+    g = rng.standard_normal((3000, 3))
+    Y = np.column_stack([g / np.linalg.norm(g, axis=1, keepdims=True), 2 * np.cos(t),
+                         2 * np.sin(t)])
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 5)))
+    X = Y @ Q.T + 0.01 * np.random.default_rng([0, 77]).standard_normal((3000, 30))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        S = mp.scalar_curvature(X, dim=3)
+    assert abs(np.median(S) / 2.0 - 1) < 0.2

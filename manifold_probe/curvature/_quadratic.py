@@ -161,7 +161,8 @@ def ladder_fit(
     sort_tangent: bool = True,
     fold_from: int | None = None,
     device=None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return_kappa: bool | str = False,
+):
     r"""Scalar curvature at a batch of base points, fitted on nested neighbourhoods.
 
     Parameters
@@ -179,6 +180,10 @@ def ladder_fit(
         no check.
     device : torch.device, optional
         Where the batched products and inverses run (None: the CPU); the rest is numpy.
+    return_kappa : bool or "debiased"
+        Also return each level's largest principal curvature, :func:`_largest_curvature`;
+        ``"debiased"``: with the fitted coefficients' noise subtracted from their Gram matrix;
+        ``"both"``: shape (B, L, 2), the plain and the debiased one.
 
     Returns
     -------
@@ -189,6 +194,9 @@ def ladder_fit(
         Standard error (delta method plus the second-order noise term).
     rho : ndarray (B, L)
         Largest tangent radius of each neighbourhood.
+    kappa : ndarray (B, L)
+        Only with ``return_kappa``: the largest :math:`|\kappa|` of the fitted second
+        fundamental form, :func:`_largest_curvature`.
 
     Notes
     -----
@@ -278,6 +286,8 @@ def ladder_fit(
     AtV = np.zeros((B, p, D))
     S_out = np.full((B, L), np.nan)
     se_out = np.full((B, L), np.nan)
+    kappa_out = np.full((B, L, 2) if return_kappa == "both" else (B, L), np.nan) \
+        if return_kappa else None
     fits = []
     start = 0
     for stop in levels:
@@ -306,12 +316,55 @@ def ladder_fit(
         dof = max(int(stop) - p, 1)
         resid = (E[:, :stop], A[:, :stop], M,
                  _residual_traces(G[:, :stop, :stop], A[:, :stop], M, G_trace[:, stop - 1], G_sq))
-        S_out[:, li], se_out[:, li] = _gauss_curvature(C * coef_scale[:, :, None], Mq, resid,
-                                                       dof, F, n, lin, quad)
+        out = _gauss_curvature(C * coef_scale[:, :, None], Mq, resid, dof, F, n, lin, quad,
+                               return_kappa)
+        S_out[:, li], se_out[:, li] = out[0], out[1]
+        if return_kappa:
+            kappa_out[:, li] = out[2]
     past_fold = levels[None, :] > k_valid[:, None]
     S_out[past_fold] = np.nan
     se_out[past_fold] = np.nan
+    if return_kappa:
+        kappa_out[past_fold] = np.nan
+        return S_out, se_out, rho, kappa_out
     return S_out, se_out, rho
+
+
+def _largest_curvature(II: np.ndarray, F: np.ndarray, n: int,
+                       noise: np.ndarray | None = None) -> np.ndarray:
+    r"""Largest principal curvature :math:`|\kappa|_{\max}` of a batch of second fundamental forms.
+
+    ``II`` (B, q, D) holds, per ambient coordinate, the packed Hessian of the normal graph
+    (``vec(H) = F @ II``). The normal directions are the right singular vectors
+    :math:`\nu_j` of :math:`\mathcal H = [\mathrm{vec} H_1, \dots, \mathrm{vec} H_D]`
+    (``n^2 x D``): the Hessian along :math:`\nu_j` is :math:`\sigma_j u_j` reshaped to
+    ``n x n``, from the eigenvectors :math:`u_j` of :math:`\mathcal H \mathcal H^\top`.
+    Its eigenvalues are the principal curvatures along :math:`\nu_j` (the metric of the
+    graph at the base point is the identity up to the tilt, ignored here); the result is the
+    largest absolute one over all :math:`j`. Invariant under rotations of the ambient space
+    and of the tangent coordinates (do Carmo, *Riemannian Geometry*, ch. 6: the shape
+    operator :math:`S_\nu`). It is the largest normal curvature
+    :math:`\max_{|u|=1} |\mathrm{II}(u, u)|` when the shape operators of the singular
+    directions commute (spheres, their products, hypersurfaces) and a lower bound otherwise.
+
+    ``noise`` (B, q, q), optional: :math:`\operatorname{tr}\Sigma\, M_q`, the summed
+    covariance of the fitted quadratic coefficients over the ambient coordinates
+    (:func:`ladder_fit`, Notes). The fitted Gram matrix is biased by it,
+    :math:`E\,\hat{\mathcal H}\hat{\mathcal H}^\top = \mathcal H \mathcal H^\top +
+    F (\operatorname{tr}\Sigma\, M_q) F^\top`, the same noise bias that the scalar
+    curvature subtracts; with ``noise`` it is subtracted before the decomposition.
+    """
+    B = II.shape[0]
+    Hv = np.matmul(F[None], II)  # (B, n*n, D)
+    gram = np.matmul(Hv, np.transpose(Hv, (0, 2, 1)))
+    if noise is not None:
+        gram = gram - np.matmul(np.matmul(F[None], noise), F.T[None])
+    w, U = np.linalg.eigh(gram)
+    sig = np.sqrt(np.maximum(w, 0.0))  # (B, n*n)
+    Hj = np.transpose(U, (0, 2, 1)).reshape(B, n * n, n, n)
+    Hj = 0.5 * (Hj + np.transpose(Hj, (0, 1, 3, 2)))
+    ev = np.abs(np.linalg.eigvalsh(Hj)).max(axis=2)  # (B, n*n)
+    return (sig * ev).max(axis=1)
 
 
 def run_batches(fit, starts, n_jobs: int) -> None:
@@ -363,7 +416,8 @@ def _residual_traces(G: np.ndarray, A: np.ndarray, M: np.ndarray, tr_G: np.ndarr
     return np.maximum(tr_pg, 0.0), np.maximum(sq, 0.0)
 
 
-def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice):
+def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice,
+                     return_kappa: bool | str = False):
     """Scalar curvature of one level's fitted graph at the base point, and its standard error.
 
     ``C`` (B, p, D): polynomial coefficients in original units; ``Mq``: the quadratic block of
@@ -398,4 +452,13 @@ def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice)
     QMQ = np.matmul(QM, Q)
     var1 = 4.0 * np.einsum("bka,bka->b", np.matmul(RH, QMQ), RH) / dof
     var2 = 2.0 * tr_sigma2 * np.einsum("bae,bea->b", QM, QM)
-    return S, np.sqrt(np.maximum(var1 + var2, 0.0))
+    se = np.sqrt(np.maximum(var1 + var2, 0.0))
+    if return_kappa:
+        noise = tr_sigma[:, None, None] * Mq
+        if return_kappa == "both":
+            kappa = np.stack([_largest_curvature(II_n, F, n),
+                              _largest_curvature(II_n, F, n, noise)], axis=1)
+        else:
+            kappa = _largest_curvature(II_n, F, n, noise if return_kappa == "debiased" else None)
+        return S, se, kappa
+    return S, se
