@@ -43,7 +43,7 @@ TUNED = [
     ("curvature/_scalar.py", "LEPSKI_KAPPA = "),
     ("curvature/_scalar.py", "LADDER_RATIO = "),
     ("analysis/nulls.py", "NULL_MAX_ROWS = "),
-    ("analysis/profile.py", "PROFILE_MAX_ROWS = "),
+    ("analysis/settings.py", "PROFILE_MAX_ROWS = "),
     ("analysis/regions.py", 'Param("k", int, 40,'),  # inside REGIONS_PARAMS
 ]
 # Choices that no script has measured are listed under "Constants not yet measured" on the
