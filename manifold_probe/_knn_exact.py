@@ -232,3 +232,35 @@ def collapsed_search(A: np.ndarray, k: int, search):
             out_i[i] = cand[keep][:k]
             out_d[i] = D[keep][:k]
     return out_d, out_i
+
+
+def complete_rows(A: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    r"""Exact k nearest neighbours (self excluded) of ``A[rows]`` among the rows of ``A``.
+
+    Candidates come from float64 Gram distances :math:`\tilde d^2 = |a|^2 + |b|^2 - 2a\cdot b`,
+    whose error is at most :math:`\tau = 4(D+2)\epsilon(|a|^2 + \max|b|^2)`; every point
+    with :math:`\tilde d^2` within :math:`2\tau` of the k-th smallest is a candidate, so no
+    point outside can reach (or tie) the k-th exact distance. The candidates' squared
+    distances are then computed from coordinate differences (as :func:`manifold_probe.knn`
+    does) and sorted by (distance, index).
+    """
+    m, d = A.shape
+    sq = np.einsum("ij,ij->i", A, A)
+    tau_scale = 4.0 * (d + 2) * np.finfo(np.float64).eps
+    out_d = np.empty((len(rows), k))
+    out_i = np.empty((len(rows), k), dtype=np.int64)
+    block = max(1, (32 * 2**20) // (8 * m))
+    for b0 in range(0, len(rows), block):
+        b = rows[b0 : b0 + block]
+        G = sq[b, None] + sq[None, :] - 2.0 * (A[b] @ A.T)
+        G[np.arange(len(b)), b] = np.inf
+        kth = np.partition(G, k - 1, axis=1)[:, k - 1]
+        tau = tau_scale * (sq[b] + sq.max())
+        for r, i in enumerate(b):
+            cand = np.flatnonzero(G[r] <= kth[r] + 2.0 * tau[r])
+            # the engine's exact distances (fixed summation order): the same bits as a search
+            d2 = exact_sq_dists(A, np.array([i]), cand[None, :])[0]
+            order = np.lexsort((cand, d2))[:k]
+            out_d[b0 + r] = np.sqrt(d2[order])
+            out_i[b0 + r] = cand[order]
+    return out_d, out_i

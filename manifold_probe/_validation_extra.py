@@ -108,9 +108,12 @@ def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclid
     else:
         c = A.mean(axis=0)  # the distances are translation-invariant: recompute them centred
         B = A - c
-        full = np.sqrt(np.maximum(((B[rows, None, :] - B[None, :, :]) ** 2).sum(-1), 0.0)) \
-            if m * n * A.shape[1] <= 4e6 else np.stack([np.linalg.norm(B - B[r], axis=1)
-                                                          for r in rows])
+        if m * n * A.shape[1] <= 4e6:
+            full = np.sqrt(np.maximum(((B[rows, None, :] - B[None, :, :]) ** 2).sum(-1), 0.0))
+        else:  # from coordinate differences too, without an (n, d) temporary per row
+            from scipy.spatial.distance import cdist
+
+            full = cdist(B[rows], B)
         scale = np.abs(B).max() if B.size else 0.0
         # a graph from float32 coordinates (another library's search) differs by ~1e-7 relative
         tol = 1e-5 * np.maximum(full.max(axis=1, keepdims=True), scale * 1e-12) + 1e-300

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from manifold_probe._knn_exact import complete_rows
 from manifold_probe._knn_search import knn  # the search kernel, re-exported
 from manifold_probe._neighbors_type import METRICS, Neighbors
 from manifold_probe._validation import (
@@ -31,6 +32,7 @@ __all__ = [
     "Neighbors",
     "cached_knn",
     "check_graph",
+    "graph_on",
     "knn",
     "knn_cache",
     "resolve_neighbors",
@@ -329,3 +331,49 @@ def symmetric_graph(nb: Neighbors, n: int):
     rows = np.repeat(np.arange(n), nb.k)
     G = sp.csr_matrix((w.ravel(), (rows, nb.indices.ravel())), shape=(n, n))
     return G.maximum(G.T).tocsr()
+
+
+#: Above this share of rows whose graph cannot be read off the full graph (more than ``k`` of
+#: their listed neighbours dropped), the distinct rows get a search of their own.
+_MAX_COMPLETED_SHARE = 0.05
+
+
+def graph_on(points: np.ndarray, k: int, parent: Neighbors | None = None,
+             rows: np.ndarray | None = None) -> Neighbors:
+    """The exact kNN graph of ``points`` (``k`` columns, at most ``m - 1``).
+
+    With ``parent`` (the exact graph of the whole cloud) and ``rows`` (``points`` is
+    ``cloud[rows]``, rows increasing), it is read off the parent: a row's neighbours among
+    the kept rows are its listed neighbours that are kept, in the listed (distance, index)
+    order, which the renumbering keeps (the kept rows are renumbered in increasing order);
+    the first ``k`` of them are exact as soon as there are ``k``, because every unlisted point
+    comes after every listed one. Rows with fewer get a certified search
+    (:func:`complete_rows`); when more than 5% of rows would, the whole subset is searched
+    instead (through the estimators' graph cache, so two tasks needing the same subset search
+    it once). Either way the graph equals ``knn(points, k)``: the same neighbours and the
+    same distances (each is the parent's, computed from the same two points).
+    """
+    m = points.shape[0]
+    if m < 3:
+        raise InputError(
+            f"only {m} distinct rows after collapsing exact duplicates; a layer "
+            "needs at least 3 distinct points (capture more inputs or another pooling)"
+        )
+    k = min(k, m - 1)
+    if parent is None or rows is None or parent.k < k:
+        return cached_knn(points, k)
+    new_id = np.full(parent.n_points, -1, dtype=np.int64)
+    new_id[rows] = np.arange(m)
+    ids = new_id[parent.indices[rows]]
+    kept = ids >= 0
+    short = np.flatnonzero(np.count_nonzero(kept, axis=1) < k)
+    amax = float(np.max(np.abs(points)))
+    if (len(short) > _MAX_COMPLETED_SHARE * m or parent.metric != "euclidean"
+            or not 2.0**-200 < amax < 2.0**200):
+        return cached_knn(points, k)
+    first = np.argsort(~kept, axis=1, kind="stable")[:, :k]  # kept entries first, in order
+    out_i = np.take_along_axis(ids, first, axis=1)
+    out_d = np.take_along_axis(parent.distances[rows], first, axis=1)
+    if len(short):
+        out_d[short], out_i[short] = complete_rows(points, short, k)
+    return Neighbors(np.ascontiguousarray(out_d), np.ascontiguousarray(out_i), parent.metric)

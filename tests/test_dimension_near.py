@@ -100,6 +100,40 @@ def test_graph_only_path_matches_the_points_path():
         _quiet(twonn, neighbors=mp.knn(X, 2))
 
 
+@settings(max_examples=12, deadline=None)
+@given(seed=st.integers(0, 2**16), share=st.sampled_from([0.3, 0.6, 1.0]),
+       rho=st.sampled_from([1e-4, 1e-2]))
+def test_the_decimated_graph_read_off_a_wider_graph_is_the_searched_one(seed, share, rho):
+    # with the points and a wider graph of them, the decimated cloud's graph is read off the
+    # graph's other columns instead of searched: the same graph, so the same estimate, bit for
+    # bit (the graph cache is off so that the search path really searches)
+    X, _ = _twinned(400, 3, share, rho, seed=seed, ambient=6)
+    with mp.knn_cache(False):
+        searched = _quiet(twonn, X, scale_check=False)
+        read_off = _quiet(twonn, X, neighbors=mp.knn(X, 16), scale_check=False)
+    assert read_off.dimension == searched.dimension
+    assert read_off.interval == searched.interval
+    assert read_off.details.get("near_duplicates") == searched.details.get("near_duplicates")
+
+
+def test_a_wider_graph_spares_the_search_of_the_decimated_cloud(monkeypatch):
+    import manifold_probe.dimension._near as near
+    import manifold_probe.neighbors as neighbors
+
+    X, _ = _twinned(600, 2, 1.0, 1e-3, seed=3, ambient=5)
+    nb = mp.knn(X, 12)
+    expected = _quiet(twonn, X, neighbors=nb.truncate(2))
+    assert expected.near_duplicates
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the decimated cloud was searched again")
+
+    monkeypatch.setattr(near, "cached_knn", no_search)
+    monkeypatch.setattr(neighbors, "cached_knn", no_search)  # graph_on's fallback
+    got = _quiet(twonn, X, neighbors=nb, scale_check=False)
+    assert got.dimension == expected.dimension and got.interval == expected.interval
+
+
 def test_unknown_option_is_refused():
     with pytest.raises(mp.InputError, match="near_duplicates"):
         twonn(np.random.default_rng(0).random((100, 3)), near_duplicates="drop")

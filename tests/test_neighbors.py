@@ -260,3 +260,18 @@ def test_thread_count_does_not_change_the_result(rng):
     np.testing.assert_array_equal(one.indices, two.indices)
     np.testing.assert_array_equal(one.distances, two.distances)
     assert one.indices[3].tolist()[:10] == list(range(10, 20))
+
+
+def test_a_large_cloud_refuses_the_graph_of_another_cloud():
+    # above 4e6 operations the sampled rows are recomputed by cdist: the check still tells a
+    # cloud's own graph (passes) from the graph of another cloud of the same shape (refused)
+    from manifold_probe._validation_extra import check_neighbor_arrays
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((6000, 50)), rng.standard_normal((6000, 50))
+    assert 16 * X.size > 4e6
+    nb = mp.knn(X, 5)
+    check_neighbor_arrays(nb.distances, nb.indices, points=X)
+    other = mp.knn(Y, 5)
+    with pytest.raises(mp.InputError, match="does not belong to these points"):
+        check_neighbor_arrays(other.distances, other.indices, points=X)

@@ -45,7 +45,7 @@ TUNED = [
     ("analysis/nulls.py", "NULL_MAX_ROWS = "),
     ("analysis/warp_null.py", "_WARP_NULL_DRAWS = "),
     ("analysis/warp_null.py", "_WARP_NULL_MAX_ROWS = "),
-    ("analysis/profile.py", "PROFILE_MAX_ROWS = "),
+    ("analysis/settings.py", "PROFILE_MAX_ROWS = "),
     ("analysis/regions.py", 'Param("k", int, 60,'),  # inside REGIONS_PARAMS
     ("analysis/regions.py", 'Param("graph_k", int, 20,'),
 ]

@@ -97,8 +97,8 @@ PROFILE: tuple[Column, ...] = _LAYER + (
     Column("dim_ambient", "int", "coordinates", "width D of the layer: the dimension of the "
            "space the points sit in"),
     Column("n_profiled", "int", "count", "rows measured where the profile ran on a subsample "
-           "(more than `max_rows` rows, 20,000 by default: a uniform sample, or whole inputs); "
-           "absent where every row was measured"),
+           "(more than `profile.max_rows` rows, 20,000 by default: a uniform sample, or whole "
+           "inputs); absent where every row was measured"),
     Column("n_distinct", "int", "count", "number of distinct rows; every measure runs on them "
            "(exact duplicates, e.g. repeated BOS/[CLS] tokens, collapsed once)"),
     Column("graph_components", "int", "count", "connected components of the layer's "

@@ -247,8 +247,10 @@ def measure_curvature(X: np.ndarray, nb: Neighbors, est: EstimatorSettings, seed
     cfg = est.curvature
     nan = {"curvature_median": np.nan, "curvature_q25": np.nan, "curvature_q75": np.nan}
     try:
-        # the graph serves the TwoNN dimension only (2 columns); the fits search their own
-        X, nb, _ = distinct_layer(X, nb.truncate(2) if nb is not None else None)
+        # the graph serves the TwoNN dimension only (the fits search their own): its first
+        # two columns, and the rest to read off the graph of the cloud with near-coincident
+        # points merged (a search of all rows otherwise)
+        X, nb, _ = distinct_layer(X, nb)
         # default: the layer's TwoNN dimension (from the shared graph); local PCA's eigengap
         # sees the noise directions of real activations and asks for infeasibly large fits
         dim = cfg.dim if cfg.dim is not None else rounded_twonn_dimension(X, nb, X.shape[1] - 1)

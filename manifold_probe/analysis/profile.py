@@ -24,6 +24,7 @@ import numpy as np
 from manifold_probe._threads import default_threads, run_side_by_side
 from manifold_probe._validation import InputError, check_int, check_points
 from manifold_probe.analysis.metric import apply_metric
+from manifold_probe.analysis.settings import PROFILE_MAX_ROWS  # the default of profile.max_rows
 from manifold_probe.analysis.table import (
     POINT_PREFIX,
     SEEDED_KINDS,
@@ -36,16 +37,8 @@ from manifold_probe.neighbors import Neighbors, knn
 
 __all__ = ["PROFILE_MAX_ROWS", "profile_layers", "profile_rows"]
 
-#: Above this many rows :func:`profile_layers` measures a uniform subsample of this many rows
-#: (the same rows in every layer; whole inputs when ``sentence_ids`` are given). Every layer's
-#: kNN graph is an n² search — 100,000 × 768 takes about 5 min per layer on one core, a
-#: 13-layer profile an hour on two — while its readings converge long before: what the
-#: subsample costs against all rows is measured in ``benchmarks/bench_tokens_100k.py``. The
-#: default per-token run of the shipped corpus (19,296 tokens) and every mean-pooled run stay
-#: below it, so their numbers are those of every row.
-# checked by `benchmarks/bench_profile_subsample.py`, see docs/validation.md#profile-rows
-PROFILE_MAX_ROWS = 20_000
 _PROFILE_SUBSAMPLE_SEED = 0  # the rows of a subsampled profile: fixed, so reruns agree
+_FROM_SETTINGS = object()  # max_rows not given: the estimators' profile.max_rows
 
 
 def profile_rows(n: int, max_rows: int | None, sentence_ids: Any = None,
@@ -118,7 +111,7 @@ def profile_layers(
     as_rows: bool = False,
     metric: str = "euclidean",
     threads: int | None = None,
-    max_rows: int | None = PROFILE_MAX_ROWS,
+    max_rows: int | None | object = _FROM_SETTINGS,
 ):
     """The layer profile of point clouds held in memory, as an :class:`xarray.Dataset`.
 
@@ -156,12 +149,13 @@ def profile_layers(
         Default: one per core this process may use. ``1``: one task at a time, each with
         every BLAS thread. The kNN graphs are computed the same way, one layer per thread.
         The numbers do not depend on it beyond the last bits of multi-threaded BLAS sums.
-    max_rows : int or None, default=PROFILE_MAX_ROWS (20,000)
+    max_rows : int or None, default: ``estimators``' ``profile.max_rows`` (20,000)
         Above this many rows every measure runs on the same subsample of the rows
         (:func:`profile_rows`: uniform, or whole inputs with ``sentence_ids``); the table then
         has ``n_profiled`` (the rows measured) beside ``n_points`` (all rows), and the
         Dataset's ``point`` dimension and ``attrs["profiled_rows"]`` hold the rows measured.
-        None: every row, whatever the cost.
+        None: every row, whatever the cost. The setting of a run's config (``[estimators.profile]
+        max_rows``), so that ``manifold-probe run`` measures the same rows.
 
     Returns
     -------
@@ -224,8 +218,12 @@ def profile_layers(
                 f"sentence_ids has shape {sentence_ids.shape}; it needs one entry per row ({n},)"
             )
     labels = _check_labels(labels, n) if n is not None else labels
+    if max_rows is _FROM_SETTINGS:
+        max_rows = est.profile.max_rows
     if max_rows is not None:
         max_rows = check_int(max_rows, name="max_rows", minimum=graph_k + 2)
+    if max_rows != est.profile.max_rows:  # the settings say which rows were measured
+        est = validate_settings({**est.as_dict(), "profile": {"max_rows": max_rows}})
     # the rows measured are chosen before the points are copied to float64, so a large cloud
     # is never held whole in float64
     kept = profile_rows(n, max_rows, sentence_ids) if n is not None else None

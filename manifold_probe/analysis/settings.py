@@ -60,6 +60,17 @@ __all__ = [
 #: Largest seed: seeds are stored as int32 in the result tables.
 MAX_SEED = 2**31 - 1
 
+#: Above this many rows the profile measures a uniform subsample of this many rows
+#: (the same rows in every layer; whole inputs when ``sentence_ids`` are given), in Python
+#: (:func:`~manifold_probe.analysis.profile_layers`) as in a run (setting ``profile.max_rows``).
+#: Every layer's kNN graph is an n² search — 100,000 × 768 takes about 5 min per layer on one
+#: core, a 13-layer profile an hour on two — while its readings converge long before: what the
+#: subsample costs against all rows is measured in ``benchmarks/bench_profile_subsample.py``.
+#: The default per-token run of the shipped corpus (19,296 tokens) and every mean-pooled run
+#: stay below it, so their numbers are those of every row.
+# checked by `benchmarks/bench_profile_subsample.py`, see docs/validation.md#profile-rows
+PROFILE_MAX_ROWS = 20_000
+
 
 def _enabled(what: str) -> Param:
     return Param("enabled", bool, True, f"compute {what}")
@@ -126,6 +137,10 @@ SETTINGS: dict[str, dict[str, Param]] = {
                           "verdict (topology_verdict_prev)")),
         "nulls": (Param("enabled", bool, True, "compute each measure's null (matched Gaussian, "
                         "shuffled tokens) and an above/within/below call"),),
+        "profile": (Param("max_rows", int, PROFILE_MAX_ROWS, "above this many rows every "
+                          "measure runs on one subsample of the rows, the same in every layer "
+                          "(uniform, or whole inputs with per-token capture; None: every row)",
+                          ge=3, nullable=True),),
     }.items()
 }
 
@@ -178,6 +193,9 @@ StructureSettings = _settings_class("StructureSettings", "structure", """Known i
     after").""")
 NullSettings = _settings_class("NullSettings", "nulls", """Nulls computed with every reading
     (:mod:`manifold_probe.analysis.nulls`); ``enabled = false`` leaves the null columns out.""")
+ProfileSettings = _settings_class("ProfileSettings", "profile", """The rows a profile
+    measures: above ``max_rows`` rows a subsample of them (``None``: every row; see
+    :func:`~manifold_probe.analysis.profile.profile_rows`).""")
 VerdictSettings = _settings_class("VerdictSettings", "verdict", """The scale-aware verdict,
     repeated at every seed offset in ``seeds`` and every subsample size ``sizes`` (fractions
     of ``topology.max_points``); ``layer_pairs`` also gives each consecutive layer pair a
@@ -197,6 +215,7 @@ _SECTIONS: dict[str, type] = {
     "structure": StructureSettings,
     "verdict": VerdictSettings,
     "nulls": NullSettings,
+    "profile": ProfileSettings,
 }
 
 
@@ -216,6 +235,7 @@ class EstimatorSettings:
     structure: StructureSettings = field(default_factory=StructureSettings)
     verdict: VerdictSettings = field(default_factory=VerdictSettings)
     nulls: NullSettings = field(default_factory=NullSettings)
+    profile: ProfileSettings = field(default_factory=ProfileSettings)
 
     def graph_k(self) -> int:
         """``graph_k``: the columns of the one shared kNN graph of a layer, enough for every

@@ -408,7 +408,10 @@ def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> 
     """TwoNN dimension of ``X`` from its graph, rounded into ``[1, upper]`` (for tangent fits).
 
     Near-coincident points are merged first, as TwoNN does by default (the profile's dimension
-    columns report them, so the warning is not repeated here).
+    columns report them, so the warning is not repeated here). TwoNN reads the first two
+    columns; the graph is passed whole so that the merged cloud's graph is read off its other
+    columns rather than searched again, and without the scale check (it moves the interval,
+    never the dimension).
     """
     import warnings
 
@@ -416,7 +419,8 @@ def rounded_twonn_dimension(X: np.ndarray, neighbors: Neighbors, upper: int) -> 
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NearDuplicateWarning)
-        d = intrinsic_dimension(X, method="twonn", neighbors=neighbors.truncate(2)).dimension
+        d = intrinsic_dimension(X, method="twonn", neighbors=neighbors,
+                                scale_check=False).dimension
     return int(np.clip(round(float(d)), 1, upper))
 
 

@@ -79,7 +79,7 @@ import numpy as np
 
 from manifold_probe._params import Param
 from manifold_probe._validation import InputError
-from manifold_probe.neighbors import Neighbors, cached_knn
+from manifold_probe.neighbors import Neighbors, cached_knn, graph_on
 
 __all__ = [
     "MAX_ROUNDS",
@@ -236,7 +236,12 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
         The graph the caller passed (on all rows); used, with all its columns, when there
         are no points to recompute the graph of the decimated cloud from. A merged group then
         sits at the distance of its nearest member, which differs from the kept point's by at
-        most the group's size (the points path recomputes the graph exactly).
+        most the group's size (the points path recomputes the graph exactly). With the points,
+        a Euclidean ``graph`` of the distinct rows themselves (no exact duplicates) with more
+        than ``k`` columns is where the decimated cloud's graph is read off
+        (:func:`~manifold_probe.neighbors.graph_on`: a kept row's first ``k`` kept
+        neighbours, a certified search for the rows that list fewer, the same graph as a
+        search of the decimated cloud).
     option : {"collapse", "keep"}
         ``"keep"``: test and report, but estimate on the cloud as it is.
     what : str
@@ -258,6 +263,10 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
     info = {"excess": test.excess, "bound": test.bound, "ratio": test.ratio,
             "share": test.share, "reference_dimension": test.reference_dimension, "n_before": g.n_distinct, "collapsed": option == "collapse"}
     rounds = 0
+    # the decimated cloud is U[kept] of the first U: its graph is read off a wider graph of U
+    parent = (graph if U is not None and graph is not None and graph.metric == "euclidean"
+              and graph.n_points == U.shape[0] and graph.k > k else None)
+    kept = None if U is None else np.arange(U.shape[0])
     if option == "collapse":
         while test.detected and rounds < MAX_ROUNDS:
             labels = _groups(test.flagged, g.neighbors.indices[:, 0])
@@ -266,8 +275,10 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
                 break
             metric = "cosine" if g.neighbors.metric == "chord" else g.neighbors.metric
             if U is not None:
-                U = U[keep]
-                nb, inverse = chordal(cached_knn(U, k, metric)), to_kept[g.inverse]
+                U, kept = U[keep], kept[keep]
+                nb = (graph_on(U, k, parent, kept) if parent is not None
+                      else cached_knn(U, k, metric))
+                nb, inverse = chordal(nb), to_kept[g.inverse]
             else:
                 # the caller's graph on all rows, with every row labelled by its merged group
                 try:

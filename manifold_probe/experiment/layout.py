@@ -60,6 +60,7 @@ __all__ = [
     "load_layer",
     "read_checked",
     "read_labels",
+    "subsample_spec",
     "task_done",
     "task_path",
 ]
@@ -73,8 +74,20 @@ def graph_folder(out: str | Path, capture: str, graph_k: int) -> Path:
 
 
 def graph_folders(out: str | Path, capture: str) -> list[Path]:
-    """Every graph folder of a capture (one per ``graph_k`` a run has used)."""
-    return [p for p in (Path(out) / "graphs").glob(f"{capture}-graph_k*") if p.is_dir()]
+    """Every graph folder of a capture (one per ``graph_k`` a run has used, and per
+    ``profile.max_rows`` below the capture's rows: ``<capture>-rows<max_rows>-graph_k<k>``)."""
+    return [p for p in (Path(out) / "graphs").glob(f"{capture}-*graph_k*") if p.is_dir()]
+
+
+def subsample_spec(meta: Mapping[str, Any], max_rows: int | None) -> tuple[dict, str]:
+    """What a run's task specs carry above ``profile.max_rows`` rows, and the suffix of the
+    capture's name in their keys and graph folder (``({}, "")`` at or below it): every task
+    then reads the same subsample of the rows (:meth:`DiskSource.rows`), the rows
+    :func:`~manifold_probe.analysis.profile_layers` measures."""
+    n = int(meta["n_points"])
+    if max_rows is None or n <= max_rows:
+        return {}, ""
+    return {"max_rows": int(max_rows), "n_points": n}, f"-rows{int(max_rows)}"
 
 
 def layer_file(folder: str | Path, i: int, ext: str = "npy") -> Path:
@@ -211,6 +224,7 @@ class DiskSource:
 
     def __init__(self, spec: Mapping[str, Any]) -> None:
         self.spec = spec
+        self._rows: np.ndarray | None = None
 
     def _digest(self, role: str, name: str) -> str | None:
         sums = self.spec.get("checksums")
@@ -223,13 +237,33 @@ class DiskSource:
             )
         return digest
 
+    def rows(self) -> np.ndarray | None:
+        """The rows the tasks measure, or None for all: with ``"max_rows"`` in the spec (the
+        setting ``profile.max_rows``, set by the runner above it), those of
+        :func:`~manifold_probe.analysis.profile.profile_rows` for the capture's ``n_points``
+        and sentence ids, as :func:`~manifold_probe.analysis.profile_layers` chooses them."""
+        if self.spec.get("max_rows") is None:
+            return None
+        if self._rows is None:
+            from manifold_probe.analysis.profile import profile_rows
+
+            kept = profile_rows(int(self.spec["n_points"]), int(self.spec["max_rows"]),
+                                self._all_sentence_ids())
+            self._rows = np.arange(int(self.spec["n_points"])) if kept is None else kept
+        return self._rows
+
+    def _subsample(self, values: np.ndarray) -> np.ndarray:
+        rows = self.rows()
+        return values if rows is None else values[rows]
+
     def cloud(self, i: int) -> np.ndarray:
-        return load_layer(self.spec["activations"], i, self._digest("activations", f"L{i:02d}.npy"))
+        return self._subsample(load_layer(self.spec["activations"], i,
+                                          self._digest("activations", f"L{i:02d}.npy")))
 
     def graph(self, i: int) -> Neighbors:
         return load_graph(self.spec["graphs"], i, self._digest("graphs", f"L{i:02d}.npz"))
 
-    def sentence_ids(self) -> np.ndarray | None:
+    def _all_sentence_ids(self) -> np.ndarray | None:
         if not self.spec.get("has_sentence_ids"):
             return None
         path = Path(self.spec["activations"]) / "sentence_ids.npy"
@@ -239,8 +273,13 @@ class DiskSource:
         return _parse(path, lambda: np.load(io.BytesIO(read_checked(path, digest)),
                                             allow_pickle=False))
 
+    def sentence_ids(self) -> np.ndarray | None:
+        sid = self._all_sentence_ids()
+        return None if sid is None else self._subsample(sid)
+
     def perturbed_cloud(self, i: int) -> np.ndarray:
-        return load_layer(self.spec["perturbed"], i, self._digest("perturbed", f"L{i:02d}.npy"))
+        return self._subsample(load_layer(self.spec["perturbed"], i,
+                                          self._digest("perturbed", f"L{i:02d}.npy")))
 
     def labels(self) -> dict[str, np.ndarray] | None:
         """The inputs' labels saved beside the clean capture (``labels.npz``), if any; checked
@@ -248,7 +287,9 @@ class DiskSource:
         path = Path(self.spec["activations"]) / "labels.npz"
         if self.spec.get("checksums") is None and not path.exists():
             return None
-        return read_labels(path, self._digest("activations", path.name))
+        labels = read_labels(path, self._digest("activations", path.name))
+        return {k: v if k.endswith(("_order", "_parents")) else self._subsample(v)
+                for k, v in labels.items()}
 
 
 def capture_files(folder: str | Path, meta: Mapping[str, Any]) -> list[Path]:

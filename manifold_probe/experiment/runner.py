@@ -53,6 +53,7 @@ from manifold_probe.experiment.layout import (
     graph_folder,
     layer_file,
     load_layer,
+    subsample_spec,
     task_path,
 )
 from manifold_probe.neighbors import knn
@@ -278,12 +279,11 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
     capture, the graph size and the settings sections its result depends on.
     """
     est = config.estimators.to_settings()
-    est_dict = est.as_dict()
-    graph_k = est.graph_k()
-    n_layers = len(meta["layers"])
-    chash = Path(acts).name
-    graphs = str(graph_folder(out, chash, graph_k))
-    common = {"dir": str(out), "activations": str(acts), "graphs": graphs, "estimators": est,
+    est_dict, graph_k, n_layers = est.as_dict(), est.graph_k(), len(meta["layers"])
+    rows, suffix = subsample_spec(meta, est.profile.max_rows)
+    chash = Path(acts).name + suffix  # a subsample's graphs and results are keyed by it
+    common = {"dir": str(out), "activations": str(acts), "estimators": est, **rows,
+              "graphs": str(graph_folder(out, chash, graph_k)),
               "has_sentence_ids": bool(meta.get("has_sentence_ids"))}
     stage1 = [{**common, "kind": "knn", "layer": i, "graph_k": graph_k, "id": f"knn-L{i:02d}"}
               for i in range(n_layers)]

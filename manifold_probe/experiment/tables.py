@@ -22,7 +22,7 @@ from manifold_probe.analysis.table import (
     column_order,
     profile_dataset,
 )
-from manifold_probe.experiment.layout import task_path
+from manifold_probe.experiment.layout import DiskSource, task_path
 
 __all__ = ["NETCDF_ENGINE", "write_csv", "write_netcdf", "write_tables"]
 
@@ -62,7 +62,13 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
             sid_file = Path(spec["activations"]) / "sentence_ids.npy"
             if sid_file.exists():
                 sentence_ids = np.load(sid_file)
-    base = [{"n_points": meta["n_points"], "dim_ambient": d} for d in meta["dims"]]
+    # above profile.max_rows the tasks measured a subsample of the rows (as profile_layers)
+    first = next((s for s in specs if s.get("max_rows") is not None), None)
+    kept = None if first is None else DiskSource(first).rows()
+    if kept is not None and sentence_ids is not None:
+        sentence_ids = sentence_ids[kept]
+    base = [{"n_points": meta["n_points"], "dim_ambient": d,
+             **({} if kept is None else {"n_profiled": len(kept)})} for d in meta["dims"]]
     settings = next((s.get("estimators") for s in specs if s.get("estimators") is not None), None)
     alpha = settings.structure.alpha if hasattr(settings, "structure") else 0.05
     rows = assemble_rows(meta["layers"], base, results, alpha=alpha)
@@ -76,6 +82,8 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
              "source": "manifold-probe run"}
     if settings is not None and hasattr(settings, "as_dict"):
         attrs["estimators"] = settings.as_dict()
+    if kept is not None:
+        attrs["profiled_rows"] = kept
     ds = profile_dataset(rows, columns, by_seed=by_seed, points=points,
                          sentence_ids=sentence_ids, attrs=attrs)
     write_netcdf(out / "profile.nc", ds)
