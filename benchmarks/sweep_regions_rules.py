@@ -182,23 +182,23 @@ def main_consensus(families: tuple[str, ...], part: str) -> None:
             row["time"] = {"dtm k=60 graph 20": time.perf_counter() - t}
             row["dtm k=60 graph 20"] = (r.n_regions, score(r.labels))
             seen: dict = {}
-            draw = R._draw_labels
+            draw = R.draw_labels
 
             def spy(gb, devs, adj, *a, _seen=seen, _draw=draw):
                 _seen.setdefault("draws", []).append(_draw(gb, devs, adj, *a))
                 _seen["adj"] = adj
                 return _seen["draws"][-1]
 
-            R._draw_labels = spy
+            R.draw_labels = spy
             try:
                 t = time.perf_counter()
                 r = R.regions(X, seed=seed, k=60, graph_k=20, consensus="modal", n_draws=25)
                 t_modal = time.perf_counter() - t
                 t = time.perf_counter()
-                maj = R._majority_labels(seen["draws"], seen["adj"], min_size=20)
+                maj = R.majority_labels(seen["draws"], seen["adj"], min_size=20)
                 t_maj = time.perf_counter() - t
             finally:
-                R._draw_labels = draw
+                R.draw_labels = draw
             row["consensus modal"] = (r.n_regions, score(r.labels))
             row["consensus majority"] = (int(maj.max()) + 1, score(maj))
             row["draw_counts"] = r.draw_counts.tolist()

@@ -437,23 +437,23 @@ def test_majority_consensus_of_identical_draws_is_the_draw():
     from sklearn.metrics import adjusted_rand_score
 
     from manifold_probe.analysis._modes import adjacency
-    from manifold_probe.analysis.regions import _majority_labels
+    from manifold_probe.analysis.regions import majority_labels
     from manifold_probe.neighbors import knn
 
     X, y = blobs(3, 12.0, 4, 240, 0)
     adj = adjacency(knn(X, 10))
-    lab = _majority_labels([y.copy() for _ in range(5)], adj, min_size=10)
+    lab = majority_labels([y.copy() for _ in range(5)], adj, min_size=10)
     assert adjusted_rand_score(y, lab) == 1.0
     # a sliver (5 points of region 0 labelled apart in every draw) is under min_size: it
     # joins its neighbour, region 0
     z = y.copy()
     z[np.flatnonzero(y == 0)[:5]] = 7
-    lab = _majority_labels([z] * 5, adj, min_size=10)
+    lab = majority_labels([z] * 5, adj, min_size=10)
     assert adjusted_rand_score(y, lab) == 1.0
     # draws that split region 0 in only 2 of 5 draws: the majority keeps it whole
     split = y.copy()
     split[np.flatnonzero(y == 0)[::2]] = 9
-    lab = _majority_labels([split, split, y, y, y], adj, min_size=10)
+    lab = majority_labels([split, split, y, y, y], adj, min_size=10)
     assert adjusted_rand_score(y, lab) == 1.0
 
 
@@ -492,15 +492,15 @@ def test_majority_consensus_depends_on_co_assignment_only(seed):
     # of any draw, or reordering the draws, leaves it unchanged (up to its own numbering).
     from sklearn.metrics import adjusted_rand_score
 
-    from manifold_probe.analysis.regions import _majority_labels
+    from manifold_probe.analysis.regions import majority_labels
 
     rng = np.random.default_rng(seed)
     n = 60
     adj = [np.array([(i - 2) % n, (i - 1) % n, (i + 1) % n, (i + 2) % n]) for i in range(n)]
     draws = [np.repeat(rng.permutation(4), n // 4)[(np.arange(n) + rng.integers(0, 5)) % n]
              for _ in range(5)]
-    ref = _majority_labels(draws, adj, min_size=5)
+    ref = majority_labels(draws, adj, min_size=5)
     renamed = [rng.permutation(8)[d] for d in draws]
-    other = _majority_labels([renamed[i] for i in rng.permutation(5)], adj, min_size=5)
+    other = majority_labels([renamed[i] for i in rng.permutation(5)], adj, min_size=5)
     assert adjusted_rand_score(ref, other) == 1.0
     assert np.bincount(ref).min() >= 5 and set(np.unique(ref)) == set(range(ref.max() + 1))

@@ -241,3 +241,101 @@ def kstar_adjacency(idx: np.ndarray, ks: np.ndarray) -> list[np.ndarray]:
     G = (G + G.T).tocsr()
     G.sort_indices()
     return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(n)]
+
+
+def draw_labels(gb: np.ndarray, devs: np.ndarray, adj: list[np.ndarray], z: float,
+                 alpha: float, correction: str, error_bar: str, sd: np.ndarray) -> np.ndarray:
+    """The finder's partition of one bootstrap density ``gb``: its modes on the same graph, each
+    tested by the same merge criterion with the bootstrap error bars of the full sample."""
+    peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(gb, adj)
+    order = np.argsort(-prom, kind="stable")
+    peaks, prom = peaks[order], prom[order]
+    lowest = int(np.argmin(gb))
+    saddles = np.array([saddle_of.get(int(p), lowest) for p in peaks], dtype=np.int64)
+    if error_bar == "difference":
+        err = (devs[:, peaks] - devs[:, saddles]).std(axis=0, ddof=1)
+    else:
+        err = sd[peaks] + sd[saddles]
+    keep, _, _ = merge_test(prom, err, z, alpha, correction)
+    keep[0] = True
+    return merge_labels(peaks, keep, merged_into, attach)
+
+
+def majority_labels(draws: list[np.ndarray], adj: list[np.ndarray], *,
+                     min_size: int) -> np.ndarray:
+    r"""Consensus partition of bootstrap draws on a graph.
+
+    Each edge :math:`(i, j)` of the graph gets its co-assignment frequency
+    :math:`c_{ij} = \#\{b: \ell_b(i) = \ell_b(j)\}/B`; regions are the connected components
+    of the edges with :math:`c_{ij} \ge 1/2` (a majority of the draws put the two points
+    together). A component of fewer than ``min_size`` points (the draws' disagreement at a
+    boundary leaves such slivers) joins the neighbouring component to which it has the edge
+    of highest co-assignment, smallest components first. Regions numbered by decreasing size.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    src, dst = edge_list(adj)
+    L = np.vstack(draws)  # (B, n)
+    co = (L[:, src] == L[:, dst]).mean(axis=0)
+    n = L.shape[1]
+    strong = co >= 0.5
+    G = coo_matrix((np.ones(int(strong.sum())), (src[strong], dst[strong])), shape=(n, n))
+    _, lab = connected_components(G, directed=False)
+    lab = lab.astype(np.int64)
+    isolated: set[int] = set()  # components with no edge out: separate parts of the graph
+    while True:
+        sizes = np.bincount(lab)
+        small = [c for c in np.argsort(sizes, kind="stable")
+                 if sizes[c] < min_size and int(c) not in isolated]
+        if not small or len(sizes) == 1:
+            break
+        c = small[0]
+        leaving = (lab[src] == c) != (lab[dst] == c)
+        if not leaving.any():
+            isolated.add(int(c))
+            continue
+        e = np.flatnonzero(leaving)[np.argmax(co[leaving])]
+        target = lab[dst[e]] if lab[src[e]] == c else lab[src[e]]
+        lab[lab == c] = target
+        # renumber 0..m-1, keeping the isolated components' numbers in step
+        old = np.unique(lab)
+        isolated = {int(np.searchsorted(old, i)) for i in isolated}
+        lab = np.searchsorted(old, lab)
+    sizes = np.bincount(lab)
+    rank = np.empty(len(sizes), dtype=np.int64)
+    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
+    return rank[lab]
+
+
+def merge_test(prom: np.ndarray, sd: np.ndarray, z: float, alpha: float,
+                correction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which modes pass ``prominence > z * sd`` (or Benjamini-Hochberg over the modes after the
+    first), their p-values ``1 - Phi(prominence / sd)`` and the prominence each needed."""
+    from scipy.stats import norm
+
+    thresholds = z * sd
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_values = norm.sf(np.where(sd > 0, prom / sd, np.inf * np.sign(prom)))
+    keep = prom > thresholds
+    if correction == "fdr" and len(prom) > 1:
+        keep[1:] = benjamini_hochberg(p_values[1:], alpha)
+        # the bar each mode met: its p-value's BH cut, as a prominence
+        cut = alpha * max(int(keep[1:].sum()), 1) / (len(prom) - 1)
+        thresholds = float(norm.isf(cut)) * sd
+    return keep, p_values, thresholds
+
+
+def merge_labels(peaks: np.ndarray, keep: np.ndarray, merged_into: dict,
+                  attach: np.ndarray) -> np.ndarray:
+    """ToMATo's merge: a non-significant mode joins the elder it merged into, following the
+    chain until a significant mode is reached; regions numbered by decreasing prominence."""
+    kept = set(peaks[keep].tolist())
+
+    def resolve(p: int) -> int:
+        while p not in kept:
+            p = merged_into.get(p, int(peaks[0]))
+        return p
+
+    region_of_peak = {int(p): i for i, p in enumerate(peaks[keep])}
+    return np.array([region_of_peak[resolve(int(a))] for a in attach], dtype=np.int64)

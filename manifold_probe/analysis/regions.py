@@ -1,5 +1,9 @@
 r"""Semantic regions: significant density clusters of a point cloud, and how they meet labels.
 
+Longer than 500 lines: about half is the public docstring of :func:`regions`, which states
+the maths of its two methods, two density rules and two consensus rules; the mode, merge and
+consensus helpers live in :mod:`manifold_probe.analysis._modes`.
+
 A *region* is a mode of the sampling density that stands out of the noise of its estimate:
 the superlevel sets :math:`\{f \ge t\}` of the density are tracked on the k-nearest-neighbour
 graph as :math:`t` falls (persistence-based clustering, ToMATo), every local maximum starts a
@@ -64,10 +68,14 @@ from manifold_probe._validation import (
 from manifold_probe.analysis._modes import (  # noqa: F401  (tests reach them here)
     adjacency,
     benjamini_hochberg,
+    draw_labels,
     dtm_log,
     edge_list,
     forest_edges,
     h0_diagram,
+    majority_labels,
+    merge_labels,
+    merge_test,
     mode_persistence,
 )
 from manifold_probe.analysis.labels import (  # re-exported here
@@ -518,11 +526,11 @@ def regions(
             # studentised sup band over the critical points (peaks and saddles)
             dev_sd = np.abs(devs - devs.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
             z = float(np.quantile(dev_sd.max(axis=1), 1.0 - alpha))
-        keep, p_values, thresholds = _merge_test(prom, sd_sum, z, alpha, correction)
+        keep, p_values, thresholds = merge_test(prom, sd_sum, z, alpha, correction)
         threshold = float(np.median(thresholds))
         if consensus != "none":
             # where = every point here: devs[b] is g*_b - g at every point
-            draws = [_draw_labels(g + devs[b], devs, adj, z, alpha, correction, error_bar, sd)
+            draws = [draw_labels(g + devs[b], devs, adj, z, alpha, correction, error_bar, sd)
                      for b in range(n_draws)]
     else:
         c_alpha = float(np.quantile(stat, 1.0 - alpha))
@@ -531,7 +539,7 @@ def regions(
         p_values = np.array([(1 + np.sum(2.0 * stat >= p)) / (n_boot + 1) for p in prom])
         keep = prom > threshold
     keep[0] = True  # the global mode is always a region
-    labels = _merge_labels(peaks, keep, merged_into, attach)
+    labels = merge_labels(peaks, keep, merged_into, attach)
     n_regions = int(keep.sum())
     draw_counts = None
     basis_consensus = ""
@@ -544,7 +552,7 @@ def regions(
             basis_consensus = (f"; consensus: the modal count over {n_draws} bootstrap draws of "
                                "the density, the partition of the first draw with that count")
         else:
-            labels = _majority_labels(draws, adj, min_size=graph_k)
+            labels = majority_labels(draws, adj, min_size=graph_k)
             basis_consensus = (f"; consensus: components of the graph edges co-assigned in >= "
                                f"1/2 of {n_draws} bootstrap draws of the density, components "
                                f"under graph_k = {graph_k} points merged into their neighbour")
@@ -570,104 +578,6 @@ def regions(
     )
 
 
-def _draw_labels(gb: np.ndarray, devs: np.ndarray, adj: list[np.ndarray], z: float,
-                 alpha: float, correction: str, error_bar: str, sd: np.ndarray) -> np.ndarray:
-    """The finder's partition of one bootstrap density ``gb``: its modes on the same graph, each
-    tested by the same merge criterion with the bootstrap error bars of the full sample."""
-    peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(gb, adj)
-    order = np.argsort(-prom, kind="stable")
-    peaks, prom = peaks[order], prom[order]
-    lowest = int(np.argmin(gb))
-    saddles = np.array([saddle_of.get(int(p), lowest) for p in peaks], dtype=np.int64)
-    if error_bar == "difference":
-        err = (devs[:, peaks] - devs[:, saddles]).std(axis=0, ddof=1)
-    else:
-        err = sd[peaks] + sd[saddles]
-    keep, _, _ = _merge_test(prom, err, z, alpha, correction)
-    keep[0] = True
-    return _merge_labels(peaks, keep, merged_into, attach)
-
-
-def _majority_labels(draws: list[np.ndarray], adj: list[np.ndarray], *,
-                     min_size: int) -> np.ndarray:
-    r"""Consensus partition of bootstrap draws on a graph.
-
-    Each edge :math:`(i, j)` of the graph gets its co-assignment frequency
-    :math:`c_{ij} = \#\{b: \ell_b(i) = \ell_b(j)\}/B`; regions are the connected components
-    of the edges with :math:`c_{ij} \ge 1/2` (a majority of the draws put the two points
-    together). A component of fewer than ``min_size`` points (the draws' disagreement at a
-    boundary leaves such slivers) joins the neighbouring component to which it has the edge
-    of highest co-assignment, smallest components first. Regions numbered by decreasing size.
-    """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    src, dst = edge_list(adj)
-    L = np.vstack(draws)  # (B, n)
-    co = (L[:, src] == L[:, dst]).mean(axis=0)
-    n = L.shape[1]
-    strong = co >= 0.5
-    G = coo_matrix((np.ones(int(strong.sum())), (src[strong], dst[strong])), shape=(n, n))
-    _, lab = connected_components(G, directed=False)
-    lab = lab.astype(np.int64)
-    isolated: set[int] = set()  # components with no edge out: separate parts of the graph
-    while True:
-        sizes = np.bincount(lab)
-        small = [c for c in np.argsort(sizes, kind="stable")
-                 if sizes[c] < min_size and int(c) not in isolated]
-        if not small or len(sizes) == 1:
-            break
-        c = small[0]
-        leaving = (lab[src] == c) != (lab[dst] == c)
-        if not leaving.any():
-            isolated.add(int(c))
-            continue
-        e = np.flatnonzero(leaving)[np.argmax(co[leaving])]
-        target = lab[dst[e]] if lab[src[e]] == c else lab[src[e]]
-        lab[lab == c] = target
-        # renumber 0..m-1, keeping the isolated components' numbers in step
-        old = np.unique(lab)
-        isolated = {int(np.searchsorted(old, i)) for i in isolated}
-        lab = np.searchsorted(old, lab)
-    sizes = np.bincount(lab)
-    rank = np.empty(len(sizes), dtype=np.int64)
-    rank[np.argsort(-sizes, kind="stable")] = np.arange(len(sizes))
-    return rank[lab]
-
-
-def _merge_test(prom: np.ndarray, sd: np.ndarray, z: float, alpha: float,
-                correction: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which modes pass ``prominence > z * sd`` (or Benjamini-Hochberg over the modes after the
-    first), their p-values ``1 - Phi(prominence / sd)`` and the prominence each needed."""
-    from scipy.stats import norm
-
-    thresholds = z * sd
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p_values = norm.sf(np.where(sd > 0, prom / sd, np.inf * np.sign(prom)))
-    keep = prom > thresholds
-    if correction == "fdr" and len(prom) > 1:
-        keep[1:] = benjamini_hochberg(p_values[1:], alpha)
-        # the bar each mode met: its p-value's BH cut, as a prominence
-        cut = alpha * max(int(keep[1:].sum()), 1) / (len(prom) - 1)
-        thresholds = float(norm.isf(cut)) * sd
-    return keep, p_values, thresholds
-
-
-def _merge_labels(peaks: np.ndarray, keep: np.ndarray, merged_into: dict,
-                  attach: np.ndarray) -> np.ndarray:
-    """ToMATo's merge: a non-significant mode joins the elder it merged into, following the
-    chain until a significant mode is reached; regions numbered by decreasing prominence."""
-    kept = set(peaks[keep].tolist())
-
-    def resolve(p: int) -> int:
-        while p not in kept:
-            p = merged_into.get(p, int(peaks[0]))
-        return p
-
-    region_of_peak = {int(p): i for i, p in enumerate(peaks[keep])}
-    return np.array([region_of_peak[resolve(int(a))] for a in attach], dtype=np.int64)
-
-
 def _regions_pak(dist: np.ndarray, idx: np.ndarray, A: np.ndarray, nb: Any, *, k: int,
                  alpha: float, n_boot: int, band: str, correction: str,
                  error_bar: str) -> Regions:
@@ -675,8 +585,7 @@ def _regions_pak(dist: np.ndarray, idx: np.ndarray, A: np.ndarray, nb: Any, *, k
     from scipy.stats import norm
 
     from manifold_probe.analysis._modes import kstar, kstar_adjacency, pak_log_density
-    from manifold_probe.dimension import NearDuplicateWarning
-    from manifold_probe.dimension._twonn import twonn
+    from manifold_probe.dimension import NearDuplicateWarning, twonn
 
     with warnings.catch_warnings():
         # near-coincident points: TwoNN reads the decimated cloud and says so; here the
@@ -695,10 +604,10 @@ def _regions_pak(dist: np.ndarray, idx: np.ndarray, A: np.ndarray, nb: Any, *, k
     # "difference": PAk estimates at a peak and a distant saddle are nearly independent
     sd = np.hypot(ep, es) if error_bar == "difference" else ep + es
     z = float(norm.ppf(1.0 - alpha))
-    keep, p_values, thresholds = _merge_test(prom, sd, z, alpha, correction)
+    keep, p_values, thresholds = merge_test(prom, sd, z, alpha, correction)
     keep[0] = True
     return Regions(
-        labels=_merge_labels(peaks, keep, merged_into, attach),
+        labels=merge_labels(peaks, keep, merged_into, attach),
         n_regions=int(keep.sum()),
         prominences=prom,
         p_values=np.asarray(p_values, dtype=np.float64),
