@@ -265,7 +265,7 @@ def _ids(tmp_path, **sections):
     cfg = cfg.model_copy(update={"estimators": type(cfg.estimators).model_validate(est)})
     acts = tmp_path / "activations" / "abc"
     acts.mkdir(parents=True, exist_ok=True)
-    meta = {"layers": ["l0", "l1", "l2"], "has_sentence_ids": False}
+    meta = {"layers": ["l0", "l1", "l2"], "has_sentence_ids": False, "n_points": 100}
     _, stage2 = plan_tasks(cfg, tmp_path, acts, meta, {})
     return {(s["kind"], s["layer"]): s["id"] for s in stage2}
 
