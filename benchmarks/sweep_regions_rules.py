@@ -305,36 +305,7 @@ def main_density(variants: dict = DENSITY_VARIANTS, sweep: str = "density") -> N
             if lab is not None:
                 row["dadapy"] = (int(len(np.unique(lab))),
                                  None if ys[i] is None else adjusted_rand_score(ys[i], lab))
-        summary: dict = {}
-        for name in names:
-            if not all(name in r for r in rows):
-                continue
-            groups: dict = {}
-            for r in rows:
-                groups.setdefault(r["group"], []).append(r)
-            g_out = {}
-            for g, rs in groups.items():
-                counts = [r[name][0] for r in rs]
-                modal = max(set(counts), key=counts.count)
-                e = dict(counts=counts, stable=counts.count(modal) >= 4)
-                if rs[0]["truth"] is not None:
-                    e["mean_ari"] = round(float(np.mean([r[name][1] for r in rs])), 3)
-                    e["right_count"] = sum(c == rs[0]["truth"] for c in counts)
-                    e["truth_clear"] = bool(np.mean([r["kmeans"][1] for r in rs]) >= 0.9)
-                g_out[g] = e
-            s: dict = dict(groups=g_out)
-            if family == "unimodal":
-                cs = [c for e in g_out.values() for c in e["counts"]]
-                s["false_regions"] = sum(c > 1 for c in cs)
-                s["clouds"] = len(cs)
-            else:
-                cl = [e for e in g_out.values() if e["truth_clear"]]
-                s["clear_groups"] = len(cl)
-                s["clear_right_count_4of5"] = sum(e["right_count"] >= 4 for e in cl)
-                s["mean_ari"] = round(float(np.mean([e["mean_ari"] for e in g_out.values()])), 3)
-                s["stable_groups"] = sum(e["stable"] for e in g_out.values())
-            summary[name] = s
-            print(family, name, {k: v for k, v in s.items() if k != "groups"}, flush=True)
+        summary = summarise_rows(family, rows, names)
         out["families"][family] = dict(summary=summary, rows=rows, dadapy_note=note)
         # written after each family, so that a run cut short keeps what it measured
         (RESULTS / f"sweep_regions_{sweep}.json").write_text(json.dumps(out, indent=1,
