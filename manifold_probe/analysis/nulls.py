@@ -156,17 +156,21 @@ def matched_gaussian_pairs(X: np.ndarray, Y: np.ndarray, count: int,
     >>> [P[0].shape for P in pairs], [np.round(P[1].std(axis=0)).tolist() for P in pairs]
     ([(4000, 2), (4000, 2)], [[3.0, 1.0], [3.0, 1.0]])
     """
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
+    X = np.asarray(X)
+    Y = np.asarray(Y)
     if X.ndim != 2 or Y.ndim != 2 or len(X) != len(Y):
         from manifold_probe._validation import InputError
 
         raise InputError(f"X and Y must be 2-D with the same rows (one per input); got shapes "
                          f"{X.shape} and {Y.shape}")
     rng = np.random.default_rng(seed)
-    W = np.hstack([X, Y])
+    # [X | Y] in float64, written once (the conversion is exact), and centred in place
+    W = np.empty((len(X), X.shape[1] + Y.shape[1]), dtype=np.float64)
+    W[:, : X.shape[1]] = X
+    W[:, X.shape[1]:] = Y
     mean = W.mean(axis=0)
-    Wc = W - mean
+    Wc = W
+    Wc -= mean
     lam, V = np.linalg.eigh(Wc.T @ Wc / max(len(W) - 1, 1))
     keep = lam > max(W.shape) * np.finfo(np.float64).eps * max(float(lam[-1]), 0.0)
     V, root = V[:, keep], np.sqrt(lam[keep])
