@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -235,6 +237,24 @@ def cached_knn(A: np.ndarray, k: int, metric: str = "euclidean") -> Neighbors:
     return nb
 
 
+_built_here = threading.local()
+
+
+@contextmanager
+def graphs_built_here() -> Iterator[None]:
+    """Within the block, :func:`check_graph` (in this thread) leaves out the array checks of
+    :func:`~manifold_probe._validation_extra.check_neighbor_arrays`: for a caller that hands
+    an estimator only graphs it has just built with :func:`knn` from the very points it
+    passes (a null's random draws), whose checks could only pass and cost ``O(n k)`` plus a
+    few rows of distances per graph and estimator. The shape and ``k`` checks stay."""
+    before = getattr(_built_here, "on", False)
+    _built_here.on = True
+    try:
+        yield
+    finally:
+        _built_here.on = before
+
+
 def check_graph(
     neighbors: Any, A: np.ndarray | None, k: int, *, min_k: int = 1, what: str = ""
 ) -> Neighbors:
@@ -251,8 +271,9 @@ def check_graph(
             "pass the graph computed from this X"
         )
     # sorted, finite, indices in range, no self; and (a few rows recomputed) from this X
-    check_neighbor_arrays(neighbors.distances, neighbors.indices, metric=neighbors.metric,
-                          points=A)
+    if not getattr(_built_here, "on", False):
+        check_neighbor_arrays(neighbors.distances, neighbors.indices, metric=neighbors.metric,
+                              points=A)
     check_k(k, neighbors.n_points, min_k=min_k, what=what)
     if neighbors.k < k:
         who = f"{what} needs" if what else "this method needs"

@@ -47,13 +47,15 @@ def _pair_readings(A: np.ndarray, B: np.ndarray, est: EstimatorSettings,
                    rng: np.random.Generator) -> dict[str, float]:
     """The readings of :data:`WARP_NULL_KEYS` of :func:`~manifold_probe.warp` on the pair
     ``A -> B`` with the profile's settings (geodesic sources drawn from ``rng``), on graphs
-    built here, with nothing kept in the shared caches
+    built here (not checked again, :func:`~manifold_probe.neighbors.graphs_built_here`), with
+    nothing kept in the shared caches
     (:func:`~manifold_probe.analysis._reuse.not_kept`): a null's draws and a subsample are
     never seen again, and keeping their graphs and distances would evict the layers' own."""
     from manifold_probe.analysis._reuse import not_kept
+    from manifold_probe.neighbors import graphs_built_here
 
     k = est.knn.k
-    with not_kept():
+    with not_kept(), graphs_built_here():  # the graphs are mp.knn's of A and B, checked there
         s = warp(A, B, k=k, neighbors_x=knn(A, k), neighbors_y=knn(B, k),
                  geodesic=est.geodesic.enabled, n_sources=est.geodesic.n_sources,
                  geodesic_method=est.geodesic.method, dimension=False, curvature=False,
