@@ -198,8 +198,11 @@ def collapsed_search(A: np.ndarray, k: int, search):
     leaves each copy's row uncertified.
     """
     from manifold_probe._validation import unique_rows
+    from manifold_probe._validation_extra import all_rows_differ
 
     n = A.shape[0]
+    if all_rows_differ(A):  # nothing collapses (proved without sorting the rows)
+        return None
     first, inv, counts = unique_rows(A)
     m = len(first)
     if m > _COLLAPSE_SHARE * n or m < 2:

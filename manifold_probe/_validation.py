@@ -459,9 +459,6 @@ def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         How many rows share each distinct row.
     """
     X = np.ascontiguousarray(X)
-    if _all_rows_differ(X):  # the result of the sort below, without it
-        every = np.arange(X.shape[0], dtype=np.intp)
-        return every, every.copy(), np.ones(X.shape[0], dtype=np.intp)
     _, first, inverse, counts = np.unique(
         X, axis=0, return_index=True, return_inverse=True, return_counts=True
     )
@@ -469,28 +466,6 @@ def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
     return first[order], rank[inverse.reshape(-1)], counts[order]
-
-
-def _all_rows_differ(X: np.ndarray) -> bool:
-    """True when no two rows of the 2-D float array ``X`` are equal, proved by hashing; False
-    when that is not proved (duplicates, a hash collision, or another dtype).
-
-    Equal rows have equal bits once converted to float64 (exact) and ``-0.0`` is made ``+0.0``,
-    so equal rows get equal hashes (a fixed random linear map of the 64-bit words, modulo
-    2**64): when the hashes of the rows, first over a few columns and then over all of them,
-    are all different, no two rows are equal. ``n`` hashes are sorted instead of ``n`` rows of
-    ``d`` values (the same test as :func:`manifold_probe.dimension._base._distinct_rows`).
-    """
-    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] == 0 or X.dtype.kind != "f" \
-            or X.dtype.itemsize > 8:
-        return False
-    n, d = X.shape
-    words = (X.astype(np.float64, copy=False) + 0.0).view(np.uint64)
-    weights = np.random.default_rng(0).integers(1, 2**63, size=d, dtype=np.uint64)
-    for cols in (slice(0, min(d, 8)), slice(0, d)):
-        if len(np.unique(words[:, cols] @ weights[cols])) == n:
-            return True
-    return False
 
 
 # a stated order of magnitude, not a tuned constant: ~1e8 simple operations per second on one

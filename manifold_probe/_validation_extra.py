@@ -10,7 +10,7 @@ import numpy as np
 
 from manifold_probe._validation import InputError
 
-__all__ = ["check_neighbor_arrays"]
+__all__ = ["all_rows_differ", "check_neighbor_arrays"]
 
 
 #: Rows of a precomputed graph whose distances are recomputed from X (a stated budget, not a
@@ -137,3 +137,25 @@ def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclid
         r = int(rows[np.flatnonzero(closer.any(axis=1))[0]])
         raise InputError(f"the neighbour graph does not belong to these points: row {r} misses "
                          f"a point closer than its k-th neighbour; {fix}")
+
+
+def all_rows_differ(X: np.ndarray) -> bool:
+    """True when no two rows of the 2-D float array ``X`` are equal, proved by hashing; False
+    when that is not proved (duplicates, a hash collision, or another dtype).
+
+    Equal rows have equal bits once converted to float64 (exact) and ``-0.0`` is made ``+0.0``,
+    so equal rows get equal hashes (a fixed random linear map of the 64-bit words, modulo
+    2**64): when the hashes of the rows, first over a few columns and then over all of them,
+    are all different, no two rows are equal. ``n`` hashes are sorted instead of ``n`` rows of
+    ``d`` values (the same test as :func:`manifold_probe.dimension._base._distinct_rows`).
+    """
+    if X.ndim != 2 or X.shape[0] < 2 or X.shape[1] == 0 or X.dtype.kind != "f" \
+            or X.dtype.itemsize > 8:
+        return False
+    n, d = X.shape
+    words = (X.astype(np.float64, copy=False) + 0.0).view(np.uint64)
+    weights = np.random.default_rng(0).integers(1, 2**63, size=d, dtype=np.uint64)
+    for cols in (slice(0, min(d, 8)), slice(0, d)):
+        if len(np.unique(words[:, cols] @ weights[cols])) == n:
+            return True
+    return False

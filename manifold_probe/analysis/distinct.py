@@ -13,6 +13,7 @@ import numpy as np
 
 from manifold_probe._knn_exact import complete_rows  # noqa: F401 - re-exported
 from manifold_probe._validation import unique_rows
+from manifold_probe._validation_extra import all_rows_differ
 from manifold_probe.neighbors import Neighbors, graph_on
 
 __all__ = ["distinct_layer", "distinct_pair", "graph_components"]
@@ -25,6 +26,8 @@ def _first_occurrences(X: np.ndarray, nb: Neighbors | None) -> np.ndarray | None
     a graph whose first column has no zero proves there are no duplicates without sorting X.
     """
     if nb is not None and nb.n_points == X.shape[0] and not (nb.distances[:, 0] == 0.0).any():
+        return None
+    if all_rows_differ(X):  # hashes prove it without sorting X
         return None
     first = unique_rows(X)[0]
     return None if len(first) == X.shape[0] else first
