@@ -143,6 +143,33 @@ def test_a_large_pair_compares_the_reading_and_the_null_on_one_subsample(monkeyp
     assert "warp_null_rows_prev" not in small and "trustworthiness_compared_prev" not in small
 
 
+def test_the_shortcuts_leave_every_column_bit_identical(monkeypatch):
+    """The null's draws skip re-checking the graphs mp.knn just built from them, and rows
+    proved distinct by their hashes skip the sort of the rows: every column (readings,
+    p-values, null means and ranges, the subsample's reading) must have the same bits as
+    with the full checks and the sort, also on a pair with duplicate rows."""
+    import contextlib
+
+    from manifold_probe import _validation_extra, neighbors
+    from manifold_probe.analysis import distinct
+
+    monkeypatch.setattr(warp_null, "_WARP_NULL_MAX_ROWS", 250)
+    X, Y = _roll(300, 7)
+    Xd, Yd = np.vstack([X, X[:20]]), np.vstack([Y, Y[:20]])  # 20 rows twice
+    fast = [_pair(X, Y), _pair(Xd, Yd)]
+    monkeypatch.setattr(neighbors, "graphs_built_here", contextlib.nullcontext)
+    monkeypatch.setattr(_validation_extra, "all_rows_differ", lambda A: False)
+    monkeypatch.setattr(distinct, "all_rows_differ", lambda A: False)
+    slow = [_pair(X, Y), _pair(Xd, Yd)]
+    for a, b in zip(fast, slow, strict=True):
+        assert a.keys() == b.keys() and "trustworthiness_null_lo_prev" in a
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert np.float64(value).tobytes() == np.float64(b[key]).tobytes(), key
+            else:
+                assert value == b[key], key
+
+
 def test_nulls_off_leave_the_warp_null_columns_out():
     est = EstimatorSettings.from_mapping({"nulls": {"enabled": False}})
     out = _pair(*_roll(200, 1), est)
