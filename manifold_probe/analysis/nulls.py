@@ -169,9 +169,8 @@ def matched_gaussian_pairs(X: np.ndarray, Y: np.ndarray, count: int,
     W[:, : X.shape[1]] = X
     W[:, X.shape[1]:] = Y
     mean = W.mean(axis=0)
-    Wc = W
-    Wc -= mean
-    lam, V = np.linalg.eigh(Wc.T @ Wc / max(len(W) - 1, 1))
+    W -= mean
+    lam, V = np.linalg.eigh(W.T @ W / max(len(W) - 1, 1))
     keep = lam > max(W.shape) * np.finfo(np.float64).eps * max(float(lam[-1]), 0.0)
     V, root = V[:, keep], np.sqrt(lam[keep])
     D, r = W.shape[1], len(root)
