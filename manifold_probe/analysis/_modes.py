@@ -143,14 +143,41 @@ def benjamini_hochberg(p: np.ndarray, alpha: float) -> np.ndarray:
     return keep
 
 
-def adjacency(nb) -> list[np.ndarray]:
+def adjacency(nb, mutual: bool = False) -> list[np.ndarray]:
     """Sorted neighbour lists of the symmetrised kNN graph (an edge if either end is among
-    the other's k nearest): :func:`manifold_probe.neighbors.symmetric_graph`'s pattern."""
+    the other's k nearest): :func:`manifold_probe.neighbors.symmetric_graph`'s pattern.
+
+    ``mutual=True``: the mutual kNN graph (an edge if each end is among the other's k
+    nearest; Maier, Hein & von Luxburg 2009) joined with every point's edge to its nearest
+    neighbour, so that no point is left without an edge (the nearest-neighbour graph is a
+    forest whose every tree has at least two points).
+
+    >>> from manifold_probe.neighbors import Neighbors
+    Point 3 lists 0 and 1 as its nearest, but neither lists 3: the mutual graph keeps only
+    its edge to its nearest neighbour, 0.
+
+    >>> from manifold_probe.neighbors import Neighbors
+    >>> nb = Neighbors(np.array([[1.0, 2.0], [1.0, 1.5], [1.5, 2.0], [1.0, 3.0]]),
+    ...                np.array([[1, 2], [0, 2], [1, 0], [0, 1]]))
+    >>> [a.tolist() for a in adjacency(nb)]
+    [[1, 2, 3], [0, 2, 3], [0, 1], [0, 1]]
+    >>> [a.tolist() for a in adjacency(nb, mutual=True)]
+    [[1, 2, 3], [0, 2], [0, 1], [0]]
+    """
+    import scipy.sparse as sp
+
     from manifold_probe.neighbors import symmetric_graph
 
-    G = symmetric_graph(nb, nb.n_points)
+    n = nb.n_points
+    if mutual:
+        rows = np.repeat(np.arange(n), nb.k)
+        A = sp.csr_matrix((np.ones(rows.size), (rows, nb.indices.ravel())), shape=(n, n))
+        nearest = sp.csr_matrix((np.ones(n), (np.arange(n), nb.indices[:, 0])), shape=(n, n))
+        G = (A.multiply(A.T) + nearest + nearest.T).tocsr()
+    else:
+        G = symmetric_graph(nb, n)
     G.sort_indices()
-    return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(nb.n_points)]
+    return [G.indices[G.indptr[i] : G.indptr[i + 1]] for i in range(n)]
 
 
 #: The likelihood-ratio threshold of the k* test at level 1e-6: the chi-squared(1) quantile

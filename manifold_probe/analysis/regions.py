@@ -204,6 +204,9 @@ REGIONS_PARAMS = Schema(
     # docs/validation.md#regions
     Param("graph_k", int, 20, "neighbours of the symmetrised graph on which modes and saddles "
           'are read (density "dtm")', ge=2),
+    Param("graph", str, "symmetric", 'the graph of the modes (density "dtm"): "symmetric" an '
+          'edge if either end is among the other\'s graph_k nearest; "mutual" if each is (with '
+          'every point\'s edge to its nearest)', choices=("symmetric", "mutual")),
     Param("alpha", float, 0.05, "level of each mode's test (\"peak\") or of the bootstrap band "
           "(\"tomato\")", gt=0.0, lt=1.0),
     Param("n_boot", int, 200, "bootstrap replicates", ge=20),
@@ -239,6 +242,7 @@ def regions(
     error_bar: str = "difference",
     density: str = "dtm",
     graph_k: int = 20,
+    graph: str = "symmetric",
     consensus: str = "none",
     n_draws: int = 25,
 ) -> Regions:
@@ -430,10 +434,10 @@ def regions(
 
     A = check_points(X, min_points=20, what="regions")
     n = len(A)
-    k, graph_k, alpha, n_boot, band, method, correction, error_bar, density = (
-        REGIONS_PARAMS.check(k=k, graph_k=graph_k, alpha=alpha, n_boot=n_boot, band=band,
-                             method=method, correction=correction, error_bar=error_bar,
-                             density=density).values())
+    k, graph_k, graph, alpha, n_boot, band, method, correction, error_bar, density = (
+        REGIONS_PARAMS.check(k=k, graph_k=graph_k, graph=graph, alpha=alpha, n_boot=n_boot,
+                             band=band, method=method, correction=correction,
+                             error_bar=error_bar, density=density).values())
     if density == "pak" and (method != "peak" or correction == "simultaneous"):
         raise InputError(
             f'density="pak" has analytic error bars and no bootstrap: it needs method="peak" '
@@ -474,7 +478,7 @@ def regions(
                             correction=correction, error_bar=error_bar)
     g = -dtm_log(dist, None, k)
 
-    adj = adjacency(nb.truncate(graph_k))
+    adj = adjacency(nb.truncate(graph_k), mutual=graph == "mutual")
     peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(g, adj)
     by_prominence = np.argsort(-prom, kind="stable")
     peaks, prom = peaks[by_prominence], prom[by_prominence]
