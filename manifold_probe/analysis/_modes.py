@@ -152,7 +152,6 @@ def adjacency(nb, mutual: bool = False) -> list[np.ndarray]:
     neighbour, so that no point is left without an edge (the nearest-neighbour graph is a
     forest whose every tree has at least two points).
 
-    >>> from manifold_probe.neighbors import Neighbors
     Point 3 lists 0 and 1 as its nearest, but neither lists 3: the mutual graph keeps only
     its edge to its nearest neighbour, 0.
 

@@ -48,6 +48,10 @@ criterion (peak minus saddle against the sum of their error bars).
 Benjamini & Hochberg (1995), "Controlling the false discovery rate", JRSS B 57(1).
 Rodriguez, d'Errico, Facco & Laio (2018), "Computing the free energy without collective
 variables", J. Chem. Theory Comput. 14(3) — the point-adaptive density PAk and its k*.
+Maier, Hein & von Luxburg (2009), "Optimal construction of k-nearest-neighbor graphs for
+identifying noisy clusters", Theoretical Computer Science 410(19) — the mutual kNN graph.
+Radovanović, Nanopoulos & Ivanović (2010), "Hubs in space: popular nearest neighbors in
+high-dimensional data", JMLR 11 — hubs.
 """
 
 from __future__ import annotations
@@ -311,7 +315,11 @@ def regions(
          groups on the points that really lie between them: on MiniLM the ARI with the corpus
          categories rises from 0.05 (``k = 40`` on its own graph) to 0.28 (dadapy 0.09), with
          0 of 35 featureless clouds read as several regions and 7 of 8 clear mixtures right
-         (not the 20-d mixture of 5 components 6 sd apart: 3, 5, 4, 3, 5 over the seeds). A
+         (not the 20-d mixture of 5 components 6 sd apart: 3, 5, 4, 3, 5 over the seeds;
+         every component holds a mode, and the test merges those whose prominence at the
+         sample stands under 2 error bars: in 20-d the sample lies on shells about
+         :math:`\sqrt{20}` sd from each centre, and the modes and valleys of the density
+         lie where no point is, ``benchmarks/diagnose_regions_20d.py``). A
          10-NN graph read 3 or 4 false regions (0 or 1 with ``correction="simultaneous"``, at
          6 of 8 clear mixtures), 20 neighbours at ``k = 40`` and 15 at ``k = 60`` read 2, the
          point-adaptive density (``density="pak"``) 5 to 12. ``bench_regions_truth.py``
@@ -382,6 +390,20 @@ def regions(
     graph_k : int, default=20
         Neighbours of the symmetrised graph on which modes, saddles and the ascent to a mode
         are read (``density="dtm"``; ``"pak"`` uses each point's :math:`k^*`).
+    graph : {"symmetric", "mutual"}, default="symmetric"
+        ``density="dtm"`` only: the graph of the modes. ``"symmetric"``: an edge when either
+        end is among the other's ``graph_k`` nearest; ``"mutual"``: when each is (Maier, Hein
+        & von Luxburg 2009, "Optimal construction of k-nearest-neighbor graphs for identifying
+        noisy clusters", Theor. Comput. Sci. 410(19)), with every point's edge to its nearest
+        neighbour so that none is isolated. In many dimensions points near a group's centre
+        are hubs, listed among the nearest of another group's facing rim; the mutual graph
+        drops those edges and lowers the saddle (on 5 unit Gaussians 6 sd apart in 20-d: 87
+        to 162 edges between groups instead of 361 to 588). Measured in round 4 of
+        ``benchmarks/sweep_regions_rules.py`` (``sweep_regions_graph.json``): at
+        ``graph_k = 20`` it reads that mixture 4, 5, 4, 4, 5 (default 3, 5, 4, 3, 5; the
+        target is 5 at 4 of 5 seeds), 1 false region of 35 (default 0), development-mixture
+        ARI 0.706 (0.701), and 10 to 28 regions on the MiniLM layers (default 1 to 7), so it
+        is not the default; at 30 and 40 neighbours it reads fewer regions and no false one.
     consensus : {"none", "majority", "modal"}, default="none"
         ``density="dtm"``, ``method="peak"`` only: a consensus over bootstrap draws instead of
         the full-sample partition. The draws are the first ``n_draws`` multinomial replicates
@@ -409,7 +431,7 @@ def regions(
     ------
     InputError
         Bad points, ``k`` too large, ``alpha`` outside (0, 1), ``n_boot < 20``, unknown
-        ``band``, ``method``, ``correction``, ``error_bar`` or ``consensus``, a consensus with
+        ``band``, ``method``, ``correction``, ``error_bar``, ``graph`` or ``consensus``, a consensus with
         ``density="pak"`` or ``method="tomato"``, ``n_draws`` outside ``[1, n_boot]``, a
         precomputed graph with too few neighbours.
 
@@ -419,6 +441,9 @@ def regions(
     (2018) JMLR 18; d'Errico, Facco, Laio & Rodriguez (2021), "Automatic topography of
     high-dimensional data sets by non-parametric density peak clustering", Information
     Sciences 560 — the merge criterion.
+    Maier, Hein & von Luxburg (2009), Theor. Comput. Sci. 410(19) — the mutual kNN graph.
+    Radovanović, Nanopoulos & Ivanović (2010), "Hubs in space: popular nearest neighbors in
+    high-dimensional data", JMLR 11 — hubs.
 
     Examples
     --------
