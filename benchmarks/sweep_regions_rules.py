@@ -253,6 +253,11 @@ def summarise_graph() -> None:
         f["summary"] = summarise_rows(family, f["rows"], names)
     out: dict = dict(families=fam)
     out["choice"] = choose(fam, GRAPH_VARIANTS)
+    out["decision"] = (
+        "default kept (graph='symmetric'): the rule ranks 'mutual 20' first on its last "
+        "tie-break alone (development-mixture ARI), with one more false region, the 20-d "
+        "five-component target unmet and 10 to 28 regions on the MiniLM layers; as in round "
+        "3, graph='mutual' stays an option (module docstring, docs/validation.md#regions)")
     tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in GRAPH_VARIANTS}
     base = tot["dtm k=60 graph 20"]
     out["cost_ratio"] = {n: round(v / base, 2) for n, v in tot.items()}
