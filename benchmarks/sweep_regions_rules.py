@@ -143,7 +143,7 @@ development-mixture ARI 0.701, 0.706, 0.680, 0.684; real-cloud ARI 0.197, 0.221,
 components 6 sd apart: 3, 5, 4, 3, 5 / 4, 5, 4, 4, 5 / 3, 3, 3, 2, 5 / 2, 3, 3, 3, 5 (none
 meets the target); held-out (reported only) right at >= 4/5 seeds: 5 of 6 for all four (the
 0.6/0.3/0.1 mixture 3, 2, 3, 2, 3 for the default and mutual 20). The mutual 20-NN graph
-reads 10 to 28 regions on the MiniLM layers (default 1 to 7; 7 categories), stable at no
+reads 9 to 28 regions on MiniLM layers 0-5 (default 2 to 7; 7 categories), stable at no
 MiniLM layer. The rule ranks ``mutual 20`` first on its last tie-break alone (mixture ARI
 0.706 against 0.701, the same targets met and the same clear mixtures right), with one more
 false region; as in round 3, a win on the last tie-break that adds a false region and
@@ -256,7 +256,7 @@ def summarise_graph() -> None:
     out["decision"] = (
         "default kept (graph='symmetric'): the rule ranks 'mutual 20' first on its last "
         "tie-break alone (development-mixture ARI), with one more false region, the 20-d "
-        "five-component target unmet and 10 to 28 regions on the MiniLM layers; as in round "
+        "five-component target unmet and 9 to 28 regions on MiniLM layers 0-5; as in round "
         "3, graph='mutual' stays an option (module docstring, docs/validation.md#regions)")
     tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in GRAPH_VARIANTS}
     base = tot["dtm k=60 graph 20"]
