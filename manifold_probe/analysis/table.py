@@ -133,8 +133,8 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
                 row["topology_preserved_prev"] = all(row[key] == prev[key] for key in bettis)
         if copy_input_from_prev and i == 1:
             for key in _WARP_KEYS:
-                for part in ("", "_null", "_null_lo", "_null_hi", "_p", "_compared",
-                             "_vs_null"):
+                for part in ("", "_null", "_null_lo", "_null_hi", "_p", "_p_fwer",
+                             "_compared", "_vs_null"):
                     if f"{key}{part}_prev" in row:
                         row[f"{key}{part}_input"] = row[f"{key}{part}_prev"]
             for key in ("warp_p_min", "warp_null_rows"):

@@ -249,7 +249,8 @@ def warp(run: RunData) -> Figure:
         + ("; grey: the null, the same measure between jointly Gaussian pairs with the two "
            "layers' joint mean and covariance (the block reduced to its linear part plus "
            "noise; band: the range of its draws); hollow markers: readings within their null "
-           f"(Monte Carlo p > 0.05, the smallest p being {floor}) or undecided across seeds"
+           "(family-wise p over the run's layer pairs > 0.05, Westfall–Young max-T over the "
+           f"null draws, the smallest p being {floor}) or undecided across seeds"
            + (f"; crosses: the reading on the {at} rows of the null's draws, the one the band "
               "and the call compare (the warp readings change with the number of rows)"
               if sub else "") if has_null else "; no null in this run"),
