@@ -293,8 +293,7 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
         # the graph's size only where the task reads the graph (TASK_GRAPH), and only the
         # sections it declares: run_task shows it nothing else, so the key cannot go stale
         graph = {"graph_k": graph_k} if t.kind in TASK_GRAPH else {}
-        rev = {"rev": TASK_REVISION[t.kind]} if t.kind in TASK_REVISION else {}
-        key = config_hash({"c": chash, **graph, **rev,
+        key = config_hash({"c": chash, **graph, **TASK_REVISION.get(t.kind, {}),
                            **{p: est_dict[p] for p in TASK_SETTINGS[t.kind]}, **extra})
         tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "") \
             + f"-s{t.seed}" + (f"-{extra['label']}" if "label" in extra else "") + f"-{key}"
