@@ -372,7 +372,7 @@ def max_t_adjust(readings: Any, draws: Any, tol: float = 0.0) -> np.ndarray:
     readings Holm cannot reject anything at 0.05, max-T can. Always
     :math:`\tilde p_j \ge p_j`, the test's own Monte Carlo p (:func:`monte_carlo_p`), with
     equality for a family of one. The spread is the standard deviation rather than the MAD:
-    at the same error it calls a shifted reading among 44 more often (6 null sd: 0.91
+    at the same error it calls a shifted reading among 44 more often (6 null sd: 0.90
     against 0.68), and as often with heavy-tailed nulls
     (``benchmarks/bench_warp_fwer.py``, ``docs/validation.md#warp-null``).
 
