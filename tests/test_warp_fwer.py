@@ -172,3 +172,34 @@ def test_family_calls_without_draws_are_undecided_and_bad_input():
     a, b = _pair_result(0.8, [0.5] * B), _pair_result(0.8, [0.5] * (B - 1), "input")
     with pytest.raises(InputError, match="different numbers of draws"):
         warp_null.warp_family_calls({(1, 0): [a], (2, 0): [b]})
+
+
+def test_profile_table_gives_family_wise_calls_and_no_draw_columns():
+    """profile_layers: every warp reading gets its family-wise p, the call follows it, and the
+    draws stay out of the table. Layer 1 is a rotation of layer 0 (linear: within its null),
+    layer 2 folds it (a warp no linear map makes)."""
+    from manifold_probe.analysis import profile_layers
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(150, 3))
+    Q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    layers = {"a": X, "b": 2.0 * X @ Q, "c": np.c_[np.abs(X[:, 0]), X[:, 1] ** 2, X[:, 2]]}
+    off = {"enabled": False}
+    rows = profile_layers(layers, estimators={"curvature": off, "topology": off, "regions": off,
+                                              "structure": off, "trajectory": off,
+                                              "gride": off, "geodesic": {"n_sources": 30}},
+                          seeds=[0], as_rows=True)
+    assert not any("_null_draws_" in c for c in rows[0])
+    for r in rows[1:]:
+        for key in warp_null.WARP_NULL_KEYS[1:]:
+            for sfx in ("prev", "input"):
+                q, p = r.get(f"{key}_p_fwer_{sfx}"), r.get(f"{key}_p_{sfx}")
+                assert q is not None and q >= p - 1e-12, (key, sfx, r)
+                assert (r[f"{key}_vs_null_{sfx}"] in ("above", "below")) == (q <= ALPHA)
+    # the rotation keeps every neighbourhood, as its Gaussian pair does: no call
+    assert rows[1]["knn_overlap_vs_null_prev"] == "within"
+    assert rows[1]["knn_overlap_p_fwer_prev"] > ALPHA
+    # the fold keeps neighbourhoods its linear part plus noise loses: called at the floor
+    # even against the family's largest draws
+    assert rows[2]["knn_overlap_vs_null_prev"] == "above"
+    assert rows[2]["knn_overlap_p_fwer_prev"] == pytest.approx(1 / (B + 1))
