@@ -225,7 +225,8 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "excess of its single-linkage merge over its largest internal gap"),
     Column("topology_note", _NOTE, "", "why the Betti numbers could not be computed"),
     Column("topology_preserved_prev", "bool", "", "true when the significant Betti numbers of "
-           "layers l−1 and l agree; undefined at layer 0"),
+           "layers l−1 and l agree (kept), false when they differ (broken); undefined at layer "
+           "0 and where the seeds disagree (undecided: a layer's Betti numbers vary by seed)"),
     Column("diagram_distance_prev", "float", "share of the diagram's scale", "largest "
            "scale-normalised distance between the persistence diagrams of layers l−1 and l"),
     Column("topology_prev_note", _NOTE, "", "why the topology comparison with layer l−1 could "
@@ -266,9 +267,11 @@ PROFILE: tuple[Column, ...] = _LAYER + (
     Column("label_purity", "float", "share [0, 1]", "mean share of each point's k nearest "
            "neighbours with its own label"),
     Column("regions_merged_prev", "bool", "", "true when the block merged regions of layer "
-           "l−1; undefined at layer 0"),
-    Column("regions_split_prev", "bool", "", "true when the block split regions of layer l−1; "
-           "undefined at layer 0"),
+           "l−1 at every seed, false when at none; undefined at layer 0 and where the seeds "
+           "disagree (undecided)"),
+    Column("regions_split_prev", "bool", "", "true when the block split regions of layer l−1 "
+           "at every seed, false when at none; undefined at layer 0 and where the seeds "
+           "disagree (undecided)"),
     Column("regions_note", _NOTE, "", "why the regions could not be computed"),
     Column("structure_<name>_stat", "float", "statistic", "test statistic of a known input "
            "structure (cycle, line or tree of the labels) in the class-mean subspace"),

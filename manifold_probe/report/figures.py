@@ -276,7 +276,11 @@ def _verdicts(run: RunData) -> list[str | None]:
         kept = run.col("topology_preserved_prev")
         words = [None if not np.isfinite(v) else ("kept" if v else "broken") for v in kept]
         split = _disagree(run, "topology_preserved_prev")
-    return [("undecided" if split[i] and w is not None else w) for i, w in enumerate(words)]
+        # derived from the layers' Betti numbers: undecided where either layer's vary by seed
+        for c in (c for c in run.columns if re.fullmatch(r"betti_\d+", c)):
+            varies = _disagree(run, c)
+            split[1:] |= varies[1:] | varies[:-1]
+    return [("undecided" if split[i] and i > 0 else w) for i, w in enumerate(words)]
 
 
 def topology(run: RunData) -> Figure | None:
