@@ -199,14 +199,24 @@ PROFILE: tuple[Column, ...] = _LAYER + (
     Column("<name>_p_<suffix>", "float", "p-value", "two-sided Monte Carlo p of the reading "
            "against the 19 null draws: (1 + draws at least as far from the centre, the median "
            "of the reading and the draws) / 20; never below `warp_p_min_<suffix>` = 0.05; mean "
-           "over seeds"),
+           "over seeds; per reading, not corrected over the layer pairs (the call uses "
+           "`<name>_p_fwer_<suffix>`)"),
+    Column("<name>_p_fwer_<suffix>", "float", "p-value", "family-wise p of the reading over "
+           "every warp reading of the run's layer pairs (4 measures × pairs to the previous "
+           "layer and to the input; 44 for 6 blocks), one family per seed: Westfall–Young "
+           "single-step max-T, each reading and its 19 draws standardised by their median and "
+           "MAD, p = (1 + draws whose largest standardised value over the family reaches the "
+           "reading's) / 20; calls at p ≤ 0.05 keep the family-wise error ≤ 0.05 (exact for "
+           "independent pairs, conservative under Šidák's condition); floor 0.05 whatever the "
+           "number of pairs; ≥ `<name>_p_<suffix>`; mean over seeds"),
     Column("warp_p_min_<suffix>", "float", "p-value", "smallest p the warp null can give, "
            "1/(draws + 1) = 1/20 = 0.05: a reading farther from the centre than every draw"),
-    Column("<name>_vs_null_<suffix>", "text", "", "above / below where p ≤ 0.05 (the side of "
-           "the null's centre: for knn_overlap, trustworthiness, continuity above = "
+    Column("<name>_vs_null_<suffix>", "text", "", "above / below where "
+           "`<name>_p_fwer_<suffix>` ≤ 0.05, family-wise over the run's layer pairs (the side "
+           "of the null's centre: for knn_overlap, trustworthiness, continuity above = "
            "neighbourhoods kept better than the second moments alone give; for "
-           "geodesic_distortion above = more distorted), within otherwise; per reading, not "
-           "corrected over layer pairs; undecided where seeds disagree"),
+           "geodesic_distortion above = more distorted), within otherwise; undecided where "
+           "seeds disagree (or a stored result has no draws to correct with)"),
     Column("warp_<suffix>_note", _NOTE, "", "why the warp columns could not be computed"),
     Column("betti_<d>", "int", "count", "number of significant d-dimensional holes (0: connected "
            "pieces, 1: independent loops, 2: cavities; homology over Z/2) on a subsample: a loop "
@@ -215,7 +225,8 @@ PROFILE: tuple[Column, ...] = _LAYER + (
            "excess of its single-linkage merge over its largest internal gap"),
     Column("topology_note", _NOTE, "", "why the Betti numbers could not be computed"),
     Column("topology_preserved_prev", "bool", "", "true when the significant Betti numbers of "
-           "layers l−1 and l agree; undefined at layer 0"),
+           "layers l−1 and l agree (kept), false when they differ (broken); undefined at layer "
+           "0 and where the seeds disagree (undecided: a layer's Betti numbers vary by seed)"),
     Column("diagram_distance_prev", "float", "share of the diagram's scale", "largest "
            "scale-normalised distance between the persistence diagrams of layers l−1 and l"),
     Column("topology_prev_note", _NOTE, "", "why the topology comparison with layer l−1 could "
@@ -256,9 +267,11 @@ PROFILE: tuple[Column, ...] = _LAYER + (
     Column("label_purity", "float", "share [0, 1]", "mean share of each point's k nearest "
            "neighbours with its own label"),
     Column("regions_merged_prev", "bool", "", "true when the block merged regions of layer "
-           "l−1; undefined at layer 0"),
-    Column("regions_split_prev", "bool", "", "true when the block split regions of layer l−1; "
-           "undefined at layer 0"),
+           "l−1 at every seed, false when at none; undefined at layer 0 and where the seeds "
+           "disagree (undecided)"),
+    Column("regions_split_prev", "bool", "", "true when the block split regions of layer l−1 "
+           "at every seed, false when at none; undefined at layer 0 and where the seeds "
+           "disagree (undecided)"),
     Column("regions_note", _NOTE, "", "why the regions could not be computed"),
     Column("structure_<name>_stat", "float", "statistic", "test statistic of a known input "
            "structure (cycle, line or tree of the labels) in the class-mean subspace"),

@@ -33,6 +33,7 @@ from manifold_probe.analysis.table import (
     profile_dataset,
 )
 from manifold_probe.analysis.tasks import preload, run_task, schedule
+from manifold_probe.analysis.warp_null import warp_family_calls
 from manifold_probe.neighbors import Neighbors, knn
 
 __all__ = ["PROFILE_MAX_ROWS", "profile_layers", "profile_rows"]
@@ -258,6 +259,7 @@ def profile_layers(
             by_seed.setdefault((task.layer, task.seed), []).append(scalars)
     base = [{"n_points": n_all, "dim_ambient": int(A.shape[1]),
              **({} if kept is None else {"n_profiled": int(A.shape[0])})} for A in clouds]
+    warp_family_calls(by_seed)  # the warp calls, family-wise over the layer pairs
     rows = assemble_rows(names, base, results, alpha=est.structure.alpha)
     columns = column_order(rows)
     rows = [{c: row.get(c) for c in columns} for row in rows]

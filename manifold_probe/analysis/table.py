@@ -16,6 +16,7 @@ __all__ = [
     "PROFILE_COLUMNS",
     "REQUIRED_COLUMNS",
     "SEEDED_KINDS",
+    "SEED_LABELS",
     "assemble_rows",
     "column_order",
     "combine",
@@ -51,6 +52,11 @@ PROFILE_COLUMNS = (
     "topology_preserved_prev", "diagram_distance_prev",
     "trajectory_curvature",
 )
+
+#: Labels of what a block did (kept / broken, merged, split): a label is written only where
+#: every seed gives it; where the seeds disagree it is undefined (None: undecided), never the
+#: and-ed False that would read "broken" or "not merged"
+SEED_LABELS = ("topology_preserved_prev", "regions_merged_prev", "regions_split_prev")
 
 # the warp columns of layer 1's previous layer, which is the input layer
 _WARP_KEYS = ("geodesic_distortion", "geodesic_log_ratio", "knn_overlap", "trustworthiness",
@@ -115,9 +121,13 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
     Where no pairwise topology comparison ran, ``topology_preserved_prev`` is the test of
     :func:`manifold_probe.topology_preserved` applied to the per-layer results: the
     significant Betti numbers of the two layers agree (exact, since every layer is analysed
-    with the shared seed of :func:`~manifold_probe.analysis.measures.topology_seed`).
+    with the shared seed of :func:`~manifold_probe.analysis.measures.topology_seed`). It is
+    written only where each of the two layers has the same Betti numbers at every seed, and
+    the labels of :data:`SEED_LABELS` only where every seed gives the same one; elsewhere
+    they are undefined (None: undecided across the seeds).
     """
-    rows = []
+    rows: list[dict] = []
+    steady: list[bool] = []
     for i, name in enumerate(layer_names):
         row: dict[str, Any] = {"layer": i, "layer_name": name, **base[i]}
         columns: dict[str, list[Any]] = {}
@@ -126,15 +136,22 @@ def assemble_rows(layer_names: Sequence[str], base: Sequence[Mapping[str, Any]],
                 columns.setdefault(key, []).append(value)
         for key, values in columns.items():
             row[key] = combine(values)
+            if key in SEED_LABELS and len({v for v in values if v is not None}) > 1:
+                row[key] = None  # the seeds disagree: undecided
+        bettis = [key for key in row if key.startswith("betti_") and key[6:].isdigit()]
+        # the layer's significant Betti numbers are the same at every seed
+        steady.append(all(len(set(columns.get(key, []))) <= 1 for key in bettis))
         if i >= 1 and "topology_preserved_prev" not in row:
             prev = rows[i - 1]
-            bettis = [key for key in row if key.startswith("betti_") and key[6:].isdigit()]
             if bettis and all(prev.get(key) is not None for key in bettis):
-                row["topology_preserved_prev"] = all(row[key] == prev[key] for key in bettis)
+                # kept / broken only where both layers' Betti numbers hold across the seeds
+                row["topology_preserved_prev"] = (
+                    all(row[key] == prev[key] for key in bettis)
+                    if steady[i] and steady[i - 1] else None)
         if copy_input_from_prev and i == 1:
             for key in _WARP_KEYS:
-                for part in ("", "_null", "_null_lo", "_null_hi", "_p", "_compared",
-                             "_vs_null"):
+                for part in ("", "_null", "_null_lo", "_null_hi", "_p", "_p_fwer",
+                             "_compared", "_vs_null"):
                     if f"{key}{part}_prev" in row:
                         row[f"{key}{part}_input"] = row[f"{key}{part}_prev"]
             for key in ("warp_p_min", "warp_null_rows"):

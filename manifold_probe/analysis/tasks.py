@@ -38,6 +38,7 @@ from manifold_probe.neighbors import Neighbors
 __all__ = [
     "TASKS",
     "TASK_GRAPH",
+    "TASK_REVISION",
     "TASK_SETTINGS",
     "UndeclaredSettingError",
     "LayerSource",
@@ -156,6 +157,12 @@ TASK_SETTINGS: dict[str, tuple[str, ...]] = {
     "structure": ("structure",),
     "verdict_prev": ("knn", "topology", "regions", "structure", "verdict"),
 }
+
+#: Kinds whose result gained values a later step reads, with the revision of their result,
+#: merged into their cache key: a run resumed over older results recomputes them instead of
+#: reading results without those values (revision 2 of the pair tasks: the warp null's draws,
+#: which the family-wise calls need, :func:`~manifold_probe.analysis.warp_null.warp_family_calls`).
+TASK_REVISION: dict[str, dict[str, int]] = {"pair_prev": {"rev": 2}, "pair_input": {"rev": 2}}
 
 #: The kinds that read a layer's kNN graph (whose size, the largest k any estimator needs,
 #: is then part of their key); the others see a source without graphs.

@@ -28,6 +28,7 @@ from manifold_probe.analysis.measures import subsample_indices
 from manifold_probe.analysis.metric import apply_metric
 from manifold_probe.analysis.tasks import (
     TASK_GRAPH,
+    TASK_REVISION,
     TASK_SETTINGS,
     Task,
     perturbation_schedule,
@@ -292,7 +293,7 @@ def plan_tasks(config, out, acts, meta, pert_folders: Mapping[str, Any], *,
         # the graph's size only where the task reads the graph (TASK_GRAPH), and only the
         # sections it declares: run_task shows it nothing else, so the key cannot go stale
         graph = {"graph_k": graph_k} if t.kind in TASK_GRAPH else {}
-        key = config_hash({"c": chash, **graph,
+        key = config_hash({"c": chash, **graph, **TASK_REVISION.get(t.kind, {}),
                            **{p: est_dict[p] for p in TASK_SETTINGS[t.kind]}, **extra})
         tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "") \
             + f"-s{t.seed}" + (f"-{extra['label']}" if "label" in extra else "") + f"-{key}"

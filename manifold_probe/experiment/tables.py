@@ -22,6 +22,7 @@ from manifold_probe.analysis.table import (
     column_order,
     profile_dataset,
 )
+from manifold_probe.analysis.warp_null import warp_family_calls
 from manifold_probe.experiment.layout import DiskSource, task_path
 
 __all__ = ["NETCDF_ENGINE", "write_csv", "write_netcdf", "write_tables"]
@@ -71,6 +72,7 @@ def write_tables(out: str | Path, meta: Mapping[str, Any],
              **({} if kept is None else {"n_profiled": len(kept)})} for d in meta["dims"]]
     settings = next((s.get("estimators") for s in specs if s.get("estimators") is not None), None)
     alpha = settings.structure.alpha if hasattr(settings, "structure") else 0.05
+    warp_family_calls(by_seed)  # the warp calls, family-wise over the run's layer pairs
     rows = assemble_rows(meta["layers"], base, results, alpha=alpha)
     columns = column_order(rows)
     rows = [{c: row.get(c) for c in columns} for row in rows]

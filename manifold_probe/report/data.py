@@ -18,13 +18,14 @@ from typing import Any
 import numpy as np
 
 from manifold_probe._validation import InputError
-from manifold_probe.analysis.table import combine
+from manifold_probe.analysis.table import SEED_LABELS, combine
 
 __all__ = ["RunData", "SeedSpread", "load_run"]
 
 # <kind>-L<layer>[-L<other>]-s<seed>[-<label>]-<settings hash>, as the runner names task files
 _TASK_ID = re.compile(r"^(?P<kind>[a-z_]+)-L(?P<layer>\d+)(?:-L\d+)?-s(?P<seed>\d+)"
                       r"(?:-(?P<label>.+))?-(?P<key>[0-9a-f]+)$")
+_WARP_CALL = re.compile(r"\w+_vs_null_(?:prev|input)")  # made family-wise by the table
 _BOOTSTRAP = 400  # resamples for the MLE band; its 2.5/97.5% quantiles move < 2% beyond this
 
 
@@ -131,7 +132,11 @@ def _seed_spread(run: RunData) -> None:
     """Min/max over seeds of every column the task files of this profile give per seed.
 
     Old task files of other settings may share the folder; a group of files (same kind, layer
-    and settings hash) is used only when its values combine to exactly what the table shows.
+    and settings hash) is used only when its values combine to exactly what the table shows
+    (but for the warp calls, ``<name>_vs_null_<suffix>``, which the table makes family-wise
+    over the layer pairs, :func:`~manifold_probe.analysis.warp_null.warp_family_calls`, and
+    the labels of :data:`~manifold_probe.analysis.table.SEED_LABELS`, undefined where the
+    seeds disagree).
     """
     folder = run.out / "tasks"
     groups: dict[tuple, dict[int, dict]] = {}
@@ -160,7 +165,10 @@ def _seed_spread(run: RunData) -> None:
             continue
         cols = {c for v in seeds.values() for c in v if not isinstance(v[c], (list, dict))}
         values = {c: [v.get(c) for v in seeds.values()] for c in cols}
-        if all(_matches(vals, shown.get(c)) for c, vals in values.items() if c in shown):
+        # (the table's warp calls are family-wise over the pairs, not the task's own call, and
+        # its labels are undefined where the seeds disagree, not their and-ed value)
+        if all(_matches(vals, shown.get(c)) for c, vals in values.items()
+               if c in shown and not _WARP_CALL.fullmatch(c) and c not in SEED_LABELS):
             per_row.setdefault(target, {}).update(values)
             run.n_seeds = max(run.n_seeds, len(seeds))
     n = len(run.rows)

@@ -249,7 +249,8 @@ def warp(run: RunData) -> Figure:
         + ("; grey: the null, the same measure between jointly Gaussian pairs with the two "
            "layers' joint mean and covariance (the block reduced to its linear part plus "
            "noise; band: the range of its draws); hollow markers: readings within their null "
-           f"(Monte Carlo p > 0.05, the smallest p being {floor}) or undecided across seeds"
+           "(family-wise p over the run's layer pairs > 0.05, Westfall–Young max-T over the "
+           f"null draws, the smallest p being {floor}) or undecided across seeds"
            + (f"; crosses: the reading on the {at} rows of the null's draws, the one the band "
               "and the call compare (the warp readings change with the number of rows)"
               if sub else "") if has_null else "; no null in this run"),
@@ -275,7 +276,11 @@ def _verdicts(run: RunData) -> list[str | None]:
         kept = run.col("topology_preserved_prev")
         words = [None if not np.isfinite(v) else ("kept" if v else "broken") for v in kept]
         split = _disagree(run, "topology_preserved_prev")
-    return [("undecided" if split[i] and w is not None else w) for i, w in enumerate(words)]
+        # derived from the layers' Betti numbers: undecided where either layer's vary by seed
+        for c in (c for c in run.columns if re.fullmatch(r"betti_\d+", c)):
+            varies = _disagree(run, c)
+            split[1:] |= varies[1:] | varies[:-1]
+    return [("undecided" if split[i] and i > 0 else w) for i, w in enumerate(words)]
 
 
 def topology(run: RunData) -> Figure | None:

@@ -158,8 +158,10 @@ def page(run: RunData, figures: list[tuple[Figure, dict, bytes]], head: str = ""
         parts += ["<h2>Readings against their nulls</h2><p>Per measure and layer: above, "
                   "within or below the null computed with it (a Gaussian cloud of the layer's "
                   "mean and covariance, shuffled token order, relabelled inputs), with the "
-                  "reading and the null's value; undecided where seeds disagree. Only "
-                  "readings above or below their null are findings.</p>",
+                  "reading and the null's value; undecided where seeds disagree. The warp "
+                  "calls are family-wise over the run's layer pairs (FWER p: Westfall–Young "
+                  "max-T over the null draws, at most a 5% chance of any false call per "
+                  "seed). Only readings above or below their null are findings.</p>",
                   null_table_html(run.rows, run.columns)]
     parts += ["<h2>Profile table</h2><p>One row per layer; hover a column name for its "
               "meaning (also listed below). The table scrolls inside its box.</p>",

@@ -5,8 +5,10 @@ the default run is this output for ``runs/default``); :func:`null_table_html` is
 in the report page. Each cell is the call of the profile column ``<measure>_vs_null``
 (``above`` / ``within`` / ``below`` the null; ``undecided`` where seeds disagree or a test
 cannot reach its multiple-testing threshold), with the reading and the null's value (a warp
-measure: also its Monte Carlo p, whose floor is 1/(B+1) = 0.05, the call being above/below
-where p ≤ 0.05).
+measure: also its family-wise p over the run's layer pairs, Westfall–Young max-T over the
+Monte Carlo draws, ``<name>_p_fwer_<suffix>``, whose floor is 1/(B+1) = 0.05, the call being
+above/below where it is ≤ 0.05; a run written before the family-wise p shows its
+per-reading Monte Carlo p, marked ``p``).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ _WARP_CALL = re.compile(r"(\w+)_vs_null_(prev|input)")
 def null_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[dict]:
     """One dict per measure with a null in the profile: ``measure`` and, per layer, the cell
     ``"<call> (<reading> vs <null>)"`` (for a structure: the effect size and Holm's p; for a
-    warp measure also its Monte Carlo p, and as the reading the one the null was compared
+    warp measure also its family-wise p over the layer pairs, ``FWER p``, and as the reading the one the null was compared
     with, ``<name>_compared_<suffix>``, where the null ran on a subsample)."""
     out = []
     for label, value, null, call in (*NULL_MEASURES, *_structures(columns)):
@@ -77,8 +79,9 @@ def null_rows(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list
                 key, sfx = warp.groups()
                 compared = r.get(f"{key}_compared_{sfx}")
                 v = v if compared is None else compared
-                p = r.get(f"{key}_p_{sfx}")
-                extra = "" if p is None else f", p {_fmt(p)}"
+                fwer = f"{key}_p_fwer_{sfx}" in columns
+                p = r.get(f"{key}_p_fwer_{sfx}" if fwer else f"{key}_p_{sfx}")
+                extra = "" if p is None else f", {'FWER p' if fwer else 'p'} {_fmt(p)}"
             cells.append(f"{word} ({_fmt(v)}{sep}{_fmt(r.get(null))}{extra})"
                          if word != "–" else "–")
         out.append({"measure": label, "cells": cells})
