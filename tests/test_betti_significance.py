@@ -280,7 +280,7 @@ FEW_BARS_UNTESTED = [
 ]
 
 
-@pytest.mark.parametrize("case", FEATURES_BELOW_THE_NET + FEW_BARS_UNTESTED)
+@pytest.mark.parametrize("case", FEATURES_BELOW_THE_NET)
 def test_former_silent_misses_are_exact_or_reported(case):
     s, maxdim = _grid_case(*case)
     with warnings.catch_warnings():
@@ -288,6 +288,18 @@ def test_former_silent_misses_are_exact_or_reported(case):
         b = mp.betti_numbers(s.points, maxdim=maxdim, seed=case[1])
     assert b == s.truth(maxdim) or _reported(b, s.feature_size)
     assert b != s.truth(maxdim)  # still a miss: the case tests the report, not the reading
+
+
+@pytest.mark.parametrize("case", FEW_BARS_UNTESTED)
+def test_few_bars_untested_stay_near_resolution(case):
+    # read on three landmark nets (betti_numbers, Three nets) both now read the truth, but the
+    # bar that decides is still untested (bumped S2) or may fall to the cut (trefoil): near
+    s, maxdim = _grid_case(*case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResolutionWarning)
+        b = mp.betti_numbers(s.points, maxdim=maxdim, seed=case[1])
+    assert b == s.truth(maxdim) or _reported(b, s.feature_size)
+    assert b.below_resolution
 
 
 @pytest.mark.slow
