@@ -552,7 +552,9 @@ def calibrate(seeds=8, alpha=0.05):
 
 def stability(args):
     out = []
-    for label, family, options, n, maxdim in FAMILIES:
+    for index, (label, family, options, n, maxdim) in enumerate(FAMILIES):
+        if args.shard and index % args.shard[1] != args.shard[0]:
+            continue
         if args.families and not any(f in label or (f == "=orig" and label[0] not in "+*#")
                                      for f in args.families):
             continue
@@ -565,7 +567,9 @@ def stability(args):
         out.append({"family": label, "answers": sorted(set(answers)), "stable": len(set(answers)) == 1,
                     "modal_share": answers.count(mode) / len(answers), "modal": mode,
                     "below_resolution": [g.below_resolution for g in got],
-                    "truth": s.truth(maxdim)})
+                    "near_resolution": [list(g.near_resolution) for g in got],
+                    "net_agreement": [list(getattr(g, "net_agreement", ())) for g in got],
+                    "truth": s.truth(maxdim), "loadavg": os.getloadavg()[0]})
         print(f"stability {label:18s} {sorted(answers)}", flush=True)
     return out
 
@@ -733,7 +737,8 @@ def main():
                     help="only the exact rate against sample size (600-3000 points)")
     ap.add_argument("--stability", action="store_true",
                     help="only the seed stability (noise-free data, --stab analysis seeds; "
-                         "--families to choose; saves validate_topology_stability.json)")
+                         "--families or --shard to choose; saves validate_topology_stability.json "
+                         "or --out)")
     ap.add_argument("--shard", type=lambda s: [int(x) for x in s.split(",")], default=None,
                     help="i,k: only the families whose index is i mod k (parallel parts, "
                          "joined with --merge)")
@@ -766,8 +771,8 @@ def main():
         return
     if args.stability:
         st = stability(args)
-        save("validate_topology_stability", {"stab": args.stab, "families": st,
-                                             "loadavg": os.getloadavg()})
+        name = args.out if args.out != "validate_topology" else "validate_topology_stability"
+        save(name, {"stab": args.stab, "families": st, "loadavg": os.getloadavg()})
         return
     t0 = time.perf_counter()
     if args.merge:
