@@ -26,7 +26,9 @@ Klein bottle, S2 and S3 up to H2 (saves results/validate_topology_sizes.json).
 ``--shard i,k`` runs every k-th family from the i-th (parallel parts), ``--bars NAME`` saves
 every run's tested bars, p-values and net radii (gzipped pickle), and ``--merge A,B --rejudge
 NAME,NAME`` joins the parts and recomputes the resolution flags from the saved bars (the same
-flags as a re-run: they depend on nothing else). The summary counts a run as inside the
+flags as a re-run of the former single net; betti_numbers now reads three nets, whose
+disagreement also flags a dimension and is not in the saved bars, so a re-run is needed). The
+summary counts a run as inside the
 density condition when its nets resolve the family's feature size (``inside_density``).
 
 Saves benchmarks/results/validate_topology.json and validate_topology.png.
@@ -390,8 +392,10 @@ def grid(args):
 
 def rejudge(rows, names):
     """Replace each row's resolution flags by those of the current resolution report, computed
-    from the bars saved by ``--bars`` (the diagrams and the test are not recomputed: the flags
-    depend on the bars, p-values and net radii alone, so this equals a re-run)."""
+    from the bars saved by ``--bars`` (the diagrams and the test are not recomputed: a single
+    net's flags depend on the bars, p-values and net radii alone, so this equals a re-run of
+    one net; the bars saved are the reporting net's, and the three nets' disagreement, which
+    also flags a dimension, is not re-judged)."""
     import gzip
     import pickle
 
