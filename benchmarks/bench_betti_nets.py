@@ -8,7 +8,8 @@ R = 3, r = 1, S2 and the Klein bottle: 2000 points in R^50, H0-H2) and on the fo
 whose answer depended on the analysis seed (noise-free, R^50): one warm-up call on data seed
 0, then the median of three calls on data seeds 1-3 (new clouds, so that neither version
 reuses a cached null law or, for the nets fixed by the cloud, a repeated computation). Versions alternate, so both see
-the same load; the load average is saved beside every timing (the machine is shared).
+the same load; CPU time of the process (one BLAS thread) is the measure, wall time is saved
+beside it with the load average (the machine is shared, so wall time varies with the load).
 Saves benchmarks/results/bench_betti_nets.json.
 """
 
@@ -57,14 +58,16 @@ def worker():
             t = time.perf_counter()
             b = mp.betti_numbers(X, maxdim=maxdim, seed=0)
             first = time.perf_counter() - t
-            secs = []
+            secs, cpu = [], []
             for seed in (1, 2, 3):  # a new cloud each time: no cached null law is reused
                 Y, _ = _cloud(name, seed)
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 mp.betti_numbers(Y, maxdim=maxdim, seed=seed)
                 secs.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
         out[name] = {"betti": list(b), "first_seconds": first,
-                     "median_seconds": float(np.median(secs)), "loadavg": os.getloadavg()[0]}
+                     "median_seconds": float(np.median(secs)),
+                     "median_cpu_seconds": float(np.median(cpu)), "loadavg": os.getloadavg()[0]}
     print(json.dumps(out))
 
 
@@ -89,14 +92,19 @@ def main():
             res = subprocess.run([sys.executable, __file__, "--worker"], capture_output=True,
                                  text=True, check=True, env=dict(env, PYTHONPATH=path))
             rounds.append({"round": r, "version": label, **json.loads(res.stdout)})
-            print(label, r, {k: round(v["median_seconds"], 2) for k, v in rounds[-1].items()
+            print(label, r, {k: round(v["median_cpu_seconds"], 2) for k, v in rounds[-1].items()
                              if isinstance(v, dict)}, flush=True)
     summary = {}
     for name in CLOUDS:
-        med = {v: float(np.median([x[name]["median_seconds"] for x in rounds
-                                   if x["version"] == v])) for v in versions}
-        summary[name] = {**{f"{v}_seconds": s for v, s in med.items()},
-                         **({"ratio": med["after"] / med["before"]} if "before" in med else {})}
+        row = {}
+        for key in ("median_cpu_seconds", "median_seconds"):
+            med = {v: float(np.median([x[name][key] for x in rounds if x["version"] == v]))
+                   for v in versions}
+            unit = "cpu_seconds" if "cpu" in key else "wall_seconds"
+            row.update({f"{v}_{unit}": s for v, s in med.items()})
+            if "before" in med:
+                row[f"ratio_{unit}"] = med["after"] / med["before"]
+        summary[name] = row
     save("bench_betti_nets", {"rounds": rounds, "summary": summary,
                               "note": "shared machine: timings under load (loadavg per cloud)"})
     print(json.dumps(summary, indent=1))
