@@ -112,6 +112,12 @@ H0_MAX_NET = 1250
 # the former single net's H1 and H2 (H0 got cheaper by as much: _components._mst_edges).
 # A choice, not measured against other counts (docs/validation.md#seed-stability).
 N_NETS = 3
+# Distinct points up to which one full distance matrix (scipy's cdist, 50 MB at 2500) serves
+# the three greedy orders and their nets' distances. Below it the nets hold at least a third
+# of the points (the H0 net is n/2 up to 2500), so three greedy orders computed from the
+# points (3 x n/2 rows of n distances) cost more than the matrix (n rows). A cost bound from
+# that count, not a tuned value.
+SHARED_DISTANCES = 2500
 
 
 def shared_seed(seed: Any) -> int:
@@ -290,7 +296,9 @@ def significant_features(
         )
     first, _, _ = unique_rows(X)
     U = X[first]
-    nets = [_one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, 1.0 - confidence)
+    # up to SHARED_DISTANCES points, one distance matrix serves the three greedy orders
+    D = pairwise_distances(U) if len(U) <= SHARED_DISTANCES else None
+    nets = [_one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, 1.0 - confidence, D)
             for start in net_starts(U)]
     return _consensus(nets, e, thr, 1.0 - confidence)
 
@@ -341,10 +349,10 @@ def _consensus(nets: list, e: int, thr: float, alpha: float) -> SignificantFeatu
                                tuple(float(x) for x in cut), agree)
 
 
-def _one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, alpha):
+def _one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, alpha, D=None):
     """The test on the greedy order of ``U`` grown from ``start`` (normalised units): betti,
     diagrams, p-values, tested bars, covering radius, scale, critical ratios, resolution,
-    near, net radii, exact ranges, cuts."""
+    near, net radii, exact ranges, cuts. ``D``: the distance matrix of ``U`` when computed."""
     n = len(U)
     # H1 on its own, finer net (the first m1 landmarks of the same greedy order, so the first
     # m are the net of H0 and H2): see H1_FRACTION and H1_MAX_EDGES
@@ -357,10 +365,12 @@ def _one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, alpha):
     m0 = min(m, n) if n < 2 * H0_MIN_NET else min(n // 2, max(m, H0_MAX_NET))
     if n_landmarks is not None:
         m0 = min(m0, m)
-    order, eps = maxmin_landmarks(min(max(m, m1, m0), n), int(start), X=U)  # greedy
+    size = min(max(m, m1, m0), n)
+    order, eps = (maxmin_landmarks(size, int(start), X=U) if D is None else
+                  maxmin_landmarks(size, int(start), dist=D))  # greedy
     eps_order = eps  # covering radius of the whole order
     L = order[:m]
-    D_all = pairwise_distances(U[order])
+    D_all = pairwise_distances(U[order]) if D is None else D[np.ix_(order, order)]
     DL = D_all[: len(L), : len(L)]
     sparse = SPARSE_EPS if len(L) > 3 else None
     # the H1 net: the longest prefix of the greedy order within m1 and the cost cap
