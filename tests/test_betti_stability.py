@@ -82,6 +82,13 @@ def test_consensus_is_the_median_and_flags_disagreement():
     assert f.near == (False, False, True)  # the nets disagree in H2: near resolution
     f = _consensus([net((1, 0), (False, False))] * 3, 0, np.inf, 0.05)
     assert f.near == (False, False) and f.agreement == (1.0, 1.0)
+    # agreeing nets: one near net cannot move the median, two can
+    f = _consensus([net((1, 1), (False, True)), net((1, 1), (False, False)),
+                    net((1, 1), (False, False))], 0, np.inf, 0.05)
+    assert f.near == (False, False)
+    f = _consensus([net((1, 1), (False, False)), net((1, 1), (False, True)),
+                    net((1, 1), (False, True))], 0, np.inf, 0.05)
+    assert f.near == (False, True)
     f = _consensus([net((1, 3), (False, False)), net((1, 1), (False, False)),
                     net((1, 2), (False, False))], 0, np.inf, 0.05)
     assert f.betti == (1, 2) and f.agreement[1] == pytest.approx(1 / 3) and f.near[1]

@@ -331,15 +331,18 @@ def net_starts(U: np.ndarray, k: int | None = None) -> np.ndarray:
 def _consensus(nets: list, e: int, thr: float, alpha: float) -> SignificantFeatures:
     """One answer from the nets' (:func:`_one_net`): per dimension the median count (with three
     nets, the majority's when two agree), ``agreement`` the share of nets that read it, and
-    the dimension near resolution when the nets disagree or the reporting net is near. The
-    reporting net (diagrams, bars, p-values, resolution) is the first whose answer is the
-    consensus in every dimension, else the first."""
+    the dimension near resolution when the nets disagree, or when the median could change in
+    the nets' exact Rips filtrations: a net's count can change only where that net is near,
+    and the median of agreeing counts only if at least half the nets change, so when at
+    least half the nets are near. The reporting net (diagrams, bars, p-values, resolution)
+    is the first whose answer is the consensus in every dimension, else the first."""
     betti = tuple(int(np.median([f[0][k] for f in nets])) for k in range(len(nets[0][0])))
     agree = tuple(float(np.mean([f[0][k] == b for f in nets])) for k, b in enumerate(betti))
     rep = next((f for f in nets if tuple(f[0]) == betti), nets[0])
-    (_, dgms, pvals, tested, eps, scale, crit, resolution, near, net_radius, exact_below,
+    (_, dgms, pvals, tested, eps, scale, crit, resolution, _, net_radius, exact_below,
      cut) = rep
-    near = tuple(bool(x) or a < 1.0 for x, a in zip(near, agree, strict=True))
+    near = tuple(bool(a < 1.0 or 2 * sum(bool(f[8][k]) for f in nets) >= len(nets))
+                 for k, a in enumerate(agree))
     dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
     tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
     return SignificantFeatures(betti, dgms, pvals, tuple(tested), float(thr),
@@ -446,7 +449,8 @@ def betti_numbers(
     centroid, and the points a third and two thirds down that ranking). Each Betti number is
     the median of the three counts (the majority's when two agree), ``net_agreement`` the
     share of nets that read it, and a dimension where they disagree is near resolution (a
-    different landmark set reads it differently). The answer does not depend on ``seed``: a
+    different landmark set reads it differently), as is one where at least two nets are near
+    resolution (only then could the median change in the nets' exact Rips filtrations). The answer does not depend on ``seed``: a
     random start made bars close to the test's cut or the band fall on either side by seed
     (nested spheres, a torus under a linear map, 6 and 9 circles: the same answer at only
     7-8 of 10 seeds), and a fixed start alone would have hidden that; three nets measure it.
