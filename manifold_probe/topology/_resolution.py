@@ -49,8 +49,9 @@ class BettiNumbers(tuple):
         The same as a death/birth (H0: merge/birth) ratio.
     near_resolution : tuple of bool
         Per dimension, a bar that could fall on the other side of the test's cut in the exact
-        Rips filtration of the same net (:func:`rips_ratio_bounds`), or the landmark nets
-        disagree (``net_agreement`` < 1): the answer there is below resolution (a
+        Rips filtration of the same net (:func:`rips_ratio_bounds`) in at least two of the
+        three landmark nets (only then could their median change), or the nets disagree
+        (``net_agreement`` < 1): the answer there is below resolution (a
         ``ResolutionWarning`` is issued). For :math:`H_0` (exact on each net) only the latter.
     below_resolution : bool
         ``any(near_resolution)``.

@@ -492,9 +492,10 @@ def betti_numbers(
     :func:`~manifold_probe.topology._resolution.rips_ratio_bounds`), and a counted bar whose
     range reaches down to the test's cut, or an uncounted one whose range reaches above it
     (a significant bar kept out by the band among them), sets ``near_resolution`` and a
-    :class:`ResolutionWarning` names the dimension: the answer is reported, not read. So is
-    a dimension the three nets read differently (``net_agreement`` < 1); H0 is exact single
-    linkage on each net and is near only then. **Density condition**
+    :class:`ResolutionWarning` names the dimension: the answer is reported, not read. With
+    three nets, a dimension is near when at least two nets are, or when the nets read it
+    differently (``net_agreement`` < 1); H0 is exact single linkage on each net and is near
+    only in the latter case. **Density condition**
     (``min_feature_radius``, per dimension, in the data's units): the covering radius
     :math:`\delta` of the net over the sample divided by :math:`\sqrt{3/5}/2`: a net of
     covering radius :math:`\delta` recovers the homology of a manifold whose reach exceeds
