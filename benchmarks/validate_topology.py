@@ -26,7 +26,9 @@ Klein bottle, S2 and S3 up to H2 (saves results/validate_topology_sizes.json).
 ``--shard i,k`` runs every k-th family from the i-th (parallel parts), ``--bars NAME`` saves
 every run's tested bars, p-values and net radii (gzipped pickle), and ``--merge A,B --rejudge
 NAME,NAME`` joins the parts and recomputes the resolution flags from the saved bars (the same
-flags as a re-run: they depend on nothing else). The summary counts a run as inside the
+flags as a re-run of the former single net; betti_numbers now reads three nets, whose
+disagreement also flags a dimension and is not in the saved bars, so a re-run is needed). The
+summary counts a run as inside the
 density condition when its nets resolve the family's feature size (``inside_density``).
 
 Saves benchmarks/results/validate_topology.json and validate_topology.png.
@@ -390,8 +392,10 @@ def grid(args):
 
 def rejudge(rows, names):
     """Replace each row's resolution flags by those of the current resolution report, computed
-    from the bars saved by ``--bars`` (the diagrams and the test are not recomputed: the flags
-    depend on the bars, p-values and net radii alone, so this equals a re-run)."""
+    from the bars saved by ``--bars`` (the diagrams and the test are not recomputed: a single
+    net's flags depend on the bars, p-values and net radii alone, so this equals a re-run of
+    one net; the bars saved are the reporting net's, and the three nets' disagreement, which
+    also flags a dimension, is not re-judged)."""
     import gzip
     import pickle
 
@@ -552,7 +556,9 @@ def calibrate(seeds=8, alpha=0.05):
 
 def stability(args):
     out = []
-    for label, family, options, n, maxdim in FAMILIES:
+    for index, (label, family, options, n, maxdim) in enumerate(FAMILIES):
+        if args.shard and index % args.shard[1] != args.shard[0]:
+            continue
         if args.families and not any(f in label or (f == "=orig" and label[0] not in "+*#")
                                      for f in args.families):
             continue
@@ -565,7 +571,9 @@ def stability(args):
         out.append({"family": label, "answers": sorted(set(answers)), "stable": len(set(answers)) == 1,
                     "modal_share": answers.count(mode) / len(answers), "modal": mode,
                     "below_resolution": [g.below_resolution for g in got],
-                    "truth": s.truth(maxdim)})
+                    "near_resolution": [list(g.near_resolution) for g in got],
+                    "net_agreement": [list(getattr(g, "net_agreement", ())) for g in got],
+                    "truth": s.truth(maxdim), "loadavg": os.getloadavg()[0]})
         print(f"stability {label:18s} {sorted(answers)}", flush=True)
     return out
 
@@ -733,7 +741,8 @@ def main():
                     help="only the exact rate against sample size (600-3000 points)")
     ap.add_argument("--stability", action="store_true",
                     help="only the seed stability (noise-free data, --stab analysis seeds; "
-                         "--families to choose; saves validate_topology_stability.json)")
+                         "--families or --shard to choose; saves validate_topology_stability.json "
+                         "or --out)")
     ap.add_argument("--shard", type=lambda s: [int(x) for x in s.split(",")], default=None,
                     help="i,k: only the families whose index is i mod k (parallel parts, "
                          "joined with --merge)")
@@ -766,8 +775,8 @@ def main():
         return
     if args.stability:
         st = stability(args)
-        save("validate_topology_stability", {"stab": args.stab, "families": st,
-                                             "loadavg": os.getloadavg()})
+        name = args.out if args.out != "validate_topology" else "validate_topology_stability"
+        save(name, {"stab": args.stab, "families": st, "loadavg": os.getloadavg()})
         return
     t0 = time.perf_counter()
     if args.merge:

@@ -92,8 +92,9 @@ def topology_preserved(
     maxdim : int, default=1
         Highest homology dimension compared.
     seed : None, int or numpy.random.Generator, default=None
-        Seeds both analyses through :func:`shared_seed`; same seed, same verdict, and
-        ``betti_x == betti_numbers(X, maxdim, seed=shared_seed(seed))``.
+        Validated and passed on through :func:`shared_seed`; the analyses no longer depend
+        on it (:func:`betti_numbers`, Three nets): ``betti_x == betti_numbers(X, maxdim)`` and
+        ``betti_y == betti_numbers(Y, maxdim)`` for every seed.
     confidence, n_landmarks, n_bootstrap
         As in :func:`betti_numbers`.
 
@@ -119,8 +120,9 @@ def topology_preserved(
             f"{Y.shape[0]}. Pass Y[i] = the representation of input X[i]"
         )
     maxdim = check_maxdim(maxdim)
-    # One seed for both (the same first landmark), so that an isometry gives identical
-    # diagrams, and betti_numbers(X, seed=shared_seed(seed)) == betti_x.
+    # Each cloud's nets start at points fixed by the cloud (net_starts: the ranking by
+    # distance to the centroid, which an isometry keeps), so an isometry gives identical
+    # diagrams and betti_numbers(X) == betti_x, betti_numbers(Y) == betti_y for any seed.
     shared = shared_seed(seed)
     fx = significant_features(X, maxdim, confidence, shared, n_landmarks, n_bootstrap)
     fy = significant_features(Y, maxdim, confidence, shared, n_landmarks, n_bootstrap)

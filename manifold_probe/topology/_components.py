@@ -22,7 +22,30 @@ MIN_COMPONENT = 0.02
 MIN_COMPONENT_POINTS = 3
 
 
-def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
+def _mst_edges(D: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minimum spanning tree of a full distance matrix by Prim's algorithm, O(n^2) on the
+    dense matrix (no sparse conversion or sort of the n^2 entries): its ``n - 1`` edges as
+    (rows, cols, weights). With distinct weights the tree is unique, so equal to any other
+    algorithm's."""
+    n = D.shape[0]
+    rows, cols, w = np.empty(n - 1, np.int64), np.empty(n - 1, np.int64), np.empty(n - 1)
+    best = D[0].astype(np.float64, copy=True)
+    near = np.zeros(n, dtype=np.int64)
+    done = np.zeros(n, dtype=bool)
+    done[0] = True
+    best[0] = np.inf
+    for j in range(n - 1):
+        i = int(np.argmin(best))
+        rows[j], cols[j], w[j] = near[i], i, best[i]
+        done[i] = True
+        best[i] = np.inf
+        closer = ~done & (D[i] < best)
+        best[closer] = D[i][closer]
+        near[closer] = i
+    return rows, cols, w
+
+
+def _h0_bars(DL: np.ndarray, split=None, tree=None) -> np.ndarray:
     """H0 rows ``(b, d, size)``: a component of ``size`` >= 2 points merges at ``d`` (a
     minimum spanning tree edge) and was connected from ``b``, its longest internal tree edge.
 
@@ -30,14 +53,13 @@ def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
     found significant: there two components meet, the smaller one dies, and the larger one
     carries on with its own ``b`` (the elder rule) instead of the merge edge. Without it, two
     pairs of circles joining at 1.002 after each pair joined at 1.0 read ``b = 1.0`` and the
-    fourth circle was lost (held-out family "4 circles", benchmarks/validate_topology.py)."""
-    from scipy.sparse.csgraph import minimum_spanning_tree
-
+    fourth circle was lost (held-out family "4 circles", benchmarks/validate_topology.py).
+    ``tree``: the net's minimum spanning tree (:func:`_mst_edges`) when already computed."""
     n = DL.shape[0]
     if n < 4:
         return np.zeros((0, 3))
-    T = minimum_spanning_tree(np.where(DL > 0, DL, np.finfo(float).tiny)).tocoo()
-    order = np.argsort(T.data, kind="stable")
+    t_row, t_col, t_w = _mst_edges(DL) if tree is None else tree
+    order = np.argsort(t_w, kind="stable")
     parent, size, inner = np.arange(n), np.ones(n, dtype=np.int64), np.zeros(n)
 
     def root(i: int) -> int:
@@ -48,7 +70,7 @@ def _h0_bars(DL: np.ndarray, split=None) -> np.ndarray:
 
     rows = []
     for e in order:
-        a, b, w = root(int(T.row[e])), root(int(T.col[e])), float(T.data[e])
+        a, b, w = root(int(t_row[e])), root(int(t_col[e])), float(t_w[e])
         small = a if size[a] <= size[b] else b
         kept = False
         if size[small] >= 2:
@@ -124,8 +146,10 @@ def h0_test(
     makes its survivor look young; the count of candidates stays that of the first pass."""
     min_size = max(MIN_COMPONENT_POINTS, MIN_COMPONENT * n_points)
 
+    tree = _mst_edges(DL) if DL.shape[0] >= 4 else None
+
     def rows(split=None):
-        t = _h0_bars(DL, split)
+        t = _h0_bars(DL, split, tree)
         return t[t[:, 1] > t[:, 0]]  # a tie (d = b) is no gap
 
     pvalues = h0_pvalues if pvalues is None else pvalues

@@ -49,8 +49,10 @@ class BettiNumbers(tuple):
         The same as a death/birth (H0: merge/birth) ratio.
     near_resolution : tuple of bool
         Per dimension, a bar that could fall on the other side of the test's cut in the exact
-        Rips filtration of the same net (:func:`rips_ratio_bounds`): the answer there is below
-        resolution (a ``ResolutionWarning`` is issued). Always False for :math:`H_0` (exact).
+        Rips filtration of the same net (:func:`rips_ratio_bounds`) in at least two of the
+        three landmark nets (only then could their median change), or the nets disagree
+        (``net_agreement`` < 1): the answer there is below resolution (a
+        ``ResolutionWarning`` is issued). For :math:`H_0` (exact on each net) only the latter.
     below_resolution : bool
         ``any(near_resolution)``.
     min_feature_radius : tuple of float
@@ -60,20 +62,25 @@ class BettiNumbers(tuple):
         Niyogi, Smale & Weinberger 2008). A shape whose features (and reach) are at least this
         large is sampled densely enough for its homology to be recoverable from the net; below
         it, a missing feature is below resolution and nothing in the bars can say so.
+    net_agreement : tuple of float
+        Per dimension, the share of the landmark nets (three, grown from points fixed by the
+        cloud) that read the reported number; below 1 the dimension is near resolution (the
+        answer depends on the landmark set).
     """
 
     def __new__(cls, betti=(), resolution=(), critical_ratio=(), near_resolution=(),
-                min_feature_radius=()):
+                min_feature_radius=(), net_agreement=()):
         obj = super().__new__(cls, (int(b) for b in betti))
         obj.resolution = tuple(float(r) for r in resolution)
         obj.critical_ratio = tuple(float(r) for r in critical_ratio)
         obj.near_resolution = tuple(bool(x) for x in near_resolution)
         obj.min_feature_radius = tuple(float(r) for r in min_feature_radius)
+        obj.net_agreement = tuple(float(a) for a in net_agreement)
         return obj
 
     def __getnewargs__(self):
         return (tuple(self), self.resolution, self.critical_ratio, self.near_resolution,
-                self.min_feature_radius)
+                self.min_feature_radius, self.net_agreement)
 
     @property
     def below_resolution(self) -> bool:
@@ -192,12 +199,15 @@ def warn_near_resolution(f, what: str) -> None:
         return
     import warnings
 
+    agree = getattr(f, "agreement", ()) or (1.0,) * len(f.betti)
     detail = ", ".join(f"H{k}: {f.betti[k]} (features need death/birth >= "
                        f"{f.critical_ratio[k]:.3g}, about {f.resolution[k]:.3g} of the cloud's "
-                       "scale)" for k in dims)
+                       "scale" + (f"; read by {agree[k]:.0%} of the landmark nets"
+                                  if agree[k] < 1.0 else "") + ")" for k in dims)
     warnings.warn(
-        f"{what}: {detail}; a bar could fall on the other side of the test's cut in the exact "
-        f"Rips filtration of the net (the sparse filtration is within a factor {INTERLEAVING:g} "
-        "of it above its exact range), so this answer is below resolution (more points, "
-        "less noise, or n_landmarks may resolve it)", ResolutionWarning, stacklevel=3)
+        f"{what}: {detail}; the landmark nets read it differently, or a bar could fall on the "
+        "other side of the test's cut in the exact Rips filtration of the net (the sparse "
+        f"filtration is within a factor {INTERLEAVING:g} of it above its exact range), so this "
+        "answer is below resolution (more points, less noise, or n_landmarks may resolve it)",
+        ResolutionWarning, stacklevel=3)
 

@@ -107,6 +107,19 @@ H0_MIN_NET = 20  # clouds of fewer than 40 distinct points judge H0 on every poi
 H0_MAX_NET = 1250
 
 
+# Nets per analysis (:func:`net_starts`, :func:`_consensus`): the fewest that give a majority
+# when one net disagrees. Each costs one run of the test, so three nets cost three runs of
+# the former single net's H1 and H2 (H0 got cheaper by as much: _components._mst_edges).
+# A choice, not measured against other counts (docs/validation.md#seed-stability).
+N_NETS = 3
+# Distinct points up to which one full distance matrix (scipy's cdist, 50 MB at 2500) serves
+# the three greedy orders and their nets' distances. Below it the nets hold at least a third
+# of the points (the H0 net is n/2 up to 2500), so three greedy orders computed from the
+# points (3 x n/2 rows of n distances) cost more than the matrix (n rows). A cost bound from
+# that count, not a tuned value.
+SHARED_DISTANCES = 2500
+
+
 def shared_seed(seed: Any) -> int:
     """The one integer seed that :func:`topology_preserved` hands to both of its analyses.
 
@@ -138,6 +151,7 @@ class SignificantFeatures:
     net_radius: tuple = ()  # per dimension: covering radius of its net (every point: spacing)
     exact_below: tuple = ()  # per dimension: the sparse filtration equals Rips up to here
     cut: tuple = ()  # per dimension k >= 1: the test's cut on d/b, the band left out
+    agreement: tuple = ()  # per dimension: share of the N_NETS nets that read the answer
 
 
 
@@ -271,8 +285,7 @@ def significant_features(
     auto = threshold is None or (isinstance(threshold, str) and threshold == "auto")
     thr = np.inf if auto else check_threshold(threshold)
     thr_n = float(np.ldexp(thr, -e))
-    rng = check_seed(seed)
-
+    check_seed(seed)  # still validated; the nets start at points fixed by the cloud (net_starts)
     if n_landmarks is not None and min(m, len(X)) > MAX_DENSE_POINTS:
         # cost guard, before the landmarks: their full distance matrix is m^2 float64
         raise ComplexTooLarge(
@@ -283,6 +296,66 @@ def significant_features(
         )
     first, _, _ = unique_rows(X)
     U = X[first]
+    # up to SHARED_DISTANCES points, one distance matrix serves the three greedy orders
+    D = pairwise_distances(U) if len(U) <= SHARED_DISTANCES else None
+    nets = [_one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, 1.0 - confidence, D)
+            for start in net_starts(U)]
+    return _consensus(nets, e, thr, 1.0 - confidence)
+
+
+def net_starts(U: np.ndarray, k: int | None = None) -> np.ndarray:
+    r"""First landmarks of the ``N_NETS`` nets, fixed by the cloud: with :math:`c` the centroid
+    and the distinct points ranked by :math:`\|x - c\|`, farthest first (ties: the smaller
+    index), the points of rank :math:`\lfloor jn/K \rfloor`, :math:`j = 0 \dots K-1`: an
+    extreme point, then points a third and two thirds of the way in (distances compared to
+    nine significant digits of the largest, ties to the smaller index). Invariant under
+    rotation, translation and scaling of the cloud; nets grown greedily from such different
+    places differ wherever the answer depends on the landmark set.
+
+    >>> net_starts(np.array([[0.0], [1.0], [3.0], [10.0]]), 2).tolist()
+    [3, 1]
+    """
+    k = N_NETS if k is None else k
+    n = len(U)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    d = np.linalg.norm(U - U.mean(axis=0), axis=1)
+    # rounded to 1e-9 of the largest, so that distances equal up to rounding (symmetric
+    # clouds, a rotated copy) tie exactly and the smaller index wins
+    key = np.round(d / max(float(d.max()), np.finfo(float).tiny), 9)
+    ranked = np.argsort(-key, kind="stable")
+    return np.array(list(dict.fromkeys(int(ranked[(j * n) // k]) for j in range(min(k, n)))),
+                    dtype=np.int64)
+
+
+def _consensus(nets: list, e: int, thr: float, alpha: float) -> SignificantFeatures:
+    """One answer from the nets' (:func:`_one_net`): per dimension the median count (with three
+    nets, the majority's when two agree), ``agreement`` the share of nets that read it, and
+    the dimension near resolution when the nets disagree, or when the median could change in
+    the nets' exact Rips filtrations: a net's count can change only where that net is near,
+    and the median of agreeing counts only if at least half the nets change, so when at
+    least half the nets are near. The reporting net (diagrams, bars, p-values, resolution)
+    is the first whose answer is the consensus in every dimension, else the first."""
+    betti = tuple(int(np.median([f[0][k] for f in nets])) for k in range(len(nets[0][0])))
+    agree = tuple(float(np.mean([f[0][k] == b for f in nets])) for k, b in enumerate(betti))
+    rep = next((f for f in nets if tuple(f[0]) == betti), nets[0])
+    (_, dgms, pvals, tested, eps, scale, crit, resolution, _, net_radius, exact_below,
+     cut) = rep
+    near = tuple(bool(a < 1.0 or 2 * sum(bool(f[8][k]) for f in nets) >= len(nets))
+                 for k, a in enumerate(agree))
+    dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
+    tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
+    return SignificantFeatures(betti, dgms, pvals, tuple(tested), float(thr),
+                               float(np.ldexp(eps, e)), float(np.ldexp(scale, e)), crit,
+                               resolution, near, tuple(float(np.ldexp(r, e)) for r in net_radius),
+                               tuple(float(np.ldexp(x, e)) for x in exact_below),
+                               tuple(float(x) for x in cut), agree)
+
+
+def _one_net(U, start, maxdim, m, n_landmarks, thr, thr_n, alpha, D=None):
+    """The test on the greedy order of ``U`` grown from ``start`` (normalised units): betti,
+    diagrams, p-values, tested bars, covering radius, scale, critical ratios, resolution,
+    near, net radii, exact ranges, cuts. ``D``: the distance matrix of ``U`` when computed."""
     n = len(U)
     # H1 on its own, finer net (the first m1 landmarks of the same greedy order, so the first
     # m are the net of H0 and H2): see H1_FRACTION and H1_MAX_EDGES
@@ -295,10 +368,12 @@ def significant_features(
     m0 = min(m, n) if n < 2 * H0_MIN_NET else min(n // 2, max(m, H0_MAX_NET))
     if n_landmarks is not None:
         m0 = min(m0, m)
-    order, eps = maxmin_landmarks(min(max(m, m1, m0), n), int(rng.integers(n)), X=U)  # greedy
+    size = min(max(m, m1, m0), n)
+    order, eps = (maxmin_landmarks(size, int(start), X=U) if D is None else
+                  maxmin_landmarks(size, int(start), dist=D))  # greedy
     eps_order = eps  # covering radius of the whole order
     L = order[:m]
-    D_all = pairwise_distances(U[order])
+    D_all = pairwise_distances(U[order]) if D is None else D[np.ix_(order, order)]
     DL = D_all[: len(L), : len(L)]
     sparse = SPARSE_EPS if len(L) > 3 else None
     # the H1 net: the longest prefix of the greedy order within m1 and the cost cap
@@ -327,7 +402,6 @@ def significant_features(
         return float(D_all[size - 1, : size - 1].min())
     sizes = [m0 if j == 0 else k if j == 1 else len(L) for j in range(maxdim + 1)]
     net_radius = tuple(radius(size) for size in sizes)
-    alpha = 1.0 - confidence
     band = INTERLEAVING if sparse is not None else 1.0
     pvals, betti, crit = _significance(tested, alpha, m0, D_all[:m0, :m0], band)
     scale = float(np.median(DL[np.triu_indices(len(L), 1)])) if len(L) > 1 else 0.0
@@ -338,19 +412,14 @@ def significant_features(
                                                                strict=True)))
     resolution, near = resolution_report(tested, pvals, crit, alpha, m0, scale, cut,
                                          exact_below)
-    dgms = [rescale(d, e, what="a persistence diagram", unit_power=1) for d in dgms]
-    tested = [np.c_[rescale(t[:, :2], e, what="a bar", unit_power=1), t[:, 2:]] for t in tested]
-    return SignificantFeatures(betti, dgms, pvals, tuple(tested[: maxdim + 1]), float(thr),
-                               float(np.ldexp(eps, e)), float(np.ldexp(scale, e)), crit,
-                               resolution, near, tuple(float(np.ldexp(r, e)) for r in net_radius),
-                               tuple(float(np.ldexp(x, e)) for x in exact_below),
-                               tuple(float(x) for x in cut))
+    return (betti, dgms, pvals, tuple(tested[: maxdim + 1]), eps, scale, crit, resolution, near,
+            net_radius, exact_below, cut)
 
 
 def betti_result(f: SignificantFeatures) -> BettiNumbers:
     """The :class:`BettiNumbers` of a :func:`significant_features` result."""
     return BettiNumbers(f.betti, f.resolution, f.critical_ratio, f.near,
-                        tuple(r / NSW_DENSITY for r in f.net_radius))
+                        tuple(r / NSW_DENSITY for r in f.net_radius), f.agreement)
 
 
 def betti_numbers(
@@ -367,13 +436,26 @@ def betti_numbers(
     significant features, with the sample's resolution.
 
     **Filtration.** Exact duplicates are merged; maxmin (farthest-point) landmarks :math:`L`
-    are drawn (first one from ``seed``), covering radius :math:`\varepsilon_L = d_H(L, X)`.
+    are grown greedily from a start point, covering radius :math:`\varepsilon_L = d_H(L, X)`.
     The diagrams are those of the sparse Rips filtration of :math:`L` with
     :math:`\epsilon = 0.5` (Cavanna, Jahanseir & Sheehy 2015) over the whole range. The sparse
     diagrams are :math:`(1+\epsilon)`-multiplicatively interleaved with the Rips diagrams of
     :math:`L`, which lie within bottleneck distance :math:`2\varepsilon_L` of those of
     :math:`X` (Chazal, de Silva & Oudot 2014). :math:`H_0` and :math:`H_2` are read on the
     first 400 landmarks, :math:`H_1` on the first :math:`\max(400, n/5)` (``H1_FRACTION``).
+
+    **Three nets.** The whole analysis below runs on ``N_NETS`` = 3 such nets, grown from
+    start points fixed by the cloud (:func:`net_starts`: the point farthest from the
+    centroid, and the points a third and two thirds down that ranking). Each Betti number is
+    the median of the three counts (the majority's when two agree), ``net_agreement`` the
+    share of nets that read it, and a dimension where they disagree is near resolution (a
+    different landmark set reads it differently), as is one where at least two nets are near
+    resolution (only then could the median change in the nets' exact Rips filtrations). The answer does not depend on ``seed``: a
+    random start made bars close to the test's cut or the band fall on either side by seed
+    (nested spheres, a torus under a linear map, 6 and 9 circles: the same answer at only
+    7-8 of 10 seeds), and a fixed start alone would have hidden that; three nets measure it.
+    The diagrams, bars, p-values and resolution are those of the first net that reads the
+    reported answer.
 
     **Coefficients.** Homology over the field :math:`\mathbb{Z}/2` (``coeff=2``): torsion is
     invisible and non-orientable shapes read their mod-2 numbers (:math:`\mathbb{RP}^2`:
@@ -410,8 +492,10 @@ def betti_numbers(
     :func:`~manifold_probe.topology._resolution.rips_ratio_bounds`), and a counted bar whose
     range reaches down to the test's cut, or an uncounted one whose range reaches above it
     (a significant bar kept out by the band among them), sets ``near_resolution`` and a
-    :class:`ResolutionWarning` names the dimension: the answer is reported, not read. H0 is
-    exact single linkage on its net and is never near. **Density condition**
+    :class:`ResolutionWarning` names the dimension: the answer is reported, not read. With
+    three nets, a dimension is near when at least two nets are, or when the nets read it
+    differently (``net_agreement`` < 1); H0 is exact single linkage on each net and is near
+    only in the latter case. **Density condition**
     (``min_feature_radius``, per dimension, in the data's units): the covering radius
     :math:`\delta` of the net over the sample divided by :math:`\sqrt{3/5}/2`: a net of
     covering radius :math:`\delta` recovers the homology of a manifold whose reach exceeds
@@ -430,7 +514,9 @@ def betti_numbers(
     confidence : float, default=0.95
         :math:`1 - \alpha`, family-wise per dimension, in (0, 1).
     seed : None, int or numpy.random.Generator, default=None
-        Chooses the first landmark.
+        Validated and otherwise unused: the nets start at points fixed by the cloud (see
+        Three nets), so the answer is the same for every seed. Kept so that existing calls
+        (and :func:`topology_preserved`'s shared seed) keep working.
     n_landmarks : int or None, default=None
         Landmarks for every dimension (``None``: 400, or 150 when ``maxdim`` >= 3, and
         :math:`\max(400, n/5)` for :math:`H_1`, n the number of distinct points). With the
@@ -449,7 +535,8 @@ def betti_numbers(
     BettiNumbers
         A tuple of int, length maxdim + 1 (equal to, and printed as, the plain tuple), with the
         attributes ``resolution``, ``critical_ratio``, ``near_resolution``,
-        ``below_resolution`` and ``min_feature_radius`` (see Resolution).
+        ``below_resolution``, ``min_feature_radius`` (see Resolution) and ``net_agreement``
+        (see Three nets).
 
     Warns
     -----
