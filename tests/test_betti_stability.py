@@ -22,8 +22,9 @@ from scipy.spatial.distance import cdist
 
 import manifold_probe as mp
 from manifold_probe.topology._components import _mst_edges
+from manifold_probe.topology._nets import N_NETS, net_starts
+from manifold_probe.topology._nets import consensus as _consensus
 from manifold_probe.topology._resolution import ResolutionWarning
-from manifold_probe.topology._significance import N_NETS, _consensus, net_starts
 
 
 def _family(label, data_seed=0):
