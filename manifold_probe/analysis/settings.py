@@ -80,7 +80,7 @@ PROFILE_MAX_ROWS = 20_000
 #: shared one (:func:`~manifold_probe.neighbors.graph_on`, the same graph as a search, bit
 #: for bit), which needs ``2 max(scales)`` kept neighbours listed in almost every kept row;
 #: otherwise the merged cloud is searched again (about 5 CPU s per per-token MiniLM layer,
-#: 19,296 x 384). With exactly ``2 max(scales)`` columns 80-86% of the kept rows of those
+#: 19,296 x 384). With exactly ``2 max(scales)`` columns 58-86% of the kept rows of those
 #: layers list fewer; with 1.5 times, at most 0.4%, for 0.5 CPU s more per graph.
 # set by `benchmarks/bench_gride_graph_room.py`, see docs/validation.md#shared-graph-room
 GRIDE_GRAPH_ROOM = 1.5
