@@ -240,7 +240,9 @@ def ladder_fit(
     :math:`|v_j| > \max_i |u_i|` (on a sphere :math:`|u| \le r < |v|` past the equator;
     normal noise smaller than the neighbourhood, as the fit assumes, reaches neither), lies
     past the fold; with ``fold_from`` every neighbour from the first such one at ambient rank
-    ``>= fold_from`` on is left out, and the levels that need them are NaN.
+    ``>= fold_from`` on is left out, and the levels that need them are NaN (and are not
+    computed: a level is solved only when a point of the batch reaches it before its fold,
+    and its curvature only at those points).
     """
     B, k, D = Y.shape
     n = T.shape[2]
