@@ -327,7 +327,10 @@ def geodesic_distances(
             )
 
     if method == "graph":
-        out = dijkstra(G, directed=False, indices=src)
+        # G is symmetric (symmetric_graph and _join_components take the maximum of G and its
+        # transpose), so the directed search is the undirected one, relaxation for relaxation
+        # (scipy's undirected search also scans the transpose, whose rows are G's)
+        out = dijkstra(G, directed=True, indices=src)
         return rescale(np.ascontiguousarray(out, dtype=np.float64), e, what=_WHAT, unit_power=1)
 
     out = _shortcut_paths(A, G, nb, src, span, symmetric=sources is None)
@@ -370,7 +373,8 @@ def _shortcut_paths(A, G, nb, src, span: float, *, symmetric: bool) -> np.ndarra
     out = np.empty((len(src), n), dtype=np.float64)
     for b0 in range(0, len(src), block):
         idx = src[b0 : b0 + block]
-        D, P = dijkstra(G, directed=False, indices=idx, return_predecessors=True)
+        # directed: G is symmetric (see geodesic_distances)
+        D, P = dijkstra(G, directed=True, indices=idx, return_predecessors=True)
         out[b0 : b0 + block] = _shortcut(A, D, P.astype(np.int64), idx, L)
     if symmetric:
         out = 0.5 * (out + out.T)

@@ -86,10 +86,10 @@ class _GraphCache:
         # copies: a caller editing its graph in place cannot change the stored one
         return Neighbors(nb.distances[:, :k].copy(), nb.indices[:, :k].copy(), nb.metric)
 
-    def put(self, key: bytes, nb: Neighbors) -> None:
+    def put(self, key: bytes, nb: Neighbors, built: bool = True) -> None:
         size = nb.distances.nbytes + nb.indices.nbytes
         with self._lock:
-            self.builds += 1
+            self.builds += built
             if size > self.max_bytes or self.max_graphs < 1:
                 return
             self._store[key] = Neighbors(nb.distances.copy(), nb.indices.copy(), nb.metric)
@@ -235,6 +235,23 @@ def cached_knn(A: np.ndarray, k: int, metric: str = "euclidean") -> Neighbors:
     if e and metric == "euclidean":
         nb = Neighbors(np.ldexp(nb.distances, e), nb.indices, nb.metric)
     return nb
+
+
+def remember_graph(A: np.ndarray, nb: Neighbors) -> None:
+    """Store ``nb``, a graph equal to ``knn(A, nb.k)`` element for element (such as one that
+    :func:`graph_on` read off a parent), in the estimators' graph cache, so that
+    :func:`cached_knn` of the same points at up to ``nb.k`` neighbours is served it instead
+    of searching. Euclidean graphs only (others are left out); not counted as a build."""
+    if not _GRAPHS.enabled or nb.metric != "euclidean":
+        return
+    An, e = normalize_scale(A)  # the cache holds the graph of the rescaled points, as above
+    key = _GRAPHS.key(An, nb.metric)
+    with _GRAPHS._lock:
+        held = _GRAPHS._store.get(key)
+    if held is not None and held.k >= nb.k:
+        return
+    _GRAPHS.put(key, Neighbors(np.ldexp(nb.distances, -e) if e else nb.distances, nb.indices,
+                               nb.metric), built=False)
 
 
 _built_here = threading.local()

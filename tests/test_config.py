@@ -34,8 +34,10 @@ def test_embedded_default_matches_the_documented_default():
 
 def test_graph_k_covers_every_estimator():
     cfg = default_config()
-    # GRIDE at n1 = 16 needs n2 = 32 neighbours, the largest of all
-    assert cfg.estimators.graph_k() == 32
+    # GRIDE at n1 = 16 needs n2 = 32 neighbours, the largest of all; the shared graph holds
+    # GRIDE_GRAPH_ROOM = 1.5 times that (the merged cloud's graph is read off it)
+    assert cfg.estimators.to_settings().graph_k(room=False) == 32
+    assert cfg.estimators.graph_k() == 48
 
 
 @pytest.mark.parametrize(

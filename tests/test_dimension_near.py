@@ -134,6 +134,36 @@ def test_a_wider_graph_spares_the_search_of_the_decimated_cloud(monkeypatch):
     assert got.dimension == expected.dimension and got.interval == expected.interval
 
 
+def test_the_read_off_graph_serves_the_estimators_after_it(monkeypatch):
+    # the layer profile's order: GRIDE on the whole shared graph (its merged cloud's graph
+    # read off it and stored in the graph cache), then TwoNN and MLE on its first columns,
+    # which merge the same points and are served that graph: no search, the same estimates
+    # as with every graph searched (cache off)
+    import manifold_probe.neighbors as neighbors
+
+    X, _ = _twinned(600, 2, 1.0, 1e-3, seed=4, ambient=5)
+    nb = mp.knn(X, 24)  # every point twinned: a kept row keeps about half of its list
+    with mp.knn_cache(False):
+        expected = [_quiet(gride, X, neighbors=nb.truncate(8), range_max=8),
+                    _quiet(twonn, X, neighbors=nb.truncate(2)),
+                    _quiet(mle, X, neighbors=nb.truncate(5), k=5)]
+    assert expected[1].near_duplicates
+    with mp.knn_cache(clear=True):
+        first = _quiet(gride, X, neighbors=nb, range_max=8)
+
+        def no_search(*args, **kwargs):
+            raise AssertionError("a merged cloud was searched")
+
+        monkeypatch.setattr(neighbors, "knn", no_search)
+        got = [first, _quiet(twonn, X, neighbors=nb.truncate(2)),
+               _quiet(mle, X, neighbors=nb.truncate(5), k=5)]
+        assert mp.knn_cache().builds == 0
+    for a, b in zip(got, expected, strict=True):
+        assert a.dimension == b.dimension
+        assert a.interval == b.interval
+    np.testing.assert_array_equal(got[2].pointwise, expected[2].pointwise)
+
+
 def test_unknown_option_is_refused():
     with pytest.raises(mp.InputError, match="near_duplicates"):
         twonn(np.random.default_rng(0).random((100, 3)), near_duplicates="drop")

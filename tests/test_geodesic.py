@@ -180,6 +180,33 @@ def test_connect_components_joins_by_shortest_edges():
 _X0 = _sphere(250, 2, seed=42)
 
 
+@pytest.mark.parametrize("connect", [False, True])
+def test_graph_paths_are_the_undirected_search_of_the_symmetric_graph(connect):
+    # geodesic_distances runs scipy's directed Dijkstra on the symmetrised graph: the same
+    # distances and paths as the undirected search, bit for bit, also with equal edge lengths
+    # (a lattice: ties between paths) and components joined by their shortest edges
+    from scipy.sparse.csgraph import connected_components, dijkstra
+
+    from manifold_probe.geodesic import _join_components
+    from manifold_probe.neighbors import symmetric_graph
+
+    g = np.arange(12, dtype=np.float64)
+    X = np.array([(a, b) for a in g for b in g])
+    X[X[:, 0] > 6, 0] += 5.0  # two blocks, disconnected at k = 4
+    nb = mp.knn(X, 4)
+    G = symmetric_graph(nb, len(X))
+    n_comp, labels = connected_components(G, directed=False)
+    assert n_comp == 2
+    if connect:
+        G = _join_components(G, X, labels)
+    src = np.arange(0, len(X), 5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the disconnected graph's warning
+        D = geodesic_distances(X, 4, src, neighbors=nb, method="graph",
+                               connect_components=connect)
+    np.testing.assert_array_equal(D, dijkstra(G, directed=False, indices=src))
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     s=st.floats(0.01, 100.0),

@@ -325,3 +325,24 @@ def test_profile_above_max_rows_measures_a_paired_subsample_of_whole_inputs():
     # below max_rows nothing changes and no n_profiled column appears
     full = profile_layers({"a": X, "b": 2 * X}, estimators=est, threads=1, as_rows=True)
     assert "n_profiled" not in full[0] and full[0]["n_points"] == 300
+
+
+def test_a_layer_below_the_graphs_room_is_profiled_on_all_its_other_rows():
+    # the shared graph's room beyond GRIDE's need (settings.GRIDE_GRAPH_ROOM) is not needed
+    # by any estimator: 40 rows (fewer than graph_k = 48, more than the 32 + 2 needed) are
+    # profiled on a graph of all their other rows, with the values a search of 32 gives
+    import warnings
+
+    import manifold_probe as mp
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 5))
+    est = {"curvature": {"enabled": False}, "topology": {"enabled": False},
+           "regions": {"enabled": False}, "nulls": {"enabled": False}}
+    assert EstimatorSettings.from_mapping(est).graph_k() == 48
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rows = mp.profile_layers([X, 2.0 * X], estimators=est, as_rows=True)
+        ref = mp.intrinsic_dimension(X, method="gride", neighbors=mp.knn(X, 32), range_max=32)
+    assert rows[1]["trustworthiness_prev"] == 1.0  # a scaled copy keeps every neighbourhood
+    assert rows[0]["id_gride_16"] == float(ref.curve[list(ref.scale).index(16)])

@@ -392,3 +392,44 @@ def test_noisy_product_past_its_curvature_radius():
         warnings.simplefilter("ignore")
         S = mp.scalar_curvature(X, dim=3)
     assert abs(np.median(S) / 2.0 - 1) < 0.2
+
+
+def test_a_points_levels_do_not_depend_on_its_batch():
+    # two base points on the unit sphere with their neighbours at turning angles t: one whose
+    # graph reaches past the fold (its last levels NaN), one whose graph stays before it. The
+    # levels a batch computes only at some of its points (those before their fold) give each
+    # point what it gets alone, to round-off (batched products sum in another order)
+    def cap(t_max, rng):
+        t = np.sort(rng.uniform(0.05, t_max, 160))
+        phi = rng.uniform(0, 2 * np.pi, len(t))
+        P = np.column_stack([np.sin(t) * np.cos(phi), np.sin(t) * np.sin(phi), np.cos(t)])
+        P += 1e-3 * rng.standard_normal(P.shape)  # noise: standard errors well above round-off
+        return P - np.array([0.0, 0.0, 1.0])
+
+    rng = np.random.default_rng(0)
+    Y = np.stack([cap(2.2, rng), cap(1.2, rng), cap(2.4, rng), cap(1.1, rng), cap(2.3, rng)])
+    T = np.repeat(np.array([[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]]]), len(Y), axis=0)
+    levels = np.array([20, 40, 80, 120, 160])
+    S, se, _ = ladder_fit(Y.copy(), T, levels, degree=2, fold_from=20)
+    assert np.isnan(S[[0, 2, 4], -1]).all() and np.isfinite(S[[1, 3]]).all()
+    for b in range(len(Y)):
+        S1, se1, _ = ladder_fit(Y[b : b + 1].copy(), T[b : b + 1], levels, degree=2, fold_from=20)
+        np.testing.assert_array_equal(np.isnan(S1[0]), np.isnan(S[b]))
+        # round-off of products of 160 x 6 designs, summed in another order by the batch
+        np.testing.assert_allclose(S[b], S1[0], rtol=1e-11)
+        np.testing.assert_allclose(se[b], se1[0], rtol=1e-11)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5, 7, 12])
+def test_the_gathered_gauss_form_is_the_product_bit_for_bit(n):
+    # Q = F^T K F in _gauss_curvature is gathered from K (F holds one 2 or two 1s per
+    # column): the same sums as the product, so the same bits
+    from manifold_probe.curvature._quadratic import _pair_rows
+
+    rng = np.random.default_rng(n)
+    F, _ = _hessian_map(n)
+    K = rng.standard_normal((4, n * n, n * n)) * 10.0 ** rng.uniform(-3, 3, (4, 1, 1))
+    r1, r2 = _pair_rows(n)
+    P = K[:, r1, :] + K[:, r2, :]
+    np.testing.assert_array_equal(P[:, :, r1] + P[:, :, r2],
+                                  np.matmul(np.matmul(F.T[None], K), F[None]))

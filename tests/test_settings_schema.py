@@ -303,9 +303,10 @@ def _plan(estimators, tmp_path):
 
 
 def test_graph_k_has_one_name_from_settings_to_folder(tmp_path):
-    cfg, (knn_specs, _) = _plan({"mle": {"k": 40}}, tmp_path)
+    cfg, (knn_specs, _) = _plan({"mle": {"k": 60}}, tmp_path)
     graph_k = cfg.estimators.to_settings().graph_k()
-    assert graph_k == 40  # max(knn.k, twonn.k, mle.k, 2 max(gride.scales)) = max(10, 2, 40, 32)
+    # max(knn.k, twonn.k, mle.k, 1.5 x 2 max(gride.scales)) = max(10, 2, 60, 1.5 x 32)
+    assert graph_k == 60
     for spec in knn_specs:
         assert spec["graph_k"] == graph_k and "k" not in spec
         assert Path(spec["graphs"]).name.endswith(f"-graph_k{graph_k}")
@@ -323,8 +324,8 @@ def test_cache_keys_cover_exactly_the_sections_a_task_sees(tmp_path):
         same = ids[(s["kind"], s["layer"], s["other"])] == s["id"]
         assert same == ("regions" not in TASK_SETTINGS[s["kind"]]), s["kind"]
         outcomes.add(same)
-    # graph_k (mle.k 20 -> 40 raises it): tasks that read the graph or mle change, others not
-    _, (_, changed) = _plan({"mle": {"k": 40}}, tmp_path)
+    # graph_k (mle.k 20 -> 60 raises it): tasks that read the graph or mle change, others not
+    _, (_, changed) = _plan({"mle": {"k": 60}}, tmp_path)
     for s in changed:
         same = ids[(s["kind"], s["layer"], s["other"])] == s["id"]
         assert same == (s["kind"] not in TASK_GRAPH and "mle" not in TASK_SETTINGS[s["kind"]])

@@ -46,6 +46,7 @@ TUNED = [
     ("analysis/warp_null.py", "_WARP_NULL_DRAWS = "),
     ("analysis/warp_null.py", "_WARP_NULL_MAX_ROWS = "),
     ("analysis/settings.py", "PROFILE_MAX_ROWS = "),
+    ("analysis/settings.py", "GRIDE_GRAPH_ROOM = "),
     ("analysis/regions.py", 'Param("k", int, 60,'),  # inside REGIONS_PARAMS
     ("analysis/regions.py", 'Param("graph_k", int, 20,'),
 ]

@@ -94,12 +94,15 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
         return {"n_distinct": len(unique_rows(X)[0]), "id_twonn": np.nan, "id_twonn_lo": np.nan,
                 "id_twonn_hi": np.nan, "id_mle": np.nan, "dimension_note": short_message(exc)}
 
-    def estimate(method, k_needed, **options):
+    def estimate(method, k_needed, wide=False, **options):
         if k_needed > g.k:
             raise InputError(f"{method} needs {k_needed} neighbours; only {U.shape[0]} distinct rows")
+        # ``wide``: the whole graph (GRIDE reads its first k_needed columns, and the graph of
+        # the cloud with near-coincident points merged off all of them: no second search)
         with warnings.catch_warnings():  # said once, in the columns below
             warnings.simplefilter("ignore", NearDuplicateWarning)
-            r = intrinsic_dimension(U, method=method, neighbors=g.truncate(k_needed), **options)
+            r = intrinsic_dimension(U, method=method,
+                                    neighbors=g if wide else g.truncate(k_needed), **options)
         if r.near_duplicates and not out["id_near_duplicates"]:
             near = r.details["near_duplicates"]
             out["id_near_duplicates"] = int(near["n_before"] - near["n_after"])
@@ -112,11 +115,12 @@ def measure_dimension(X: np.ndarray, nb: Neighbors, est: EstimatorSettings) -> d
     gride_first = None
     if est.gride.enabled and est.gride.scales:
         # GRIDE needs the most neighbours: run it first, so that where near-coincident points
-        # are merged the graph of the merged cloud is searched once, at the largest k, and the
-        # estimators after it read it from the graph cache (exact truncation; same results)
+        # are merged the graph of the merged cloud is made once, at the largest k (read off
+        # the shared graph, whose room beyond GRIDE's need is for this; a search otherwise),
+        # and the estimators after it read it from the graph cache (exact truncation)
         range_max = 2 * max(int(n1) for n1 in est.gride.scales)
         try:
-            gride_first = estimate("gride", range_max, range_max=range_max)
+            gride_first = estimate("gride", range_max, wide=True, range_max=range_max)
         except InputError as exc:
             gride_first = exc
     if est.twonn.enabled:

@@ -222,7 +222,7 @@ def profile_layers(
     if max_rows is _FROM_SETTINGS:
         max_rows = est.profile.max_rows
     if max_rows is not None:
-        max_rows = check_int(max_rows, name="max_rows", minimum=graph_k + 2)
+        max_rows = check_int(max_rows, name="max_rows", minimum=est.graph_k(room=False) + 2)
     if max_rows != est.profile.max_rows:  # the settings say which rows were measured
         est = validate_settings({**est.as_dict(), "profile": {"max_rows": max_rows}})
     # the rows measured are chosen before the points are copied to float64, so a large cloud
@@ -235,12 +235,13 @@ def profile_layers(
         if labels is not None:
             labels = {key: (v if key.endswith(("_order", "_parents")) else v[kept])
                       for key, v in labels.items()}
-    clouds = [apply_metric(check_points(A, min_points=graph_k + 2, name=f"layer {n}",
+    clouds = [apply_metric(check_points(A, min_points=est.graph_k(room=False) + 2,
+                                        name=f"layer {n}",
                                         what="the layer profile"), metric, name=f"layer {n}")
               for n, A in zip(names, arrays, strict=True)]
     threads = default_threads() if threads is None else check_int(threads, name="threads",
                                                                      minimum=1)
-    graphs = _side_by_side(lambda A: knn(A, graph_k), clouds, threads)
+    graphs = _side_by_side(lambda A: knn(A, min(graph_k, A.shape[0] - 1)), clouds, threads)
     source = _InMemory(clouds, graphs, sentence_ids, labels)
     results: dict[int, list[dict]] = {}
     by_seed: dict[tuple[int, int], list[dict]] = {}

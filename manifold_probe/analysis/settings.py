@@ -12,7 +12,7 @@ built from :data:`SETTINGS`.
 
 >>> est = EstimatorSettings.from_mapping({"gride": {"scales": [1, 2, 4]}, "mle": {"k": 10}})
 >>> est.gride.scales, est.mle.k, est.graph_k()
-((1, 2, 4), 10, 10)
+((1, 2, 4), 10, 12)
 >>> EstimatorSettings.from_mapping({"mle": {"kk": 3}})
 Traceback (most recent call last):
 ...
@@ -22,6 +22,7 @@ manifold_probe._validation.InputError: estimator setting 'mle.kk' is unknown; kn
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ __all__ = [
     "CurvatureSettings",
     "DEPARTURES",
     "EstimatorSettings",
+    "GRIDE_GRAPH_ROOM",
     "GeodesicSettings",
     "GrideSettings",
     "KnnSettings",
@@ -70,6 +72,18 @@ MAX_SEED = 2**31 - 1
 #: stay below it, so their numbers are those of every row.
 # checked by `benchmarks/bench_profile_subsample.py`, see docs/validation.md#profile-rows
 PROFILE_MAX_ROWS = 20_000
+
+
+#: The shared graph of a layer holds this many times GRIDE's ``2 max(scales)`` neighbours.
+#: Where the estimators merge near-coincident points (per-token clouds:
+#: :mod:`manifold_probe.dimension._near`), the graph of the merged cloud is read off the
+#: shared one (:func:`~manifold_probe.neighbors.graph_on`, the same graph as a search, bit
+#: for bit), which needs ``2 max(scales)`` kept neighbours listed in almost every kept row;
+#: otherwise the merged cloud is searched again (about 5 CPU s per per-token MiniLM layer,
+#: 19,296 x 384). With exactly ``2 max(scales)`` columns 58-86% of the kept rows of those
+#: layers list fewer; with 1.5 times, at most 0.4%, for 0.5 CPU s more per graph.
+# set by `benchmarks/bench_gride_graph_room.py`, see docs/validation.md#shared-graph-room
+GRIDE_GRAPH_ROOM = 1.5
 
 
 def _enabled(what: str) -> Param:
@@ -237,18 +251,23 @@ class EstimatorSettings:
     nulls: NullSettings = field(default_factory=NullSettings)
     profile: ProfileSettings = field(default_factory=ProfileSettings)
 
-    def graph_k(self) -> int:
+    def graph_k(self, room: bool = True) -> int:
         """``graph_k``: the columns of the one shared kNN graph of a layer, enough for every
         enabled estimator (the warp measures' ``knn.k``, TwoNN's 2, ``mle.k``, GRIDE's
-        ``2 max(scales)``). The one definition: the runner's graph tasks, their folder name
-        and the cache keys of the tasks that read the graph all use it under this name."""
+        ``2 max(scales)``, with room: :data:`GRIDE_GRAPH_ROOM` times that). The one
+        definition: the runner's graph tasks, their folder name and the cache keys of the
+        tasks that read the graph all use it under this name. No result depends on the room
+        (every estimator reads the first columns it needs of an exact graph); it only spares
+        a second search (see :data:`GRIDE_GRAPH_ROOM`), so a layer of fewer rows gets a graph
+        of all its other rows. ``room=False``: the columns the estimators read, without it
+        (a layer needs two rows more)."""
         ks = [self.knn.k]
         if self.twonn.enabled:
             ks.append(self.twonn.k)
         if self.mle.enabled:
             ks.append(self.mle.k)
         if self.gride.enabled and self.gride.scales:
-            ks.append(2 * max(self.gride.scales))
+            ks.append(math.ceil((GRIDE_GRAPH_ROOM if room else 1) * 2 * max(self.gride.scales)))
         return max(ks)
 
     @property

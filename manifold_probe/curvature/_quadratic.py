@@ -63,6 +63,15 @@ def _hessian_map(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=64)
+def _pair_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The two rows of ``F`` (:func:`_hessian_map`) that each quadratic pair ``(i, j)`` uses:
+    ``i n + j`` and ``j n + i`` (the same row, weight 2, when ``i = j``), so that
+    ``(F^T K)[q] = K[r1[q]] + K[r2[q]]`` for any ``K``."""
+    _, pairs = _hessian_map(n)
+    return pairs[:, 0] * n + pairs[:, 1], pairs[:, 1] * n + pairs[:, 0]
+
+
+@lru_cache(maxsize=64)
 def _monomial_parents(n: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
     """For each monomial (after the constant): a lower monomial and a variable whose product it is."""
     E = monomial_exponents(n, degree)
@@ -231,7 +240,9 @@ def ladder_fit(
     :math:`|v_j| > \max_i |u_i|` (on a sphere :math:`|u| \le r < |v|` past the equator;
     normal noise smaller than the neighbourhood, as the fit assumes, reaches neither), lies
     past the fold; with ``fold_from`` every neighbour from the first such one at ambient rank
-    ``>= fold_from`` on is left out, and the levels that need them are NaN.
+    ``>= fold_from`` on is left out, and the levels that need them are NaN (and are not
+    computed: a level is solved only when a point of the batch reaches it before its fold,
+    and its curvature only at those points).
     """
     B, k, D = Y.shape
     n = T.shape[2]
@@ -288,13 +299,20 @@ def ladder_fit(
     se_out = np.full((B, L), np.nan)
     kappa_out = np.full((B, L, 2) if return_kappa == "both" else (B, L), np.nan) \
         if return_kappa else None
+    # the levels each point fits: those before its fold (the others are NaN, see the end);
+    # a level no point of the batch fits is not solved (but for the largest, whose residuals
+    # every level reads), and each level's curvature is computed at its points only
+    live = levels[None, :] <= k_valid[:, None]  # (B, L)
     fits = []
     start = 0
-    for stop in levels:
+    for li, stop in enumerate(levels):
         seg = At[:, :, start:stop]
         AtA += _bmm(seg, np.transpose(seg, (0, 2, 1)), device)
         AtV += _bmm(seg, V[:, start:stop], device)
         start = stop
+        if li < L - 1 and not live[:, li].any():
+            fits.append(None)
+            continue
         # M = (A^T A)^{-1} gives the coefficients and its own quadratic block
         M = _sym_inverse(AtA, device)
         fits.append((M, _bmm(M, AtV, device)))  # C: (B, p, D), in scaled coordinates
@@ -311,16 +329,27 @@ def ladder_fit(
                                 G[:, start:stop, start:stop]) \
             + 2.0 * np.einsum("bij,bij->b", G[:, start:stop, :start], G[:, start:stop, :start])
         start = stop
+        at = np.flatnonzero(live[:, li])
+        if len(at) == 0:
+            continue
+        # the level's points: whole rows of every batch array, laid out as in the batch (a
+        # lone point taken twice: numpy's einsum sums a batch of one in another order). Each
+        # point's numbers come from its own rows; torch's batched products round them as
+        # they would in a batch of other points (see ``batch_size``)
+        b = slice(None) if len(at) == B else np.repeat(at, 2) if len(at) == 1 else at
         M, C = fits[li]
-        Mq = M[:, quad, quad] * cs[:, :, None] * cs[:, None, :]
+        M, C, Eb, Ab, Gb = M[b], C[b], E[b], A[b], G[b]
+        csb = cs[b]
+        Mq = M[:, quad, quad] * csb[:, :, None] * csb[:, None, :]
         dof = max(int(stop) - p, 1)
-        resid = (E[:, :stop], A[:, :stop], M,
-                 _residual_traces(G[:, :stop, :stop], A[:, :stop], M, G_trace[:, stop - 1], G_sq))
-        out = _gauss_curvature(C * coef_scale[:, :, None], Mq, resid, dof, F, n, lin, quad,
+        resid = (Eb[:, :stop], Ab[:, :stop], M,
+                 _residual_traces(Gb[:, :stop, :stop], Ab[:, :stop], M, G_trace[b, stop - 1],
+                                  G_sq[b]))
+        out = _gauss_curvature(C * coef_scale[b][:, :, None], Mq, resid, dof, F, n, lin, quad,
                                return_kappa)
-        S_out[:, li], se_out[:, li] = out[0], out[1]
+        S_out[b, li], se_out[b, li] = out[0], out[1]
         if return_kappa:
-            kappa_out[:, li] = out[2]
+            kappa_out[b, li] = out[2]
     past_fold = levels[None, :] > k_valid[:, None]
     S_out[past_fold] = np.nan
     se_out[past_fold] = np.nan
@@ -433,7 +462,13 @@ def _gauss_curvature(C, Mq, resid, dof: int, F, n: int, lin: slice, quad: slice,
     ginv = np.linalg.inv(g)
     K = np.einsum("bik,bjl->bikjl", ginv, ginv) - np.einsum("bil,bjk->bikjl", ginv, ginv)
     K = K.reshape(B, n * n, n * n)
-    Q = np.matmul(np.matmul(F.T[None], K), F[None])  # (B, q, q)
+    # Q = F^T K F (B, q, q): F's columns hold one 2 or two 1s, so each entry of a product
+    # with F is the sum of the one or two entries of K it picks (K + K for the 2: exact),
+    # which a gather adds with the same rounding as the product, bit for bit (laid out as
+    # the product was: the BLAS products below sum in an order that depends on the layout)
+    r1, r2 = _pair_rows(n)
+    P = K[:, r1, :] + K[:, r2, :]
+    Q = np.ascontiguousarray(P[:, :, r1] + P[:, :, r2])
     Wt = np.matmul(Cq, np.transpose(Cl, (0, 2, 1)))  # <H_a, d_l phi>, (B, q, n)
     Z = np.matmul(Wt, ginv)
     II_n = Cq - np.matmul(Z, Cl)

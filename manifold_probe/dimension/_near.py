@@ -79,7 +79,7 @@ import numpy as np
 
 from manifold_probe._params import Param
 from manifold_probe._validation import InputError
-from manifold_probe.neighbors import Neighbors, cached_knn, graph_on
+from manifold_probe.neighbors import Neighbors, cached_knn, graph_on, remember_graph
 
 __all__ = [
     "MAX_ROUNDS",
@@ -276,8 +276,13 @@ def collapse_near_duplicates(U, g, k: int, *, graph: Neighbors | None = None,
             metric = "cosine" if g.neighbors.metric == "chord" else g.neighbors.metric
             if U is not None:
                 U, kept = U[keep], kept[keep]
-                nb = (graph_on(U, k, parent, kept) if parent is not None
-                      else cached_knn(U, k, metric))
+                if parent is not None:
+                    nb = graph_on(U, k, parent, kept)
+                    # the estimators that merge the same points next (TwoNN and MLE after
+                    # GRIDE in the layer profile) ask the cache for their graph
+                    remember_graph(U, nb)
+                else:
+                    nb = cached_knn(U, k, metric)
                 nb, inverse = chordal(nb), to_kept[g.inverse]
             else:
                 # the caller's graph on all rows, with every row labelled by its merged group
