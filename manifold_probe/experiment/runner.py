@@ -322,8 +322,7 @@ def run_task(spec: Mapping[str, Any]) -> dict:
     start, cpu_start = time.perf_counter(), time.process_time()
     kind, i = spec["kind"], spec["layer"]
     if kind == "knn":
-        cloud = DiskSource(spec).cloud(i)  # graph_k, or every other row of a smaller layer
-        nb = knn(cloud, min(spec["graph_k"], cloud.shape[0] - 1))
+        nb = knn(cloud := DiskSource(spec).cloud(i), min(spec["graph_k"], len(cloud) - 1))
         buf = io.BytesIO()
         np.savez(buf, distances=nb.distances, indices=nb.indices)
         atomic_write_bytes(layer_file(spec["graphs"], i, "npz"), buf.getvalue())
