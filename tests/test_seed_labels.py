@@ -70,3 +70,27 @@ def test_the_report_prints_undecided_where_a_layers_betti_numbers_vary():
     assert _verdicts(run) == [None, "undecided", "undecided"]
     run.spread.clear()
     assert _verdicts(run) == [None, None, None]  # no spread to say why: no label either
+
+
+def test_warp_caption_names_the_calls_the_run_made():
+    # a run with family-wise p columns is captioned family-wise; one written before them says
+    # its calls are per reading, uncorrected over the layer pairs
+    from pathlib import Path
+
+    from manifold_probe.report.data import RunData
+    from manifold_probe.report.figures import warp
+
+    base = ["layer", "layer_name", "geodesic_distortion_prev", "knn_overlap_prev",
+            "knn_overlap_null_prev", "knn_overlap_vs_null_prev"]
+    rows = [{"layer": i, "layer_name": f"L{i}", "geodesic_distortion_prev": 0.1 * i,
+             "knn_overlap_prev": 0.5, "knn_overlap_null_prev": 0.4,
+             "knn_overlap_vs_null_prev": "above", "knn_overlap_p_fwer_prev": 0.05}
+            for i in range(3)]
+
+    def caption(columns):
+        fig = warp(RunData(Path("."), columns, rows))
+        return " ".join(v for v in vars(fig).values() if isinstance(v, str))
+
+    assert "Westfall" in caption(base + ["knn_overlap_p_fwer_prev"])
+    old = caption(base)
+    assert "not corrected over the layer pairs" in old and "Westfall" not in old

@@ -231,6 +231,7 @@ def warp(run: RunData) -> Figure:
         b.append(_line(run, "knn_overlap_compared_prev", "kNN overlap, null's rows", dash=True,
                        marker="x", color="#2ca02c"))
     has_null = run.has("knn_overlap_null_prev")
+    fwer = any(c.startswith("knn_overlap_p_fwer") for c in run.columns)
     p_min = run.col("warp_p_min_prev") if run.has("warp_p_min_prev") else np.array([np.nan])
     floor = f"{np.nanmin(p_min):.2g}" if np.isfinite(p_min).any() else "1/(B+1)"
     rows = (run.col("warp_null_rows_prev") if run.has("warp_null_rows_prev")
@@ -249,8 +250,10 @@ def warp(run: RunData) -> Figure:
         + ("; grey: the null, the same measure between jointly Gaussian pairs with the two "
            "layers' joint mean and covariance (the block reduced to its linear part plus "
            "noise; band: the range of its draws); hollow markers: readings within their null "
-           "(family-wise p over the run's layer pairs > 0.05, Westfall–Young max-T over the "
-           f"null draws, the smallest p being {floor}) or undecided across seeds"
+           + ("(family-wise p over the run's layer pairs > 0.05, Westfall–Young max-T over "
+              "the null draws, " if fwer else "(p > 0.05 per reading, not corrected over the "
+              "layer pairs: a run written before the family-wise calls, ")
+           + f"the smallest p being {floor}) or undecided across seeds"
            + (f"; crosses: the reading on the {at} rows of the null's draws, the one the band "
               "and the call compare (the warp readings change with the number of rows)"
               if sub else "") if has_null else "; no null in this run"),
