@@ -240,38 +240,47 @@ def main_graph(families: tuple[str, ...], part: str) -> None:
     path.write_text(json.dumps(out, indent=1, default=float))
 
 
-def summarise_graph() -> None:
-    """Join the parts of round 4, summarise per family and choose by the declared rule."""
+def _summarise_round(sweep: str, variants, decision: str | None = None,
+                     cost_note: str = "") -> None:
+    """Join the parts of one round (``sweep_regions_<sweep>_*.json``), summarise per family as
+    the other rounds do, choose by the declared rule and write ``sweep_regions_<sweep>.json``."""
     fam: dict = {}
     loads = []
-    for part in sorted(RESULTS.glob("sweep_regions_graph_*.json")):
+    for part in sorted(RESULTS.glob(f"sweep_regions_{sweep}_*.json")):
         d = json.loads(part.read_text())
         fam.update(d["families"])
         loads.append(d.get("loadavg"))
-    names = [*GRAPH_VARIANTS, "dadapy", "kmeans"]
+    names = [*variants, "dadapy", "kmeans"]
     for family, f in fam.items():
         f["summary"] = summarise_rows(family, f["rows"], names)
     out: dict = dict(families=fam)
-    out["choice"] = choose(fam, GRAPH_VARIANTS)
-    out["decision"] = (
-        "default kept (graph='symmetric'): the rule ranks 'mutual 20' first on its last "
-        "tie-break alone (development-mixture ARI), with one more false region, the 20-d "
-        "five-component target unmet and 9 to 28 regions on MiniLM layers 0-5; as in round "
-        "3, graph='mutual' stays an option (module docstring, docs/validation.md#regions)")
-    tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in GRAPH_VARIANTS}
+    out["choice"] = choose(fam, variants)
+    if decision is not None:
+        out["decision"] = decision
+    tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in variants}
     base = tot["dtm k=60 graph 20"]
     out["cost_ratio"] = {n: round(v / base, 2) for n, v in tot.items()}
     out["cost_note"] = ("sum of wall seconds of regions() over every cloud, as a ratio to the "
                         "default's; single thread on a shared, loaded machine (loadavg per part "
-                        "below): not a speed benchmark. The default runs first on each cloud and "
-                        "pays the kNN search, which the graph cache hands to the others, so the "
-                        "ratios below 1 are that search, not the graphs")
+                        "below): not a speed benchmark" + cost_note)
     out["loadavg"] = loads
     out["machine"] = machine()
     out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py "
-                      "--sweep graph [--part synthetic|real]; then --sweep graph-summary")
+                      f"--sweep {sweep} [--part synthetic|real]; then --sweep {sweep}-summary")
     print(json.dumps(out["choice"], indent=1), out["cost_ratio"])
-    (RESULTS / "sweep_regions_graph.json").write_text(json.dumps(out, indent=1, default=float))
+    (RESULTS / f"sweep_regions_{sweep}.json").write_text(json.dumps(out, indent=1, default=float))
+
+
+def summarise_graph() -> None:
+    """Join the parts of round 4, summarise per family and choose by the declared rule."""
+    _summarise_round("graph", GRAPH_VARIANTS, decision=(
+        "default kept (graph='symmetric'): the rule ranks 'mutual 20' first on its last "
+        "tie-break alone (development-mixture ARI), with one more false region, the 20-d "
+        "five-component target unmet and 9 to 28 regions on MiniLM layers 0-5; as in round "
+        "3, graph='mutual' stays an option (module docstring, docs/validation.md#regions)"),
+        cost_note=(". The default runs first on each cloud and pays the kNN search, which the "
+                   "graph cache hands to the others, so the ratios below 1 are that search, "
+                   "not the graphs"))
 
 
 def main_consensus(families: tuple[str, ...], part: str) -> None:
@@ -334,29 +343,7 @@ def main_consensus(families: tuple[str, ...], part: str) -> None:
 
 def summarise_consensus() -> None:
     """Join the parts of round 3, summarise per family as the other rounds do, and choose."""
-    fam: dict = {}
-    loads = []
-    for part in sorted(RESULTS.glob("sweep_regions_consensus_*.json")):
-        d = json.loads(part.read_text())
-        fam.update(d["families"])
-        loads.append(d.get("loadavg"))
-    names = [*CONSENSUS_VARIANTS, "dadapy", "kmeans"]
-    for family, f in fam.items():
-        f["summary"] = summarise_rows(family, f["rows"], names)
-    out: dict = dict(families=fam)
-    out["choice"] = choose(fam, CONSENSUS_VARIANTS)
-    tot = {n: sum(r["time"][n] for f in fam.values() for r in f["rows"]) for n in CONSENSUS_VARIANTS}
-    base = tot["dtm k=60 graph 20"]
-    out["cost_ratio"] = {n: round(v / base, 2) for n, v in tot.items()}
-    out["cost_note"] = ("sum of wall seconds of regions() over every cloud, as a ratio to the "
-                        "default's; single thread on a shared, loaded machine (loadavg per part "
-                        "below): not a speed benchmark")
-    out["loadavg"] = loads
-    out["machine"] = machine()
-    out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/sweep_regions_rules.py "
-                      "--sweep consensus [--part synthetic|real]; then --sweep consensus-summary")
-    print(json.dumps(out["choice"], indent=1), out["cost_ratio"])
-    (RESULTS / "sweep_regions_consensus.json").write_text(json.dumps(out, indent=1, default=float))
+    _summarise_round("consensus", CONSENSUS_VARIANTS)
 
 
 def summarise_rows(family: str, rows: list, names: list) -> dict:
