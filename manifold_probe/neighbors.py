@@ -89,7 +89,7 @@ class _GraphCache:
     def put(self, key: bytes, nb: Neighbors, built: bool = True) -> None:
         size = nb.distances.nbytes + nb.indices.nbytes
         with self._lock:
-            self.builds += built
+            self.builds += int(built)
             if size > self.max_bytes or self.max_graphs < 1:
                 return
             self._store[key] = Neighbors(nb.distances.copy(), nb.indices.copy(), nb.metric)
