@@ -149,6 +149,48 @@ MiniLM layer. The rule ranks ``mutual 20`` first on its last tie-break alone (mi
 false region; as in round 3, a win on the last tie-break that adds a false region and
 leaves the target it was declared for unmet does not change the default:
 ``graph="mutual"`` is kept as an option (see docs/validation.md#regions).
+
+Round 5 (``--sweep meanshift``), declared before the comparison: reading the density where it
+peaks. The diagnosis of round 4 (``diagnose_regions_20d.json``) put the 20-d miss on reading
+the density at the sample, whose points lie on shells 4.5 sd from the centres while the
+density's peaks and valleys lie where no point is. Candidate: mode clustering by mean shift
+(Chen, Genovese & Wasserman 2016; Comaniciu & Meer 2002), ``regions(method="meanshift")``
+(maths in ``manifold_probe/analysis/_meanshift.py``): each point ascends the Gaussian kernel
+density to an off-sample mode; two modes are neighbours when an edge of the symmetrised
+20-NN graph joins their basins; the saddle between them is the higher of two paths, the
+lowest kernel density on the segment between the modes, and the best graph edge between the
+basins (the lower end's leave-one-out density, DPA's border density); the elder rule over
+these pairs gives each mode's prominence (log density, peak minus saddle); each mode is
+tested by the merge criterion of the default (bootstrap sd of peak minus saddle from
+multinomial reweightings of the kernel density, Benjamini-Hochberg over the modes), modes
+whose basin holds only the point that founded them (a spike of that point's own kernel,
+whose bootstrap law is not normal) not being candidates. Candidates
+(:data:`MEANSHIFT_VARIANTS`), declared here with their bandwidth rules:
+
+* ``meanshift knn``: ``h = median_i r_60(x_i) / sqrt(d)``, ``r_60`` the distance to the
+  finder's k = 60th neighbour and ``d`` the TwoNN dimension (a Gaussian kernel's mass lies at
+  radius about ``h sqrt(d)``, so the kernel reaches the 60 nearest, the scale of the
+  default's distance to measure);
+* ``meanshift normal``: the normal-reference rule for density-gradient estimation (Chacon,
+  Duong & Wand 2011; the rule Chen et al. 2016 use), ``h = S (4/(D+4))^(1/(D+6))
+  n^(-1/(D+6))``, ``D`` the ambient dimension, ``S`` the root mean coordinate variance;
+
+against the round-2 default ``dtm k=60 graph 20`` (rerun on every cloud). The rule is the
+one above (admissible: at most 1 of 35 featureless clouds with more than one region; then
+T1 and T2; then clear development mixtures right at >= 4/5 seeds; then development-mixture
+ARI; held-out only reported), over these three. dadapy's and k-means' readings are those of
+``sweep_regions_density2.json`` (the same clouds, in the same order). Before the round was
+declared, the finder was run to check its code on the 20-d mixture of 5 components 6 sd
+apart (seeds 0-4), two seeds of four featureless shapes (gaussian-20, circle-in-2,
+circle-in-10, sphere2-in-10) and three MiniLM subsamples, and two things were changed: with
+the saddle read on the segment alone, the noisy circles read 2 regions (a chord between two
+modes of a curve crosses its hole), hence the graph path; and with every mode a candidate,
+Benjamini-Hochberg over 13 to 42 modes, most of them one-point spikes with p about 0.43,
+read the 20-d mixture 4, 4, 1, 5, 3, hence the rule on one-point basins (then 5, 5, 5, 5, 5
+and one region on the eight featureless clouds; the normal-reference bandwidth, about 1 sd
+there, reads every point of the 20-d mixture its own mode). Nothing was changed after this
+declaration. Writes ``benchmarks/results/sweep_regions_meanshift.json`` (parts
+``_synthetic`` and ``_real``, joined by ``--sweep meanshift-summary``).
 """
 
 from __future__ import annotations
@@ -209,15 +251,27 @@ GRAPH_VARIANTS = {
 }
 
 
+MEANSHIFT_VARIANTS = {
+    "dtm k=60 graph 20": dict(k=60, graph_k=20),
+    "meanshift knn": dict(method="meanshift", bandwidth="knn"),
+    "meanshift normal": dict(method="meanshift", bandwidth="normal"),
+}
+
+
 def main_graph(families: tuple[str, ...], part: str) -> None:
     """Round 4: the symmetrised and the mutual graphs of the modes, on the round-2 clouds."""
+    run_round("graph", GRAPH_VARIANTS, families, part)
+
+
+def run_round(sweep: str, variants: dict, families: tuple[str, ...], part: str) -> None:
+    """Every candidate of a round on the round-2 clouds, dadapy and k-means from round 2."""
     from sklearn.metrics import adjusted_rand_score
 
     from manifold_probe.analysis.regions import regions
 
     ref = json.loads((RESULTS / "sweep_regions_density2.json").read_text())["families"]
     out: dict = {"families": {}}
-    path = RESULTS / f"sweep_regions_graph_{part}.json"
+    path = RESULTS / f"sweep_regions_{sweep}_{part}.json"
     for family in families:
         rows = []
         for i, (group, seed, X, y) in enumerate(clouds(family)):
@@ -227,13 +281,13 @@ def main_graph(families: tuple[str, ...], part: str) -> None:
             for name in ("dadapy", "kmeans"):
                 if name in old:
                     row[name] = old[name]
-            for name, kw in GRAPH_VARIANTS.items():
+            for name, kw in variants.items():
                 t = time.perf_counter()
                 r = regions(X, seed=seed, **kw)
                 row["time"][name] = time.perf_counter() - t
                 row[name] = (r.n_regions, None if y is None else adjusted_rand_score(y, r.labels))
             rows.append(row)
-            print(family, group, seed, {n: row[n][0] for n in GRAPH_VARIANTS}, flush=True)
+            print(family, group, seed, {n: row[n][0] for n in variants}, flush=True)
         out["families"][family] = dict(rows=rows)
         path.write_text(json.dumps(out, indent=1, default=float))
     out["loadavg"] = os.getloadavg()
@@ -472,6 +526,15 @@ def main() -> None:
         return
     if sweep == "graph-summary":
         summarise_graph()
+        return
+    if sweep == "meanshift":
+        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
+        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
+                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        run_round("meanshift", MEANSHIFT_VARIANTS, fams, part)
+        return
+    if sweep == "meanshift-summary":
+        _summarise_round("meanshift", MEANSHIFT_VARIANTS)
         return
     if sweep in ("density", "density2"):
         main_density(DENSITY_VARIANTS if sweep == "density" else DENSITY_VARIANTS_2, sweep)

@@ -147,6 +147,12 @@ class Regions:
         ``consensus`` other than ``"none"``: the number of regions the finder read on each
         bootstrap draw (then ``labels`` and ``n_regions`` are the consensus, while
         ``prominences``, ``p_values`` and ``thresholds`` are those of the full-sample density).
+    bandwidth : float or None
+        ``method="meanshift"``: the kernel bandwidth ``h``, in the units of ``X``.
+    modes : ndarray of float64, shape (n_modes, n_features), or None
+        ``method="meanshift"``: the modes of the kernel density (the mean-shift limits, off the
+        sample), in the order of ``prominences``; ``peaks`` are then the rows whose ascent
+        founded each mode and ``saddles`` the rows nearest each saddle point.
     """
 
     labels: np.ndarray
@@ -164,6 +170,8 @@ class Regions:
     peaks: np.ndarray | None = None
     saddles: np.ndarray | None = None
     draw_counts: np.ndarray | None = None
+    bandwidth: float | None = None
+    modes: np.ndarray | None = None
 
 
 _BASIS = {
@@ -218,8 +226,12 @@ REGIONS_PARAMS = Schema(
           'guaranteed); "bottleneck" H0 bottleneck bootstrap (Chazal et al. 2018, more power)',
           choices=("sup", "bottleneck")),
     Param("method", str, "peak", '"peak": each mode against its own bootstrap error bars (the '
-          'merge criterion of DPA); "tomato": one global bootstrap band (earlier versions)',
-          choices=("peak", "tomato")),
+          'merge criterion of DPA); "tomato": one global bootstrap band (earlier versions); '
+          '"meanshift": the same test at the modes of a kernel density found by mean shift',
+          choices=("peak", "tomato", "meanshift")),
+    Param("bandwidth", str, "knn", 'method "meanshift": the kernel bandwidth, "knn" the median '
+          'k-NN distance over sqrt(TwoNN dimension); "normal" the normal-reference rule for '
+          'gradient estimation', choices=("knn", "normal")),
     Param("correction", str, "fdr", 'method "peak": "fdr" Benjamini-Hochberg over the modes; '
           '"simultaneous" error bars holding at every peak and saddle; "none" each mode alone',
           choices=("none", "fdr", "simultaneous")),
@@ -249,6 +261,7 @@ def regions(
     graph: str = "symmetric",
     consensus: str = "none",
     n_draws: int = 25,
+    bandwidth: str = "knn",
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -374,9 +387,20 @@ def regions(
         computed when absent.
     band : {"sup", "bottleneck"}, default="sup"
         ``method="tomato"`` only: the bootstrap statistic for :math:`c_\alpha` (see above).
-    method : {"peak", "tomato"}, default="peak"
-        The significance rule (see above). ``benchmarks/bench_regions_truth.py`` measures both
-        against labelled truth, beside dadapy's density-peak clustering and k-means.
+    method : {"peak", "tomato", "meanshift"}, default="peak"
+        The significance rule (see above). ``benchmarks/bench_regions_truth.py`` measures
+        ``"peak"`` and ``"tomato"`` against labelled truth, beside dadapy's density-peak
+        clustering and k-means. ``"meanshift"``: mode clustering (Chen, Genovese & Wasserman
+        2016, "A comprehensive approach to mode clustering", Electron. J. Statist. 10): each
+        point ascends the Gaussian kernel density :math:`\hat f_h` by mean shift (Comaniciu &
+        Meer 2002) to a mode, read where the estimate peaks rather than at a sample point; the
+        saddle between two modes whose basins the ``graph_k`` graph joins is the lowest
+        :math:`\log\hat f_h` on the segment between them, the elder rule runs over these pairs,
+        and each mode is tested as under ``"peak"`` (prominence
+        :math:`\log\hat f_h(m) - \log\hat f_h(s_m)` against the multinomial-bootstrap sd of
+        that difference, ``correction`` and ``error_bar`` as there). The maths, the bandwidth
+        rules and the references are in :mod:`manifold_probe.analysis._meanshift`. Measured in
+        round 5 of ``benchmarks/sweep_regions_rules.py`` (see docs/validation.md#regions).
     correction : {"none", "fdr", "simultaneous"}, default="fdr"
         ``method="peak"`` only: how the per-mode tests allow for the many candidate modes
         (see above).
@@ -423,6 +447,13 @@ def regions(
         at about 7 times its cost.
     n_draws : int, default=25
         Bootstrap draws of the consensus (at most ``n_boot``).
+    bandwidth : {"knn", "normal"}, default="knn"
+        ``method="meanshift"`` only: the kernel bandwidth :math:`h`. ``"knn"``:
+        :math:`\operatorname{median}_i r_k(x_i)/\sqrt{\hat d}` with :math:`r_k` the distance
+        to the ``k``-th neighbour and :math:`\hat d` the TwoNN dimension (a Gaussian kernel's
+        mass lies at radius :math:`h\sqrt d`, so it reaches the ``k`` nearest); ``"normal"``:
+        :math:`\bar S (4/(D+4))^{1/(D+6)} n^{-1/(D+6)}` (normal reference for the gradient,
+        Chacón, Duong & Wand 2011), :math:`\bar S` the root mean coordinate variance.
 
     Returns
     -------
@@ -460,15 +491,19 @@ def regions(
 
     A = check_points(X, min_points=20, what="regions")
     n = len(A)
-    k, graph_k, graph, alpha, n_boot, band, method, correction, error_bar, density = (
-        REGIONS_PARAMS.check(k=k, graph_k=graph_k, graph=graph, alpha=alpha, n_boot=n_boot,
-                             band=band, method=method, correction=correction,
-                             error_bar=error_bar, density=density).values())
+    (k, graph_k, graph, alpha, n_boot, band, method, bandwidth, correction, error_bar,
+     density) = REGIONS_PARAMS.check(k=k, graph_k=graph_k, graph=graph, alpha=alpha,
+                                     n_boot=n_boot, band=band, method=method,
+                                     bandwidth=bandwidth, correction=correction,
+                                     error_bar=error_bar, density=density).values()
     if density == "pak" and (method != "peak" or correction == "simultaneous"):
         raise InputError(
             f'density="pak" has analytic error bars and no bootstrap: it needs method="peak" '
             f'and correction "fdr" or "none" (got method={method!r}, '
             f'correction={correction!r}); use density="dtm" for the bootstrap rules')
+    if method == "meanshift" and density != "dtm":
+        raise InputError(f'method="meanshift" reads its own kernel density: leave density at '
+                         f'"dtm" (got density={density!r})')
     if consensus not in ("none", "majority", "modal"):
         raise InputError(f'consensus must be "none", "majority" or "modal", got {consensus!r}')
     if consensus != "none":
@@ -490,8 +525,9 @@ def regions(
     guard_regions(n_boot, n, K, band)
     # prominences and threshold are differences of log DTM: invariant to translation and
     # scale. Centred and rescaled (with a given graph), x1e300 and x1e-300 read as x1
-    A, neighbors, _ = normalize_cloud(A, neighbors)
-    A = A - A.mean(axis=0)  # after the rescaling: the mean of x1e300 values would overflow
+    A, neighbors, exponent = normalize_cloud(A, neighbors)
+    centre = A.mean(axis=0)
+    A = A - centre  # after the rescaling: the mean of x1e300 values would overflow
     if neighbors is None:
         # through the graph cache: the label purity of the same rows reads this graph too
         nb = cached_knn(A, K)
@@ -502,6 +538,17 @@ def regions(
     if density == "pak":
         return _regions_pak(dist, idx, A, nb, k=k, alpha=alpha, n_boot=n_boot, band=band,
                             correction=correction, error_bar=error_bar)
+    if method == "meanshift":
+        from manifold_probe.analysis._meanshift import regions_meanshift
+
+        ms = regions_meanshift(A, dist, nb, adjacency(nb.truncate(graph_k),
+                                                      mutual=graph == "mutual"),
+                               k=k, alpha=alpha, n_boot=n_boot, rng=rng, rule=bandwidth,
+                               correction=correction, error_bar=error_bar)
+        ms.pop("iterations")
+        ms["bandwidth"] = float(np.ldexp(ms["bandwidth"], exponent))
+        ms["modes"] = np.ldexp(ms["modes"] + centre, exponent)
+        return Regions(**ms, alpha=alpha, k=k, band=band, n_boot=n_boot, method=method)
     g = -dtm_log(dist, None, k)
 
     adj = adjacency(nb.truncate(graph_k), mutual=graph == "mutual")
