@@ -1,4 +1,4 @@
-r"""Mode clustering by mean shift, with a bootstrap merge test of each mode (``regions(method="meanshift")``).
+r"""Mode clustering by mean shift with a bootstrap merge test of each mode (``method="meanshift"``).
 
 The density is the Gaussian kernel density estimate
 
@@ -12,30 +12,42 @@ decreases :math:`\hat f_h` and stops at a stationary point. The limits are the m
 :math:`\hat f_h`, read where the estimate peaks, not at the sample, and a point's region is
 the basin of attraction of its mode (mode clustering; Chen, Genovese & Wasserman 2016). The
 statistical target is the smoothed density :math:`f_h = f * K_h`, whose modes the estimate's
-converge to at the parametric rate for a fixed ``h`` (Chen et al. 2016, section 3).
+converge to at the parametric rate for a fixed ``h`` (the target Chen et al. 2016 argue for).
 
 Significance, the merge criterion of :mod:`.regions` moved off the sample:
 
 1. *Neighbouring modes*: two modes are neighbours when an edge of the symmetrised (or mutual)
    ``graph_k``-NN graph joins a point of one basin to a point of the other.
-2. *Saddles*: between two neighbouring modes :math:`m_a, m_b` the saddle height is read on
-   the segment, :math:`s_{ab} = \min_{t \in T} \log\hat f_h((1-t) m_a + t m_b)` over
-   :data:`SEGMENT_POINTS` interior points :math:`T`. The straight segment is one path: the
-   minimax over all paths is at least as high, so :math:`s_{ab}` is a lower bound of the
-   saddle between the two, and the elder rule below, run over every pair of neighbouring
-   modes, takes the highest chain of segments (paths through other modes).
+2. *Saddles*: between two neighbouring modes :math:`m_a, m_b` the saddle height
+   :math:`s_{ab}` is the higher of two paths' lowest points: the segment,
+   :math:`\min_{t \in T} \log\hat f_h((1-t) m_a + t m_b)` over :data:`SEGMENT_POINTS`
+   interior points :math:`T`; and the best graph edge :math:`(i, j)` between the two basins,
+   :math:`\max_{(i,j)} \min(\log\hat f_{h,-i}(X_i), \log\hat f_{h,-j}(X_j))` with the
+   leave-one-out estimate :math:`\hat f_{h,-i}` (an unbiased estimate of :math:`f_h` at a
+   sample point, without the spike of its own kernel), the border density of DPA (d'Errico et
+   al. 2021), since each end rises to its mode by its ascent. Each path bounds the minimax
+   saddle from below; the segment is the path in many dimensions, where the sample lies on
+   shells away from the modes and the valley between two groups lies where no point is, and
+   the graph edge on a curved support, where a chord between two modes of a noisy circle
+   crosses its hole.
 3. *Persistence* (elder rule): the pairs are taken by decreasing :math:`s_{ab}` with a
    union-find over the modes; when two groups meet, the one with the lower peak dies there, its
    prominence :math:`\Delta_m = \log\hat f_h(m) - s_{ab}`. A mode that never meets another
    (the global one, or one whose basin the graph does not join to any other) is measured to
-   the lowest :math:`\log\hat f_h` at the sample.
+   the lowest height read, at the sample or on a path, so that the highest peak has the
+   largest prominence.
 4. *Test*: ``n_boot`` multinomial replicates :math:`w^*_b` of the sample give
    :math:`\hat f^*_b(x) = \frac1n\sum_i w^*_{bi} K_h(x - X_i)` at the fixed peaks and saddle
-   points (the kernel estimate is a sample mean, for which the bootstrap is consistent), and
-   mode :math:`m` is a region when :math:`\Delta_m > z\,\sigma_m` with :math:`\sigma_m` the
-   bootstrap sd of :math:`\log\hat f^*(m) - \log\hat f^*(s_m)` (or the sum of the two sds),
-   :math:`z` and the correction for many modes as in :func:`~.regions.regions` (BH by
-   default). Non-significant modes merge into the elder they died into (ToMATo's merge).
+   points (the kernel estimate is a sample mean, for which the bootstrap is consistent; a
+   saddle on a graph edge is read leaving its own point out), and mode :math:`m` is a region
+   when :math:`\Delta_m > z\,\sigma_m` with :math:`\sigma_m` the bootstrap sd of
+   :math:`\log\hat f^*(m) - \log\hat f^*(s_m)` (or the sum of the two sds), :math:`z` and the
+   correction for many modes as in :func:`~.regions.regions` (BH by default). A mode whose
+   basin holds only the point that founded it is not a candidate (no p-value): it is the
+   spike of that point's own kernel, which in many dimensions stands above its neighbours'
+   contributions at any bandwidth that resolves the groups, and its bootstrap law (the point
+   drawn or not) is far from the normal the test assumes. Non-significant modes merge into
+   the elder they died into (ToMATo's merge).
 
 Bandwidth, by ``bandwidth``:
 
@@ -286,9 +298,15 @@ def meanshift_modes(A: np.ndarray, h: float, adj: list[np.ndarray],
     g_sample = log_kde(A, A, h)
     lowest = int(np.argmin(g_sample))
     M = len(modes)
-    saddle_height = np.full(M, g_sample[lowest])
-    saddle_point = np.repeat(A[lowest][None], M, axis=0)
-    saddle_row = np.full(M, -1, dtype=np.int64)
+    # a mode that never dies is measured to the lowest height read, at the sample or on a
+    # path (so that the highest peak has the largest prominence)
+    low_h, low_p, low_r = g_sample[lowest], A[lowest], -1
+    if len(s) and s.min() < low_h:
+        e = int(np.argmin(s))
+        low_h, low_p, low_r = s[e], where[e], int(exclude[e])
+    saddle_height = np.full(M, low_h)
+    saddle_point = np.repeat(low_p[None], M, axis=0)
+    saddle_row = np.full(M, low_r, dtype=np.int64)
     for m, e in died_at.items():
         saddle_height[m], saddle_point[m], saddle_row[m] = s[e], where[e], exclude[e]
     return dict(attach=attach, modes=modes, height=height, saddle_height=saddle_height,
