@@ -1,7 +1,7 @@
 r"""Semantic regions: significant density clusters of a point cloud, and how they meet labels.
 
 Longer than 500 lines: about half is the public docstring of :func:`regions`, which states
-the maths of its two methods, two density rules and two consensus rules; the mode, merge and
+the maths of its methods, two density rules and two consensus rules; the mode, merge and
 consensus helpers live in :mod:`manifold_probe.analysis._modes`.
 
 A *region* is a mode of the sampling density that stands out of the noise of its estimate:
@@ -20,6 +20,10 @@ decision on the prominence, with bootstrap error bars of the density estimate:
   estimate (``band="sup"``, Fasy et al. 2014) or of its H0 diagram (``band="bottleneck"``,
   Chazal et al. 2018). With probability about :math:`1-\alpha` no false region, but little
   power in many dimensions.
+* ``method="meanshift"``: the per-mode test of ``"peak"`` at the modes of a Gaussian kernel
+  density, found off the sample by mean shift (mode clustering; Chen, Genovese & Wasserman
+  2016), in :mod:`manifold_probe.analysis._meanshift`. An option, measured in round 5 of
+  ``benchmarks/sweep_regions_rules.py``.
 
 ``benchmarks/bench_regions_truth.py`` measures the rules against labelled truth (Gaussian
 mixtures at known separations, the MiniLM corpus categories, WordNet lexicographer files), on
