@@ -203,6 +203,25 @@ the highest peak has the largest prominence, as in the graph finder; the whole r
 rerun. Seen from the first run before the fix (synthetic families, complete): false regions
 of 35, default / knn / normal: 0 / 2 / 3; the 20-d mixture 3, 5, 4, 3, 5 / 5, 5, 5, 5, 5 /
 1, 1, 1, 1, 1. Nothing else was changed.
+
+Round 5 measured (``sweep_regions_meanshift.json``; the default's readings equal round 2's,
+cloud for cloud, 175 of 175): featureless clouds, false regions of 35: default 0, meanshift
+knn 2 (circle-in-10, seeds 3 and 4: bumps of the kernel density along the curve, p 0.005 and
+0.0009), meanshift normal 3 (circle-in-10 twice, sphere2-in-10); clear development mixtures
+right at >= 4/5 seeds: 7, 8, 4 of 8; development-mixture ARI 0.701, 0.654, 0.448; real-cloud
+ARI 0.197, 0.000, 0.000 (dadapy 0.066; MiniLM 0.281, 0.000, 0.000, dadapy 0.093); the 20-d
+mixture of 5 components 6 sd apart: 3, 5, 4, 3, 5 / 5, 5, 5, 5, 5 / 1, 1, 1, 1, 1; held-out
+(reported only) right at >= 4/5 seeds: 5, 4, 2 of 6 (meanshift knn reads the 0.6/0.3/0.1
+mixture 3 at every seed, the 3-component 50-d one 1 at every seed). Cost: 5.6 and 23.8
+times the default's summed wall time (single thread, loaded machine). Neither candidate is
+admissible, so the rule keeps the default. Mean shift with the kNN bandwidth is the first
+finder here to read every clear development mixture right (T1), the 20-d one at all five
+seeds; it misses on the bandwidth, in both directions: on MiniLM (TwoNN dimension 5.7 at
+the embeddings and 10 at layer 3, seed 0, in 384 coordinates) ``median r_60 / sqrt(d)`` is
+a third to a half of the cloud's rms radius, and all points ascend to one and two modes
+there; on the 50-d mixture (TwoNN 28) it is small enough that
+every point is the spike of its own kernel (600 one-point modes, no candidate but the
+global one). ``regions(method="meanshift")`` stays a measured option.
 """
 
 from __future__ import annotations
@@ -546,7 +565,14 @@ def main() -> None:
         run_round("meanshift", MEANSHIFT_VARIANTS, fams, part)
         return
     if sweep == "meanshift-summary":
-        _summarise_round("meanshift", MEANSHIFT_VARIANTS)
+        _summarise_round("meanshift", MEANSHIFT_VARIANTS, decision=(
+            "default kept (method='peak'): neither mean-shift candidate is admissible "
+            "('meanshift knn' 2 false regions of 35, on circle-in-10; 'meanshift normal' 3). "
+            "'meanshift knn' meets T1 (8 of 8 clear mixtures, the 20-d mixture 5, 5, 5, 5, 5) "
+            "and misses T2 (one region on 34 of 35 MiniLM subsamples: ARI 0.0); it stays an "
+            "option, regions(method='meanshift') (docs/validation.md#regions)"),
+            cost_note=(". The default runs first on each cloud and pays the kNN search, which "
+                       "the graph cache hands to the others"))
         return
     if sweep in ("density", "density2"):
         main_density(DENSITY_VARIANTS if sweep == "density" else DENSITY_VARIANTS_2, sweep)

@@ -460,7 +460,9 @@ def test_pak_regions_of_separated_blobs_and_bad_combinations():
                    "19.9 at k = 60, 8.8 at 10). Tried: consensus over bootstrap draws "
                    "(sweep_regions_consensus.json: 1, 1, 1, 1, 4 majority; 2, 5, 4, 3, 4 modal) "
                    "and the mutual kNN graph (sweep_regions_graph.json: 4, 5, 4, 4, 5 at "
-                   "graph_k = 20)")
+                   "graph_k = 20). Mean shift (method='meanshift', sweep_regions_meanshift.json) "
+                   "reads it 5, 5, 5, 5, 5 but 2 of 35 featureless clouds as several regions "
+                   "and MiniLM as one region: not the default")
 def test_five_components_in_20d_read_right_at_4_of_5_seeds():
     # The stability target (the same count at >= 4/5 seeds where the truth is clear)
     # on the one clear development mixture the default misses; strict, so a method that
