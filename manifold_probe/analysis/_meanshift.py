@@ -59,7 +59,15 @@ Bandwidth, by ``bandwidth``:
 * ``"normal"``: the normal-reference rule for density-gradient estimation (Chacón, Duong &
   Wand 2011, its r = 1 case; the rule Chen et al. 2016 use for mode clustering),
   :math:`h = \bar S\,(4/(D+4))^{1/(D+6)}\, n^{-1/(D+6)}`, with :math:`D` the ambient
-  dimension and :math:`\bar S` the root mean coordinate variance (rotation-invariant).
+  dimension and :math:`\bar S` the root mean coordinate variance (rotation-invariant);
+* ``"lcv"``: one :math:`h` maximising the leave-one-out likelihood (Kullback-Leibler
+  optimal; maths in :mod:`._bandwidth`);
+* ``"adaptive"``: per-sample bandwidths :math:`h_i` by Abramson's square-root law with the
+  finder's k-NN density as the pilot, the global factor by the same cross-validation; the
+  kernels are normalised by :math:`h_i^{-\hat d}` and the ascent is the variable-bandwidth
+  mean shift of Comaniciu, Ramesh & Meer (2001) (:mod:`._bandwidth`). The step tolerance is
+  read against the smallest :math:`h_i`, and two limits are one mode within
+  :data:`MERGE_RADIUS` times the bandwidth of the sample nearest the higher one.
 
 Cost: the ascent is :math:`O(n^2 D)` per iteration over the points not yet converged, in
 blocks of rows (memory ``block x n``, never ``n x n``); the bootstrap is one
@@ -81,6 +89,8 @@ import warnings
 
 import numpy as np
 
+from manifold_probe.analysis._bandwidth import Bandwidths
+
 #: Interior points of a segment between two modes at which the saddle height is read.
 SEGMENT_POINTS = 15
 #: Mean shift stops for a point when its step is below this fraction of h.
@@ -94,8 +104,10 @@ MERGE_RADIUS = 0.5
 BLOCK = 2_000_000
 
 
-def bandwidth(A: np.ndarray, dist: np.ndarray, k: int, rule: str, nb=None) -> tuple[float, str]:
-    """The bandwidth ``h`` by ``rule`` (module docstring) and a sentence stating it."""
+def bandwidth(A: np.ndarray, dist: np.ndarray, k: int, rule: str, nb=None
+              ) -> tuple[float | Bandwidths, str]:
+    """The bandwidth ``h`` by ``rule`` (module docstring; ``"lcv"`` and ``"adaptive"`` in
+    :mod:`._bandwidth`) and a sentence stating it."""
     n, D = A.shape
     if rule == "normal":
         S = float(np.sqrt(A.var(axis=0, ddof=1).mean()))
@@ -108,6 +120,10 @@ def bandwidth(A: np.ndarray, dist: np.ndarray, k: int, rule: str, nb=None) -> tu
         warnings.simplefilter("ignore", NearDuplicateWarning)
         dim = float(twonn(A, neighbors=nb, scale_check=False, seed=0).dimension)
     dim = max(dim, 1.0)
+    if rule in ("lcv", "adaptive"):
+        from manifold_probe.analysis._bandwidth import adaptive_bandwidth
+
+        return adaptive_bandwidth(A, dist, k, dim, rule, BLOCK)
     h = float(np.median(dist[:, k - 1])) / np.sqrt(dim)
     return h, (f"h = {h:.4g} = median r_{k} / sqrt(d), d = {dim:.3g} (TwoNN): the kernel's mass "
                f"at the {k}-NN radius")
@@ -117,32 +133,45 @@ def _rows(Q: np.ndarray, n: int) -> int:
     return max(1, min(len(Q), BLOCK // max(n, 1)))
 
 
-def log_kde(Q: np.ndarray, A: np.ndarray, h: float) -> np.ndarray:
+def _expo(q: np.ndarray, A: np.ndarray, a2: np.ndarray, h) -> np.ndarray:
+    """Log kernel of every row of ``q`` against every sample: ``-d2 / 2h^2``, or with
+    per-sample :class:`~._bandwidth.Bandwidths` ``-d2 / 2h_i^2 - p log h_i``."""
+    d2 = np.maximum((q * q).sum(axis=1)[:, None] + a2[None] - 2.0 * q @ A.T, 0.0)
+    if isinstance(h, Bandwidths):
+        return -d2 / (2.0 * (h.h * h.h)[None]) + h.log_norm()[None]
+    return -d2 / (2.0 * h * h)
+
+
+def scale(h) -> float:
+    """The smallest bandwidth (the step tolerance is read against it)."""
+    return float(h.h.min()) if isinstance(h, Bandwidths) else float(h)
+
+
+def log_kde(Q: np.ndarray, A: np.ndarray, h) -> np.ndarray:
     r""":math:`\log \sum_i \exp(-\lVert q - X_i\rVert^2/2h^2)` at each row of ``Q`` (the
     log-density up to the constant :math:`-\log(n (2\pi h^2)^{D/2})`), in blocks of rows."""
     out = np.empty(len(Q))
     a2 = (A * A).sum(axis=1)
     step = _rows(Q, len(A))
     for s in range(0, len(Q), step):
-        q = Q[s : s + step]
-        d2 = np.maximum((q * q).sum(axis=1)[:, None] + a2[None] - 2.0 * q @ A.T, 0.0)
-        e = -d2 / (2.0 * h * h)
+        e = _expo(Q[s : s + step], A, a2, h)
         top = e.max(axis=1)
         out[s : s + step] = top + np.log(np.exp(e - top[:, None]).sum(axis=1))
     return out
 
 
-def kernel_rows(Q: np.ndarray, A: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+def kernel_rows(Q: np.ndarray, A: np.ndarray, h) -> tuple[np.ndarray, np.ndarray]:
     """Kernel weights ``exp(e_qi - top_q)`` (Q, n) and the row shifts ``top_q``."""
-    a2 = (A * A).sum(axis=1)
-    d2 = np.maximum((Q * Q).sum(axis=1)[:, None] + a2[None] - 2.0 * Q @ A.T, 0.0)
-    e = -d2 / (2.0 * h * h)
+    e = _expo(Q, A, (A * A).sum(axis=1), h)
     top = e.max(axis=1)
     return np.exp(e - top[:, None]), top
 
 
-def ascend(A: np.ndarray, h: float) -> tuple[np.ndarray, int]:
-    """Mean-shift limits of every point (``(n, D)``) and the iterations run."""
+def ascend(A: np.ndarray, h) -> tuple[np.ndarray, int]:
+    """Mean-shift limits of every point (``(n, D)``) and the iterations run. With per-sample
+    bandwidths the weights are ``h_i^-(p+2) exp(-d2/2h_i^2)`` (Comaniciu, Ramesh & Meer 2001)."""
+    inv2 = 1.0 / (h.h * h.h) if isinstance(h, Bandwidths) else None
+    tol = STEP_TOLERANCE * scale(h)
     Y = A.copy()
     active = np.arange(len(A))
     a2 = (A * A).sum(axis=1)
@@ -154,11 +183,12 @@ def ascend(A: np.ndarray, h: float) -> tuple[np.ndarray, int]:
         for s in range(0, len(active), step):
             rows = active[s : s + step]
             y = Y[rows]
-            d2 = np.maximum((y * y).sum(axis=1)[:, None] + a2[None] - 2.0 * y @ A.T, 0.0)
-            e = -d2 / (2.0 * h * h)
+            e = _expo(y, A, a2, h)
             w = np.exp(e - e.max(axis=1, keepdims=True))
+            if inv2 is not None:
+                w = w * inv2[None]
             new = (w @ A) / w.sum(axis=1, keepdims=True)
-            moved[s : s + step] = np.linalg.norm(new - y, axis=1) > STEP_TOLERANCE * h
+            moved[s : s + step] = np.linalg.norm(new - y, axis=1) > tol
             Y[rows] = new
         active = active[moved]
         if not len(active):
@@ -166,24 +196,42 @@ def ascend(A: np.ndarray, h: float) -> tuple[np.ndarray, int]:
     return Y, it
 
 
-def group_limits(Y: np.ndarray, height: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+def nearest_rows(Q: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """The row of ``A`` nearest each row of ``Q``."""
+    a2 = (A * A).sum(axis=1)
+    out = np.empty(len(Q), dtype=np.int64)
+    step = _rows(Q, len(A))
+    for s in range(0, len(Q), step):
+        q = Q[s : s + step]
+        out[s : s + step] = np.argmin(a2[None] - 2.0 * q @ A.T, axis=1)
+    return out
+
+
+def group_limits(Y: np.ndarray, height: np.ndarray, h, A: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Modes from the limits: by decreasing height, a limit within ``MERGE_RADIUS * h`` of a
-    mode already found joins it, else it is a new mode. Returns the mode of each point and the
-    row whose limit founded each mode (its highest)."""
+    mode already found joins it, else it is a new mode (with per-sample bandwidths, ``h`` that
+    of the sample row ``A`` nearest the mode). Returns the mode of each point and the row whose
+    limit founded each mode (its highest)."""
     order = np.argsort(-height, kind="stable")
     attach = np.full(len(Y), -1, dtype=np.int64)
     founders: list[int] = []
     centres = np.empty((0, Y.shape[1]))
-    r2 = (MERGE_RADIUS * h) ** 2
+    if isinstance(h, Bandwidths):
+        r2_of = (MERGE_RADIUS * h.h[nearest_rows(Y, A)]) ** 2
+    else:
+        r2_of = np.full(len(Y), (MERGE_RADIUS * h) ** 2)
+    radii: list[float] = []
     for i in order:
         if len(founders):
             d2 = ((centres - Y[i]) ** 2).sum(axis=1)
             j = int(np.argmin(d2))
-            if d2[j] <= r2:
+            if d2[j] <= radii[j]:
                 attach[i] = j
                 continue
         attach[i] = len(founders)
         founders.append(int(i))
+        radii.append(float(r2_of[i]))
         centres = np.vstack([centres, Y[i]])
     return attach, np.asarray(founders, dtype=np.int64)
 
@@ -199,7 +247,7 @@ def mode_pairs(attach: np.ndarray, adj: list[np.ndarray]) -> np.ndarray:
 
 
 def segment_saddles(modes: np.ndarray, pairs: np.ndarray, A: np.ndarray,
-                    h: float) -> tuple[np.ndarray, np.ndarray]:
+                    h) -> tuple[np.ndarray, np.ndarray]:
     """The lowest ``log_kde`` on each pair's segment (interior points) and where it is."""
     t = np.arange(1, SEGMENT_POINTS + 1) / (SEGMENT_POINTS + 1)
     P = pairs.shape[1]
@@ -237,7 +285,7 @@ def elder_rule(height: np.ndarray, pairs: np.ndarray, s: np.ndarray
     return merged_into, died_at
 
 
-def loo_log_kde(A: np.ndarray, h: float) -> np.ndarray:
+def loo_log_kde(A: np.ndarray, h) -> np.ndarray:
     """``log_kde`` at each sample row without its own kernel (leave one out: an unbiased
     estimate of the smoothed density there, free of the spike of the point's own kernel)."""
     out = np.empty(len(A))
@@ -268,7 +316,7 @@ def edge_saddles(attach: np.ndarray, pairs: np.ndarray, adj: list[np.ndarray],
     return height, row
 
 
-def meanshift_modes(A: np.ndarray, h: float, adj: list[np.ndarray],
+def meanshift_modes(A: np.ndarray, h, adj: list[np.ndarray],
                     saddle: str = "path") -> dict:
     """Ascent, modes, their neighbouring pairs, saddles and the elder rule.
 
@@ -278,7 +326,7 @@ def meanshift_modes(A: np.ndarray, h: float, adj: list[np.ndarray],
     """
     Y, iterations = ascend(A, h)
     g_limit = log_kde(Y, A, h)
-    attach, founders = group_limits(Y, g_limit, h)
+    attach, founders = group_limits(Y, g_limit, h, A)
     modes = Y[founders]
     height = g_limit[founders]
     pairs = mode_pairs(attach, adj)
@@ -315,7 +363,7 @@ def meanshift_modes(A: np.ndarray, h: float, adj: list[np.ndarray],
                 g_sample=g_sample)
 
 
-def bootstrap_log_kde(Q: np.ndarray, A: np.ndarray, h: float, n_boot: int,
+def bootstrap_log_kde(Q: np.ndarray, A: np.ndarray, h, n_boot: int,
                       rng: np.random.Generator, exclude: np.ndarray | None = None) -> np.ndarray:
     r"""Deviations :math:`\log\hat f^*_b(q) - \log\hat f_h(q)` at each row of ``Q``,
     ``(n_boot, len(Q))``, from multinomial reweightings of the sample (``w @ K`` in blocks of
@@ -380,8 +428,7 @@ def regions_meanshift(A: np.ndarray, dist: np.ndarray, nb, adj: list[np.ndarray]
     labels = merge_labels(order, keep, ms["merged_into"], ms["attach"])
     # the row nearest each saddle point
     sp = ms["saddle_point"][order]
-    d2 = ((sp * sp).sum(1)[:, None] + (A * A).sum(1)[None] - 2.0 * sp @ A.T)
-    saddles = np.argmin(d2, axis=1).astype(np.int64)
+    saddles = nearest_rows(sp, A)
     basis = (f"modes of the Gaussian kernel density (mean shift; {h_basis}), saddles the lowest "
              f"density on the segments between modes whose basins the graph joins, elder rule; "
              f"prominence log f(peak) - log f(saddle) > z_(1-alpha) "
@@ -392,5 +439,6 @@ def regions_meanshift(A: np.ndarray, dist: np.ndarray, nb, adj: list[np.ndarray]
                 p_values=np.asarray(p_values, dtype=np.float64),
                 threshold=float(np.median(thresholds)),
                 thresholds=np.asarray(thresholds, dtype=np.float64),
-                peaks=ms["founders"][order], saddles=saddles, basis=basis, bandwidth=h,
+                peaks=ms["founders"][order], saddles=saddles, basis=basis,
+                bandwidth=float(np.median(h.h)) if isinstance(h, Bandwidths) else h,
                 modes=ms["modes"][order], iterations=ms["iterations"])

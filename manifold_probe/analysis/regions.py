@@ -235,7 +235,9 @@ REGIONS_PARAMS = Schema(
           choices=("peak", "tomato", "meanshift")),
     Param("bandwidth", str, "knn", 'method "meanshift": the kernel bandwidth, "knn" the median '
           'k-NN distance over sqrt(TwoNN dimension); "normal" the normal-reference rule for '
-          'gradient estimation', choices=("knn", "normal")),
+          'gradient estimation; "lcv" leave-one-out likelihood cross-validation; "adaptive" '
+          'per-point bandwidths by Abramson\'s square-root law, scaled by that cross-validation',
+          choices=("knn", "normal", "lcv", "adaptive")),
     Param("correction", str, "fdr", 'method "peak": "fdr" Benjamini-Hochberg over the modes; '
           '"simultaneous" error bars holding at every peak and saddle; "none" each mode alone',
           choices=("none", "fdr", "simultaneous")),
@@ -451,13 +453,18 @@ def regions(
         at about 7 times its cost.
     n_draws : int, default=25
         Bootstrap draws of the consensus (at most ``n_boot``).
-    bandwidth : {"knn", "normal"}, default="knn"
+    bandwidth : {"knn", "normal", "lcv", "adaptive"}, default="knn"
         ``method="meanshift"`` only: the kernel bandwidth :math:`h`. ``"knn"``:
         :math:`\operatorname{median}_i r_k(x_i)/\sqrt{\hat d}` with :math:`r_k` the distance
         to the ``k``-th neighbour and :math:`\hat d` the TwoNN dimension (a Gaussian kernel's
         mass lies at radius :math:`h\sqrt d`, so it reaches the ``k`` nearest); ``"normal"``:
         :math:`\bar S (4/(D+4))^{1/(D+6)} n^{-1/(D+6)}` (normal reference for the gradient,
-        Chacón, Duong & Wand 2011), :math:`\bar S` the root mean coordinate variance.
+        Chacón, Duong & Wand 2011), :math:`\bar S` the root mean coordinate variance;
+        ``"lcv"``: the :math:`h` maximising the leave-one-out likelihood; ``"adaptive"``:
+        :math:`h_i = h (r_k(x_i)/\bar r)^{\hat d/2}` (Abramson's square-root law with the
+        k-NN pilot density, :math:`\bar r` the geometric mean), :math:`h` by the same
+        cross-validation (:mod:`manifold_probe.analysis._bandwidth`; the result's
+        ``bandwidth`` is then the median :math:`h_i`).
 
     Returns
     -------
