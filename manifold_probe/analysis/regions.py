@@ -464,7 +464,9 @@ def regions(
         :math:`h_i = h (r_k(x_i)/\bar r)^{\hat d/2}` (Abramson's square-root law with the
         k-NN pilot density, :math:`\bar r` the geometric mean), :math:`h` by the same
         cross-validation (:mod:`manifold_probe.analysis._bandwidth`; the result's
-        ``bandwidth`` is then the median :math:`h_i`).
+        ``bandwidth`` is then the median :math:`h_i`). Measured in round 6 of
+        ``benchmarks/sweep_regions_rules.py``: neither reads the 20-d mixtures or MiniLM's
+        categories (docs/validation.md#regions).
 
     Returns
     -------
