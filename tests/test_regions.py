@@ -462,7 +462,9 @@ def test_pak_regions_of_separated_blobs_and_bad_combinations():
                    "and the mutual kNN graph (sweep_regions_graph.json: 4, 5, 4, 4, 5 at "
                    "graph_k = 20). Mean shift (method='meanshift', sweep_regions_meanshift.json) "
                    "reads it 5, 5, 5, 5, 5 but 2 of 35 featureless clouds as several regions "
-                   "and MiniLM as one region: not the default")
+                   "and MiniLM as one region: not the default. Its bandwidth by likelihood "
+                   "cross-validation or Abramson's law (sweep_regions_adaptive.json) reads it "
+                   "1, 1, 1, 1, 1 (every point its own mode)")
 def test_five_components_in_20d_read_right_at_4_of_5_seeds():
     # The stability target (the same count at >= 4/5 seeds where the truth is clear)
     # on the one clear development mixture the default misses; strict, so a method that
