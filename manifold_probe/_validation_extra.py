@@ -29,7 +29,6 @@ _GRAPH_CHECK_OPS = 5e7
 _UNIQUE_KEPT = 8
 _UNIQUE_KEPT_BYTES = 2**20
 _unique_kept: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
-_checked: OrderedDict[bytes, None] = OrderedDict()  # graphs that passed check_neighbor_arrays
 _unique_lock = threading.Lock()
 
 
@@ -57,36 +56,11 @@ def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclid
     and no other point may lie closer than the row's last neighbour, so a graph of another
     cloud, or of another metric, is refused. Cost: O(n k) plus O(rows n d).
 
-    The checks depend on the bits of the arrays alone, so a large graph and points that
-    passed (one of the last :data:`_UNIQUE_KEPT`, known by a SHA-256 digest of the arrays and
-    the metric) pass again without them: a profile's tasks hand each layer's shared graph to
-    several estimators, and the digest costs about a third of the checks (19,296 x 384 points,
-    48 neighbours: 0.04 s against 0.14 s).
-
     Raises
     ------
     InputError
         Naming the first offending row and what to do (recompute with ``mp.knn(X, k)``).
     """
-    arrays = [np.asarray(a) for a in (distances, indices, points) if a is not None]
-    key = None
-    if (sum(a.nbytes for a in arrays) >= _UNIQUE_KEPT_BYTES
-            and all(a.dtype.kind in "biuf" for a in arrays)):
-        key = _digest(f"graph|{metric}|{points is None}", arrays)
-        with _unique_lock:
-            if key in _checked:
-                _checked.move_to_end(key)
-                return
-    _check_arrays(distances, indices, metric, points)
-    if key is not None:
-        with _unique_lock:
-            _checked[key] = None
-            while len(_checked) > _UNIQUE_KEPT:
-                _checked.popitem(last=False)
-
-
-def _check_arrays(distances: Any, indices: Any, metric: str, points: np.ndarray | None) -> None:
-    """The checks of :func:`check_neighbor_arrays`."""
     fix = "recompute it with mp.knn(X, k) from the same X"
     D = np.asarray(distances)
     I = np.asarray(indices)  # noqa: E741

@@ -59,9 +59,19 @@ def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
         )
 
 
+#: bytes of the rows of distances copied at a time to rank a block's pairs (in the cache)
+_PAIR_ROWS_BYTES = 2**21
+
+
 def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Squared distances from ``A[rows]`` to every row of ``A``; a row to itself: inf."""
-    D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
+    """Squared distances from ``A[rows]`` to every row of ``A``; a row to itself: inf.
+
+    ``sq_i + sq_j - 2 g_ij`` (``g = A[rows] A^T``), the same operations in the same order
+    written in place, without two more ``(rows, n)`` temporaries."""
+    G = A[rows] @ A.T
+    G *= 2.0
+    D = np.add(sq[rows, None], sq[None, :])
+    D -= G
     D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
     return D
 
@@ -143,14 +153,19 @@ def rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: i
         lo, hi = np.searchsorted(fi, [these[0], these[-1] + 1])
         r_idx = np.searchsorted(these, fi[lo:hi])
         j = fj[lo:hi]
-        dj = D[r_idx, j][:, None]
-        Drow = D[r_idx]
-        ranks = np.count_nonzero(Drow < dj, axis=1) + 1
-        tied = np.flatnonzero(np.count_nonzero(Drow == dj, axis=1) > 1)  # j itself is equal
-        if len(tied):  # equal distances: the smaller index counts as closer
-            ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
-                                            & (idx[None, :] < j[tied, None]), axis=1)
-        far += float(np.sum(ranks - k))
+        # the pairs' rows of D a few at a time: copies that stay in the cache (one of P x n
+        # would be written to fresh memory); ranks are integers, so the sum is the same
+        step = max(1, _PAIR_ROWS_BYTES // (8 * n))
+        for p0 in range(0, len(j), step):
+            rp, jp = r_idx[p0 : p0 + step], j[p0 : p0 + step]
+            Drow = D[rp]
+            dj = D[rp, jp][:, None]
+            ranks = np.count_nonzero(Drow < dj, axis=1) + 1
+            tied = np.flatnonzero(np.count_nonzero(Drow == dj, axis=1) > 1)  # j itself is equal
+            if len(tied):  # equal distances: the smaller index counts as closer
+                ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
+                                                & (idx[None, :] < jp[tied, None]), axis=1)
+            far += float(np.sum(ranks - k))
     return total + weight * far
 
 
