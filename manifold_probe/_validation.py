@@ -450,7 +450,7 @@ def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact duplicate rows of ``X`` collapsed.
 
     A large ``X`` seen again (the same bits) is answered from the last few results
-    (:func:`~manifold_probe._validation_extra.unique_rows_kept`).
+    (:func:`~manifold_probe._unique_kept.unique_rows_kept`).
 
     Returns
     -------
@@ -461,7 +461,7 @@ def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts : ndarray of int, shape (n_unique,)
         How many rows share each distinct row.
     """
-    from manifold_probe._validation_extra import unique_rows_kept
+    from manifold_probe._unique_kept import unique_rows_kept
 
     return unique_rows_kept(np.ascontiguousarray(X))
 

@@ -4,16 +4,13 @@ k-nearest-neighbour graphs. Every public function taking ``neighbors=`` reaches
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from manifold_probe._validation import InputError
 
-__all__ = ["all_rows_differ", "check_neighbor_arrays", "unique_rows_kept"]
+__all__ = ["all_rows_differ", "check_neighbor_arrays"]
 
 
 #: Rows of a precomputed graph whose distances are recomputed from X (a stated budget, not a
@@ -21,25 +18,6 @@ __all__ = ["all_rows_differ", "check_neighbor_arrays", "unique_rows_kept"]
 #: the check costs at most ``_GRAPH_CHECK_OPS`` operations, well under a second).
 _GRAPH_CHECK_ROWS = 16
 _GRAPH_CHECK_OPS = 5e7
-
-
-#: :func:`unique_rows_kept` keeps the results of this many arrays of at least
-#: :data:`_UNIQUE_KEPT_BYTES` (a profile's tasks collapse the same layer several times: its
-#: dimension, curvature, regions and every pair it enters; a result is 3 integer arrays of n)
-_UNIQUE_KEPT = 8
-_UNIQUE_KEPT_BYTES = 2**20
-_unique_kept: OrderedDict[bytes, tuple[np.ndarray, ...]] = OrderedDict()
-_unique_lock = threading.Lock()
-
-
-def _digest(tag: str, arrays) -> bytes:
-    """SHA-256 of a tag and the dtypes, shapes and bytes of arrays (SHA-256 has hardware
-    support on current x86 and ARM cores: about 1.4 GB/s, above BLAKE2b)."""
-    h = hashlib.sha256(tag.encode())
-    for a in arrays:
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(np.ascontiguousarray(a)).cast("B"))
-    return h.digest()
 
 
 def check_neighbor_arrays(distances: Any, indices: Any, *, metric: str = "euclidean",
@@ -181,36 +159,3 @@ def all_rows_differ(X: np.ndarray) -> bool:
         if len(np.unique(words[:, cols] @ weights[cols])) == n:
             return True
     return False
-
-
-
-def unique_rows_kept(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`~manifold_probe._validation.unique_rows` of the C-contiguous ``X``: ``(first,
-    inverse, counts)``, the arrays of a previous call on the same bits (a SHA-256 digest of the
-    dtype, shape and bytes) where one of the last :data:`_UNIQUE_KEPT` large arrays had them.
-
-    The result is a function of the bits alone, so a kept one is the one a new sort would give
-    (copies are returned: a caller may write to them). Sorting ``n`` rows of ``d`` values costs
-    about 0.3 s at 19,296 x 384; the digest about a tenth of that.
-    """
-    key = None
-    if X.nbytes >= _UNIQUE_KEPT_BYTES:
-        key = _digest("unique_rows", [X])
-        with _unique_lock:
-            hit = _unique_kept.get(key)
-            if hit is not None:
-                _unique_kept.move_to_end(key)
-                return tuple(a.copy() for a in hit)
-    _, first, inverse, counts = np.unique(
-        X, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    out = (first[order], rank[inverse.reshape(-1)], counts[order])
-    if key is not None:
-        with _unique_lock:
-            _unique_kept[key] = tuple(a.copy() for a in out)
-            while len(_unique_kept) > _UNIQUE_KEPT:
-                _unique_kept.popitem(last=False)
-    return out
