@@ -449,6 +449,9 @@ def check_memory(nbytes: float, *, what: str, fix: str, budget: int | None = Non
 def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact duplicate rows of ``X`` collapsed.
 
+    A large ``X`` seen again (the same bits) is answered from the last few results
+    (:func:`~manifold_probe._unique_kept.unique_rows_kept`).
+
     Returns
     -------
     first : ndarray of int, shape (n_unique,)
@@ -458,14 +461,9 @@ def unique_rows(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts : ndarray of int, shape (n_unique,)
         How many rows share each distinct row.
     """
-    X = np.ascontiguousarray(X)
-    _, first, inverse, counts = np.unique(
-        X, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
-    order = np.argsort(first, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    return first[order], rank[inverse.reshape(-1)], counts[order]
+    from manifold_probe._unique_kept import unique_rows_kept
+
+    return unique_rows_kept(np.ascontiguousarray(X))
 
 
 # a stated order of magnitude, not a tuned constant: ~1e8 simple operations per second on one

@@ -38,8 +38,8 @@ OVER_LIMIT: dict[str, str] = {}
 # belong to one (a new module is placed here, and in the README's diagram when it is a folder or
 # a public file).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("_io", "_validation", "_validation_extra", "_version", "_cost_guards", "_threads",
-              "_params", "_device")),
+    ("base", ("_io", "_validation", "_validation_extra", "_unique_kept", "_version",
+              "_cost_guards", "_threads", "_params", "_device")),
     ("sources", ("capture", "datasets", "store", "activations", "_store_integrity")),
     ("engine", ("neighbors", "_knn_search", "_knn_exact", "_knn_tiles", "_neighbors_type")),
     ("maths", ("dimension", "curvature", "geodesic", "distortion", "topology")),

@@ -185,3 +185,25 @@ def test_cost_guards():
     val.check_memory(2**20, what="that", fix="subsample", budget=2**30)
     with pytest.warns(val.CostWarning, match="pass fewer"):
         val.warn_cost(10 * val.SLOW_OPERATIONS, what="that", fix="pass fewer")
+
+
+def test_unique_rows_of_a_large_array_seen_again_are_the_same_and_not_shared():
+    """A large array's result is kept for its next call (same bits, same arrays); a caller
+    writing to what it got does not change the next answer, and one changed value gives a
+    new one."""
+    from manifold_probe import _unique_kept as vx
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(3000, 60))  # 1.4 MB: above the size from which results are kept
+    X[2000:2100] = X[:100]
+    assert X.nbytes >= vx._UNIQUE_KEPT_BYTES
+    first, inverse, counts = unique_rows(X)
+    assert len(first) == 2900 and counts.sum() == 3000
+    np.testing.assert_array_equal(X[first][inverse], X)
+    first[:] = -1
+    again = unique_rows(X.copy())
+    assert again[0].min() == 0 and len(again[0]) == 2900
+    np.testing.assert_array_equal(again[1], inverse)
+    Z = X.copy()
+    Z[2050, 0] += 1.0  # row 2050 no longer repeats row 50
+    assert len(unique_rows(Z)[0]) == 2901

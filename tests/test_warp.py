@@ -277,3 +277,51 @@ def test_a_disconnected_graph_reports_its_components_and_the_share_of_pairs_used
     assert rows[1]["geodesic_pairs_prev"] == pytest.approx(199 / 399, abs=1e-12)
     # within each component a similarity: no distortion
     assert rows[1]["geodesic_distortion_prev"] < 1e-8
+
+
+def test_ranks_in_small_pieces_and_in_place_distances_give_the_same_sums(monkeypatch):
+    """rank_excess ranks a block's pairs a few rows of distances at a time and writes the
+    squared distances in reused buffers: the distances have the bits of the plain formula and
+    the rank sums (integers) equal those of the definition, ties (duplicated rows) and the
+    sampled rows included, whatever the size of the pieces and with or without a kept matrix."""
+    import manifold_probe.analysis._reuse as reuse
+    from manifold_probe.analysis import neighbourhoods as nh
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(260, 5))
+    X = np.vstack([X, X[:40]])  # exact ties
+    Y = np.tanh(X @ rng.normal(size=(5, 3)))
+    nx, ny = mp.knn(X, k=6), mp.knn(Y, k=6)
+    sq = np.einsum("ij,ij->i", X, X)
+    rows = np.arange(10, 75)
+    plain = sq[rows, None] + sq[None, :] - 2.0 * (X[rows] @ X.T)
+    plain[np.arange(len(rows)), rows] = np.inf
+    buffers: dict = {}
+    for _ in range(2):  # the second call writes into the first call's buffers
+        assert nh._sq_distance_rows(X, sq, rows, buffers).tobytes() == plain.tobytes()
+
+    def by_definition(A, candidates, own, k):
+        A = nh.normalize_scale(A)[0]
+        s = np.einsum("ij,ij->i", A, A)
+        total = 0
+        for i in range(len(A)):
+            d = s[i] + s - 2.0 * (A[i] @ A.T)
+            d[i] = np.inf
+            for j in set(candidates[i]) - set(own[i]):
+                total += int(np.sum(d < d[j]) + np.sum((d == d[j]) & (np.arange(len(A)) < j))
+                             + 1 - k)
+        return float(total)
+
+    want = by_definition(X, ny.indices, nx.indices, 6)
+    got = []
+    for piece in (nh._PAIR_ROWS_BYTES, 8 * len(X) * 3, 1):  # default, 3 rows, 1 row a time
+        monkeypatch.setattr(nh, "_PAIR_ROWS_BYTES", piece)
+        for keep in (reuse.MAX_ENTRY_BYTES, 0):  # kept matrix, then block by block
+            monkeypatch.setattr(reuse, "MAX_ENTRY_BYTES", keep)
+            reuse.clear_geodesic_cache()
+            got.append(nh.rank_excess(X, ny.indices, nx.indices, block=64))
+            got.append(nh.rank_excess(X, ny.indices, nx.indices, block=64, max_rows=50,
+                                      rng=np.random.default_rng(1)))
+    assert got[0::2] == [want] * 6
+    assert len(set(got[1::2])) == 1  # the sample of 50 rows: the same sum every way
+    reuse.clear_geodesic_cache()

@@ -59,9 +59,26 @@ def _check_pair(nx: Neighbors, ny: Neighbors) -> None:
         )
 
 
-def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Squared distances from ``A[rows]`` to every row of ``A``; a row to itself: inf."""
-    D = sq[rows, None] + sq[None, :] - 2.0 * (A[rows] @ A.T)
+#: bytes of the rows of distances copied at a time to rank a block's pairs (in the cache)
+_PAIR_ROWS_BYTES = 2**21
+
+
+def _sq_distance_rows(A: np.ndarray, sq: np.ndarray, rows: np.ndarray,
+                      buffers: dict | None = None) -> np.ndarray:
+    """Squared distances from ``A[rows]`` to every row of ``A``; a row to itself: inf.
+
+    ``sq_i + sq_j - 2 g_ij`` (``g = A[rows] A^T``), the same operations in the same order
+    written in place; with ``buffers`` (a dict kept by the caller) into two arrays reused from
+    call to call (the returned one among them) instead of four new ``(rows, n)`` ones."""
+    shape = (len(rows), A.shape[0])
+    buffers = {} if buffers is None else buffers
+    if buffers.get("shape") != shape:
+        buffers.update(shape=shape, G=np.empty(shape), D=np.empty(shape))
+    G, D = buffers["G"], buffers["D"]
+    np.matmul(A[rows], A.T, out=G)
+    G *= 2.0
+    np.add(sq[rows, None], sq[None, :], out=D)
+    D -= G
     D[np.arange(len(rows)), rows] = np.inf  # self is no neighbour
     return D
 
@@ -137,20 +154,26 @@ def rank_excess(A: np.ndarray, candidates: np.ndarray, own: np.ndarray, block: i
         full = reused(f"sq_distances|{block}", (A,), compute, lambda D: D.nbytes)
     idx = np.arange(n)
     far = 0.0
+    buffers: dict = {}
     for b0 in range(0, len(rows), block):
         these = rows[b0 : b0 + block]
-        D = full[these] if full is not None else _sq_distance_rows(A, sq, these)
+        D = full[these] if full is not None else _sq_distance_rows(A, sq, these, buffers)
         lo, hi = np.searchsorted(fi, [these[0], these[-1] + 1])
         r_idx = np.searchsorted(these, fi[lo:hi])
         j = fj[lo:hi]
-        dj = D[r_idx, j][:, None]
-        Drow = D[r_idx]
-        ranks = np.count_nonzero(Drow < dj, axis=1) + 1
-        tied = np.flatnonzero(np.count_nonzero(Drow == dj, axis=1) > 1)  # j itself is equal
-        if len(tied):  # equal distances: the smaller index counts as closer
-            ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
-                                            & (idx[None, :] < j[tied, None]), axis=1)
-        far += float(np.sum(ranks - k))
+        # the pairs' rows of D a few at a time: copies that stay in the cache (one of P x n
+        # would be written to fresh memory); ranks are integers, so the sum is the same
+        step = max(1, _PAIR_ROWS_BYTES // (8 * n))
+        for p0 in range(0, len(j), step):
+            rp, jp = r_idx[p0 : p0 + step], j[p0 : p0 + step]
+            Drow = D[rp]
+            dj = D[rp, jp][:, None]
+            ranks = np.count_nonzero(Drow < dj, axis=1) + 1
+            tied = np.flatnonzero(np.count_nonzero(Drow == dj, axis=1) > 1)  # j itself is equal
+            if len(tied):  # equal distances: the smaller index counts as closer
+                ranks[tied] += np.count_nonzero((Drow[tied] == dj[tied])
+                                                & (idx[None, :] < jp[tied, None]), axis=1)
+            far += float(np.sum(ranks - k))
     return total + weight * far
 
 
