@@ -30,7 +30,7 @@ from manifold_probe.analysis.neighbourhoods import (
     trustworthiness,
     venna_kaski,
 )
-from manifold_probe.neighbors import Neighbors, resolve_neighbors
+from manifold_probe.neighbors import Neighbors, graphs_built_here, resolve_neighbors
 
 __all__ = [
     "WARP_PARAMS",
@@ -362,9 +362,12 @@ def warp(
         with warnings.catch_warnings():
             # pairs in different components of a graph (inf) are left out of the log-ratios
             warnings.filterwarnings("ignore", message=".*connected components", category=UserWarning)
-            # a layer in several pairs: its distances are computed once (content-keyed reuse)
-            DX = cached_geodesic_distances(A, nx, k, sources, geodesic_method)
-            DY = cached_geodesic_distances(B, ny, k, sources, geodesic_method)
+            # a layer in several pairs: its distances are computed once (content-keyed reuse);
+            # nx and ny were checked against A and B above (resolve_neighbors), so the graph
+            # search's own check of the same arrays is left out (it could only pass)
+            with graphs_built_here():
+                DX = cached_geodesic_distances(A, nx, k, sources, geodesic_method)
+                DY = cached_geodesic_distances(B, ny, k, sources, geodesic_method)
         result = geodesic_distortion(DX, DY)
         fields["geodesic"] = result
         fields["geodesic_log_ratio_median"] = float(result.scale)
