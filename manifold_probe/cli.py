@@ -218,9 +218,8 @@ def run(
     )
     if "time_profile_step_s" in result:
         console.print(
-            f"profile step {result['time_profile_step_s']:.1f} s (kNN graphs and graph-free "
-            f"measures {result['time_stage_knn_s']:.1f} s, the rest "
-            f"{result['time_stage_measures_s']:.1f}"
+            f"profile step {result['time_profile_step_s']:.1f} s (kNN graphs "
+            f"{result['time_stage_knn_s']:.1f} s, measures {result['time_stage_measures_s']:.1f}"
             f" s; " + (f"{executor.threads} task(s) at once)" if hasattr(executor, "threads")
                          else f"on {executor.name})"))
     times = sorted((k[5:-2], v) for k, v in result.items()

@@ -17,7 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from manifold_probe._io import atomic_save_npy, atomic_write_bytes, atomic_write_json, read_json
+from manifold_probe._io import (
+    atomic_save_npy,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+)
 from manifold_probe._validation import InputError, IntegrityError
 from manifold_probe.analysis.measures import subsample_indices
 from manifold_probe.analysis.metric import apply_metric
@@ -398,8 +403,7 @@ def run_experiment(config, out=None, *, executor=None, progress: ProgressSink | 
 
     Steps: capture the activations (skipped when saved), capture each perturbed model,
     compute each layer's kNN graph once, run every (layer × measure × seed) task through the
-    executor (each writes its own result atomically; finished tasks are skipped; the measures
-    that read no graph run in the first stage, beside the graphs), then write
+    executor (each writes its own result atomically; finished tasks are skipped), then write
     ``profile.csv``/``profile.json``, ``perturbations.csv``, ``config.json``, ``run.json``
     (tasks run and reused, the wall time of the profile step in this call and of its two
     stages, ``time_profile_step_s``/``time_stage_knn_s``/``time_stage_measures_s``, and the time
@@ -464,10 +468,7 @@ def _run_locked(config, out, manifest, executor, progress, make_report) -> dict:
     counts = {"run": 0, "skipped": 0}
     knn_results = []
     stage_wall = {}
-    # the measures that read no graph run beside the graphs (no core idle while the last runs)
-    early, late = ([s for s in stage2 if (s["kind"] in TASK_GRAPH) == g] for g in (False, True))
-    for stage, key, specs in (("kNN graphs and graph-free measures", "knn", stage1 + early),
-                              ("measures", "measures", late)):
+    for stage, key, specs in (("kNN graphs", "knn", stage1), ("measures", "measures", stage2)):
         stage_start = time.perf_counter()
         todo = pending_tasks(manifest, specs, progress)
         counts["skipped"] += len(specs) - len(todo)
