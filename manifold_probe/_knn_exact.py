@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 # bytes of coordinate differences gathered at a time by the float64 recomputation (they and
-# the gathered rows stay in the cache); 2**21 against 2**19: the same bits, ~5-9% less CPU on
+# the gathered rows stay in the cache); 2**21 against 2**19: the same bits, ~2-9% less CPU on
 # the token layers' 48-NN graphs and the warp null's 1000-row draws (tokens_run_report_reuse.json)
 _RECOMPUTE_BYTES = 2**21
 EPS64 = float(np.finfo(np.float64).eps)
