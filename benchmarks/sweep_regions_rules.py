@@ -620,30 +620,32 @@ def choose(fam: dict, variants: dict) -> dict:
                 chosen=ranked[0] if ranked else None)
 
 
+def _part_families() -> tuple[str, tuple[str, ...]]:
+    """The ``--part`` argument (``synthetic``, ``real`` or ``all``) and its families."""
+    part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
+    return part, {"synthetic": ("unimodal", "mixture", "heldout"),
+                  "real": ("minilm", "wordnet"),
+                  "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+
+
 def main() -> None:
     sweep = sys.argv[sys.argv.index("--sweep") + 1] if "--sweep" in sys.argv else "k"
     if sweep == "consensus":
-        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
-        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
-                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        part, fams = _part_families()
         main_consensus(fams, part)
         return
     if sweep == "consensus-summary":
         summarise_consensus()
         return
     if sweep == "graph":
-        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
-        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
-                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        part, fams = _part_families()
         main_graph(fams, part)
         return
     if sweep == "graph-summary":
         summarise_graph()
         return
     if sweep == "meanshift":
-        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
-        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
-                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        part, fams = _part_families()
         run_round("meanshift", MEANSHIFT_VARIANTS, fams, part)
         return
     if sweep == "meanshift-summary":
@@ -657,9 +659,7 @@ def main() -> None:
                        "the graph cache hands to the others"))
         return
     if sweep == "adaptive":
-        part = sys.argv[sys.argv.index("--part") + 1] if "--part" in sys.argv else "all"
-        fams = {"synthetic": ("unimodal", "mixture", "heldout"), "real": ("minilm", "wordnet"),
-                "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
+        part, fams = _part_families()
         run_round("adaptive", ADAPTIVE_VARIANTS, fams, part)
         return
     if sweep == "adaptive-summary":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _clouds import blobs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,16 +20,6 @@ from manifold_probe.analysis.regions import (
     label_agreement,
     regions,
 )
-
-
-def blobs(c: int, sep: float, d: int, n: int, seed: int):
-    """``c`` unit Gaussians at the vertices of a regular simplex of edge ``sep``."""
-    rng = np.random.default_rng(seed)
-    centres = np.zeros((c, d))
-    centres[np.arange(c), np.arange(c)] = sep / np.sqrt(2.0)
-    y = np.arange(n) % c
-    return centres[y] + rng.normal(size=(n, d)), y
-
 
 RULES = [("peak", "none"), ("peak", "fdr"), ("peak", "simultaneous"), ("tomato", "none")]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _clouds import blobs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,15 +21,6 @@ from manifold_probe import InputError
 from manifold_probe.analysis import _bandwidth as B
 from manifold_probe.analysis import _meanshift as M
 from manifold_probe.analysis.regions import regions
-
-
-def blobs(c: int, sep: float, d: int, n: int, seed: int):
-    """``c`` unit Gaussians at the vertices of a regular simplex of edge ``sep``."""
-    rng = np.random.default_rng(seed)
-    centres = np.zeros((c, d))
-    centres[np.arange(c), np.arange(c)] = sep / np.sqrt(2.0)
-    y = np.arange(n) % c
-    return centres[y] + rng.normal(size=(n, d)), y
 
 
 def full_loglik(X: np.ndarray, hj: np.ndarray, p: float) -> float:
