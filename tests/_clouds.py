@@ -19,3 +19,16 @@ def blobs(c: int, sep: float, d: int, n: int, seed: int):
     """:func:`blobs_with_centres` without the centres: ``(X, labels)``."""
     X, y, _ = blobs_with_centres(c, sep, d, n, seed)
     return X, y
+
+
+def one_cluster(shape: str, seed: int, n: int = 400, d: int = 5) -> np.ndarray:
+    """A cloud with one region: ``"gaussian"`` (standard normal in R^d), ``"ball"`` (uniform
+    in the unit d-ball) or ``"circle"`` (the unit circle in R^2, noise sd 0.05)."""
+    rng = np.random.default_rng(seed)
+    if shape == "circle":
+        t = rng.uniform(0, 2 * np.pi, n)
+        return np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.normal(size=(n, 2))
+    u = rng.normal(size=(n, d))
+    if shape == "ball":
+        u = u / np.linalg.norm(u, axis=1, keepdims=True) * rng.uniform(size=(n, 1)) ** (1 / d)
+    return u

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _clouds import blobs
+from _clouds import blobs, one_cluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -56,16 +56,7 @@ def test_one_cluster_shapes_read_one(shape, rule, seed):
     # 0 of 10 at 500 points in benchmarks/bench_regions_truth.py), and correction="none"
     # (DPA's rule), which splits every noisy circle there.
     method, correction = rule
-    rng = np.random.default_rng(seed)
-    n, d = 400, 5
-    if shape == "gaussian":
-        X = rng.normal(size=(n, d))
-    elif shape == "ball":
-        u = rng.normal(size=(n, d))
-        X = u / np.linalg.norm(u, axis=1, keepdims=True) * rng.uniform(size=(n, 1)) ** (1 / d)
-    else:
-        t = rng.uniform(0, 2 * np.pi, n)
-        X = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.normal(size=(n, 2))
+    X = one_cluster(shape, seed)
     r = regions(X, seed=seed, method=method, correction=correction)
     assert r.n_regions == 1
     assert np.all(r.labels == 0)

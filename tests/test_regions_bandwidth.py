@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _clouds import blobs
+from _clouds import blobs, one_cluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,12 +110,7 @@ def test_separated_blobs_right_count(bandwidth, c):
 @pytest.mark.parametrize("bandwidth", ["lcv", "adaptive"])
 @pytest.mark.parametrize("shape", ["gaussian", "ball"])
 def test_one_cluster_clouds_read_one(bandwidth, shape):
-    rng = np.random.default_rng(2)
-    n, d = 400, 5
-    u = rng.normal(size=(n, d))
-    if shape == "ball":
-        u = u / np.linalg.norm(u, axis=1, keepdims=True) * rng.uniform(size=(n, 1)) ** (1 / d)
-    r = regions(u, seed=0, method="meanshift", bandwidth=bandwidth)
+    r = regions(one_cluster(shape, 2), seed=0, method="meanshift", bandwidth=bandwidth)
     assert r.n_regions == 1 and np.all(r.labels == 0)
 
 

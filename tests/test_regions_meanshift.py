@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _clouds import blobs_with_centres as blobs
+from _clouds import one_cluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,16 +42,7 @@ def test_separated_blobs_right_count_modes_at_the_centres(c):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("shape", ["gaussian", "ball", "circle"])
 def test_one_cluster_shapes_read_one(shape, seed):
-    rng = np.random.default_rng(seed)
-    n, d = 400, 5
-    if shape == "gaussian":
-        X = rng.normal(size=(n, d))
-    elif shape == "ball":
-        u = rng.normal(size=(n, d))
-        X = u / np.linalg.norm(u, axis=1, keepdims=True) * rng.uniform(size=(n, 1)) ** (1 / d)
-    else:
-        t = rng.uniform(0, 2 * np.pi, n)
-        X = np.c_[np.cos(t), np.sin(t)] + 0.05 * rng.normal(size=(n, 2))
+    X = one_cluster(shape, seed)
     r = regions(X, seed=seed, method="meanshift")
     assert r.n_regions == 1 and np.all(r.labels == 0)
 
