@@ -297,6 +297,48 @@ held-out 4-component mixture in 4-d 4 at every seed.
 ``bandwidth="lcv"`` and ``"adaptive"`` stay measured options of
 ``regions(method="meanshift")``; the 20-d target stays unmet (strict xfail in
 ``tests/test_regions.py``).
+
+Round 7 (``--sweep flow``), declared before the comparison: the default's own density read
+where it peaks. The distance to measure is defined off the sample, and the flow
+``x <- mean of its k nearest sample points`` (the k-NN mean shift, a flat kernel of adaptive
+radius) descends it, never raising ``d_k`` and stopping after finitely many steps at an exact
+fixed point, a local maximum of ``g = -log d_k`` (proof and references in
+``manifold_probe/analysis/_flow.py``). Before the round was declared, the candidate of the
+plan, the default with each mode's peak height read at the limit of this flow from its peak
+vertex and everything else unchanged (saddles at the sample), was run on the 20-d mixture of
+5 components 6 sd apart (seeds 0, 1), circle-in-10 and gaussian-20 (seeds 3, 4) and MiniLM
+``layer_3`` (subsample 0). It failed plainly: 6 and 5 regions on the 20-d mixture, 7 and 4 on
+circle-in-10 (gaussian-20: 1, 1), and on MiniLM all 11 modes significant (11 regions, ARI
+0.397 against the default's 5 and 0.419). The reason is an inconsistency: on a noisy curve
+or in many dimensions every sample point lies off the support's centre, so the flowed peak
+rises above every sample reading by the same offset while the saddle stays at the sample,
+and every mode's prominence gains that offset. The candidate declared instead reads the
+saddle off the sample too, on the segment between the flowed peaks, so that peak and saddle
+are readings of the same function at points of the same kind. Candidate
+(:data:`FLOW_VARIANTS`), ``regions(peak="flow")``:
+
+* ``flow``: the default (``k = 60``, the symmetrised 20-NN graph, the modes, the merge
+  forest and the elder rule at the sample, the bootstrap sd of peak minus saddle, BH over the
+  modes), with each mode's peak height ``g(x*_m)`` read at the limit of the flow from its peak
+  vertex (over all ``n`` points: ``x*`` is not a sample point), and its saddle height the
+  higher of its saddle vertex's ``g`` and the lowest ``g`` on the segment from ``x*_m`` to the
+  flowed peak of the elder it merges into (read at the 15 interior points of round 5's
+  segment, ``SEGMENT_POINTS``; each is a path between the two peaks, so each bounds the
+  height at which they meet from below); the bootstrap reads the reweighted ``d_k`` at the
+  same fixed off-sample points. Guarantees: the flowed peak is never below the vertex's
+  reading (``g(x*) >= -log d_k(p) >= g(p)``) and is a local maximum of ``g``; two modes whose
+  flows end at one fixed point have segment saddle equal to their peak, prominence 0.
+
+against the round-2 default ``dtm k=60 graph 20`` (rerun on every cloud). The rule is the one
+of rounds 2-6 (admissible: at most 1 of 35 featureless clouds with more than one region;
+then T1 and T2; then clear development mixtures right at >= 4/5 seeds; then
+development-mixture ARI; held-out only reported), over these two; dadapy's and k-means'
+readings are those of ``sweep_regions_density2.json``. Read on the same check clouds before
+this declaration: 5 and 5 regions on the 20-d mixture, 3 and 1 on circle-in-10 (a false
+reading at seed 3, p 0.003 twice), 1 and 1 on gaussian-20, 7 regions on MiniLM ``layer_3``
+(ARI 0.400). Nothing was changed after this declaration. Writes
+``benchmarks/results/sweep_regions_flow.json`` (parts ``_synthetic`` and ``_real``, joined by
+``--sweep flow-summary``).
 """
 
 from __future__ import annotations
@@ -368,6 +410,12 @@ ADAPTIVE_VARIANTS = {
     "dtm k=60 graph 20": dict(k=60, graph_k=20),
     "meanshift lcv": dict(method="meanshift", bandwidth="lcv"),
     "meanshift adaptive": dict(method="meanshift", bandwidth="adaptive"),
+}
+
+
+FLOW_VARIANTS = {
+    "dtm k=60 graph 20": dict(k=60, graph_k=20),
+    "flow": dict(k=60, graph_k=20, peak="flow"),
 }
 
 
@@ -657,6 +705,15 @@ def main() -> None:
             "option, regions(method='meanshift') (docs/validation.md#regions)"),
             cost_note=(". The default runs first on each cloud and pays the kNN search, which "
                        "the graph cache hands to the others"))
+        return
+    if sweep == "flow":
+        part, fams = _part_families()
+        run_round("flow", FLOW_VARIANTS, fams, part)
+        return
+    if sweep == "flow-summary":
+        _summarise_round("flow", FLOW_VARIANTS, cost_note=(
+            ". The default runs first on each cloud and pays the kNN search, which the graph "
+            "cache hands to the others"))
         return
     if sweep == "adaptive":
         part, fams = _part_families()

@@ -247,6 +247,10 @@ REGIONS_PARAMS = Schema(
     Param("density", str, "dtm", 'method "peak": "dtm" distance to measure at k with bootstrap '
           'error bars; "pak" point-adaptive density in the intrinsic dimension (PAk, k* <= 2k + '
           '10) with its likelihood error bars', choices=("dtm", "pak")),
+    Param("peak", str, "sample", 'method "peak", density "dtm": where a mode\'s peak height is '
+          'read, "sample" at its peak vertex; "flow" at the limit of the k-NN mean-shift flow '
+          'from that vertex (the distance to measure off the sample)',
+          choices=("sample", "flow")),
 )
 
 
@@ -268,6 +272,7 @@ def regions(
     consensus: str = "none",
     n_draws: int = 25,
     bandwidth: str = "knn",
+    peak: str = "sample",
 ) -> Regions:
     r"""Significant density clusters ("semantic regions") of a point cloud.
 
@@ -505,10 +510,16 @@ def regions(
     A = check_points(X, min_points=20, what="regions")
     n = len(A)
     (k, graph_k, graph, alpha, n_boot, band, method, bandwidth, correction, error_bar,
-     density) = REGIONS_PARAMS.check(k=k, graph_k=graph_k, graph=graph, alpha=alpha,
-                                     n_boot=n_boot, band=band, method=method,
-                                     bandwidth=bandwidth, correction=correction,
-                                     error_bar=error_bar, density=density).values()
+     density, peak) = REGIONS_PARAMS.check(k=k, graph_k=graph_k, graph=graph, alpha=alpha,
+                                           n_boot=n_boot, band=band, method=method,
+                                           bandwidth=bandwidth, correction=correction,
+                                           error_bar=error_bar, density=density,
+                                           peak=peak).values()
+    if peak == "flow" and (method != "peak" or density != "dtm" or consensus != "none"):
+        raise InputError(
+            f'peak="flow" reads the distance to measure off the sample at each mode of '
+            f'method="peak", density="dtm" without a consensus (got method={method!r}, '
+            f'density={density!r}, consensus={consensus!r}); leave peak at "sample" otherwise')
     if density == "pak" and (method != "peak" or correction == "simultaneous"):
         raise InputError(
             f'density="pak" has analytic error bars and no bootstrap: it needs method="peak" '
@@ -570,6 +581,14 @@ def regions(
     peaks, prom = peaks[by_prominence], prom[by_prominence]
     lowest = int(np.argmin(g))  # a mode that never merges is measured down to here
     saddles = np.array([saddle_of.get(int(p), lowest) for p in peaks], dtype=np.int64)
+    limits = None
+    if peak == "flow":
+        # each peak read at the limit of the k-NN mean-shift flow from its vertex (_flow.py)
+        from manifold_probe.analysis._flow import flowed_peaks, flowed_saddles
+
+        limits, fdist, fidx = flowed_peaks(A, peaks, k, K)
+        gs, sdist, sidx, seg = flowed_saddles(A, g, peaks, saddles, merged_into, limits, k, K)
+        prom = -dtm_log(fdist, None, k) - gs
 
     # Bootstrap: multinomial weights and the DTM of the reweighted sample. "tomato" needs the
     # statistic S_b over all points; "peak" needs g* only at the peaks and saddles.
@@ -580,16 +599,22 @@ def regions(
     s1 = np.zeros(len(where))
     s2 = np.zeros(len(where))
     stat = np.empty(n_boot)
-    devs = np.empty((n_boot, len(where))) if method == "peak" else None
+    devs = np.empty((n_boot, len(where) + (len(peaks) + len(sdist) if peak == "flow" else 0))
+                    ) if method == "peak" else None
     if method == "tomato" and band == "bottleneck":
         forest = forest_edges(edge_list(adj), n)
         ref = h0_diagram(g, forest(g))
-    chunk = max(1, int(2e7 // (len(where) * K)))
+    rows_d, rows_i, rows_g = dist[where], idx[where], g[where]
+    if limits is not None:  # the flowed peaks, then the segment saddles, after the sample rows
+        rows_d, rows_i = np.vstack([rows_d, fdist, sdist]), np.vstack([rows_i, fidx, sidx])
+        rows_g = np.concatenate([rows_g, -dtm_log(fdist, None, k), -dtm_log(sdist, None, k)])
+        s1, s2 = np.zeros(len(rows_g)), np.zeros(len(rows_g))
+    chunk = max(1, int(2e7 // (len(rows_g) * K)))
     for b0 in range(0, n_boot, chunk):
         nbk = min(chunk, n_boot - b0)
         w = rng.multinomial(n, np.full(n, 1.0 / n), size=nbk).astype(np.float64)
-        gb = -dtm_log(dist[where][None], w[:, idx[where]], k)
-        dev = gb - g[where][None]
+        gb = -dtm_log(rows_d[None], w[:, rows_i], k)
+        dev = gb - rows_g[None]
         s1 += dev.sum(axis=0)
         s2 += (dev * dev).sum(axis=0)
         if method == "peak":
@@ -606,6 +631,10 @@ def regions(
     if method == "peak":
         sd = np.sqrt(np.maximum(s2 / n_boot - (s1 / n_boot) ** 2, 0.0) * n_boot / (n_boot - 1))
         col = np.searchsorted(where, np.concatenate([peaks, saddles]))
+        if limits is not None:
+            col[: len(peaks)] = len(where) + np.arange(len(peaks))
+            on_seg = np.flatnonzero(seg >= 0)  # saddles read on a segment
+            col[len(peaks) + on_seg] = len(where) + len(peaks) + seg[on_seg]
         sd_sum = sd[col[: len(peaks)]] + sd[col[len(peaks) :]]
         if error_bar == "difference":
             # the bootstrap standard deviation of g*(p_m) - g*(s_m) itself (a mode that never
@@ -659,12 +688,15 @@ def regions(
         n_boot=n_boot,
         basis=_BASIS[band if method == "tomato" else "peak" if error_bar == "sum"
                      else "peak-difference"]
-        + _CORRECTION_BASIS[correction if method == "peak" else "none"] + basis_consensus,
+        + _CORRECTION_BASIS[correction if method == "peak" else "none"] + basis_consensus
+        + ("; each peak read off the sample, at the limit of the k-NN mean-shift flow from its "
+           "vertex" if limits is not None else ""),
         method=method,
         thresholds=np.asarray(thresholds, dtype=np.float64),
         peaks=peaks,
         saddles=saddles,
         draw_counts=draw_counts,
+        modes=None if limits is None else np.ldexp(limits + centre, exponent),
     )
 
 
