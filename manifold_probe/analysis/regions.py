@@ -247,9 +247,12 @@ REGIONS_PARAMS = Schema(
     Param("density", str, "dtm", 'method "peak": "dtm" distance to measure at k with bootstrap '
           'error bars; "pak" point-adaptive density in the intrinsic dimension (PAk, k* <= 2k + '
           '10) with its likelihood error bars', choices=("dtm", "pak")),
-    Param("peak", str, "sample", 'method "peak", density "dtm": where a mode\'s peak height is '
-          'read, "sample" at its peak vertex; "flow" at the limit of the k-NN mean-shift flow '
-          'from that vertex (the distance to measure off the sample)',
+    # peak="sample": kept by round 7 of `benchmarks/sweep_regions_rules.py` (--sweep flow) and
+    # benchmarks/check_regions_flow.py, see docs/validation.md#regions
+    Param("peak", str, "sample", 'method "peak", density "dtm", no consensus: where a mode\'s '
+          'peak and saddle heights are read, "flow" off the sample (the peak at the limit of '
+          'the k-NN mean-shift flow from its vertex, the saddle the higher of its vertex and '
+          'the lowest point on the segment between the flowed peaks); "sample" at the vertices',
           choices=("sample", "flow")),
 )
 
@@ -517,7 +520,7 @@ def regions(
                                            peak=peak).values()
     if peak == "flow" and (method != "peak" or density != "dtm" or consensus != "none"):
         raise InputError(
-            f'peak="flow" reads the distance to measure off the sample at each mode of '
+            f'peak="flow" reads the distance to measure off the sample at the modes of '
             f'method="peak", density="dtm" without a consensus (got method={method!r}, '
             f'density={density!r}, consensus={consensus!r}); leave peak at "sample" otherwise')
     if density == "pak" and (method != "peak" or correction == "simultaneous"):
@@ -589,6 +592,10 @@ def regions(
         limits, fdist, fidx = flowed_peaks(A, peaks, k, K)
         gs, sdist, sidx, seg = flowed_saddles(A, g, peaks, saddles, merged_into, limits, k, K)
         prom = -dtm_log(fdist, None, k) - gs
+        # modes by decreasing prominence read off the sample (the first is kept, as above)
+        o = np.argsort(-prom, kind="stable")
+        peaks, saddles, prom, limits, fdist, fidx, seg = (
+            a[o] for a in (peaks, saddles, prom, limits, fdist, fidx, seg))
 
     # Bootstrap: multinomial weights and the DTM of the reweighted sample. "tomato" needs the
     # statistic S_b over all points; "peak" needs g* only at the peaks and saddles.
@@ -599,8 +606,8 @@ def regions(
     s1 = np.zeros(len(where))
     s2 = np.zeros(len(where))
     stat = np.empty(n_boot)
-    devs = np.empty((n_boot, len(where) + (len(peaks) + len(sdist) if peak == "flow" else 0))
-                    ) if method == "peak" else None
+    extra = 0 if limits is None else len(peaks) + len(sdist)  # the off-sample columns
+    devs = np.empty((n_boot, len(where) + extra)) if method == "peak" else None
     if method == "tomato" and band == "bottleneck":
         forest = forest_edges(edge_list(adj), n)
         ref = h0_diagram(g, forest(g))
