@@ -58,7 +58,7 @@ def cost() -> dict:
     tot = {p: 0.0 for p in PEAKS}
     n = 0
     for family in ("mixture", "unimodal", "minilm"):
-        for group, seed, X, _ in clouds(family):
+        for _group, seed, X, _ in clouds(family):
             if seed != 0:
                 continue
             regions(X, seed=0)  # fills the graph cache

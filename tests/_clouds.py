@@ -15,6 +15,17 @@ def blobs_with_centres(c: int, sep: float, d: int, n: int, seed: int):
     return centres[y] + rng.normal(size=(n, d)), y, centres
 
 
+def simplex_mixture(c: int, sep: float, d: int, n: int, seed: int):
+    """benchmarks/bench_regions_truth.py::mixture: ``c`` unit Gaussians at the vertices of a
+    regular simplex of edge ``sep``, randomly rotated: ``(X, labels)``."""
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((c, d))
+    centres[np.arange(c), np.arange(c)] = sep / np.sqrt(2.0)
+    rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
+    y = np.arange(n) % c
+    return (centres[y] + rng.normal(size=(n, d))) @ rot, y
+
+
 def blobs(c: int, sep: float, d: int, n: int, seed: int):
     """:func:`blobs_with_centres` without the centres: ``(X, labels)``."""
     X, y, _ = blobs_with_centres(c, sep, d, n, seed)

@@ -1,8 +1,9 @@
 r"""Semantic regions: significant density clusters of a point cloud, and how they meet labels.
 
 Longer than 500 lines: about half is the public docstring of :func:`regions`, which states
-the maths of its methods, two density rules and two consensus rules; the mode, merge and
-consensus helpers live in :mod:`manifold_probe.analysis._modes`.
+the maths of its methods, two density rules, two consensus rules and where the heights are
+read (``peak``); the mode, merge and consensus helpers live in
+:mod:`manifold_probe.analysis._modes`, the off-sample flow in :mod:`manifold_probe.analysis._flow`.
 
 A *region* is a mode of the sampling density that stands out of the noise of its estimate:
 the superlevel sets :math:`\{f \ge t\}` of the density are tracked on the k-nearest-neighbour
@@ -156,7 +157,9 @@ class Regions:
     modes : ndarray of float64, shape (n_modes, n_features), or None
         ``method="meanshift"``: the modes of the kernel density (the mean-shift limits, off the
         sample), in the order of ``prominences``; ``peaks`` are then the rows whose ascent
-        founded each mode and ``saddles`` the rows nearest each saddle point.
+        founded each mode and ``saddles`` the rows nearest each saddle point. ``peak="flow"``:
+        the limits of the k-NN mean-shift flow from each peak vertex (``peaks``; ``saddles``
+        stay the saddle vertices, even where the saddle height was read on a segment).
     """
 
     labels: np.ndarray
@@ -476,6 +479,21 @@ def regions(
         ``benchmarks/sweep_regions_rules.py``: neither reads the 20-d mixtures or MiniLM's
         categories (docs/validation.md#regions).
 
+    peak : {"sample", "flow"}, default="sample"
+        ``method="peak"``, ``density="dtm"``, no consensus: where each mode's heights are read.
+        ``"sample"``: at its peak and saddle vertices. ``"flow"``: the distance to measure off
+        the sample — the peak at the limit :math:`x^*` of the k-NN mean-shift flow
+        :math:`x \leftarrow` mean of its ``k`` nearest sample points, started at the peak vertex
+        (a descent of :math:`d_k` that stops at an exact fixed point, a local maximum of
+        :math:`g`; :mod:`manifold_probe.analysis._flow`), the saddle the higher of its vertex
+        and the lowest :math:`g` on the segment from :math:`x^*` to the flowed peak of the elder
+        it merges into; the bootstrap reads the reweighted :math:`d_k` at the same points, and
+        the modes (``modes``: the :math:`x^*`) are listed by the flowed prominence. Measured in
+        round 7 of ``benchmarks/sweep_regions_rules.py``: it reads the 20-d mixture of 5
+        components 6 sd apart 5, 5, 5, 6, 5 and 8 of 8 clear mixtures right, but 14 of 140
+        fresh featureless clouds as several regions (the noisy circle in R^10 11 of 20; the
+        default 5 of 140), so it is not the default (docs/validation.md#regions).
+
     Returns
     -------
     Regions
@@ -484,7 +502,8 @@ def regions(
     ------
     InputError
         Bad points, ``k`` too large, ``alpha`` outside (0, 1), ``n_boot < 20``, unknown
-        ``band``, ``method``, ``correction``, ``error_bar``, ``graph`` or ``consensus``, a consensus with
+        ``band``, ``method``, ``correction``, ``error_bar``, ``graph``, ``peak`` or ``consensus``,
+        ``peak="flow"`` outside ``method="peak"``, ``density="dtm"`` without consensus, a consensus with
         ``density="pak"`` or ``method="tomato"``, ``n_draws`` outside ``[1, n_boot]``, a
         precomputed graph with too few neighbours.
 

@@ -117,12 +117,12 @@ def region_labels(X: np.ndarray, idx: np.ndarray, est: EstimatorSettings, seed: 
     # a layer's regions enter its own task and the next layer's merge/split: computed once
     return reused(f"regions|{k}|{graph_k}|{cfg.alpha}|{cfg.n_boot}|{seed}|{cfg.band}|"
                   f"{cfg.method}|{cfg.correction}|{cfg.error_bar}|{cfg.density}|{cfg.graph}|"
-                  f"{cfg.bandwidth}", (A,),
+                  f"{cfg.bandwidth}|{cfg.peak}", (A,),
                   lambda: regions(A, k=k, alpha=cfg.alpha, n_boot=cfg.n_boot, seed=seed,
                                   band=cfg.band, method=cfg.method, correction=cfg.correction,
                                   error_bar=cfg.error_bar, density=cfg.density,
                                   graph_k=graph_k, graph=cfg.graph,
-                                  bandwidth=cfg.bandwidth),
+                                  bandwidth=cfg.bandwidth, peak=cfg.peak),
                   lambda r: r.labels.nbytes)
 
 
