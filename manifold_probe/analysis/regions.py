@@ -255,8 +255,9 @@ REGIONS_PARAMS = Schema(
     Param("peak", str, "sample", 'method "peak", density "dtm", no consensus: where a mode\'s '
           'peak and saddle heights are read, "flow" off the sample (the peak at the limit of '
           'the k-NN mean-shift flow from its vertex, the saddle the higher of its vertex and '
-          'the lowest point on the segment between the flowed peaks); "sample" at the vertices',
-          choices=("sample", "flow")),
+          'the lowest point on the segment between the flowed peaks); "step" every height one '
+          'flow step off the sample (at the mean of each point\'s k nearest); "sample" at the '
+          'vertices', choices=("sample", "flow", "step")),
 )
 
 
@@ -479,7 +480,7 @@ def regions(
         ``benchmarks/sweep_regions_rules.py``: neither reads the 20-d mixtures or MiniLM's
         categories (docs/validation.md#regions).
 
-    peak : {"sample", "flow"}, default="sample"
+    peak : {"sample", "flow", "step"}, default="sample"
         ``method="peak"``, ``density="dtm"``, no consensus: where each mode's heights are read.
         ``"sample"``: at its peak and saddle vertices. ``"flow"``: the distance to measure off
         the sample — the peak at the limit :math:`x^*` of the k-NN mean-shift flow
@@ -493,6 +494,11 @@ def regions(
         components 6 sd apart 5, 5, 5, 6, 5 and 8 of 8 clear mixtures right, but 14 of 140
         fresh featureless clouds as several regions (the noisy circle in R^10 11 of 20; the
         default 5 of 140), so it is not the default (docs/validation.md#regions).
+        ``"step"``: every height, peaks and saddles alike, read one step of the same flow off
+        the sample, :math:`g(y_i)` at :math:`y_i` the mean of the ``k`` sample points nearest
+        :math:`x_i` (itself included; :math:`g(y_i) \ge g(x_i)`), on the same graph of the
+        points, the bootstrap reading the reweighted :math:`d_k` at the same :math:`y_i`
+        (:mod:`manifold_probe.analysis._flow`).
 
     Returns
     -------
@@ -503,7 +509,7 @@ def regions(
     InputError
         Bad points, ``k`` too large, ``alpha`` outside (0, 1), ``n_boot < 20``, unknown
         ``band``, ``method``, ``correction``, ``error_bar``, ``graph``, ``peak`` or ``consensus``,
-        ``peak="flow"`` outside ``method="peak"``, ``density="dtm"`` without consensus, a consensus with
+        ``peak`` other than ``"sample"`` outside ``method="peak"``, ``density="dtm"`` without consensus, a consensus with
         ``density="pak"`` or ``method="tomato"``, ``n_draws`` outside ``[1, n_boot]``, a
         precomputed graph with too few neighbours.
 
@@ -537,9 +543,9 @@ def regions(
                                            bandwidth=bandwidth, correction=correction,
                                            error_bar=error_bar, density=density,
                                            peak=peak).values()
-    if peak == "flow" and (method != "peak" or density != "dtm" or consensus != "none"):
+    if peak != "sample" and (method != "peak" or density != "dtm" or consensus != "none"):
         raise InputError(
-            f'peak="flow" reads the distance to measure off the sample at the modes of '
+            f'peak={peak!r} reads the distance to measure off the sample at the modes of '
             f'method="peak", density="dtm" without a consensus (got method={method!r}, '
             f'density={density!r}, consensus={consensus!r}); leave peak at "sample" otherwise')
     if density == "pak" and (method != "peak" or correction == "simultaneous"):
@@ -596,6 +602,12 @@ def regions(
         ms["modes"] = np.ldexp(ms["modes"] + centre, exponent)
         return Regions(**ms, alpha=alpha, k=k, band=band, n_boot=n_boot, method=method)
     g = -dtm_log(dist, None, k)
+    if peak == "step":
+        # every height read one flow step off the sample, at the mean of each point's k
+        # nearest (_flow.py); the graph stays that of the points
+        from manifold_probe.analysis._flow import step_heights
+
+        g, dist, idx = step_heights(A, k, K, idx)
 
     adj = adjacency(nb.truncate(graph_k), mutual=graph == "mutual")
     peaks, prom, attach, merged_into, _, saddle_of = mode_persistence(g, adj)
@@ -716,7 +728,9 @@ def regions(
                      else "peak-difference"]
         + _CORRECTION_BASIS[correction if method == "peak" else "none"] + basis_consensus
         + ("; each peak read off the sample, at the limit of the k-NN mean-shift flow from its "
-           "vertex" if limits is not None else ""),
+           "vertex" if limits is not None else "")
+        + ("; every height read one k-NN mean-shift step off the sample (at the mean of each "
+           "point's k nearest)" if peak == "step" else ""),
         method=method,
         thresholds=np.asarray(thresholds, dtype=np.float64),
         peaks=peaks,
