@@ -13,6 +13,11 @@ Measured after the round's summary, to report, never to choose:
 
 Run: ``PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/check_regions_flow.py``
 Writes ``benchmarks/results/check_regions_flow.json`` (a few minutes, one thread).
+
+Round 8 (``peak="step"``): ``--peak step`` makes the same two measurements with ``peak="step"``
+beside ``"sample"`` and writes ``check_regions_step.json``; the fresh clouds are there part of
+the rule (admissibility over 35 + 140 featureless clouds, read by the sweep's ``fresh``
+family), so this file only cross-checks their counts and gives the cost.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ from bench_regions_truth import clouds, unimodal  # noqa: E402
 SHAPES = ("gaussian-5", "gaussian-20", "ball-5", "anisotropic-10", "sphere2-in-10",
           "circle-in-2", "circle-in-10")
 FRESH_SEEDS = range(100, 120)
-PEAKS = ("flow", "sample")
+CANDIDATE = sys.argv[sys.argv.index("--peak") + 1] if "--peak" in sys.argv else "flow"
+PEAKS = (CANDIDATE, "sample")
 
 
 def fresh() -> dict:
@@ -71,7 +77,7 @@ def cost() -> dict:
                 tot[p] += best
             n += 1
     return dict(clouds=n, total_s={p: round(v, 2) for p, v in tot.items()},
-                ratio_flow_to_sample=round(tot["flow"] / tot["sample"], 2))
+                **{f"ratio_{CANDIDATE}_to_sample": round(tot[CANDIDATE] / tot["sample"], 2)})
 
 
 def main() -> None:
@@ -81,8 +87,9 @@ def main() -> None:
     out["machine"] = machine()
     out["timing_note"] = ("wall seconds, single thread on a shared, loaded machine (loadavg "
                           "above): a ratio, not a speed benchmark")
-    out["command"] = "PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/check_regions_flow.py"
-    (RESULTS / "check_regions_flow.json").write_text(json.dumps(out, indent=1))
+    out["command"] = ("PYTHONPATH=. OMP_NUM_THREADS=1 python benchmarks/check_regions_flow.py"
+                      + ("" if CANDIDATE == "flow" else f" --peak {CANDIDATE}"))
+    (RESULTS / f"check_regions_{CANDIDATE}.json").write_text(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":
