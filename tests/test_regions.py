@@ -441,7 +441,9 @@ def test_pak_regions_of_separated_blobs_and_bad_combinations():
                    "1, 1, 1, 1, 1 (every point its own mode). Reading the distance to measure "
                    "off the sample (peak='flow', sweep_regions_flow.json) reads it 5, 5, 5, 6, 5 "
                    "but 14 of 140 fresh featureless clouds as several regions "
-                   "(check_regions_flow.json): not the default")
+                   "(check_regions_flow.json): not the default. Every height read one flow "
+                   "step off the sample (peak='step', sweep_regions_step.json) reads it 1, 1, "
+                   "1, 1, 1 (components of 100 points flatten at k = 60)")
 def test_five_components_in_20d_read_right_at_4_of_5_seeds():
     # The stability target (the same count at >= 4/5 seeds where the truth is clear)
     # on the one clear development mixture the default misses; strict, so a method that

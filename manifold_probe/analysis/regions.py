@@ -250,8 +250,8 @@ REGIONS_PARAMS = Schema(
     Param("density", str, "dtm", 'method "peak": "dtm" distance to measure at k with bootstrap '
           'error bars; "pak" point-adaptive density in the intrinsic dimension (PAk, k* <= 2k + '
           '10) with its likelihood error bars', choices=("dtm", "pak")),
-    # peak="sample": kept by round 7 of `benchmarks/sweep_regions_rules.py` (--sweep flow) and
-    # benchmarks/check_regions_flow.py, see docs/validation.md#regions
+    # peak="sample": kept by rounds 7 and 8 of `benchmarks/sweep_regions_rules.py` (--sweep
+    # flow, --sweep step) and benchmarks/check_regions_flow.py, see docs/validation.md#regions
     Param("peak", str, "sample", 'method "peak", density "dtm", no consensus: where a mode\'s '
           'peak and saddle heights are read, "flow" off the sample (the peak at the limit of '
           'the k-NN mean-shift flow from its vertex, the saddle the higher of its vertex and '
@@ -498,7 +498,10 @@ def regions(
         the sample, :math:`g(y_i)` at :math:`y_i` the mean of the ``k`` sample points nearest
         :math:`x_i` (itself included; :math:`g(y_i) \ge g(x_i)`), on the same graph of the
         points, the bootstrap reading the reweighted :math:`d_k` at the same :math:`y_i`
-        (:mod:`manifold_probe.analysis._flow`).
+        (:mod:`manifold_probe.analysis._flow`). Measured in round 8 of
+        ``benchmarks/sweep_regions_rules.py``: 0 of 175 featureless clouds as several regions,
+        but components of 100 points flatten at ``k = 60`` (the 20-d mixture above 1 at every
+        seed, 2 of 8 clear mixtures right), so it is not the default.
 
     Returns
     -------
