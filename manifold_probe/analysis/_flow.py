@@ -1,4 +1,4 @@
-r"""The distance to measure read where it peaks: the k-NN mean-shift flow (``peak="flow"``).
+r"""The distance to measure off the sample: the k-NN mean-shift flow (``peak="flow"`` and ``peak="step"``).
 
 The distance to the empirical measure at mass :math:`k/n` is defined everywhere, not only at
 the sample:
