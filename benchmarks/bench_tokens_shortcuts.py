@@ -7,8 +7,9 @@ Gaussian of a tall cloud takes the SVD of the R factor of the centred cloud
 (:func:`manifold_probe.analysis.nulls.matched_gaussian`). "Before" puts the full checks and
 the SVD of the whole centred cloud back (monkeypatched in this process). On a machine shared
 with other jobs a task's CPU time moves by 10% from one run to the next, so the two variants
-of each task run back to back (their order alternating from task to task) and the saving is
-read from the pairs; both variants of a task start with the caches shared between tasks
+of each task run back to back (their order alternating from task to task, after a warm-up
+run of the task that is not counted: a task's first run costs up to a second more, whichever
+variant it is) and the saving is read from the pairs; both variants of a task start with the caches shared between tasks
 emptied (geodesics, regions, kNN graphs), so neither reuses the other's results. The start order of the tasks (``longest_first``) changes no task's CPU
 and is not measured here (see ``tests/test_profile.py`` for its bit-for-bit check).
 
@@ -130,7 +131,10 @@ def main() -> None:
                                    labels=labels)):
         tid = f"{t.kind}-L{t.layer:02d}" + (f"-L{t.other:02d}" if t.other is not None else "")
         cpu, values = {}, {}
-        for old in ((True, False) if j % 2 == 0 else (False, True)):
+        # a warm-up run first (not counted): a task's first run in a row costs up to 1 s
+        # more (structure: fresh memory for its temporaries), whichever variant it is
+        first, second = (True, False) if j % 2 == 0 else (False, True)
+        for old in (second, first, second):  # warm-up, then the two counted runs
             variant(old)
             # no result of the other variant (or of an earlier task) is reused: both start
             # with empty caches (so a task that reuses another's geodesics or regions in a
@@ -139,7 +143,7 @@ def main() -> None:
             knn_cache(clear=True)
             c = time.thread_time()
             values[old] = run_task(Source(), t, est)
-            cpu["before" if old else "after"] = time.thread_time() - c
+            cpu["before" if old else "after"] = time.thread_time() - c  # the warm-up's: replaced
         variant(False)
         a, b = values[True], values[False]
         n_values += len(a)

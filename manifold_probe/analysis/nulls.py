@@ -76,7 +76,7 @@ def matched_gaussian(X: np.ndarray, seed: int | np.random.Generator | None = 0,
     taken of the triangular factor :math:`R` of :math:`X_c = QR` (the same :math:`S` and
     :math:`V`), without forming :math:`U` or :math:`Q`: LAPACK's ``gesdd`` takes this route
     itself for so tall a matrix and then forms :math:`U`, so the draws are the same, bit for bit
-    with numpy's OpenBLAS on the per-token MiniLM layers (19,296 x 384: 4.8 s against 6.0 s of
+    with numpy's OpenBLAS on the per-token MiniLM layers (19,296 x 384: 2.9 s against 5.5 s of
     CPU over the 7 layers, ``benchmarks/bench_tokens_shortcuts.py``).
 
     Examples

@@ -360,9 +360,10 @@ def run_task(source: LayerSource, task: Task, est: EstimatorSettings) -> dict:
     (:func:`~manifold_probe.neighbors.graph_on`, exact) or one the task has just built with
     ``knn``. So the estimators skip their array checks of a precomputed graph
     (:func:`~manifold_probe.neighbors.graphs_built_here`: O(n k) plus a few rows of distances
-    per graph and estimator, about 12 of the 166 CPU seconds of the per-token MiniLM run's
-    measures), which could only pass; the shape and ``k`` checks stay, and every column is
-    the same, bit for bit (``tests/test_profile.py``).
+    per graph and estimator: about 0.1 s a check of a layer of the per-token MiniLM run, a
+    few CPU seconds of its measures, ``benchmarks/bench_tokens_shortcuts.py``), which could
+    only pass; the shape and ``k`` checks stay, and every column is the same, bit for bit
+    (``tests/test_profile.py``).
     """
     with graphs_built_here():
         return TASKS[task.kind](_SourceView(source, task.kind), task,
