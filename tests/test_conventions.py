@@ -76,3 +76,31 @@ def test_runner_plans_exactly_the_schedule(flags, tmp_path):
     assert planned == expected
     assert len({s["id"] for s in specs}) == len(specs)
     assert set(TASKS) == set(TASK_SETTINGS)
+
+
+def test_the_runner_starts_the_costliest_pending_tasks_first(tmp_path):
+    # the runner plans schedule()'s tasks and hands the executor those still to run with the
+    # costliest kinds first (longest_first); each keeps its spec, so its result file and key
+    from manifold_probe.analysis.tasks import TASK_COST
+    from manifold_probe.experiment.integrity import pending_tasks
+
+    class Missing:  # a run directory with nothing saved yet
+        def problem(self, path):
+            return "missing"
+
+        def folder_digests(self, folder):
+            return {}
+
+    class Quiet:
+        def message(self, text):
+            raise AssertionError(text)
+
+    cfg = parse_config({"seeds": [0]})
+    meta = {"layers": ["a", "b", "c", "d"], "n_points": 50, "dims": [4] * 4,
+            "has_sentence_ids": True}
+    _, specs = plan_tasks(cfg, tmp_path, Path(tmp_path / "activations" / "h"), meta, {})
+    todo = pending_tasks(Missing(), specs, Quiet())
+    assert sorted(s["id"] for s in todo) == sorted(s["id"] for s in specs)
+    costs = [TASK_COST[s["kind"]] for s in todo]
+    assert costs == sorted(costs, reverse=True) and todo[0]["kind"] == "pair_prev"
+    assert all(s["checksums"] == {"activations": {}, "graphs": {}} for s in todo)

@@ -42,6 +42,24 @@ def test_matched_gaussian_has_the_mean_and_covariance():
     assert matched_gaussian(X, seed=1, n=10).shape == (10, 6)
 
 
+@pytest.mark.parametrize("shape", [(3000, 20), (400, 200), (300, 200)])
+def test_matched_gaussian_of_a_tall_cloud_draws_what_the_full_svd_draws(shape):
+    """At N >= 2d the SVD is taken of the R factor of the centred cloud (LAPACK's own route
+    for so tall a matrix, without forming U): the same singular values and right singular
+    vectors, so the same draws as from the SVD of the whole centred cloud, to round-off
+    (bit for bit with numpy's OpenBLAS; 1e-12 of the largest coordinate allows another LAPACK's
+    rounding). (300, 200) is below 2d: the SVD of the cloud itself."""
+    rng = np.random.default_rng(5)
+    n, d = shape
+    X = rng.standard_exponential((n, d)) * np.geomspace(10.0, 1e-3, d) + 2.0
+    mean = X.mean(axis=0)
+    _, s, Vt = np.linalg.svd(X - mean, full_matrices=False)
+    Z = np.random.default_rng(7).standard_normal((n, len(s)))
+    old = mean + (Z * (s / np.sqrt(n - 1))) @ Vt
+    new = matched_gaussian(X, seed=7)
+    assert np.abs(new - old).max() <= 1e-12 * np.abs(old).max()
+
+
 def test_median_interval_covers_at_its_level():
     """Coverage of the order-statistic interval is at least 95% (exact binomial bound); over
     400 samples the observed rate has standard error 1.1%, so >= 92% is required."""

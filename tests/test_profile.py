@@ -346,3 +346,81 @@ def test_a_layer_below_the_graphs_room_is_profiled_on_all_its_other_rows():
         ref = mp.intrinsic_dimension(X, method="gride", neighbors=mp.knn(X, 32), range_max=32)
     assert rows[1]["trustworthiness_prev"] == 1.0  # a scaled copy keeps every neighbourhood
     assert rows[0]["id_gride_16"] == float(ref.curve[list(ref.scale).index(16)])
+
+
+def test_tasks_skip_the_checks_of_their_own_graphs_and_every_column_keeps_its_bits(monkeypatch):
+    """run_task hands the estimators the profile's own mp.knn graphs (and graphs read off them
+    or just built) without their array checks: no check runs, and every column (every measure,
+    duplicate rows included, so the distinct view's graphs too) has the same bits as with the
+    checks on."""
+    import contextlib
+
+    from manifold_probe import neighbors
+    from manifold_probe.analysis import tasks
+
+    rng = np.random.default_rng(11)
+    S = rng.normal(size=(240, 3))
+    S /= np.linalg.norm(S, axis=1, keepdims=True)  # the unit sphere S^2 in R^6
+    X = np.c_[S, 0.01 * rng.normal(size=(240, 3))] @ _rotation(6, 2)
+    starts = np.arange(0, 240, 10)
+    X[starts] = X[0]  # a BOS row shared by every input: exact duplicates
+    sid = np.repeat(np.arange(24), 10)
+    layers = {"a": X, "b": np.tanh(1.5 * X @ _rotation(6, 3)), "c": 2.0 * X @ _rotation(6, 4)}
+    est = {"geodesic": {"n_sources": 30}, "topology": {"max_points": 120},
+           "curvature": {"max_points": 200, "dim": 2}, "gride": {"scales": [1, 2]}}
+    calls = []
+    real = neighbors.check_neighbor_arrays
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(neighbors, "check_neighbor_arrays", counted)
+    fast = profile_layers(layers, estimators=est, sentence_ids=sid, as_rows=True, threads=1)
+    assert not calls
+    monkeypatch.setattr(tasks, "graphs_built_here", contextlib.nullcontext)
+    slow = profile_layers(layers, estimators=est, sentence_ids=sid, as_rows=True, threads=1)
+    assert calls  # with the checks on, the estimators check the graphs they are handed
+    assert fast[0]["n_distinct"] == 240 - 23 and np.isfinite(fast[0]["curvature_median"])
+    for a, b in zip(fast, slow, strict=True):
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert np.float64(value).tobytes() == np.float64(b[key]).tobytes(), key
+            else:
+                assert value == b[key], key
+
+
+def test_the_start_order_of_tasks_side_by_side_changes_no_bit(monkeypatch):
+    """Tasks start costliest kind first (longest_first); any other start order gives every
+    column with the same bits (each task's result is its own; two threads, one BLAS thread
+    each, so no multi-threaded BLAS sum differs either)."""
+    from manifold_probe.analysis import profile as profile_module
+    from manifold_probe.analysis.tasks import TASK_COST, longest_first, schedule
+
+    est = EstimatorSettings.from_mapping({})
+    kinds = [t.kind for t in schedule(4, est, [0], has_sentence_ids=True,
+                                      labels={"day": np.zeros(4, dtype=int)})]
+    order = longest_first(kinds)
+    assert sorted(order) == list(range(len(kinds)))  # every task once
+    costs = [TASK_COST[kinds[i]] for i in order]
+    assert costs == sorted(costs, reverse=True) and kinds[order[0]] == "pair_prev"
+    # within a kind, the schedule's order
+    assert [i for i in order if kinds[i] == "curvature"] == [i for i, k in enumerate(kinds)
+                                                             if k == "curvature"]
+    X = _circle(200, seed=5)
+    layers = [X, np.tanh(2 * X), 2 * np.tanh(2 * X)]
+    est = {**FAST, "curvature": {"enabled": True, "max_points": 60, "dim": 2}}
+    runs = [profile_layers(layers, estimators=est, as_rows=True, threads=2)]
+    for shuffle in (lambda k: list(range(len(k)))[::-1],
+                    lambda k: np.random.default_rng(3).permutation(len(k)).tolist()):
+        monkeypatch.setattr(profile_module, "longest_first", shuffle)
+        runs.append(profile_layers(layers, estimators=est, as_rows=True, threads=2))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other, strict=True):
+            assert a.keys() == b.keys()
+            for key, value in a.items():
+                if isinstance(value, float):
+                    assert np.float64(value).tobytes() == np.float64(b[key]).tobytes(), key
+                else:
+                    assert value == b[key], key

@@ -31,6 +31,7 @@ from manifold_probe.experiment.layout import (
     RunManifest,
     load_graph,
     load_layer,
+    shared_layer,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -230,6 +231,36 @@ def test_readers_check_before_parsing(reference, tmp_path):
     (cut / "L00.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(IntegrityError, match="unreadable"):  # not a BadZipFile traceback
         load_graph(cut, 0)
+
+
+def test_a_shared_layer_is_read_once_read_only_and_never_after_its_file_changed(reference,
+                                                                               tmp_path):
+    # the tasks of one process share a checked layer: the same read-only array while the file
+    # is unchanged; a file written since is read (and checked) again
+    acts = next((reference / "activations").iterdir())
+    man = RunManifest.load(reference)
+    copy = tmp_path / "a"
+    shutil.copytree(acts, copy)
+    good = man.digest(acts / "L00.npy")
+    X = shared_layer(copy, 0, good)
+    np.testing.assert_array_equal(X, load_layer(acts, 0))
+    assert X.dtype == np.float64 and not X.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        X[0, 0] = 1.0
+    assert shared_layer(copy, 0, good) is X
+    with pytest.raises(IntegrityError, match="does not match its recorded checksum"):
+        shared_layer(copy, 1, good)  # another layer's checksum: a swapped file
+    time.sleep(0.01)  # a later modification time
+    with open(copy / "L00.npy", "r+b") as fh:
+        fh.seek(-3, 2)
+        byte = fh.read(1)[0]
+        fh.seek(-3, 2)
+        fh.write(bytes([byte ^ 0x01]))
+    with pytest.raises(IntegrityError, match="does not match its recorded checksum"):
+        shared_layer(copy, 0, good)
+    (copy / "L00.npy").unlink()
+    with pytest.raises(IntegrityError, match="missing"):
+        shared_layer(copy, 0, good)
 
 
 def test_config_json_always_describes_the_tables(reference, tmp_path, interrupt_runner):

@@ -32,7 +32,7 @@ from manifold_probe.analysis.table import (
     column_order,
     profile_dataset,
 )
-from manifold_probe.analysis.tasks import preload, run_task, schedule
+from manifold_probe.analysis.tasks import longest_first, preload, run_task, schedule
 from manifold_probe.analysis.warp_null import warp_family_calls
 from manifold_probe.neighbors import Neighbors, knn
 
@@ -68,12 +68,14 @@ def profile_rows(n: int, max_rows: int | None, sentence_ids: Any = None,
     return np.flatnonzero(keep).astype(np.int64)
 
 
-def _side_by_side(fn, items: list, threads: int) -> list:
-    """``[fn(item) for item in items]``, ``threads`` at a time (one BLAS thread each)."""
+def _side_by_side(fn, items: list, threads: int, order: list[int] | None = None) -> list:
+    """``[fn(item) for item in items]``, ``threads`` at a time (one BLAS thread each), started
+    in ``order`` (positions in ``items``; default: as listed)."""
     if threads == 1 or len(items) <= 1:
         return [fn(item) for item in items]
     preload()  # what the tasks import on first use, imported here before the threads start
-    out = dict(run_side_by_side(lambda i: fn(items[i]), list(range(len(items))), threads))
+    order = list(range(len(items))) if order is None else order
+    out = dict(run_side_by_side(lambda i: fn(items[i]), order, threads))
     return [out[i] for i in range(len(items))]
 
 
@@ -249,8 +251,10 @@ def profile_layers(
     seeds = [int(s) for s in seeds]
     tasks = schedule(len(clouds), est, seeds, has_sentence_ids=sentence_ids is not None,
                      labels=labels)
-    # results are gathered in the schedule's order whatever order the threads finish in
-    done = _side_by_side(lambda task: run_task(source, task, est), tasks, threads)
+    # the costliest kinds start first; results are gathered in the schedule's order whatever
+    # order the threads finish in
+    done = _side_by_side(lambda task: run_task(source, task, est), tasks, threads,
+                         longest_first([t.kind for t in tasks]))
     for task, values in zip(tasks, done, strict=True):
         scalars = {k: v for k, v in values.items() if not k.startswith(POINT_PREFIX)}
         points.setdefault(task.layer, {}).update(

@@ -33,16 +33,18 @@ from manifold_probe.analysis.measures import (
 from manifold_probe.analysis.perturbation import measure_perturbation, measure_verdict_pair
 from manifold_probe.analysis.semantic import input_structures, measure_regions, measure_structures
 from manifold_probe.analysis.settings import EstimatorSettings
-from manifold_probe.neighbors import Neighbors
+from manifold_probe.neighbors import Neighbors, graphs_built_here
 
 __all__ = [
     "TASKS",
+    "TASK_COST",
     "TASK_GRAPH",
     "TASK_REVISION",
     "TASK_SETTINGS",
     "UndeclaredSettingError",
     "LayerSource",
     "Task",
+    "longest_first",
     "perturbation_schedule",
     "run_task",
     "schedule",
@@ -61,7 +63,12 @@ class Task:
 
 
 class LayerSource(Protocol):
-    """Hands out the layers of one set of activations (row ``i`` the same input in each)."""
+    """Hands out the layers of one set of activations (row ``i`` the same input in each).
+
+    ``graph(i)`` is the exact kNN graph that :func:`~manifold_probe.neighbors.knn` computed
+    from ``cloud(i)``: :func:`run_task` hands it to the estimators without checking it again
+    (see there).
+    """
 
     def cloud(self, i: int) -> np.ndarray: ...
 
@@ -168,6 +175,38 @@ TASK_REVISION: dict[str, dict[str, int]] = {"pair_prev": {"rev": 2}, "pair_input
 #: is then part of their key); the others see a source without graphs.
 TASK_GRAPH: frozenset[str] = frozenset({"dimension", "curvature", "pair_prev", "pair_input",
                                         "perturb"})
+
+
+#: The cost of one task of each kind relative to the others, for the order tasks start in
+#: (:func:`longest_first`; results never depend on it): the kinds' one-thread CPU seconds per
+#: task in the per-token MiniLM run, rounded (pair_prev 5.4-9.0 s, pair_input ~5.5 s,
+#: curvature 4.1-4.9 s but 19 s at the embedding layer's 17-dimensional fit; dimension and
+#: structure 1.3-3.0 s, trajectory ~1.2 s, regions ~0.65 s, topology ~0.3 s;
+#: ``benchmarks/results/tokens_task_cpu_after_report_reuse.json``). Kinds that do not run there
+#: (perturb, verdict_prev: a warp or verdicts at several sizes; topology_prev: two diagrams
+#: and their distances) are placed by what they compute. The kNN graphs of the runner's first
+#: stage are all of one kind.
+TASK_COST: dict[str, float] = {
+    "pair_prev": 8.0, "perturb": 8.0, "verdict_prev": 8.0, "pair_input": 5.5,
+    "curvature": 5.0, "dimension": 2.5, "structure": 2.5, "trajectory": 1.2,
+    "topology_prev": 1.0, "regions": 0.7, "topology": 0.3, "knn": 7.0,
+}
+
+
+def longest_first(kinds: Sequence[str]) -> list[int]:
+    """The positions of tasks of these ``kinds`` in the order they should start: costliest
+    kind first (:data:`TASK_COST`), the schedule's order within a kind.
+
+    With tasks side by side on ``c`` cores, the last to finish then are short ones, so no core
+    idles long at the end (longest processing time first: the finish is within
+    :math:`4/3 - 1/(3c)` of the best possible, Graham 1969, "Bounds on multiprocessing timing
+    anomalies", SIAM J. Appl. Math. 17(2), Theorem 2, for costs known exactly). Only the
+    order changes: every task's result is its own, whatever ran beside or before it.
+
+    >>> longest_first(["topology", "pair_prev", "dimension", "pair_prev", "curvature"])
+    [1, 3, 4, 2, 0]
+    """
+    return sorted(range(len(kinds)), key=lambda i: -TASK_COST.get(kinds[i], 1.0))
 
 
 class UndeclaredSettingError(RuntimeError):
@@ -312,5 +351,20 @@ def preload() -> None:
 
 def run_task(source: LayerSource, task: Task, est: EstimatorSettings) -> dict:
     """The columns of one task (looked up in :data:`TASKS`), computed on a view of ``est``
-    and ``source`` limited to what the task declares (:func:`settings_view`)."""
-    return TASKS[task.kind](_SourceView(source, task.kind), task, settings_view(est, task.kind))
+    and ``source`` limited to what the task declares (:func:`settings_view`).
+
+    Every graph a task hands an estimator is a layer's graph from ``source`` (built by
+    :func:`~manifold_probe.neighbors.knn` from that very cloud: in memory by
+    :func:`~manifold_probe.analysis.profile_layers`, or by the runner's first stage and read
+    back under its recorded checksum), one read off it for the distinct rows
+    (:func:`~manifold_probe.neighbors.graph_on`, exact) or one the task has just built with
+    ``knn``. So the estimators skip their array checks of a precomputed graph
+    (:func:`~manifold_probe.neighbors.graphs_built_here`: O(n k) plus a few rows of distances
+    per graph and estimator: about 0.1 s a check of a layer of the per-token MiniLM run, a
+    few CPU seconds of its measures, ``benchmarks/bench_tokens_shortcuts.py``), which could
+    only pass; the shape and ``k`` checks stay, and every column is the same, bit for bit
+    (``tests/test_profile.py``).
+    """
+    with graphs_built_here():
+        return TASKS[task.kind](_SourceView(source, task.kind), task,
+                                settings_view(est, task.kind))

@@ -81,7 +81,11 @@ def output_file(spec: Mapping[str, Any]) -> Path:
 
 
 def pending_tasks(manifest, specs: list, progress) -> list:
-    """The specs whose result is missing or unusable, each given the checksums of its inputs."""
+    """The specs whose result is missing or unusable, each given the checksums of its inputs,
+    in the order they should start: the costliest kinds first
+    (:func:`~manifold_probe.analysis.tasks.longest_first`; a result never depends on it)."""
+    from manifold_probe.analysis.tasks import longest_first
+
     todo, problems, sums = [], [], {}
     for s in specs:
         problem = manifest.problem(output_file(s))
@@ -100,7 +104,7 @@ def pending_tasks(manifest, specs: list, progress) -> list:
                 checks[role] = sums[s[role]]
         todo.append({**s, "checksums": checks})
     _report(progress, problems)
-    return todo
+    return [todo[i] for i in longest_first([s["kind"] for s in todo])]
 
 
 def write_tables_and_config(config, out: Path, meta, stage2, manifest) -> dict:
