@@ -20,6 +20,7 @@ accuracy the package states for that method:
 - Betti numbers: right, or every wrong dimension flagged (``near`` / ``ResolutionWarning``);
 - persistence: equal to ripser's full diagrams where every point is used; within the stated
   stability bound 2 x covering radius of the maxmin landmarks otherwise;
+- kNN: exact against distances taken one difference at a time (scikit-learn beside it);
 - inputs: float32/float16/int/torch/pandas/list/Fortran/strided/memmap give the result of the
   same values as float64; repeated rows are collapsed or refused with a message.
 
@@ -275,6 +276,26 @@ def persistence_cases():
                        bn <= bound, crit, peer="ripser full Rips")
 
 
+# ----------------------------------------------------------------------------- knn
+def knn_cases():
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(3)
+    for name, X, unit in (("50-d Gaussian + 1e6", rng.standard_normal((800, 50)) + 1e6, 1.0),
+                          ("5-d Gaussian x 1e-200", rng.standard_normal((800, 5)) * 1e-200,
+                           1e200)):
+        Y = X * unit  # the truth: differences taken one by one, at magnitude 1
+        D = np.sqrt(((Y[:, None, :] - Y[None, :, :]) ** 2).sum(-1)) / unit
+        np.fill_diagonal(D, np.inf)
+        truth = np.sort(D, axis=1)[:, :8]
+        ours = mp.knn(X, k=8).distances
+        peer = NearestNeighbors(n_neighbors=9).fit(X).kneighbors(X)[0][:, 1:]
+        err = float(np.max(np.abs(ours - truth) / truth))
+        perr = float(np.max(np.abs(peer - truth) / truth))
+        record("knn", name, "direct differences", f"max rel err {err:.2e}", err <= 1e-12,
+               "exact to 1e-12 relative", peer=f"scikit-learn max rel err {perr:.2e}")
+
+
 # ----------------------------------------------------------------------------- inputs
 def input_cases():
     import pandas as pd
@@ -332,7 +353,7 @@ def main():
     load = os.getloadavg()
     warnings.simplefilter("ignore", category=DeprecationWarning)
     for part in (dimension_cases, curvature_cases, geodesic_cases, topology_cases,
-                 persistence_cases, input_cases):
+                 persistence_cases, knn_cases, input_cases):
         part()
     n_fail = sum(not c["pass"] for c in CASES)
     summary = {"cases": len(CASES), "failed": n_fail,
