@@ -55,17 +55,17 @@ def _sphere_inputs(n=500, dim=2):
     D = np.sqrt(np.maximum(((X[:, None] - X[None]) ** 2).sum(-1), 0.0))
     # chord lengths to arc lengths: the geodesic distances of the unit sphere
     D = 2.0 * np.arcsin(np.clip(D / 2.0, 0.0, 1.0))
-    N, r_m, r_m1, rows = bv._given_distance_rows(None, D, 10)
+    N, near, r_m, r_m1, rows = bv._given_distance_rows(None, D, 10)
     w, w1 = bv._density_weights(r_m, r_m1, dim)
     m_ball = int(np.ceil(0.1 * N))
-    return N, r_m, w, w1, dim, m_ball, rows
+    return N, near, w, w1, dim, m_ball, rows
 
 
 @pytest.mark.parametrize("block", [64, 512])
 def test_ball_volumes_in_torch_equal_numpy_to_round_off(block):
-    N, r_m, w, w1, n, m_ball, rows = _sphere_inputs()
-    a = bv._volume_ratios(rows, N, r_m, w, w1, n, m_ball, 12, block)
-    b = bv._volume_ratios_torch(rows, N, r_m, w, w1, n, m_ball, 12, block, CPU)
+    N, near, w, w1, n, m_ball, rows = _sphere_inputs()
+    a = bv._volume_ratios(rows, N, near, w, w1, n, m_ball, 12, block)
+    b = bv._volume_ratios_torch(rows, N, near, w, w1, n, m_ball, 12, block, CPU)
     assert a[3] == b[3]  # the ball radius: the same order statistic, the same median
     np.testing.assert_array_equal(a[1], b[1])  # the radii
     np.testing.assert_array_equal(a[2], b[2])  # the ball sizes: the same comparisons
@@ -75,9 +75,9 @@ def test_ball_volumes_in_torch_equal_numpy_to_round_off(block):
 
 def test_ball_volume_curvature_of_a_sphere_on_the_torch_path():
     s = mp.datasets.sphere(2000, 2, radius=2.0, seed=20)
-    N, r_m, r_m1, rows = bv._given_distance_rows(None, s.geodesic_distances(), 10)
+    N, near, r_m, r_m1, rows = bv._given_distance_rows(None, s.geodesic_distances(), 10)
     w, w1 = bv._density_weights(r_m, r_m1, 2)
-    ratio, radii, _, _ = bv._volume_ratios_torch(rows, N, r_m, w, w1, 2, 200, 12, 512, CPU)
+    ratio, radii, _, _ = bv._volume_ratios_torch(rows, N, near, w, w1, 2, 200, 12, 512, CPU)
     S, _ = bv._fit_curvature(ratio, radii, 2)
     # S^2 of radius 2: S = 0.5; the seed-to-seed spread of the median at N = 2000 is +-30%
     # (tests/test_scalar_curvature_ball_volume.py), so 40%

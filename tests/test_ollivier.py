@@ -237,3 +237,13 @@ def test_input_errors_points_graph_components():
 def test_public_names():
     assert mp.ollivier_ricci is ollivier_ricci
     assert mp.OllivierRicci is OllivierRicci
+
+
+@pytest.mark.parametrize("ground", ["geodesic", "euclidean", "graph"])
+def test_repeated_rows_are_refused_with_their_row_numbers(ground):
+    # an edge between a row and its copy has d(x, y) = 0, where 1 - W1/d is undefined; before,
+    # the 0/0 surfaced as a RuntimeWarning and an error about connected components
+    X = _sphere(60, seed=1)
+    X = np.r_[X, X[7:8]]
+    with pytest.raises(InputError, match=r"row 7 .*row 60|row 60 .*row 7"):
+        ollivier_ricci(X, k=5, ground=ground)

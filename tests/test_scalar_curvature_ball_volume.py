@@ -71,6 +71,20 @@ def test_scale_equivariance_with_distances():
     np.testing.assert_allclose(b * 9.0, a, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize(("factor", "offset"), [(1000.0, 0.0), (1.0, 1000.0)])
+def test_points_scale_and_translation_equivariance(factor, offset):
+    # S -> S / c^2 under x -> c x, unchanged under a translation. Every point is the m-th
+    # neighbour of some other, at exactly that neighbour's r_m: the leave-one-out weight must
+    # not be decided by the rounding of two distances (before, a rescaling by 1000 moved 14%
+    # of the points of this cloud, by up to 2)
+    s = mp.datasets.sphere(500, 2, radius=1.0, ambient_dim=6, seed=25)
+    a = mp.scalar_curvature(s.points, dim=2, method="ball_volume")
+    b = mp.scalar_curvature(factor * s.points + offset, dim=2, method="ball_volume")
+    # graph geodesics of a rescaled or moved cloud agree to ~1e-9 relative
+    # (tests/test_geodesic.py); curvature differences of that order, times S's scale
+    np.testing.assert_allclose(b * factor**2, a, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

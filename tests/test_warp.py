@@ -325,3 +325,16 @@ def test_ranks_in_small_pieces_and_in_place_distances_give_the_same_sums(monkeyp
     assert got[0::2] == [want] * 6
     assert len(set(got[1::2])) == 1  # the sample of 50 rows: the same sum every way
     reuse.clear_geodesic_cache()
+
+
+def test_warp_of_a_cloud_with_repeated_rows_reads_the_dimension_of_its_distinct_rows():
+    # a row present three times: the dimension is that of the distinct rows, as in
+    # mp.intrinsic_dimension (before, warp handed TwoNN a 2-column graph in which the copies
+    # were all the neighbours a point had, and raised an InputError asking for a larger k)
+    rng = np.random.default_rng(3)
+    t = rng.random(300) * 2 * np.pi
+    X = np.c_[np.cos(t), np.sin(t), rng.random(300)]
+    X = np.r_[X, X[:1], X[:1]]
+    w = mp.warp(X, 2.0 * X, k=10, seed=0)
+    assert w.id_x == pytest.approx(mp.intrinsic_dimension(X).dimension, rel=1e-12)
+    assert w.id_y == pytest.approx(w.id_x, rel=1e-9)  # TwoNN is scale-invariant

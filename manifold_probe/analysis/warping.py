@@ -375,13 +375,14 @@ def warp(
     if dimension:
         from manifold_probe.dimension import NearDuplicateWarning, intrinsic_dimension
 
-        kd = min(k, 2)
+        # the whole graph, not its first 2 columns: where rows repeat, TwoNN collapses the
+        # copies and needs the next distinct neighbours from the columns beyond
         with warnings.catch_warnings():  # near-coincident points: merged, as in the profile
             warnings.simplefilter("ignore", NearDuplicateWarning)
             fields["id_x"] = float(intrinsic_dimension(A, method="twonn",
-                                                       neighbors=nx.truncate(kd)).dimension)
+                                                       neighbors=nx).dimension)
             fields["id_y"] = float(intrinsic_dimension(B, method="twonn",
-                                                       neighbors=ny.truncate(kd)).dimension)
+                                                       neighbors=ny).dimension)
     if curvature:
         from manifold_probe.curvature import scalar_curvature
 

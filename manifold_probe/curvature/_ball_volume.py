@@ -36,7 +36,11 @@ def check_distance_matrix(distances: Any) -> np.ndarray:
     if (Dm < 0).any():
         raise InputError("distances contains negative entries; pass distances (>= 0)")
     if not np.allclose(np.diag(Dm), 0.0):
-        raise InputError("distances must have zeros on the diagonal (d(x, x) = 0)")
+        raise InputError(
+            "distances must have zeros on the diagonal (d(x, x) = 0); the largest diagonal "
+            f"entry is {float(np.max(np.diag(Dm))):.3g} (e.g. arccos of a rounded 1: set it "
+            "with numpy.fill_diagonal(distances, 0))"
+        )
     return Dm
 
 
@@ -103,9 +107,9 @@ def ball_volume_curvature(
     n_radii = check_int(n_radii, name="n_radii", minimum=3)
     density_k = check_int(density_k, name="density_k", minimum=1)
     if distances is not None:
-        N, r_m, r_m1, rows = _given_distance_rows(X, distances, density_k)
+        N, near, r_m, r_m1, rows = _given_distance_rows(X, distances, density_k)
     else:
-        N, r_m, r_m1, rows = _geodesic_rows(X, k, neighbors, density_k)
+        N, near, r_m, r_m1, rows = _geodesic_rows(X, k, neighbors, density_k)
     w, w1 = _density_weights(r_m, r_m1, n)
     m_ball = max(density_k + 1, int(math.ceil(ball_fraction * N)))
     if m_ball >= N:
@@ -117,17 +121,18 @@ def ball_volume_curvature(
         fix="subsample the points or use method='quadratic'",
     )
     if device is None or device.type == "cpu":
-        ratio, radii, size, r_hi = _volume_ratios(rows, N, r_m, w, w1, n, m_ball, n_radii,
+        ratio, radii, size, r_hi = _volume_ratios(rows, N, near, w, w1, n, m_ball, n_radii,
                                                   block)
     else:
-        ratio, radii, size, r_hi = _volume_ratios_torch(rows, N, r_m, w, w1, n, m_ball,
+        ratio, radii, size, r_hi = _volume_ratios_torch(rows, N, near, w, w1, n, m_ball,
                                                         n_radii, block, device)
     S, se = _fit_curvature(ratio, radii, n)
     return S, se, size, float(r_hi)
 
 
 def _given_distance_rows(X, distances, density_k: int):
-    """``N``, the m-th and (m+1)-th neighbour distances, and a row reader, from a matrix."""
+    """``N``, the indices of every point's m nearest neighbours, the m-th and (m+1)-th
+    neighbour distances, and a row reader, from a matrix."""
     Dm = check_distance_matrix(distances)
     N = Dm.shape[0]
     if X is not None:
@@ -138,12 +143,16 @@ def _given_distance_rows(X, distances, density_k: int):
             )
     if density_k + 1 >= N:
         raise InputError(f"density_k={density_k} must be below {N - 1}")
-    part = np.partition(Dm, (density_k, density_k + 1), axis=1)
+    others = Dm.copy()
+    np.fill_diagonal(others, np.inf)  # self excluded, as in a kNN graph
+    order = np.argpartition(others, (density_k - 1, density_k), axis=1)[:, : density_k + 1]
+    at = np.arange(N)[:, None]
+    r = others[at, order]
 
     def rows(s: int, e: int) -> np.ndarray:
         return Dm[s:e]
 
-    return N, part[:, density_k], part[:, density_k + 1], rows
+    return N, order[:, :density_k], r[:, density_k - 1], r[:, density_k], rows
 
 
 def _geodesic_rows(X, k, neighbors, density_k: int):
@@ -171,7 +180,8 @@ def _geodesic_rows(X, k, neighbors, density_k: int):
     def rows(s: int, e: int) -> np.ndarray:
         return geodesic_distances(A, k=kk, sources=np.arange(s, e), neighbors=geo_nb)
 
-    return N, nb.distances[:, density_k - 1], nb.distances[:, density_k], rows
+    return (N, nb.indices[:, :density_k], nb.distances[:, density_k - 1],
+            nb.distances[:, density_k], rows)
 
 
 def _density_weights(r_m: np.ndarray, r_m1: np.ndarray, n: int):
@@ -196,7 +206,24 @@ def _density_weights(r_m: np.ndarray, r_m1: np.ndarray, n: int):
     return w / w_scale, (r_m1 / r_top) ** n / w_scale
 
 
-def _volume_ratios(rows, N, r_m, w, w1, n, m_ball, n_radii, block):
+def _among_nearest(near: np.ndarray, s: int, e: int) -> np.ndarray:
+    """Mask (e - s, N): True where the centre s + i is among point j's m nearest neighbours.
+
+    Read from the neighbour indices, not by comparing the distance to ``r_m``: the m-th
+    neighbour lies exactly at ``r_m``, so a comparison of two separately rounded distances
+    would decide that tie by rounding, and the estimate would change with a rescaling or a
+    translation of the input.
+    """
+    N, m = near.shape
+    centre = near.ravel()
+    point = np.repeat(np.arange(N), m)
+    inside = (centre >= s) & (centre < e)
+    mask = np.zeros((e - s, N), dtype=bool)
+    mask[centre[inside] - s, point[inside]] = True
+    return mask
+
+
+def _volume_ratios(rows, N, near, w, w1, n, m_ball, n_radii, block):
     """Weighted ball volumes over ``rho^n`` at ``n_radii`` radii, per point, block by block."""
     size = np.empty(N, dtype=np.int64)
     ratios = []
@@ -210,7 +237,7 @@ def _volume_ratios(rows, N, r_m, w, w1, n, m_ball, n_radii, block):
         if r_hi is None:
             r_hi = _ball_radius(np.partition(R, m_ball, axis=1)[:, m_ball])
             radii = np.linspace(r_hi / 4, r_hi, n_radii)
-        W = np.where(R <= r_m[None, :], w1[None, :], w[None, :])
+        W = np.where(_among_nearest(near, s, e), w1[None, :], w[None, :])
         vol = np.stack([(W * (R <= r)).sum(axis=1) for r in radii], axis=1)
         size[s:e] = (R <= r_hi).sum(axis=1)
         ratios.append(vol / (radii[None, :] / r_hi) ** n)
@@ -231,7 +258,7 @@ def _ball_radius(R_part_m_ball: np.ndarray) -> float:
     return r_hi
 
 
-def _volume_ratios_torch(rows, N, r_m, w, w1, n, m_ball, n_radii, block, device):
+def _volume_ratios_torch(rows, N, near, w, w1, n, m_ball, n_radii, block, device):
     """:func:`_volume_ratios` with each block's weighted counts summed in torch on ``device``
     (float64; the same radii, the same comparisons, another summation order)."""
     import torch
@@ -239,7 +266,6 @@ def _volume_ratios_torch(rows, N, r_m, w, w1, n, m_ball, n_radii, block, device)
     size = np.empty(N, dtype=np.int64)
     ratios = []
     r_hi = radii = None
-    rm = torch.as_tensor(np.asarray(r_m, dtype=np.float64), device=device)[None, :]
     wt = torch.as_tensor(np.asarray(w, dtype=np.float64), device=device)[None, :]
     w1t = torch.as_tensor(np.asarray(w1, dtype=np.float64), device=device)[None, :]
     for s in range(0, N, block):
@@ -251,7 +277,7 @@ def _volume_ratios_torch(rows, N, r_m, w, w1, n, m_ball, n_radii, block, device)
             kth = torch.kthvalue(R, m_ball + 1, dim=1).values
             r_hi = _ball_radius(kth.cpu().numpy())
             radii = np.linspace(r_hi / 4, r_hi, n_radii)
-        W = torch.where(R <= rm, w1t, wt)
+        W = torch.where(torch.as_tensor(_among_nearest(near, s, e), device=device), w1t, wt)
         vol = torch.stack([(W * (R <= float(r))).sum(dim=1) for r in radii], dim=1)
         size[s:e] = (R <= r_hi).sum(dim=1).cpu().numpy()
         ratios.append(vol.cpu().numpy() / (radii[None, :] / r_hi) ** n)

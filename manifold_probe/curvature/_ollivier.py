@@ -89,6 +89,20 @@ def _edges(nb: Neighbors, nodes: np.ndarray | None) -> np.ndarray:
     return E
 
 
+def _refuse_repeated_points(nb: Neighbors) -> None:
+    """Refuse a graph with an edge of length 0 (a row and its copy), where
+    :math:`1 - W_1/d(x, y)` is undefined."""
+    rows, cols = np.nonzero(nb.distances == 0.0)
+    if len(rows):
+        a, b = sorted((int(rows[0]), int(nb.indices[rows[0], cols[0]])))
+        n_rows = len(np.unique(rows))
+        raise InputError(
+            f"row {a} and row {b} are the same point ({n_rows} rows have a copy among their "
+            "neighbours): the curvature 1 - W1/d of an edge of length d = 0 is undefined; "
+            "drop the repeated rows (numpy.unique(X, axis=0)) first"
+        )
+
+
 def _kappa(
     edges: np.ndarray,
     support: np.ndarray,
@@ -412,6 +426,7 @@ def ollivier_ricci(
     )
     if nb_all.metric != "euclidean":
         e = 0
+    _refuse_repeated_points(nb_all)
     n = nb_all.n_points
     if A is None and ground != "graph":
         raise InputError(
