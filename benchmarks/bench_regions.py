@@ -29,20 +29,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine  # noqa: E402
+from bench_regions_truth import mixture  # noqa: E402  (simplex mixtures, the same draws)
 
 from manifold_probe.analysis.regions import regions  # noqa: E402
 
 BANDS = ("sup", "bottleneck")
-
-
-def mixture(c: int, sep: float, d: int, n: int, seed: int):
-    """``c`` unit Gaussians, centres at the vertices of a regular simplex of edge ``sep``."""
-    rng = np.random.default_rng(seed)
-    centres = np.zeros((c, d))
-    centres[np.arange(c), np.arange(c)] = sep / np.sqrt(2.0)
-    rot, _ = np.linalg.qr(rng.normal(size=(d, d)))
-    y = np.arange(n) % c
-    return (centres[y] + rng.normal(size=(n, d))) @ rot, y
 
 
 def one_cluster(shape: str, d: int, n: int, seed: int):
