@@ -807,6 +807,34 @@ def _part_families() -> tuple[str, tuple[str, ...]]:
                   "all": ("unimodal", "mixture", "heldout", "minilm", "wordnet")}[part]
 
 
+#: The declared rounds that ``run_round`` runs and ``_summarise_round`` summarises:
+#: ``--sweep NAME`` runs one, ``--sweep NAME-summary`` joins its parts and writes its decision.
+ROUNDS = {
+    "meanshift": (MEANSHIFT_VARIANTS, (
+        "default kept (method='peak'): neither mean-shift candidate is admissible "
+        "('meanshift knn' 2 false regions of 35, on circle-in-10; 'meanshift normal' 3). "
+        "'meanshift knn' meets T1 (8 of 8 clear mixtures, the 20-d mixture 5, 5, 5, 5, 5) "
+        "and misses T2 (one region on 34 of 35 MiniLM subsamples: ARI 0.0); it stays an "
+        "option, regions(method='meanshift') (docs/validation.md#regions)")),
+    "adaptive": (ADAPTIVE_VARIANTS, (
+        "default kept (method='peak'): both candidates are admissible (1 false region of "
+        "35 each) and meet neither target (T1: 4 of 8 clear mixtures, the 20-d mixture 1 "
+        "at every seed; T2: real-cloud ARI 0.003 and 0.0 against dadapy's 0.066); the "
+        "default meets T2. bandwidth='lcv' and 'adaptive' stay options of "
+        "regions(method='meanshift') (docs/validation.md#regions)")),
+    "flow": (FLOW_VARIANTS, (
+        "default kept (peak='sample'): the rule ranks 'flow' first (1 false region of 35, "
+        "T1 and T2 met), but on 140 fresh featureless clouds (check_regions_flow.json) it "
+        "reads 14 as several regions (10%; circle-in-10 11 of 20) against the default's 5 "
+        "(3.6%): its admissibility does not hold; peak='flow' stays an option "
+        "(module docstring, docs/validation.md#regions)")),
+    "step": (STEP_VARIANTS, STEP_DECISION),
+}
+#: Why a round's cost ratios favour its candidates (the same in every round).
+CACHE_NOTE = (". The default runs first on each cloud and pays the kNN search, which the graph "
+              "cache hands to the others")
+
+
 def main() -> None:
     sweep = sys.argv[sys.argv.index("--sweep") + 1] if "--sweep" in sys.argv else "k"
     if sweep == "consensus":
@@ -823,56 +851,14 @@ def main() -> None:
     if sweep == "graph-summary":
         summarise_graph()
         return
-    if sweep == "meanshift":
-        part, fams = _part_families()
-        run_round("meanshift", MEANSHIFT_VARIANTS, fams, part)
-        return
-    if sweep == "meanshift-summary":
-        _summarise_round("meanshift", MEANSHIFT_VARIANTS, decision=(
-            "default kept (method='peak'): neither mean-shift candidate is admissible "
-            "('meanshift knn' 2 false regions of 35, on circle-in-10; 'meanshift normal' 3). "
-            "'meanshift knn' meets T1 (8 of 8 clear mixtures, the 20-d mixture 5, 5, 5, 5, 5) "
-            "and misses T2 (one region on 34 of 35 MiniLM subsamples: ARI 0.0); it stays an "
-            "option, regions(method='meanshift') (docs/validation.md#regions)"),
-            cost_note=(". The default runs first on each cloud and pays the kNN search, which "
-                       "the graph cache hands to the others"))
-        return
-    if sweep == "flow":
-        part, fams = _part_families()
-        run_round("flow", FLOW_VARIANTS, fams, part)
-        return
-    if sweep == "flow-summary":
-        _summarise_round("flow", FLOW_VARIANTS, decision=(
-            "default kept (peak='sample'): the rule ranks 'flow' first (1 false region of 35, "
-            "T1 and T2 met), but on 140 fresh featureless clouds (check_regions_flow.json) it "
-            "reads 14 as several regions (10%; circle-in-10 11 of 20) against the default's 5 "
-            "(3.6%): its admissibility does not hold; peak='flow' stays an option "
-            "(module docstring, docs/validation.md#regions)"), cost_note=(
-            ". The default runs first on each cloud and pays the kNN search, which the graph "
-            "cache hands to the others"))
-        return
-    if sweep == "step":
-        part, fams = _part_families()
-        run_round("step", STEP_VARIANTS, fams, part)
-        return
-    if sweep == "step-summary":
-        _summarise_round("step", STEP_VARIANTS, decision=STEP_DECISION, cost_note=(
-            ". The default runs first on each cloud and pays the kNN search, which the graph "
-            "cache hands to the others"))
-        return
-    if sweep == "adaptive":
-        part, fams = _part_families()
-        run_round("adaptive", ADAPTIVE_VARIANTS, fams, part)
-        return
-    if sweep == "adaptive-summary":
-        _summarise_round("adaptive", ADAPTIVE_VARIANTS, decision=(
-            "default kept (method='peak'): both candidates are admissible (1 false region of "
-            "35 each) and meet neither target (T1: 4 of 8 clear mixtures, the 20-d mixture 1 "
-            "at every seed; T2: real-cloud ARI 0.003 and 0.0 against dadapy's 0.066); the "
-            "default meets T2. bandwidth='lcv' and 'adaptive' stay options of "
-            "regions(method='meanshift') (docs/validation.md#regions)"), cost_note=(
-            ". The default runs first on each cloud and pays the kNN search, which the graph "
-            "cache hands to the others"))
+    base = sweep.removesuffix("-summary")
+    if base in ROUNDS:
+        variants, decision = ROUNDS[base]
+        if sweep == base:
+            part, fams = _part_families()
+            run_round(base, variants, fams, part)
+        else:
+            _summarise_round(base, variants, decision=decision, cost_note=CACHE_NOTE)
         return
     if sweep in ("density", "density2"):
         main_density(DENSITY_VARIANTS if sweep == "density" else DENSITY_VARIANTS_2, sweep)

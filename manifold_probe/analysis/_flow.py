@@ -101,6 +101,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from manifold_probe.analysis._modes import dtm_log
+
 #: A cap on the flow's steps per start. The flow stops by itself (see the module docstring);
 #: the cap only bounds the cost should ties make it cycle. Each step still never raises d_k.
 MAX_STEPS = 1000
@@ -170,7 +172,7 @@ def nearest(A: np.ndarray, Q: np.ndarray, K: int) -> tuple[np.ndarray, np.ndarra
 def log_dtm_at(A: np.ndarray, Q: np.ndarray, k: int) -> np.ndarray:
     """:math:`\\log d_k(q)` at each row of ``Q`` over all ``n`` sample points."""
     d, _ = nearest(A, Q, k)
-    return 0.5 * np.log(np.maximum((d * d).mean(axis=1), 1e-300))
+    return dtm_log(d, None, k)
 
 
 def flowed_peaks(A: np.ndarray, peaks: np.ndarray, k: int, K: int
@@ -261,4 +263,4 @@ def step_heights(A: np.ndarray, k: int, K: int, idx: np.ndarray | None = None
     bootstrap of the distance to measure there. Returns ``(g, dist, rows)``."""
     Y = step_points(A, k, idx)
     dist, rows = nearest(A, Y, K)
-    return -0.5 * np.log(np.maximum((dist[:, :k] ** 2).mean(axis=1), 1e-300)), dist, rows
+    return -dtm_log(dist, None, k), dist, rows
